@@ -1,0 +1,1 @@
+int absl_shim_dummy(void) { return 0; }

@@ -1,0 +1,1 @@
+int libuv_shim_dummy(void) { return 0; }

@@ -1,0 +1,203 @@
+/**
+ * Every setting of the gateway, read from environment variables by one zod schema.
+ * Defaults give a working single-machine gateway; each bad value gets its own message.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
+const ipv4or6 = z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 or IPv6 address' });
+
+function intIn(min: number, max: number, fallback: number) {
+  return z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number({ error: `must be an integer between ${min} and ${max}` })
+      .int({ error: `must be an integer between ${min} and ${max}` })
+      .min(min, { error: `must be an integer between ${min} and ${max}` })
+      .max(max, { error: `must be an integer between ${min} and ${max}` })
+      .default(fallback),
+  );
+}
+
+export const configSchema = z
+  .object({
+    /** Address the HTTP(S) + Socket.IO server listens on. */
+    HOST: z.preprocess(emptyToUndefined, z.string().min(1).default('127.0.0.1')),
+    /** HTTP(S) port; 0 picks a free one. */
+    PORT: intIn(0, 65535, 80),
+    /** PEM certificate and key; without them a non-loopback HOST gets a generated self-signed pair. */
+    TLS_CERT: optionalString,
+    TLS_KEY: optionalString,
+    /** Secret for HS256 tokens; when unset one is generated once and kept in DATA_DIR. */
+    JWT_SECRET: z.preprocess(
+      emptyToUndefined,
+      z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+    ),
+    /** Lifetime of tokens minted by `npm run token` and the demo links, in seconds. */
+    TOKEN_TTL_SECONDS: intIn(60, 7 * 24 * 3600, 12 * 3600),
+    /** Where the gateway keeps its files (generated secret, certificates, database). */
+    DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('data')),
+    /** Address the mediasoup WebRtcServers bind to. Default: 127.0.0.1 for a loopback HOST, else 0.0.0.0. */
+    RTC_LISTEN_IP: z.preprocess(emptyToUndefined, ipv4or6.optional()),
+    /** Address given to browsers in ICE candidates (the public / 5G-facing address). */
+    ANNOUNCED_IP: optionalString,
+    /** Worker i listens on RTC_PORT_BASE + i, UDP and TCP. */
+    RTC_PORT_BASE: intIn(1024, 65000, 40000),
+    /** Number of mediasoup workers; default one per core. */
+    WORKERS: intIn(1, 64, os.availableParallelism()),
+    LOG_LEVEL: z.preprocess(
+      emptyToUndefined,
+      z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` }).default('info'),
+    ),
+    /** Log level of the mediasoup workers themselves. */
+    MEDIASOUP_LOG_LEVEL: z.preprocess(
+      emptyToUndefined,
+      z.enum(['debug', 'warn', 'error', 'none']).default('warn'),
+    ),
+    /** Per-transport bitrate limits, bits per second. */
+    MAX_INCOMING_BITRATE: intIn(100_000, 100_000_000, 3_000_000),
+    INITIAL_OUTGOING_BITRATE: intIn(100_000, 100_000_000, 1_000_000),
+    /** Built browser client served at /. */
+    CLIENT_DIR: z.preprocess(emptyToUndefined, z.string().default('client/dist')),
+    /** Consult id of the demo links printed at start; empty string disables them. */
+    DEMO_CONSULT_ID: z.preprocess((v) => (v === undefined ? 'demo' : v), z.string().max(128)),
+  })
+  .superRefine((c, ctx) => {
+    if (Boolean(c.TLS_CERT) !== Boolean(c.TLS_KEY)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [c.TLS_CERT ? 'TLS_KEY' : 'TLS_CERT'],
+        message: 'TLS_CERT and TLS_KEY must be given together',
+      });
+    }
+    if (c.RTC_PORT_BASE + c.WORKERS - 1 > 65535) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['RTC_PORT_BASE'],
+        message: `with ${c.WORKERS} workers the ports run past 65535`,
+      });
+    }
+  });
+
+type RawConfig = z.infer<typeof configSchema>;
+
+export interface Config {
+  host: string;
+  port: number;
+  tls: { cert: string; key: string } | 'self-signed' | null;
+  jwtSecret: string;
+  tokenTtlSeconds: number;
+  dataDir: string;
+  rtc: {
+    listenIp: string;
+    announcedIp: string | undefined;
+    portBase: number;
+    maxIncomingBitrate: number;
+    initialOutgoingBitrate: number;
+  };
+  workers: number;
+  logLevel: RawConfig['LOG_LEVEL'];
+  mediasoupLogLevel: RawConfig['MEDIASOUP_LOG_LEVEL'];
+  clientDir: string;
+  demoConsultId: string | null;
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/** Parses the environment into a Config, or throws ConfigError listing every bad value. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const key = String(issue.path[0] ?? '');
+        const given = key && env[key] !== undefined ? ` (got ${JSON.stringify(env[key])})` : '';
+        return `${key}: ${issue.message}${given}`;
+      }),
+    );
+  }
+  const c = parsed.data;
+  const dataDir = path.resolve(c.DATA_DIR);
+  const loopback = isLoopback(c.HOST);
+  const listenIp = c.RTC_LISTEN_IP ?? (loopback ? '127.0.0.1' : '0.0.0.0');
+  let announcedIp = c.ANNOUNCED_IP;
+  if (!announcedIp && (listenIp === '0.0.0.0' || listenIp === '::')) {
+    announcedIp = firstLanAddress();
+    if (!announcedIp) {
+      throw new ConfigError([
+        `ANNOUNCED_IP: RTC_LISTEN_IP is ${listenIp} and no LAN address was found; set the address browsers reach`,
+      ]);
+    }
+  }
+  return {
+    host: c.HOST,
+    port: c.PORT,
+    tls:
+      c.TLS_CERT && c.TLS_KEY
+        ? { cert: c.TLS_CERT, key: c.TLS_KEY }
+        : loopback
+          ? null
+          : 'self-signed',
+    jwtSecret: c.JWT_SECRET ?? persistentSecret(dataDir),
+    tokenTtlSeconds: c.TOKEN_TTL_SECONDS,
+    dataDir,
+    rtc: {
+      listenIp,
+      announcedIp,
+      portBase: c.RTC_PORT_BASE,
+      maxIncomingBitrate: c.MAX_INCOMING_BITRATE,
+      initialOutgoingBitrate: c.INITIAL_OUTGOING_BITRATE,
+    },
+    workers: c.WORKERS,
+    logLevel: c.LOG_LEVEL,
+    mediasoupLogLevel: c.MEDIASOUP_LOG_LEVEL,
+    clientDir: path.resolve(c.CLIENT_DIR),
+    demoConsultId: c.DEMO_CONSULT_ID || null,
+  };
+}
+
+function firstLanAddress(): string | undefined {
+  for (const addrs of Object.values(os.networkInterfaces())) {
+    for (const a of addrs ?? []) {
+      if (a.family === 'IPv4' && !a.internal) return a.address;
+    }
+  }
+  return undefined;
+}
+
+/** A random secret generated on first use and kept (mode 0600) so tokens survive restarts. */
+function persistentSecret(dataDir: string): string {
+  const file = path.join(dataDir, 'jwt-secret');
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  fs.mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(32).toString('base64url');
+  try {
+    fs.writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
+    return secret;
+  } catch (err) {
+    // Another process (the token CLI, a second start) wrote it first: use theirs.
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+      return fs.readFileSync(file, 'utf8').trim();
+    throw err;
+  }
+}

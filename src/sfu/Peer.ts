@@ -1,0 +1,228 @@
+/**
+ * One participant's media in a consult: its WebRTC transports, producers and consumers.
+ * close() closes all of them; the Room is told through events, never called directly.
+ */
+import { randomUUID } from 'node:crypto';
+import type { types } from 'mediasoup';
+import { GatewayError } from '../errors.js';
+import type { MediaKind, MediaSource, Role } from '../signalling/messages.js';
+import { TypedEmitter } from '../util/TypedEmitter.js';
+
+export type Direction = 'send' | 'recv';
+export type ProducerAppData = { source: MediaSource; peerId: string };
+export type ConsumerAppData = { source: MediaSource; peerId: string };
+
+export interface PeerIdentity {
+  userId: string;
+  displayName: string;
+  role: Role;
+}
+
+export interface TransportLimits {
+  maxIncomingBitrate: number;
+  initialOutgoingBitrate: number;
+}
+
+type PeerEvents = {
+  /** A producer of this peer was created. */
+  producerAdded: [producer: types.Producer<ProducerAppData>];
+  producerClosed: [producerId: string];
+  producerPaused: [producerId: string];
+  producerResumed: [producerId: string];
+  /** mediasoup closed one of this peer's consumers (its producer went away). */
+  consumerClosed: [consumerId: string];
+  close: [reason: string];
+};
+
+export class Peer extends TypedEmitter<PeerEvents> {
+  readonly id = randomUUID();
+  readonly joinedAt = Date.now();
+  readonly transports = new Map<
+    string,
+    { transport: types.WebRtcTransport; direction: Direction }
+  >();
+  readonly producers = new Map<string, types.Producer<ProducerAppData>>();
+  readonly consumers = new Map<string, types.Consumer<ConsumerAppData>>();
+  #closed = false;
+
+  constructor(
+    readonly identity: PeerIdentity,
+    private readonly router: types.Router,
+    private readonly webRtcServer: types.WebRtcServer,
+    private readonly limits: TransportLimits,
+  ) {
+    super();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Creates this peer's send or receive transport, replacing an earlier one of that direction. */
+  async createTransport(direction: Direction): Promise<types.WebRtcTransport> {
+    this.#assertOpen();
+    for (const [id, t] of this.transports) {
+      if (t.direction === direction) {
+        t.transport.close();
+        this.transports.delete(id);
+      }
+    }
+    const transport = await this.router.createWebRtcTransport({
+      webRtcServer: this.webRtcServer,
+      enableUdp: true,
+      enableTcp: true,
+      preferUdp: true,
+      initialAvailableOutgoingBitrate: this.limits.initialOutgoingBitrate,
+      appData: { peerId: this.id, direction },
+    });
+    if (this.#closed) {
+      transport.close();
+      throw new GatewayError('not_joined', 'the peer left while its transport was being created');
+    }
+    if (direction === 'send') {
+      await transport.setMaxIncomingBitrate(this.limits.maxIncomingBitrate);
+    }
+    this.transports.set(transport.id, { transport, direction });
+    transport.on('routerclose', () => this.transports.delete(transport.id));
+    return transport;
+  }
+
+  transport(id: string, direction?: Direction): types.WebRtcTransport {
+    const entry = this.transports.get(id);
+    if (!entry || entry.transport.closed) {
+      throw new GatewayError('not_found', `no transport ${id} for this peer`);
+    }
+    if (direction && entry.direction !== direction) {
+      throw new GatewayError('bad_request', `transport ${id} is a ${entry.direction} transport`);
+    }
+    return entry.transport;
+  }
+
+  /** The peer's receive transport, needed before consuming. */
+  recvTransport(): types.WebRtcTransport {
+    for (const { transport, direction } of this.transports.values()) {
+      if (direction === 'recv' && !transport.closed) return transport;
+    }
+    throw new GatewayError('bad_request', 'create a recv transport before consuming');
+  }
+
+  async produce(
+    transportId: string,
+    kind: MediaKind,
+    rtpParameters: types.RtpParameters,
+    source: MediaSource,
+  ): Promise<types.Producer<ProducerAppData>> {
+    this.#assertOpen();
+    const expectedKind: MediaKind = source === 'mic' ? 'audio' : 'video';
+    if (kind !== expectedKind) {
+      throw new GatewayError(
+        'bad_request',
+        `source '${source}' must be ${expectedKind}, not ${kind}`,
+      );
+    }
+    for (const p of this.producers.values()) {
+      if (p.appData.source === source) {
+        throw new GatewayError(
+          'conflict',
+          `already producing '${source}'; close that producer first`,
+        );
+      }
+    }
+    const transport = this.transport(transportId, 'send');
+    const producer = await transport.produce<ProducerAppData>({
+      kind,
+      rtpParameters,
+      appData: { source, peerId: this.id },
+    });
+    if (this.#closed) {
+      producer.close();
+      throw new GatewayError('not_joined', 'the peer left while producing');
+    }
+    this.producers.set(producer.id, producer);
+    producer.on('transportclose', () => {
+      if (this.producers.delete(producer.id)) this.safeEmit('producerClosed', producer.id);
+    });
+    this.safeEmit('producerAdded', producer);
+    return producer;
+  }
+
+  producer(id: string): types.Producer<ProducerAppData> {
+    const producer = this.producers.get(id);
+    if (!producer) throw new GatewayError('not_found', `no producer ${id} of this peer`);
+    return producer;
+  }
+
+  async pauseProducer(id: string): Promise<void> {
+    const producer = this.producer(id);
+    if (producer.paused) return;
+    await producer.pause();
+    this.safeEmit('producerPaused', id);
+  }
+
+  async resumeProducer(id: string): Promise<void> {
+    const producer = this.producer(id);
+    if (!producer.paused) return;
+    await producer.resume();
+    this.safeEmit('producerResumed', id);
+  }
+
+  closeProducer(id: string): void {
+    const producer = this.producer(id);
+    producer.close();
+    this.producers.delete(id);
+    this.safeEmit('producerClosed', id);
+  }
+
+  /** Consumes another peer's producer on this peer's receive transport, paused until resumed. */
+  async consume(
+    producer: types.Producer<ProducerAppData>,
+    rtpCapabilities: types.RtpCapabilities,
+  ): Promise<types.Consumer<ConsumerAppData>> {
+    this.#assertOpen();
+    if (!this.router.canConsume({ producerId: producer.id, rtpCapabilities })) {
+      throw new GatewayError(
+        'cannot_consume',
+        `these RTP capabilities cannot receive producer ${producer.id} (${producer.kind})`,
+      );
+    }
+    const transport = this.recvTransport();
+    const consumer = await transport.consume<ConsumerAppData>({
+      producerId: producer.id,
+      rtpCapabilities,
+      paused: true,
+      appData: { source: producer.appData.source, peerId: producer.appData.peerId },
+    });
+    if (this.#closed) {
+      consumer.close();
+      throw new GatewayError('not_joined', 'the peer left while consuming');
+    }
+    this.consumers.set(consumer.id, consumer);
+    consumer.on('transportclose', () => this.consumers.delete(consumer.id));
+    consumer.on('producerclose', () => {
+      this.consumers.delete(consumer.id);
+      this.safeEmit('consumerClosed', consumer.id);
+    });
+    return consumer;
+  }
+
+  consumer(id: string): types.Consumer<ConsumerAppData> {
+    const consumer = this.consumers.get(id);
+    if (!consumer) throw new GatewayError('not_found', `no consumer ${id} of this peer`);
+    return consumer;
+  }
+
+  /** Closes every transport (and so every producer and consumer) of this peer. */
+  close(reason = 'left'): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const { transport } of this.transports.values()) transport.close();
+    this.transports.clear();
+    this.producers.clear();
+    this.consumers.clear();
+    this.safeEmit('close', reason);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new GatewayError('not_joined', 'this peer has left the consult');
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * A consult's media: its router on one worker, its peers and an active-speaker observer.
+ * Closing the room closes every peer (and so every transport, producer and consumer).
+ */
+import type { types } from 'mediasoup';
+import { GatewayError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { TypedEmitter } from '../util/TypedEmitter.js';
+import { mediaCodecs } from './codecs.js';
+import type { PeerIdentity, ProducerAppData, TransportLimits } from './Peer.js';
+import { Peer } from './Peer.js';
+import type { WorkerSlot } from './WorkerPool.js';
+
+type RoomEvents = {
+  peerJoined: [peer: Peer];
+  peerLeft: [peer: Peer, reason: string];
+  newProducer: [peer: Peer, producer: types.Producer<ProducerAppData>];
+  producerClosed: [peer: Peer, producerId: string];
+  producerPaused: [peer: Peer, producerId: string];
+  producerResumed: [peer: Peer, producerId: string];
+  activeSpeaker: [peerId: string | null];
+  /** The room is gone: every peer was closed with this reason. */
+  close: [reason: string];
+};
+
+export class Room extends TypedEmitter<RoomEvents> {
+  readonly peers = new Map<string, Peer>();
+  #closed = false;
+
+  private constructor(
+    readonly consultId: string,
+    readonly slot: WorkerSlot,
+    readonly router: types.Router,
+    private readonly speakerObserver: types.ActiveSpeakerObserver,
+    private readonly limits: TransportLimits,
+    private readonly logger: Logger,
+  ) {
+    super();
+    slot.routers++;
+    router.on('workerclose', () => this.close('media_server_restarted'));
+    speakerObserver.on('dominantspeaker', ({ producer }) => {
+      const peerId = (producer.appData as Partial<ProducerAppData>).peerId ?? null;
+      this.safeEmit('activeSpeaker', peerId);
+    });
+  }
+
+  /** Creates the consult's router on the given worker. */
+  static async create(
+    consultId: string,
+    slot: WorkerSlot,
+    limits: TransportLimits,
+    logger: Logger,
+  ): Promise<Room> {
+    const router = await slot.worker.createRouter({ mediaCodecs, appData: { consultId } });
+    try {
+      const observer = await router.createActiveSpeakerObserver({ interval: 300 });
+      return new Room(consultId, slot, router, observer, limits, logger.child({ consultId }));
+    } catch (err) {
+      router.close();
+      throw err;
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Adds a participant; a second connection of the same user replaces the first. */
+  join(identity: PeerIdentity): Peer {
+    if (this.#closed)
+      throw new GatewayError('unavailable', 'this consult is restarting; join again');
+    const replaced = [...this.peers.values()].filter((p) => p.identity.userId === identity.userId);
+    const peer = new Peer(identity, this.router, this.slot.webRtcServer, this.limits);
+    this.peers.set(peer.id, peer);
+    this.slot.peers++;
+    peer.on('producerAdded', (producer) => {
+      if (producer.kind === 'audio') {
+        this.speakerObserver.addProducer({ producerId: producer.id }).catch((err: Error) => {
+          this.logger.warn({ err: err.message }, 'active speaker observer refused producer');
+        });
+      }
+      this.safeEmit('newProducer', peer, producer);
+    });
+    peer.on('producerClosed', (id) => this.safeEmit('producerClosed', peer, id));
+    peer.on('producerPaused', (id) => this.safeEmit('producerPaused', peer, id));
+    peer.on('producerResumed', (id) => this.safeEmit('producerResumed', peer, id));
+    peer.once('close', (reason) => {
+      this.peers.delete(peer.id);
+      if (!this.slot.worker.closed) this.slot.peers = Math.max(0, this.slot.peers - 1);
+      // A peer closed because the whole room closed is not announced one by one.
+      if (!this.#closed) {
+        this.safeEmit('peerLeft', peer, reason);
+        if (this.peers.size === 0) this.close('empty');
+      }
+    });
+    // Closed after the new peer is in, so replacing the only peer does not empty the room.
+    for (const old of replaced) old.close('replaced');
+    this.logger.info(
+      { peerId: peer.id, userId: identity.userId, role: identity.role },
+      'peer joined',
+    );
+    this.safeEmit('peerJoined', peer);
+    return peer;
+  }
+
+  /** Finds a producer of any peer in this consult. */
+  findProducer(producerId: string): types.Producer<ProducerAppData> {
+    for (const peer of this.peers.values()) {
+      const producer = peer.producers.get(producerId);
+      if (producer) return producer;
+    }
+    throw new GatewayError('not_found', `no producer ${producerId} in this consult`);
+  }
+
+  close(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const peer of [...this.peers.values()]) peer.close(reason);
+    this.peers.clear();
+    if (!this.router.closed) this.router.close();
+    if (!this.slot.worker.closed) this.slot.routers = Math.max(0, this.slot.routers - 1);
+    this.logger.info({ reason }, 'consult room closed');
+    this.safeEmit('close', reason);
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The live consult rooms of this process. Room creation is serialised per consult so two
+ * simultaneous joins cannot create two routers for one consult.
+ */
+import type { Logger } from '../logger.js';
+import { TypedEmitter } from '../util/TypedEmitter.js';
+import type { TransportLimits } from './Peer.js';
+import { Room } from './Room.js';
+import type { WorkerPool } from './WorkerPool.js';
+
+type RegistryEvents = {
+  roomCreated: [room: Room];
+};
+
+export class RoomRegistry extends TypedEmitter<RegistryEvents> {
+  readonly rooms = new Map<string, Room>();
+  readonly #pending = new Map<string, Promise<Room>>();
+
+  constructor(
+    private readonly pool: WorkerPool,
+    private readonly limits: TransportLimits,
+    private readonly logger: Logger,
+  ) {
+    super();
+  }
+
+  /** The consult's live room, created on the least-loaded worker when there is none. */
+  async getOrCreate(consultId: string): Promise<Room> {
+    const existing = this.rooms.get(consultId);
+    if (existing && !existing.closed) return existing;
+    const pending = this.#pending.get(consultId);
+    if (pending) return pending;
+    const creating = (async () => {
+      const room = await Room.create(consultId, this.pool.leastLoaded(), this.limits, this.logger);
+      this.rooms.set(consultId, room);
+      room.once('close', () => {
+        if (this.rooms.get(consultId) === room) this.rooms.delete(consultId);
+      });
+      this.safeEmit('roomCreated', room);
+      return room;
+    })();
+    this.#pending.set(consultId, creating);
+    try {
+      return await creating;
+    } finally {
+      this.#pending.delete(consultId);
+    }
+  }
+
+  /** Totals for /healthz and /metrics. */
+  counts() {
+    let peers = 0;
+    let transports = 0;
+    let producers = 0;
+    let consumers = 0;
+    for (const room of this.rooms.values()) {
+      for (const peer of room.peers.values()) {
+        peers++;
+        transports += peer.transports.size;
+        producers += peer.producers.size;
+        consumers += peer.consumers.size;
+      }
+    }
+    return { consults: this.rooms.size, peers, transports, producers, consumers };
+  }
+
+  /** Closes every room, telling their peers why. */
+  closeAll(reason: string): void {
+    for (const room of [...this.rooms.values()]) room.close(reason);
+  }
+}

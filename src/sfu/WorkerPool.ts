@@ -1,0 +1,170 @@
+/**
+ * One mediasoup worker per configured core, each owning one WebRtcServer (one UDP and one
+ * TCP port: RTC_PORT_BASE + index). A worker that dies is reported and replaced on the
+ * same ports; routers are placed on the least-loaded live worker.
+ */
+import './workerBin.js';
+import * as mediasoup from 'mediasoup';
+import type { types } from 'mediasoup';
+import { GatewayError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { TypedEmitter } from '../util/TypedEmitter.js';
+
+export interface WorkerPoolOptions {
+  count: number;
+  listenIp: string;
+  announcedIp: string | undefined;
+  portBase: number;
+  logLevel: types.WorkerLogLevel;
+  logger: Logger;
+}
+
+/** A worker slot: its index (and so its ports) is stable across replacements. */
+export class WorkerSlot {
+  /** Peers currently placed on this worker (the placement load). */
+  peers = 0;
+  /** Routers (consults) currently on this worker. */
+  routers = 0;
+
+  constructor(
+    readonly index: number,
+    readonly port: number,
+    public worker: types.Worker,
+    public webRtcServer: types.WebRtcServer,
+  ) {}
+
+  get alive(): boolean {
+    return !this.worker.closed;
+  }
+}
+
+type PoolEvents = {
+  /** A worker process died; everything on it is gone. */
+  workerDied: [slot: WorkerSlot, error: Error];
+  /** A replacement worker is up on the dead one's slot. */
+  workerReplaced: [slot: WorkerSlot];
+};
+
+export class WorkerPool extends TypedEmitter<PoolEvents> {
+  readonly slots: WorkerSlot[] = [];
+  #closed = false;
+  readonly #opts: WorkerPoolOptions;
+
+  private constructor(opts: WorkerPoolOptions) {
+    super();
+    this.#opts = opts;
+  }
+
+  /** Starts every worker and its WebRtcServer; fails (closing what started) if one cannot start. */
+  static async create(opts: WorkerPoolOptions): Promise<WorkerPool> {
+    const pool = new WorkerPool(opts);
+    try {
+      for (let i = 0; i < opts.count; i++) {
+        const port = opts.portBase + i;
+        const { worker, webRtcServer } = await pool.#startWorker(i, port);
+        const slot = new WorkerSlot(i, port, worker, webRtcServer);
+        pool.slots.push(slot);
+        pool.#watch(slot);
+      }
+    } catch (err) {
+      pool.close();
+      throw err;
+    }
+    return pool;
+  }
+
+  async #startWorker(index: number, port: number) {
+    const { listenIp, announcedIp, logLevel, logger } = this.#opts;
+    const worker = await mediasoup.createWorker({
+      logLevel,
+      logTags: ['ice', 'dtls', 'rtp', 'srtp', 'rtcp', 'simulcast', 'bwe'],
+      appData: { index },
+    });
+    try {
+      const webRtcServer = await worker.createWebRtcServer({
+        listenInfos: [
+          { protocol: 'udp', ip: listenIp, announcedIp, port },
+          { protocol: 'tcp', ip: listenIp, announcedIp, port },
+        ],
+      });
+      logger.info(
+        { worker: index, workerPid: worker.pid, port, listenIp, announcedIp },
+        'mediasoup worker up',
+      );
+      return { worker, webRtcServer };
+    } catch (err) {
+      worker.close();
+      throw new Error(
+        `worker ${index}: cannot listen on ${listenIp}:${port} (udp+tcp): ${(err as Error).message}`,
+      );
+    }
+  }
+
+  #watch(slot: WorkerSlot): void {
+    const worker = slot.worker;
+    worker.on('died', (error) => {
+      if (this.#closed) return;
+      this.#opts.logger.error(
+        { worker: slot.index, workerPid: worker.pid, err: error.message },
+        'mediasoup worker died; replacing it',
+      );
+      slot.peers = 0;
+      slot.routers = 0;
+      this.safeEmit('workerDied', slot, error);
+      void this.#replace(slot);
+    });
+  }
+
+  async #replace(slot: WorkerSlot, attempt = 1): Promise<void> {
+    if (this.#closed) return;
+    try {
+      const { worker, webRtcServer } = await this.#startWorker(slot.index, slot.port);
+      if (this.#closed) {
+        worker.close();
+        return;
+      }
+      slot.worker = worker;
+      slot.webRtcServer = webRtcServer;
+      this.#watch(slot);
+      this.safeEmit('workerReplaced', slot);
+    } catch (err) {
+      const delay = Math.min(30_000, 250 * 2 ** attempt);
+      this.#opts.logger.error(
+        { worker: slot.index, attempt, retryInMs: delay, err: (err as Error).message },
+        'replacing mediasoup worker failed',
+      );
+      setTimeout(() => void this.#replace(slot, attempt + 1), delay).unref();
+    }
+  }
+
+  /** The live worker with the fewest peers (then fewest routers). */
+  leastLoaded(): WorkerSlot {
+    let best: WorkerSlot | undefined;
+    for (const slot of this.slots) {
+      if (!slot.alive) continue;
+      if (
+        !best ||
+        slot.peers < best.peers ||
+        (slot.peers === best.peers && slot.routers < best.routers)
+      ) {
+        best = slot;
+      }
+    }
+    if (!best)
+      throw new GatewayError('unavailable', 'no media worker is available; try again shortly');
+    return best;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Closes every worker. Close routers/transports first (Rooms do) for a clean shutdown. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const slot of this.slots) {
+      if (!slot.worker.closed) slot.worker.close();
+    }
+  }
+}

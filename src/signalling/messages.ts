@@ -1,0 +1,259 @@
+/**
+ * The signalling protocol: every Socket.IO payload in both directions, as zod schemas.
+ * Types come from `z.infer`; the client imports them as types only. See docs/signalling.md.
+ */
+import { z } from 'zod';
+
+const id = z.string().min(1).max(128);
+const looseRecord = z.record(z.string(), z.unknown());
+
+// --- mediasoup parameter shapes (checked structurally here, deeply by mediasoup) ---
+
+export const dtlsParametersSchema = z.object({
+  role: z.enum(['auto', 'client', 'server']).optional(),
+  fingerprints: z
+    .array(z.object({ algorithm: z.string().min(1).max(32), value: z.string().min(1).max(256) }))
+    .min(1)
+    .max(8),
+});
+
+const rtcpFeedbackSchema = z.object({
+  type: z.string().min(1).max(64),
+  parameter: z.string().max(64).optional(),
+});
+
+const codecParametersSchema = z.object({
+  mimeType: z.string().min(3).max(64),
+  payloadType: z.number().int().min(0).max(127),
+  clockRate: z.number().int().positive(),
+  channels: z.number().int().positive().optional(),
+  parameters: looseRecord.optional(),
+  rtcpFeedback: z.array(rtcpFeedbackSchema).max(32).optional(),
+});
+
+const headerExtensionParametersSchema = z.object({
+  uri: z.string().min(1).max(256),
+  id: z.number().int().min(1).max(255),
+  encrypt: z.boolean().optional(),
+  parameters: looseRecord.optional(),
+});
+
+const encodingSchema = z.object({
+  ssrc: z.number().int().nonnegative().optional(),
+  rid: z.string().max(32).optional(),
+  codecPayloadType: z.number().int().optional(),
+  rtx: z.object({ ssrc: z.number().int().nonnegative() }).optional(),
+  dtx: z.boolean().optional(),
+  scalabilityMode: z.string().max(16).optional(),
+  scaleResolutionDownBy: z.number().positive().optional(),
+  maxBitrate: z.number().positive().optional(),
+  maxFramerate: z.number().positive().optional(),
+  adaptivePtime: z.boolean().optional(),
+  priority: z.string().max(16).optional(),
+  networkPriority: z.string().max(16).optional(),
+  active: z.boolean().optional(),
+});
+
+export const rtpParametersSchema = z.object({
+  mid: z.string().max(32).optional(),
+  codecs: z.array(codecParametersSchema).min(1).max(32),
+  headerExtensions: z.array(headerExtensionParametersSchema).max(32).optional(),
+  encodings: z.array(encodingSchema).max(8).optional(),
+  rtcp: z
+    .object({
+      cname: z.string().max(256).optional(),
+      reducedSize: z.boolean().optional(),
+      mux: z.boolean().optional(),
+    })
+    .optional(),
+});
+
+export const rtpCapabilitiesSchema = z.object({
+  codecs: z
+    .array(
+      z.looseObject({
+        kind: z.enum(['audio', 'video']),
+        mimeType: z.string().min(3).max(64),
+        clockRate: z.number().int().positive(),
+      }),
+    )
+    .max(128)
+    .optional(),
+  headerExtensions: z.array(looseRecord).max(64).optional(),
+});
+
+// --- shared vocabulary ---
+
+export const roleSchema = z.enum(['admin', 'doctor', 'specialist', 'guest']);
+export type Role = z.infer<typeof roleSchema>;
+
+export const mediaSourceSchema = z.enum(['mic', 'camera', 'screen']);
+export type MediaSource = z.infer<typeof mediaSourceSchema>;
+
+export const mediaKindSchema = z.enum(['audio', 'video']);
+export type MediaKind = z.infer<typeof mediaKindSchema>;
+
+// --- client → server requests (the payloads; each event also takes an ack) ---
+
+export const joinRequest = z.object({
+  consultId: id,
+  displayName: z.string().trim().min(1).max(80).optional(),
+});
+export const createTransportRequest = z.object({ direction: z.enum(['send', 'recv']) });
+export const connectTransportRequest = z.object({
+  transportId: id,
+  dtlsParameters: dtlsParametersSchema,
+});
+export const produceRequest = z.object({
+  transportId: id,
+  kind: mediaKindSchema,
+  rtpParameters: rtpParametersSchema,
+  appData: z.object({ source: mediaSourceSchema }),
+});
+export const consumeRequest = z.object({ producerId: id, rtpCapabilities: rtpCapabilitiesSchema });
+export const consumerRequest = z.object({ consumerId: id });
+export const producerRequest = z.object({ producerId: id });
+export const setPreferredLayersRequest = z.object({
+  consumerId: id,
+  spatialLayer: z.number().int().min(0).max(2),
+  temporalLayer: z.number().int().min(0).max(2).optional(),
+});
+export const restartIceRequest = z.object({ transportId: id });
+export const emptyRequest = z.object({}).optional();
+
+export type JoinRequest = z.infer<typeof joinRequest>;
+export type ProduceRequest = z.infer<typeof produceRequest>;
+
+// --- responses (the `data` of an ok ack) ---
+
+export interface ProducerInfo {
+  producerId: string;
+  kind: MediaKind;
+  appData: { source: MediaSource };
+  paused: boolean;
+}
+
+export interface PeerInfo {
+  peerId: string;
+  displayName: string;
+  role: Role;
+  producers: ProducerInfo[];
+}
+
+export interface JoinResponse {
+  peerId: string;
+  /** mediasoup RtpCapabilities of the consult's router (for Device.load). */
+  routerRtpCapabilities: unknown;
+  peers: PeerInfo[];
+}
+
+export interface TransportResponse {
+  id: string;
+  iceParameters: unknown;
+  iceCandidates: unknown[];
+  dtlsParameters: unknown;
+}
+
+export interface ConsumeResponse {
+  consumerId: string;
+  producerId: string;
+  peerId: string;
+  kind: MediaKind;
+  rtpParameters: unknown;
+  appData: { source: MediaSource };
+  producerPaused: boolean;
+}
+
+export interface StatsResponse {
+  transports: { id: string; direction: 'send' | 'recv'; stats: unknown[] }[];
+  producers: { id: string; source: MediaSource; score: unknown; stats: unknown[] }[];
+  consumers: {
+    id: string;
+    producerId: string;
+    kind: MediaKind;
+    score: unknown;
+    currentLayers: unknown;
+    stats: unknown[];
+  }[];
+}
+
+export const errorCodes = [
+  'bad_request',
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'not_joined',
+  'conflict',
+  'cannot_consume',
+  'unavailable',
+  'internal',
+] as const;
+export type ErrorCode = (typeof errorCodes)[number];
+
+export interface AckError {
+  code: ErrorCode;
+  message: string;
+  issues?: { path: (string | number)[]; message: string }[];
+}
+
+export type Ack<T> = { ok: true; data: T } | { ok: false; error: AckError };
+
+/** Client → server events: payload, then the ack callback. */
+export interface ClientToServerEvents {
+  join: (req: JoinRequest, ack: (res: Ack<JoinResponse>) => void) => void;
+  createTransport: (
+    req: z.infer<typeof createTransportRequest>,
+    ack: (res: Ack<TransportResponse>) => void,
+  ) => void;
+  connectTransport: (
+    req: z.infer<typeof connectTransportRequest>,
+    ack: (res: Ack<Record<string, never>>) => void,
+  ) => void;
+  produce: (req: ProduceRequest, ack: (res: Ack<{ producerId: string }>) => void) => void;
+  consume: (req: z.infer<typeof consumeRequest>, ack: (res: Ack<ConsumeResponse>) => void) => void;
+  resumeConsumer: (
+    req: z.infer<typeof consumerRequest>,
+    ack: (res: Ack<Record<string, never>>) => void,
+  ) => void;
+  pauseProducer: (
+    req: z.infer<typeof producerRequest>,
+    ack: (res: Ack<Record<string, never>>) => void,
+  ) => void;
+  resumeProducer: (
+    req: z.infer<typeof producerRequest>,
+    ack: (res: Ack<Record<string, never>>) => void,
+  ) => void;
+  closeProducer: (
+    req: z.infer<typeof producerRequest>,
+    ack: (res: Ack<Record<string, never>>) => void,
+  ) => void;
+  setPreferredLayers: (
+    req: z.infer<typeof setPreferredLayersRequest>,
+    ack: (res: Ack<Record<string, never>>) => void,
+  ) => void;
+  restartIce: (
+    req: z.infer<typeof restartIceRequest>,
+    ack: (res: Ack<{ iceParameters: unknown }>) => void,
+  ) => void;
+  getStats: (req: Record<string, never>, ack: (res: Ack<StatsResponse>) => void) => void;
+  leave: (req: Record<string, never>, ack: (res: Ack<Record<string, never>>) => void) => void;
+}
+
+/** Server → client events. */
+export interface ServerToClientEvents {
+  peerJoined: (msg: { peerId: string; displayName: string; role: Role }) => void;
+  peerLeft: (msg: { peerId: string }) => void;
+  newProducer: (msg: {
+    peerId: string;
+    producerId: string;
+    kind: MediaKind;
+    appData: { source: MediaSource };
+  }) => void;
+  producerClosed: (msg: { peerId: string; producerId: string }) => void;
+  producerPaused: (msg: { peerId: string; producerId: string }) => void;
+  producerResumed: (msg: { peerId: string; producerId: string }) => void;
+  consumerClosed: (msg: { consumerId: string }) => void;
+  activeSpeaker: (msg: { peerId: string | null }) => void;
+  consultEnded: (msg: { reason: string }) => void;
+  rejoinRequired: (msg: { reason: string }) => void;
+}

@@ -1,0 +1,195 @@
+/** Bad input, worker deaths and shutdown, against the real gateway and real mediasoup workers. */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { JoinResponse, TransportResponse } from '../../src/signalling/messages.js';
+import { audioRtpParameters, connectClient, type TestClient } from '../support/client.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
+
+const CONSULT = 'consult-robustness';
+let gw: TestGateway | undefined;
+const clients: TestClient[] = [];
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await gw?.stop();
+  gw = undefined;
+});
+
+async function joined(g: TestGateway, name = 'Dr. Grey', userId = name) {
+  const client = await connectClient(g.url, g.token({ consultId: CONSULT, name, userId }));
+  clients.push(client);
+  const join = await client.call<JoinResponse>('join', { consultId: CONSULT });
+  return { client, join };
+}
+
+// Every client event with payloads that are wrong in shape, type or range.
+const badPayloads: Record<string, unknown[]> = {
+  join: [null, 42, 'demo', {}, { consultId: '' }, { consultId: 7 }, { consultId: 'x'.repeat(500) }],
+  createTransport: [null, {}, { direction: 'sideways' }, { direction: 1 }],
+  connectTransport: [
+    {},
+    { transportId: 'x' },
+    { transportId: 'x', dtlsParameters: { fingerprints: [] } },
+    {
+      transportId: 'x',
+      dtlsParameters: { role: 'boss', fingerprints: [{ algorithm: 'sha-256', value: 'AA' }] },
+    },
+  ],
+  produce: [
+    {},
+    { transportId: 'x', kind: 'smell', rtpParameters: { codecs: [] }, appData: { source: 'mic' } },
+    { transportId: 'x', kind: 'audio', rtpParameters: { codecs: [] }, appData: { source: 'mic' } },
+    {
+      transportId: 'x',
+      kind: 'audio',
+      rtpParameters: audioRtpParameters(1),
+      appData: { source: 'webcam' },
+    },
+    { transportId: 'x', kind: 'audio', rtpParameters: audioRtpParameters(1) },
+  ],
+  consume: [{}, { producerId: 'x' }, { producerId: 'x', rtpCapabilities: { codecs: 'all' } }],
+  resumeConsumer: [{}, { consumerId: 3 }, 'c'],
+  pauseProducer: [{}, { producerId: null }],
+  resumeProducer: [{}, { producerId: [] }],
+  closeProducer: [{}, { producerId: {} }],
+  setPreferredLayers: [
+    {},
+    { consumerId: 'c' },
+    { consumerId: 'c', spatialLayer: 9 },
+    { consumerId: 'c', spatialLayer: -1 },
+    { consumerId: 'c', spatialLayer: 1.5 },
+  ],
+  restartIce: [{}, { transportId: 0 }],
+  getStats: [42, 'all', []],
+  leave: [42, 'now', []],
+};
+
+describe('malformed payloads', () => {
+  it('every event answers bad_request, changes nothing, and the server keeps serving', async () => {
+    gw = await startTestGateway();
+    const { client } = await joined(gw);
+    const before = gw.rooms.counts();
+    for (const [event, payloads] of Object.entries(badPayloads)) {
+      for (const payload of payloads) {
+        const res = await client.request(event, payload);
+        expect(res, `${event} ${JSON.stringify(payload)}`).toMatchObject({
+          ok: false,
+          error: { code: 'bad_request', message: expect.any(String) },
+        });
+      }
+    }
+    expect(gw.rooms.counts()).toEqual(before);
+    // Still serving this client and new ones.
+    const send = await client.call<TransportResponse>('createTransport', { direction: 'send' });
+    expect(send.id).toBeTruthy();
+    const other = await joined(gw, 'Dr. Shepherd');
+    expect(other.join.peers).toHaveLength(1);
+  });
+
+  it('requests with valid shape but unknown ids get not_found; requests before join get not_joined', async () => {
+    gw = await startTestGateway();
+    const fresh = await connectClient(gw.url, gw.token({ consultId: CONSULT }));
+    clients.push(fresh);
+    expect(await fresh.request('createTransport', { direction: 'send' })).toMatchObject({
+      ok: false,
+      error: { code: 'not_joined' },
+    });
+    const { client } = await joined(gw, 'Dr. Shepherd');
+    expect(await client.request('resumeConsumer', { consumerId: 'nope' })).toMatchObject({
+      ok: false,
+      error: { code: 'not_found' },
+    });
+    expect(await client.request('join', { consultId: CONSULT })).toMatchObject({
+      ok: false,
+      error: { code: 'conflict' },
+    });
+  });
+});
+
+describe('a media worker that dies', () => {
+  it('is replaced, its peers are told to rejoin, and rejoining works', async () => {
+    gw = await startTestGateway();
+    const doctor = await joined(gw, 'Dr. Grey');
+    await doctor.client.call('createTransport', { direction: 'send' });
+    const specialist = await joined(gw, 'Dr. Shepherd');
+    const slot = gw.pool.slots[0]!;
+    const deadPid = slot.worker.pid;
+
+    const rejoinA = doctor.client.next<{ reason: string }>('rejoinRequired');
+    const rejoinB = specialist.client.next<{ reason: string }>('rejoinRequired');
+    process.kill(deadPid, 'SIGKILL');
+    expect((await rejoinA).reason).toBe('media_server_restarted');
+    expect((await rejoinB).reason).toBe('media_server_restarted');
+
+    await waitFor(() => slot.alive && slot.worker.pid !== deadPid);
+    const health = await (await fetch(`${gw.url}/healthz`)).json();
+    expect(health).toMatchObject({ status: 'ok', workersAlive: 1 });
+    expect(health.workers[0].pid).not.toBe(deadPid);
+
+    // Both rejoin on the same sockets and get media again from the new worker.
+    const again = await doctor.client.call<JoinResponse>('join', { consultId: CONSULT });
+    expect(again.peers).toEqual([]);
+    const send = await doctor.client.call<TransportResponse>('createTransport', {
+      direction: 'send',
+    });
+    await doctor.client.call('produce', {
+      transportId: send.id,
+      kind: 'audio',
+      rtpParameters: audioRtpParameters(77),
+      appData: { source: 'mic' },
+    });
+    const second = await specialist.client.call<JoinResponse>('join', { consultId: CONSULT });
+    expect(second.peers).toHaveLength(1);
+    expect(second.peers[0]!.producers).toHaveLength(1);
+  });
+});
+
+describe('shutdown', () => {
+  it('closes with transports open without aborting a worker, and tells peers', async () => {
+    gw = await startTestGateway({ WORKERS: '2' });
+    const doctor = await joined(gw, 'Dr. Grey');
+    const send = await doctor.client.call<TransportResponse>('createTransport', {
+      direction: 'send',
+    });
+    await doctor.client.call('createTransport', { direction: 'recv' });
+    await doctor.client.call('produce', {
+      transportId: send.id,
+      kind: 'audio',
+      rtpParameters: audioRtpParameters(9),
+      appData: { source: 'mic' },
+    });
+    const deaths: number[] = [];
+    gw.pool.on('workerDied', (slot) => deaths.push(slot.index));
+    const workers = gw.pool.slots.map((s) => s.worker);
+    const told = doctor.client.next<{ reason: string }>('rejoinRequired');
+
+    await gw.close();
+    expect((await told).reason).toBe('gateway_shutdown');
+    expect(deaths).toEqual([]);
+    expect(workers.every((w) => w.closed)).toBe(true);
+  });
+
+  it('closing a WebRtcServer with transports still open does not abort the patched worker', async () => {
+    gw = await startTestGateway();
+    const doctor = await joined(gw, 'Dr. Grey');
+    await doctor.client.call('createTransport', { direction: 'send' });
+    await doctor.client.call('createTransport', { direction: 'recv' });
+    const slot = gw.pool.slots[0]!;
+    let died = false;
+    slot.worker.on('died', () => (died = true));
+    slot.webRtcServer.close();
+    // The worker must still answer requests afterwards.
+    const usage = await slot.worker.getResourceUsage();
+    expect(usage.ru_maxrss).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(died).toBe(false);
+    expect(slot.worker.closed).toBe(false);
+  });
+});
+
+async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
