@@ -70,13 +70,6 @@ export const configSchema = z
     DEMO_CONSULT_ID: z.preprocess((v) => (v === undefined ? 'demo' : v), z.string().max(128)),
   })
   .superRefine((c, ctx) => {
-    if (Boolean(c.TLS_CERT) !== Boolean(c.TLS_KEY)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [c.TLS_CERT ? 'TLS_KEY' : 'TLS_CERT'],
-        message: 'TLS_CERT and TLS_KEY must be given together',
-      });
-    }
     if (c.RTC_PORT_BASE + c.WORKERS - 1 > 65535) {
       ctx.addIssue({
         code: 'custom',
@@ -123,15 +116,20 @@ export function isLoopback(host: string): boolean {
 /** Parses the environment into a Config, or throws ConfigError listing every bad value. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = configSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => {
         const key = String(issue.path[0] ?? '');
         const given = key && env[key] !== undefined ? ` (got ${JSON.stringify(env[key])})` : '';
         return `${key}: ${issue.message}${given}`;
-      }),
+      });
+  // Checked on the raw values so it is reported even when other values are bad too.
+  if (Boolean(env.TLS_CERT?.trim()) !== Boolean(env.TLS_KEY?.trim())) {
+    problems.push(
+      `${env.TLS_CERT?.trim() ? 'TLS_KEY' : 'TLS_CERT'}: TLS_CERT and TLS_KEY must be given together`,
     );
   }
+  if (!parsed.success || problems.length) throw new ConfigError(problems);
   const c = parsed.data;
   const dataDir = path.resolve(c.DATA_DIR);
   const loopback = isLoopback(c.HOST);

@@ -43,9 +43,24 @@ export function createApp({ pool, rooms, metrics, clientDir, logger }: AppDeps):
 
   const indexHtml = path.join(clientDir, 'index.html');
   if (fs.existsSync(indexHtml)) {
-    app.use(express.static(clientDir, { index: 'index.html', maxAge: '1h' }));
+    // Hashed assets may be cached; index.html must not be, so a new build is picked up at once.
+    app.use(
+      express.static(clientDir, {
+        index: 'index.html',
+        setHeaders: (res, file) =>
+          res.setHeader(
+            'Cache-Control',
+            file.includes(`${path.sep}assets${path.sep}`)
+              ? 'public, max-age=31536000, immutable'
+              : 'no-cache',
+          ),
+      }),
+    );
     // Deep links (e.g. /consult?token=...) load the single-page client.
-    app.get(/^\/(?!socket\.io\/).*/, (_req, res) => res.sendFile(indexHtml));
+    app.get(/^\/(?!socket\.io\/).*/, (_req, res) => {
+      res.setHeader('Cache-Control', 'no-cache');
+      res.sendFile(indexHtml);
+    });
   } else {
     logger.warn({ clientDir }, 'client build not found; run `npm run build:client`');
     app.get('/', (_req, res) => {

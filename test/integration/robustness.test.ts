@@ -121,9 +121,11 @@ describe('a media worker that dies', () => {
     expect((await rejoinB).reason).toBe('media_server_restarted');
 
     await waitFor(() => slot.alive && slot.worker.pid !== deadPid);
-    const health = await (await fetch(`${gw.url}/healthz`)).json();
+    const health = (await (await fetch(`${gw.url}/healthz`)).json()) as {
+      workers: { pid: number }[];
+    };
     expect(health).toMatchObject({ status: 'ok', workersAlive: 1 });
-    expect(health.workers[0].pid).not.toBe(deadPid);
+    expect(health.workers[0]!.pid).not.toBe(deadPid);
 
     // Both rejoin on the same sockets and get media again from the new worker.
     const again = await doctor.client.call<JoinResponse>('join', { consultId: CONSULT });

@@ -1,0 +1,721 @@
+import { Device } from 'mediasoup-client';
+import type { types as ms } from 'mediasoup-client';
+import { io } from 'socket.io-client';
+import type {
+  JoinResponse,
+  MediaSource,
+  ProduceRequest,
+  TransportResponse,
+} from '../../src/signalling/messages';
+import { Emitter } from './emitter';
+import { getScreenTrack, getUserTracks, producerOptions } from './media';
+import { PeerDirectory } from './peers';
+import type { PeerUpdate } from './peers';
+import { worst } from './quality';
+import { RequestError, describeError, request } from './request';
+import type { ConsultSocket, RequestData, RequestName, ResponseData } from './request';
+import { newSession, remoteStats, sampleQuality, transportState } from './session';
+import type { ConsumerEntry, Direction, Session } from './session';
+import { decodeToken } from './token';
+import type { TokenClaims } from './token';
+import type {
+  ClientError,
+  ConnectionState,
+  LocalState,
+  RemotePeerView,
+  RemoteStat,
+  RoomEvents,
+} from './types';
+
+export type * from './types';
+
+type Phase = 'idle' | 'connecting' | 'joined' | 'reconnecting' | 'failed' | 'left' | 'ended';
+
+const FATAL_CODES = new Set(['unauthorized', 'forbidden', 'not_found', 'bad_request']);
+const QUALITY_INTERVAL_MS = 2000;
+const MAX_SERVER_DISCONNECTS = 5;
+
+/** Media and signalling for one participant of a consult. UI-agnostic; talk to it via events. */
+export class RoomClient extends Emitter<RoomEvents> {
+  private socket: ConsultSocket | null = null;
+  private session: Session | null = null;
+  private phase: Phase = 'idle';
+  private token: string | null = null;
+  private displayName: string | undefined;
+  private tokenClaims: TokenClaims | null = null;
+  private ownPeerId: string | null = null;
+  private readonly peers = new PeerDirectory();
+  private readonly local: Partial<Record<MediaSource, MediaStreamTrack>> = {};
+  private mediaPromise: Promise<void> | null = null;
+  /** Bumped on every join and teardown, so a stale getUserMedia result is discarded. */
+  private mediaEpoch = 0;
+  private serverDisconnects = 0;
+  private micMuted = false;
+  private cameraOff = false;
+  private screenPending = false;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private qualityTimer: ReturnType<typeof setInterval> | null = null;
+  private lastState: ConnectionState = 'disconnected';
+
+  get peerId(): string | null {
+    return this.ownPeerId;
+  }
+
+  get claims(): TokenClaims | null {
+    return this.tokenClaims;
+  }
+
+  get connectionState(): ConnectionState {
+    return this.lastState;
+  }
+
+  /** True while connecting, joined or rejoining. */
+  get active(): boolean {
+    return this.phase === 'connecting' || this.phase === 'joined' || this.phase === 'reconnecting';
+  }
+
+  /** True while connecting, joined or rejoining with exactly this token. */
+  isActiveWith(token: string): boolean {
+    return this.active && this.token === token;
+  }
+
+  get localState(): LocalState {
+    return {
+      micMuted: this.micMuted,
+      cameraOff: this.cameraOff,
+      sharing: Boolean(this.local.screen),
+      hasMic: Boolean(this.local.mic),
+      hasCamera: Boolean(this.local.camera),
+      joined: this.phase === 'joined',
+    };
+  }
+
+  /**
+   * Connects with `token` and joins its consult. A no-op while already active with the same
+   * token; with a different token the current consult is left first. Throws on a bad token.
+   */
+  async join(token: string, displayName?: string): Promise<void> {
+    const claims = decodeToken(token);
+    if (this.isActiveWith(token)) return;
+    if (this.socket) await this.leave();
+    this.token = token;
+    this.tokenClaims = claims;
+    this.displayName = displayName?.trim() || undefined;
+    this.setPhase('connecting');
+    this.serverDisconnects = 0;
+    const epoch = ++this.mediaEpoch;
+    this.mediaPromise = claims.grants.publish ? this.acquireLocalMedia(epoch) : Promise.resolve();
+    const socket: ConsultSocket = io({
+      auth: { token },
+      forceNew: true,
+      reconnectionDelayMax: 5000,
+    });
+    this.socket = socket;
+    this.bindSocket(socket);
+  }
+
+  /** Sends `leave`, disconnects and releases local media. */
+  async leave(): Promise<void> {
+    const socket = this.socket;
+    if (!socket) return;
+    const wasJoined = Boolean(this.session) && socket.connected;
+    this.setPhase('left');
+    if (wasJoined) await request(socket, 'leave', {}, 3000).catch(() => undefined);
+    this.teardown();
+    this.setPhase('left');
+  }
+
+  /** Best-effort synchronous shutdown (page unload). */
+  close(): void {
+    if (this.socket) this.teardown();
+  }
+
+  async setMicMuted(muted: boolean): Promise<void> {
+    this.micMuted = muted;
+    await this.applyPaused('mic', muted);
+  }
+
+  async setCameraOff(off: boolean): Promise<void> {
+    this.cameraOff = off;
+    await this.applyPaused('camera', off);
+  }
+
+  async toggleScreenShare(): Promise<void> {
+    if (this.local.screen) await this.stopScreenShare();
+    else await this.startScreenShare();
+  }
+
+  /** inbound-rtp counters of every live consumer (for tests and diagnostics). */
+  async getRemoteStats(): Promise<RemoteStat[]> {
+    return this.session ? remoteStats(this.session) : [];
+  }
+
+  // --- socket ---
+
+  private bindSocket(socket: ConsultSocket): void {
+    const mine = (): boolean => socket === this.socket;
+    socket.on('connect', () => {
+      if (!mine()) return;
+      this.closeSession();
+      if (this.phase !== 'connecting') this.setPhase('reconnecting');
+      void this.startSession(socket, 0);
+    });
+    socket.on('disconnect', (reason) => {
+      if (!mine() || !this.active) return;
+      this.closeSession();
+      this.setPhase('reconnecting');
+      if (reason === 'io server disconnect') {
+        // Socket.IO does not reconnect after a server-side disconnect (e.g. a gateway restart):
+        // try again a few times; a refused token then ends in connect_error.
+        this.serverDisconnects += 1;
+        if (this.serverDisconnects > MAX_SERVER_DISCONNECTS) {
+          this.fail({ code: 'disconnected', message: 'The server closed the connection.' });
+          return;
+        }
+        this.retryTimer = setTimeout(() => {
+          if (mine() && this.active) socket.connect();
+        }, 1000 * this.serverDisconnects);
+      }
+    });
+    socket.on('connect_error', (err: Error & { data?: { message?: string } }) => {
+      if (!mine() || !this.active) return;
+      const message = err.data?.message ?? err.message;
+      if (!socket.active) {
+        this.fail({ code: 'unauthorized', message: `Could not connect: ${message}` });
+      } else {
+        console.warn('connect_error, retrying:', message);
+      }
+    });
+    socket.on('peerJoined', (m) => this.dispatch(socket, () => this.upsertPeer(m)));
+    socket.on('peerLeft', ({ peerId }) => this.dispatch(socket, () => this.removePeer(peerId)));
+    socket.on('newProducer', (m) =>
+      this.dispatch(socket, () => {
+        if (m.peerId === this.ownPeerId) return;
+        this.emitPeer(this.peers.addProducer(m.peerId, m.producerId, m.kind, m.appData.source));
+        if (this.session) void this.consume(this.session, m.peerId, m.producerId);
+      }),
+    );
+    socket.on('producerClosed', ({ peerId, producerId }) =>
+      this.dispatch(socket, () => {
+        const s = this.session;
+        s?.closedProducers.add(producerId);
+        for (const e of [...(s?.consumers.values() ?? [])]) {
+          if (e.producerId === producerId && s) this.removeConsumer(s, e.consumerId);
+        }
+        this.emitPeer(this.peers.removeProducer(peerId, producerId));
+      }),
+    );
+    socket.on('producerPaused', (m) =>
+      this.dispatch(socket, () =>
+        this.emitPeer(this.peers.setPaused(m.peerId, m.producerId, true)),
+      ),
+    );
+    socket.on('producerResumed', (m) =>
+      this.dispatch(socket, () =>
+        this.emitPeer(this.peers.setPaused(m.peerId, m.producerId, false)),
+      ),
+    );
+    socket.on('consumerClosed', ({ consumerId }) =>
+      this.dispatch(socket, () => {
+        if (this.session) this.removeConsumer(this.session, consumerId);
+      }),
+    );
+    socket.on('activeSpeaker', ({ peerId }) =>
+      this.dispatch(socket, () => this.emit('activeSpeaker', peerId)),
+    );
+    socket.on('consultEnded', ({ reason }) => {
+      if (!mine() || !this.active) return;
+      this.setPhase('ended');
+      this.teardown();
+      this.setPhase('ended');
+      this.emit('ended', reason);
+    });
+    socket.on('rejoinRequired', ({ reason }) => {
+      if (!mine() || !this.active) return;
+      console.info('rejoin required:', reason);
+      this.closeSession();
+      this.setPhase('reconnecting');
+      void this.startSession(socket, 0);
+    });
+  }
+
+  /** Runs a server event now, or after the join completes if one is being set up. */
+  private dispatch(socket: ConsultSocket, fn: () => void): void {
+    if (socket !== this.socket || !this.active) return;
+    const s = this.session;
+    if (!s) return;
+    if (s.buffer) s.buffer.push(fn);
+    else fn();
+  }
+
+  private req<E extends RequestName>(
+    s: Session,
+    event: E,
+    data: RequestData<E>,
+  ): Promise<ResponseData<E>> {
+    return request(s.socket, event, data);
+  }
+
+  // --- session lifecycle ---
+
+  private async startSession(socket: ConsultSocket, attempt: number): Promise<void> {
+    this.clearRetry();
+    if (socket !== this.socket || !socket.connected || !this.tokenClaims) return;
+    const s = newSession(socket);
+    this.session = s;
+    const live = (): boolean => this.session === s && !s.closed;
+    try {
+      const joinReq = {
+        consultId: this.tokenClaims.consultId,
+        ...(this.displayName ? { displayName: this.displayName } : {}),
+      };
+      let joined: JoinResponse;
+      try {
+        joined = await this.req(s, 'join', joinReq);
+      } catch (err) {
+        if (!(err instanceof RequestError) || err.code !== 'conflict') throw err;
+        // Still joined on the server (e.g. after rejoinRequired): leave and join afresh.
+        await this.req(s, 'leave', {}).catch(() => undefined);
+        joined = await this.req(s, 'join', joinReq);
+      }
+      if (!live()) return;
+      this.ownPeerId = joined.peerId;
+      for (const p of joined.peers) this.upsertPeer(p);
+
+      const device = new Device();
+      await device.load({
+        routerRtpCapabilities: joined.routerRtpCapabilities as ms.RtpCapabilities,
+      });
+      s.device = device;
+      const [sendInfo, recvInfo] = await Promise.all([
+        this.req(s, 'createTransport', { direction: 'send' }),
+        this.req(s, 'createTransport', { direction: 'recv' }),
+      ]);
+      if (!live()) return;
+      this.createTransport(s, device, 'send', sendInfo);
+      this.createTransport(s, device, 'recv', recvInfo);
+
+      for (const p of joined.peers) {
+        if (p.peerId === this.ownPeerId) continue;
+        for (const pr of p.producers) void this.consume(s, p.peerId, pr.producerId);
+      }
+      const buffered = s.buffer ?? [];
+      s.buffer = null;
+      for (const fn of buffered) fn();
+
+      this.serverDisconnects = 0;
+      this.setPhase('joined');
+      this.emit('joined', { peerId: joined.peerId });
+      this.emit('localState', this.localState);
+      this.startQualityPolling(s);
+
+      await this.mediaPromise;
+      if (!live()) return;
+      for (const source of ['mic', 'camera', 'screen'] as const) {
+        const track = this.local[source];
+        if (track && track.readyState === 'live') await this.produce(s, source, track);
+        if (!live()) return;
+      }
+      s.mediaReady = true;
+      this.updateState();
+    } catch (err) {
+      if (!live()) return;
+      this.onSessionError(socket, err, attempt);
+    }
+  }
+
+  private onSessionError(socket: ConsultSocket, err: unknown, attempt: number): void {
+    const { code, message } = describeError(err);
+    this.closeSession();
+    const retryable = err instanceof RequestError && !FATAL_CODES.has(err.code);
+    if (!retryable) {
+      this.fail({ code, message: `Could not join the consult: ${message}` });
+      return;
+    }
+    this.setPhase('reconnecting');
+    this.emit('error', { code, message: `Joining failed (${message}); retrying…`, fatal: false });
+    if (err.code === 'disconnected') return; // the socket's 'connect' handler rejoins
+    const delay = Math.min(1000 * 2 ** attempt, 10_000);
+    this.retryTimer = setTimeout(() => void this.startSession(socket, attempt + 1), delay);
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+  }
+
+  /** Closes device, transports, producers and consumers locally; removes remote peers. */
+  private closeSession(): void {
+    this.clearRetry();
+    this.stopQualityPolling();
+    const s = this.session;
+    this.session = null;
+    if (s) {
+      s.closed = true;
+      for (const id of [...s.consumers.keys()]) this.removeConsumer(s, id);
+      for (const p of s.producers.values()) p.close();
+      s.producers.clear();
+      s.transports.send?.close();
+      s.transports.recv?.close();
+    }
+    for (const peerId of this.peers.ids()) this.removePeer(peerId);
+    this.ownPeerId = null;
+    this.emit('activeSpeaker', null);
+    this.emit('localState', this.localState);
+  }
+
+  /** Ends everything: session, socket and local media. */
+  private teardown(): void {
+    this.closeSession();
+    const socket = this.socket;
+    this.socket = null;
+    if (socket) {
+      socket.removeAllListeners();
+      socket.disconnect();
+    }
+    for (const source of ['mic', 'camera', 'screen'] as const) {
+      this.local[source]?.stop();
+      delete this.local[source];
+    }
+    this.mediaPromise = null;
+    this.mediaEpoch += 1;
+    this.emit('localMedia', null);
+    this.emit('localState', this.localState);
+  }
+
+  private fail(error: Omit<ClientError, 'fatal'>): void {
+    this.setPhase('failed');
+    this.teardown();
+    this.setPhase('failed');
+    this.emit('error', { ...error, fatal: true });
+  }
+
+  private setPhase(phase: Phase): void {
+    this.phase = phase;
+    this.updateState();
+  }
+
+  private updateState(): void {
+    const state = this.computeState();
+    if (state === this.lastState) return;
+    this.lastState = state;
+    this.emit('state', state);
+  }
+
+  private computeState(): ConnectionState {
+    switch (this.phase) {
+      case 'idle':
+      case 'failed':
+        return 'disconnected';
+      case 'connecting':
+      case 'reconnecting':
+      case 'left':
+      case 'ended':
+        return this.phase;
+      case 'joined':
+        break;
+    }
+    return this.session ? transportState(this.session) : 'reconnecting';
+  }
+
+  // --- transports ---
+
+  private createTransport(
+    s: Session,
+    device: Device,
+    direction: Direction,
+    info: TransportResponse,
+  ): void {
+    const options: ms.TransportOptions = {
+      id: info.id,
+      iceParameters: info.iceParameters as ms.IceParameters,
+      iceCandidates: info.iceCandidates as ms.IceCandidate[],
+      dtlsParameters: info.dtlsParameters as ms.DtlsParameters,
+    };
+    const transport =
+      direction === 'send'
+        ? device.createSendTransport(options)
+        : device.createRecvTransport(options);
+    s.transports[direction] = transport;
+    transport.on('connect', ({ dtlsParameters }, callback, errback) => {
+      this.req(s, 'connectTransport', { transportId: transport.id, dtlsParameters }).then(
+        () => callback(),
+        (err: Error) => {
+          this.reportError(err, `Could not connect the ${direction} transport`);
+          errback(err);
+        },
+      );
+    });
+    transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
+      const source = appData.source as MediaSource;
+      this.req(s, 'produce', {
+        transportId: transport.id,
+        kind,
+        rtpParameters: rtpParameters as ProduceRequest['rtpParameters'],
+        appData: { source },
+      }).then(({ producerId }) => callback({ id: producerId }), errback);
+    });
+    transport.on('connectionstatechange', (state) => {
+      if (s.closed) return;
+      this.updateState();
+      if (state === 'failed') void this.restartIce(s, transport);
+    });
+  }
+
+  private async restartIce(s: Session, transport: ms.Transport): Promise<void> {
+    if (s.iceRestarts >= 3) return;
+    s.iceRestarts += 1;
+    try {
+      const { iceParameters } = await this.req(s, 'restartIce', { transportId: transport.id });
+      if (!s.closed)
+        await transport.restartIce({ iceParameters: iceParameters as ms.IceParameters });
+    } catch (err) {
+      if (!s.closed) this.reportError(err, 'Could not restore the media connection');
+    }
+  }
+
+  // --- local media ---
+
+  private async acquireLocalMedia(epoch: number): Promise<void> {
+    const { mic, camera, error } = await getUserTracks();
+    if (error) this.emit('error', { code: 'media', message: error, fatal: false });
+    if (epoch !== this.mediaEpoch || !this.active) {
+      mic?.stop();
+      camera?.stop();
+      return;
+    }
+    if (mic) {
+      mic.enabled = !this.micMuted;
+      this.local.mic = mic;
+    }
+    if (camera) {
+      camera.enabled = !this.cameraOff;
+      this.local.camera = camera;
+    }
+    this.emit('localMedia', camera ? new MediaStream([camera]) : null);
+    this.emit('localState', this.localState);
+  }
+
+  private async produce(s: Session, source: MediaSource, track: MediaStreamTrack): Promise<void> {
+    const transport = s.transports.send;
+    const device = s.device;
+    if (!transport || !device) return;
+    const kind = source === 'mic' ? 'audio' : 'video';
+    if (!device.canProduce(kind)) {
+      this.emit('error', {
+        code: 'unsupported',
+        message: `This browser cannot send ${kind} in this consult.`,
+        fatal: false,
+      });
+      return;
+    }
+    const paused = source === 'mic' ? this.micMuted : source === 'camera' ? this.cameraOff : false;
+    track.enabled = !paused;
+    let producer: ms.Producer;
+    try {
+      producer = await transport.produce(producerOptions(source, track, device));
+    } catch (err) {
+      if (!s.closed) this.reportError(err, `Could not send your ${source}`);
+      return;
+    }
+    if (s.closed || this.local[source] !== track) {
+      // Session replaced or the source was stopped meanwhile.
+      producer.close();
+      if (!s.closed) await this.req(s, 'closeProducer', { producerId: producer.id }).catch(() => 0);
+      return;
+    }
+    s.producers.set(source, producer);
+    producer.on('trackended', () => {
+      if (source === 'screen') void this.stopScreenShare();
+      else this.emit('error', { code: 'media', message: `Your ${source} stopped.`, fatal: false });
+    });
+    if (paused && source !== 'screen') await this.applyPaused(source, true);
+    this.updateState();
+    this.emit('localState', this.localState);
+  }
+
+  private async applyPaused(source: 'mic' | 'camera', paused: boolean): Promise<void> {
+    const s = this.session;
+    const producer = s?.producers.get(source);
+    if (!s || !producer || producer.closed) {
+      const track = this.local[source];
+      if (track) track.enabled = !paused;
+      this.emit('localState', this.localState);
+      return;
+    }
+    if (paused) producer.pause();
+    else producer.resume();
+    this.emit('localState', this.localState);
+    try {
+      await this.req(s, paused ? 'pauseProducer' : 'resumeProducer', { producerId: producer.id });
+    } catch (err) {
+      if (!s.closed) this.reportError(err, `Could not ${paused ? 'pause' : 'resume'} ${source}`);
+    }
+  }
+
+  private async startScreenShare(): Promise<void> {
+    const s = this.session;
+    if (!s || this.phase !== 'joined' || this.screenPending) return;
+    this.screenPending = true;
+    let track: MediaStreamTrack | null;
+    try {
+      track = await getScreenTrack();
+    } catch (err) {
+      this.reportError(err, 'Could not share the screen');
+      return;
+    } finally {
+      this.screenPending = false;
+    }
+    if (!track) return;
+    if (this.session !== s || s.closed) {
+      track.stop();
+      return;
+    }
+    const screen = track;
+    this.local.screen = screen;
+    screen.addEventListener('ended', () => {
+      if (this.local.screen === screen) void this.stopScreenShare();
+    });
+    this.emit('localState', this.localState);
+    await this.produce(s, 'screen', screen);
+  }
+
+  private async stopScreenShare(): Promise<void> {
+    const track = this.local.screen;
+    if (!track) return;
+    delete this.local.screen;
+    track.stop();
+    this.emit('localState', this.localState);
+    const s = this.session;
+    const producer = s?.producers.get('screen');
+    if (!s || !producer) return;
+    s.producers.delete('screen');
+    producer.close();
+    await this.req(s, 'closeProducer', { producerId: producer.id }).catch((err: unknown) => {
+      if (!s.closed) this.reportError(err, 'Could not stop screen sharing');
+    });
+  }
+
+  // --- remote peers and consumers ---
+
+  private upsertPeer(info: PeerUpdate): void {
+    if (info.peerId !== this.ownPeerId) this.emitPeer(this.peers.upsert(info));
+  }
+
+  private emitPeer(view: RemotePeerView | null): void {
+    if (view) this.emit('peer', view);
+  }
+
+  private removePeer(peerId: string): void {
+    const s = this.session;
+    if (s) {
+      for (const e of [...s.consumers.values()]) {
+        if (e.peerId === peerId) this.removeConsumer(s, e.consumerId);
+      }
+    }
+    if (this.peers.delete(peerId)) this.emit('peerRemoved', peerId);
+  }
+
+  private async consume(s: Session, peerId: string, producerId: string): Promise<void> {
+    const device = s.device;
+    const transport = s.transports.recv;
+    if (!device || !transport || s.consumedProducers.has(producerId)) return;
+    if (!this.tokenClaims?.grants.subscribe) return;
+    s.consumedProducers.add(producerId);
+    try {
+      const res = await this.req(s, 'consume', {
+        producerId,
+        rtpCapabilities: device.rtpCapabilities as RequestData<'consume'>['rtpCapabilities'],
+      });
+      if (s.closed) return;
+      const entry: ConsumerEntry = {
+        consumerId: res.consumerId,
+        producerId,
+        peerId: res.peerId || peerId,
+        kind: res.kind,
+        source: res.appData.source,
+        consumer: null,
+        closed:
+          s.closedConsumers.has(res.consumerId) ||
+          s.closedProducers.has(producerId) ||
+          !this.peers.has(res.peerId || peerId),
+      };
+      s.consumers.set(entry.consumerId, entry);
+      if (!entry.closed) {
+        entry.consumer = await transport.consume({
+          id: res.consumerId,
+          producerId,
+          kind: res.kind,
+          rtpParameters: res.rtpParameters as ms.RtpParameters,
+          appData: { peerId: entry.peerId, source: entry.source },
+        });
+      }
+      if (entry.closed || s.closed) {
+        entry.consumer?.close();
+        s.consumers.delete(entry.consumerId);
+        return;
+      }
+      const consumer = entry.consumer;
+      if (!consumer) return;
+      this.emitPeer(this.peers.setPaused(entry.peerId, producerId, res.producerPaused));
+      consumer.on('trackended', () => this.removeConsumer(s, entry.consumerId));
+      consumer.on('transportclose', () => this.removeConsumer(s, entry.consumerId));
+      this.emit('trackAdded', {
+        peerId: entry.peerId,
+        consumerId: entry.consumerId,
+        producerId,
+        kind: entry.kind,
+        source: entry.source,
+        track: consumer.track,
+      });
+      this.updateState();
+      await this.req(s, 'resumeConsumer', { consumerId: entry.consumerId });
+    } catch (err) {
+      s.consumedProducers.delete(producerId);
+      // A producer that closed meanwhile is not worth an error.
+      const gone =
+        s.closedProducers.has(producerId) ||
+        (err instanceof RequestError && err.code === 'not_found');
+      if (!s.closed && !gone) this.reportError(err, 'Could not receive a participant’s media');
+    }
+  }
+
+  private removeConsumer(s: Session, consumerId: string): void {
+    const entry = s.consumers.get(consumerId);
+    if (!entry) {
+      s.closedConsumers.add(consumerId);
+      return;
+    }
+    entry.closed = true;
+    if (!entry.consumer) return; // consume() in flight: it cleans up
+    s.consumers.delete(consumerId);
+    if (!entry.consumer.closed) entry.consumer.close();
+    this.emit('trackRemoved', { peerId: entry.peerId, consumerId, kind: entry.kind });
+  }
+
+  // --- quality ---
+
+  private startQualityPolling(s: Session): void {
+    this.stopQualityPolling();
+    this.qualityTimer = setInterval(() => void this.pollQuality(s), QUALITY_INTERVAL_MS);
+  }
+
+  private stopQualityPolling(): void {
+    if (this.qualityTimer) clearInterval(this.qualityTimer);
+    this.qualityTimer = null;
+  }
+
+  private async pollQuality(s: Session): Promise<void> {
+    const perPeer = await sampleQuality(s);
+    if (s.closed) return;
+    for (const peerId of this.peers.ids()) {
+      this.emit('quality', { peerId, reading: worst(perPeer.get(peerId) ?? []) });
+    }
+  }
+
+  private reportError(err: unknown, context: string): void {
+    const { code, message } = describeError(err);
+    console.error(context, err);
+    this.emit('error', { code, message: `${context}: ${message}`, fatal: false });
+  }
+}

@@ -1,0 +1,123 @@
+/** The per-join state of RoomClient, and read-only helpers over it. */
+import type { Device, types as ms } from 'mediasoup-client';
+import type { MediaKind, MediaSource } from '../../src/signalling/messages';
+import { assess, readInbound } from './quality';
+import type { InboundSample, QualityReading } from './quality';
+import type { ConsultSocket } from './request';
+import type { ConnectionState, RemoteStat } from './types';
+
+export interface ConsumerEntry {
+  consumerId: string;
+  producerId: string;
+  peerId: string;
+  kind: MediaKind;
+  source: MediaSource;
+  /** Null while recvTransport.consume() is in flight. */
+  consumer: ms.Consumer | null;
+  closed: boolean;
+  lastSample?: InboundSample;
+}
+
+export type Direction = 'send' | 'recv';
+
+/** One join of the consult: everything that must be rebuilt after a rejoin. */
+export interface Session {
+  socket: ConsultSocket;
+  closed: boolean;
+  device: Device | null;
+  transports: Partial<Record<Direction, ms.Transport>>;
+  producers: Map<MediaSource, ms.Producer>;
+  consumers: Map<string, ConsumerEntry>;
+  /** Producers consumed or being consumed (so each is consumed once). */
+  consumedProducers: Set<string>;
+  /** Closed before their consume() finished. */
+  closedProducers: Set<string>;
+  closedConsumers: Set<string>;
+  /** Server events held back until the join is set up (null once flushed). */
+  buffer: (() => void)[] | null;
+  /** Local media has been produced (or found missing). */
+  mediaReady: boolean;
+  iceRestarts: number;
+}
+
+export function newSession(socket: ConsultSocket): Session {
+  return {
+    socket,
+    closed: false,
+    device: null,
+    transports: {},
+    producers: new Map(),
+    consumers: new Map(),
+    consumedProducers: new Set(),
+    closedProducers: new Set(),
+    closedConsumers: new Set(),
+    buffer: [],
+    mediaReady: false,
+    iceRestarts: 0,
+  };
+}
+
+/** The connection state of a joined session, from its transports. */
+export function transportState(s: Session): ConnectionState {
+  const states = (['send', 'recv'] as const).map((dir) => {
+    const t = s.transports[dir];
+    if (!t) return 'new';
+    // A transport in use that has not started ICE yet is about to connect.
+    const inUse = dir === 'send' ? s.producers.size > 0 : s.consumers.size > 0;
+    return t.connectionState === 'new' && inUse ? 'connecting' : t.connectionState;
+  });
+  if (states.includes('failed')) return 'failed';
+  if (states.includes('disconnected')) return 'reconnecting';
+  if (states.includes('connected')) return 'connected';
+  if (states.includes('connecting') || !s.mediaReady) return 'connecting';
+  return 'connected';
+}
+
+function liveConsumers(s: Session): (ConsumerEntry & { consumer: ms.Consumer })[] {
+  return [...s.consumers.values()].filter(
+    (e): e is ConsumerEntry & { consumer: ms.Consumer } =>
+      e.consumer !== null && !e.closed && !e.consumer.closed,
+  );
+}
+
+async function inbound(consumer: ms.Consumer): Promise<InboundSample | null> {
+  try {
+    return readInbound(await consumer.getStats());
+  } catch {
+    return null; // Stats are best-effort.
+  }
+}
+
+/** inbound-rtp counters of every live consumer. */
+export function remoteStats(s: Session): Promise<RemoteStat[]> {
+  return Promise.all(
+    liveConsumers(s).map(async (e) => {
+      const sample = await inbound(e.consumer);
+      const stat: RemoteStat = {
+        peerId: e.peerId,
+        consumerId: e.consumerId,
+        kind: e.kind,
+        source: e.source,
+        packetsReceived: sample?.packetsReceived ?? 0,
+      };
+      if (e.kind === 'video') stat.framesDecoded = sample?.framesDecoded ?? 0;
+      return stat;
+    }),
+  );
+}
+
+/** One quality reading per live consumer since its previous sample, grouped by peer. */
+export async function sampleQuality(s: Session): Promise<Map<string, QualityReading[]>> {
+  const perPeer = new Map<string, QualityReading[]>();
+  await Promise.all(
+    liveConsumers(s).map(async (e) => {
+      const sample = await inbound(e.consumer);
+      if (!sample) return;
+      const reading = assess(e.lastSample, sample);
+      e.lastSample = sample;
+      if (!reading) return;
+      perPeer.set(e.peerId, [...(perPeer.get(e.peerId) ?? []), reading]);
+    }),
+  );
+  return perPeer;
+}

@@ -1,0 +1,211 @@
+import type { Role } from '../../src/signalling/messages';
+import type { QualityReading } from './quality';
+import type { RemotePeerView, RemoteTrack } from './types';
+
+const ROLE_LABELS: Record<Role, string> = {
+  admin: 'Admin',
+  doctor: 'Doctor',
+  specialist: 'Specialist',
+  guest: 'Patient / guest',
+};
+
+export function roleLabel(role: Role): string {
+  return ROLE_LABELS[role];
+}
+
+export function initials(name: string): string {
+  const parts = name.trim().split(/\s+/).filter(Boolean);
+  const letters = parts.length > 1 ? [parts[0], parts[parts.length - 1]] : parts;
+  return letters.map((p) => (p ?? '').charAt(0).toUpperCase()).join('') || '?';
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className?: string,
+  text?: string,
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+interface Tile {
+  root: HTMLElement;
+  media: HTMLElement;
+  audio: HTMLElement;
+  avatar: HTMLElement;
+  name: HTMLElement;
+  role: HTMLElement;
+  muted: HTMLElement;
+  cameraOff: HTMLElement;
+  screen: HTMLElement;
+  quality: HTMLElement;
+  qualityLabel: HTMLElement;
+}
+
+/** Renders one tile per remote participant into `container`. */
+export class TileView {
+  private readonly tiles = new Map<string, Tile>();
+
+  constructor(
+    private readonly container: HTMLElement,
+    private readonly onAutoplayBlocked: () => void,
+  ) {}
+
+  upsertPeer(view: RemotePeerView): void {
+    const tile = this.ensure(view.peerId);
+    tile.name.textContent = view.displayName;
+    tile.avatar.textContent = initials(view.displayName);
+    tile.role.textContent = roleLabel(view.role);
+    tile.role.dataset.role = view.role;
+    tile.root.dataset.role = view.role;
+    tile.root.dataset.mic = view.micOn ? 'on' : 'off';
+    tile.root.dataset.camera = view.cameraOn ? 'on' : 'off';
+    tile.muted.hidden = view.micOn;
+    tile.cameraOff.hidden = view.cameraOn;
+    tile.screen.hidden = !view.screenOn;
+    tile.root.setAttribute('aria-label', `${view.displayName}, ${roleLabel(view.role)}`);
+  }
+
+  removePeer(peerId: string): void {
+    const tile = this.tiles.get(peerId);
+    if (!tile) return;
+    for (const media of tile.root.querySelectorAll<HTMLMediaElement>('video, audio')) {
+      media.srcObject = null;
+    }
+    tile.root.remove();
+    this.tiles.delete(peerId);
+  }
+
+  addTrack(t: RemoteTrack): void {
+    const tile = this.ensure(t.peerId);
+    const stream = new MediaStream([t.track]);
+    if (t.kind === 'audio') {
+      const audio = el('audio');
+      audio.autoplay = true;
+      audio.setAttribute('autoplay', '');
+      audio.dataset.consumerId = t.consumerId;
+      audio.dataset.source = t.source;
+      audio.srcObject = stream;
+      tile.audio.append(audio);
+      this.play(audio);
+      return;
+    }
+    const video = el('video');
+    video.dataset.testid = 'remote-video';
+    video.dataset.consumerId = t.consumerId;
+    video.dataset.source = t.source;
+    video.autoplay = true;
+    video.playsInline = true;
+    video.muted = true;
+    for (const attr of ['autoplay', 'playsinline', 'muted']) video.setAttribute(attr, '');
+    video.srcObject = stream;
+    tile.media.append(video);
+    this.updateLayout(tile);
+    video.play().catch(() => undefined);
+  }
+
+  removeTrack(peerId: string, consumerId: string): void {
+    const tile = this.tiles.get(peerId);
+    const nodes = (tile?.root ?? this.container).querySelectorAll<HTMLMediaElement>(
+      `[data-consumer-id="${CSS.escape(consumerId)}"]`,
+    );
+    for (const node of nodes) {
+      node.srcObject = null;
+      node.remove();
+    }
+    if (tile) this.updateLayout(tile);
+  }
+
+  setQuality(peerId: string, reading: QualityReading | null): void {
+    const tile = this.tiles.get(peerId);
+    if (!tile) return;
+    const level = reading?.level ?? 'unknown';
+    tile.quality.dataset.quality = level;
+    tile.qualityLabel.textContent = level === 'unknown' ? '—' : level;
+    tile.quality.title = reading
+      ? `Network ${level}: ${(reading.loss * 100).toFixed(1)}% loss, ${reading.jitterMs.toFixed(0)} ms jitter`
+      : 'Network quality: no media yet';
+  }
+
+  setActiveSpeaker(peerId: string | null): void {
+    for (const [id, tile] of this.tiles) tile.root.classList.toggle('speaking', id === peerId);
+  }
+
+  /** Retries playback of every remote audio element (after a user gesture). */
+  resumeAudio(): void {
+    for (const audio of this.container.querySelectorAll('audio')) this.play(audio);
+  }
+
+  private play(media: HTMLMediaElement): void {
+    media.play().catch((err: unknown) => {
+      if (err instanceof DOMException && err.name === 'NotAllowedError') this.onAutoplayBlocked();
+    });
+  }
+
+  private updateLayout(tile: Tile): void {
+    const hasScreen = tile.media.querySelector('video[data-source="screen"]') !== null;
+    const hasVideo = tile.media.querySelector('video') !== null;
+    tile.media.classList.toggle('has-screen', hasScreen);
+    tile.media.classList.toggle('has-video', hasVideo);
+  }
+
+  private ensure(peerId: string): Tile {
+    const existing = this.tiles.get(peerId);
+    if (existing) return existing;
+    const root = el('article', 'tile remote');
+    root.dataset.peerId = peerId;
+    root.dataset.testid = 'remote-tile';
+    const media = el('div', 'media');
+    const placeholder = el('div', 'placeholder');
+    const avatar = el('span', 'avatar', '?');
+    placeholder.append(avatar);
+    media.append(placeholder);
+
+    const bar = el('footer', 'tile-bar');
+    const who = el('div', 'who');
+    const name = el('span', 'name', 'Participant');
+    const role = el('span', 'role');
+    who.append(name, role);
+    const badges = el('div', 'badges');
+    const muted = el('span', 'badge badge-muted', 'Muted');
+    muted.dataset.badge = 'muted';
+    const cameraOff = el('span', 'badge badge-camera', 'Camera off');
+    cameraOff.dataset.badge = 'camera-off';
+    const screen = el('span', 'badge badge-screen', 'Sharing screen');
+    screen.dataset.badge = 'screen';
+    screen.hidden = true;
+    const quality = el('span', 'quality');
+    quality.dataset.testid = 'quality';
+    quality.dataset.quality = 'unknown';
+    quality.title = 'Network quality: no media yet';
+    const bars = el('span', 'bars');
+    bars.setAttribute('aria-hidden', 'true');
+    bars.append(el('i'), el('i'), el('i'));
+    const qualityLabel = el('span', 'quality-label', '—');
+    quality.append(bars, qualityLabel);
+    badges.append(muted, cameraOff, screen, quality);
+    bar.append(who, badges);
+
+    const audio = el('div', 'audio-sinks');
+    audio.hidden = true;
+    root.append(media, bar, audio);
+    this.container.append(root);
+    const tile: Tile = {
+      root,
+      media,
+      audio,
+      avatar,
+      name,
+      role,
+      muted,
+      cameraOff,
+      screen,
+      quality,
+      qualityLabel,
+    };
+    this.tiles.set(peerId, tile);
+    return tile;
+  }
+}

@@ -1,0 +1,70 @@
+import type { Role } from '../../src/signalling/messages';
+
+/** The claims the client reads from a consult JWT (decoded, never verified, client-side). */
+export interface TokenClaims {
+  sub: string;
+  name: string;
+  role: Role;
+  consultId: string;
+  /** Expiry, seconds since the epoch, if present. */
+  exp?: number;
+  /** What the bearer may do; absent grants are treated as allowed (the server decides). */
+  grants: { publish: boolean; subscribe: boolean };
+}
+
+const roles: readonly Role[] = ['admin', 'doctor', 'specialist', 'guest'];
+
+function base64UrlDecode(segment: string): string {
+  const b64 = segment.replace(/-/g, '+').replace(/_/g, '/');
+  const padded = b64 + '='.repeat((4 - (b64.length % 4)) % 4);
+  const binary = atob(padded);
+  const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+  return new TextDecoder().decode(bytes);
+}
+
+function grant(grants: unknown, name: string): boolean {
+  if (typeof grants !== 'object' || grants === null) return true;
+  return (grants as Record<string, unknown>)[name] !== false;
+}
+
+/** Decodes a JWT's payload. Throws an Error with a readable message when it is not usable. */
+export function decodeToken(token: string): TokenClaims {
+  const parts = token.trim().split('.');
+  if (parts.length !== 3 || !parts[1])
+    throw new Error('The token is not a JWT (expected three parts).');
+  let payload: unknown;
+  try {
+    payload = JSON.parse(base64UrlDecode(parts[1]));
+  } catch {
+    throw new Error('The token payload could not be decoded.');
+  }
+  if (typeof payload !== 'object' || payload === null) {
+    throw new Error('The token payload is not an object.');
+  }
+  const p = payload as Record<string, unknown>;
+  const { sub, name, role, consultId, exp, grants } = p;
+  if (typeof sub !== 'string' || !sub) throw new Error('The token has no subject (sub).');
+  if (typeof consultId !== 'string' || !consultId) throw new Error('The token has no consultId.');
+  if (typeof role !== 'string' || !roles.includes(role as Role)) {
+    throw new Error('The token has no valid role.');
+  }
+  return {
+    sub,
+    name: typeof name === 'string' && name ? name : sub,
+    role: role as Role,
+    consultId,
+    ...(typeof exp === 'number' ? { exp } : {}),
+    grants: { publish: grant(grants, 'publish'), subscribe: grant(grants, 'subscribe') },
+  };
+}
+
+/** True when the token carries an expiry that has passed. */
+export function isExpired(claims: TokenClaims, nowMs = Date.now()): boolean {
+  return claims.exp !== undefined && claims.exp * 1000 <= nowMs;
+}
+
+/** The token in the page URL (`?token=`), if any. */
+export function tokenFromUrl(search = window.location.search): string | null {
+  const token = new URLSearchParams(search).get('token');
+  return token && token.trim() ? token.trim() : null;
+}

@@ -1,0 +1,70 @@
+/** The public shapes RoomClient emits and returns. */
+import type { MediaKind, MediaSource, Role } from '../../src/signalling/messages';
+import type { QualityReading } from './quality';
+
+/** What the connection-state element shows. */
+export type ConnectionState =
+  'disconnected' | 'connecting' | 'connected' | 'reconnecting' | 'failed' | 'left' | 'ended';
+
+export interface RemotePeerView {
+  peerId: string;
+  displayName: string;
+  role: Role;
+  /** A mic producer exists and is not paused. */
+  micOn: boolean;
+  /** A camera producer exists and is not paused. */
+  cameraOn: boolean;
+  screenOn: boolean;
+}
+
+export interface LocalState {
+  micMuted: boolean;
+  cameraOff: boolean;
+  sharing: boolean;
+  hasMic: boolean;
+  hasCamera: boolean;
+  joined: boolean;
+}
+
+export interface RemoteTrack {
+  peerId: string;
+  consumerId: string;
+  producerId: string;
+  kind: MediaKind;
+  source: MediaSource;
+  track: MediaStreamTrack;
+}
+
+export interface RemoteStat {
+  peerId: string;
+  consumerId: string;
+  kind: MediaKind;
+  source: MediaSource;
+  packetsReceived: number;
+  framesDecoded?: number;
+}
+
+export interface ClientError {
+  code: string;
+  message: string;
+  /** The session is over; the user must join again. */
+  fatal: boolean;
+}
+
+export type RoomEvents = {
+  state: [ConnectionState];
+  error: [ClientError];
+  /** A (re)join succeeded; `peerId` is this client's peer id. */
+  joined: [{ peerId: string }];
+  /** The local camera preview stream (null when there is none). */
+  localMedia: [MediaStream | null];
+  localState: [LocalState];
+  /** A remote peer was added or changed. */
+  peer: [RemotePeerView];
+  peerRemoved: [string];
+  trackAdded: [RemoteTrack];
+  trackRemoved: [{ peerId: string; consumerId: string; kind: MediaKind }];
+  quality: [{ peerId: string; reading: QualityReading | null }];
+  activeSpeaker: [string | null];
+  ended: [string];
+};

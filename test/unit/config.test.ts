@@ -1,0 +1,65 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'gw-config-'));
+
+describe('loadConfig', () => {
+  it('gives a working loopback gateway on defaults', () => {
+    const dataDir = tmp();
+    const c = loadConfig({ DATA_DIR: dataDir });
+    expect(c).toMatchObject({
+      host: '127.0.0.1',
+      port: 80,
+      tls: null,
+      workers: os.availableParallelism(),
+      logLevel: 'info',
+      rtc: { listenIp: '127.0.0.1', announcedIp: undefined, portBase: 40000 },
+      demoConsultId: 'demo',
+    });
+  });
+
+  it('generates a JWT secret once and keeps it across loads', () => {
+    const dataDir = tmp();
+    const first = loadConfig({ DATA_DIR: dataDir }).jwtSecret;
+    expect(first.length).toBeGreaterThanOrEqual(32);
+    expect(loadConfig({ DATA_DIR: dataDir }).jwtSecret).toBe(first);
+    expect(fs.statSync(path.join(dataDir, 'jwt-secret')).mode & 0o077).toBe(0);
+    expect(loadConfig({ DATA_DIR: dataDir, JWT_SECRET: 'x'.repeat(20) }).jwtSecret).toBe(
+      'x'.repeat(20),
+    );
+  });
+
+  it('listens for the LAN with a self-signed certificate and an announced address', () => {
+    const c = loadConfig({ HOST: '0.0.0.0', ANNOUNCED_IP: '203.0.113.7', DATA_DIR: tmp() });
+    expect(c.tls).toBe('self-signed');
+    expect(c.rtc).toMatchObject({ listenIp: '0.0.0.0', announcedIp: '203.0.113.7' });
+  });
+
+  it('names every bad value with its own message', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        PORT: 'eighty',
+        WORKERS: '0',
+        LOG_LEVEL: 'loud',
+        RTC_LISTEN_IP: 'not-an-ip',
+        JWT_SECRET: 'short',
+        TLS_CERT: '/etc/cert.pem',
+        DATA_DIR: tmp(),
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    expect(problems).toMatch(/PORT: must be an integer between 0 and 65535 \(got "eighty"\)/);
+    expect(problems).toMatch(/WORKERS: must be an integer between 1 and 64 \(got "0"\)/);
+    expect(problems).toMatch(/LOG_LEVEL: must be one of fatal, error, warn, info/);
+    expect(problems).toMatch(/RTC_LISTEN_IP: must be an IPv4 or IPv6 address/);
+    expect(problems).toMatch(/JWT_SECRET: must be at least 16 characters/);
+    expect(problems).toMatch(/TLS_KEY: TLS_CERT and TLS_KEY must be given together/);
+  });
+});
