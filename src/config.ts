@@ -40,8 +40,6 @@ export const configSchema = z
       emptyToUndefined,
       z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
     ),
-    /** Lifetime of tokens minted by `npm run token` and the demo links, in seconds. */
-    TOKEN_TTL_SECONDS: intIn(60, 7 * 24 * 3600, 12 * 3600),
     /** Where the gateway keeps its files (generated secret, certificates, database). */
     DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('data')),
     /** Address the mediasoup WebRtcServers bind to. Default: 127.0.0.1 for a loopback HOST, else 0.0.0.0. */
@@ -64,6 +62,48 @@ export const configSchema = z
     /** Per-transport bitrate limits, bits per second. */
     MAX_INCOMING_BITRATE: intIn(100_000, 100_000_000, 3_000_000),
     INITIAL_OUTGOING_BITRATE: intIn(100_000, 100_000_000, 1_000_000),
+    /** SQLite database file; default DATA_DIR/gateway.db. */
+    DATABASE_PATH: optionalString,
+    /** Lifetime of API access tokens, seconds. */
+    ACCESS_TOKEN_TTL_SECONDS: intIn(60, 24 * 3600, 15 * 60),
+    /** Lifetime of refresh tokens, seconds. */
+    REFRESH_TOKEN_TTL_SECONDS: intIn(300, 365 * 24 * 3600, 30 * 24 * 3600),
+    /** Lifetime of join grants (Socket.IO tokens, demo links, `npm run token`), seconds. */
+    JOIN_TOKEN_TTL_SECONDS: intIn(60, 24 * 3600, 4 * 3600),
+    /** Default lifetime of invite links, hours. */
+    INVITE_TTL_HOURS: intIn(1, 24 * 30, 24),
+    /** The lobby opens this many minutes before a consult's scheduled start. */
+    LOBBY_OPEN_MINUTES: intIn(0, 24 * 60, 15),
+    /** Failed logins allowed per account / per IP within LOGIN_WINDOW_SECONDS before 429. */
+    LOGIN_MAX_FAILURES_PER_ACCOUNT: intIn(1, 1000, 5),
+    LOGIN_MAX_FAILURES_PER_IP: intIn(1, 10000, 20),
+    LOGIN_WINDOW_SECONDS: intIn(1, 24 * 3600, 15 * 60),
+    /** scrypt cost (N, a power of two); 2^15 uses 32 MiB per hash. */
+    SCRYPT_COST: z.preprocess(
+      emptyToUndefined,
+      z.coerce
+        .number()
+        .int()
+        .refine((n) => n >= 1024 && n <= 2 ** 20 && (n & (n - 1)) === 0, {
+          error: 'must be a power of two between 1024 and 1048576',
+        })
+        .default(2 ** 15),
+    ),
+    /** Origins allowed to call the API from other sites (comma-separated); empty: same origin only. */
+    CORS_ORIGINS: z.preprocess(
+      (v) => (typeof v === 'string' ? v : ''),
+      z
+        .string()
+        .transform((v) =>
+          v
+            .split(',')
+            .map((o) => o.trim())
+            .filter(Boolean),
+        )
+        .pipe(z.array(z.url({ error: 'must be a comma-separated list of origins' }))),
+    ),
+    /** Base URL put in invite links (default: the URL the gateway listens on). */
+    PUBLIC_URL: z.preprocess(emptyToUndefined, z.url({ error: 'must be a URL' }).optional()),
     /** Built browser client served at /. */
     CLIENT_DIR: z.preprocess(emptyToUndefined, z.string().default('client/dist')),
     /** Consult id of the demo links printed at start; empty string disables them. */
@@ -86,7 +126,6 @@ export interface Config {
   port: number;
   tls: { cert: string; key: string } | 'self-signed' | null;
   jwtSecret: string;
-  tokenTtlSeconds: number;
   dataDir: string;
   rtc: {
     listenIp: string;
@@ -100,6 +139,19 @@ export interface Config {
   mediasoupLogLevel: RawConfig['MEDIASOUP_LOG_LEVEL'];
   clientDir: string;
   demoConsultId: string | null;
+  databasePath: string;
+  auth: {
+    accessTtlSeconds: number;
+    refreshTtlSeconds: number;
+    joinTtlSeconds: number;
+    scryptCost: number;
+    loginMaxFailuresPerAccount: number;
+    loginMaxFailuresPerIp: number;
+    loginWindowSeconds: number;
+  };
+  consults: { lobbyOpenMinutes: number; inviteTtlHours: number };
+  corsOrigins: string[];
+  publicUrl: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -153,7 +205,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           ? null
           : 'self-signed',
     jwtSecret: c.JWT_SECRET ?? persistentSecret(dataDir),
-    tokenTtlSeconds: c.TOKEN_TTL_SECONDS,
     dataDir,
     rtc: {
       listenIp,
@@ -167,6 +218,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mediasoupLogLevel: c.MEDIASOUP_LOG_LEVEL,
     clientDir: path.resolve(c.CLIENT_DIR),
     demoConsultId: c.DEMO_CONSULT_ID || null,
+    databasePath: c.DATABASE_PATH
+      ? path.resolve(c.DATABASE_PATH)
+      : path.join(dataDir, 'gateway.db'),
+    auth: {
+      accessTtlSeconds: c.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTtlSeconds: c.REFRESH_TOKEN_TTL_SECONDS,
+      joinTtlSeconds: c.JOIN_TOKEN_TTL_SECONDS,
+      scryptCost: c.SCRYPT_COST,
+      loginMaxFailuresPerAccount: c.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+      loginMaxFailuresPerIp: c.LOGIN_MAX_FAILURES_PER_IP,
+      loginWindowSeconds: c.LOGIN_WINDOW_SECONDS,
+    },
+    consults: { lobbyOpenMinutes: c.LOBBY_OPEN_MINUTES, inviteTtlHours: c.INVITE_TTL_HOURS },
+    corsOrigins: c.CORS_ORIGINS,
+    publicUrl: c.PUBLIC_URL?.replace(/\/+$/, ''),
   };
 }
 

@@ -10,12 +10,15 @@ const statusByCode: Record<ErrorCode, number> = {
   not_joined: 409,
   conflict: 409,
   cannot_consume: 422,
+  too_many_requests: 429,
   unavailable: 503,
   internal: 500,
 };
 
 export class GatewayError extends Error {
   readonly status: number;
+  /** Seconds the caller should wait (sent as Retry-After with 429). */
+  retryAfter?: number;
 
   constructor(
     readonly code: ErrorCode,

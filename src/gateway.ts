@@ -1,12 +1,16 @@
 /**
- * Wires the gateway together: worker pool → rooms → Express + Socket.IO on one HTTP(S)
- * server. Used by main.ts and, in-process, by the integration tests.
+ * Wires the gateway together: store → services → worker pool → rooms → Express + Socket.IO
+ * on one HTTP(S) server. Used by main.ts and, in-process, by the integration tests.
  */
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Server as IoServer } from 'socket.io';
+import { AuditLog } from './audit/AuditLog.js';
+import { AuthService } from './auth/AuthService.js';
 import type { Config } from './config.js';
+import { ConsultService } from './consults/ConsultService.js';
+import { Lobby } from './consults/Lobby.js';
 import { createApp } from './http/app.js';
 import { createMetrics } from './http/metrics.js';
 import { loadTls } from './http/tls.js';
@@ -15,8 +19,31 @@ import { RoomRegistry } from './sfu/RoomRegistry.js';
 import { WorkerPool } from './sfu/WorkerPool.js';
 import type { SignallingServer } from './signalling/server.js';
 import { attachSignalling } from './signalling/server.js';
+import type { Store } from './store/repositories.js';
+import { createSqliteStore } from './store/sqlite/index.js';
 
-export interface Gateway {
+export interface Services {
+  store: Store;
+  audit: AuditLog;
+  auth: AuthService;
+  consults: ConsultService;
+}
+
+/** The domain services over the configured store (also used by the operator CLIs). */
+export function createServices(config: Config, logger: Logger): Services {
+  const store = createSqliteStore(config.databasePath);
+  const audit = new AuditLog(store.audit, logger);
+  const auth = new AuthService(store, audit, { secret: config.jwtSecret, ...config.auth });
+  const consults = new ConsultService(store, audit, {
+    secret: config.jwtSecret,
+    lobbyOpenMinutes: config.consults.lobbyOpenMinutes,
+    inviteTtlHours: config.consults.inviteTtlHours,
+    joinTtlSeconds: config.auth.joinTtlSeconds,
+  });
+  return { store, audit, auth, consults };
+}
+
+export interface Gateway extends Services {
   config: Config;
   pool: WorkerPool;
   rooms: RoomRegistry;
@@ -25,20 +52,22 @@ export interface Gateway {
   /** The base URL browsers open, e.g. http://localhost:3000. */
   url: string;
   port: number;
-  /** Stops accepting, tells peers, closes every room, then every worker. */
+  /** Stops accepting, tells peers, closes every room, then every worker and the database. */
   close(): Promise<void>;
 }
 
 export async function startGateway(config: Config, logger: Logger): Promise<Gateway> {
-  const pool = await WorkerPool.create({
-    count: config.workers,
-    listenIp: config.rtc.listenIp,
-    announcedIp: config.rtc.announcedIp,
-    portBase: config.rtc.portBase,
-    logLevel: config.mediasoupLogLevel,
-    logger,
-  });
+  const services = createServices(config, logger);
+  let pool: WorkerPool | undefined;
   try {
+    pool = await WorkerPool.create({
+      count: config.workers,
+      listenIp: config.rtc.listenIp,
+      announcedIp: config.rtc.announcedIp,
+      portBase: config.rtc.portBase,
+      logLevel: config.mediasoupLogLevel,
+      logger,
+    });
     const rooms = new RoomRegistry(
       pool,
       {
@@ -47,10 +76,15 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       },
       logger,
     );
+    let url = '';
     const app = createApp({
+      ...services,
       pool,
       rooms,
       metrics: createMetrics(rooms, pool),
+      jwtSecret: config.jwtSecret,
+      corsOrigins: config.corsOrigins,
+      publicUrl: () => config.publicUrl ?? url,
       clientDir: config.clientDir,
       logger,
     });
@@ -62,7 +96,14 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       pingInterval: 10_000,
       pingTimeout: 10_000,
     });
-    attachSignalling(io, rooms, config.jwtSecret, logger);
+    attachSignalling(io, {
+      rooms,
+      consults: services.consults,
+      lobby: new Lobby(),
+      audit: services.audit,
+      jwtSecret: config.jwtSecret,
+      logger,
+    });
 
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -72,26 +113,32 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       });
     });
     const port = (server.address() as AddressInfo).port;
-    const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-    const hostForUrl = shownHost === '127.0.0.1' ? 'localhost' : shownHost;
-    const scheme = tls ? 'https' : 'http';
-    const defaultPort = tls ? 443 : 80;
-    const url = `${scheme}://${hostForUrl.includes(':') ? `[${hostForUrl}]` : hostForUrl}${port === defaultPort ? '' : `:${port}`}`;
+    url = baseUrl(config.host, port, Boolean(tls));
 
+    const workers = pool;
     let closing: Promise<void> | undefined;
     const close = () =>
       (closing ??= (async () => {
         // Transports close before the workers (and their WebRtcServers) do.
         rooms.closeAll('gateway_shutdown');
         await new Promise<void>((resolve) => io.close(() => resolve()));
-        pool.close();
+        workers.close();
         server.closeAllConnections?.();
         await new Promise<void>((resolve) => server.close(() => resolve()));
+        services.store.close();
       })());
 
-    return { config, pool, rooms, io, server, url, port, close };
+    return { ...services, config, pool, rooms, io, server, url, port, close };
   } catch (err) {
-    pool.close();
+    pool?.close();
+    services.store.close();
     throw err;
   }
+}
+
+function baseUrl(host: string, port: number, tls: boolean): string {
+  const shown = host === '0.0.0.0' || host === '::' || host === '127.0.0.1' ? 'localhost' : host;
+  const defaultPort = tls ? 443 : 80;
+  const hostPart = shown.includes(':') ? `[${shown}]` : shown;
+  return `${tls ? 'https' : 'http'}://${hostPart}${port === defaultPort ? '' : `:${port}`}`;
 }

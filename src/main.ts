@@ -1,6 +1,6 @@
 /** Start-up: config → worker pool → HTTP(S) + Socket.IO; prints demo links; stops cleanly on signals. */
-import { mintJoinToken } from './auth/tokens.js';
 import { ConfigError, loadConfig } from './config.js';
+import { seedDemo } from './consults/demo.js';
 import { startGateway } from './gateway.js';
 import { createLogger } from './logger.js';
 
@@ -34,17 +34,21 @@ async function main(): Promise<void> {
   }
   logger.info({ url: gateway.url, workers: config.workers }, 'gateway listening');
   console.log(`\nTelemedicine gateway listening on ${gateway.url}`);
-  if (config.demoConsultId) {
-    const link = (role: 'doctor' | 'specialist', name: string) =>
-      `${gateway.url}/?token=${mintJoinToken(config.jwtSecret, {
-        consultId: config.demoConsultId!,
-        role,
-        name,
-        ttlSeconds: config.tokenTtlSeconds,
-      })}`;
-    console.log(`\nDemo consult "${config.demoConsultId}": open each link in its own browser tab.`);
-    console.log(`  Doctor:     ${link('doctor', 'Dr. Demo')}`);
-    console.log(`  Specialist: ${link('specialist', 'Specialist Demo')}\n`);
+  const demo = await seedDemo(gateway, config, gateway.url);
+  if (demo.credentials.length) {
+    console.log('\nThe database was empty: created one demo account per role (shown only now):');
+    for (const c of demo.credentials) {
+      console.log(`  ${c.role.padEnd(11)} ${c.email.padEnd(24)} password: ${c.password}`);
+    }
+    console.log(
+      `Log in at ${gateway.url}/login. Create real accounts with: npm run user -- create --email E --name N --role R`,
+    );
+  }
+  if (demo.links) {
+    console.log(`\nDemo consult "${demo.links.consultId}": open each link in its own browser tab.`);
+    console.log(`  Doctor:     ${demo.links.doctor}`);
+    console.log(`  Specialist: ${demo.links.specialist}`);
+    console.log('  (the specialist waits in the lobby until the doctor admits them)\n');
   }
 
   let stopping = false;

@@ -29,6 +29,8 @@ export const joinClaimsSchema = z.object({
   role: roleSchema,
   consultId: z.string().min(1).max(128),
   grants: grantsSchema,
+  /** Set on guests' grants: the invite they came with (revoking it disconnects them). */
+  inviteId: z.string().optional(),
 });
 export type JoinClaims = z.infer<typeof joinClaimsSchema>;
 

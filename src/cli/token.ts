@@ -1,71 +1,63 @@
 /**
- * Operator tool: prints a join token for a consult, signed with the configured JWT_SECRET.
- * Usage: npm run token -- --consult ID --role doctor|specialist|admin|guest --name NAME [--user ID] [--ttl SECONDS]
+ * Operator tool: prints a join grant (Socket.IO token) for an existing consult and one of its
+ * participants, signed with the configured JWT_SECRET.
+ * Usage: npm run token -- --consult ID (--user EMAIL|ID | --role doctor|specialist [--name NAME])
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { mintJoinToken } from '../auth/tokens.js';
-import { ConfigError, loadConfig } from '../config.js';
-import { roleSchema } from '../signalling/messages.js';
+import { loadConfig } from '../config.js';
+import { GatewayError } from '../errors.js';
+import { createServices } from '../gateway.js';
+import { createLogger } from '../logger.js';
+import { runCli } from './run.js';
 
-const argsSchema = z.object({
-  consult: z.string({ error: '--consult ID is required' }).min(1).max(128),
-  role: roleSchema,
-  name: z.string({ error: '--name NAME is required' }).trim().min(1).max(80),
-  user: z.string().min(1).max(128).optional(),
-  ttl: z.coerce
-    .number()
-    .int()
-    .min(60)
-    .max(7 * 24 * 3600)
-    .optional(),
-});
+const USAGE =
+  'usage: npm run token -- --consult ID --user EMAIL|ID\n' +
+  '       npm run token -- --consult ID --role doctor|specialist [--name NAME]   (the host, or the named specialist)';
 
-function main(): void {
-  let values;
+const argsSchema = z
+  .object({
+    consult: z.string({ error: '--consult ID is required' }).min(1).max(128),
+    user: z.string().min(1).max(254).optional(),
+    role: z.enum(['doctor', 'specialist', 'admin']).optional(),
+    name: z.string().trim().min(1).max(120).optional(),
+  })
+  .refine((a) => a.user || a.role, {
+    path: ['user'],
+    error: 'give --user, or --role (and --name)',
+  });
+
+runCli(USAGE, () => {
+  const { values } = parseArgs({
+    options: {
+      consult: { type: 'string' },
+      user: { type: 'string' },
+      role: { type: 'string' },
+      name: { type: 'string' },
+    },
+  });
+  const args = argsSchema.parse(values);
+  const config = loadConfig();
+  const { store, consults } = createServices(config, createLogger('silent'));
   try {
-    ({ values } = parseArgs({
-      options: {
-        consult: { type: 'string' },
-        role: { type: 'string', default: 'doctor' },
-        name: { type: 'string' },
-        user: { type: 'string' },
-        ttl: { type: 'string' },
-      },
-    }));
-  } catch (err) {
-    console.error(
-      `${(err as Error).message}\nusage: npm run token -- --consult ID --role doctor --name NAME`,
-    );
-    process.exit(2);
-  }
-  const args = argsSchema.safeParse(values);
-  if (!args.success) {
-    for (const issue of args.error.issues)
-      console.error(`--${String(issue.path[0])}: ${issue.message}`);
-    console.error(
-      'usage: npm run token -- --consult ID --role doctor|specialist|admin|guest --name NAME',
-    );
-    process.exit(2);
-  }
-  try {
-    const config = loadConfig();
-    console.log(
-      mintJoinToken(config.jwtSecret, {
-        consultId: args.data.consult,
-        role: args.data.role,
-        name: args.data.name,
-        userId: args.data.user,
-        ttlSeconds: args.data.ttl ?? config.tokenTtlSeconds,
-      }),
-    );
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(2);
+    const consult = consults.find(args.consult);
+    if (!consult) throw new GatewayError('not_found', `no consult ${args.consult}`);
+    let user = args.user;
+    if (!user && args.role === 'doctor') user = consult.hostId;
+    if (!user && args.role === 'specialist') {
+      const specialists = consult.specialistIds.map((id) => store.users.findById(id)!);
+      const match = specialists.find((s) => !args.name || s.name === args.name) ?? specialists[0];
+      if (!match)
+        throw new GatewayError('not_found', `consult ${consult.id} has no invited specialist`);
+      user = match.id;
     }
-    throw err;
+    if (!user && args.role === 'admin') {
+      const admin = store.users.list({ role: 'admin', limit: 1, offset: 0 }).items[0];
+      if (!admin) throw new GatewayError('not_found', 'there is no admin account');
+      user = admin.id;
+    }
+    console.log(consults.mintOperatorGrant(consult.id, user!).token);
+  } finally {
+    store.close();
   }
-}
-
-main();
+});

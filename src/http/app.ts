@@ -1,27 +1,58 @@
-/** The Express app (without listen(), so tests can drive it): health, metrics, the client. */
+/** The Express app (without listen(), so tests can drive it): API, health, metrics, the client. */
 import fs from 'node:fs';
 import path from 'node:path';
+import cors from 'cors';
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
+import helmet from 'helmet';
 import type { Registry } from 'prom-client';
+import type { AuthService } from '../auth/AuthService.js';
+import type { ConsultService } from '../consults/ConsultService.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RoomRegistry } from '../sfu/RoomRegistry.js';
 import type { WorkerPool } from '../sfu/WorkerPool.js';
+import type { Store } from '../store/repositories.js';
+import { Api } from './route.js';
+import { authRoutes } from './routes/auth.js';
+import { consultRoutes } from './routes/consults.js';
+import { userRoutes } from './routes/users.js';
 import { workerStats } from './workerStats.js';
 
 export interface AppDeps {
   pool: WorkerPool;
   rooms: RoomRegistry;
   metrics: Registry;
+  store: Store;
+  auth: AuthService;
+  consults: ConsultService;
+  jwtSecret: string;
+  corsOrigins: string[];
+  /** Base URL for links the API hands out (invites). */
+  publicUrl: () => string;
   clientDir: string;
   logger: Logger;
 }
 
-export function createApp({ pool, rooms, metrics, clientDir, logger }: AppDeps): express.Express {
+export const API_BASE = '/api/v1';
+
+export function createApp(deps: AppDeps): express.Express {
+  const { pool, rooms, metrics, clientDir, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
-  app.use(express.json({ limit: '64kb' }));
+  // Behind a hospital reverse proxy, req.ip is the client's (X-Forwarded-For from loopback only).
+  app.set('trust proxy', 'loopback');
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: {
+          // The client draws quality charts into canvases and plays MediaStreams; no inline scripts.
+          'img-src': ["'self'", 'data:', 'blob:'],
+          'media-src': ["'self'", 'blob:'],
+        },
+      },
+    }),
+  );
 
   app.get('/healthz', async (_req, res) => {
     const workers = await workerStats(pool);
@@ -39,6 +70,24 @@ export function createApp({ pool, rooms, metrics, clientDir, logger }: AppDeps):
     res.type(metrics.contentType).send(await metrics.metrics());
   });
 
+  const router = express.Router();
+  router.use(cors({ origin: deps.corsOrigins.length ? deps.corsOrigins : false, maxAge: 600 }));
+  router.use(express.json({ limit: '64kb' }));
+  const api = new Api(router, {
+    secret: deps.jwtSecret,
+    isActive: (id) => {
+      const u = deps.store.users.findById(id);
+      return Boolean(u && !u.disabled);
+    },
+  });
+  authRoutes(api, deps.auth);
+  userRoutes(api, deps.auth, deps.store);
+  consultRoutes(api, deps.consults, deps.publicUrl);
+  router.get('/openapi.json', (_req, res) => {
+    res.json(api.openApi(API_BASE));
+  });
+  router.use((_req, _res, next) => next(new GatewayError('not_found', 'no such API route')));
+  app.use(API_BASE, router);
   app.use('/api', (_req, _res, next) => next(new GatewayError('not_found', 'no such API route')));
 
   const indexHtml = path.join(clientDir, 'index.html');
@@ -56,7 +105,7 @@ export function createApp({ pool, rooms, metrics, clientDir, logger }: AppDeps):
           ),
       }),
     );
-    // Deep links (e.g. /consult?token=...) load the single-page client.
+    // Deep links (e.g. /admin, /?invite=...) load the single-page client.
     app.get(/^\/(?!socket\.io\/).*/, (_req, res) => {
       res.setHeader('Cache-Control', 'no-cache');
       res.sendFile(indexHtml);
@@ -74,14 +123,16 @@ export function createApp({ pool, rooms, metrics, clientDir, logger }: AppDeps):
   app.use((_req, _res, next) => next(new GatewayError('not_found', 'not found')));
 
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const parseFailure =
-      typeof err === 'object' &&
-      err !== null &&
-      (err as { type?: string }).type === 'entity.parse.failed';
-    const error = parseFailure
-      ? new GatewayError('bad_request', 'body is not valid JSON')
-      : toGatewayError(err);
+    const type =
+      typeof err === 'object' && err !== null ? (err as { type?: string }).type : undefined;
+    const error =
+      type === 'entity.parse.failed'
+        ? new GatewayError('bad_request', 'body is not valid JSON')
+        : type === 'entity.too.large'
+          ? new GatewayError('bad_request', 'body is too large (64 kB at most)')
+          : toGatewayError(err);
     if (error.code === 'internal') logger.error({ err }, 'HTTP request failed');
+    if (error.retryAfter) res.setHeader('Retry-After', String(error.retryAfter));
     res.status(error.status).json({ error: error.toAck() });
   });
 

@@ -35,7 +35,7 @@ type PeerEvents = {
 };
 
 export class Peer extends TypedEmitter<PeerEvents> {
-  readonly id = randomUUID();
+  readonly id: string;
   readonly joinedAt = Date.now();
   readonly transports = new Map<
     string,
@@ -50,8 +50,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
     private readonly router: types.Router,
     private readonly webRtcServer: types.WebRtcServer,
     private readonly limits: TransportLimits,
+    id: string = randomUUID(),
   ) {
     super();
+    this.id = id;
   }
 
   get closed(): boolean {

@@ -66,11 +66,11 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   /** Adds a participant; a second connection of the same user replaces the first. */
-  join(identity: PeerIdentity): Peer {
+  join(identity: PeerIdentity, peerId?: string): Peer {
     if (this.#closed)
       throw new GatewayError('unavailable', 'this consult is restarting; join again');
     const replaced = [...this.peers.values()].filter((p) => p.identity.userId === identity.userId);
-    const peer = new Peer(identity, this.router, this.slot.webRtcServer, this.limits);
+    const peer = new Peer(identity, this.router, this.slot.webRtcServer, this.limits, peerId);
     this.peers.set(peer.id, peer);
     this.slot.peers++;
     peer.on('producerAdded', (producer) => {
@@ -85,10 +85,13 @@ export class Room extends TypedEmitter<RoomEvents> {
     peer.on('producerPaused', (id) => this.safeEmit('producerPaused', peer, id));
     peer.on('producerResumed', (id) => this.safeEmit('producerResumed', peer, id));
     peer.once('close', (reason) => {
-      this.peers.delete(peer.id);
+      // A replacement under the same id (the same participant reconnecting) keeps its place:
+      // the others see its old producers close and new ones appear, not a leave and a join.
+      const takenOver = this.peers.has(peer.id) && this.peers.get(peer.id) !== peer;
+      if (!takenOver) this.peers.delete(peer.id);
       if (!this.slot.worker.closed) this.slot.peers = Math.max(0, this.slot.peers - 1);
       // A peer closed because the whole room closed is not announced one by one.
-      if (!this.#closed) {
+      if (!this.#closed && !takenOver) {
         this.safeEmit('peerLeft', peer, reason);
         if (this.peers.size === 0) this.close('empty');
       }
@@ -99,7 +102,7 @@ export class Room extends TypedEmitter<RoomEvents> {
       { peerId: peer.id, userId: identity.userId, role: identity.role },
       'peer joined',
     );
-    this.safeEmit('peerJoined', peer);
+    if (!replaced.some((p) => p.id === peer.id)) this.safeEmit('peerJoined', peer);
     return peer;
   }
 

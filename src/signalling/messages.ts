@@ -120,6 +120,15 @@ export const setPreferredLayersRequest = z.object({
 });
 export const restartIceRequest = z.object({ transportId: id });
 export const emptyRequest = z.object({}).optional();
+export const admitRequest = z.object({ peerId: id });
+export const denyRequest = z.object({
+  peerId: id,
+  reason: z.string().trim().min(1).max(200).optional(),
+});
+export const removePeerRequest = z.object({
+  peerId: id,
+  reason: z.string().trim().min(1).max(200).optional(),
+});
 
 export type JoinRequest = z.infer<typeof joinRequest>;
 export type ProduceRequest = z.infer<typeof produceRequest>;
@@ -140,8 +149,25 @@ export interface PeerInfo {
   producers: ProducerInfo[];
 }
 
-export interface JoinResponse {
+export interface LobbyEntryInfo {
   peerId: string;
+  displayName: string;
+  role: Role;
+  /** ISO time they started waiting. */
+  since: string;
+}
+
+/** `join`'s data for someone who must wait in the lobby until the host admits them. */
+export interface WaitingResponse {
+  waiting: true;
+  peerId: string;
+}
+
+export interface JoinResponse {
+  waiting?: false;
+  peerId: string;
+  /** Present for those who may admit (the host): who waits right now. */
+  lobby?: LobbyEntryInfo[];
   /** mediasoup RtpCapabilities of the consult's router (for Device.load). */
   routerRtpCapabilities: unknown;
   peers: PeerInfo[];
@@ -185,6 +211,7 @@ export const errorCodes = [
   'not_joined',
   'conflict',
   'cannot_consume',
+  'too_many_requests',
   'unavailable',
   'internal',
 ] as const;
@@ -200,7 +227,7 @@ export type Ack<T> = { ok: true; data: T } | { ok: false; error: AckError };
 
 /** Client → server events: payload, then the ack callback. */
 export interface ClientToServerEvents {
-  join: (req: JoinRequest, ack: (res: Ack<JoinResponse>) => void) => void;
+  join: (req: JoinRequest, ack: (res: Ack<JoinResponse | WaitingResponse>) => void) => void;
   createTransport: (
     req: z.infer<typeof createTransportRequest>,
     ack: (res: Ack<TransportResponse>) => void,
@@ -237,6 +264,16 @@ export interface ClientToServerEvents {
   ) => void;
   getStats: (req: Record<string, never>, ack: (res: Ack<StatsResponse>) => void) => void;
   leave: (req: Record<string, never>, ack: (res: Ack<Record<string, never>>) => void) => void;
+  admit: (
+    req: z.infer<typeof admitRequest>,
+    ack: (res: Ack<Record<string, never>>) => void,
+  ) => void;
+  deny: (req: z.infer<typeof denyRequest>, ack: (res: Ack<Record<string, never>>) => void) => void;
+  removePeer: (
+    req: z.infer<typeof removePeerRequest>,
+    ack: (res: Ack<Record<string, never>>) => void,
+  ) => void;
+  endConsult: (req: Record<string, never>, ack: (res: Ack<Record<string, never>>) => void) => void;
 }
 
 /** Server → client events. */
@@ -255,5 +292,11 @@ export interface ServerToClientEvents {
   consumerClosed: (msg: { consumerId: string }) => void;
   activeSpeaker: (msg: { peerId: string | null }) => void;
   consultEnded: (msg: { reason: string }) => void;
+  /** To those who may admit: the lobby changed. */
+  lobbyChanged: (msg: { waiting: LobbyEntryInfo[] }) => void;
+  /** To a waiting participant: you may now `join` again for the full join data. */
+  admitted: (msg: Record<string, never>) => void;
+  /** To a waiting participant: the host refused you; the socket is then disconnected. */
+  denied: (msg: { reason: string }) => void;
   rejoinRequired: (msg: { reason: string }) => void;
 }

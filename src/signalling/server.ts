@@ -1,12 +1,17 @@
 /**
- * Socket.IO signalling: authenticates each connection by its join token, then maps every
- * client event onto the consult's Room and the caller's Peer. Handlers stay thin: parse
- * (in `handle`), check permission, call the SFU, ack.
+ * Socket.IO signalling: authenticates each connection by its join grant (and that the consult
+ * and the participant are still valid), keeps non-hosts in the lobby until admitted, then
+ * maps every client event onto the consult's Room and the caller's Peer. Handlers stay thin:
+ * parse (in `handle`), check permission, call a domain object, ack.
  */
-import type { Server, Socket } from 'socket.io';
+import { randomUUID } from 'node:crypto';
 import type { types } from 'mediasoup';
-import type { JoinClaims } from '../auth/tokens.js';
+import type { Server, Socket } from 'socket.io';
+import type { AuditLog } from '../audit/AuditLog.js';
+import type { Grants, JoinClaims } from '../auth/tokens.js';
 import { verifyJoinToken } from '../auth/tokens.js';
+import type { ConsultService } from '../consults/ConsultService.js';
+import type { Lobby, LobbyEntry } from '../consults/Lobby.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Peer } from '../sfu/Peer.js';
@@ -15,19 +20,24 @@ import type { RoomRegistry } from '../sfu/RoomRegistry.js';
 import { handle } from './handler.js';
 import type {
   ClientToServerEvents,
+  LobbyEntryInfo,
   PeerInfo,
+  Role,
   ServerToClientEvents,
   StatsResponse,
 } from './messages.js';
 import {
+  admitRequest,
   connectTransportRequest,
   consumeRequest,
   consumerRequest,
   createTransportRequest,
+  denyRequest,
   emptyRequest,
   joinRequest,
   produceRequest,
   producerRequest,
+  removePeerRequest,
   restartIceRequest,
   setPreferredLayersRequest,
 } from './messages.js';
@@ -36,6 +46,8 @@ export interface SocketData {
   claims: JoinClaims;
   peer?: Peer;
   room?: Room;
+  /** Set while this socket waits in the lobby. */
+  waitingPeerId?: string;
 }
 
 export type SignallingServer = Server<
@@ -46,23 +58,39 @@ export type SignallingServer = Server<
 >;
 type GatewaySocket = Socket<ClientToServerEvents, ServerToClientEvents, object, SocketData>;
 
+export interface SignallingDeps {
+  rooms: RoomRegistry;
+  consults: ConsultService;
+  lobby: Lobby;
+  audit: AuditLog;
+  jwtSecret: string;
+  logger: Logger;
+}
+
 const consultKey = (consultId: string) => `consult:${consultId}`;
+const hostsKey = (consultId: string) => `hosts:${consultId}`;
+const lobbyKey = (consultId: string) => `lobby:${consultId}`;
 const peerKey = (peerId: string) => `peer:${peerId}`;
 
 /** Reasons a room closes that mean "the media path is gone, join again". */
 const REJOIN_REASONS = new Set(['media_server_restarted', 'gateway_shutdown']);
 
-export function attachSignalling(
-  io: SignallingServer,
-  rooms: RoomRegistry,
-  jwtSecret: string,
-  logger: Logger,
-): void {
-  const log = logger.child({ component: 'signalling' });
+const lobbyInfo = (e: LobbyEntry): LobbyEntryInfo => ({
+  peerId: e.peerId,
+  displayName: e.displayName,
+  role: e.role as Role,
+  since: new Date(e.since).toISOString(),
+});
+
+export function attachSignalling(io: SignallingServer, deps: SignallingDeps): void {
+  const { rooms, consults, lobby, audit, jwtSecret } = deps;
+  const log = deps.logger.child({ component: 'signalling' });
 
   io.use((socket, next) => {
     try {
-      socket.data.claims = verifyJoinToken(jwtSecret, socket.handshake.auth?.token);
+      const claims = verifyJoinToken(jwtSecret, socket.handshake.auth?.token);
+      consults.authorizeJoin(claims);
+      socket.data.claims = claims;
       next();
     } catch (err) {
       const e =
@@ -73,9 +101,35 @@ export function attachSignalling(
     }
   });
 
-  rooms.on('roomCreated', (room) => broadcastRoomEvents(io, room));
+  rooms.on('roomCreated', (room) => {
+    broadcastRoomEvents(io, room);
+    room.on('close', (reason) => {
+      if (reason === 'empty') consults.lastParticipantLeft(room.consultId);
+    });
+  });
 
-  io.on('connection', (socket) => registerHandlers(socket, rooms, log));
+  /** Ends the consult for everyone connected to it (host ended it, or it was cancelled/ended via the API). */
+  consults.on('consultClosed', (consult) => {
+    const reason = consult.endReason ?? consult.status;
+    for (const key of [consultKey(consult.id), lobbyKey(consult.id)]) {
+      io.to(key).emit('consultEnded', { reason });
+    }
+    rooms.rooms.get(consult.id)?.close('consult_ended');
+    lobby.clear(consult.id);
+    io.in(lobbyKey(consult.id)).disconnectSockets(true);
+    io.in(consultKey(consult.id)).disconnectSockets(true);
+  });
+
+  consults.on('inviteRevoked', (invite) => {
+    for (const socket of io.of('/').sockets.values()) {
+      if (socket.data.claims?.inviteId !== invite.id) continue;
+      socket.emit('consultEnded', { reason: 'invite_revoked' });
+      lobby.revokeAdmission(invite.consultId, socket.data.claims.sub);
+      socket.disconnect(true);
+    }
+  });
+
+  io.on('connection', (socket) => registerHandlers(io, socket, deps, log));
 }
 
 /** Relays a room's events to the sockets of its peers. */
@@ -125,9 +179,23 @@ function peerInfo(peer: Peer): PeerInfo {
   };
 }
 
-function registerHandlers(socket: GatewaySocket, rooms: RoomRegistry, logger: Logger): void {
+function registerHandlers(
+  io: SignallingServer,
+  socket: GatewaySocket,
+  deps: SignallingDeps,
+  logger: Logger,
+): void {
+  const { rooms, consults, lobby, audit } = deps;
   const claims = socket.data.claims;
-  const log = logger.child({ socketId: socket.id, userId: claims.sub });
+  const consultId = claims.consultId;
+  const ip = socket.handshake.address;
+  const actor = { id: claims.sub, label: claims.name };
+  const log = logger.child({ socketId: socket.id, userId: claims.sub, consultId });
+  const record = (
+    action: string,
+    object: { type: string; id: string } = { type: 'consult', id: consultId },
+    details?: Record<string, unknown>,
+  ) => audit.record({ action, actor, ip, object, details: { consultId, ...details } });
   let joining = false;
 
   const joined = (): Peer => {
@@ -136,24 +204,66 @@ function registerHandlers(socket: GatewaySocket, rooms: RoomRegistry, logger: Lo
     return peer;
   };
 
-  handle(socket, log, 'join', joinRequest, async ({ consultId, displayName }) => {
-    if (consultId !== claims.consultId) {
-      throw new GatewayError('forbidden', 'this token does not admit you to that consult');
+  /** Privileged events re-check the grant and that the bearer is still allowed in. */
+  const privileged = (grant: keyof Grants): void => {
+    if (!claims.grants[grant])
+      throw new GatewayError('forbidden', `you may not ${grant} in this consult`);
+    consults.authorizeJoin(claims);
+  };
+
+  const notifyLobby = () =>
+    io
+      .to(hostsKey(consultId))
+      .emit('lobbyChanged', { waiting: lobby.list(consultId).map(lobbyInfo) });
+
+  handle(socket, log, 'join', joinRequest, async ({ consultId: requested, displayName }) => {
+    if (requested !== consultId) {
+      throw new GatewayError('forbidden', 'this grant does not admit you to that consult');
     }
+    consults.authorizeJoin(claims);
     if (joining || (socket.data.peer && !socket.data.peer.closed)) {
       throw new GatewayError('conflict', 'already joined; leave first');
     }
+    const name = displayName ?? claims.name;
+    const mayAdmit = claims.grants.admit;
+    const admittedAs = lobby.admittedPeerId(consultId, claims.sub);
+
+    if (!mayAdmit && !admittedAs) {
+      if (!socket.data.waitingPeerId) {
+        const peerId = randomUUID();
+        socket.data.waitingPeerId = peerId;
+        lobby.add(consultId, {
+          peerId,
+          userId: claims.sub,
+          displayName: name,
+          role: claims.role,
+          socketId: socket.id,
+          since: Date.now(),
+        });
+        void socket.join(lobbyKey(consultId));
+        record('consult.lobby_wait', undefined, { peerId });
+        notifyLobby();
+      }
+      return { waiting: true as const, peerId: socket.data.waitingPeerId };
+    }
+
     joining = true;
     try {
       const room = await rooms.getOrCreate(consultId);
-      const peer = room.join({
-        userId: claims.sub,
-        displayName: displayName ?? claims.name,
-        role: claims.role,
-      });
+      const peer = room.join(
+        { userId: claims.sub, displayName: name, role: claims.role },
+        socket.data.waitingPeerId ?? admittedAs,
+      );
+      socket.data.waitingPeerId = undefined;
       socket.data.peer = peer;
       socket.data.room = room;
+      void socket.leave(lobbyKey(consultId));
       void socket.join([consultKey(consultId), peerKey(peer.id)]);
+      if (mayAdmit) {
+        void socket.join(hostsKey(consultId));
+        // The consult goes live when its host (not an observing admin) is in.
+        if (consults.find(consultId)?.hostId === claims.sub) consults.markLive(consultId);
+      }
       peer.on('consumerClosed', (consumerId) => socket.emit('consumerClosed', { consumerId }));
       peer.once('close', (reason) => {
         if (socket.data.peer === peer) {
@@ -162,16 +272,21 @@ function registerHandlers(socket: GatewaySocket, rooms: RoomRegistry, logger: Lo
         }
         void socket.leave(consultKey(consultId));
         void socket.leave(peerKey(peer.id));
+        void socket.leave(hostsKey(consultId));
         if (REJOIN_REASONS.has(reason)) socket.emit('rejoinRequired', { reason });
         if (reason === 'replaced') {
           socket.emit('consultEnded', { reason: 'joined_from_another_connection' });
           socket.disconnect(true);
         }
+        if (reason === 'left' || reason === 'disconnected')
+          record('consult.leave', undefined, { peerId: peer.id, reason });
       });
+      record('consult.join', undefined, { peerId: peer.id, role: claims.role });
       return {
         peerId: peer.id,
         routerRtpCapabilities: room.router.rtpCapabilities,
         peers: [...room.peers.values()].filter((p) => p !== peer).map(peerInfo),
+        ...(mayAdmit ? { lobby: lobby.list(consultId).map(lobbyInfo) } : {}),
       };
     } finally {
       joining = false;
@@ -196,8 +311,9 @@ function registerHandlers(socket: GatewaySocket, rooms: RoomRegistry, logger: Lo
   });
 
   handle(socket, log, 'produce', produceRequest, async (req) => {
-    if (!claims.grants.publish) throw new GatewayError('forbidden', 'you may not publish media');
-    const producer = await joined().produce(
+    const peer = joined();
+    privileged('publish');
+    const producer = await peer.produce(
       req.transportId,
       req.kind,
       req.rtpParameters as types.RtpParameters,
@@ -207,8 +323,8 @@ function registerHandlers(socket: GatewaySocket, rooms: RoomRegistry, logger: Lo
   });
 
   handle(socket, log, 'consume', consumeRequest, async (req) => {
-    if (!claims.grants.subscribe) throw new GatewayError('forbidden', 'you may not receive media');
     const peer = joined();
+    privileged('subscribe');
     const producer = socket.data.room!.findProducer(req.producerId);
     if (producer.appData.peerId === peer.id) {
       throw new GatewayError('bad_request', 'cannot consume your own producer');
@@ -265,12 +381,80 @@ function registerHandlers(socket: GatewaySocket, rooms: RoomRegistry, logger: Lo
   handle(socket, log, 'getStats', emptyRequest, async () => collectStats(joined()));
 
   handle(socket, log, 'leave', emptyRequest, () => {
+    if (socket.data.waitingPeerId) {
+      lobby.remove(consultId, socket.data.waitingPeerId);
+      socket.data.waitingPeerId = undefined;
+      void socket.leave(lobbyKey(consultId));
+      notifyLobby();
+      return {};
+    }
     joined().close('left');
+    return {};
+  });
+
+  handle(socket, log, 'admit', admitRequest, ({ peerId }) => {
+    joined();
+    privileged('admit');
+    const entry = lobby.admit(consultId, peerId);
+    if (!entry) throw new GatewayError('not_found', `nobody waits in the lobby as ${peerId}`);
+    io.to(entry.socketId).emit('admitted', {});
+    record(
+      'consult.admit',
+      { type: 'participant', id: entry.userId },
+      { peerId, displayName: entry.displayName },
+    );
+    notifyLobby();
+    return {};
+  });
+
+  handle(socket, log, 'deny', denyRequest, ({ peerId, reason }) => {
+    joined();
+    privileged('admit');
+    const entry = lobby.remove(consultId, peerId);
+    if (!entry) throw new GatewayError('not_found', `nobody waits in the lobby as ${peerId}`);
+    const target = io.of('/').sockets.get(entry.socketId);
+    if (target) {
+      target.data.waitingPeerId = undefined;
+      target.emit('denied', { reason: reason ?? 'the host did not admit you' });
+      target.disconnect(true);
+    }
+    record(
+      'consult.deny',
+      { type: 'participant', id: entry.userId },
+      { peerId, displayName: entry.displayName },
+    );
+    notifyLobby();
+    return {};
+  });
+
+  handle(socket, log, 'removePeer', removePeerRequest, ({ peerId, reason }) => {
+    const self = joined();
+    privileged('admit');
+    if (peerId === self.id) throw new GatewayError('bad_request', 'use leave to leave yourself');
+    const target = socket.data.room!.peers.get(peerId);
+    if (!target) throw new GatewayError('not_found', `no participant ${peerId} in this consult`);
+    lobby.revokeAdmission(consultId, target.identity.userId);
+    io.to(peerKey(peerId)).emit('consultEnded', { reason: reason ?? 'removed_by_host' });
+    target.close('removed');
+    io.in(peerKey(peerId)).disconnectSockets(true);
+    record('consult.remove', { type: 'participant', id: target.identity.userId }, { peerId });
+    return {};
+  });
+
+  handle(socket, log, 'endConsult', emptyRequest, () => {
+    joined();
+    privileged('end');
+    const ended = consults.end(consultId, 'ended_by_host', actor, ip);
+    if (!ended) throw new GatewayError('conflict', 'this consult has already ended');
     return {};
   });
 
   socket.on('disconnect', (reason) => {
     log.debug({ reason }, 'socket disconnected');
+    if (socket.data.waitingPeerId) {
+      lobby.remove(consultId, socket.data.waitingPeerId);
+      notifyLobby();
+    }
     socket.data.peer?.close('disconnected');
   });
 }

@@ -5,6 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyJoinToken } from '../../src/auth/tokens.js';
+import { loadConfig } from '../../src/config.js';
+import { createServices } from '../../src/gateway.js';
+import { createLogger } from '../../src/logger.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const children: ReturnType<typeof spawn>[] = [];
@@ -26,7 +29,7 @@ function env(extra: Record<string, string>) {
 }
 
 describe('npm start', () => {
-  it('serves the client, prints doctor and specialist links for the demo consult, and stops cleanly', async () => {
+  it('on an empty database prints demo credentials and doctor/specialist links, serves the client, stops cleanly', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-start-'));
     // What `npm start` runs, started directly so the test sees the gateway's own exit code.
     const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
@@ -41,6 +44,10 @@ describe('npm start', () => {
       if (Date.now() > deadline || child.exitCode !== null)
         throw new Error(`no links printed:\n${out}`);
       await new Promise((r) => setTimeout(r, 50));
+    }
+    // One demo account per role, with its password, printed on the first start only.
+    for (const role of ['admin', 'doctor', 'specialist']) {
+      expect(out).toMatch(new RegExp(`${role} +${role}@demo\\.local +password: \\S{12}`));
     }
     const doctorLink = out.match(/Doctor: +(\S+)/)![1]!;
     const specialistLink = out.match(/Specialist: +(\S+)/)![1]!;
@@ -79,37 +86,124 @@ describe('npm start', () => {
   });
 });
 
-describe('npm run token', () => {
-  it('prints a token signed with the configured JWT_SECRET', () => {
-    const secret = 'operator-secret-0123456789';
+describe('operator commands', () => {
+  const secret = 'operator-secret-0123456789';
+
+  it('npm run user creates an account from the shell (password on stdin) that can log in', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-user-'));
     const res = spawnSync(
       'npm',
       [
         'run',
         '--silent',
-        'token',
+        'user',
         '--',
-        '--consult',
-        'c-42',
+        'create',
+        '--email',
+        'Chief@Hospital.example',
+        '--name',
+        'Chief Admin',
+        '--role',
+        'admin',
+      ],
+      {
+        cwd: root,
+        env: env({ JWT_SECRET: secret, DATA_DIR: dataDir }),
+        input: 'a long enough passphrase\n',
+        encoding: 'utf8',
+      },
+    );
+    expect(res.stderr).toBe('');
+    expect(res.status).toBe(0);
+    expect(res.stdout).toMatch(/created admin chief@hospital\.example/);
+    const services = createServices(
+      loadConfig({ JWT_SECRET: secret, DATA_DIR: dataDir }),
+      createLogger('silent'),
+    );
+    try {
+      const session = await services.auth.login(
+        'chief@hospital.example',
+        'a long enough passphrase',
+        '127.0.0.1',
+      );
+      expect(session.user.role).toBe('admin');
+    } finally {
+      services.store.close();
+    }
+    const weak = spawnSync(
+      'npm',
+      [
+        'run',
+        '--silent',
+        'user',
+        '--',
+        'create',
+        '--email',
+        'x@y.example',
+        '--name',
+        'X',
         '--role',
         'doctor',
-        '--name',
-        'Dr. Ops',
       ],
-      { cwd: root, env: env({ JWT_SECRET: secret }), encoding: 'utf8' },
+      {
+        cwd: root,
+        env: env({ JWT_SECRET: secret, DATA_DIR: dataDir }),
+        input: 'short\n',
+        encoding: 'utf8',
+      },
     );
-    expect(res.status).toBe(0);
-    expect(verifyJoinToken(secret, res.stdout.trim())).toMatchObject({
-      consultId: 'c-42',
-      role: 'doctor',
-      name: 'Dr. Ops',
-    });
+    expect(weak.status).toBe(2);
+    expect(weak.stderr).toContain('password: must be at least 12 characters');
   });
 
-  it('explains a missing or wrong argument', () => {
+  it('npm run token prints a grant for an existing consult and participant, signed with JWT_SECRET', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-token-'));
+    const services = createServices(
+      loadConfig({ JWT_SECRET: secret, DATA_DIR: dataDir, SCRYPT_COST: '1024' }),
+      createLogger('silent'),
+    );
+    const doctor = await services.auth.createUser(
+      { email: 'ops@h.example', name: 'Dr. Ops', role: 'doctor', password: 'x'.repeat(12) },
+      null,
+      null,
+    );
+    const consult = services.consults.create(
+      { claims: { sub: doctor.id, role: 'doctor', name: doctor.name }, ip: null },
+      {
+        title: 'Ward round',
+        patientRef: 'P-1',
+        scheduledStart: Date.now(),
+        scheduledEnd: Date.now() + 3600_000,
+        hostId: doctor.id,
+        specialistIds: [],
+        guests: [],
+      },
+    );
+    services.store.close();
+    const run = (...args: string[]) =>
+      spawnSync('npm', ['run', '--silent', 'token', '--', ...args], {
+        cwd: root,
+        env: env({ JWT_SECRET: secret, DATA_DIR: dataDir }),
+        encoding: 'utf8',
+      });
+    const res = run('--consult', consult.id, '--role', 'doctor', '--name', 'Dr. Ops');
+    expect(res.stderr).toBe('');
+    expect(res.status).toBe(0);
+    expect(verifyJoinToken(secret, res.stdout.trim())).toMatchObject({
+      consultId: consult.id,
+      sub: doctor.id,
+      role: 'doctor',
+      grants: { admit: true, end: true },
+    });
+    const missing = run('--consult', 'no-such-consult', '--user', 'ops@h.example');
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('no consult no-such-consult');
+  });
+
+  it('npm run token explains a missing or wrong argument', () => {
     const res = spawnSync('npm', ['run', '--silent', 'token', '--', '--role', 'surgeon'], {
       cwd: root,
-      env: env({ JWT_SECRET: 'operator-secret-0123456789' }),
+      env: env({ JWT_SECRET: secret }),
       encoding: 'utf8',
     });
     expect(res.status).toBe(2);

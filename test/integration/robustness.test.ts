@@ -1,12 +1,23 @@
 /** Bad input, worker deaths and shutdown, against the real gateway and real mediasoup workers. */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JoinResponse, TransportResponse } from '../../src/signalling/messages.js';
+import type { User } from '../../src/store/repositories.js';
 import { audioRtpParameters, connectClient, type TestClient } from '../support/client.js';
+import { joinAdmitted, joinAsHost } from '../support/consult.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 
-const CONSULT = 'consult-robustness';
+let CONSULT = '';
 let gw: TestGateway | undefined;
 const clients: TestClient[] = [];
+
+/** A gateway with one consult: a host and one invited specialist. */
+async function setup(env: Record<string, string> = {}) {
+  const g = await startTestGateway(env);
+  const host = await g.user('doctor', 'Dr. Grey');
+  const specialist = await g.user('specialist', 'Dr. Shepherd');
+  CONSULT = g.consult(host, [specialist]).id;
+  return { g, host, specialist };
+}
 
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
@@ -14,11 +25,16 @@ afterEach(async () => {
   gw = undefined;
 });
 
-async function joined(g: TestGateway, name = 'Dr. Grey', userId = name) {
-  const client = await connectClient(g.url, g.token({ consultId: CONSULT, name, userId }));
-  clients.push(client);
-  const join = await client.call<JoinResponse>('join', { consultId: CONSULT });
-  return { client, join };
+async function hostJoins(g: TestGateway, host: User) {
+  const joined = await joinAsHost(g, CONSULT, g.grant(CONSULT, host));
+  clients.push(joined.client);
+  return joined;
+}
+
+async function specialistJoins(g: TestGateway, specialist: User, hostClient: TestClient) {
+  const joined = await joinAdmitted(g, CONSULT, g.grant(CONSULT, specialist), hostClient);
+  clients.push(joined.client);
+  return joined;
 }
 
 // Every client event with payloads that are wrong in shape, type or range.
@@ -61,12 +77,17 @@ const badPayloads: Record<string, unknown[]> = {
   restartIce: [{}, { transportId: 0 }],
   getStats: [42, 'all', []],
   leave: [42, 'now', []],
+  admit: [{}, { peerId: 5 }, 'p'],
+  deny: [{}, { peerId: 'p', reason: 'x'.repeat(500) }],
+  removePeer: [{}, { peerId: [] }],
+  endConsult: [7, 'now'],
 };
 
 describe('malformed payloads', () => {
   it('every event answers bad_request, changes nothing, and the server keeps serving', async () => {
-    gw = await startTestGateway();
-    const { client } = await joined(gw);
+    const { g, host, specialist } = await setup();
+    gw = g;
+    const { client } = await hostJoins(gw, host);
     const before = gw.rooms.counts();
     for (const [event, payloads] of Object.entries(badPayloads)) {
       for (const payload of payloads) {
@@ -81,19 +102,21 @@ describe('malformed payloads', () => {
     // Still serving this client and new ones.
     const send = await client.call<TransportResponse>('createTransport', { direction: 'send' });
     expect(send.id).toBeTruthy();
-    const other = await joined(gw, 'Dr. Shepherd');
+    const other = await specialistJoins(gw, specialist, client);
     expect(other.join.peers).toHaveLength(1);
   });
 
   it('requests with valid shape but unknown ids get not_found; requests before join get not_joined', async () => {
-    gw = await startTestGateway();
-    const fresh = await connectClient(gw.url, gw.token({ consultId: CONSULT }));
+    const { g, host } = await setup();
+    gw = g;
+    const fresh = await connectClient(gw.url, gw.grant(CONSULT, host));
     clients.push(fresh);
     expect(await fresh.request('createTransport', { direction: 'send' })).toMatchObject({
       ok: false,
       error: { code: 'not_joined' },
     });
-    const { client } = await joined(gw, 'Dr. Shepherd');
+    fresh.close();
+    const { client } = await hostJoins(gw, host);
     expect(await client.request('resumeConsumer', { consumerId: 'nope' })).toMatchObject({
       ok: false,
       error: { code: 'not_found' },
@@ -107,10 +130,11 @@ describe('malformed payloads', () => {
 
 describe('a media worker that dies', () => {
   it('is replaced, its peers are told to rejoin, and rejoining works', async () => {
-    gw = await startTestGateway();
-    const doctor = await joined(gw, 'Dr. Grey');
+    const { g, host, specialist: spec } = await setup();
+    gw = g;
+    const doctor = await hostJoins(gw, host);
     await doctor.client.call('createTransport', { direction: 'send' });
-    const specialist = await joined(gw, 'Dr. Shepherd');
+    const specialist = await specialistJoins(gw, spec, doctor.client);
     const slot = gw.pool.slots[0]!;
     const deadPid = slot.worker.pid;
 
@@ -139,7 +163,9 @@ describe('a media worker that dies', () => {
       rtpParameters: audioRtpParameters(77),
       appData: { source: 'mic' },
     });
+    // Admission survives the restart: the specialist does not wait in the lobby again.
     const second = await specialist.client.call<JoinResponse>('join', { consultId: CONSULT });
+    expect(second.peerId).toBe(specialist.join.peerId);
     expect(second.peers).toHaveLength(1);
     expect(second.peers[0]!.producers).toHaveLength(1);
   });
@@ -147,8 +173,9 @@ describe('a media worker that dies', () => {
 
 describe('shutdown', () => {
   it('closes with transports open without aborting a worker, and tells peers', async () => {
-    gw = await startTestGateway({ WORKERS: '2' });
-    const doctor = await joined(gw, 'Dr. Grey');
+    const { g, host } = await setup({ WORKERS: '2' });
+    gw = g;
+    const doctor = await hostJoins(gw, host);
     const send = await doctor.client.call<TransportResponse>('createTransport', {
       direction: 'send',
     });
@@ -171,8 +198,9 @@ describe('shutdown', () => {
   });
 
   it('closing a WebRtcServer with transports still open does not abort the patched worker', async () => {
-    gw = await startTestGateway();
-    const doctor = await joined(gw, 'Dr. Grey');
+    const { g, host } = await setup();
+    gw = g;
+    const doctor = await hostJoins(gw, host);
     await doctor.client.call('createTransport', { direction: 'send' });
     await doctor.client.call('createTransport', { direction: 'recv' });
     const slot = gw.pool.slots[0]!;

@@ -1,28 +1,33 @@
 /** Two real Socket.IO clients against the real gateway and a real mediasoup worker. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type {
-  ConsumeResponse,
-  JoinResponse,
-  TransportResponse,
-} from '../../src/signalling/messages.js';
+import type { ConsumeResponse, TransportResponse } from '../../src/signalling/messages.js';
+import type { Consult, User } from '../../src/store/repositories.js';
 import {
   audioRtpParameters,
   connectClient,
   simulcastVideoRtpParameters,
   type TestClient,
 } from '../support/client.js';
+import { joinAdmitted, joinAsHost } from '../support/consult.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 
-const CONSULT = 'consult-integration';
-
 let gw: TestGateway;
+let host: User;
+let specialist: User;
+let consult: Consult;
+let CONSULT: string;
 const clients: TestClient[] = [];
 
-async function joinAs(name: string, role: 'doctor' | 'specialist', userId = name) {
-  const client = await connectClient(gw.url, gw.token({ consultId: CONSULT, name, role, userId }));
-  clients.push(client);
-  const join = await client.call<JoinResponse>('join', { consultId: CONSULT });
-  return { client, join };
+async function hostJoins() {
+  const joined = await joinAsHost(gw, CONSULT, gw.grant(CONSULT, host));
+  clients.push(joined.client);
+  return joined;
+}
+
+async function specialistJoins(hostClient: TestClient, who: User = specialist) {
+  const joined = await joinAdmitted(gw, CONSULT, gw.grant(CONSULT, who), hostClient);
+  clients.push(joined.client);
+  return joined;
 }
 
 async function publishAudio(client: TestClient, ssrc = 1111) {
@@ -38,6 +43,10 @@ async function publishAudio(client: TestClient, ssrc = 1111) {
 
 beforeEach(async () => {
   gw = await startTestGateway();
+  host = await gw.user('doctor', 'Dr. Grey');
+  specialist = await gw.user('specialist', 'Dr. Shepherd');
+  consult = gw.consult(host, [specialist]);
+  CONSULT = consult.id;
 });
 
 afterEach(async () => {
@@ -47,7 +56,7 @@ afterEach(async () => {
 
 describe('a two-party consult over real sockets', () => {
   it('joins, produces, consumes and cleans up when a peer leaves', async () => {
-    const doctor = await joinAs('Dr. Grey', 'doctor');
+    const doctor = await hostJoins();
     expect(doctor.join.peers).toEqual([]);
     expect(doctor.join.routerRtpCapabilities).toMatchObject({ codecs: expect.any(Array) });
     const mimeTypes = (
@@ -60,7 +69,7 @@ describe('a two-party consult over real sockets', () => {
     const specialistJoined = doctor.client.next<{ peerId: string; displayName: string }>(
       'peerJoined',
     );
-    const specialist = await joinAs('Dr. Shepherd', 'specialist');
+    const specialist = await specialistJoins(doctor.client);
     expect((await specialistJoined).displayName).toBe('Dr. Shepherd');
 
     const send = await doctor.client.call<TransportResponse>('createTransport', {
@@ -133,9 +142,9 @@ describe('a two-party consult over real sockets', () => {
   });
 
   it('lists existing peers and their producers to a late joiner', async () => {
-    const doctor = await joinAs('Dr. Grey', 'doctor');
+    const doctor = await hostJoins();
     const { producerId } = await publishAudio(doctor.client);
-    const late = await joinAs('Dr. Late', 'specialist');
+    const late = await specialistJoins(doctor.client);
     expect(late.join.peers).toEqual([
       {
         peerId: doctor.join.peerId,
@@ -147,9 +156,9 @@ describe('a two-party consult over real sockets', () => {
   });
 
   it('refuses to consume with capabilities that do not fit', async () => {
-    const doctor = await joinAs('Dr. Grey', 'doctor');
+    const doctor = await hostJoins();
     const { producerId } = await publishAudio(doctor.client);
-    const specialist = await joinAs('Dr. Shepherd', 'specialist');
+    const specialist = await specialistJoins(doctor.client);
     await specialist.client.call('createTransport', { direction: 'recv' });
     const res = await specialist.client.request('consume', {
       producerId,
@@ -159,19 +168,19 @@ describe('a two-party consult over real sockets', () => {
   });
 
   it('a disconnect closes the peer and tells the others', async () => {
-    const doctor = await joinAs('Dr. Grey', 'doctor');
+    const doctor = await hostJoins();
     await publishAudio(doctor.client);
-    const specialist = await joinAs('Dr. Shepherd', 'specialist');
-    const left = specialist.client.next<{ peerId: string }>('peerLeft');
-    doctor.client.close();
-    expect((await left).peerId).toBe(doctor.join.peerId);
-    await waitFor(() => gw.rooms.counts().transports === 0);
+    const specialist = await specialistJoins(doctor.client);
+    const left = doctor.client.next<{ peerId: string }>('peerLeft');
+    specialist.client.close();
+    expect((await left).peerId).toBe(specialist.join.peerId);
+    await waitFor(() => gw.rooms.counts().peers === 1);
   });
 
   it('a second connection of the same user replaces the first', async () => {
-    const first = await joinAs('Dr. Grey', 'doctor', 'user-1');
+    const first = await hostJoins();
     const ended = first.client.next<{ reason: string }>('consultEnded');
-    const second = await joinAs('Dr. Grey', 'doctor', 'user-1');
+    const second = await hostJoins();
     expect((await ended).reason).toBe('joined_from_another_connection');
     expect(second.join.peers).toEqual([]);
     expect(gw.rooms.counts().peers).toBe(1);
@@ -183,16 +192,30 @@ describe('authentication at the socket edge', () => {
     await expect(connectClient(gw.url, undefined)).rejects.toMatchObject({
       data: { code: 'unauthorized' },
     });
-    const forged = gw.token({ consultId: CONSULT }).replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+    const valid = gw.grant(CONSULT, host);
+    const forged = valid.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
     await expect(connectClient(gw.url, forged)).rejects.toMatchObject({
       data: { code: 'unauthorized' },
     });
-    const expired = gw.token({ consultId: CONSULT, ttlSeconds: -60 });
+    const expired = gw.token({ consultId: CONSULT, userId: host.id, ttlSeconds: -60 });
     await expect(connectClient(gw.url, expired)).rejects.toThrow(/expired/);
   });
 
+  it('refuses well-signed tokens for consults that do not exist or people not invited', async () => {
+    const nowhere = gw.token({ consultId: 'no-such-consult', userId: host.id });
+    await expect(connectClient(gw.url, nowhere)).rejects.toMatchObject({
+      data: { code: 'forbidden' },
+    });
+    const outsider = await gw.user('specialist', 'Dr. Outsider');
+    const uninvited = gw.token({ consultId: CONSULT, userId: outsider.id, role: 'specialist' });
+    await expect(connectClient(gw.url, uninvited)).rejects.toMatchObject({
+      data: { code: 'forbidden' },
+    });
+    expect(() => gw.grant(CONSULT, outsider)).toThrow(/not a participant/);
+  });
+
   it('refuses to join a consult the token does not name', async () => {
-    const client = await connectClient(gw.url, gw.token({ consultId: CONSULT }));
+    const client = await connectClient(gw.url, gw.grant(CONSULT, host));
     clients.push(client);
     const res = await client.request('join', { consultId: 'someone-elses-consult' });
     expect(res).toMatchObject({ ok: false, error: { code: 'forbidden' } });
@@ -202,8 +225,9 @@ describe('authentication at the socket edge', () => {
   it('refuses to publish without the publish grant', async () => {
     const token = gw.token({
       consultId: CONSULT,
-      role: 'guest',
-      grants: { publish: false, subscribe: true, admit: false, end: false },
+      userId: host.id,
+      role: 'doctor',
+      grants: { publish: false, subscribe: true, admit: true, end: true },
     });
     const client = await connectClient(gw.url, token);
     clients.push(client);

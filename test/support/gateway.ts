@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { mintJoinToken, type MintOptions } from '../../src/auth/tokens.js';
+import type { Consult, User, UserRole } from '../../src/store/repositories.js';
 import { loadConfig } from '../../src/config.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/logger.js';
@@ -11,9 +12,19 @@ export const TEST_SECRET = 'test-secret-0123456789abcdef';
 
 export interface TestGateway extends Gateway {
   dataDir: string;
+  /** Mints a join token directly (for testing the token checks themselves). */
   token(opts: Partial<MintOptions> & { consultId: string }): string;
+  /** Creates an account (password: TEST_PASSWORD). */
+  user(role: UserRole, name?: string): Promise<User>;
+  /** Creates a consult whose lobby is open now, hosted by `host` with `specialists` invited. */
+  consult(host: User, specialists?: User[], fields?: Partial<Consult>): Consult;
+  /** A join grant for a participant of a consult, as `npm run token` mints it. */
+  grant(consultId: string, user: User): string;
   stop(): Promise<void>;
 }
+
+export const TEST_PASSWORD = 'correct horse battery staple';
+let seq = 0;
 
 /** Each test file gets its own RTC ports; a clash (parallel files) retries on another base. */
 export async function startTestGateway(env: Record<string, string> = {}): Promise<TestGateway> {
@@ -30,6 +41,7 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
       RTC_PORT_BASE: String(portBase),
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       DEMO_CONSULT_ID: '',
+      SCRYPT_COST: '1024',
       ...env,
     });
     try {
@@ -43,6 +55,42 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
             ttlSeconds: 600,
             ...opts,
           }),
+        user: (role: UserRole, name = `${role} ${++seq}`) =>
+          gateway.auth.createUser(
+            {
+              role,
+              name,
+              email: `${name.replace(/\W+/g, '.').toLowerCase()}.${++seq}@test.local`,
+              password: TEST_PASSWORD,
+            },
+            null,
+            null,
+          ),
+        consult: (host: User, specialists: User[] = [], fields: Partial<Consult> = {}) => {
+          const now = Date.now();
+          const id = fields.id ?? `consult-${++seq}-${now}`;
+          gateway.store.consults.insert({
+            id,
+            title: 'Test consult',
+            patientRef: 'P-TEST',
+            scheduledStart: now - 60_000,
+            scheduledEnd: now + 3600_000,
+            hostId: host.id,
+            specialistIds: specialists.map((s) => s.id),
+            guests: [],
+            status: 'scheduled',
+            createdBy: host.id,
+            createdAt: now,
+            updatedAt: now,
+            startedAt: null,
+            endedAt: null,
+            endReason: null,
+            ...fields,
+          });
+          return gateway.consults.find(id)!;
+        },
+        grant: (consultId: string, user: User) =>
+          gateway.consults.mintOperatorGrant(consultId, user.id).token,
         stop: async () => {
           await gateway.close();
           fs.rmSync(dataDir, { recursive: true, force: true });

@@ -1,0 +1,586 @@
+/**
+ * Consult scheduling, lifecycle, invitations and join grants. Who may see and do what is
+ * decided here; routes and socket handlers only parse and call.
+ *
+ * Lifecycle: scheduled → open (lobby opens LOBBY_OPEN_MINUTES before start) → live (host
+ * joined) → ended; scheduled/open → cancelled. Anything else is a 409.
+ */
+import { randomUUID } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { z } from 'zod';
+import type { AuditLog } from '../audit/AuditLog.js';
+import type { AccessClaims } from '../auth/accessTokens.js';
+import type { Grants, JoinClaims } from '../auth/tokens.js';
+import { JOIN_AUDIENCE, TOKEN_ISSUER } from '../auth/tokens.js';
+import { GatewayError } from '../errors.js';
+import type {
+  Consult,
+  ConsultPatch,
+  ConsultStatus,
+  Guest,
+  Invite,
+  Page,
+  Store,
+} from '../store/repositories.js';
+import { TypedEmitter } from '../util/TypedEmitter.js';
+
+export const INVITE_AUDIENCE = 'telemed-gateway:invite';
+
+export interface ConsultSettings {
+  secret: string;
+  lobbyOpenMinutes: number;
+  inviteTtlHours: number;
+  joinTtlSeconds: number;
+}
+
+/** Who is acting, with the address they act from (for the audit log). */
+export interface Actor {
+  claims: AccessClaims;
+  ip: string | null;
+}
+
+export interface NewConsult {
+  title: string;
+  patientRef: string;
+  scheduledStart: number;
+  scheduledEnd: number;
+  hostId: string;
+  specialistIds: string[];
+  guests: { name: string; email?: string | null }[];
+}
+
+export interface JoinGrant {
+  token: string;
+  consultId: string;
+  role: JoinClaims['role'];
+  grants: Grants;
+  expiresIn: number;
+}
+
+type ConsultEvents = {
+  /** An invite was revoked: anyone connected with it must be disconnected. */
+  inviteRevoked: [invite: Invite];
+  /** The consult ended or was cancelled outside the live room (API, lifecycle). */
+  consultClosed: [consult: Consult];
+};
+
+const inviteClaimsSchema = z.object({
+  inviteId: z.string(),
+  consultId: z.string(),
+  name: z.string(),
+});
+
+const JOINABLE: ConsultStatus[] = ['scheduled', 'open', 'live'];
+
+export class ConsultService extends TypedEmitter<ConsultEvents> {
+  constructor(
+    private readonly store: Store,
+    private readonly audit: AuditLog,
+    private readonly settings: ConsultSettings,
+    private readonly now: () => number = Date.now,
+  ) {
+    super();
+  }
+
+  // --- visibility ---
+
+  #isParticipant(c: Consult, userId: string): boolean {
+    return c.hostId === userId || c.specialistIds.includes(userId);
+  }
+
+  #canSee(c: Consult, claims: AccessClaims): boolean {
+    return claims.role === 'admin' || this.#isParticipant(c, claims.sub);
+  }
+
+  #canManage(c: Consult, claims: AccessClaims): boolean {
+    return claims.role === 'admin' || (claims.role === 'doctor' && c.hostId === claims.sub);
+  }
+
+  /** Opens the lobby once its time has come (scheduled → open), persisting the change. */
+  #refresh(c: Consult): Consult {
+    if (
+      c.status === 'scheduled' &&
+      this.now() >= c.scheduledStart - this.settings.lobbyOpenMinutes * 60_000
+    ) {
+      return (
+        this.store.consults.transition(c.id, ['scheduled'], 'open', {}, this.now()) ??
+        this.#load(c.id)
+      );
+    }
+    return c;
+  }
+
+  #load(id: string): Consult {
+    const c = this.store.consults.findById(id);
+    if (!c) throw new GatewayError('not_found', `no consult ${id}`);
+    return c;
+  }
+
+  /** A consult the actor may see (404 otherwise, so others' consults are not revealed). */
+  get(actor: AccessClaims, id: string): Consult {
+    const c = this.store.consults.findById(id);
+    if (!c || !this.#canSee(c, actor)) throw new GatewayError('not_found', `no consult ${id}`);
+    return this.#refresh(c);
+  }
+
+  /** Any consult by id, for internal callers (signalling, operator tools). */
+  find(id: string): Consult | undefined {
+    const c = this.store.consults.findById(id);
+    return c && this.#refresh(c);
+  }
+
+  list(
+    actor: AccessClaims,
+    filter: { status?: ConsultStatus[]; from?: number; to?: number; limit: number; offset: number },
+  ): Page<Consult> {
+    // Open lobbies whose time has come before filtering by status.
+    const due = this.store.consults.list({
+      status: ['scheduled'],
+      to: this.now() + this.settings.lobbyOpenMinutes * 60_000,
+      limit: 1000,
+      offset: 0,
+    });
+    for (const c of due.items) this.#refresh(c);
+    return this.store.consults.list({
+      ...filter,
+      participantId: actor.role === 'admin' ? undefined : actor.sub,
+    });
+  }
+
+  // --- scheduling ---
+
+  #checkPeople(hostId: string, specialistIds: string[]): void {
+    const host = this.store.users.findById(hostId);
+    if (!host || host.disabled || host.role !== 'doctor') {
+      throw new GatewayError('bad_request', `hostId ${hostId} is not an active doctor`, [
+        { path: ['hostId'], message: 'must be an active doctor' },
+      ]);
+    }
+    specialistIds.forEach((id, i) => {
+      const u = this.store.users.findById(id);
+      if (!u || u.disabled || u.role === 'admin' || id === hostId) {
+        throw new GatewayError(
+          'bad_request',
+          `specialist ${id} is not an active specialist or doctor`,
+          [
+            {
+              path: ['specialistIds', i],
+              message: 'must be an active specialist or doctor other than the host',
+            },
+          ],
+        );
+      }
+    });
+  }
+
+  create(actor: Actor, input: NewConsult): Consult {
+    const { claims } = actor;
+    if (claims.role === 'specialist')
+      throw new GatewayError('forbidden', 'specialists cannot schedule consults');
+    if (claims.role === 'doctor' && input.hostId !== claims.sub) {
+      throw new GatewayError('forbidden', 'doctors schedule consults they host themselves');
+    }
+    this.#checkPeople(input.hostId, input.specialistIds);
+    const now = this.now();
+    const consult: Consult = {
+      id: randomUUID(),
+      title: input.title,
+      patientRef: input.patientRef,
+      scheduledStart: input.scheduledStart,
+      scheduledEnd: input.scheduledEnd,
+      hostId: input.hostId,
+      specialistIds: [...new Set(input.specialistIds)],
+      guests: input.guests.map((g): Guest => ({
+        id: randomUUID(),
+        name: g.name,
+        email: g.email ?? null,
+      })),
+      status: 'scheduled',
+      createdBy: claims.sub,
+      createdAt: now,
+      updatedAt: now,
+      startedAt: null,
+      endedAt: null,
+      endReason: null,
+    };
+    this.store.consults.insert(consult);
+    this.audit.record({
+      action: 'consult.create',
+      actor: { id: claims.sub, label: claims.name },
+      ip: actor.ip,
+      object: { type: 'consult', id: consult.id },
+      details: {
+        hostId: consult.hostId,
+        specialistIds: consult.specialistIds,
+        guests: consult.guests.length,
+      },
+    });
+    return this.#refresh(consult);
+  }
+
+  update(
+    actor: Actor,
+    id: string,
+    patch: Omit<ConsultPatch, 'guests'> & { guests?: NewConsult['guests'] },
+  ): Consult {
+    const c = this.get(actor.claims, id);
+    if (!this.#canManage(c, actor.claims))
+      throw new GatewayError('forbidden', 'only the host or an admin may change a consult');
+    if (c.status !== 'scheduled' && c.status !== 'open') {
+      throw new GatewayError('conflict', `a consult that is ${c.status} cannot be changed`);
+    }
+    if (actor.claims.role === 'doctor' && patch.hostId && patch.hostId !== actor.claims.sub) {
+      throw new GatewayError('forbidden', 'only an admin may hand a consult to another host');
+    }
+    const start = patch.scheduledStart ?? c.scheduledStart;
+    const end = patch.scheduledEnd ?? c.scheduledEnd;
+    if (end <= start) {
+      throw new GatewayError('bad_request', 'scheduledEnd must be after scheduledStart', [
+        { path: ['scheduledEnd'], message: 'must be after scheduledStart' },
+      ]);
+    }
+    if (patch.hostId || patch.specialistIds) {
+      this.#checkPeople(patch.hostId ?? c.hostId, patch.specialistIds ?? c.specialistIds);
+    }
+    const guests = patch.guests?.map((g): Guest => ({
+      id: randomUUID(),
+      name: g.name,
+      email: g.email ?? null,
+    }));
+    const updated = this.store.consults.update(id, { ...patch, guests }, this.now());
+    if (!updated) throw new GatewayError('not_found', `no consult ${id}`);
+    this.audit.record({
+      action: 'consult.update',
+      actor: { id: actor.claims.sub, label: actor.claims.name },
+      ip: actor.ip,
+      object: { type: 'consult', id },
+      details: { fields: Object.keys(patch) },
+    });
+    // A reschedule may move the lobby time back into the future.
+    if (
+      updated.status === 'open' &&
+      this.now() < updated.scheduledStart - this.settings.lobbyOpenMinutes * 60_000
+    ) {
+      return this.store.consults.transition(id, ['open'], 'scheduled', {}, this.now()) ?? updated;
+    }
+    return this.#refresh(updated);
+  }
+
+  cancel(actor: Actor, id: string): Consult {
+    const c = this.get(actor.claims, id);
+    if (!this.#canManage(c, actor.claims))
+      throw new GatewayError('forbidden', 'only the host or an admin may cancel a consult');
+    const cancelled = this.store.consults.transition(
+      id,
+      ['scheduled', 'open'],
+      'cancelled',
+      { endReason: 'cancelled' },
+      this.now(),
+    );
+    if (!cancelled)
+      throw new GatewayError('conflict', `a consult that is ${c.status} cannot be cancelled`);
+    this.audit.record({
+      action: 'consult.cancel',
+      actor: { id: actor.claims.sub, label: actor.claims.name },
+      ip: actor.ip,
+      object: { type: 'consult', id },
+    });
+    this.safeEmit('consultClosed', cancelled);
+    return cancelled;
+  }
+
+  // --- lifecycle driven by the live room ---
+
+  /** The host joined: the consult is live (from scheduled or open). */
+  markLive(id: string): Consult | undefined {
+    const now = this.now();
+    return this.store.consults.transition(
+      id,
+      ['scheduled', 'open'],
+      'live',
+      { startedAt: now },
+      now,
+    );
+  }
+
+  /** Ends a consult that is live or open; returns undefined when it already ended. */
+  end(
+    id: string,
+    reason: string,
+    actor: { id: string | null; label?: string } | null,
+    ip: string | null,
+  ): Consult | undefined {
+    const now = this.now();
+    const ended = this.store.consults.transition(
+      id,
+      ['open', 'live'],
+      'ended',
+      { endedAt: now, endReason: reason },
+      now,
+    );
+    if (ended) {
+      this.audit.record({
+        action: 'consult.end',
+        actor,
+        ip,
+        object: { type: 'consult', id },
+        details: { reason },
+      });
+      this.safeEmit('consultClosed', ended);
+    }
+    return ended;
+  }
+
+  /** The host (or an admin) ends the consult for everyone. */
+  endAsHost(actor: Actor, id: string): Consult {
+    const c = this.get(actor.claims, id);
+    if (!this.#canManage(c, actor.claims))
+      throw new GatewayError('forbidden', 'only the host or an admin may end a consult');
+    const ended = this.end(
+      id,
+      'ended_by_host',
+      { id: actor.claims.sub, label: actor.claims.name },
+      actor.ip,
+    );
+    if (!ended) throw new GatewayError('conflict', `a consult that is ${c.status} cannot be ended`);
+    return ended;
+  }
+
+  /** Called when the last participant left: past the scheduled end, the consult is over. */
+  lastParticipantLeft(id: string): void {
+    const c = this.store.consults.findById(id);
+    if (c && c.status === 'live' && this.now() >= c.scheduledEnd)
+      this.end(id, 'everyone_left', null, null);
+  }
+
+  // --- join grants ---
+
+  #grant(
+    consult: Consult,
+    claims: Omit<JoinClaims, 'grants' | 'consultId'> & { inviteId?: string },
+    grants: Grants,
+  ): JoinGrant {
+    const full: JoinClaims & { inviteId?: string } = { ...claims, consultId: consult.id, grants };
+    const token = jwt.sign(full, this.settings.secret, {
+      algorithm: 'HS256',
+      issuer: TOKEN_ISSUER,
+      audience: JOIN_AUDIENCE,
+      expiresIn: this.settings.joinTtlSeconds,
+      jwtid: randomUUID(),
+    });
+    return {
+      token,
+      consultId: consult.id,
+      role: claims.role,
+      grants,
+      expiresIn: this.settings.joinTtlSeconds,
+    };
+  }
+
+  #assertJoinable(c: Consult, asHost: boolean): void {
+    if (!JOINABLE.includes(c.status))
+      throw new GatewayError('conflict', `this consult is ${c.status}`);
+    if (c.status === 'scheduled' && !asHost) {
+      const opens = new Date(
+        c.scheduledStart - this.settings.lobbyOpenMinutes * 60_000,
+      ).toISOString();
+      throw new GatewayError('conflict', `the waiting room opens at ${opens}`);
+    }
+  }
+
+  /** A join grant for a logged-in participant (host, invited specialist, or admin). */
+  issueJoinGrant(actor: Actor, consultId: string): JoinGrant {
+    const c = this.get(actor.claims, consultId);
+    const isHost = c.hostId === actor.claims.sub;
+    this.#assertJoinable(c, isHost || actor.claims.role === 'admin');
+    const user = this.store.users.findById(actor.claims.sub);
+    if (!user || user.disabled) throw new GatewayError('unauthorized', 'this account is disabled');
+    const host = isHost || actor.claims.role === 'admin';
+    const grant = this.#grant(
+      c,
+      { sub: user.id, name: user.name, role: user.role },
+      { publish: true, subscribe: true, admit: host, end: host },
+    );
+    this.audit.record({
+      action: 'consult.join_grant',
+      actor: { id: user.id, label: user.email },
+      ip: actor.ip,
+      object: { type: 'consult', id: c.id },
+      details: { grants: grant.grants },
+    });
+    return grant;
+  }
+
+  /** Operator tool path: a grant for an existing consult and one of its participants. */
+  mintOperatorGrant(consultId: string, userIdOrEmail: string): JoinGrant {
+    const c = this.find(consultId);
+    if (!c) throw new GatewayError('not_found', `no consult ${consultId}`);
+    const user =
+      this.store.users.findById(userIdOrEmail) ??
+      this.store.users.findByEmailWithSecret(userIdOrEmail.toLowerCase());
+    if (!user || user.disabled)
+      throw new GatewayError('not_found', `no active user ${userIdOrEmail}`);
+    const isHost = c.hostId === user.id;
+    if (!isHost && !c.specialistIds.includes(user.id) && user.role !== 'admin') {
+      throw new GatewayError(
+        'forbidden',
+        `${user.email} is not a participant of consult ${consultId}`,
+      );
+    }
+    if (!JOINABLE.includes(c.status))
+      throw new GatewayError('conflict', `this consult is ${c.status}`);
+    const host = isHost || user.role === 'admin';
+    return this.#grant(
+      c,
+      { sub: user.id, name: user.name, role: user.role },
+      { publish: true, subscribe: true, admit: host, end: host },
+    );
+  }
+
+  /**
+   * The socket edge's check: the token's consult exists and is joinable, and its bearer is
+   * still a participant (an active account, or an invite that is not revoked or expired).
+   */
+  authorizeJoin(claims: JoinClaims & { inviteId?: string }): Consult {
+    const c = this.find(claims.consultId);
+    if (!c) throw new GatewayError('forbidden', 'this consult does not exist');
+    if (!JOINABLE.includes(c.status))
+      throw new GatewayError('forbidden', `this consult is ${c.status}`);
+    if (claims.inviteId) {
+      const invite = this.store.invites.findById(claims.inviteId);
+      if (
+        !invite ||
+        invite.consultId !== c.id ||
+        invite.revokedAt !== null ||
+        invite.expiresAt <= this.now()
+      ) {
+        throw new GatewayError('forbidden', 'this invitation is no longer valid');
+      }
+      return c;
+    }
+    const user = this.store.users.findById(claims.sub);
+    if (!user || user.disabled) throw new GatewayError('forbidden', 'this account is not active');
+    if (user.role !== 'admin' && !this.#isParticipant(c, user.id)) {
+      throw new GatewayError('forbidden', 'you are not a participant of this consult');
+    }
+    return c;
+  }
+
+  // --- invitations ---
+
+  createInvite(
+    actor: Actor,
+    consultId: string,
+    input: { guestName: string; email?: string | null; expiresInHours?: number },
+  ): { invite: Invite; token: string } {
+    const c = this.get(actor.claims, consultId);
+    if (!this.#canManage(c, actor.claims))
+      throw new GatewayError('forbidden', 'only the host or an admin may invite');
+    if (!JOINABLE.includes(c.status))
+      throw new GatewayError('conflict', `this consult is ${c.status}`);
+    const now = this.now();
+    const hours = input.expiresInHours ?? this.settings.inviteTtlHours;
+    const invite: Invite = {
+      id: randomUUID(),
+      consultId,
+      guestName: input.guestName,
+      email: input.email ?? null,
+      createdBy: actor.claims.sub,
+      createdAt: now,
+      expiresAt: now + hours * 3600_000,
+      revokedAt: null,
+      firstUsedAt: null,
+    };
+    this.store.invites.insert(invite);
+    const token = jwt.sign(
+      { inviteId: invite.id, consultId, name: invite.guestName },
+      this.settings.secret,
+      {
+        algorithm: 'HS256',
+        issuer: TOKEN_ISSUER,
+        audience: INVITE_AUDIENCE,
+        expiresIn: hours * 3600,
+      },
+    );
+    this.audit.record({
+      action: 'invite.create',
+      actor: { id: actor.claims.sub, label: actor.claims.name },
+      ip: actor.ip,
+      object: { type: 'invite', id: invite.id },
+      details: { consultId, guestName: invite.guestName },
+    });
+    return { invite, token };
+  }
+
+  listInvites(actor: AccessClaims, consultId: string): Invite[] {
+    const c = this.get(actor, consultId);
+    if (!this.#canManage(c, actor))
+      throw new GatewayError('forbidden', 'only the host or an admin may see invites');
+    return this.store.invites.listByConsult(consultId);
+  }
+
+  revokeInvite(actor: Actor, consultId: string, inviteId: string): Invite {
+    const c = this.get(actor.claims, consultId);
+    if (!this.#canManage(c, actor.claims))
+      throw new GatewayError('forbidden', 'only the host or an admin may revoke');
+    const existing = this.store.invites.findById(inviteId);
+    if (!existing || existing.consultId !== consultId)
+      throw new GatewayError('not_found', `no invite ${inviteId}`);
+    const invite = this.store.invites.revoke(inviteId, this.now())!;
+    this.audit.record({
+      action: 'invite.revoke',
+      actor: { id: actor.claims.sub, label: actor.claims.name },
+      ip: actor.ip,
+      object: { type: 'invite', id: inviteId },
+      details: { consultId },
+    });
+    this.safeEmit('inviteRevoked', invite);
+    return invite;
+  }
+
+  /** Exchanges an invite link's token for a join grant as a guest. */
+  redeemInvite(
+    token: string,
+    ip: string | null,
+  ): JoinGrant & { guestName: string; consultTitle: string } {
+    let claims: z.infer<typeof inviteClaimsSchema>;
+    try {
+      claims = inviteClaimsSchema.parse(
+        jwt.verify(token, this.settings.secret, {
+          algorithms: ['HS256'],
+          issuer: TOKEN_ISSUER,
+          audience: INVITE_AUDIENCE,
+        }),
+      );
+    } catch {
+      throw new GatewayError('unauthorized', 'this invitation link is invalid or has expired');
+    }
+    const invite = this.store.invites.findById(claims.inviteId);
+    if (!invite || invite.revokedAt !== null || invite.expiresAt <= this.now()) {
+      this.audit.record({
+        action: 'invite.use',
+        actor: { id: null, label: claims.name },
+        ip,
+        object: { type: 'invite', id: claims.inviteId },
+        outcome: 'failure',
+      });
+      throw new GatewayError('unauthorized', 'this invitation has been revoked or has expired');
+    }
+    const c = this.#load(invite.consultId);
+    this.#assertJoinable(this.#refresh(c), false);
+    this.store.invites.markUsed(invite.id, this.now());
+    this.audit.record({
+      action: 'invite.use',
+      actor: { id: `guest:${invite.id}`, label: invite.guestName },
+      ip,
+      object: { type: 'invite', id: invite.id },
+      details: { consultId: c.id },
+    });
+    const grant = this.#grant(
+      c,
+      { sub: `guest:${invite.id}`, name: invite.guestName, role: 'guest', inviteId: invite.id },
+      { publish: true, subscribe: true, admit: false, end: false },
+    );
+    return { ...grant, guestName: invite.guestName, consultTitle: c.title };
+  }
+}

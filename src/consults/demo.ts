@@ -1,0 +1,86 @@
+/**
+ * First-run demo data: on an empty database, one account per role (credentials printed once);
+ * and, on every start, a joinable demo consult with ready-to-open doctor and specialist links.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config.js';
+import type { Services } from '../gateway.js';
+import type { Consult, User, UserRole } from '../store/repositories.js';
+
+export const DEMO_ACCOUNTS: { role: UserRole; email: string; name: string }[] = [
+  { role: 'admin', email: 'admin@demo.local', name: 'Demo Admin' },
+  { role: 'doctor', email: 'doctor@demo.local', name: 'Dr. Demo Doctor' },
+  { role: 'specialist', email: 'specialist@demo.local', name: 'Demo Specialist' },
+];
+
+export interface DemoInfo {
+  /** Only on the first start (empty database): the generated passwords. */
+  credentials: { role: UserRole; email: string; password: string }[];
+  links: { doctor: string; specialist: string; consultId: string } | null;
+}
+
+export async function seedDemo(
+  services: Services,
+  config: Config,
+  baseUrl: string,
+): Promise<DemoInfo> {
+  const { store, auth, consults } = services;
+  const credentials: DemoInfo['credentials'] = [];
+  if (store.users.count() === 0) {
+    for (const account of DEMO_ACCOUNTS) {
+      const password = randomBytes(9).toString('base64url');
+      await auth.createUser({ ...account, password }, { id: null, label: 'first start' }, null);
+      credentials.push({ role: account.role, email: account.email, password });
+    }
+  }
+  if (!config.demoConsultId) return { credentials, links: null };
+  const doctor = store.users.findByEmailWithSecret('doctor@demo.local');
+  const specialist = store.users.findByEmailWithSecret('specialist@demo.local');
+  if (!doctor || !specialist || doctor.disabled || specialist.disabled)
+    return { credentials, links: null };
+
+  const consult = currentDemoConsult(services, config.demoConsultId, doctor, specialist);
+  return {
+    credentials,
+    links: {
+      consultId: consult.id,
+      doctor: `${baseUrl}/?token=${consults.mintOperatorGrant(consult.id, doctor.id).token}`,
+      specialist: `${baseUrl}/?token=${consults.mintOperatorGrant(consult.id, specialist.id).token}`,
+    },
+  };
+}
+
+/** The demo consult if it is still joinable and not past its end; otherwise a fresh one. */
+function currentDemoConsult(
+  services: Services,
+  baseId: string,
+  doctor: User,
+  specialist: User,
+): Consult {
+  const now = Date.now();
+  const existing = services.consults.find(baseId);
+  const usable = (c: Consult | undefined) =>
+    c && ['scheduled', 'open', 'live'].includes(c.status) && c.scheduledEnd > now + 30 * 60_000;
+  if (existing && usable(existing)) return existing;
+  const id = existing
+    ? `${baseId}-${new Date(now).toISOString().replace(/\D/g, '').slice(0, 14)}`
+    : baseId;
+  services.store.consults.insert({
+    id,
+    title: 'Demo consult',
+    patientRef: 'DEMO-0001',
+    scheduledStart: now - 60_000,
+    scheduledEnd: now + 8 * 3600_000,
+    hostId: doctor.id,
+    specialistIds: [specialist.id],
+    guests: [],
+    status: 'scheduled',
+    createdBy: doctor.id,
+    createdAt: now,
+    updatedAt: now,
+    startedAt: null,
+    endedAt: null,
+    endReason: null,
+  });
+  return services.consults.find(id)!;
+}

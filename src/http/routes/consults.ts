@@ -1,0 +1,189 @@
+import type { ConsultService } from '../../consults/ConsultService.js';
+import type { Api } from '../route.js';
+import {
+  consultDto,
+  consultsQuery,
+  createConsultBody,
+  createInviteBody,
+  idParams,
+  inviteDto,
+  inviteParams,
+  joinGrantResponse,
+  pageOf,
+  redeemInviteBody,
+  toConsultDto,
+  toInviteDto,
+  updateConsultBody,
+} from '../schemas.js';
+import { z } from 'zod';
+
+const ms = (iso: string | undefined) => (iso === undefined ? undefined : Date.parse(iso));
+
+/** Invite links open the client's consult page, which redeems the token. */
+export function consultRoutes(api: Api, consults: ConsultService, publicUrl: () => string): void {
+  api.route(
+    {
+      method: 'post',
+      path: '/consults',
+      tag: 'consults',
+      summary: 'Schedule a consult',
+      auth: ['admin', 'doctor'],
+      body: createConsultBody,
+      response: consultDto,
+      status: 201,
+    },
+    ({ body, user, ip }) =>
+      toConsultDto(
+        consults.create(
+          { claims: user, ip },
+          {
+            ...body,
+            scheduledStart: ms(body.scheduledStart)!,
+            scheduledEnd: ms(body.scheduledEnd)!,
+          },
+        ),
+      ),
+  );
+  api.route(
+    {
+      method: 'get',
+      path: '/consults',
+      tag: 'consults',
+      summary: 'List the consults you may see',
+      auth: 'user',
+      query: consultsQuery,
+      response: pageOf(consultDto),
+    },
+    ({ query, user }) => {
+      const page = consults.list(user, { ...query, from: ms(query.from), to: ms(query.to) });
+      return {
+        items: page.items.map(toConsultDto),
+        total: page.total,
+        limit: query.limit,
+        offset: query.offset,
+      };
+    },
+  );
+  api.route(
+    {
+      method: 'get',
+      path: '/consults/:id',
+      tag: 'consults',
+      summary: 'Get a consult',
+      auth: 'user',
+      params: idParams,
+      response: consultDto,
+    },
+    ({ params, user }) => toConsultDto(consults.get(user, params.id)),
+  );
+  api.route(
+    {
+      method: 'patch',
+      path: '/consults/:id',
+      tag: 'consults',
+      summary: 'Update or reschedule a consult',
+      auth: ['admin', 'doctor'],
+      params: idParams,
+      body: updateConsultBody,
+      response: consultDto,
+    },
+    ({ params, body, user, ip }) =>
+      toConsultDto(
+        consults.update({ claims: user, ip }, params.id, {
+          ...body,
+          scheduledStart: ms(body.scheduledStart),
+          scheduledEnd: ms(body.scheduledEnd),
+        }),
+      ),
+  );
+  api.route(
+    {
+      method: 'post',
+      path: '/consults/:id/cancel',
+      tag: 'consults',
+      summary: 'Cancel a consult',
+      auth: ['admin', 'doctor'],
+      params: idParams,
+      response: consultDto,
+    },
+    ({ params, user, ip }) => toConsultDto(consults.cancel({ claims: user, ip }, params.id)),
+  );
+  api.route(
+    {
+      method: 'post',
+      path: '/consults/:id/end',
+      tag: 'consults',
+      summary: 'End a live or open consult for everyone',
+      auth: ['admin', 'doctor'],
+      params: idParams,
+      response: consultDto,
+    },
+    ({ params, user, ip }) => toConsultDto(consults.endAsHost({ claims: user, ip }, params.id)),
+  );
+  api.route(
+    {
+      method: 'post',
+      path: '/consults/:id/join',
+      tag: 'consults',
+      summary: 'Get a join grant (Socket.IO token) for this consult',
+      auth: 'user',
+      params: idParams,
+      response: joinGrantResponse,
+    },
+    ({ params, user, ip }) => consults.issueJoinGrant({ claims: user, ip }, params.id),
+  );
+  api.route(
+    {
+      method: 'post',
+      path: '/consults/:id/invites',
+      tag: 'invites',
+      summary: 'Create an invite link for an external guest',
+      auth: ['admin', 'doctor'],
+      params: idParams,
+      body: createInviteBody,
+      response: z.object({ invite: inviteDto, url: z.string(), token: z.string() }),
+      status: 201,
+    },
+    ({ params, body, user, ip }) => {
+      const { invite, token } = consults.createInvite({ claims: user, ip }, params.id, body);
+      return { invite: toInviteDto(invite), token, url: `${publicUrl()}/?invite=${token}` };
+    },
+  );
+  api.route(
+    {
+      method: 'get',
+      path: '/consults/:id/invites',
+      tag: 'invites',
+      summary: 'List a consult’s invites',
+      auth: ['admin', 'doctor'],
+      params: idParams,
+      response: z.object({ items: z.array(inviteDto) }),
+    },
+    ({ params, user }) => ({ items: consults.listInvites(user, params.id).map(toInviteDto) }),
+  );
+  api.route(
+    {
+      method: 'delete',
+      path: '/consults/:id/invites/:inviteId',
+      tag: 'invites',
+      summary: 'Revoke an invite (disconnects a guest who used it)',
+      auth: ['admin', 'doctor'],
+      params: inviteParams,
+      response: inviteDto,
+    },
+    ({ params, user, ip }) =>
+      toInviteDto(consults.revokeInvite({ claims: user, ip }, params.id, params.inviteId)),
+  );
+  api.route(
+    {
+      method: 'post',
+      path: '/invites/redeem',
+      tag: 'invites',
+      summary: 'Exchange an invite link’s token for a guest join grant',
+      auth: 'public',
+      body: redeemInviteBody,
+      response: joinGrantResponse.extend({ guestName: z.string(), consultTitle: z.string() }),
+    },
+    ({ body, ip }) => consults.redeemInvite(body.token, ip),
+  );
+}

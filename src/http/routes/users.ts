@@ -1,0 +1,63 @@
+import type { AuthService } from '../../auth/AuthService.js';
+import type { Store } from '../../store/repositories.js';
+import type { Api } from '../route.js';
+import {
+  createUserBody,
+  idParams,
+  pageOf,
+  toUserDto,
+  updateUserBody,
+  userDto,
+  usersQuery,
+} from '../schemas.js';
+
+export function userRoutes(api: Api, auth: AuthService, store: Store): void {
+  api.route(
+    {
+      method: 'get',
+      path: '/users',
+      tag: 'users',
+      summary: 'List users (admins; doctors see the list to pick specialists)',
+      auth: ['admin', 'doctor'],
+      query: usersQuery,
+      response: pageOf(userDto),
+    },
+    ({ query }) => {
+      const page = store.users.list(query);
+      return {
+        items: page.items.map(toUserDto),
+        total: page.total,
+        limit: query.limit,
+        offset: query.offset,
+      };
+    },
+  );
+  api.route(
+    {
+      method: 'post',
+      path: '/users',
+      tag: 'users',
+      summary: 'Create a user',
+      auth: ['admin'],
+      body: createUserBody,
+      response: userDto,
+      status: 201,
+    },
+    async ({ body, user, ip }) =>
+      toUserDto(await auth.createUser(body, { id: user.sub, label: user.name }, ip)),
+  );
+  api.route(
+    {
+      method: 'patch',
+      path: '/users/:id',
+      tag: 'users',
+      summary: 'Disable or re-enable a user',
+      auth: ['admin'],
+      params: idParams,
+      body: updateUserBody,
+      response: userDto,
+    },
+    ({ params, body, user, ip }) =>
+      toUserDto(auth.setDisabled(params.id, body.disabled, { id: user.sub, label: user.name }, ip)),
+  );
+}

@@ -1,0 +1,233 @@
+/**
+ * The bandwidth-adaptation decisions for one receiving peer, as pure functions of what was
+ * measured (no mediasoup, no timers), so they can be tested with fake inputs.
+ *
+ * Audio comes first: it is reserved off the top of the receiver's estimated bandwidth. Video
+ * consumers share the rest: each gets its lowest level if it fits (screen share before
+ * camera), then screen shares climb to full quality, then cameras climb one level at a time
+ * in turn. A consumer whose lowest level does not fit is paused. Downgrades apply at once
+ * (a pause only after the lowest level has not fitted for `pauseAfterMs`); upgrades need a
+ * margin, must hold for `upgradeAfterMs`, and wait `holdAfterDowngradeMs` after a downgrade.
+ */
+
+export type VideoSource = 'camera' | 'screen';
+
+export interface Layers {
+  spatialLayer: number;
+  temporalLayer: number;
+}
+
+/** One quality step a consumer can be sent at and its bitrate, bit/s. */
+export interface VideoLevel extends Layers {
+  bitrate: number;
+}
+
+export interface VideoConsumerInput {
+  id: string;
+  source: VideoSource;
+  /** Available levels, lowest first (the last one is full quality); empty when unknown. */
+  levels: VideoLevel[];
+}
+
+export interface PolicyInput {
+  now: number;
+  /** The receiver's estimated downlink (mediasoup's available outgoing bitrate), bit/s. */
+  availableBitrate: number;
+  /** Bitrate the receiver's audio needs, bit/s; reserved before any video. */
+  audioBitrate: number;
+  /** The receiver reports heavy loss (poor consumer scores): trust the estimate less. */
+  congested: boolean;
+  /** Video consumers the receiver wants (resumed by it, producer not paused). */
+  consumers: VideoConsumerInput[];
+}
+
+export interface PolicyOptions {
+  /** Share of the estimate that media may use; the rest absorbs estimate error and RTCP. */
+  headroom: number;
+  /** Further factor on the estimate while the receiver is congested. */
+  congestedFactor: number;
+  /** An upgrade must fit with this much to spare (0.15: 15 % above its bitrate). */
+  upMargin: number;
+  /** An upgrade must have fitted continuously for this long, ms. */
+  upgradeAfterMs: number;
+  /** No upgrade (or resume) of a consumer this soon after its last downgrade, ms. */
+  holdAfterDowngradeMs: number;
+  /** Pause only after the lowest level has not fitted for this long, ms. */
+  pauseAfterMs: number;
+}
+
+export const DEFAULT_POLICY: Readonly<PolicyOptions> = Object.freeze({
+  headroom: 0.85,
+  congestedFactor: 0.7,
+  upMargin: 0.15,
+  upgradeAfterMs: 2000,
+  holdAfterDowngradeMs: 5000,
+  pauseAfterMs: 1000,
+});
+
+/** What a consumer may be sent: up to these layers, or nothing (paused). */
+export type Cap = Layers | null;
+
+export interface ConsumerMemory {
+  cap: Cap;
+  lastDowngradeAt: number;
+  /** Since when an upgrade has fitted (null: it does not). */
+  upgradeFitsSince: number | null;
+  /** Since when not even the lowest level has fitted (null: it fits). */
+  nothingFitsSince: number | null;
+}
+
+/** What the policy remembers between decisions, per consumer id. */
+export type PolicyMemory = Map<string, ConsumerMemory>;
+
+export interface Decision {
+  /** The cap for every consumer of the input. */
+  caps: Map<string, Cap>;
+  /** Bit/s available for video after audio and headroom. */
+  videoBudget: number;
+}
+
+/** Total order on layers: spatial first, then temporal. */
+export function compareLayers(a: Layers, b: Layers): number {
+  return a.spatialLayer - b.spatialLayer || a.temporalLayer - b.temporalLayer;
+}
+
+/** Index of the highest level at or below the cap (0 when the cap is below them all), -1 when paused. */
+export function levelIndex(levels: readonly VideoLevel[], cap: Cap): number {
+  if (cap === null) return -1;
+  let index = 0;
+  levels.forEach((l, i) => {
+    if (compareLayers(l, cap) <= 0) index = i;
+  });
+  return index;
+}
+
+/** What each level costs: its bitrate, never less than a lower level's (encoders ramp unevenly). */
+function costs(levels: readonly VideoLevel[]): number[] {
+  let floor = 0;
+  return levels.map((l) => (floor = Math.max(floor, l.bitrate)));
+}
+
+/**
+ * Splits a video budget over consumers: every consumer's lowest level if it fits (screens
+ * first), then screens to full quality, then cameras one level at a time, round-robin.
+ * Returns a level index per consumer (-1: paused). Consumers without levels get -1 too.
+ */
+export function allocate(budget: number, consumers: readonly VideoConsumerInput[]): Map<string, number> {
+  const ordered = [
+    ...consumers.filter((c) => c.source === 'screen'),
+    ...consumers.filter((c) => c.source !== 'screen'),
+  ];
+  const cost = new Map(ordered.map((c) => [c.id, costs(c.levels)]));
+  const chosen = new Map<string, number>();
+  let left = budget;
+  for (const c of ordered) {
+    const first = cost.get(c.id)![0];
+    if (first !== undefined && first <= left) {
+      chosen.set(c.id, 0);
+      left -= first;
+    } else {
+      chosen.set(c.id, -1);
+    }
+  }
+  // One step up for a consumer, if its next level fits in what is left.
+  const step = (c: VideoConsumerInput): boolean => {
+    const at = chosen.get(c.id)!;
+    const cs = cost.get(c.id)!;
+    if (at < 0 || at + 1 >= cs.length) return false;
+    const extra = cs[at + 1]! - cs[at]!;
+    if (extra > left) return false;
+    chosen.set(c.id, at + 1);
+    left -= extra;
+    return true;
+  };
+  for (const c of ordered) if (c.source === 'screen') while (step(c));
+  const cameras = ordered.filter((c) => c.source !== 'screen');
+  for (let progressed = true; progressed; ) {
+    progressed = false;
+    for (const c of cameras) if (step(c)) progressed = true;
+  }
+  return chosen;
+}
+
+/** The video budget for an estimate: headroom, congestion and the audio reserve taken off. */
+export function videoBudget(input: PolicyInput, options: PolicyOptions): number {
+  const usable = input.availableBitrate * options.headroom;
+  return Math.max(0, usable * (input.congested ? options.congestedFactor : 1) - input.audioBitrate);
+}
+
+/**
+ * Decides each consumer's cap from the measurements and what was decided before (updating
+ * `memory`). A consumer seen for the first time starts uncapped and is lowered at once if
+ * that does not fit. Consumers missing from the input are forgotten.
+ */
+export function decide(
+  input: PolicyInput,
+  memory: PolicyMemory,
+  options: PolicyOptions = DEFAULT_POLICY,
+): Decision {
+  const budget = videoBudget(input, options);
+  const fitsNow = allocate(budget, input.consumers);
+  const fitsWithMargin = allocate(budget / (1 + options.upMargin), input.consumers);
+  const caps = new Map<string, Cap>();
+  const now = input.now;
+  for (const id of memory.keys()) {
+    if (!input.consumers.some((c) => c.id === id)) memory.delete(id);
+  }
+  for (const c of input.consumers) {
+    let m = memory.get(c.id);
+    const top = c.levels[c.levels.length - 1];
+    if (!m) {
+      m = {
+        cap: top ? layersOf(top) : null,
+        lastDowngradeAt: -Infinity,
+        upgradeFitsSince: null,
+        nothingFitsSince: null,
+      };
+      memory.set(c.id, m);
+    }
+    if (!top) {
+      // Nothing known about its layers yet: leave it as it is.
+      caps.set(c.id, m.cap);
+      continue;
+    }
+    const current = levelIndex(c.levels, m.cap);
+    const now_ = fitsNow.get(c.id)!;
+    const withMargin = fitsWithMargin.get(c.id)!;
+    if (now_ >= 0) m.nothingFitsSince = null;
+    if (now_ < current) {
+      m.upgradeFitsSince = null;
+      if (now_ >= 0) {
+        m.cap = layersOf(c.levels[now_]!);
+        m.lastDowngradeAt = now;
+      } else {
+        m.nothingFitsSince ??= now;
+        if (now - m.nothingFitsSince >= options.pauseAfterMs) {
+          m.cap = null;
+          m.lastDowngradeAt = now;
+        } else if (current > 0) {
+          // Down to the lowest level while deciding whether to pause.
+          m.cap = layersOf(c.levels[0]!);
+          m.lastDowngradeAt = now;
+        }
+      }
+    } else if (withMargin > current) {
+      m.upgradeFitsSince ??= now;
+      if (
+        now - m.upgradeFitsSince >= options.upgradeAfterMs &&
+        now - m.lastDowngradeAt >= options.holdAfterDowngradeMs
+      ) {
+        m.cap = layersOf(c.levels[withMargin]!);
+        m.upgradeFitsSince = null;
+      }
+    } else {
+      m.upgradeFitsSince = null;
+    }
+    caps.set(c.id, m.cap);
+  }
+  return { caps, videoBudget: budget };
+}
+
+function layersOf(l: Layers): Layers {
+  return { spatialLayer: l.spatialLayer, temporalLayer: l.temporalLayer };
+}

@@ -1,0 +1,112 @@
+/** Versioned schema migrations, applied in order at start; never edit one that has shipped. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'accounts, consults, invites',
+    sql: `
+      CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'doctor', 'specialist')),
+        password_hash TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+
+      CREATE TABLE refresh_tokens (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        family_id TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        expires_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER,
+        replaced_by TEXT
+      );
+      CREATE INDEX refresh_tokens_family ON refresh_tokens(family_id);
+      CREATE INDEX refresh_tokens_user ON refresh_tokens(user_id);
+
+      CREATE TABLE consults (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        patient_ref TEXT NOT NULL,
+        scheduled_start INTEGER NOT NULL,
+        scheduled_end INTEGER NOT NULL,
+        host_id TEXT NOT NULL REFERENCES users(id),
+        status TEXT NOT NULL CHECK (status IN ('scheduled', 'open', 'live', 'ended', 'cancelled')),
+        created_by TEXT NOT NULL REFERENCES users(id),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        started_at INTEGER,
+        ended_at INTEGER,
+        end_reason TEXT,
+        CHECK (scheduled_end > scheduled_start)
+      );
+      CREATE INDEX consults_host ON consults(host_id);
+      CREATE INDEX consults_start ON consults(scheduled_start);
+
+      CREATE TABLE consult_specialists (
+        consult_id TEXT NOT NULL REFERENCES consults(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        PRIMARY KEY (consult_id, user_id)
+      );
+      CREATE INDEX consult_specialists_user ON consult_specialists(user_id);
+
+      CREATE TABLE consult_guests (
+        id TEXT PRIMARY KEY,
+        consult_id TEXT NOT NULL REFERENCES consults(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        email TEXT
+      );
+      CREATE INDEX consult_guests_consult ON consult_guests(consult_id);
+
+      CREATE TABLE invites (
+        id TEXT PRIMARY KEY,
+        consult_id TEXT NOT NULL REFERENCES consults(id) ON DELETE CASCADE,
+        guest_name TEXT NOT NULL,
+        email TEXT,
+        created_by TEXT NOT NULL REFERENCES users(id),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        revoked_at INTEGER,
+        first_used_at INTEGER
+      );
+      CREATE INDEX invites_consult ON invites(consult_id);
+    `,
+  },
+  {
+    version: 2,
+    name: 'audit log',
+    sql: `
+      CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        at INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        actor_id TEXT,
+        actor_label TEXT,
+        source_ip TEXT,
+        object_type TEXT,
+        object_id TEXT,
+        outcome TEXT NOT NULL CHECK (outcome IN ('success', 'failure')),
+        details TEXT
+      );
+      CREATE INDEX audit_log_at ON audit_log(at);
+      CREATE INDEX audit_log_action ON audit_log(action, at);
+      CREATE INDEX audit_log_actor ON audit_log(actor_id, at);
+      -- Append-only: the database itself refuses changes and deletions.
+      CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+      CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+    `,
+  },
+];

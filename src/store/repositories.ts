@@ -1,0 +1,182 @@
+/**
+ * Storage behind one interface per aggregate, so another database can replace SQLite.
+ * Times are epoch milliseconds; implementations must make each method atomic.
+ */
+export type UserRole = 'admin' | 'doctor' | 'specialist';
+
+export interface User {
+  id: string;
+  email: string;
+  name: string;
+  role: UserRole;
+  disabled: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface UserWithSecret extends User {
+  passwordHash: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+}
+
+export interface UserRepository {
+  create(user: UserWithSecret): User;
+  findById(id: string): User | undefined;
+  findByEmailWithSecret(email: string): UserWithSecret | undefined;
+  list(filter: { role?: UserRole; limit: number; offset: number }): Page<User>;
+  setDisabled(id: string, disabled: boolean, at: number): User | undefined;
+  count(): number;
+}
+
+export interface RefreshTokenRow {
+  id: string;
+  userId: string;
+  familyId: string;
+  tokenHash: string;
+  expiresAt: number;
+  createdAt: number;
+  revokedAt: number | null;
+  replacedBy: string | null;
+}
+
+export interface RefreshTokenRepository {
+  insert(row: RefreshTokenRow): void;
+  findByHash(tokenHash: string): RefreshTokenRow | undefined;
+  /** Marks one token used/revoked; false when it already was (a concurrent rotation). */
+  revoke(id: string, at: number, replacedBy: string | null): boolean;
+  revokeFamily(familyId: string, at: number): void;
+  revokeAllForUser(userId: string, at: number): void;
+}
+
+export type ConsultStatus = 'scheduled' | 'open' | 'live' | 'ended' | 'cancelled';
+
+export interface Guest {
+  id: string;
+  name: string;
+  email: string | null;
+}
+
+export interface Consult {
+  id: string;
+  title: string;
+  patientRef: string;
+  scheduledStart: number;
+  scheduledEnd: number;
+  hostId: string;
+  specialistIds: string[];
+  guests: Guest[];
+  status: ConsultStatus;
+  createdBy: string;
+  createdAt: number;
+  updatedAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  endReason: string | null;
+}
+
+export interface ConsultFilter {
+  /** Only consults this user hosts or is invited to (unset: all). */
+  participantId?: string;
+  status?: ConsultStatus[];
+  from?: number;
+  to?: number;
+  limit: number;
+  offset: number;
+}
+
+export type ConsultPatch = Partial<
+  Pick<
+    Consult,
+    | 'title'
+    | 'patientRef'
+    | 'scheduledStart'
+    | 'scheduledEnd'
+    | 'hostId'
+    | 'specialistIds'
+    | 'guests'
+  >
+>;
+
+export interface ConsultRepository {
+  insert(consult: Consult): void;
+  findById(id: string): Consult | undefined;
+  list(filter: ConsultFilter): Page<Consult>;
+  update(id: string, patch: ConsultPatch, at: number): Consult | undefined;
+  /**
+   * Moves a consult to `to` only if its status is one of `from` (compare-and-set), setting
+   * the given timestamps; returns the updated consult, or undefined when it was not in `from`.
+   */
+  transition(
+    id: string,
+    from: ConsultStatus[],
+    to: ConsultStatus,
+    fields: Partial<Pick<Consult, 'startedAt' | 'endedAt' | 'endReason'>>,
+    at: number,
+  ): Consult | undefined;
+}
+
+export interface Invite {
+  id: string;
+  consultId: string;
+  guestName: string;
+  email: string | null;
+  createdBy: string;
+  createdAt: number;
+  expiresAt: number;
+  revokedAt: number | null;
+  firstUsedAt: number | null;
+}
+
+export interface InviteRepository {
+  insert(invite: Invite): void;
+  findById(id: string): Invite | undefined;
+  listByConsult(consultId: string): Invite[];
+  revoke(id: string, at: number): Invite | undefined;
+  markUsed(id: string, at: number): void;
+}
+
+export interface AuditEntry {
+  id: string;
+  at: number;
+  /** e.g. auth.login, consult.create, invite.revoke, consult.admit */
+  action: string;
+  actorId: string | null;
+  /** A readable name for the actor (e-mail, guest name). */
+  actorLabel: string | null;
+  sourceIp: string | null;
+  objectType: string | null;
+  objectId: string | null;
+  outcome: 'success' | 'failure';
+  details: Record<string, unknown> | null;
+}
+
+export interface AuditFilter {
+  action?: string;
+  actorId?: string;
+  objectId?: string;
+  from?: number;
+  to?: number;
+  limit: number;
+  offset: number;
+}
+
+/** Append-only: there is deliberately no update or delete. */
+export interface AuditRepository {
+  append(entry: AuditEntry): void;
+  search(filter: AuditFilter): Page<AuditEntry>;
+}
+
+export interface Store {
+  users: UserRepository;
+  refreshTokens: RefreshTokenRepository;
+  consults: ConsultRepository;
+  invites: InviteRepository;
+  audit: AuditRepository;
+  /** Runs fn atomically: all its writes land, or none do. */
+  transaction<T>(fn: () => T): T;
+  close(): void;
+}

@@ -1,0 +1,80 @@
+import type { Db } from '../database.js';
+import type { Page, User, UserRepository, UserRole, UserWithSecret } from '../repositories.js';
+
+interface Row {
+  id: string;
+  email: string;
+  name: string;
+  role: UserRole;
+  password_hash: string;
+  disabled: number;
+  created_at: number;
+  updated_at: number;
+}
+
+const toUser = (r: Row): User => ({
+  id: r.id,
+  email: r.email,
+  name: r.name,
+  role: r.role,
+  disabled: r.disabled === 1,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+export class SqliteUserRepository implements UserRepository {
+  constructor(private readonly db: Db) {}
+
+  create(u: UserWithSecret): User {
+    this.db
+      .prepare(
+        `INSERT INTO users (id, email, name, role, password_hash, disabled, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        u.id,
+        u.email,
+        u.name,
+        u.role,
+        u.passwordHash,
+        u.disabled ? 1 : 0,
+        u.createdAt,
+        u.updatedAt,
+      );
+    return this.findById(u.id)!;
+  }
+
+  findById(id: string): User | undefined {
+    const row = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
+    return row && toUser(row);
+  }
+
+  findByEmailWithSecret(email: string): UserWithSecret | undefined {
+    const row = this.db.prepare('SELECT * FROM users WHERE email = ?').get(email) as
+      Row | undefined;
+    return row && { ...toUser(row), passwordHash: row.password_hash };
+  }
+
+  list({ role, limit, offset }: { role?: UserRole; limit: number; offset: number }): Page<User> {
+    const where = role ? 'WHERE role = ?' : '';
+    const args = role ? [role] : [];
+    const rows = this.db
+      .prepare(`SELECT * FROM users ${where} ORDER BY name, id LIMIT ? OFFSET ?`)
+      .all(...args, limit, offset) as Row[];
+    const { n } = this.db.prepare(`SELECT COUNT(*) AS n FROM users ${where}`).get(...args) as {
+      n: number;
+    };
+    return { items: rows.map(toUser), total: n };
+  }
+
+  setDisabled(id: string, disabled: boolean, at: number): User | undefined {
+    this.db
+      .prepare('UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?')
+      .run(disabled ? 1 : 0, at, id);
+    return this.findById(id);
+  }
+
+  count(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number }).n;
+  }
+}
