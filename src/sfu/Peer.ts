@@ -7,6 +7,7 @@ import type { types } from 'mediasoup';
 import { GatewayError } from '../errors.js';
 import type { MediaKind, MediaSource, Role } from '../signalling/messages.js';
 import { TypedEmitter } from '../util/TypedEmitter.js';
+import { BandwidthAdapter } from './BandwidthAdapter.js';
 
 export type Direction = 'send' | 'recv';
 export type ProducerAppData = { source: MediaSource; peerId: string };
@@ -43,6 +44,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
   >();
   readonly producers = new Map<string, types.Producer<ProducerAppData>>();
   readonly consumers = new Map<string, types.Consumer<ConsumerAppData>>();
+  /** Fits this peer's incoming video to its downlink; signalling relays its events to the client. */
+  readonly bandwidth = new BandwidthAdapter();
   #closed = false;
 
   constructor(
@@ -204,6 +207,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       this.consumers.delete(consumer.id);
       this.safeEmit('consumerClosed', consumer.id);
     });
+    this.bandwidth.add(consumer, producer, transport);
     return consumer;
   }
 
@@ -217,6 +221,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
   close(reason = 'left'): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.bandwidth.close();
     for (const { transport } of this.transports.values()) transport.close();
     this.transports.clear();
     this.producers.clear();

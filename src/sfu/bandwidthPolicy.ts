@@ -65,8 +65,14 @@ export const DEFAULT_POLICY: Readonly<PolicyOptions> = Object.freeze({
   pauseAfterMs: 1000,
 });
 
-/** What a consumer may be sent: up to these layers, or nothing (paused). */
+/** What a consumer may be sent: up to these layers (FULL: whatever is best), or nothing (paused). */
 export type Cap = Layers | null;
+
+/** The cap of a consumer that is not limited: it follows the producer's best layer as it appears. */
+export const FULL: Readonly<Layers> = Object.freeze({
+  spatialLayer: Number.POSITIVE_INFINITY,
+  temporalLayer: Number.POSITIVE_INFINITY,
+});
 
 export interface ConsumerMemory {
   cap: Cap;
@@ -113,7 +119,10 @@ function costs(levels: readonly VideoLevel[]): number[] {
  * first), then screens to full quality, then cameras one level at a time, round-robin.
  * Returns a level index per consumer (-1: paused). Consumers without levels get -1 too.
  */
-export function allocate(budget: number, consumers: readonly VideoConsumerInput[]): Map<string, number> {
+export function allocate(
+  budget: number,
+  consumers: readonly VideoConsumerInput[],
+): Map<string, number> {
   const ordered = [
     ...consumers.filter((c) => c.source === 'screen'),
     ...consumers.filter((c) => c.source !== 'screen'),
@@ -143,7 +152,7 @@ export function allocate(budget: number, consumers: readonly VideoConsumerInput[
   };
   for (const c of ordered) if (c.source === 'screen') while (step(c));
   const cameras = ordered.filter((c) => c.source !== 'screen');
-  for (let progressed = true; progressed; ) {
+  for (let progressed = true; progressed;) {
     progressed = false;
     for (const c of cameras) if (step(c)) progressed = true;
   }
@@ -176,29 +185,28 @@ export function decide(
   }
   for (const c of input.consumers) {
     let m = memory.get(c.id);
-    const top = c.levels[c.levels.length - 1];
     if (!m) {
       m = {
-        cap: top ? layersOf(top) : null,
+        cap: FULL,
         lastDowngradeAt: -Infinity,
         upgradeFitsSince: null,
         nothingFitsSince: null,
       };
       memory.set(c.id, m);
     }
-    if (!top) {
+    if (c.levels.length === 0) {
       // Nothing known about its layers yet: leave it as it is.
       caps.set(c.id, m.cap);
       continue;
     }
     const current = levelIndex(c.levels, m.cap);
-    const now_ = fitsNow.get(c.id)!;
+    const fits = fitsNow.get(c.id)!;
     const withMargin = fitsWithMargin.get(c.id)!;
-    if (now_ >= 0) m.nothingFitsSince = null;
-    if (now_ < current) {
+    if (fits >= 0) m.nothingFitsSince = null;
+    if (fits < current) {
       m.upgradeFitsSince = null;
-      if (now_ >= 0) {
-        m.cap = layersOf(c.levels[now_]!);
+      if (fits >= 0) {
+        m.cap = capAt(c.levels, fits);
         m.lastDowngradeAt = now;
       } else {
         m.nothingFitsSince ??= now;
@@ -207,7 +215,7 @@ export function decide(
           m.lastDowngradeAt = now;
         } else if (current > 0) {
           // Down to the lowest level while deciding whether to pause.
-          m.cap = layersOf(c.levels[0]!);
+          m.cap = capAt(c.levels, 0);
           m.lastDowngradeAt = now;
         }
       }
@@ -217,7 +225,7 @@ export function decide(
         now - m.upgradeFitsSince >= options.upgradeAfterMs &&
         now - m.lastDowngradeAt >= options.holdAfterDowngradeMs
       ) {
-        m.cap = layersOf(c.levels[withMargin]!);
+        m.cap = capAt(c.levels, withMargin);
         m.upgradeFitsSince = null;
       }
     } else {
@@ -228,6 +236,9 @@ export function decide(
   return { caps, videoBudget: budget };
 }
 
-function layersOf(l: Layers): Layers {
+/** The cap for a level: FULL for the top one, so the consumer keeps up with new layers. */
+function capAt(levels: readonly VideoLevel[], index: number): Layers {
+  const l = levels[index]!;
+  if (index === levels.length - 1) return FULL;
   return { spatialLayer: l.spatialLayer, temporalLayer: l.temporalLayer };
 }

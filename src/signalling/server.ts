@@ -83,7 +83,7 @@ const lobbyInfo = (e: LobbyEntry): LobbyEntryInfo => ({
 });
 
 export function attachSignalling(io: SignallingServer, deps: SignallingDeps): void {
-  const { rooms, consults, lobby, audit, jwtSecret } = deps;
+  const { rooms, consults, lobby, jwtSecret } = deps;
   const log = deps.logger.child({ component: 'signalling' });
 
   io.use((socket, next) => {

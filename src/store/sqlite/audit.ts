@@ -45,10 +45,14 @@ export class SqliteAuditRepository implements AuditRepository {
       where.push('(action = ? OR action LIKE ?)');
       args.push(f.action, `${f.action}.%`);
     }
-    if (f.actorId) (where.push('actor_id = ?'), args.push(f.actorId));
-    if (f.objectId) (where.push('object_id = ?'), args.push(f.objectId));
-    if (f.from !== undefined) (where.push('at >= ?'), args.push(f.from));
-    if (f.to !== undefined) (where.push('at <= ?'), args.push(f.to));
+    const add = (clause: string, value: string | number) => {
+      where.push(clause);
+      args.push(value);
+    };
+    if (f.actorId) add('actor_id = ?', f.actorId);
+    if (f.objectId) add('object_id = ?', f.objectId);
+    if (f.from !== undefined) add('at >= ?', f.from);
+    if (f.to !== undefined) add('at <= ?', f.to);
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const rows = this.db
       .prepare(`SELECT * FROM audit_log ${clause} ORDER BY seq DESC LIMIT ? OFFSET ?`)

@@ -178,10 +178,13 @@ export class SqliteConsultRepository implements ConsultRepository {
   ): Consult | undefined {
     const sets = ['status = ?', 'updated_at = ?'];
     const args: (string | number | null)[] = [to, at];
-    if (fields.startedAt !== undefined)
-      (sets.push('started_at = COALESCE(started_at, ?)'), args.push(fields.startedAt));
-    if (fields.endedAt !== undefined) (sets.push('ended_at = ?'), args.push(fields.endedAt));
-    if (fields.endReason !== undefined) (sets.push('end_reason = ?'), args.push(fields.endReason));
+    const set = (clause: string, value: string | number) => {
+      sets.push(clause);
+      args.push(value);
+    };
+    if (fields.startedAt != null) set('started_at = COALESCE(started_at, ?)', fields.startedAt);
+    if (fields.endedAt != null) set('ended_at = ?', fields.endedAt);
+    if (fields.endReason != null) set('end_reason = ?', fields.endReason);
     const res = this.db
       .prepare(
         `UPDATE consults SET ${sets.join(', ')} WHERE id = ? AND status IN (${from.map(() => '?').join(',')})`,
