@@ -89,6 +89,10 @@ export const configSchema = z
         })
         .default(2 ** 15),
     ),
+    /** Seconds between quality samples of each participant (stored in the record, shown live). */
+    QUALITY_SAMPLE_SECONDS: intIn(1, 60, 5),
+    /** Consult records are purged this many days after the consult ended; 0 keeps them forever. */
+    RETENTION_DAYS: intIn(0, 36500, 0),
     /** Origins allowed to call the API from other sites (comma-separated); empty: same origin only. */
     CORS_ORIGINS: z.preprocess(
       (v) => (typeof v === 'string' ? v : ''),
@@ -152,6 +156,7 @@ export interface Config {
   consults: { lobbyOpenMinutes: number; inviteTtlHours: number };
   corsOrigins: string[];
   publicUrl: string | undefined;
+  records: { sampleSeconds: number; retentionDays: number };
 }
 
 export class ConfigError extends Error {
@@ -232,6 +237,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     consults: { lobbyOpenMinutes: c.LOBBY_OPEN_MINUTES, inviteTtlHours: c.INVITE_TTL_HOURS },
     corsOrigins: c.CORS_ORIGINS,
+    records: { sampleSeconds: c.QUALITY_SAMPLE_SECONDS, retentionDays: c.RETENTION_DAYS },
     publicUrl: c.PUBLIC_URL?.replace(/\/+$/, ''),
   };
 }

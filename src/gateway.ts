@@ -15,6 +15,9 @@ import { createApp } from './http/app.js';
 import { createMetrics } from './http/metrics.js';
 import { loadTls } from './http/tls.js';
 import type { Logger } from './logger.js';
+import { ConsultRecorder } from './records/ConsultRecorder.js';
+import { QualitySampler } from './records/QualitySampler.js';
+import { RecordService } from './records/RecordService.js';
 import { RoomRegistry } from './sfu/RoomRegistry.js';
 import { WorkerPool } from './sfu/WorkerPool.js';
 import type { SignallingServer } from './signalling/server.js';
@@ -27,6 +30,7 @@ export interface Services {
   audit: AuditLog;
   auth: AuthService;
   consults: ConsultService;
+  records: RecordService;
 }
 
 /** The domain services over the configured store (also used by the operator CLIs). */
@@ -40,11 +44,14 @@ export function createServices(config: Config, logger: Logger): Services {
     inviteTtlHours: config.consults.inviteTtlHours,
     joinTtlSeconds: config.auth.joinTtlSeconds,
   });
-  return { store, audit, auth, consults };
+  const records = new RecordService(store, audit, config.records);
+  return { store, audit, auth, consults, records };
 }
 
 export interface Gateway extends Services {
   config: Config;
+  recorder: ConsultRecorder;
+  sampler: QualitySampler;
   pool: WorkerPool;
   rooms: RoomRegistry;
   io: SignallingServer;
@@ -76,6 +83,28 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       },
       logger,
     );
+    const lobby = new Lobby();
+    const recorder = new ConsultRecorder(services.store, logger);
+    // Consults a previous run left live were interrupted by its stop: close them first.
+    recorder.recoverInterrupted(services.consults);
+    recorder.attach(rooms, services.consults, lobby);
+    const sampler = new QualitySampler(
+      rooms,
+      recorder,
+      services.store,
+      logger,
+      config.records.sampleSeconds * 1000,
+    );
+    sampler.start();
+    services.records.purgeExpired();
+    const retention = setInterval(() => {
+      try {
+        services.records.purgeExpired();
+      } catch (err) {
+        logger.error({ err }, 'retention purge failed; will retry');
+      }
+    }, 6 * 3600_000);
+    retention.unref();
     let url = '';
     const app = createApp({
       ...services,
@@ -99,8 +128,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     attachSignalling(io, {
       rooms,
       consults: services.consults,
-      lobby: new Lobby(),
+      lobby,
       audit: services.audit,
+      recorder,
+      sampler,
       jwtSecret: config.jwtSecret,
       logger,
     });
@@ -119,8 +150,15 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     let closing: Promise<void> | undefined;
     const close = () =>
       (closing ??= (async () => {
+        sampler.stop();
+        clearInterval(retention);
         // Transports close before the workers (and their WebRtcServers) do.
         rooms.closeAll('gateway_shutdown');
+        // Live consults end here, as interrupted, with every participation closed now.
+        recorder.recoverInterrupted(services.consults);
+        const unwritten = recorder.queue.flush();
+        if (unwritten)
+          logger.error({ unwritten }, 'consult record writes still failing at shutdown');
         await new Promise<void>((resolve) => io.close(() => resolve()));
         workers.close();
         server.closeAllConnections?.();
@@ -128,7 +166,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
         services.store.close();
       })());
 
-    return { ...services, config, pool, rooms, io, server, url, port, close };
+    return { ...services, config, recorder, sampler, pool, rooms, io, server, url, port, close };
   } catch (err) {
     pool?.close();
     services.store.close();

@@ -60,7 +60,9 @@ export interface JoinGrant {
 type ConsultEvents = {
   /** An invite was revoked: anyone connected with it must be disconnected. */
   inviteRevoked: [invite: Invite];
-  /** The consult ended or was cancelled outside the live room (API, lifecycle). */
+  /** The host joined: the consult went live. */
+  consultLive: [consult: Consult];
+  /** The consult ended, was cancelled or was interrupted. */
   consultClosed: [consult: Consult];
 };
 
@@ -294,13 +296,42 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
   /** The host joined: the consult is live (from scheduled or open). */
   markLive(id: string): Consult | undefined {
     const now = this.now();
-    return this.store.consults.transition(
+    const live = this.store.consults.transition(
       id,
       ['scheduled', 'open'],
       'live',
       { startedAt: now },
       now,
     );
+    if (live) this.safeEmit('consultLive', live);
+    return live;
+  }
+
+  /** The gateway stopped while the consult was live: it ends as `interrupted` at `at`. */
+  interrupt(id: string, at: number): Consult | undefined {
+    const c = this.store.consults.transition(
+      id,
+      ['live'],
+      'ended',
+      { endedAt: at, endReason: 'interrupted' },
+      this.now(),
+    );
+    if (c) {
+      this.audit.record({
+        action: 'consult.interrupted',
+        actor: null,
+        ip: null,
+        object: { type: 'consult', id },
+        details: { endedAt: at },
+      });
+      this.safeEmit('consultClosed', c);
+    }
+    return c;
+  }
+
+  /** Consults currently live (at start: those a stopped gateway left live). */
+  liveConsults(): Consult[] {
+    return this.store.consults.list({ status: ['live'], limit: 10_000, offset: 0 }).items;
   }
 
   /** Ends a consult that is live or open; returns undefined when it already ended. */

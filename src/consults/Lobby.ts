@@ -2,6 +2,8 @@
  * The waiting rooms of live consults: who waits to be admitted, and who was admitted (so a
  * participant who reconnects during the consult does not wait again).
  */
+import { TypedEmitter } from '../util/TypedEmitter.js';
+
 export interface LobbyEntry {
   peerId: string;
   userId: string;
@@ -11,7 +13,15 @@ export interface LobbyEntry {
   since: number;
 }
 
-export class Lobby {
+type LobbyEvents = {
+  waiting: [consultId: string, entry: LobbyEntry];
+  admitted: [consultId: string, entry: LobbyEntry];
+  denied: [consultId: string, entry: LobbyEntry, reason: string];
+  /** Left the lobby on their own (disconnected or gave up). */
+  withdrew: [consultId: string, entry: LobbyEntry];
+};
+
+export class Lobby extends TypedEmitter<LobbyEvents> {
   readonly #waiting = new Map<string, Map<string, LobbyEntry>>();
   /** consultId → userId → the peerId they were admitted with. */
   readonly #admitted = new Map<string, Map<string, string>>();
@@ -20,6 +30,21 @@ export class Lobby {
     let m = this.#waiting.get(consultId);
     if (!m) this.#waiting.set(consultId, (m = new Map()));
     m.set(entry.peerId, entry);
+    this.safeEmit('waiting', consultId, entry);
+  }
+
+  /** Takes someone out of the lobby because they left it themselves. */
+  withdraw(consultId: string, peerId: string): LobbyEntry | undefined {
+    const entry = this.remove(consultId, peerId);
+    if (entry) this.safeEmit('withdrew', consultId, entry);
+    return entry;
+  }
+
+  /** Refuses someone waiting; undefined when nobody waits under that id. */
+  deny(consultId: string, peerId: string, reason: string): LobbyEntry | undefined {
+    const entry = this.remove(consultId, peerId);
+    if (entry) this.safeEmit('denied', consultId, entry, reason);
+    return entry;
   }
 
   remove(consultId: string, peerId: string): LobbyEntry | undefined {
@@ -41,6 +66,7 @@ export class Lobby {
     let m = this.#admitted.get(consultId);
     if (!m) this.#admitted.set(consultId, (m = new Map()));
     m.set(entry.userId, entry.peerId);
+    this.safeEmit('admitted', consultId, entry);
     return entry;
   }
 

@@ -7,7 +7,9 @@ import type { NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
 import type { Registry } from 'prom-client';
 import type { AuthService } from '../auth/AuthService.js';
+import type { AuditLog } from '../audit/AuditLog.js';
 import type { ConsultService } from '../consults/ConsultService.js';
+import type { RecordService } from '../records/RecordService.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RoomRegistry } from '../sfu/RoomRegistry.js';
@@ -16,6 +18,7 @@ import type { Store } from '../store/repositories.js';
 import { Api } from './route.js';
 import { authRoutes } from './routes/auth.js';
 import { consultRoutes } from './routes/consults.js';
+import { recordRoutes } from './routes/records.js';
 import { userRoutes } from './routes/users.js';
 import { workerStats } from './workerStats.js';
 
@@ -26,6 +29,8 @@ export interface AppDeps {
   store: Store;
   auth: AuthService;
   consults: ConsultService;
+  records: RecordService;
+  audit: AuditLog;
   jwtSecret: string;
   corsOrigins: string[];
   /** Base URL for links the API hands out (invites). */
@@ -83,6 +88,7 @@ export function createApp(deps: AppDeps): express.Express {
   authRoutes(api, deps.auth);
   userRoutes(api, deps.auth, deps.store);
   consultRoutes(api, deps.consults, deps.publicUrl);
+  recordRoutes(api, deps.records, deps.audit, deps.store);
   router.get('/openapi.json', (_req, res) => {
     res.json(api.openApi(API_BASE));
   });

@@ -15,6 +15,7 @@ import type { types } from 'mediasoup';
 import type { MediaSource } from '../signalling/messages.js';
 import { TypedEmitter } from '../util/TypedEmitter.js';
 import {
+  compareLayers,
   DEFAULT_POLICY,
   decide,
   FULL,
@@ -105,17 +106,19 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
   readonly #memory: PolicyMemory = new Map();
   #options: BandwidthAdapterOptions;
   #transport: types.WebRtcTransport | undefined;
-  #available: { bitrate: number; at: number } | undefined;
+  #available: { bitrate: number; ceiling?: number; at: number } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #ticking = false;
   #tickAgain = false;
   #closed = false;
   readonly #onTrace = (trace: types.TransportTraceEventData) => {
     if (trace.type !== 'bwe') return;
-    const bitrate = Number((trace.info as { availableBitrate?: number }).availableBitrate);
+    const info = trace.info as { availableBitrate?: number; maxBitrate?: number };
+    const bitrate = Number(info.availableBitrate);
     if (!Number.isFinite(bitrate) || bitrate <= 0) return;
     const before = this.#available?.bitrate;
-    this.#available = { bitrate, at: Date.now() };
+    const ceiling = Number(info.maxBitrate);
+    this.#available = { bitrate, at: Date.now(), ...(ceiling > 0 ? { ceiling } : {}) };
     // A sharp drop is acted on now rather than at the next tick.
     if (before !== undefined && bitrate < before * 0.75) void this.#tick();
   };
@@ -300,8 +303,9 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     if (this.#closed || !transport || transport.closed) return;
     const entries = [...this.#entries.values()].filter((e) => !e.consumer.closed);
     await Promise.all([this.#measureAvailable(transport), ...entries.map((e) => this.#measure(e))]);
-    const available = this.#available?.bitrate;
-    if (available === undefined || this.#closed) return;
+    const estimate = this.#available;
+    if (!estimate || this.#closed) return;
+    const available = estimate.bitrate;
     const opts = this.#options;
     const audio = entries.filter((e) => e.consumer.kind === 'audio' && e.wanted);
     const video = entries.filter(
@@ -312,6 +316,7 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
       {
         now: Date.now(),
         availableBitrate: available,
+        ...(estimate.ceiling ? { estimateCeiling: estimate.ceiling } : {}),
         audioBitrate: audio.reduce((sum, e) => sum + Math.max(e.bitrate, opts.audioFloorBps), 0),
         congested,
         consumers: video.map((e) => ({
@@ -371,7 +376,7 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
 
   async #applyLayers(entry: Entry, cap: Layers): Promise<void> {
     const { consumer } = entry;
-    const changed = compare(cap, entry.applied) !== 0;
+    const changed = compareLayers(cap, entry.applied) !== 0;
     entry.applied = cap;
     if (consumer.type !== 'simulcast' && consumer.type !== 'svc') return;
     const layers = lower(cap, entry.clientPreferred);
@@ -404,10 +409,6 @@ function ref(entry: Entry): ConsumerRef {
   };
 }
 
-function compare(a: Layers, b: Layers): number {
-  return a.spatialLayer - b.spatialLayer || a.temporalLayer - b.temporalLayer;
-}
-
 function lower(a: Layers, b: Layers): Layers {
   const spatialLayer = Math.min(a.spatialLayer, b.spatialLayer);
   // A lower spatial layer keeps its own temporal limit; on the same layer both limits apply.
@@ -438,8 +439,8 @@ type ProducerStat = types.ProducerStat & { bitrateByLayer?: Record<string, numbe
 /**
  * The levels a video producer offers now, lowest first, with their measured bitrates: the
  * temporal layers of the lowest spatial layer (e.g. 7.5, 15, 30 fps), then each higher
- * spatial layer in full. Inactive layers (bitrate 0) are left out. Without stats yet, the
- * encodings' maxBitrate stands in.
+ * spatial layer in full. Inactive layers (no stream or bitrate 0) are left out. Before
+ * any stats exist, the encodings' maxBitrate stands in.
  */
 export function videoLevels(
   rtpParameters: types.RtpParameters,
@@ -466,7 +467,7 @@ export function videoLevels(
           const top = Math.max(0, temporal.length - 1);
           levels.push({ spatialLayer, temporalLayer: top, bitrate: stat.bitrate });
         }
-      } else if (!stat && enc.maxBitrate) {
+      } else if (stats.length === 0 && enc.maxBitrate) {
         levels.push({ spatialLayer, temporalLayer: 2, bitrate: enc.maxBitrate });
       }
     });

@@ -17,6 +17,8 @@ export interface PeerIdentity {
   userId: string;
   displayName: string;
   role: Role;
+  /** What the client told us about itself, for the consult record. */
+  client?: { userAgent?: string; networkType?: string };
 }
 
 export interface TransportLimits {

@@ -7,7 +7,10 @@
  * camera), then screen shares climb to full quality, then cameras climb one level at a time
  * in turn. A consumer whose lowest level does not fit is paused. Downgrades apply at once
  * (a pause only after the lowest level has not fitted for `pauseAfterMs`); upgrades need a
- * margin, must hold for `upgradeAfterMs`, and wait `holdAfterDowngradeMs` after a downgrade.
+ * margin, must hold for `upgradeAfterMs`, and wait a hold time after the consumer's last
+ * downgrade. An upgrade that is followed by a downgrade within `failedUpgradeWindowMs` was a
+ * failed probe: the hold doubles (up to `maxHoldAfterDowngradeMs`), so a capped link does
+ * not flap between layers (each flap overflows the bottleneck queue, audio included).
  */
 
 export type VideoSource = 'camera' | 'screen';
@@ -37,6 +40,11 @@ export interface PolicyInput {
   audioBitrate: number;
   /** The receiver reports heavy loss (poor consumer scores): trust the estimate less. */
   congested: boolean;
+  /**
+   * The highest value the estimate can take now (mediasoup bounds it at 1.35× what the
+   * consumers could use). An estimate at this ceiling says the link is not the limit.
+   */
+  estimateCeiling?: number;
   /** Video consumers the receiver wants (resumed by it, producer not paused). */
   consumers: VideoConsumerInput[];
 }
@@ -52,6 +60,10 @@ export interface PolicyOptions {
   upgradeAfterMs: number;
   /** No upgrade (or resume) of a consumer this soon after its last downgrade, ms. */
   holdAfterDowngradeMs: number;
+  /** The hold after repeated failed upgrades grows up to this, ms. */
+  maxHoldAfterDowngradeMs: number;
+  /** A downgrade this soon after an upgrade means the upgrade failed, ms. */
+  failedUpgradeWindowMs: number;
   /** Pause only after the lowest level has not fitted for this long, ms. */
   pauseAfterMs: number;
 }
@@ -59,9 +71,11 @@ export interface PolicyOptions {
 export const DEFAULT_POLICY: Readonly<PolicyOptions> = Object.freeze({
   headroom: 0.85,
   congestedFactor: 0.7,
-  upMargin: 0.15,
+  upMargin: 0.1,
   upgradeAfterMs: 2000,
-  holdAfterDowngradeMs: 5000,
+  holdAfterDowngradeMs: 4000,
+  maxHoldAfterDowngradeMs: 12_000,
+  failedUpgradeWindowMs: 5000,
   pauseAfterMs: 1000,
 });
 
@@ -77,6 +91,9 @@ export const FULL: Readonly<Layers> = Object.freeze({
 export interface ConsumerMemory {
   cap: Cap;
   lastDowngradeAt: number;
+  lastUpgradeAt: number;
+  /** The current hold after a downgrade, ms (grows with failed upgrades). */
+  holdMs: number;
   /** Since when an upgrade has fitted (null: it does not). */
   upgradeFitsSince: number | null;
   /** Since when not even the lowest level has fitted (null: it fits). */
@@ -95,7 +112,8 @@ export interface Decision {
 
 /** Total order on layers: spatial first, then temporal. */
 export function compareLayers(a: Layers, b: Layers): number {
-  return a.spatialLayer - b.spatialLayer || a.temporalLayer - b.temporalLayer;
+  const cmp = (x: number, y: number) => (x < y ? -1 : x > y ? 1 : 0);
+  return cmp(a.spatialLayer, b.spatialLayer) || cmp(a.temporalLayer, b.temporalLayer);
 }
 
 /** Index of the highest level at or below the cap (0 when the cap is below them all), -1 when paused. */
@@ -161,6 +179,10 @@ export function allocate(
 
 /** The video budget for an estimate: headroom, congestion and the audio reserve taken off. */
 export function videoBudget(input: PolicyInput, options: PolicyOptions): number {
+  const ceiling = input.estimateCeiling;
+  if (ceiling !== undefined && ceiling > 0 && input.availableBitrate >= 0.95 * ceiling) {
+    return Number.POSITIVE_INFINITY;
+  }
   const usable = input.availableBitrate * options.headroom;
   return Math.max(0, usable * (input.congested ? options.congestedFactor : 1) - input.audioBitrate);
 }
@@ -189,6 +211,8 @@ export function decide(
       m = {
         cap: FULL,
         lastDowngradeAt: -Infinity,
+        lastUpgradeAt: -Infinity,
+        holdMs: options.holdAfterDowngradeMs,
         upgradeFitsSince: null,
         nothingFitsSince: null,
       };
@@ -202,30 +226,36 @@ export function decide(
     const current = levelIndex(c.levels, m.cap);
     const fits = fitsNow.get(c.id)!;
     const withMargin = fitsWithMargin.get(c.id)!;
+    const mem = m;
+    const lower = (cap: Cap) => {
+      if (now - mem.lastUpgradeAt < options.failedUpgradeWindowMs) {
+        mem.holdMs = Math.min(options.maxHoldAfterDowngradeMs, mem.holdMs * 2);
+        mem.lastUpgradeAt = -Infinity; // counted once
+      } else if (now - mem.lastDowngradeAt > options.maxHoldAfterDowngradeMs * 2) {
+        mem.holdMs = options.holdAfterDowngradeMs; // calm for a while: start over
+      }
+      mem.cap = cap;
+      mem.lastDowngradeAt = now;
+    };
     if (fits >= 0) m.nothingFitsSince = null;
     if (fits < current) {
       m.upgradeFitsSince = null;
       if (fits >= 0) {
-        m.cap = capAt(c.levels, fits);
-        m.lastDowngradeAt = now;
+        lower(capAt(c.levels, fits));
       } else {
         m.nothingFitsSince ??= now;
-        if (now - m.nothingFitsSince >= options.pauseAfterMs) {
-          m.cap = null;
-          m.lastDowngradeAt = now;
-        } else if (current > 0) {
-          // Down to the lowest level while deciding whether to pause.
-          m.cap = capAt(c.levels, 0);
-          m.lastDowngradeAt = now;
-        }
+        if (now - m.nothingFitsSince >= options.pauseAfterMs) lower(null);
+        // Down to the lowest level at once while deciding whether to pause.
+        else if (current > 0) lower(capAt(c.levels, 0));
       }
     } else if (withMargin > current) {
       m.upgradeFitsSince ??= now;
       if (
         now - m.upgradeFitsSince >= options.upgradeAfterMs &&
-        now - m.lastDowngradeAt >= options.holdAfterDowngradeMs
+        now - m.lastDowngradeAt >= m.holdMs
       ) {
         m.cap = capAt(c.levels, withMargin);
+        m.lastUpgradeAt = now;
         m.upgradeFitsSince = null;
       }
     } else {

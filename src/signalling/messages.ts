@@ -98,6 +98,16 @@ export type MediaKind = z.infer<typeof mediaKindSchema>;
 export const joinRequest = z.object({
   consultId: id,
   displayName: z.string().trim().min(1).max(80).optional(),
+  /** What the browser knows of its network (navigator.connection.effectiveType / type), for the record. */
+  networkType: z.string().trim().max(32).optional(),
+});
+export const CHAT_MAX_CHARS = 2000;
+export const chatMessageRequest = z.object({
+  text: z
+    .string()
+    .trim()
+    .min(1, { error: 'a message cannot be empty' })
+    .max(CHAT_MAX_CHARS, { error: `a message is at most ${CHAT_MAX_CHARS} characters` }),
 });
 export const createTransportRequest = z.object({ direction: z.enum(['send', 'recv']) });
 export const connectTransportRequest = z.object({
@@ -163,9 +173,32 @@ export interface WaitingResponse {
   peerId: string;
 }
 
+export interface ChatEntry {
+  id: string;
+  /** ISO time the server stored it. */
+  at: string;
+  senderId: string;
+  senderName: string;
+  senderRole: string;
+  text: string;
+}
+
+/** One participant's connection figures, sampled by the server every few seconds. */
+export interface QualityEntry {
+  peerId: string;
+  sendKbps: number | null;
+  recvKbps: number | null;
+  lossPct: number | null;
+  rttMs: number | null;
+  jitterMs: number | null;
+  videoLayer: number | null;
+}
+
 export interface JoinResponse {
   waiting?: false;
   peerId: string;
+  /** The consult's chat so far (late joiners see it). */
+  chat: ChatEntry[];
   /** Present for those who may admit (the host): who waits right now. */
   lobby?: LobbyEntryInfo[];
   /** mediasoup RtpCapabilities of the consult's router (for Device.load). */
@@ -274,6 +307,10 @@ export interface ClientToServerEvents {
     ack: (res: Ack<Record<string, never>>) => void,
   ) => void;
   endConsult: (req: Record<string, never>, ack: (res: Ack<Record<string, never>>) => void) => void;
+  chatMessage: (
+    req: z.infer<typeof chatMessageRequest>,
+    ack: (res: Ack<{ id: string; at: string }>) => void,
+  ) => void;
 }
 
 /** Server → client events. */
@@ -298,5 +335,9 @@ export interface ServerToClientEvents {
   admitted: (msg: Record<string, never>) => void;
   /** To a waiting participant: the host refused you; the socket is then disconnected. */
   denied: (msg: { reason: string }) => void;
+  /** A chat message (also to its sender), after it was stored. */
+  chatMessage: (msg: ChatEntry & { peerId: string }) => void;
+  /** Every few seconds: each participant's connection figures. */
+  quality: (msg: { samples: QualityEntry[] }) => void;
   rejoinRequired: (msg: { reason: string }) => void;
 }

@@ -16,9 +16,13 @@ import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Peer } from '../sfu/Peer.js';
 import type { Room } from '../sfu/Room.js';
+import type { ConsultRecorder } from '../records/ConsultRecorder.js';
+import type { QualitySampler } from '../records/QualitySampler.js';
 import type { RoomRegistry } from '../sfu/RoomRegistry.js';
+import type { ChatMessage } from '../store/repositories.js';
 import { handle } from './handler.js';
 import type {
+  ChatEntry,
   ClientToServerEvents,
   LobbyEntryInfo,
   PeerInfo,
@@ -28,6 +32,7 @@ import type {
 } from './messages.js';
 import {
   admitRequest,
+  chatMessageRequest,
   connectTransportRequest,
   consumeRequest,
   consumerRequest,
@@ -63,6 +68,8 @@ export interface SignallingDeps {
   consults: ConsultService;
   lobby: Lobby;
   audit: AuditLog;
+  recorder: ConsultRecorder;
+  sampler: QualitySampler;
   jwtSecret: string;
   logger: Logger;
 }
@@ -74,6 +81,15 @@ const peerKey = (peerId: string) => `peer:${peerId}`;
 
 /** Reasons a room closes that mean "the media path is gone, join again". */
 const REJOIN_REASONS = new Set(['media_server_restarted', 'gateway_shutdown']);
+
+const chatEntry = (m: ChatMessage): ChatEntry => ({
+  id: m.id,
+  at: new Date(m.at).toISOString(),
+  senderId: m.senderId,
+  senderName: m.senderName,
+  senderRole: m.senderRole,
+  text: m.text,
+});
 
 const lobbyInfo = (e: LobbyEntry): LobbyEntryInfo => ({
   peerId: e.peerId,
@@ -128,6 +144,10 @@ export function attachSignalling(io: SignallingServer, deps: SignallingDeps): vo
       socket.disconnect(true);
     }
   });
+
+  deps.sampler.on('sampled', (consultId, samples) =>
+    io.to(consultKey(consultId)).emit('quality', { samples }),
+  );
 
   io.on('connection', (socket) => registerHandlers(io, socket, deps, log));
 }
@@ -185,7 +205,7 @@ function registerHandlers(
   deps: SignallingDeps,
   logger: Logger,
 ): void {
-  const { rooms, consults, lobby, audit } = deps;
+  const { rooms, consults, lobby, audit, recorder } = deps;
   const claims = socket.data.claims;
   const consultId = claims.consultId;
   const ip = socket.handshake.address;
@@ -216,82 +236,95 @@ function registerHandlers(
       .to(hostsKey(consultId))
       .emit('lobbyChanged', { waiting: lobby.list(consultId).map(lobbyInfo) });
 
-  handle(socket, log, 'join', joinRequest, async ({ consultId: requested, displayName }) => {
-    if (requested !== consultId) {
-      throw new GatewayError('forbidden', 'this grant does not admit you to that consult');
-    }
-    consults.authorizeJoin(claims);
-    if (joining || (socket.data.peer && !socket.data.peer.closed)) {
-      throw new GatewayError('conflict', 'already joined; leave first');
-    }
-    const name = displayName ?? claims.name;
-    const mayAdmit = claims.grants.admit;
-    const admittedAs = lobby.admittedPeerId(consultId, claims.sub);
+  handle(
+    socket,
+    log,
+    'join',
+    joinRequest,
+    async ({ consultId: requested, displayName, networkType }) => {
+      if (requested !== consultId) {
+        throw new GatewayError('forbidden', 'this grant does not admit you to that consult');
+      }
+      consults.authorizeJoin(claims);
+      if (joining || (socket.data.peer && !socket.data.peer.closed)) {
+        throw new GatewayError('conflict', 'already joined; leave first');
+      }
+      const name = displayName ?? claims.name;
+      const mayAdmit = claims.grants.admit;
+      const admittedAs = lobby.admittedPeerId(consultId, claims.sub);
 
-    if (!mayAdmit && !admittedAs) {
-      if (!socket.data.waitingPeerId) {
-        const peerId = randomUUID();
-        socket.data.waitingPeerId = peerId;
-        lobby.add(consultId, {
-          peerId,
-          userId: claims.sub,
-          displayName: name,
-          role: claims.role,
-          socketId: socket.id,
-          since: Date.now(),
+      if (!mayAdmit && !admittedAs) {
+        if (!socket.data.waitingPeerId) {
+          const peerId = randomUUID();
+          socket.data.waitingPeerId = peerId;
+          lobby.add(consultId, {
+            peerId,
+            userId: claims.sub,
+            displayName: name,
+            role: claims.role,
+            socketId: socket.id,
+            since: Date.now(),
+          });
+          void socket.join(lobbyKey(consultId));
+          record('consult.lobby_wait', undefined, { peerId });
+          notifyLobby();
+        }
+        return { waiting: true as const, peerId: socket.data.waitingPeerId };
+      }
+
+      joining = true;
+      try {
+        const room = await rooms.getOrCreate(consultId);
+        const userAgent = socket.handshake.headers['user-agent']?.slice(0, 300);
+        const peer = room.join(
+          {
+            userId: claims.sub,
+            displayName: name,
+            role: claims.role,
+            client: { userAgent, networkType },
+          },
+          socket.data.waitingPeerId ?? admittedAs,
+        );
+        socket.data.waitingPeerId = undefined;
+        socket.data.peer = peer;
+        socket.data.room = room;
+        void socket.leave(lobbyKey(consultId));
+        void socket.join([consultKey(consultId), peerKey(peer.id)]);
+        if (mayAdmit) {
+          void socket.join(hostsKey(consultId));
+          // The consult goes live when its host (not an observing admin) is in.
+          if (consults.find(consultId)?.hostId === claims.sub) consults.markLive(consultId);
+        }
+        peer.on('consumerClosed', (consumerId) => socket.emit('consumerClosed', { consumerId }));
+        peer.once('close', (reason) => {
+          if (socket.data.peer === peer) {
+            socket.data.peer = undefined;
+            socket.data.room = undefined;
+          }
+          void socket.leave(consultKey(consultId));
+          void socket.leave(peerKey(peer.id));
+          void socket.leave(hostsKey(consultId));
+          if (REJOIN_REASONS.has(reason)) socket.emit('rejoinRequired', { reason });
+          if (reason === 'replaced') {
+            socket.emit('consultEnded', { reason: 'joined_from_another_connection' });
+            socket.disconnect(true);
+          }
+          if (reason === 'left' || reason === 'disconnected')
+            record('consult.leave', undefined, { peerId: peer.id, reason });
         });
-        void socket.join(lobbyKey(consultId));
-        record('consult.lobby_wait', undefined, { peerId });
-        notifyLobby();
+        record('consult.join', undefined, { peerId: peer.id, role: claims.role });
+        return {
+          peerId: peer.id,
+          routerRtpCapabilities: room.router.rtpCapabilities,
+          peers: [...room.peers.values()].filter((p) => p !== peer).map(peerInfo),
+          chat: recorder.chatHistory(consultId).map(chatEntry),
+          ...(mayAdmit ? { lobby: lobby.list(consultId).map(lobbyInfo) } : {}),
+        };
+      } finally {
+        joining = false;
       }
-      return { waiting: true as const, peerId: socket.data.waitingPeerId };
-    }
-
-    joining = true;
-    try {
-      const room = await rooms.getOrCreate(consultId);
-      const peer = room.join(
-        { userId: claims.sub, displayName: name, role: claims.role },
-        socket.data.waitingPeerId ?? admittedAs,
-      );
-      socket.data.waitingPeerId = undefined;
-      socket.data.peer = peer;
-      socket.data.room = room;
-      void socket.leave(lobbyKey(consultId));
-      void socket.join([consultKey(consultId), peerKey(peer.id)]);
-      if (mayAdmit) {
-        void socket.join(hostsKey(consultId));
-        // The consult goes live when its host (not an observing admin) is in.
-        if (consults.find(consultId)?.hostId === claims.sub) consults.markLive(consultId);
-      }
-      peer.on('consumerClosed', (consumerId) => socket.emit('consumerClosed', { consumerId }));
-      peer.once('close', (reason) => {
-        if (socket.data.peer === peer) {
-          socket.data.peer = undefined;
-          socket.data.room = undefined;
-        }
-        void socket.leave(consultKey(consultId));
-        void socket.leave(peerKey(peer.id));
-        void socket.leave(hostsKey(consultId));
-        if (REJOIN_REASONS.has(reason)) socket.emit('rejoinRequired', { reason });
-        if (reason === 'replaced') {
-          socket.emit('consultEnded', { reason: 'joined_from_another_connection' });
-          socket.disconnect(true);
-        }
-        if (reason === 'left' || reason === 'disconnected')
-          record('consult.leave', undefined, { peerId: peer.id, reason });
-      });
-      record('consult.join', undefined, { peerId: peer.id, role: claims.role });
-      return {
-        peerId: peer.id,
-        routerRtpCapabilities: room.router.rtpCapabilities,
-        peers: [...room.peers.values()].filter((p) => p !== peer).map(peerInfo),
-        ...(mayAdmit ? { lobby: lobby.list(consultId).map(lobbyInfo) } : {}),
-      };
-    } finally {
-      joining = false;
-    }
-  });
+    },
+  );
 
   handle(socket, log, 'createTransport', createTransportRequest, async ({ direction }) => {
     const transport = await joined().createTransport(direction);
@@ -382,7 +415,7 @@ function registerHandlers(
 
   handle(socket, log, 'leave', emptyRequest, () => {
     if (socket.data.waitingPeerId) {
-      lobby.remove(consultId, socket.data.waitingPeerId);
+      lobby.withdraw(consultId, socket.data.waitingPeerId);
       socket.data.waitingPeerId = undefined;
       void socket.leave(lobbyKey(consultId));
       notifyLobby();
@@ -410,12 +443,13 @@ function registerHandlers(
   handle(socket, log, 'deny', denyRequest, ({ peerId, reason }) => {
     joined();
     privileged('admit');
-    const entry = lobby.remove(consultId, peerId);
+    const why = reason ?? 'the host did not admit you';
+    const entry = lobby.deny(consultId, peerId, why);
     if (!entry) throw new GatewayError('not_found', `nobody waits in the lobby as ${peerId}`);
     const target = io.of('/').sockets.get(entry.socketId);
     if (target) {
       target.data.waitingPeerId = undefined;
-      target.emit('denied', { reason: reason ?? 'the host did not admit you' });
+      target.emit('denied', { reason: why });
       target.disconnect(true);
     }
     record(
@@ -441,6 +475,17 @@ function registerHandlers(
     return {};
   });
 
+  handle(socket, log, 'chatMessage', chatMessageRequest, ({ text }) => {
+    const peer = joined();
+    const message = recorder.chat(
+      consultId,
+      { id: claims.sub, name: peer.identity.displayName, role: claims.role },
+      text,
+    );
+    io.to(consultKey(consultId)).emit('chatMessage', { ...chatEntry(message), peerId: peer.id });
+    return { id: message.id, at: new Date(message.at).toISOString() };
+  });
+
   handle(socket, log, 'endConsult', emptyRequest, () => {
     joined();
     privileged('end');
@@ -452,7 +497,7 @@ function registerHandlers(
   socket.on('disconnect', (reason) => {
     log.debug({ reason }, 'socket disconnected');
     if (socket.data.waitingPeerId) {
-      lobby.remove(consultId, socket.data.waitingPeerId);
+      lobby.withdraw(consultId, socket.data.waitingPeerId);
       notifyLobby();
     }
     socket.data.peer?.close('disconnected');

@@ -11,7 +11,8 @@ export function openDatabase(file: string, list: Migration[] = migrations): Db {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');
-  db.pragma('synchronous = NORMAL');
+  // Clinical records: every committed transaction survives a crash or power loss.
+  db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
   migrate(db, list);
   return db;

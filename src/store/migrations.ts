@@ -109,4 +109,71 @@ export const migrations: Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
     `,
   },
+  {
+    version: 3,
+    name: 'consult records: participations, timeline, quality, chat, notes',
+    sql: `
+      CREATE TABLE participations (
+        id TEXT PRIMARY KEY,
+        consult_id TEXT NOT NULL REFERENCES consults(id) ON DELETE CASCADE,
+        participant_id TEXT NOT NULL,
+        peer_id TEXT NOT NULL,
+        display_name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        user_agent TEXT,
+        network_type TEXT,
+        joined_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        left_at INTEGER,
+        leave_reason TEXT
+      );
+      CREATE INDEX participations_consult ON participations(consult_id, joined_at);
+
+      CREATE TABLE consult_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        consult_id TEXT NOT NULL REFERENCES consults(id) ON DELETE CASCADE,
+        at INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        participant_id TEXT,
+        display_name TEXT,
+        details TEXT
+      );
+      CREATE INDEX consult_events_consult ON consult_events(consult_id, seq);
+
+      CREATE TABLE quality_samples (
+        consult_id TEXT NOT NULL REFERENCES consults(id) ON DELETE CASCADE,
+        participant_id TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        send_kbps REAL,
+        recv_kbps REAL,
+        loss_pct REAL,
+        rtt_ms REAL,
+        jitter_ms REAL,
+        video_layer INTEGER
+      );
+      CREATE INDEX quality_samples_consult ON quality_samples(consult_id, participant_id, at);
+
+      CREATE TABLE chat_messages (
+        id TEXT PRIMARY KEY,
+        consult_id TEXT NOT NULL REFERENCES consults(id) ON DELETE CASCADE,
+        at INTEGER NOT NULL,
+        sender_id TEXT NOT NULL,
+        sender_name TEXT NOT NULL,
+        sender_role TEXT NOT NULL,
+        text TEXT NOT NULL
+      );
+      CREATE INDEX chat_messages_consult ON chat_messages(consult_id, at);
+
+      -- Every save of the host's notes is kept; the record shows the latest.
+      CREATE TABLE consult_notes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        consult_id TEXT NOT NULL REFERENCES consults(id) ON DELETE CASCADE,
+        at INTEGER NOT NULL,
+        author_id TEXT NOT NULL,
+        notes TEXT NOT NULL,
+        outcome TEXT NOT NULL
+      );
+      CREATE INDEX consult_notes_consult ON consult_notes(consult_id, seq);
+    `,
+  },
 ];

@@ -170,12 +170,92 @@ export interface AuditRepository {
   search(filter: AuditFilter): Page<AuditEntry>;
 }
 
+export interface Participation {
+  id: string;
+  consultId: string;
+  /** A user id, or `guest:<inviteId>` for invited guests. */
+  participantId: string;
+  peerId: string;
+  displayName: string;
+  role: string;
+  userAgent: string | null;
+  networkType: string | null;
+  joinedAt: number;
+  lastSeenAt: number;
+  leftAt: number | null;
+  leaveReason: string | null;
+}
+
+export interface ConsultEvent {
+  seq?: number;
+  consultId: string;
+  at: number;
+  /** e.g. consult.started, participant.joined, media.started, lobby.admitted, consult.ended */
+  type: string;
+  participantId: string | null;
+  displayName: string | null;
+  details: Record<string, unknown> | null;
+}
+
+export interface QualitySample {
+  consultId: string;
+  participantId: string;
+  at: number;
+  sendKbps: number | null;
+  recvKbps: number | null;
+  lossPct: number | null;
+  rttMs: number | null;
+  jitterMs: number | null;
+  /** Lowest spatial layer this participant is receiving (null when receiving no video). */
+  videoLayer: number | null;
+}
+
+export interface ChatMessage {
+  id: string;
+  consultId: string;
+  at: number;
+  senderId: string;
+  senderName: string;
+  senderRole: string;
+  text: string;
+}
+
+export interface ConsultNotes {
+  consultId: string;
+  at: number;
+  authorId: string;
+  notes: string;
+  outcome: string;
+}
+
+/** The consult record, written while it happens (append-mostly). */
+export interface RecordRepository {
+  openParticipation(p: Participation): void;
+  closeParticipation(id: string, at: number, reason: string): void;
+  touchParticipations(ids: string[], at: number): void;
+  /** Closes every open participation of the consult at its last-seen time; returns how many. */
+  closeOpenParticipations(consultId: string, reason: string): number;
+  participations(consultId: string): Participation[];
+  appendEvent(e: ConsultEvent): void;
+  events(consultId: string): ConsultEvent[];
+  lastActivity(consultId: string): number | undefined;
+  appendSamples(samples: QualitySample[]): void;
+  samples(consultId: string): QualitySample[];
+  appendChat(m: ChatMessage): void;
+  chat(consultId: string): ChatMessage[];
+  saveNotes(n: ConsultNotes): void;
+  latestNotes(consultId: string): ConsultNotes | undefined;
+  /** Deletes consults (and their whole record) that ended before `before`; returns their ids. */
+  purgeEndedBefore(before: number): string[];
+}
+
 export interface Store {
   users: UserRepository;
   refreshTokens: RefreshTokenRepository;
   consults: ConsultRepository;
   invites: InviteRepository;
   audit: AuditRepository;
+  records: RecordRepository;
   /** Runs fn atomically: all its writes land, or none do. */
   transaction<T>(fn: () => T): T;
   close(): void;

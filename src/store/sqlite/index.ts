@@ -4,6 +4,7 @@ import type { Store } from '../repositories.js';
 import { SqliteAuditRepository } from './audit.js';
 import { SqliteConsultRepository } from './consults.js';
 import { SqliteInviteRepository } from './invites.js';
+import { SqliteRecordRepository } from './records.js';
 import { SqliteRefreshTokenRepository } from './refreshTokens.js';
 import { SqliteUserRepository } from './users.js';
 
@@ -15,6 +16,7 @@ export function createSqliteStore(file: string): Store {
     consults: new SqliteConsultRepository(db),
     invites: new SqliteInviteRepository(db),
     audit: new SqliteAuditRepository(db),
+    records: new SqliteRecordRepository(db),
     transaction: (fn) => db.transaction(fn)(),
     close: () => db.close(),
   };

@@ -1,0 +1,133 @@
+import { z } from 'zod';
+import type { AuditLog } from '../../audit/AuditLog.js';
+import { toFhirBundle } from '../../records/fhir.js';
+import type { RecordService } from '../../records/RecordService.js';
+import type { Store } from '../../store/repositories.js';
+import type { Api } from '../route.js';
+import { idParams, pageQuery } from '../schemas.js';
+
+const isoDate = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' });
+
+export const notesBody = z.object({
+  notes: z.string().max(20_000, { error: 'notes are at most 20000 characters' }),
+  outcome: z.string().max(4_000, { error: 'the outcome is at most 4000 characters' }),
+});
+
+export const auditQuery = pageQuery.extend({
+  /** An exact action (auth.login) or a prefix (auth). */
+  action: z.string().max(64).optional(),
+  /** The acting user's id. */
+  actor: z.string().max(128).optional(),
+  /** The id of the object touched. */
+  object: z.string().max(128).optional(),
+  from: isoDate.optional(),
+  to: isoDate.optional(),
+});
+
+const auditEntryDto = z.object({
+  id: z.string(),
+  at: z.string(),
+  action: z.string(),
+  actorId: z.string().nullable(),
+  actorLabel: z.string().nullable(),
+  sourceIp: z.string().nullable(),
+  objectType: z.string().nullable(),
+  objectId: z.string().nullable(),
+  outcome: z.enum(['success', 'failure']),
+  details: z.record(z.string(), z.unknown()).nullable(),
+});
+
+export function recordRoutes(
+  api: Api,
+  records: RecordService,
+  audit: AuditLog,
+  store: Store,
+): void {
+  api.route(
+    {
+      method: 'get',
+      path: '/consults/:id/record',
+      tag: 'records',
+      summary:
+        'The consult record: participants and their joins, timeline, quality, chat and (host/admin) notes',
+      auth: 'user',
+      params: idParams,
+      response: z.looseObject({ consultId: z.string(), status: z.string() }),
+    },
+    ({ params, user, ip }) => records.get(user, params.id, ip),
+  );
+  api.route(
+    {
+      method: 'get',
+      path: '/consults/:id/record/fhir',
+      tag: 'records',
+      summary: 'The consult record as a FHIR R4 Bundle (Appointment, Encounter, Communication)',
+      auth: 'user',
+      params: idParams,
+      response: z.looseObject({ resourceType: z.literal('Bundle') }),
+    },
+    ({ params, user, ip, res }) => {
+      const record = records.get(user, params.id, ip, 'record.export');
+      const consult = store.consults.findById(params.id)!;
+      const invited = [consult.hostId, ...consult.specialistIds].flatMap((id) => {
+        const u = store.users.findById(id);
+        return u ? [{ participantId: u.id, displayName: u.name }] : [];
+      });
+      res.type('application/fhir+json');
+      return toFhirBundle(record, invited);
+    },
+  );
+  api.route(
+    {
+      method: 'post',
+      path: '/consults/:id/notes',
+      tag: 'records',
+      summary: 'Save the host’s private notes and the outcome summary (every save is kept)',
+      auth: ['admin', 'doctor'],
+      params: idParams,
+      body: notesBody,
+      response: z.object({ notes: z.string(), outcome: z.string(), updatedAt: z.string() }),
+    },
+    ({ params, body, user, ip }) => {
+      const saved = records.saveNotes(user, params.id, ip, body);
+      return {
+        notes: saved.notes,
+        outcome: saved.outcome,
+        updatedAt: new Date(saved.at).toISOString(),
+      };
+    },
+  );
+  api.route(
+    {
+      method: 'get',
+      path: '/audit',
+      tag: 'audit',
+      summary: 'Search the append-only audit log',
+      auth: ['admin'],
+      query: auditQuery,
+      response: z.object({
+        items: z.array(auditEntryDto),
+        total: z.number(),
+        limit: z.number(),
+        offset: z.number(),
+      }),
+    },
+    ({ query }) => {
+      const page = audit.search({
+        action: query.action,
+        actorId: query.actor,
+        objectId: query.object,
+        from: query.from ? Date.parse(query.from) : undefined,
+        to: query.to ? Date.parse(query.to) : undefined,
+        limit: query.limit,
+        offset: query.offset,
+      });
+      return {
+        items: page.items.map((e) => ({ ...e, at: new Date(e.at).toISOString() })),
+        total: page.total,
+        limit: query.limit,
+        offset: query.offset,
+      };
+    },
+  );
+}

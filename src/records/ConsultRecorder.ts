@@ -1,0 +1,251 @@
+/**
+ * Writes the consult record while the consult happens: participations (every join and leave),
+ * the media timeline, lobby events, start and end, and chat. Every write goes through the
+ * WriteQueue (retried, ordered); chat is written before it is acknowledged.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ConsultService } from '../consults/ConsultService.js';
+import type { Lobby, LobbyEntry } from '../consults/Lobby.js';
+import { GatewayError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Peer } from '../sfu/Peer.js';
+import type { Room } from '../sfu/Room.js';
+import type { RoomRegistry } from '../sfu/RoomRegistry.js';
+import type { ChatMessage, ConsultEvent, Participation, Store } from '../store/repositories.js';
+import { WriteQueue } from './WriteQueue.js';
+
+export class ConsultRecorder {
+  /** Open participations by peer id. */
+  readonly #open = new Map<string, Participation>();
+  readonly queue: WriteQueue;
+
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.queue = new WriteQueue(logger);
+  }
+
+  /** Subscribes to the live rooms, the lobby and the consult lifecycle. */
+  attach(rooms: RoomRegistry, consults: ConsultService, lobby: Lobby): void {
+    rooms.on('roomCreated', (room) => this.#watchRoom(room));
+    consults.on('consultLive', (c) =>
+      this.#event({
+        consultId: c.id,
+        type: 'consult.started',
+        participantId: c.hostId,
+        displayName: null,
+        details: null,
+      }),
+    );
+    consults.on('consultClosed', (c) => {
+      // recoverInterrupted() already wrote consult.interrupted at the right time.
+      if (c.endReason === 'interrupted') return;
+      this.#event({
+        consultId: c.id,
+        at: c.endedAt ?? this.now(),
+        type: c.status === 'cancelled' ? 'consult.cancelled' : 'consult.ended',
+        participantId: null,
+        displayName: null,
+        details: { reason: c.endReason },
+      });
+    });
+    const lobbyEvent = (type: string) => (consultId: string, e: LobbyEntry, reason?: string) =>
+      this.#event({
+        consultId,
+        type,
+        participantId: e.userId,
+        displayName: e.displayName,
+        details: { peerId: e.peerId, role: e.role, ...(reason ? { reason } : {}) },
+      });
+    lobby.on('waiting', lobbyEvent('lobby.waiting'));
+    lobby.on('admitted', lobbyEvent('lobby.admitted'));
+    lobby.on('denied', lobbyEvent('lobby.denied'));
+    lobby.on('withdrew', lobbyEvent('lobby.withdrew'));
+  }
+
+  #event(e: Omit<ConsultEvent, 'at'> & { at?: number }): void {
+    const event: ConsultEvent = { ...e, at: e.at ?? this.now() };
+    this.queue.write(event.type, () => this.store.records.appendEvent(event));
+  }
+
+  #watchRoom(room: Room): void {
+    const consultId = room.consultId;
+    const who = (peer: Peer) => ({
+      participantId: peer.identity.userId,
+      displayName: peer.identity.displayName,
+    });
+    room.on('peerJoined', (peer) => this.#joined(consultId, peer));
+    room.on('peerLeft', (peer, reason) => {
+      this.#left(peer, reason);
+      if (reason === 'removed') {
+        this.#event({
+          consultId,
+          type: 'lobby.removed',
+          ...who(peer),
+          details: { peerId: peer.id },
+        });
+      }
+    });
+    room.on('newProducer', (peer, producer) =>
+      this.#event({
+        consultId,
+        type: 'media.started',
+        ...who(peer),
+        details: { source: producer.appData.source, kind: producer.kind, producerId: producer.id },
+      }),
+    );
+    for (const [event, type] of [
+      ['producerPaused', 'media.paused'],
+      ['producerResumed', 'media.resumed'],
+      ['producerClosed', 'media.stopped'],
+    ] as const) {
+      room.on(event, (peer, producerId) => {
+        const source =
+          peer.producers.get(producerId)?.appData.source ?? this.#sources.get(producerId);
+        if (type === 'media.stopped') this.#sources.delete(producerId);
+        this.#event({ consultId, type, ...who(peer), details: { producerId, source } });
+      });
+    }
+    room.on('newProducer', (_peer, producer) =>
+      this.#sources.set(producer.id, producer.appData.source),
+    );
+    // A closing room closes its peers without a peerLeft each: close what is still open.
+    room.on('close', (reason) => {
+      for (const peer of [...this.#open.values()].filter((p) => p.consultId === consultId)) {
+        this.#leftById(peer.peerId, reason);
+      }
+    });
+  }
+
+  /** Remembers each producer's source so `media.stopped` can name it after the producer is gone. */
+  readonly #sources = new Map<string, string>();
+
+  #joined(consultId: string, peer: Peer): void {
+    // A participant taking over its own seat (same peer id) keeps one continuous participation.
+    if (this.#open.has(peer.id)) return;
+    const at = this.now();
+    const p: Participation = {
+      id: randomUUID(),
+      consultId,
+      participantId: peer.identity.userId,
+      peerId: peer.id,
+      displayName: peer.identity.displayName,
+      role: peer.identity.role,
+      userAgent: peer.identity.client?.userAgent ?? null,
+      networkType: peer.identity.client?.networkType ?? null,
+      joinedAt: at,
+      lastSeenAt: at,
+      leftAt: null,
+      leaveReason: null,
+    };
+    this.#open.set(peer.id, p);
+    this.queue.write('participation.open', () => this.store.records.openParticipation(p));
+    this.#event({
+      consultId,
+      at,
+      type: 'participant.joined',
+      participantId: p.participantId,
+      displayName: p.displayName,
+      details: { peerId: peer.id, role: p.role, networkType: p.networkType },
+    });
+  }
+
+  #left(peer: Peer, reason: string): void {
+    this.#leftById(peer.id, reason);
+  }
+
+  #leftById(peerId: string, reason: string): void {
+    const p = this.#open.get(peerId);
+    if (!p) return;
+    this.#open.delete(peerId);
+    const at = this.now();
+    this.queue.write('participation.close', () =>
+      this.store.records.closeParticipation(p.id, at, reason),
+    );
+    this.#event({
+      consultId: p.consultId,
+      at,
+      type: 'participant.left',
+      participantId: p.participantId,
+      displayName: p.displayName,
+      details: { peerId, reason },
+    });
+  }
+
+  /** The participation ids currently open (for the quality sampler's heartbeat). */
+  openParticipation(peerId: string): Participation | undefined {
+    return this.#open.get(peerId);
+  }
+
+  /** Notes that the open participations were still there at `at` (their last-seen time). */
+  heartbeat(at: number): void {
+    const ids = [...this.#open.values()].map((p) => p.id);
+    if (ids.length)
+      this.queue.write('participation.heartbeat', () =>
+        this.store.records.touchParticipations(ids, at),
+      );
+  }
+
+  /**
+   * Stores a chat message before it is acknowledged or relayed; a failed write is an error
+   * the sender sees (and may retry), not a message that silently vanished.
+   */
+  chat(
+    consultId: string,
+    sender: { id: string; name: string; role: string },
+    text: string,
+  ): ChatMessage {
+    const message: ChatMessage = {
+      id: randomUUID(),
+      consultId,
+      at: this.now(),
+      senderId: sender.id,
+      senderName: sender.name,
+      senderRole: sender.role,
+      text,
+    };
+    try {
+      this.store.records.appendChat(message);
+    } catch (err) {
+      this.logger.error({ err, consultId }, 'chat message could not be stored');
+      throw new GatewayError('unavailable', 'the message could not be saved; please send it again');
+    }
+    return message;
+  }
+
+  chatHistory(consultId: string): ChatMessage[] {
+    return this.store.records.chat(consultId);
+  }
+
+  /**
+   * Consults a stopped gateway left live: close their open participations at the last time
+   * anyone was seen and end them as `interrupted` then.
+   */
+  recoverInterrupted(consults: ConsultService): string[] {
+    const recovered: string[] = [];
+    for (const c of consults.liveConsults()) {
+      const lastSeen = this.store.records.lastActivity(c.id) ?? c.startedAt ?? this.now();
+      this.store.transaction(() => {
+        this.store.records.closeOpenParticipations(c.id, 'interrupted');
+        this.store.records.appendEvent({
+          consultId: c.id,
+          at: lastSeen,
+          type: 'consult.interrupted',
+          participantId: null,
+          displayName: null,
+          details: { detectedAt: this.now() },
+        });
+      });
+      consults.interrupt(c.id, lastSeen);
+      recovered.push(c.id);
+    }
+    if (recovered.length)
+      this.logger.warn(
+        { consults: recovered },
+        'closed consults left live by a stopped gateway as interrupted',
+      );
+    return recovered;
+  }
+}
