@@ -89,6 +89,8 @@ export const configSchema = z
         })
         .default(2 ** 15),
     ),
+    /** A participant whose connection drops keeps their place this long (seconds; 0: removed at once). */
+    RECONNECT_GRACE_SECONDS: intIn(0, 600, 30),
     /** Seconds between quality samples of each participant (stored in the record, shown live). */
     QUALITY_SAMPLE_SECONDS: intIn(1, 60, 5),
     /** Consult records are purged this many days after the consult ended; 0 keeps them forever. */
@@ -157,6 +159,7 @@ export interface Config {
   corsOrigins: string[];
   publicUrl: string | undefined;
   records: { sampleSeconds: number; retentionDays: number };
+  reconnectGraceSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -238,6 +241,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     consults: { lobbyOpenMinutes: c.LOBBY_OPEN_MINUTES, inviteTtlHours: c.INVITE_TTL_HOURS },
     corsOrigins: c.CORS_ORIGINS,
     records: { sampleSeconds: c.QUALITY_SAMPLE_SECONDS, retentionDays: c.RETENTION_DAYS },
+    reconnectGraceSeconds: c.RECONNECT_GRACE_SECONDS,
     publicUrl: c.PUBLIC_URL?.replace(/\/+$/, ''),
   };
 }

@@ -133,6 +133,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       recorder,
       sampler,
       jwtSecret: config.jwtSecret,
+      reconnectGraceMs: config.reconnectGraceSeconds * 1000,
       logger,
     });
 

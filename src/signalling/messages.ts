@@ -194,8 +194,20 @@ export interface QualityEntry {
   videoLayer: number | null;
 }
 
+/**
+ * In `join`'s data when the participant took over its own seat (its socket had dropped, or it
+ * joined again from another tab): the media it still has on the server. Keep local transports
+ * whose ids are listed (media never stopped); create new ones otherwise, which replaces these.
+ */
+export interface ResumedState {
+  transports: { id: string; direction: 'send' | 'recv' }[];
+  producers: ProducerInfo[];
+  consumers: { consumerId: string; producerId: string; kind: MediaKind; paused: boolean }[];
+}
+
 export interface JoinResponse {
   waiting?: false;
+  resumed?: ResumedState;
   peerId: string;
   /** The consult's chat so far (late joiners see it). */
   chat: ChatEntry[];

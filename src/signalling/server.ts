@@ -26,6 +26,7 @@ import type {
   ClientToServerEvents,
   LobbyEntryInfo,
   PeerInfo,
+  ResumedState,
   Role,
   ServerToClientEvents,
   StatsResponse,
@@ -71,7 +72,50 @@ export interface SignallingDeps {
   recorder: ConsultRecorder;
   sampler: QualitySampler;
   jwtSecret: string;
+  /** How long a peer whose socket dropped keeps its place (and media) before it is removed. */
+  reconnectGraceMs: number;
   logger: Logger;
+}
+
+/**
+ * Which socket currently speaks for each peer. A peer outlives its socket for the grace period,
+ * so peer events are delivered to whatever socket is attached now.
+ */
+class Attachments {
+  readonly #sockets = new Map<string, GatewaySocket>();
+  readonly #graceTimers = new Map<string, NodeJS.Timeout>();
+
+  socketOf(peerId: string): GatewaySocket | undefined {
+    return this.#sockets.get(peerId);
+  }
+
+  attach(peer: Peer, socket: GatewaySocket): void {
+    clearTimeout(this.#graceTimers.get(peer.id));
+    this.#graceTimers.delete(peer.id);
+    this.#sockets.set(peer.id, socket);
+  }
+
+  /** The socket dropped: keep the peer for `graceMs`, then close it unless someone re-attached. */
+  detach(peer: Peer, socket: GatewaySocket, graceMs: number): void {
+    if (this.#sockets.get(peer.id) !== socket) return;
+    this.#sockets.delete(peer.id);
+    if (graceMs <= 0) {
+      peer.close('disconnected');
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.#graceTimers.delete(peer.id);
+      if (!this.#sockets.has(peer.id)) peer.close('disconnected');
+    }, graceMs);
+    timer.unref();
+    this.#graceTimers.set(peer.id, timer);
+  }
+
+  forget(peerId: string): void {
+    clearTimeout(this.#graceTimers.get(peerId));
+    this.#graceTimers.delete(peerId);
+    this.#sockets.delete(peerId);
+  }
 }
 
 const consultKey = (consultId: string) => `consult:${consultId}`;
@@ -149,7 +193,8 @@ export function attachSignalling(io: SignallingServer, deps: SignallingDeps): vo
     io.to(consultKey(consultId)).emit('quality', { samples }),
   );
 
-  io.on('connection', (socket) => registerHandlers(io, socket, deps, log));
+  const attachments = new Attachments();
+  io.on('connection', (socket) => registerHandlers(io, socket, deps, attachments, log));
 }
 
 /** Relays a room's events to the sockets of its peers. */
@@ -185,6 +230,28 @@ function broadcastRoomEvents(io: SignallingServer, room: Room): void {
   room.on('close', () => io.in(key).socketsLeave(key));
 }
 
+/** What a participant taking over its seat still has on the server. */
+function resumedState(peer: Peer): ResumedState {
+  return {
+    transports: [...peer.transports.values()].map(({ transport, direction }) => ({
+      id: transport.id,
+      direction,
+    })),
+    producers: [...peer.producers.values()].map((p) => ({
+      producerId: p.id,
+      kind: p.kind,
+      appData: { source: p.appData.source },
+      paused: p.paused,
+    })),
+    consumers: [...peer.consumers.values()].map((c) => ({
+      consumerId: c.id,
+      producerId: c.producerId,
+      kind: c.kind,
+      paused: c.paused,
+    })),
+  };
+}
+
 function peerInfo(peer: Peer): PeerInfo {
   return {
     peerId: peer.id,
@@ -203,6 +270,7 @@ function registerHandlers(
   io: SignallingServer,
   socket: GatewaySocket,
   deps: SignallingDeps,
+  attachments: Attachments,
   logger: Logger,
 ): void {
   const { rooms, consults, lobby, audit, recorder } = deps;
@@ -229,6 +297,38 @@ function registerHandlers(
     if (!claims.grants[grant])
       throw new GatewayError('forbidden', `you may not ${grant} in this consult`);
     consults.authorizeJoin(claims);
+  };
+
+  /** Takes a socket off its peer (the peer itself lives on). */
+  const unbind = (target: GatewaySocket) => {
+    const peer = target.data.peer;
+    target.data.peer = undefined;
+    target.data.room = undefined;
+    void target.leave(consultKey(consultId));
+    void target.leave(hostsKey(consultId));
+    if (peer) void target.leave(peerKey(peer.id));
+  };
+
+  /** Peer events go to whichever socket is attached to the peer at the time. */
+  const wirePeer = (peer: Peer) => {
+    peer.on('consumerClosed', (consumerId) =>
+      attachments.socketOf(peer.id)?.emit('consumerClosed', { consumerId }),
+    );
+    peer.once('close', (reason) => {
+      const owner = attachments.socketOf(peer.id);
+      attachments.forget(peer.id);
+      if (owner) {
+        unbind(owner);
+        if (REJOIN_REASONS.has(reason)) owner.emit('rejoinRequired', { reason });
+        if (reason === 'replaced') {
+          owner.emit('consultEnded', { reason: 'joined_from_another_connection' });
+          owner.disconnect(true);
+        }
+      }
+      if (reason === 'left' || reason === 'disconnected') {
+        record('consult.leave', undefined, { peerId: peer.id, reason });
+      }
+    });
   };
 
   const notifyLobby = () =>
@@ -275,16 +375,34 @@ function registerHandlers(
       joining = true;
       try {
         const room = await rooms.getOrCreate(consultId);
-        const userAgent = socket.handshake.headers['user-agent']?.slice(0, 300);
-        const peer = room.join(
-          {
-            userId: claims.sub,
-            displayName: name,
-            role: claims.role,
-            client: { userAgent, networkType },
-          },
-          socket.data.waitingPeerId ?? admittedAs,
+        // The same person already has a seat (their socket dropped, or they opened a second
+        // tab): take it over, media and all, so the others see no leave and join.
+        const seat = [...room.peers.values()].find(
+          (p) => p.identity.userId === claims.sub && !p.closed,
         );
+        let peer: Peer;
+        if (seat) {
+          const previous = attachments.socketOf(seat.id);
+          if (previous && previous !== socket) {
+            previous.emit('consultEnded', { reason: 'joined_from_another_connection' });
+            unbind(previous);
+            previous.disconnect(true);
+          }
+          peer = seat;
+        } else {
+          const userAgent = socket.handshake.headers['user-agent']?.slice(0, 300);
+          peer = room.join(
+            {
+              userId: claims.sub,
+              displayName: name,
+              role: claims.role,
+              client: { userAgent, networkType },
+            },
+            socket.data.waitingPeerId ?? admittedAs,
+          );
+          wirePeer(peer);
+        }
+        attachments.attach(peer, socket);
         socket.data.waitingPeerId = undefined;
         socket.data.peer = peer;
         socket.data.room = room;
@@ -295,30 +413,17 @@ function registerHandlers(
           // The consult goes live when its host (not an observing admin) is in.
           if (consults.find(consultId)?.hostId === claims.sub) consults.markLive(consultId);
         }
-        peer.on('consumerClosed', (consumerId) => socket.emit('consumerClosed', { consumerId }));
-        peer.once('close', (reason) => {
-          if (socket.data.peer === peer) {
-            socket.data.peer = undefined;
-            socket.data.room = undefined;
-          }
-          void socket.leave(consultKey(consultId));
-          void socket.leave(peerKey(peer.id));
-          void socket.leave(hostsKey(consultId));
-          if (REJOIN_REASONS.has(reason)) socket.emit('rejoinRequired', { reason });
-          if (reason === 'replaced') {
-            socket.emit('consultEnded', { reason: 'joined_from_another_connection' });
-            socket.disconnect(true);
-          }
-          if (reason === 'left' || reason === 'disconnected')
-            record('consult.leave', undefined, { peerId: peer.id, reason });
+        record(seat ? 'consult.resume' : 'consult.join', undefined, {
+          peerId: peer.id,
+          role: claims.role,
         });
-        record('consult.join', undefined, { peerId: peer.id, role: claims.role });
         return {
           peerId: peer.id,
           routerRtpCapabilities: room.router.rtpCapabilities,
           peers: [...room.peers.values()].filter((p) => p !== peer).map(peerInfo),
           chat: recorder.chatHistory(consultId).map(chatEntry),
           ...(mayAdmit ? { lobby: lobby.list(consultId).map(lobbyInfo) } : {}),
+          ...(seat ? { resumed: resumedState(peer) } : {}),
         };
       } finally {
         joining = false;
@@ -500,7 +605,8 @@ function registerHandlers(
       lobby.withdraw(consultId, socket.data.waitingPeerId);
       notifyLobby();
     }
-    socket.data.peer?.close('disconnected');
+    const peer = socket.data.peer;
+    if (peer && !peer.closed) attachments.detach(peer, socket, deps.reconnectGraceMs);
   });
 }
 

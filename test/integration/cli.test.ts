@@ -64,7 +64,8 @@ describe('npm start', () => {
 
     const page = await fetch(doctorLink.replace('localhost', '127.0.0.1'));
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain('data-testid');
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await page.text()).toMatch(/<script type="module"[^>]* src="\/assets\/[^"]+\.js"/);
 
     const exited = new Promise<number | null>((resolve) =>
       child.once('exit', (code) => resolve(code)),

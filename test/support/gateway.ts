@@ -42,6 +42,7 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       DEMO_CONSULT_ID: '',
       SCRYPT_COST: '1024',
+      RECONNECT_GRACE_SECONDS: '1',
       ...env,
     });
     try {
