@@ -29,7 +29,16 @@ import type {
 
 export type * from './types';
 
-type Phase = 'idle' | 'connecting' | 'joined' | 'reconnecting' | 'failed' | 'left' | 'ended';
+type Phase =
+  | 'idle'
+  | 'connecting'
+  | 'waiting'
+  | 'joined'
+  | 'reconnecting'
+  | 'failed'
+  | 'left'
+  | 'ended'
+  | 'denied';
 
 const FATAL_CODES = new Set(['unauthorized', 'forbidden', 'not_found', 'bad_request']);
 const QUALITY_INTERVAL_MS = 2000;
@@ -69,9 +78,14 @@ export class RoomClient extends Emitter<RoomEvents> {
     return this.lastState;
   }
 
-  /** True while connecting, joined or rejoining. */
+  /** True while connecting, waiting in the lobby, joined or rejoining. */
   get active(): boolean {
-    return this.phase === 'connecting' || this.phase === 'joined' || this.phase === 'reconnecting';
+    return (
+      this.phase === 'connecting' ||
+      this.phase === 'waiting' ||
+      this.phase === 'joined' ||
+      this.phase === 'reconnecting'
+    );
   }
 
   /** True while connecting, joined or rejoining with exactly this token. */
@@ -148,6 +162,39 @@ export class RoomClient extends Emitter<RoomEvents> {
   /** inbound-rtp counters of every live consumer (for tests and diagnostics). */
   async getRemoteStats(): Promise<RemoteStat[]> {
     return this.session ? remoteStats(this.session) : [];
+  }
+
+  // --- host controls (need the admit / end grants; the server checks them) ---
+
+  /** Lets a waiting participant in. Throws RequestError (e.g. not_found if they left). */
+  async admit(peerId: string): Promise<void> {
+    await this.hostRequest('admit', { peerId });
+  }
+
+  /** Turns a waiting participant away; they see `reason`. */
+  async deny(peerId: string, reason?: string): Promise<void> {
+    await this.hostRequest('deny', reason ? { peerId, reason } : { peerId });
+  }
+
+  /** Removes a participant from the consult (they would have to wait in the lobby again). */
+  async removeParticipant(peerId: string): Promise<void> {
+    await this.hostRequest('removePeer', { peerId });
+  }
+
+  /** Ends the consult for everyone. */
+  async endConsult(): Promise<void> {
+    await this.hostRequest('endConsult', {});
+  }
+
+  private hostRequest<E extends 'admit' | 'deny' | 'removePeer' | 'endConsult'>(
+    event: E,
+    data: RequestData<E>,
+  ): Promise<ResponseData<E>> {
+    const s = this.session;
+    if (!s || s.closed || this.phase !== 'joined') {
+      return Promise.reject(new RequestError(event, 'not_joined', 'You are not in the consult.'));
+    }
+    return this.req(s, event, data);
   }
 
   // --- socket ---
@@ -230,6 +277,23 @@ export class RoomClient extends Emitter<RoomEvents> {
       this.setPhase('ended');
       this.emit('ended', reason);
     });
+    socket.on('lobbyChanged', ({ waiting }) => {
+      if (mine() && this.active) this.emit('lobby', waiting);
+    });
+    socket.on('admitted', () => {
+      if (!mine() || this.phase !== 'waiting') return;
+      // Admitted: join again on the same socket for the full join data.
+      this.closeSession();
+      this.setPhase('connecting');
+      void this.startSession(socket, 0);
+    });
+    socket.on('denied', ({ reason }) => {
+      if (!mine() || !this.active) return;
+      this.setPhase('denied');
+      this.teardown();
+      this.setPhase('denied');
+      this.emit('denied', reason);
+    });
     socket.on('rejoinRequired', ({ reason }) => {
       if (!mine() || !this.active) return;
       console.info('rejoin required:', reason);
@@ -269,17 +333,25 @@ export class RoomClient extends Emitter<RoomEvents> {
         consultId: this.tokenClaims.consultId,
         ...(this.displayName ? { displayName: this.displayName } : {}),
       };
-      let joined: JoinResponse;
+      let res: ResponseData<'join'>;
       try {
-        joined = await this.req(s, 'join', joinReq);
+        res = await this.req(s, 'join', joinReq);
       } catch (err) {
         if (!(err instanceof RequestError) || err.code !== 'conflict') throw err;
         // Still joined on the server (e.g. after rejoinRequired): leave and join afresh.
         await this.req(s, 'leave', {}).catch(() => undefined);
-        joined = await this.req(s, 'join', joinReq);
+        res = await this.req(s, 'join', joinReq);
       }
       if (!live()) return;
+      if (res.waiting) {
+        // In the lobby until the host admits us ('admitted' → join again) or denies us.
+        this.setPhase('waiting');
+        this.emit('waiting', { peerId: res.peerId });
+        return;
+      }
+      const joined: JoinResponse = res;
       this.ownPeerId = joined.peerId;
+      if (joined.lobby) this.emit('lobby', joined.lobby);
       for (const p of joined.peers) this.upsertPeer(p);
 
       const device = new Device();
@@ -360,6 +432,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     }
     for (const peerId of this.peers.ids()) this.removePeer(peerId);
     this.ownPeerId = null;
+    this.emit('lobby', []);
     this.emit('activeSpeaker', null);
     this.emit('localState', this.localState);
   }
@@ -408,9 +481,11 @@ export class RoomClient extends Emitter<RoomEvents> {
       case 'failed':
         return 'disconnected';
       case 'connecting':
+      case 'waiting':
       case 'reconnecting':
       case 'left':
       case 'ended':
+      case 'denied':
         return this.phase;
       case 'joined':
         break;

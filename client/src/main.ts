@@ -1,220 +1,69 @@
-import { RoomClient } from './RoomClient';
-import type { ConnectionState, LocalState, RemoteStat } from './types';
-import { TileView, initials, roleLabel } from './tiles';
-import { decodeToken, isExpired, tokenFromUrl } from './token';
+/** The browser client: picks the page for the URL and keeps the login session. */
+import { Api } from './api';
+import type { UserRole } from './api';
+import { Auth } from './auth';
+import type { AppContext } from './context';
+import { adminPage } from './pages/admin';
+import { consultPage } from './pages/consult';
+import { doctorPage } from './pages/doctor';
+import { invitePage } from './pages/invite';
+import { loginPage } from './pages/login';
+import { notFoundPage } from './pages/notFound';
+import { specialistPage } from './pages/specialist';
+import { Router } from './router';
+import type { Cleanup } from './router';
 
-interface ConsultTestHook {
-  readonly peerId: string | null;
-  getRemoteStats(): Promise<RemoteStat[]>;
-}
+const root = document.getElementById('app')!;
+const auth = new Auth();
+const api = new Api(auth);
 
-declare global {
-  interface Window {
-    __consult: ConsultTestHook;
-  }
-}
-
-function byId<T extends HTMLElement = HTMLElement>(id: string): T {
-  const node = document.getElementById(id);
-  if (!node) throw new Error(`#${id} is missing from index.html`);
-  return node as T;
-}
-
-const ui = {
-  state: byId('connection-state'),
-  meta: byId('consult-meta'),
-  banner: byId('banner'),
-  bannerText: byId('banner-text'),
-  bannerRejoin: byId<HTMLButtonElement>('banner-rejoin'),
-  error: byId('error'),
-  errorText: byId('error-text'),
-  errorDismiss: byId<HTMLButtonElement>('error-dismiss'),
-  enableAudio: byId<HTMLButtonElement>('enable-audio'),
-  tiles: byId('tiles'),
-  localTile: byId('local-tile'),
-  localVideo: byId<HTMLVideoElement>('local-video'),
-  localAvatar: byId('local-avatar'),
-  localName: byId('local-name'),
-  localRole: byId('local-role'),
-  localMuted: byId('local-muted'),
-  localCameraOff: byId('local-camera-off'),
-  localSharing: byId('local-sharing'),
-  mute: byId<HTMLButtonElement>('mute-button'),
-  camera: byId<HTMLButtonElement>('camera-button'),
-  screen: byId<HTMLButtonElement>('screen-button'),
-  leave: byId<HTMLButtonElement>('leave-button'),
-  form: byId<HTMLFormElement>('join-form'),
-  token: byId<HTMLTextAreaElement>('token-input'),
-  tokenInfo: byId('token-info'),
-  name: byId<HTMLInputElement>('name-input'),
-  join: byId<HTMLButtonElement>('join-button'),
+const HOMES: Record<UserRole, (ctx: AppContext) => Cleanup> = {
+  admin: adminPage,
+  doctor: doctorPage,
+  specialist: specialistPage,
 };
 
-const client = new RoomClient();
-const tiles = new TileView(ui.tiles, () => {
-  ui.enableAudio.hidden = false;
-});
+const router = new Router(async (url) => {
+  const path = url.pathname.replace(/\/+$/, '') || '/';
+  const generation = router.currentGeneration;
+  const ctx: AppContext = {
+    root,
+    auth,
+    api,
+    navigate: (to, opts) => router.navigate(to, opts),
+    isCurrent: () => router.isCurrent(generation),
+  };
+  const invite = url.searchParams.get('invite');
+  const token = url.searchParams.get('token')?.trim() || null;
 
-window.__consult = {
-  get peerId() {
-    return client.peerId;
-  },
-  getRemoteStats: () => client.getRemoteStats(),
-};
+  // Invite links and join grants need no login.
+  if (invite && (path === '/' || path === '/consult')) return invitePage(ctx, invite);
+  if (path === '/consult' || (path === '/' && token)) return consultPage(ctx, { token });
 
-// --- rendering ---
-
-function showError(message: string): void {
-  ui.errorText.textContent = message;
-  ui.error.hidden = false;
-}
-
-function clearError(): void {
-  ui.error.hidden = true;
-  ui.errorText.textContent = '';
-}
-
-const BANNERS: Partial<Record<ConnectionState, string>> = {
-  reconnecting: 'Reconnecting to the consult…',
-  failed: 'The media connection failed. Trying to restore it…',
-  left: 'You have left the consult.',
-};
-
-function renderState(state: ConnectionState): void {
-  ui.state.textContent = state;
-  ui.state.dataset.state = state;
-  document.body.dataset.state = state;
-  if (state !== 'ended') {
-    const text = BANNERS[state];
-    ui.banner.hidden = !text;
-    ui.bannerText.textContent = text ?? '';
-    ui.bannerRejoin.hidden = state !== 'left';
+  if (path === '/login') {
+    const user = auth.hasStoredSession ? await auth.restore() : null;
+    if (!ctx.isCurrent()) return;
+    if (user) return ctx.navigate(Auth.home(user.role), { replace: true });
+    return loginPage(ctx);
   }
-  ui.join.textContent =
-    state === 'left' || state === 'ended'
-      ? 'Re-join consult'
-      : client.active
-        ? 'Joined'
-        : 'Join consult';
-  renderLocal(client.localState);
-}
 
-function renderLocal(s: LocalState): void {
-  ui.mute.textContent = s.micMuted ? 'Unmute' : 'Mute';
-  ui.mute.setAttribute('aria-pressed', String(s.micMuted));
-  ui.mute.disabled = s.joined && !s.hasMic;
-  ui.camera.textContent = s.cameraOff ? 'Start camera' : 'Stop camera';
-  ui.camera.setAttribute('aria-pressed', String(s.cameraOff));
-  ui.camera.disabled = s.joined && !s.hasCamera;
-  ui.screen.textContent = s.sharing ? 'Stop sharing' : 'Share screen';
-  ui.screen.setAttribute('aria-pressed', String(s.sharing));
-  ui.screen.disabled = !s.joined && !s.sharing;
-  ui.leave.disabled = !client.active;
-  ui.localMuted.hidden = !(s.micMuted && s.hasMic);
-  ui.localCameraOff.hidden = !(s.cameraOff && s.hasCamera);
-  ui.localSharing.hidden = !s.sharing;
-  ui.localTile.dataset.camera = s.hasCamera && !s.cameraOff ? 'on' : 'off';
-}
-
-function renderTokenInfo(): void {
-  const token = ui.token.value.trim();
-  ui.tokenInfo.classList.remove('invalid');
-  if (!token) {
-    ui.tokenInfo.textContent = '';
-    return;
-  }
-  try {
-    const claims = decodeToken(token);
-    const expired = isExpired(claims) ? ' · this token has expired' : '';
-    ui.tokenInfo.textContent = `${claims.name} · ${roleLabel(claims.role)} · consult ${claims.consultId}${expired}`;
-    if (expired) ui.tokenInfo.classList.add('invalid');
-  } catch (err) {
-    ui.tokenInfo.textContent = (err as Error).message;
-    ui.tokenInfo.classList.add('invalid');
-  }
-}
-
-// --- actions ---
-
-async function joinFromForm(): Promise<void> {
-  const token = ui.token.value.trim();
-  if (!token) {
-    showError('Paste the access token from your invitation first.');
-    ui.token.focus();
-    return;
-  }
-  const displayName = ui.name.value.trim();
-  try {
-    const claims = decodeToken(token);
-    if (client.isActiveWith(token)) return;
-    clearError();
-    const shownName = displayName || claims.name;
-    ui.localName.textContent = `${shownName} (you)`;
-    ui.localAvatar.textContent = initials(shownName);
-    ui.localRole.textContent = roleLabel(claims.role);
-    ui.localRole.hidden = false;
-    ui.meta.textContent = `Consult ${claims.consultId}`;
-    ui.enableAudio.hidden = true;
-    await client.join(token, displayName || undefined);
-  } catch (err) {
-    showError((err as Error).message);
-  }
-}
-
-ui.form.addEventListener('submit', (event) => {
-  event.preventDefault();
-  void joinFromForm();
-});
-ui.bannerRejoin.addEventListener('click', () => void joinFromForm());
-ui.token.addEventListener('input', renderTokenInfo);
-ui.errorDismiss.addEventListener('click', clearError);
-ui.mute.addEventListener('click', () => void client.setMicMuted(!client.localState.micMuted));
-ui.camera.addEventListener('click', () => void client.setCameraOff(!client.localState.cameraOff));
-ui.screen.addEventListener('click', () => void client.toggleScreenShare());
-ui.leave.addEventListener('click', () => void client.leave());
-ui.enableAudio.addEventListener('click', () => {
-  ui.enableAudio.hidden = true;
-  tiles.resumeAudio();
-});
-window.addEventListener('pagehide', () => client.close());
-
-// --- client events ---
-
-client.on('state', renderState);
-client.on('localState', renderLocal);
-client.on('error', ({ message }) => showError(message));
-client.on('joined', () => clearError());
-client.on('localMedia', (stream) => {
-  ui.localVideo.srcObject = stream;
-  if (stream) ui.localVideo.play().catch(() => undefined);
-});
-client.on('peer', (view) => tiles.upsertPeer(view));
-client.on('peerRemoved', (peerId) => tiles.removePeer(peerId));
-client.on('trackAdded', (track) => tiles.addTrack(track));
-client.on('trackRemoved', ({ peerId, consumerId }) => tiles.removeTrack(peerId, consumerId));
-client.on('quality', ({ peerId, reading }) => tiles.setQuality(peerId, reading));
-client.on('activeSpeaker', (peerId) => {
-  tiles.setActiveSpeaker(peerId);
-  ui.localTile.classList.toggle('speaking', peerId !== null && peerId === client.peerId);
-});
-const END_REASONS: Record<string, string> = {
-  joined_from_another_connection: 'You joined this consult from another window or device.',
-};
-
-client.on('ended', (reason) => {
-  ui.banner.hidden = false;
-  ui.bannerText.textContent =
-    END_REASONS[reason] ??
-    (reason ? `The consult has ended (${reason.replace(/_/g, ' ')}).` : 'The consult has ended.');
-  ui.bannerRejoin.hidden = true;
+  const role = (Object.keys(HOMES) as UserRole[]).find((r) => path === `/${r}`);
+  if (!role && path !== '/') return notFoundPage(ctx);
+  root.replaceChildren();
+  const user = await auth.restore();
+  if (!ctx.isCurrent()) return;
+  if (!user) return ctx.navigate('/login', { replace: true });
+  if (role !== user.role) return ctx.navigate(Auth.home(user.role), { replace: true });
+  return HOMES[role](ctx);
 });
 
-// --- start ---
+// Logged out, or logged in as someone else in another tab: leave pages of the old session.
+auth.on('user', (user) => {
+  const path = window.location.pathname.replace(/\/+$/, '');
+  const onRolePage = Object.keys(HOMES).some((r) => path === `/${r}`);
+  if (!onRolePage) return;
+  if (!user) router.navigate('/login');
+  else if (path !== Auth.home(user.role)) router.navigate(Auth.home(user.role));
+});
 
-renderState(client.connectionState);
-const urlToken = tokenFromUrl();
-if (urlToken) {
-  ui.token.value = urlToken;
-  renderTokenInfo();
-  void joinFromForm();
-}
+void router.render();

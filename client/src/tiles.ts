@@ -6,7 +6,7 @@ const ROLE_LABELS: Record<Role, string> = {
   admin: 'Admin',
   doctor: 'Doctor',
   specialist: 'Specialist',
-  guest: 'Patient / guest',
+  guest: 'Invited guest',
 };
 
 export function roleLabel(role: Role): string {
@@ -42,6 +42,14 @@ interface Tile {
   screen: HTMLElement;
   quality: HTMLElement;
   qualityLabel: HTMLElement;
+  remove: HTMLButtonElement | null;
+}
+
+export interface TileOptions {
+  /** Called when remote audio cannot autoplay (the page shows an "enable sound" button). */
+  onAutoplayBlocked: () => void;
+  /** For hosts: each remote tile gets a Remove button that calls this. */
+  onRemove?: (peerId: string, displayName: string) => void;
 }
 
 /** Renders one tile per remote participant into `container`. */
@@ -50,7 +58,7 @@ export class TileView {
 
   constructor(
     private readonly container: HTMLElement,
-    private readonly onAutoplayBlocked: () => void,
+    private readonly options: TileOptions,
   ) {}
 
   upsertPeer(view: RemotePeerView): void {
@@ -66,6 +74,7 @@ export class TileView {
     tile.cameraOff.hidden = view.cameraOn;
     tile.screen.hidden = !view.screenOn;
     tile.root.setAttribute('aria-label', `${view.displayName}, ${roleLabel(view.role)}`);
+    tile.remove?.setAttribute('aria-label', `Remove ${view.displayName} from the consult`);
   }
 
   removePeer(peerId: string): void {
@@ -140,7 +149,8 @@ export class TileView {
 
   private play(media: HTMLMediaElement): void {
     media.play().catch((err: unknown) => {
-      if (err instanceof DOMException && err.name === 'NotAllowedError') this.onAutoplayBlocked();
+      if (err instanceof DOMException && err.name === 'NotAllowedError')
+        this.options.onAutoplayBlocked();
     });
   }
 
@@ -187,6 +197,16 @@ export class TileView {
     quality.append(bars, qualityLabel);
     badges.append(muted, cameraOff, screen, quality);
     bar.append(who, badges);
+    const onRemove = this.options.onRemove;
+    let remove: HTMLButtonElement | null = null;
+    if (onRemove) {
+      const button = el('button', 'remove danger-outline small', 'Remove');
+      button.type = 'button';
+      button.dataset.testid = 'remove-button';
+      button.addEventListener('click', () => onRemove(peerId, name.textContent ?? ''));
+      bar.append(button);
+      remove = button;
+    }
 
     const audio = el('div', 'audio-sinks');
     audio.hidden = true;
@@ -204,6 +224,7 @@ export class TileView {
       screen,
       quality,
       qualityLabel,
+      remove,
     };
     this.tiles.set(peerId, tile);
     return tile;

@@ -8,8 +8,11 @@ export interface TokenClaims {
   consultId: string;
   /** Expiry, seconds since the epoch, if present. */
   exp?: number;
-  /** What the bearer may do; absent grants are treated as allowed (the server decides). */
-  grants: { publish: boolean; subscribe: boolean };
+  /**
+   * What the bearer may do. Absent publish/subscribe grants count as allowed and absent
+   * admit/end as not allowed; either way the server decides, this only shapes the UI.
+   */
+  grants: { publish: boolean; subscribe: boolean; admit: boolean; end: boolean };
 }
 
 const roles: readonly Role[] = ['admin', 'doctor', 'specialist', 'guest'];
@@ -22,9 +25,10 @@ function base64UrlDecode(segment: string): string {
   return new TextDecoder().decode(bytes);
 }
 
-function grant(grants: unknown, name: string): boolean {
-  if (typeof grants !== 'object' || grants === null) return true;
-  return (grants as Record<string, unknown>)[name] !== false;
+function grant(grants: unknown, name: string, fallback: boolean): boolean {
+  if (typeof grants !== 'object' || grants === null) return fallback;
+  const value = (grants as Record<string, unknown>)[name];
+  return typeof value === 'boolean' ? value : fallback;
 }
 
 /** Decodes a JWT's payload. Throws an Error with a readable message when it is not usable. */
@@ -54,7 +58,12 @@ export function decodeToken(token: string): TokenClaims {
     role: role as Role,
     consultId,
     ...(typeof exp === 'number' ? { exp } : {}),
-    grants: { publish: grant(grants, 'publish'), subscribe: grant(grants, 'subscribe') },
+    grants: {
+      publish: grant(grants, 'publish', true),
+      subscribe: grant(grants, 'subscribe', true),
+      admit: grant(grants, 'admit', false),
+      end: grant(grants, 'end', false),
+    },
   };
 }
 

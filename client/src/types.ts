@@ -1,10 +1,18 @@
 /** The public shapes RoomClient emits and returns. */
-import type { MediaKind, MediaSource, Role } from '../../src/signalling/messages';
+import type { LobbyEntryInfo, MediaKind, MediaSource, Role } from '../../src/signalling/messages';
 import type { QualityReading } from './quality';
 
 /** What the connection-state element shows. */
 export type ConnectionState =
-  'disconnected' | 'connecting' | 'connected' | 'reconnecting' | 'failed' | 'left' | 'ended';
+  | 'disconnected'
+  | 'connecting'
+  | 'waiting'
+  | 'connected'
+  | 'reconnecting'
+  | 'failed'
+  | 'left'
+  | 'ended'
+  | 'denied';
 
 export interface RemotePeerView {
   peerId: string;
@@ -67,4 +75,10 @@ export type RoomEvents = {
   quality: [{ peerId: string; reading: QualityReading | null }];
   activeSpeaker: [string | null];
   ended: [string];
+  /** Put in the lobby: waiting for the host to admit this client. */
+  waiting: [{ peerId: string }];
+  /** The host turned this client away (the connection is closed). */
+  denied: [string];
+  /** For hosts: who waits in the lobby now (empty when not joined). */
+  lobby: [LobbyEntryInfo[]];
 };

@@ -76,7 +76,13 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   const router = express.Router();
-  router.use(cors({ origin: deps.corsOrigins.length ? deps.corsOrigins : false, maxAge: 600 }));
+  router.use(
+    cors({
+      origin: deps.corsOrigins.length ? deps.corsOrigins : false,
+      exposedHeaders: ['Retry-After'],
+      maxAge: 600,
+    }),
+  );
   router.use(express.json({ limit: '64kb' }));
   const api = new Api(router, {
     secret: deps.jwtSecret,
@@ -87,7 +93,12 @@ export function createApp(deps: AppDeps): express.Express {
   });
   authRoutes(api, deps.auth);
   userRoutes(api, deps.auth, deps.store);
-  consultRoutes(api, deps.consults, deps.publicUrl);
+  consultRoutes(
+    api,
+    deps.consults,
+    (id) => deps.store.users.findById(id)?.name ?? id,
+    deps.publicUrl,
+  );
   recordRoutes(api, deps.records, deps.audit, deps.store);
   router.get('/openapi.json', (_req, res) => {
     res.json(api.openApi(API_BASE));

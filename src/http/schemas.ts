@@ -113,6 +113,9 @@ export const consultDto = z.object({
   scheduledEnd: z.string(),
   hostId: z.string(),
   specialistIds: z.array(z.string()),
+  /** The host's and invited specialists' names, so every participant can see who is invited. */
+  host: z.object({ id: z.string(), name: z.string() }),
+  specialists: z.array(z.object({ id: z.string(), name: z.string() })),
   guests: z.array(z.object({ id: z.string(), name: z.string(), email: z.string().nullable() })),
   status: consultStatusSchema,
   createdBy: z.string(),
@@ -122,8 +125,14 @@ export const consultDto = z.object({
   endReason: z.string().nullable(),
 });
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
-export const toConsultDto = (c: Consult): z.infer<typeof consultDto> => ({
+/** `nameOf` resolves user ids to display names (unknown ids show as the id). */
+export const toConsultDto = (
+  c: Consult,
+  nameOf: (id: string) => string,
+): z.infer<typeof consultDto> => ({
   id: c.id,
+  host: { id: c.hostId, name: nameOf(c.hostId) },
+  specialists: c.specialistIds.map((id) => ({ id, name: nameOf(id) })),
   title: c.title,
   patientRef: c.patientRef,
   scheduledStart: iso(c.scheduledStart)!,

@@ -16,19 +16,27 @@ import type { MediaSource } from '../signalling/messages.js';
 import { TypedEmitter } from '../util/TypedEmitter.js';
 import {
   compareLayers,
+  DEFAULT_DELAY,
   DEFAULT_POLICY,
+  DEFAULT_PROBING,
   decide,
+  delayBound,
   FULL,
+  newDelayState,
+  newProbeState,
+  probeDue,
   type Cap,
   type Layers,
   type PolicyMemory,
+  type DelayOptions,
   type PolicyOptions,
+  type ProbeOptions,
   type VideoLevel,
 } from './bandwidthPolicy.js';
 
 type AppData = { source: MediaSource; peerId: string };
 
-export interface BandwidthAdapterOptions extends PolicyOptions {
+export interface BandwidthAdapterOptions extends PolicyOptions, ProbeOptions, DelayOptions {
   /** How often the decision runs while there is video to adapt, ms. */
   intervalMs: number;
   /** Bit/s reserved per audio consumer when its measured bitrate is lower (speech after DTX silence). */
@@ -41,6 +49,8 @@ export interface BandwidthAdapterOptions extends PolicyOptions {
 
 export const DEFAULT_ADAPTER_OPTIONS: Readonly<BandwidthAdapterOptions> = Object.freeze({
   ...DEFAULT_POLICY,
+  ...DEFAULT_PROBING,
+  ...DEFAULT_DELAY,
   intervalMs: 1000,
   audioFloorBps: 40_000,
   poorScore: 3,
@@ -66,7 +76,10 @@ export interface LayersChangedEvent extends ConsumerRef {
 }
 
 export interface EstimateEvent {
+  /** mediasoup's estimate of the receiver's downlink, bit/s. */
   availableBitrate: number;
+  /** The bound from queueing delay in force, bit/s (null: no queue building). */
+  queueBound: number | null;
   videoBudget: number;
   congested: boolean;
 }
@@ -80,6 +93,8 @@ type BandwidthAdapterEvents = {
   layersChanged: [LayersChangedEvent];
   /** After each decision: the estimate it used (for logs and metrics). */
   estimate: [EstimateEvent];
+  /** A bandwidth probe was asked for while video was held down (for logs and tests). */
+  probe: [{ availableBitrate: number }];
 };
 
 interface Entry {
@@ -97,6 +112,8 @@ interface Entry {
   levels: VideoLevel[];
   /** Measured bit/s (audio consumers). */
   bitrate: number;
+  /** Round-trip time to the receiver from this consumer's RTCP, ms (0: unknown). */
+  rttMs: number;
   /** Our own pause()/resume() is in flight: its observer event is not the client's. */
   ownCall: number;
 }
@@ -104,6 +121,10 @@ interface Entry {
 export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
   readonly #entries = new Map<string, Entry>();
   readonly #memory: PolicyMemory = new Map();
+  readonly #probe = newProbeState();
+  readonly #delay = newDelayState();
+  /** What the receive transport is sending, bit/s. */
+  #sendBitrate = 0;
   #options: BandwidthAdapterOptions;
   #transport: types.WebRtcTransport | undefined;
   #available: { bitrate: number; ceiling?: number; at: number } | undefined;
@@ -155,6 +176,7 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
       score: consumer.score.score,
       levels: [],
       bitrate: 0,
+      rttMs: 0,
       ownCall: 0,
     };
     this.#entries.set(consumer.id, entry);
@@ -305,18 +327,27 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     await Promise.all([this.#measureAvailable(transport), ...entries.map((e) => this.#measure(e))]);
     const estimate = this.#available;
     if (!estimate || this.#closed) return;
-    const available = estimate.bitrate;
     const opts = this.#options;
+    const now = Date.now();
     const audio = entries.filter((e) => e.consumer.kind === 'audio' && e.wanted);
     const video = entries.filter(
       (e) => e.consumer.kind === 'video' && e.wanted && !e.consumer.producerPaused,
     );
+    // Queueing delay notices a narrower link before the estimator does.
+    const rtts = video.map((e) => e.rttMs).filter((rtt) => rtt > 0);
+    const bound = delayBound(
+      this.#delay,
+      { now, rttMs: rtts.length ? Math.max(...rtts) : null, sendBitrate: this.#sendBitrate },
+      opts,
+    );
+    const available = bound === null ? estimate.bitrate : Math.min(estimate.bitrate, bound);
+    const ceiling = estimate.ceiling && bound === null ? { estimateCeiling: estimate.ceiling } : {};
     const congested = [...audio, ...video].some((e) => e.score <= opts.poorScore);
     const decision = decide(
       {
-        now: Date.now(),
+        now,
         availableBitrate: available,
-        ...(estimate.ceiling ? { estimateCeiling: estimate.ceiling } : {}),
+        ...ceiling,
         audioBitrate: audio.reduce((sum, e) => sum + Math.max(e.bitrate, opts.audioFloorBps), 0),
         congested,
         consumers: video.map((e) => ({
@@ -329,32 +360,60 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
       opts,
     );
     this.safeEmit('estimate', {
-      availableBitrate: available,
+      availableBitrate: estimate.bitrate,
+      queueBound: bound,
       videoBudget: decision.videoBudget,
       congested,
     });
-    await Promise.all(video.map((e) => this.#apply(e, decision.caps.get(e.consumer.id) ?? FULL)));
+    const probe = { now, availableBitrate: available, ...ceiling };
+    if (bound === null && !congested && probeDue(this.#probe, probe, this.#memory, opts)) {
+      await this.#requestProbe(transport, available);
+    }
+    // A null cap means "pause": only a consumer missing from the decision keeps no limit.
+    await Promise.all(
+      video.map((e) => {
+        const cap = decision.caps.get(e.consumer.id);
+        return this.#apply(e, cap === undefined ? FULL : cap);
+      }),
+    );
+  }
+
+  /**
+   * Makes mediasoup's congestion controller probe the link up to what the consumers could
+   * use: lowering the transport's max outgoing bitrate to the estimate and lifting it again
+   * raises the controller's max above its estimate, which starts a short padding probe there.
+   * (The adapter owns this transport's max outgoing bitrate: it leaves it unlimited.)
+   */
+  async #requestProbe(transport: types.WebRtcTransport, available: number): Promise<void> {
+    try {
+      await transport.setMaxOutgoingBitrate(Math.max(30_000, Math.floor(available)));
+      await transport.setMaxOutgoingBitrate(0);
+      this.safeEmit('probe', { availableBitrate: available });
+    } catch {
+      // The transport closed meanwhile.
+    }
   }
 
   async #measureAvailable(transport: types.WebRtcTransport): Promise<void> {
+    const [stats] = await transport.getStats();
+    this.#sendBitrate = stats?.sendBitrate ?? 0;
     // The 'bwe' trace arrives about every second; fall back to stats when it does not.
     if (this.#available && Date.now() - this.#available.at < 2.5 * this.#options.intervalMs) {
       return;
     }
-    const [stats] = await transport.getStats();
     const bitrate = stats?.availableOutgoingBitrate;
     if (bitrate && bitrate > 0) this.#available = { bitrate, at: Date.now() };
   }
 
   async #measure(entry: Entry): Promise<void> {
-    if (entry.consumer.kind === 'audio') {
-      const stats = await entry.consumer.getStats().catch(() => []);
-      const out = stats.find((s) => s.type === 'outbound-rtp');
-      entry.bitrate = out?.bitrate ?? 0;
-      return;
+    const stats = await entry.consumer.getStats().catch(() => []);
+    const out = stats.find((s) => s.type === 'outbound-rtp');
+    entry.bitrate = out?.bitrate ?? 0;
+    entry.rttMs = out?.roundTripTime ?? 0;
+    if (entry.consumer.kind === 'video') {
+      const producerStats = await entry.producer.getStats().catch(() => []);
+      entry.levels = videoLevels(entry.producer.rtpParameters, producerStats);
     }
-    const stats = await entry.producer.getStats().catch(() => []);
-    entry.levels = videoLevels(entry.producer.rtpParameters, stats);
   }
 
   async #apply(entry: Entry, cap: Cap): Promise<void> {

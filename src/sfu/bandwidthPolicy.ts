@@ -272,3 +272,114 @@ function capAt(levels: readonly VideoLevel[], index: number): Layers {
   if (index === levels.length - 1) return FULL;
   return { spatialLayer: l.spatialLayer, temporalLayer: l.temporalLayer };
 }
+
+export interface ProbeOptions {
+  /** Probe no more often than this while video is held down, ms (and not this soon after a downgrade). */
+  probeIntervalMs: number;
+  /** After probes that found nothing, the interval doubles up to this, ms. */
+  maxProbeIntervalMs: number;
+}
+
+export const DEFAULT_PROBING: Readonly<ProbeOptions> = Object.freeze({
+  probeIntervalMs: 3000,
+  maxProbeIntervalMs: 8000,
+});
+
+/** What the probe scheduler remembers. */
+export interface ProbeState {
+  lastProbeAt: number;
+  intervalMs: number;
+  /** The estimate when the last probe was asked for, until its result is judged. */
+  estimateAtProbe: number | null;
+}
+
+export const newProbeState = (options: ProbeOptions = DEFAULT_PROBING): ProbeState => ({
+  lastProbeAt: -Infinity,
+  intervalMs: options.probeIntervalMs,
+  estimateAtProbe: null,
+});
+
+/**
+ * Whether to ask the transport for a bandwidth probe now. While the adapter holds video
+ * below full quality the link carries little, and an estimator fed little traffic grows
+ * slowly (or not at all): a short padding probe shows whether the link got better. Probes
+ * are due while some consumer is capped or paused and the estimate is not at its ceiling,
+ * every `intervalMs` and not within `intervalMs` of a downgrade; a probe after which the
+ * estimate did not rise by 20 % doubles the interval (a link that stays capped is probed
+ * ever less), one that did resets it.
+ */
+export function probeDue(
+  state: ProbeState,
+  input: Pick<PolicyInput, 'now' | 'availableBitrate' | 'estimateCeiling'>,
+  memory: PolicyMemory,
+  options: ProbeOptions = DEFAULT_PROBING,
+): boolean {
+  const { now, availableBitrate: available } = input;
+  if (state.estimateAtProbe !== null && now - state.lastProbeAt >= 1000) {
+    state.intervalMs =
+      available > 1.2 * state.estimateAtProbe
+        ? options.probeIntervalMs
+        : Math.min(options.maxProbeIntervalMs, state.intervalMs * 2);
+    state.estimateAtProbe = null;
+  }
+  const caps = [...memory.values()];
+  const constrained = caps.some((m) => m.cap !== FULL);
+  const ceiling = input.estimateCeiling;
+  const atCeiling = ceiling !== undefined && available >= 0.95 * ceiling;
+  if (!constrained || atCeiling) {
+    state.intervalMs = options.probeIntervalMs;
+    return false;
+  }
+  const lastDowngrade = Math.max(-Infinity, ...caps.map((m) => m.lastDowngradeAt));
+  if (now - Math.max(state.lastProbeAt, lastDowngrade) < state.intervalMs) return false;
+  state.lastProbeAt = now;
+  state.estimateAtProbe = available;
+  return true;
+}
+
+export interface DelayOptions {
+  /** Round-trip time this far above its recent minimum means a queue is building, ms. */
+  queueDelayLimitMs: number;
+  /** The RTT baseline is the minimum over this window, ms. */
+  rttWindowMs: number;
+}
+
+export const DEFAULT_DELAY: Readonly<DelayOptions> = Object.freeze({
+  queueDelayLimitMs: 100,
+  rttWindowMs: 60_000,
+});
+
+/** What the queueing-delay detector remembers. */
+export interface DelayState {
+  samples: { at: number; rttMs: number }[];
+  /** What the transport was sending when the queue started to build (null: no queue). */
+  onsetBitrate: number | null;
+}
+
+export const newDelayState = (): DelayState => ({ samples: [], onsetBitrate: null });
+
+/**
+ * A bound on the usable bitrate from queueing delay, or null when there is no queue. The
+ * estimator needs a few seconds to notice a link that got narrower; the round-trip time of
+ * the receiver's reports rises within one report interval once a bottleneck queue builds.
+ * While the RTT is `queueDelayLimitMs` above its recent minimum, the link cannot carry what
+ * was being sent when that began: the bound is 85 % of that rate. It holds until the queue
+ * has drained to half the limit.
+ */
+export function delayBound(
+  state: DelayState,
+  input: { now: number; rttMs: number | null; sendBitrate: number },
+  options: DelayOptions = DEFAULT_DELAY,
+): number | null {
+  const { now, rttMs } = input;
+  if (rttMs !== null && rttMs > 0) {
+    state.samples.push({ at: now, rttMs });
+    while (state.samples.length && state.samples[0]!.at < now - options.rttWindowMs) {
+      state.samples.shift();
+    }
+    const queueing = rttMs - Math.min(...state.samples.map((s) => s.rttMs));
+    if (queueing > options.queueDelayLimitMs) state.onsetBitrate ??= input.sendBitrate;
+    else if (queueing < options.queueDelayLimitMs / 2) state.onsetBitrate = null;
+  }
+  return state.onsetBitrate === null ? null : 0.85 * state.onsetBitrate;
+}

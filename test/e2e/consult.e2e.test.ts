@@ -1,24 +1,26 @@
 /**
  * Two headless Chromium "people" (fake camera and mic) join one consult through the real
- * gateway, its real mediasoup worker and the built client, and see and hear each other.
+ * gateway, its real mediasoup worker and the built client: the specialist waits in the lobby
+ * until the doctor admits them, then each sees and hears the other.
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type TestBrowser } from '../support/browser.js';
+import type { TestBrowser } from '../support/browser.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
-
-interface RemoteStat {
-  peerId: string;
-  kind: 'audio' | 'video';
-  framesDecoded?: number;
-  packetsReceived: number;
-}
+import type { Consult, User } from '../../src/store/repositories.js';
+import { openPage, receivesMedia, waitConnected } from './helpers.js';
 
 let gw: TestGateway;
+let doctor: User;
+let specialist: User;
+let consult: Consult;
 const browsers: TestBrowser[] = [];
 
 beforeAll(async () => {
   gw = await startTestGateway();
+  doctor = await gw.user('doctor', 'Dr. Grey');
+  specialist = await gw.user('specialist', 'Dr. Shepherd');
+  consult = gw.consult(doctor, [specialist]);
 });
 
 afterAll(async () => {
@@ -26,60 +28,56 @@ afterAll(async () => {
   await gw?.stop();
 });
 
-async function openConsult(name: string, role: 'doctor' | 'specialist'): Promise<Page> {
-  const browser = await launchBrowser();
-  browsers.push(browser);
-  const page = await browser.context.newPage();
-  page.on('pageerror', (err) => console.error(`[${name}] page error:`, err.message));
-  const token = gw.token({ consultId: 'e2e-consult', name, role, userId: name });
-  await page.goto(`${gw.url}/?token=${token}`);
-  // The page may join on its own from the URL token; otherwise press Join.
+/** Opens the consult page with a join grant (as `npm run token` mints it). */
+async function openConsult(user: User): Promise<Page> {
+  const { page } = await openPage(browsers, user.name);
+  await page.goto(`${gw.url}/?token=${gw.grant(consult.id, user)}`);
+  // The page joins on its own from the URL token; otherwise press Join.
   const join = page.getByTestId('join-button');
-  if (await join.isVisible()) await join.click();
-  await expect
-    .poll(() => page.getByTestId('connection-state').textContent(), { timeout: 15_000 })
-    .toBe('connected');
+  if ((await join.isVisible()) && (await join.textContent()) === 'Join consult') await join.click();
   return page;
 }
 
-const remoteStats = (page: Page) =>
-  page.evaluate(() =>
-    (
-      globalThis as unknown as { __consult: { getRemoteStats(): Promise<unknown> } }
-    ).__consult.getRemoteStats(),
-  ) as Promise<RemoteStat[]>;
-
-/** True once this page decodes a remote video frame and receives remote audio packets. */
-async function receivesMedia(page: Page): Promise<boolean> {
-  const stats = await remoteStats(page);
-  const video = stats.some((s) => s.kind === 'video' && (s.framesDecoded ?? 0) > 0);
-  const audio = stats.some((s) => s.kind === 'audio' && s.packetsReceived > 0);
-  return video && audio;
-}
-
 describe('a two-browser consult', () => {
-  it('each side decodes the other’s video and receives its audio; a leave removes the tile', async () => {
-    const [doctor, specialist] = await Promise.all([
-      openConsult('Dr. Grey', 'doctor'),
-      openConsult('Dr. Shepherd', 'specialist'),
+  it('the host admits the specialist; each decodes the other’s video and receives its audio; a leave removes the tile', async () => {
+    const [doctorPage, specialistPage] = await Promise.all([
+      openConsult(doctor),
+      openConsult(specialist),
     ]);
+    await waitConnected(doctorPage);
 
-    await expect.poll(() => receivesMedia(doctor), { timeout: 15_000, interval: 250 }).toBe(true);
+    // The specialist waits in the lobby until the doctor admits them.
     await expect
-      .poll(() => receivesMedia(specialist), { timeout: 15_000, interval: 250 })
+      .poll(() => specialistPage.getByTestId('lobby-waiting').isVisible(), { timeout: 10_000 })
       .toBe(true);
-    expect(await doctor.getByTestId('remote-video').count()).toBe(1);
-    expect(await specialist.getByTestId('remote-video').count()).toBe(1);
+    expect(await specialistPage.getByTestId('connection-state').textContent()).toBe('waiting');
+    const entry = doctorPage.getByTestId('lobby-entry');
+    await entry.waitFor({ timeout: 10_000 });
+    expect(await entry.textContent()).toContain('Dr. Shepherd');
+    await entry.getByTestId('admit-button').click();
+    await waitConnected(specialistPage);
+    expect(await specialistPage.getByTestId('lobby-waiting').isVisible()).toBe(false);
+    await expect.poll(() => doctorPage.getByTestId('lobby-entry').count()).toBe(0);
+
+    await expect
+      .poll(() => receivesMedia(doctorPage), { timeout: 15_000, interval: 250 })
+      .toBe(true);
+    await expect
+      .poll(() => receivesMedia(specialistPage), { timeout: 15_000, interval: 250 })
+      .toBe(true);
+    expect(await doctorPage.getByTestId('remote-video').count()).toBe(1);
+    expect(await specialistPage.getByTestId('remote-video').count()).toBe(1);
 
     // The server sees both peers with simulcast camera video and audio.
     expect(gw.rooms.counts()).toMatchObject({ consults: 1, peers: 2, producers: 4, consumers: 4 });
+    expect(gw.consults.find(consult.id)?.status).toBe('live');
 
-    await specialist.getByTestId('leave-button').click();
+    await specialistPage.getByTestId('leave-button').click();
     await expect
-      .poll(() => doctor.getByTestId('remote-video').count(), { timeout: 10_000 })
+      .poll(() => doctorPage.getByTestId('remote-video').count(), { timeout: 10_000 })
       .toBe(0);
     await expect
-      .poll(() => specialist.getByTestId('connection-state').textContent(), { timeout: 5_000 })
+      .poll(() => specialistPage.getByTestId('connection-state').textContent(), { timeout: 5_000 })
       .toMatch(/left/i);
     expect(gw.rooms.counts()).toMatchObject({ peers: 1, consumers: 0 });
   }, 60_000);

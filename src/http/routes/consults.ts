@@ -20,7 +20,13 @@ import { z } from 'zod';
 const ms = (iso: string | undefined) => (iso === undefined ? undefined : Date.parse(iso));
 
 /** Invite links open the client's consult page, which redeems the token. */
-export function consultRoutes(api: Api, consults: ConsultService, publicUrl: () => string): void {
+export function consultRoutes(
+  api: Api,
+  consults: ConsultService,
+  nameOf: (userId: string) => string,
+  publicUrl: () => string,
+): void {
+  const dto = (c: Parameters<typeof toConsultDto>[0]) => toConsultDto(c, nameOf);
   api.route(
     {
       method: 'post',
@@ -33,7 +39,7 @@ export function consultRoutes(api: Api, consults: ConsultService, publicUrl: () 
       status: 201,
     },
     ({ body, user, ip }) =>
-      toConsultDto(
+      dto(
         consults.create(
           { claims: user, ip },
           {
@@ -57,7 +63,7 @@ export function consultRoutes(api: Api, consults: ConsultService, publicUrl: () 
     ({ query, user }) => {
       const page = consults.list(user, { ...query, from: ms(query.from), to: ms(query.to) });
       return {
-        items: page.items.map(toConsultDto),
+        items: page.items.map((c) => dto(c)),
         total: page.total,
         limit: query.limit,
         offset: query.offset,
@@ -74,7 +80,7 @@ export function consultRoutes(api: Api, consults: ConsultService, publicUrl: () 
       params: idParams,
       response: consultDto,
     },
-    ({ params, user }) => toConsultDto(consults.get(user, params.id)),
+    ({ params, user }) => dto(consults.get(user, params.id)),
   );
   api.route(
     {
@@ -88,7 +94,7 @@ export function consultRoutes(api: Api, consults: ConsultService, publicUrl: () 
       response: consultDto,
     },
     ({ params, body, user, ip }) =>
-      toConsultDto(
+      dto(
         consults.update({ claims: user, ip }, params.id, {
           ...body,
           scheduledStart: ms(body.scheduledStart),
@@ -106,7 +112,7 @@ export function consultRoutes(api: Api, consults: ConsultService, publicUrl: () 
       params: idParams,
       response: consultDto,
     },
-    ({ params, user, ip }) => toConsultDto(consults.cancel({ claims: user, ip }, params.id)),
+    ({ params, user, ip }) => dto(consults.cancel({ claims: user, ip }, params.id)),
   );
   api.route(
     {
@@ -118,7 +124,7 @@ export function consultRoutes(api: Api, consults: ConsultService, publicUrl: () 
       params: idParams,
       response: consultDto,
     },
-    ({ params, user, ip }) => toConsultDto(consults.endAsHost({ claims: user, ip }, params.id)),
+    ({ params, user, ip }) => dto(consults.endAsHost({ claims: user, ip }, params.id)),
   );
   api.route(
     {

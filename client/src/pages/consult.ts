@@ -1,0 +1,339 @@
+/**
+ * The consult page: joins with a join grant (from the URL, the dashboards or an invite link),
+ * shows the waiting room to those who must be admitted, and gives hosts the lobby panel,
+ * Remove on each participant and End consult.
+ */
+import { RoomClient } from '../RoomClient';
+import type { ConnectionState, LocalState, RemoteStat } from '../types';
+import { TileView, initials, roleLabel } from '../tiles';
+import { decodeToken, isExpired } from '../token';
+import type { TokenClaims } from '../token';
+import { describeError } from '../request';
+import { invitePanel } from '../components/invites';
+import { LobbyPanel } from '../components/lobby';
+import type { AppContext } from '../context';
+import { Auth } from '../auth';
+import type { Cleanup } from '../router';
+import { h } from '../dom';
+import { consultLayout } from './consultLayout';
+
+interface ConsultTestHook {
+  readonly peerId: string | null;
+  getRemoteStats(): Promise<RemoteStat[]>;
+}
+
+declare global {
+  interface Window {
+    __consult: ConsultTestHook;
+  }
+}
+
+export interface ConsultPageOptions {
+  /** A join grant; null shows the paste-a-token form. */
+  token: string | null;
+  /** The consult's title, when known (invite links tell it). */
+  title?: string;
+}
+
+const BANNERS: Partial<Record<ConnectionState, string>> = {
+  reconnecting: 'Reconnecting to the consult…',
+  failed: 'The media connection failed. Trying to restore it…',
+  left: 'You have left the consult.',
+};
+
+const END_REASONS: Record<string, string> = {
+  joined_from_another_connection: 'You joined this consult from another window or device.',
+  ended_by_host: 'The host has ended the consult.',
+  removed_by_host: 'The host removed you from the consult.',
+  invite_revoked: 'Your invitation has been revoked.',
+  cancelled: 'The consult was cancelled.',
+  everyone_left: 'The consult has ended.',
+};
+
+/** Reasons after which joining again cannot work: the consult (or the invitation) is over. */
+const FINAL_REASONS = new Set(['ended_by_host', 'cancelled', 'everyone_left', 'invite_revoked']);
+
+function sentence(text: string): string {
+  const t = text.trim();
+  const s = t.charAt(0).toUpperCase() + t.slice(1);
+  return /[.!?]$/.test(s) ? s : `${s}.`;
+}
+
+export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup {
+  const { ui, root } = consultLayout({ tokenGiven: opts.token !== null });
+  ctx.root.replaceChildren(...root);
+  document.title = `${opts.title ?? 'Consult'} · Telemed`;
+  ui.localVideo.muted = true;
+  ui.meta.textContent = opts.title ?? '';
+
+  const client = new RoomClient();
+  let claims: TokenClaims | null = null;
+  /** The consult is over for good: no re-join. */
+  let over = false;
+  let endedByMe = false;
+  const lobby = new LobbyPanel({
+    admit: (peerId) => client.admit(peerId),
+    deny: (peerId) => client.deny(peerId),
+  });
+  ui.lobbyPanelSlot.append(lobby.el);
+  const tiles = new TileView(ui.tiles, {
+    onAutoplayBlocked: () => {
+      ui.enableAudio.hidden = false;
+    },
+    onRemove: (peerId, name) => {
+      if (!claims?.grants.admit) return;
+      client
+        .removeParticipant(peerId)
+        .catch((err: unknown) =>
+          showError(`Could not remove ${name || 'the participant'}: ${describeError(err).message}`),
+        );
+    },
+  });
+  ui.tiles.classList.toggle('can-remove', false);
+
+  window.__consult = {
+    get peerId() {
+      return client.peerId;
+    },
+    getRemoteStats: () => client.getRemoteStats(),
+  };
+
+  // --- rendering ---
+
+  function showError(message: string): void {
+    ui.errorText.textContent = message;
+    ui.error.hidden = false;
+  }
+
+  function clearError(): void {
+    ui.error.hidden = true;
+    ui.errorText.textContent = '';
+  }
+
+  function showBanner(text: string | undefined, opts: { rejoin?: boolean; home?: boolean } = {}) {
+    ui.banner.hidden = !text;
+    ui.bannerText.textContent = text ?? '';
+    ui.bannerRejoin.hidden = !opts.rejoin;
+    ui.bannerHome.hidden = !(opts.home && ctx.auth.user);
+  }
+
+  function renderState(state: ConnectionState): void {
+    ui.state.textContent = state;
+    ui.state.dataset.state = state;
+    document.body.dataset.state = state;
+    if (state !== 'ended' && state !== 'denied') {
+      showBanner(BANNERS[state], { rejoin: state === 'left', home: state === 'left' });
+    }
+    ui.waiting.hidden = state !== 'waiting';
+    if (state !== 'denied') ui.denied.hidden = true;
+    const joined = state === 'connected' || state === 'reconnecting' || state === 'connecting';
+    lobby.setVisible(Boolean(claims?.grants.admit) && client.active && state !== 'waiting');
+    ui.end.hidden = !(claims?.grants.end && joined);
+    if (ui.end.hidden) ui.endConfirm.hidden = true;
+    ui.tiles.classList.toggle('can-remove', Boolean(claims?.grants.admit));
+    ui.join.disabled = over;
+    ui.join.textContent = over
+      ? 'Consult ended'
+      : state === 'left' || state === 'ended' || state === 'denied'
+        ? 'Re-join consult'
+        : state === 'waiting'
+          ? 'Waiting…'
+          : client.active
+            ? 'Joined'
+            : 'Join consult';
+    renderLocal(client.localState);
+  }
+
+  function renderLocal(s: LocalState): void {
+    ui.mute.textContent = s.micMuted ? 'Unmute' : 'Mute';
+    ui.mute.setAttribute('aria-pressed', String(s.micMuted));
+    ui.mute.disabled = s.joined && !s.hasMic;
+    ui.camera.textContent = s.cameraOff ? 'Start camera' : 'Stop camera';
+    ui.camera.setAttribute('aria-pressed', String(s.cameraOff));
+    ui.camera.disabled = s.joined && !s.hasCamera;
+    ui.screen.textContent = s.sharing ? 'Stop sharing' : 'Share screen';
+    ui.screen.setAttribute('aria-pressed', String(s.sharing));
+    ui.screen.disabled = !s.joined && !s.sharing;
+    ui.leave.disabled = !client.active;
+    ui.localMuted.hidden = !(s.micMuted && s.hasMic);
+    ui.localCameraOff.hidden = !(s.cameraOff && s.hasCamera);
+    ui.localSharing.hidden = !s.sharing;
+    ui.localTile.dataset.camera = s.hasCamera && !s.cameraOff ? 'on' : 'off';
+  }
+
+  function renderTokenInfo(token: string): void {
+    ui.tokenInfo.classList.remove('invalid');
+    if (!token) {
+      ui.tokenInfo.textContent = '';
+      return;
+    }
+    try {
+      const c = decodeToken(token);
+      const expired = isExpired(c) ? ' · this token has expired' : '';
+      const where = opts.token ? '' : ` · consult ${c.consultId}`;
+      ui.tokenInfo.textContent = `${c.name} · ${roleLabel(c.role)}${where}${expired}`;
+      if (expired) ui.tokenInfo.classList.add('invalid');
+    } catch (err) {
+      ui.tokenInfo.textContent = (err as Error).message;
+      ui.tokenInfo.classList.add('invalid');
+    }
+  }
+
+  // --- actions ---
+
+  const currentToken = () => opts.token ?? ui.token.value.trim();
+
+  async function join(): Promise<void> {
+    const token = currentToken();
+    if (!token) {
+      showError('Paste the access token from your invitation first.');
+      ui.token.focus();
+      return;
+    }
+    const displayName = opts.token ? '' : ui.name.value.trim();
+    try {
+      const c = decodeToken(token);
+      if (client.isActiveWith(token)) return;
+      claims = c;
+      clearError();
+      const shownName = displayName || c.name;
+      ui.localName.textContent = `${shownName} (you)`;
+      ui.localAvatar.textContent = initials(shownName);
+      ui.localRole.textContent = roleLabel(c.role);
+      ui.localRole.hidden = false;
+      if (!opts.title) ui.meta.textContent = `Consult ${c.consultId}`;
+      ui.enableAudio.hidden = true;
+      await client.join(token, displayName || undefined);
+    } catch (err) {
+      showError((err as Error).message);
+    }
+  }
+
+  ui.form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void join();
+  });
+  ui.bannerRejoin.addEventListener('click', () => void join());
+  ui.token.addEventListener('input', () => renderTokenInfo(ui.token.value.trim()));
+  ui.errorDismiss.addEventListener('click', clearError);
+  ui.mute.addEventListener('click', () => void client.setMicMuted(!client.localState.micMuted));
+  ui.camera.addEventListener('click', () => void client.setCameraOff(!client.localState.cameraOff));
+  ui.screen.addEventListener('click', () => void client.toggleScreenShare());
+  ui.leave.addEventListener('click', () => void client.leave());
+  ui.end.addEventListener('click', () => {
+    ui.endConfirm.hidden = false;
+    ui.endYes.focus();
+  });
+  ui.endNo.addEventListener('click', () => {
+    ui.endConfirm.hidden = true;
+  });
+  ui.endYes.addEventListener('click', () => {
+    ui.endYes.disabled = true;
+    endedByMe = true;
+    client
+      .endConsult()
+      .catch((err: unknown) => {
+        endedByMe = false;
+        showError(`Could not end the consult: ${describeError(err).message}`);
+      })
+      .finally(() => {
+        ui.endYes.disabled = false;
+        ui.endConfirm.hidden = true;
+      });
+  });
+  ui.enableAudio.addEventListener('click', () => {
+    ui.enableAudio.hidden = true;
+    tiles.resumeAudio();
+  });
+  const onPageHide = () => client.close();
+  window.addEventListener('pagehide', onPageHide);
+
+  // --- client events ---
+
+  client.on('state', renderState);
+  client.on('localState', renderLocal);
+  client.on('error', ({ message }) => showError(message));
+  client.on('joined', () => clearError());
+  client.on('localMedia', (stream) => {
+    ui.localVideo.srcObject = stream;
+    if (stream) ui.localVideo.play().catch(() => undefined);
+  });
+  client.on('peer', (view) => tiles.upsertPeer(view));
+  client.on('peerRemoved', (peerId) => tiles.removePeer(peerId));
+  client.on('trackAdded', (track) => tiles.addTrack(track));
+  client.on('trackRemoved', ({ peerId, consumerId }) => tiles.removeTrack(peerId, consumerId));
+  client.on('quality', ({ peerId, reading }) => tiles.setQuality(peerId, reading));
+  client.on('activeSpeaker', (peerId) => {
+    tiles.setActiveSpeaker(peerId);
+    ui.localTile.classList.toggle('speaking', peerId !== null && peerId === client.peerId);
+  });
+  client.on('lobby', (entries) => lobby.update(entries));
+  client.on('ended', (reason) => {
+    over = FINAL_REASONS.has(reason);
+    const fallback = reason
+      ? `The consult has ended (${reason.replace(/_/g, ' ')}).`
+      : 'The consult has ended.';
+    const text =
+      endedByMe && reason === 'ended_by_host'
+        ? 'You ended the consult for everyone.'
+        : (END_REASONS[reason] ?? fallback);
+    showBanner(text, { home: true });
+    renderState(client.connectionState);
+  });
+  client.on('denied', (reason) => {
+    ui.denied.replaceChildren(
+      h('h2', {}, 'You were not admitted to this consult'),
+      h('p', {}, sentence(reason)),
+      h('p', {}, 'If you think this is a mistake, contact the doctor who invited you.'),
+    );
+    ui.denied.hidden = false;
+  });
+
+  // Logged-in users get a link back to their dashboard (and the consult's title).
+  if (ctx.auth.hasStoredSession) {
+    void ctx.auth.restore().then(async (user) => {
+      if (!user || !ctx.isCurrent()) return;
+      ui.back.href = Auth.home(user.role);
+      ui.bannerHome.href = Auth.home(user.role);
+      ui.back.hidden = false;
+      const id = claims?.consultId;
+      if (!id) return;
+      try {
+        const consult = await ctx.api.getConsult(id);
+        if (!ctx.isCurrent()) return;
+        ui.meta.textContent = consult.title;
+        ui.formTitle.textContent = consult.title;
+        document.title = `${consult.title} · Telemed`;
+        // The host (or an admin) can invite someone without leaving the call.
+        if (user.role === 'admin' || consult.hostId === user.id) {
+          ui.invitesSlot.replaceChildren(
+            h(
+              'details',
+              { class: 'side-card', testid: 'consult-invites' },
+              h('summary', {}, 'Invite an external specialist'),
+              invitePanel(ctx.api, consult),
+            ),
+          );
+        }
+      } catch {
+        // Not visible to this account (e.g. a pasted token): keep the id.
+      }
+    });
+  }
+
+  // --- start ---
+
+  renderState(client.connectionState);
+  if (opts.token) {
+    renderTokenInfo(opts.token);
+    ui.formTitle.textContent = opts.title ?? 'Consult';
+    void join();
+  }
+
+  return () => {
+    window.removeEventListener('pagehide', onPageHide);
+    lobby.destroy();
+    client.close();
+    delete document.body.dataset.state;
+  };
+}

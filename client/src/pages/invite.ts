@@ -1,0 +1,64 @@
+/**
+ * An invite link (`/?invite=<token>`): exchanges the invite for a guest join grant and opens
+ * the consult page with it, which puts the guest in the waiting room.
+ */
+import { ApiError, errorMessage, redeemInvite } from '../api';
+import type { AppContext } from '../context';
+import { h } from '../dom';
+import { joinErrorMessage } from '../components/start';
+import type { Cleanup } from '../router';
+import { consultPage } from './consult';
+
+function inviteError(err: unknown): string {
+  if (err instanceof ApiError && err.status === 401)
+    return 'This invitation link is no longer valid: it was revoked or has expired. Please ask the doctor for a new one.';
+  if (err instanceof ApiError && err.status === 409) return joinErrorMessage(err);
+  return errorMessage(err);
+}
+
+export function invitePage(ctx: AppContext, inviteToken: string): Cleanup {
+  document.title = 'Invitation · Telemed';
+  let inner: Cleanup | null = null;
+  const status = h('p', { class: 'muted', role: 'status' }, 'Opening your invitation…');
+  const retry = h('button', { type: 'button', class: 'primary', hidden: true }, 'Try again');
+  const card = h(
+    'main',
+    { class: 'login-page' },
+    h(
+      'div',
+      { class: 'login-brand' },
+      h('span', { class: 'brand-mark', 'aria-hidden': 'true' }),
+      'Telemed',
+    ),
+    h(
+      'section',
+      { class: 'card login-card', testid: 'invite-page' },
+      h('h1', {}, 'Consult invitation'),
+      status,
+      retry,
+    ),
+  );
+  ctx.root.replaceChildren(card);
+
+  const open = async () => {
+    retry.hidden = true;
+    status.className = 'muted';
+    status.textContent = 'Opening your invitation…';
+    try {
+      const grant = await redeemInvite(inviteToken);
+      if (!ctx.isCurrent()) return;
+      inner = consultPage(ctx, { token: grant.token, title: grant.consultTitle });
+    } catch (err) {
+      if (!ctx.isCurrent()) return;
+      status.className = 'message message-error';
+      status.setAttribute('role', 'alert');
+      status.dataset.testid = 'invite-error';
+      status.textContent = inviteError(err);
+      // Too early (the waiting room is not open yet) or a network error: worth retrying.
+      retry.hidden = err instanceof ApiError && err.status === 401;
+    }
+  };
+  retry.addEventListener('click', () => void open());
+  void open();
+  return () => inner?.();
+}
