@@ -110,7 +110,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       ...services,
       pool,
       rooms,
-      metrics: createMetrics(rooms, pool),
+      metrics: createMetrics(rooms, pool, () => recorder.queue.pending),
       jwtSecret: config.jwtSecret,
       corsOrigins: config.corsOrigins,
       publicUrl: () => config.publicUrl ?? url,

@@ -2,9 +2,14 @@
 import client from 'prom-client';
 import type { RoomRegistry } from '../sfu/RoomRegistry.js';
 import type { WorkerPool } from '../sfu/WorkerPool.js';
-import { workerStats } from './workerStats.js';
+import { workerStats, type WorkerStats } from './workerStats.js';
 
-export function createMetrics(rooms: RoomRegistry, pool: WorkerPool): client.Registry {
+/** `pendingRecordWrites` reports consult-record writes waiting for a retry (should stay 0). */
+export function createMetrics(
+  rooms: RoomRegistry,
+  pool: WorkerPool,
+  pendingRecordWrites: () => number = () => 0,
+): client.Registry {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'gateway_node_' });
 
@@ -23,37 +28,50 @@ export function createMetrics(rooms: RoomRegistry, pool: WorkerPool): client.Reg
   gauge('gateway_transports', 'Open WebRTC transports', () => counts().transports);
   gauge('gateway_producers', 'Open producers', () => counts().producers);
   gauge('gateway_consumers', 'Open consumers', () => counts().consumers);
+  gauge(
+    'gateway_record_writes_pending',
+    'Consult-record writes waiting for a retry',
+    pendingRecordWrites,
+  );
 
-  // The first gauge's collect() reads the workers once and fills all three (prom-client
-  // collects metrics in registration order).
-  const rss = new client.Gauge({
-    name: 'gateway_worker_rss_bytes',
-    help: 'Resident memory of each mediasoup worker process',
-    labelNames: ['worker'],
-    registers: [],
-  });
-  const alive = new client.Gauge({
-    name: 'gateway_workers_alive',
-    help: 'mediasoup workers currently running',
-    registers: [],
-  });
+  // prom-client collects all metrics concurrently: the worker gauges share one reading per scrape.
+  let reading: { at: number; stats: Promise<WorkerStats[]> } | undefined;
+  const workers = () => {
+    if (!reading || Date.now() - reading.at > 500)
+      reading = { at: Date.now(), stats: workerStats(pool) };
+    return reading.stats;
+  };
   new client.Gauge({
     name: 'gateway_worker_cpu_seconds',
     help: 'CPU time used by each mediasoup worker process',
     labelNames: ['worker'],
     registers: [registry],
     async collect() {
-      const stats = await workerStats(pool);
       this.reset();
-      rss.reset();
-      for (const w of stats) {
+      for (const w of await workers()) {
         if (w.cpuSeconds !== null) this.set({ worker: String(w.index) }, w.cpuSeconds);
-        if (w.rssBytes !== null) rss.set({ worker: String(w.index) }, w.rssBytes);
       }
-      alive.set(stats.filter((w) => w.alive).length);
     },
   });
-  registry.registerMetric(rss);
-  registry.registerMetric(alive);
+  new client.Gauge({
+    name: 'gateway_worker_rss_bytes',
+    help: 'Resident memory of each mediasoup worker process',
+    labelNames: ['worker'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const w of await workers()) {
+        if (w.rssBytes !== null) this.set({ worker: String(w.index) }, w.rssBytes);
+      }
+    },
+  });
+  new client.Gauge({
+    name: 'gateway_workers_alive',
+    help: 'mediasoup workers currently running',
+    registers: [registry],
+    async collect() {
+      this.set((await workers()).filter((w) => w.alive).length);
+    },
+  });
   return registry;
 }

@@ -1,0 +1,114 @@
+/** /healthz, /metrics and the LAN certificate, against a real gateway. */
+import { X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { loadTls } from '../../src/http/tls.js';
+import { createLogger } from '../../src/logger.js';
+import { audioRtpParameters, type TestClient } from '../support/client.js';
+import { joinAsHost } from '../support/consult.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
+
+let gw: TestGateway | undefined;
+const clients: TestClient[] = [];
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await gw?.stop();
+  gw = undefined;
+});
+
+describe('health and metrics', () => {
+  it('report workers with their load, and the consults, peers and media objects', async () => {
+    gw = await startTestGateway({ WORKERS: '2' });
+    const host = await gw.user('doctor', 'Dr. Grey');
+    const consult = gw.consult(host);
+    const doctor = await joinAsHost(gw, consult.id, gw.grant(consult.id, host));
+    clients.push(doctor.client);
+    const send = await doctor.client.call<{ id: string }>('createTransport', { direction: 'send' });
+    await doctor.client.call('produce', {
+      transportId: send.id,
+      kind: 'audio',
+      rtpParameters: audioRtpParameters(31),
+      appData: { source: 'mic' },
+    });
+
+    const health = await (await fetch(`${gw.url}/healthz`)).json();
+    expect(health).toMatchObject({
+      status: 'ok',
+      workerCount: 2,
+      workersAlive: 2,
+      consults: 1,
+      peers: 1,
+      transports: 1,
+      producers: 1,
+    });
+    expect(health.workers).toHaveLength(2);
+    expect(health.workers.map((w: any) => w.peers).sort()).toEqual([0, 1]);
+    for (const w of health.workers) {
+      expect(w).toMatchObject({
+        alive: true,
+        pid: expect.any(Number),
+        cpuSeconds: expect.any(Number),
+      });
+      expect(w.rssBytes).toBeGreaterThan(1_000_000);
+    }
+
+    const res = await fetch(`${gw.url}/metrics`);
+    expect(res.headers.get('content-type')).toMatch(/text\/plain/);
+    const text = await res.text();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    expect(value('gateway_consults')).toBe(1);
+    expect(value('gateway_peers')).toBe(1);
+    expect(value('gateway_transports')).toBe(1);
+    expect(value('gateway_producers')).toBe(1);
+    expect(value('gateway_consumers')).toBe(0);
+    expect(value('gateway_workers_alive')).toBe(2);
+    expect(value('gateway_record_writes_pending')).toBe(0);
+    expect(text).toMatch(/^gateway_worker_cpu_seconds\{worker="0"\} \S+$/m);
+    expect(text).toMatch(/^gateway_worker_rss_bytes\{worker="1"\} \d+$/m);
+    expect(text).toMatch(/^gateway_node_process_resident_memory_bytes \d+$/m);
+  });
+});
+
+describe('TLS for the LAN', () => {
+  it('generates a self-signed certificate for this machine once, and serves HTTPS with it', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-tls-'));
+    const config = loadConfig({ HOST: '0.0.0.0', ANNOUNCED_IP: '192.0.2.10', DATA_DIR: dataDir });
+    expect(config.tls).toBe('self-signed');
+    const tls = (await loadTls(config, createLogger('silent')))!;
+    const cert = new X509Certificate(tls.cert);
+    expect(cert.subjectAltName).toContain('DNS:localhost');
+    expect(cert.subjectAltName).toContain('IP Address:127.0.0.1');
+    expect(cert.subjectAltName).toContain('IP Address:192.0.2.10');
+    expect(new Date(cert.validTo).getTime()).toBeGreaterThan(Date.now() + 365 * 24 * 3600_000);
+    expect(fs.statSync(path.join(dataDir, 'tls', 'self-signed.key')).mode & 0o077).toBe(0);
+    // Kept: the next start reuses it rather than making browsers trust a new one.
+    expect((await loadTls(config, createLogger('silent')))!.cert).toBe(tls.cert);
+
+    // A browser-like client that trusts this certificate connects over HTTPS (on loopback).
+    const server = https.createServer(tls, (_req, res) => res.end('ok'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const body = await new Promise<string>((resolve, reject) => {
+        https
+          .get(
+            { host: '127.0.0.1', port, path: '/', ca: tls.cert, servername: 'localhost' },
+            (res) => {
+              let data = '';
+              res.on('data', (d) => (data += d));
+              res.on('end', () => resolve(data));
+            },
+          )
+          .on('error', reject);
+      });
+      expect(body).toBe('ok');
+    } finally {
+      server.close();
+    }
+  });
+});
