@@ -36,7 +36,7 @@ describe('health and metrics', () => {
       appData: { source: 'mic' },
     });
 
-    const health = await (await fetch(`${gw.url}/healthz`)).json();
+    const health = (await (await fetch(`${gw.url}/healthz`)).json()) as any;
     expect(health).toMatchObject({
       status: 'ok',
       workerCount: 2,
