@@ -25,7 +25,7 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 # --- Debian packages: the worker's build dependencies (and Chromium for tests) ---
 debs=(g++ make pkg-config ninja-build libuv1-dev libssl-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev)
 command -v python3 >/dev/null 2>&1 || debs+=(python3 python3-venv)
-[ "$mode" = test ] && debs+=(chromium)
+[ "$mode" = test ] && debs+=(chromium janus)
 if command -v dpkg-query >/dev/null 2>&1; then
   ensure_debs "${debs[@]}"
 else

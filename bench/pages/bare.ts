@@ -1,0 +1,117 @@
+/// <reference lib="dom" />
+/**
+ * The baseline page: mediasoup-client on bare mediasoup with the least signalling that works.
+ * ?role=publish sends the fake camera (simulcast, as the gateway's client does) and mic;
+ * otherwise it receives every producer of the consult.
+ */
+import { Device } from 'mediasoup-client';
+import type { types } from 'mediasoup-client';
+import { io, type Socket } from 'socket.io-client';
+
+const params = new URLSearchParams(location.search);
+const role = params.get('role') ?? 'subscribe';
+const consultId = params.get('consult') ?? 'join';
+const status = { published: false, error: null as string | null };
+(window as unknown as { __bare: typeof status }).__bare = status;
+
+// The same camera encodings and capture constraints as client/src/media.ts.
+const CAMERA_ENCODINGS: types.RtpEncodingParameters[] = [
+  { scaleResolutionDownBy: 4, maxBitrate: 100_000, scalabilityMode: 'L1T3' },
+  { scaleResolutionDownBy: 2, maxBitrate: 300_000, scalabilityMode: 'L1T3' },
+  { scaleResolutionDownBy: 1, maxBitrate: 900_000, scalabilityMode: 'L1T3' },
+];
+const AUDIO = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
+const VIDEO = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } };
+
+type Ack<T> = { ok: true; data: T } | { ok: false; error: { message: string } };
+
+function req<T>(socket: Socket, event: string, payload: unknown): Promise<T> {
+  return new Promise((resolve, reject) =>
+    socket.emit(event, payload, (res: Ack<T>) =>
+      res.ok ? resolve(res.data) : reject(new Error(res.error.message)),
+    ),
+  );
+}
+
+type TransportInfo = types.TransportOptions;
+
+function wire(socket: Socket, t: types.Transport): void {
+  t.on('connect', ({ dtlsParameters }, cb, eb) => {
+    req(socket, 'connectTransport', { transportId: t.id, dtlsParameters }).then(() => cb(), eb);
+  });
+}
+
+function attach(track: MediaStreamTrack): void {
+  const el = document.createElement(track.kind === 'video' ? 'video' : 'audio');
+  el.autoplay = true;
+  if (el instanceof HTMLVideoElement) {
+    el.muted = true;
+    el.playsInline = true;
+    el.dataset.testid = 'remote-video';
+  }
+  el.srcObject = new MediaStream([track]);
+  document.getElementById('media')!.append(el);
+  el.play().catch(() => undefined);
+}
+
+async function main(): Promise<void> {
+  const socket = io({ forceNew: true });
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  const join = await req<{
+    routerRtpCapabilities: types.RtpCapabilities;
+    producers: { producerId: string }[];
+  }>(socket, 'join', { consultId });
+  const device = new Device();
+  await device.load({ routerRtpCapabilities: join.routerRtpCapabilities });
+  if (role === 'publish') {
+    const t = device.createSendTransport(
+      await req<TransportInfo>(socket, 'createTransport', { direction: 'send' }),
+    );
+    wire(socket, t);
+    t.on('produce', ({ kind, rtpParameters }, cb, eb) => {
+      req<{ producerId: string }>(socket, 'produce', {
+        transportId: t.id,
+        kind,
+        rtpParameters,
+      }).then(({ producerId }) => cb({ id: producerId }), eb);
+    });
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: AUDIO, video: VIDEO });
+    await t.produce({
+      track: stream.getAudioTracks()[0]!,
+      codecOptions: { opusStereo: false, opusDtx: true, opusFec: true },
+    });
+    await t.produce({
+      track: stream.getVideoTracks()[0]!,
+      encodings: CAMERA_ENCODINGS.map((e) => ({ ...e })),
+      codecOptions: { videoGoogleStartBitrate: 1000 },
+    });
+    status.published = true;
+    return;
+  }
+  const t = device.createRecvTransport(
+    await req<TransportInfo>(socket, 'createTransport', { direction: 'recv' }),
+  );
+  wire(socket, t);
+  await Promise.all(
+    join.producers.map(async ({ producerId }) => {
+      const c = await req<{
+        consumerId: string;
+        producerId: string;
+        kind: 'audio' | 'video';
+        rtpParameters: types.RtpParameters;
+      }>(socket, 'consume', { producerId, rtpCapabilities: device.rtpCapabilities });
+      const consumer = await t.consume({
+        id: c.consumerId,
+        producerId: c.producerId,
+        kind: c.kind,
+        rtpParameters: c.rtpParameters,
+      });
+      attach(consumer.track);
+    }),
+  );
+}
+
+main().catch((err: Error) => {
+  status.error = err.message;
+  console.error(err);
+});

@@ -1,0 +1,194 @@
+/**
+ * `npm run bench`: runs the benchmark sections on 127.0.0.1 and writes
+ * bench/results/<date>.json and .md, each figure with its baseline and their ratio.
+ * See README.md, "Performance".
+ */
+import '../src/sfu/workerBin.js';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Agent, BENCH_ROOT } from './lib/agent.js';
+import { startBareServer, type BareServer } from './lib/bareServer.js';
+import { CHROMIUM_PATH } from './lib/browser.js';
+import { startBenchGateway, type BenchGateway } from './lib/gateway.js';
+import { JanusServer, janusUnavailable } from './lib/janus.js';
+import { machineInfo } from './lib/machine.js';
+import { parseOptions, type BenchOptions, type SectionName } from './lib/options.js';
+import { buildPages } from './lib/pages.js';
+import {
+  figure,
+  writeResults,
+  type Figure,
+  type ResultFile,
+  type SectionResult,
+} from './lib/results.js';
+import type { Section, Services } from './lib/section.js';
+import { densitySection } from './sections/density.js';
+import { fanoutSection } from './sections/fanout.js';
+import { joinSection } from './sections/join.js';
+import { latencySection } from './sections/latency.js';
+import { memorySection } from './sections/memory.js';
+import { signallingSection } from './sections/signalling.js';
+
+const SECTIONS: Record<SectionName, Section> = {
+  latency: latencySection,
+  fanout: fanoutSection,
+  density: densitySection,
+  signalling: signallingSection,
+  memory: memorySection,
+  join: joinSection,
+};
+
+const log = (message: string) =>
+  console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
+
+/** Runs the bench with the given options; returns the result and where it was written. */
+export async function runBench(
+  opts: BenchOptions,
+): Promise<{ result: ResultFile; files: { json: string; md: string } }> {
+  const started = new Date();
+  const t0 = performance.now();
+  log(`mode ${opts.mode}; sections ${opts.sections.join(', ')}`);
+  const pagesDir = await buildPages();
+  const gateway: BenchGateway = await startBenchGateway();
+  const bare: BareServer = await startBareServer(pagesDir);
+  let janus: JanusServer | null = null;
+  let janusReason: string | null = opts.janus ? janusUnavailable() : 'disabled with --no-janus';
+  if (!janusReason) {
+    try {
+      janus = await JanusServer.start();
+      log(`janus ${janus.version} up (pid ${janus.pid})`);
+    } catch (err) {
+      janusReason = `Janus did not start: ${(err as Error).message}`;
+    }
+  }
+  if (janusReason) log(`janus figures skipped: ${janusReason}`);
+
+  const figures: Figure[] = [];
+  const sections: Record<string, SectionResult> = {};
+  try {
+    for (const name of opts.sections) {
+      const section = SECTIONS[name];
+      const agents: Agent[] = [];
+      let sink: Promise<number> | null = null;
+      const services: Services = {
+        opts,
+        log,
+        gateway,
+        bare,
+        janus,
+        janusReason,
+        agent: async (agentName) => {
+          const a = await Agent.start(agentName);
+          agents.push(a);
+          return a;
+        },
+        sinkPort: () =>
+          (sink ??= (async () => {
+            const a = await Agent.start('sink');
+            agents.push(a);
+            return (await a.call<{ port: number }>('open')).port;
+          })()),
+      };
+      const s0 = performance.now();
+      log(`— ${name}`);
+      let values: Record<
+        string,
+        { value: number | null; baseline: number | null; note?: string; reason?: string }
+      > = {};
+      let error: string | undefined;
+      let details: unknown = null;
+      try {
+        const out = await section.run(services);
+        values = out.values;
+        details = out.details;
+      } catch (err) {
+        error = (err as Error).stack ?? String(err);
+        log(`${name} failed: ${(err as Error).message}`);
+      } finally {
+        for (const a of agents) await a.stop();
+      }
+      for (const spec of section.specs) {
+        const v = values[spec.id];
+        figures.push(
+          figure(name, {
+            ...spec,
+            value: v?.value ?? null,
+            baseline: v?.baseline ?? null,
+            note: v?.note,
+            reason: v?.reason ?? (error ? `section failed: ${error.split('\n')[0]}` : undefined),
+          }),
+        );
+      }
+      sections[name] = {
+        durationS: Math.round((performance.now() - s0) / 100) / 10,
+        ...(error ? { error } : {}),
+        details,
+      };
+    }
+  } finally {
+    await janus?.stop();
+    await bare.close();
+    await gateway.stop();
+  }
+  const result: ResultFile = {
+    schema: 'telemed-bench/1',
+    startedAt: started.toISOString(),
+    finishedAt: new Date().toISOString(),
+    durationS: Math.round((performance.now() - t0) / 100) / 10,
+    mode: opts.mode,
+    options: opts,
+    machine: machineInfo(CHROMIUM_PATH),
+    figures,
+    sections,
+  };
+  const files = await writeResults(result, opts.outDir);
+  return { result, files };
+}
+
+function printTable(figures: Figure[]): void {
+  const rows = figures.map((f) => [
+    f.id,
+    f.value === null ? '—' : `${f.value} ${f.unit}`,
+    `${f.baseline.label}: ${f.baseline.value === null ? '—' : `${f.baseline.value} ${f.unit}`}`,
+    f.ratio === null ? `— ${f.reason ?? ''}` : `×${f.ratio}`,
+  ]);
+  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) console.log(r.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c)).join('  '));
+}
+
+async function main(): Promise<void> {
+  let opts: BenchOptions;
+  try {
+    opts = parseOptions(process.argv.slice(2), BENCH_ROOT);
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(2);
+  }
+  if (
+    !fs.existsSync(path.join(BENCH_ROOT, 'client', 'dist', 'index.html')) &&
+    opts.sections.includes('join')
+  ) {
+    // The join test opens the gateway's real, built client.
+    log('client/dist is missing: building it (npm run build:client)');
+    const built = spawnSync('npm', ['run', 'build:client', '--silent'], {
+      cwd: BENCH_ROOT,
+      stdio: 'inherit',
+    });
+    if (built.status !== 0) process.exit(2);
+  }
+  const { result, files } = await runBench(opts);
+  console.log('');
+  printTable(result.figures);
+  console.log(
+    `\nresults: ${path.relative(process.cwd(), files.json)}, ${path.relative(process.cwd(), files.md)} (${result.durationS} s)`,
+  );
+  process.exit(0);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
+  void main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
