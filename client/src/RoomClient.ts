@@ -9,6 +9,7 @@ import type {
 } from '../../src/signalling/messages';
 import { Emitter } from './emitter';
 import { getScreenTrack, getUserTracks, producerOptions } from './media';
+import { networkType } from './network';
 import { PeerDirectory } from './peers';
 import type { PeerUpdate } from './peers';
 import { worst } from './quality';
@@ -186,6 +187,15 @@ export class RoomClient extends Emitter<RoomEvents> {
     await this.hostRequest('endConsult', {});
   }
 
+  /** Sends a chat message; resolves once the server stored it (it is then echoed as chatMessage). */
+  async sendChat(text: string): Promise<ResponseData<'chatMessage'>> {
+    const s = this.session;
+    if (!s || s.closed || this.phase !== 'joined') {
+      throw new RequestError('chatMessage', 'not_joined', 'You are not in the consult.');
+    }
+    return this.req(s, 'chatMessage', { text });
+  }
+
   private hostRequest<E extends 'admit' | 'deny' | 'removePeer' | 'endConsult'>(
     event: E,
     data: RequestData<E>,
@@ -280,6 +290,12 @@ export class RoomClient extends Emitter<RoomEvents> {
     socket.on('lobbyChanged', ({ waiting }) => {
       if (mine() && this.active) this.emit('lobby', waiting);
     });
+    socket.on('chatMessage', (m) => {
+      if (mine() && this.active) this.emit('chatMessage', m);
+    });
+    socket.on('quality', ({ samples }) => {
+      if (mine() && this.active) this.emit('serverQuality', samples);
+    });
     socket.on('admitted', () => {
       if (!mine() || this.phase !== 'waiting') return;
       // Admitted: join again on the same socket for the full join data.
@@ -329,9 +345,11 @@ export class RoomClient extends Emitter<RoomEvents> {
     this.session = s;
     const live = (): boolean => this.session === s && !s.closed;
     try {
+      const network = networkType();
       const joinReq = {
         consultId: this.tokenClaims.consultId,
         ...(this.displayName ? { displayName: this.displayName } : {}),
+        ...(network ? { networkType: network } : {}),
       };
       let res: ResponseData<'join'>;
       try {
@@ -351,6 +369,7 @@ export class RoomClient extends Emitter<RoomEvents> {
       }
       const joined: JoinResponse = res;
       this.ownPeerId = joined.peerId;
+      this.emit('chatHistory', joined.chat ?? []);
       if (joined.lobby) this.emit('lobby', joined.lobby);
       for (const p of joined.peers) this.upsertPeer(p);
 

@@ -3,6 +3,9 @@
  * from the server's zod schemas (type-only imports), so client and server cannot drift.
  */
 import type { z } from 'zod';
+import type { auditQuery, notesBody } from '../../src/http/routes/records';
+import type { ConsultRecord } from '../../src/records/RecordService';
+import type { AuditEntry as StoredAuditEntry } from '../../src/store/repositories';
 import type {
   consultDto,
   createConsultBody,
@@ -26,6 +29,21 @@ export type NewUser = z.input<typeof createUserBody>;
 export type NewConsult = z.input<typeof createConsultBody>;
 export type ConsultPatch = z.input<typeof updateConsultBody>;
 export type NewInvite = z.input<typeof createInviteBody>;
+export type { ConsultRecord };
+export type RecordParticipant = ConsultRecord['participants'][number];
+export type RecordEvent = ConsultRecord['timeline'][number];
+export type RecordQuality = ConsultRecord['quality'][number];
+export type QualityPoint = RecordQuality['series'][number];
+export type RecordChat = ConsultRecord['chat'][number];
+export type ConsultNotes = z.infer<typeof notesBody>;
+export type SavedNotes = ConsultNotes & { updatedAt: string };
+/** An audit row as the API returns it (times as ISO strings). */
+export type AuditEntry = Omit<StoredAuditEntry, 'at'> & { at: string };
+/** GET /audit filters: `action` is exact (auth.login) or a prefix (auth); times are ISO. */
+export type AuditQuery = Omit<Partial<z.input<typeof auditQuery>>, 'limit' | 'offset'> & {
+  limit?: number;
+  offset?: number;
+};
 
 export interface Page<T> {
   items: T[];
@@ -220,6 +238,29 @@ export class Api {
       'DELETE',
       `/consults/${encodeURIComponent(consultId)}/invites/${encodeURIComponent(inviteId)}`,
     );
+  }
+
+  // --- records and audit ---
+  /** The consult record (the host and admins get the `full` view, other participants their own). */
+  getRecord(consultId: string) {
+    return this.call<ConsultRecord>('GET', `/consults/${encodeURIComponent(consultId)}/record`);
+  }
+  /** The record as a FHIR R4 Bundle (parsed JSON; audited as an export). */
+  getRecordFhir(consultId: string) {
+    return this.call<{ resourceType: 'Bundle' } & Record<string, unknown>>(
+      'GET',
+      `/consults/${encodeURIComponent(consultId)}/record/fhir`,
+    );
+  }
+  /** Saves the host's notes and outcome (every save is kept on the server). */
+  saveNotes(consultId: string, body: ConsultNotes) {
+    return this.call<SavedNotes>('POST', `/consults/${encodeURIComponent(consultId)}/notes`, {
+      body,
+    });
+  }
+  /** Searches the audit log, newest first (admins only). */
+  searchAudit(query: AuditQuery = {}) {
+    return this.call<Page<AuditEntry>>('GET', '/audit', { query });
   }
 }
 

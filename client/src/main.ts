@@ -4,11 +4,13 @@ import type { UserRole } from './api';
 import { Auth } from './auth';
 import type { AppContext } from './context';
 import { adminPage } from './pages/admin';
+import { auditPage } from './pages/audit';
 import { consultPage } from './pages/consult';
 import { doctorPage } from './pages/doctor';
 import { invitePage } from './pages/invite';
 import { loginPage } from './pages/login';
 import { notFoundPage } from './pages/notFound';
+import { recordPage } from './pages/record';
 import { specialistPage } from './pages/specialist';
 import { Router } from './router';
 import type { Cleanup } from './router';
@@ -22,6 +24,17 @@ const HOMES: Record<UserRole, (ctx: AppContext) => Cleanup> = {
   doctor: doctorPage,
   specialist: specialistPage,
 };
+
+/** Logged-in pages other than the role homes: the record id, or 'audit' for /admin/audit. */
+function signedInPage(path: string): { record: string } | 'audit' | null {
+  if (path === '/admin/audit') return 'audit';
+  const id = /^\/consults\/([^/]+)\/record$/.exec(path)?.[1];
+  try {
+    return id ? { record: decodeURIComponent(id) } : null;
+  } catch {
+    return null; // malformed %-escape
+  }
+}
 
 const router = new Router(async (url) => {
   const path = url.pathname.replace(/\/+$/, '') || '/';
@@ -43,8 +56,21 @@ const router = new Router(async (url) => {
   if (path === '/login') {
     const user = auth.hasStoredSession ? await auth.restore() : null;
     if (!ctx.isCurrent()) return;
-    if (user) return ctx.navigate(Auth.home(user.role), { replace: true });
-    return loginPage(ctx);
+    const next = url.searchParams.get('next');
+    const back = next && signedInPage(next) ? next : null;
+    if (user) return ctx.navigate(back ?? Auth.home(user.role), { replace: true });
+    return loginPage(ctx, back);
+  }
+
+  const page = signedInPage(path);
+  if (page) {
+    root.replaceChildren();
+    const user = await auth.restore();
+    if (!ctx.isCurrent()) return;
+    if (!user) return ctx.navigate(`/login?next=${encodeURIComponent(path)}`, { replace: true });
+    if (page !== 'audit') return recordPage(ctx, page.record);
+    if (user.role !== 'admin') return ctx.navigate(Auth.home(user.role), { replace: true });
+    return auditPage(ctx);
   }
 
   const role = (Object.keys(HOMES) as UserRole[]).find((r) => path === `/${r}`);
@@ -60,6 +86,7 @@ const router = new Router(async (url) => {
 // Logged out, or logged in as someone else in another tab: leave pages of the old session.
 auth.on('user', (user) => {
   const path = window.location.pathname.replace(/\/+$/, '');
+  if (!user && signedInPage(path)) return router.navigate('/login');
   const onRolePage = Object.keys(HOMES).some((r) => path === `/${r}`);
   if (!onRolePage) return;
   if (!user) router.navigate('/login');

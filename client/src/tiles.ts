@@ -1,5 +1,5 @@
 import type { Role } from '../../src/signalling/messages';
-import type { QualityReading } from './quality';
+import type { QualityLevel, QualityReading } from './quality';
 import type { RemotePeerView, RemoteTrack } from './types';
 
 const ROLE_LABELS: Record<Role, string> = {
@@ -136,6 +136,15 @@ export class TileView {
     tile.quality.title = reading
       ? `Network ${level}: ${(reading.loss * 100).toFixed(1)}% loss, ${reading.jitterMs.toFixed(0)} ms jitter`
       : 'Network quality: no media yet';
+  }
+
+  /** Shows a level with the figures behind it as the tooltip (e.g. the server's samples). */
+  showQuality(peerId: string, level: QualityLevel, title: string): void {
+    const tile = this.tiles.get(peerId);
+    if (!tile) return;
+    tile.quality.dataset.quality = level;
+    tile.qualityLabel.textContent = level === 'unknown' ? '—' : level;
+    tile.quality.title = title;
   }
 
   setActiveSpeaker(peerId: string | null): void {

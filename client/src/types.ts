@@ -1,5 +1,12 @@
 /** The public shapes RoomClient emits and returns. */
-import type { LobbyEntryInfo, MediaKind, MediaSource, Role } from '../../src/signalling/messages';
+import type {
+  ChatEntry,
+  LobbyEntryInfo,
+  MediaKind,
+  MediaSource,
+  QualityEntry,
+  Role,
+} from '../../src/signalling/messages';
 import type { QualityReading } from './quality';
 
 /** What the connection-state element shows. */
@@ -81,4 +88,10 @@ export type RoomEvents = {
   denied: [string];
   /** For hosts: who waits in the lobby now (empty when not joined). */
   lobby: [LobbyEntryInfo[]];
+  /** The consult's chat so far, from each (re)join. */
+  chatHistory: [ChatEntry[]];
+  /** A stored chat message (this client's own ones are echoed too). */
+  chatMessage: [ChatEntry & { peerId: string }];
+  /** The server's connection figures for every participant, every few seconds. */
+  serverQuality: [QualityEntry[]];
 };

@@ -101,3 +101,21 @@ export function consultList(items: HTMLElement[], empty: string): HTMLElement {
   if (!items.length) return h('p', { class: 'empty', testid: 'consults-empty' }, empty);
   return h('ul', { class: 'consult-list' }, ...items);
 }
+
+/** True when the consult has (or is writing) a record worth opening. */
+export function hasRecord(c: Consult): boolean {
+  return c.status === 'live' || c.status === 'ended' || c.startedAt !== null;
+}
+
+/** A link to the consult's record page. */
+export function recordLink(consultId: string): HTMLAnchorElement {
+  return h(
+    'a',
+    {
+      class: 'button-link',
+      href: `/consults/${encodeURIComponent(consultId)}/record`,
+      testid: 'record-link',
+    },
+    'Record',
+  );
+}

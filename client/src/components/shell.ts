@@ -13,6 +13,35 @@ export function roleName(role: UserRole): string {
   return ROLE_NAMES[role];
 }
 
+/** Sections of the app a role may switch between (shown in the top bar). */
+const NAV: Partial<Record<UserRole, [string, string][]>> = {
+  admin: [
+    ['/admin', 'Administration'],
+    ['/admin/audit', 'Audit log'],
+  ],
+};
+
+function nav(role: UserRole): HTMLElement | null {
+  const links = NAV[role];
+  if (!links) return null;
+  const here = window.location.pathname.replace(/\/+$/, '');
+  return h(
+    'nav',
+    { class: 'topnav', 'aria-label': 'Sections' },
+    ...links.map(([href, label]) =>
+      h(
+        'a',
+        {
+          href,
+          'aria-current': href === here ? 'page' : undefined,
+          testid: `nav-${href.slice(1).replace(/\//g, '-')}`,
+        },
+        label,
+      ),
+    ),
+  );
+}
+
 /** Renders the frame into ctx.root and returns the element for the page's content. */
 export function shell(ctx: AppContext, title: string): HTMLElement {
   document.title = `${title} · Telemed`;
@@ -43,7 +72,13 @@ export function shell(ctx: AppContext, title: string): HTMLElement {
       h('span', { class: 'brand-mark', 'aria-hidden': 'true' }),
       'Telemed',
     ),
-    h('div', { class: 'page-title' }, title),
+    user ? nav(user.role) : null,
+    // The section links already name the page when it is one of them.
+    h(
+      'div',
+      { class: 'page-title' },
+      user && NAV[user.role]?.some(([, l]) => l === title) ? '' : title,
+    ),
     user
       ? h(
           'div',

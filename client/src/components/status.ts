@@ -2,19 +2,23 @@
 import type { ConsultStatus } from '../api';
 import { h } from '../dom';
 
-const LABELS: Record<ConsultStatus, string> = {
+/** A consult's status, or the record's `interrupted` (the gateway stopped while it was live). */
+export type RecordStatus = ConsultStatus | 'interrupted';
+
+const LABELS: Record<RecordStatus, string> = {
   scheduled: 'Scheduled',
   open: 'Waiting room open',
   live: 'Live',
   ended: 'Ended',
   cancelled: 'Cancelled',
+  interrupted: 'Interrupted',
 };
 
-export function statusLabel(status: ConsultStatus): string {
+export function statusLabel(status: RecordStatus): string {
   return LABELS[status];
 }
 
-export function statusBadge(status: ConsultStatus): HTMLElement {
+export function statusBadge(status: RecordStatus): HTMLElement {
   return h(
     'span',
     { class: `status status-${status}`, testid: 'consult-status', dataset: { status } },

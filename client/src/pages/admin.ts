@@ -1,8 +1,11 @@
-/** /admin: manage accounts, schedule consults, and reschedule or cancel them. */
+/**
+ * /admin: manage accounts, schedule consults, reschedule or cancel them, and open their
+ * records; the audit log is at /admin/audit.
+ */
 import type { Consult, ConsultStatus, User, UserRole } from '../api';
 import type { AppContext } from '../context';
 import { field, h, select } from '../dom';
-import { consultCard, consultList } from '../components/consultCard';
+import { consultCard, consultList, hasRecord, recordLink } from '../components/consultCard';
 import { consultForm } from '../components/consultForm';
 import { invitePanel } from '../components/invites';
 import { busy, messageBox } from '../components/message';
@@ -122,6 +125,7 @@ export function adminPage(ctx: AppContext): Cleanup {
       );
       card.actions.append(reschedule, cancel);
     }
+    if (hasRecord(c)) card.actions.append(recordLink(c.id));
     return card.el;
   }
 

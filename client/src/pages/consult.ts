@@ -1,7 +1,8 @@
 /**
  * The consult page: joins with a join grant (from the URL, the dashboards or an invite link),
  * shows the waiting room to those who must be admitted, and gives hosts the lobby panel,
- * Remove on each participant and End consult.
+ * Remove on each participant and End consult. Everyone joined has the chat and a live quality
+ * indicator per tile; a logged-in host also has the private notes and outcome.
  */
 import { RoomClient } from '../RoomClient';
 import type { ConnectionState, LocalState, RemoteStat } from '../types';
@@ -16,6 +17,11 @@ import { Auth } from '../auth';
 import type { Cleanup } from '../router';
 import { h } from '../dom';
 import { consultLayout } from './consultLayout';
+import { ChatLog } from '../chat';
+import { ChatPanel } from '../components/chatPanel';
+import { NotesEditor } from '../components/notesEditor';
+import { QualityBoard } from '../liveQuality';
+import type { QualityView } from '../liveQuality';
 
 interface ConsultTestHook {
   readonly peerId: string | null;
@@ -76,6 +82,17 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
     deny: (peerId) => client.deny(peerId),
   });
   ui.lobbyPanelSlot.append(lobby.el);
+  const chatLog = new ChatLog();
+  const chat = new ChatPanel({
+    log: chatLog,
+    send: (text) => client.sendChat(text),
+    selfId: () => claims?.sub ?? null,
+  });
+  ui.chatSlot.append(chat.el);
+  const quality = new QualityBoard();
+  let notes: NotesEditor | null = null;
+  /** The record page's address, once we know this account may see it. */
+  let recordHref: string | null = null;
   const tiles = new TileView(ui.tiles, {
     onAutoplayBlocked: () => {
       ui.enableAudio.hidden = false;
@@ -115,6 +132,15 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
     ui.bannerText.textContent = text ?? '';
     ui.bannerRejoin.hidden = !opts.rejoin;
     ui.bannerHome.hidden = !(opts.home && ctx.auth.user);
+    ui.bannerRecord.hidden = !(opts.home && recordHref);
+  }
+
+  function renderLocalQuality(view: QualityView | null): void {
+    ui.localQuality.dataset.quality = view?.level ?? 'unknown';
+    ui.localQualityLabel.textContent = !view || view.level === 'unknown' ? '—' : view.level;
+    ui.localQuality.title = view
+      ? view.title.replace(/^Network/, 'Your connection')
+      : 'Your connection: no figures yet';
   }
 
   function renderState(state: ConnectionState): void {
@@ -155,6 +181,9 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
     ui.screen.setAttribute('aria-pressed', String(s.sharing));
     ui.screen.disabled = !s.joined && !s.sharing;
     ui.leave.disabled = !client.active;
+    chat.setEnabled(s.joined);
+    chat.el.hidden = !s.joined && chatLog.messages.length === 0;
+    if (!s.joined) renderLocalQuality(null);
     ui.localMuted.hidden = !(s.micMuted && s.hasMic);
     ui.localCameraOff.hidden = !(s.cameraOff && s.hasCamera);
     ui.localSharing.hidden = !s.sharing;
@@ -259,10 +288,25 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
     if (stream) ui.localVideo.play().catch(() => undefined);
   });
   client.on('peer', (view) => tiles.upsertPeer(view));
-  client.on('peerRemoved', (peerId) => tiles.removePeer(peerId));
+  client.on('peerRemoved', (peerId) => {
+    tiles.removePeer(peerId);
+    quality.forget(peerId);
+  });
   client.on('trackAdded', (track) => tiles.addTrack(track));
   client.on('trackRemoved', ({ peerId, consumerId }) => tiles.removeTrack(peerId, consumerId));
-  client.on('quality', ({ peerId, reading }) => tiles.setQuality(peerId, reading));
+  // The server's figures (RTT, loss, bitrate) when they come; this browser's own otherwise.
+  client.on('quality', ({ peerId, reading }) => {
+    const view = quality.fromBrowser(peerId, reading);
+    if (view) tiles.showQuality(peerId, view.level, view.title);
+  });
+  client.on('serverQuality', (samples) => {
+    for (const [peerId, view] of quality.fromServer(samples)) {
+      if (peerId === client.peerId) renderLocalQuality(view);
+      else tiles.showQuality(peerId, view.level, view.title);
+    }
+  });
+  client.on('chatHistory', (history) => chatLog.loadHistory(history));
+  client.on('chatMessage', (message) => chatLog.add(message));
   client.on('activeSpeaker', (peerId) => {
     tiles.setActiveSpeaker(peerId);
     ui.localTile.classList.toggle('speaking', peerId !== null && peerId === client.peerId);
@@ -304,8 +348,13 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
         ui.meta.textContent = consult.title;
         ui.formTitle.textContent = consult.title;
         document.title = `${consult.title} · Telemed`;
+        recordHref = `/consults/${encodeURIComponent(consult.id)}/record`;
+        ui.bannerRecord.href = recordHref;
+        // The host (or an admin) writes the private notes during the consult.
+        const manages = user.role === 'admin' || consult.hostId === user.id;
+        if (manages && claims?.grants.end) mountNotes(consult.id);
         // The host (or an admin) can invite someone without leaving the call.
-        if (user.role === 'admin' || consult.hostId === user.id) {
+        if (manages) {
           ui.invitesSlot.replaceChildren(
             h(
               'details',
@@ -321,6 +370,25 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
     });
   }
 
+  function mountNotes(consultId: string): void {
+    const editor = new NotesEditor({
+      load: async () => (await ctx.api.getRecord(consultId)).notes,
+      save: (body) => ctx.api.saveNotes(consultId, body),
+    });
+    notes = editor;
+    const details = h(
+      'details',
+      { class: 'side-card notes-card', testid: 'consult-notes' },
+      h('summary', {}, 'Notes and outcome ', h('span', { class: 'muted' }, '(private)')),
+      editor.el,
+    );
+    // Loaded on first opening (reading the record is audited).
+    details.addEventListener('toggle', () => {
+      if (details.open) void editor.start();
+    });
+    ui.notesSlot.replaceChildren(details);
+  }
+
   // --- start ---
 
   renderState(client.connectionState);
@@ -333,6 +401,8 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
   return () => {
     window.removeEventListener('pagehide', onPageHide);
     lobby.destroy();
+    chat.destroy();
+    notes?.destroy();
     client.close();
     delete document.body.dataset.state;
   };

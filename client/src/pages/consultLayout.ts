@@ -33,6 +33,11 @@ export function consultLayout(opts: ConsultLayoutOptions) {
     bannerText: h('span'),
     bannerRejoin: button('banner-rejoin', 'Re-join', 'secondary', { hidden: true }),
     bannerHome: h('a', { class: 'button-link', href: '/', hidden: true }, 'Back to your consults'),
+    bannerRecord: h(
+      'a',
+      { class: 'button-link', href: '/', hidden: true, testid: 'banner-record' },
+      'View the record',
+    ),
     error: h('div', { class: 'alert', testid: 'error-message', role: 'alert', hidden: true }),
     errorText: h('span'),
     errorDismiss: h('button', { type: 'button', class: 'link', 'aria-label': 'Dismiss' }, '×'),
@@ -79,6 +84,17 @@ export function consultLayout(opts: ConsultLayoutOptions) {
     localMuted: h('span', { class: 'badge badge-muted', hidden: true }, 'Muted'),
     localCameraOff: h('span', { class: 'badge badge-camera', hidden: true }, 'Camera off'),
     localSharing: h('span', { class: 'badge badge-screen', hidden: true }, 'Sharing screen'),
+    localQuality: h(
+      'span',
+      {
+        class: 'quality',
+        testid: 'local-quality',
+        dataset: { quality: 'unknown' },
+        title: 'Your connection: no figures yet',
+      },
+      h('span', { class: 'bars', 'aria-hidden': 'true' }, h('i'), h('i'), h('i')),
+    ),
+    localQualityLabel: h('span', { class: 'quality-label' }, '—'),
     mute: button('mute-button', 'Mute', undefined, { 'aria-pressed': 'false' }),
     camera: button('camera-button', 'Stop camera', undefined, { 'aria-pressed': 'false' }),
     screen: button('screen-button', 'Share screen', undefined, {
@@ -95,6 +111,8 @@ export function consultLayout(opts: ConsultLayoutOptions) {
     endYes: button('end-confirm-button', 'End for everyone', 'danger'),
     endNo: button('end-cancel-button', 'Keep consulting'),
     lobbyPanelSlot: h('div'),
+    chatSlot: h('div'),
+    notesSlot: h('div'),
     invitesSlot: h('div'),
     form: h('form', { id: 'join-form', autocomplete: 'off' }),
     token: h('textarea', {
@@ -120,7 +138,8 @@ export function consultLayout(opts: ConsultLayoutOptions) {
     formTitle: h('h2', {}, 'Join a consult'),
   };
 
-  ui.banner.append(ui.bannerText, ui.bannerRejoin, ui.bannerHome);
+  ui.banner.append(ui.bannerText, ui.bannerRejoin, ui.bannerRecord, ui.bannerHome);
+  ui.localQuality.append(ui.localQualityLabel);
   ui.error.append(ui.errorText, ui.errorDismiss);
   ui.endConfirm.append(ui.endYes, ui.endNo);
   ui.localTile.append(
@@ -129,7 +148,14 @@ export function consultLayout(opts: ConsultLayoutOptions) {
       'footer',
       { class: 'tile-bar' },
       h('div', { class: 'who' }, ui.localName, ui.localRole),
-      h('div', { class: 'badges' }, ui.localMuted, ui.localCameraOff, ui.localSharing),
+      h(
+        'div',
+        { class: 'badges' },
+        ui.localMuted,
+        ui.localCameraOff,
+        ui.localSharing,
+        ui.localQuality,
+      ),
     ),
   );
   ui.tiles.append(ui.localTile);
@@ -194,6 +220,8 @@ export function consultLayout(opts: ConsultLayoutOptions) {
         { class: 'panel' },
         ui.lobbyPanelSlot,
         ui.form,
+        ui.chatSlot,
+        ui.notesSlot,
         ui.invitesSlot,
         h(
           'p',

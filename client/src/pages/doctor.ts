@@ -1,16 +1,18 @@
 /**
  * /doctor: today's and upcoming consults. For consults they host: start (into the consult
  * page), invite links, reschedule and cancel; for consults they are invited to: join.
- * Doctors may also schedule consults they host themselves.
+ * Doctors may also schedule consults they host themselves, and open the record of live and
+ * past consults.
  */
 import type { Consult, User } from '../api';
 import type { AppContext } from '../context';
 import { h, startOfToday } from '../dom';
-import { consultCard, consultList } from '../components/consultCard';
+import { consultCard, consultList, hasRecord, recordLink } from '../components/consultCard';
 import type { ConsultCard } from '../components/consultCard';
 import { consultForm } from '../components/consultForm';
 import { invitePanel } from '../components/invites';
 import { busy, messageBox } from '../components/message';
+import { pastConsults } from '../components/pastConsults';
 import { confirmButton, rescheduleForm } from '../components/reschedule';
 import { shell } from '../components/shell';
 import { startConsult } from '../components/start';
@@ -42,6 +44,7 @@ export function doctorPage(ctx: AppContext): Cleanup {
   const laterSlot = h('div', { testid: 'upcoming' });
   const listMessage = messageBox('consults-message');
   const scheduleSlot = h('div');
+  const past = pastConsults(ctx, { people: () => byId, me: me.id });
 
   async function load(): Promise<void> {
     try {
@@ -68,10 +71,12 @@ export function doctorPage(ctx: AppContext): Cleanup {
     const button = (testid: string, label: string, primary = false) =>
       h('button', { type: 'button', testid, class: primary ? 'primary' : undefined }, label);
 
+    const record = hasRecord(c) ? recordLink(c.id) : null;
     if (!hosting) {
       const join = button('join-consult-button', 'Join', true);
       join.addEventListener('click', () => void startConsult(ctx, c.id, join, card.message));
       card.actions.append(join);
+      if (record) card.actions.append(record);
       return card.el;
     }
     const start = button('start-button', c.status === 'live' ? 'Rejoin' : 'Start', true);
@@ -79,6 +84,7 @@ export function doctorPage(ctx: AppContext): Cleanup {
     const invite = button('invite-button', 'Invite link');
     invite.addEventListener('click', () => card.panels.toggle('invite', () => invitePanel(api, c)));
     card.actions.append(start, invite);
+    if (record) card.actions.append(record);
     if (c.status !== 'scheduled' && c.status !== 'open') return card.el;
 
     const reschedule = button('reschedule-button', 'Reschedule');
@@ -122,7 +128,10 @@ export function doctorPage(ctx: AppContext): Cleanup {
   }
 
   const refresh = h('button', { type: 'button', testid: 'consults-refresh' }, 'Refresh');
-  refresh.addEventListener('click', () => void busy(refresh, load));
+  refresh.addEventListener(
+    'click',
+    () => void busy(refresh, () => Promise.all([load(), past.load()])),
+  );
 
   main.append(
     h(
@@ -138,6 +147,7 @@ export function doctorPage(ctx: AppContext): Cleanup {
       h('h2', { id: 'later-h' }, 'Upcoming'),
       laterSlot,
     ),
+    past.el,
     h(
       'details',
       { class: 'card' },
@@ -146,7 +156,7 @@ export function doctorPage(ctx: AppContext): Cleanup {
     ),
   );
 
-  void loadPeople().then(load);
+  void loadPeople().then(() => Promise.all([load(), past.load()]));
   // Statuses change (the waiting room opens, a consult goes live): refresh unless a panel is open.
   const timer = setInterval(() => {
     if (!cards.some((c) => c.panels.isOpen) && document.visibilityState === 'visible') void load();

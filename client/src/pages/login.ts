@@ -1,4 +1,4 @@
-/** /login: e-mail and password; on success, the role's home page. */
+/** /login: e-mail and password; on success, the page asked for (`?next=`) or the role's home. */
 import { ApiError } from '../api';
 import { Auth } from '../auth';
 import type { AppContext } from '../context';
@@ -20,7 +20,7 @@ function loginError(err: unknown): string {
   return `Login failed: ${err instanceof Error ? err.message : String(err)}`;
 }
 
-export function loginPage(ctx: AppContext): Cleanup {
+export function loginPage(ctx: AppContext, next: string | null = null): Cleanup {
   document.title = 'Log in · Telemed';
   const email = h('input', {
     type: 'email',
@@ -98,7 +98,7 @@ export function loginPage(ctx: AppContext): Cleanup {
     submit.disabled = true;
     try {
       const user = await ctx.auth.login(email.value.trim(), password.value);
-      if (ctx.isCurrent()) ctx.navigate(Auth.home(user.role), { replace: true });
+      if (ctx.isCurrent()) ctx.navigate(next ?? Auth.home(user.role), { replace: true });
     } catch (err) {
       if (!ctx.isCurrent()) return;
       message.show('error', loginError(err));

@@ -1,9 +1,10 @@
-/** /specialist: the consults they are invited to, each with a Join button. */
+/** /specialist: the consults they are invited to, each with a Join button, and past ones. */
 import type { Consult } from '../api';
 import type { AppContext } from '../context';
 import { h, startOfToday } from '../dom';
-import { consultCard, consultList } from '../components/consultCard';
+import { consultCard, consultList, hasRecord, recordLink } from '../components/consultCard';
 import { busy, messageBox } from '../components/message';
+import { pastConsults } from '../components/pastConsults';
 import { shell } from '../components/shell';
 import { startConsult } from '../components/start';
 import type { Cleanup } from '../router';
@@ -16,6 +17,7 @@ export function specialistPage(ctx: AppContext): Cleanup {
   const people = new Map([[me.id, { name: `${me.name} (you)` }]]);
   const slot = h('div', { 'aria-live': 'polite' });
   const message = messageBox('consults-message');
+  const past = pastConsults(ctx, { people: () => people, me: me.id });
 
   function renderConsult(c: Consult): HTMLElement {
     const card = consultCard(c, { people });
@@ -26,6 +28,7 @@ export function specialistPage(ctx: AppContext): Cleanup {
     );
     join.addEventListener('click', () => void startConsult(ctx, c.id, join, card.message));
     card.actions.append(join);
+    if (hasRecord(c)) card.actions.append(recordLink(c.id));
     return card.el;
   }
 
@@ -66,8 +69,10 @@ export function specialistPage(ctx: AppContext): Cleanup {
       message.el,
       slot,
     ),
+    past.el,
   );
   void load();
+  void past.load();
   const timer = setInterval(() => {
     if (document.visibilityState === 'visible' && !slot.querySelector('.message:not([hidden])'))
       void load();

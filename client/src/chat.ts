@@ -1,0 +1,63 @@
+/**
+ * The consult chat's state: the history from `join` merged with live `chatMessage` events
+ * (deduplicated by id, ordered by time), and the send rules the server enforces.
+ */
+import type { ChatEntry } from '../../src/signalling/messages';
+import { Emitter } from './emitter';
+
+/** The server's limit (CHAT_MAX_CHARS in src/signalling/messages.ts), counted after trimming. */
+export const CHAT_MAX_CHARS = 2000;
+
+export type ChatMessage = ChatEntry & { peerId?: string };
+
+/** Why `text` cannot be sent, or null when it can. */
+export function chatTextError(text: string): string | null {
+  const trimmed = text.trim();
+  if (!trimmed) return 'Type a message first.';
+  if (trimmed.length > CHAT_MAX_CHARS)
+    return `A message is at most ${CHAT_MAX_CHARS} characters (this one has ${trimmed.length}).`;
+  return null;
+}
+
+type ChatEvents = {
+  /** The whole list changed (history loaded or replaced). */
+  reset: [ChatMessage[]];
+  /** One new message, at `index` in the list. */
+  added: [ChatMessage, number];
+};
+
+export class ChatLog extends Emitter<ChatEvents> {
+  private readonly byId = new Map<string, ChatMessage>();
+  private list: ChatMessage[] = [];
+
+  get messages(): readonly ChatMessage[] {
+    return this.list;
+  }
+
+  /** Merges `join`'s history (a rejoin brings the full history again). */
+  loadHistory(history: readonly ChatMessage[]): void {
+    let changed = false;
+    for (const m of history) {
+      if (this.byId.has(m.id)) continue;
+      this.byId.set(m.id, m);
+      changed = true;
+    }
+    if (!changed) return;
+    this.list = [...this.byId.values()].sort(byTime);
+    this.emit('reset', this.list);
+  }
+
+  /** Adds a live message (ignored if already known, e.g. from the history). */
+  add(message: ChatMessage): void {
+    if (this.byId.has(message.id)) return;
+    this.byId.set(message.id, message);
+    let index = this.list.length;
+    while (index > 0 && byTime(this.list[index - 1]!, message) > 0) index -= 1;
+    this.list.splice(index, 0, message);
+    this.emit('added', message, index);
+  }
+}
+
+function byTime(a: ChatMessage, b: ChatMessage): number {
+  return Date.parse(a.at) - Date.parse(b.at);
+}
