@@ -133,7 +133,14 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
 
   list(
     actor: AccessClaims,
-    filter: { status?: ConsultStatus[]; from?: number; to?: number; limit: number; offset: number },
+    filter: {
+      status?: ConsultStatus[];
+      from?: number;
+      to?: number;
+      order?: 'asc' | 'desc';
+      limit: number;
+      offset: number;
+    },
   ): Page<Consult> {
     // Open lobbies whose time has come before filtering by status.
     const due = this.store.consults.list({

@@ -104,6 +104,8 @@ export const consultsQuery = pageQuery.extend({
     .optional(),
   from: isoDate.optional(),
   to: isoDate.optional(),
+  /** By scheduled start: asc (default) or desc (newest first). */
+  order: z.enum(['asc', 'desc']).default('asc'),
 });
 export const consultDto = z.object({
   id: z.string(),

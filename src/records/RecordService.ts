@@ -63,6 +63,8 @@ export interface ConsultRecord {
     displayName: string | null;
     details: Record<string, unknown> | null;
   }[];
+  /** Seconds between quality samples (gaps longer than this mean the participant was away). */
+  sampleSeconds: number;
   quality: {
     participantId: string;
     displayName: string;
@@ -234,6 +236,7 @@ export class RecordService {
         displayName: e.displayName,
         details: e.details,
       })),
+      sampleSeconds: this.settings.sampleSeconds,
       quality,
       chat: this.store.records.chat(c.id).map((m) => ({
         id: m.id,

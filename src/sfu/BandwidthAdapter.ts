@@ -94,7 +94,7 @@ type BandwidthAdapterEvents = {
   /** After each decision: the estimate it used (for logs and metrics). */
   estimate: [EstimateEvent];
   /** A bandwidth probe was asked for while video was held down (for logs and tests). */
-  probe: [{ availableBitrate: number }];
+  probe: [{ availableBitrate: number; targetBitrate: number }];
 };
 
 interface Entry {
@@ -102,8 +102,11 @@ interface Entry {
   producer: types.Producer<AppData>;
   /** The client asked for this consumer to flow (resumed it, not paused it since). */
   wanted: boolean;
-  /** Paused by this adapter (not by the client). */
-  pausedForBandwidth: boolean;
+  /**
+   * 'paused': paused by this adapter (not by the client); 'trial': resumed on trial, still
+   * paused as far as the client is told, until the trial holds.
+   */
+  bandwidthState: 'on' | 'paused' | 'trial';
   /** The cap applied to mediasoup (FULL when none). */
   applied: Layers;
   /** Layers the client chose with setPreferredLayers (FULL when it did not). */
@@ -170,7 +173,7 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
       consumer,
       producer,
       wanted: !consumer.paused,
-      pausedForBandwidth: false,
+      bandwidthState: 'on',
       applied: FULL,
       clientPreferred: FULL,
       score: consumer.score.score,
@@ -205,9 +208,10 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     const entry = this.#entries.get(consumerId);
     if (!entry) return { pausedForBandwidth: false };
     entry.wanted = true;
-    if (entry.pausedForBandwidth) return { pausedForBandwidth: true };
+    if (entry.bandwidthState === 'paused') return { pausedForBandwidth: true };
     await this.#own(entry, () => entry.consumer.resume());
-    return { pausedForBandwidth: false };
+    // On trial it flows already, but the client is not told so until the trial holds.
+    return { pausedForBandwidth: entry.bandwidthState === 'trial' };
   }
 
   /** Records the client's own layer choice; the applied layers are the lower of it and the adapter's cap. */
@@ -223,7 +227,8 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
 
   /** Whether this consumer's video is paused for lack of bandwidth. */
   isVideoPaused(consumerId: string): boolean {
-    return this.#entries.get(consumerId)?.pausedForBandwidth ?? false;
+    const state = this.#entries.get(consumerId)?.bandwidthState;
+    return state !== undefined && state !== 'on';
   }
 
   /** The adapter's view, for stats and tests. */
@@ -235,7 +240,7 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
         kind: e.consumer.kind,
         source: e.consumer.appData.source,
         wanted: e.wanted,
-        pausedForBandwidth: e.pausedForBandwidth,
+        pausedForBandwidth: e.bandwidthState !== 'on',
         maxLayers: finiteLayers(e.applied),
         currentLayers: e.consumer.currentLayers ?? null,
         score: e.score,
@@ -272,7 +277,7 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     if (entry.ownCall > 0) return;
     entry.wanted = true;
     // Resumed behind our back (e.g. a plain consumer.resume()): keep the bandwidth pause.
-    if (entry.pausedForBandwidth) {
+    if (entry.bandwidthState === 'paused') {
       void this.#own(entry, () => entry.consumer.pause());
       this.safeEmit('videoPaused', { ...ref(entry), reason: 'bandwidth' });
     }
@@ -373,22 +378,32 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     await Promise.all(
       video.map((e) => {
         const cap = decision.caps.get(e.consumer.id);
-        return this.#apply(e, cap === undefined ? FULL : cap);
+        const trial = decision.trials.includes(e.consumer.id);
+        return this.#apply(e, cap === undefined ? FULL : cap, trial);
       }),
     );
+    // A trial resume sends video again: let the estimator probe with it at once.
+    if (decision.trials.length) await this.#requestProbe(transport, available);
   }
 
   /**
-   * Makes mediasoup's congestion controller probe the link up to what the consumers could
-   * use: lowering the transport's max outgoing bitrate to the estimate and lifting it again
-   * raises the controller's max above its estimate, which starts a short padding probe there.
-   * (The adapter owns this transport's max outgoing bitrate: it leaves it unlimited.)
+   * Makes mediasoup's congestion controller probe the link above its estimate. In mediasoup
+   * 3.12 the controller probes when the transport's allocated maximum changes to a value
+   * above the estimate: setting the max outgoing bitrate to the probe target and lifting it
+   * again does that (padding clusters at the target, ~15 ms each). The target is twice the
+   * estimate, below the controller's ceiling; a target that low would clamp the estimate, so
+   * no probe is made then. (The adapter owns this transport's max outgoing bitrate: it
+   * leaves it unlimited.)
    */
   async #requestProbe(transport: types.WebRtcTransport, available: number): Promise<void> {
+    const ceiling = this.#available?.ceiling;
+    if (!ceiling) return;
+    const target = Math.round(Math.min(0.8 * ceiling, 2 * available));
+    if (target < 1.25 * available || target < 30_000) return;
     try {
-      await transport.setMaxOutgoingBitrate(Math.max(30_000, Math.floor(available)));
+      await transport.setMaxOutgoingBitrate(target);
       await transport.setMaxOutgoingBitrate(0);
-      this.safeEmit('probe', { availableBitrate: available });
+      this.safeEmit('probe', { availableBitrate: available, targetBitrate: target });
     } catch {
       // The transport closed meanwhile.
     }
@@ -416,19 +431,28 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     }
   }
 
-  async #apply(entry: Entry, cap: Cap): Promise<void> {
+  /**
+   * Applies a decision to one consumer. The client hears of a pause at once, of a resume
+   * only once it holds: a trial that fails pauses again without either event.
+   */
+  async #apply(entry: Entry, cap: Cap, trial: boolean): Promise<void> {
     const { consumer } = entry;
+    const was = entry.bandwidthState;
     if (cap === null) {
-      if (entry.pausedForBandwidth) return;
-      entry.pausedForBandwidth = true;
+      if (was === 'paused') return;
+      entry.bandwidthState = 'paused';
       await this.#own(entry, () => consumer.pause());
-      this.safeEmit('videoPaused', { ...ref(entry), reason: 'bandwidth' });
+      if (was === 'on') this.safeEmit('videoPaused', { ...ref(entry), reason: 'bandwidth' });
       return;
     }
     await this.#applyLayers(entry, cap);
-    if (entry.pausedForBandwidth) {
-      entry.pausedForBandwidth = false;
+    if (was === 'paused') {
+      entry.bandwidthState = trial ? 'trial' : 'on';
       if (entry.wanted) await this.#own(entry, () => consumer.resume());
+    } else if (was === 'trial' && Date.now() >= (this.#memory.get(consumer.id)?.trialUntil ?? 0)) {
+      entry.bandwidthState = 'on';
+    }
+    if (was !== 'on' && entry.bandwidthState === 'on') {
       this.safeEmit('videoResumed', { ...ref(entry), reason: 'bandwidth' });
     }
   }

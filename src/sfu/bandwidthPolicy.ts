@@ -11,6 +11,12 @@
  * downgrade. An upgrade that is followed by a downgrade within `failedUpgradeWindowMs` was a
  * failed probe: the hold doubles (up to `maxHoldAfterDowngradeMs`), so a capped link does
  * not flap between layers (each flap overflows the bottleneck queue, audio included).
+ *
+ * While every video consumer is paused the link carries only audio, and mediasoup cannot
+ * probe it (its prober needs media packets of a video size): the estimate then says nothing
+ * about recovery. So once the hold has passed, a paused consumer is tried again at its
+ * lowest level for `resumeTrialMs`; video packets let the estimator probe, and the consumer
+ * stays on if the link carries it (a failed trial doubles the hold like a failed upgrade).
  */
 
 export type VideoSource = 'camera' | 'screen';
@@ -66,6 +72,8 @@ export interface PolicyOptions {
   failedUpgradeWindowMs: number;
   /** Pause only after the lowest level has not fitted for this long, ms. */
   pauseAfterMs: number;
+  /** How long a trial resume of paused video lasts before it may be paused again, ms (0: no trials). */
+  resumeTrialMs: number;
 }
 
 export const DEFAULT_POLICY: Readonly<PolicyOptions> = Object.freeze({
@@ -77,6 +85,7 @@ export const DEFAULT_POLICY: Readonly<PolicyOptions> = Object.freeze({
   maxHoldAfterDowngradeMs: 12_000,
   failedUpgradeWindowMs: 5000,
   pauseAfterMs: 1000,
+  resumeTrialMs: 1500,
 });
 
 /** What a consumer may be sent: up to these layers (FULL: whatever is best), or nothing (paused). */
@@ -98,6 +107,8 @@ export interface ConsumerMemory {
   upgradeFitsSince: number | null;
   /** Since when not even the lowest level has fitted (null: it fits). */
   nothingFitsSince: number | null;
+  /** A trial resume runs until then (0: none). */
+  trialUntil: number;
 }
 
 /** What the policy remembers between decisions, per consumer id. */
@@ -108,6 +119,8 @@ export interface Decision {
   caps: Map<string, Cap>;
   /** Bit/s available for video after audio and headroom. */
   videoBudget: number;
+  /** Consumers whose video is tried again at the lowest level now: probe the link. */
+  trials: string[];
 }
 
 /** Total order on layers: spatial first, then temporal. */
@@ -201,10 +214,13 @@ export function decide(
   const fitsNow = allocate(budget, input.consumers);
   const fitsWithMargin = allocate(budget / (1 + options.upMargin), input.consumers);
   const caps = new Map<string, Cap>();
+  const trials: string[] = [];
   const now = input.now;
   for (const id of memory.keys()) {
     if (!input.consumers.some((c) => c.id === id)) memory.delete(id);
   }
+  // Trials only help when nothing else lets the estimator see the link.
+  const allPaused = input.consumers.every((c) => memory.get(c.id)?.cap === null);
   for (const c of input.consumers) {
     let m = memory.get(c.id);
     if (!m) {
@@ -215,6 +231,7 @@ export function decide(
         holdMs: options.holdAfterDowngradeMs,
         upgradeFitsSince: null,
         nothingFitsSince: null,
+        trialUntil: 0,
       };
       memory.set(c.id, m);
     }
@@ -242,6 +259,8 @@ export function decide(
       m.upgradeFitsSince = null;
       if (fits >= 0) {
         lower(capAt(c.levels, fits));
+      } else if (now < m.trialUntil) {
+        // A trial gets its time before it counts as failed.
       } else {
         m.nothingFitsSince ??= now;
         if (now - m.nothingFitsSince >= options.pauseAfterMs) lower(null);
@@ -258,12 +277,24 @@ export function decide(
         m.lastUpgradeAt = now;
         m.upgradeFitsSince = null;
       }
+    } else if (
+      current < 0 &&
+      allPaused &&
+      options.resumeTrialMs > 0 &&
+      now - m.lastDowngradeAt >= m.holdMs
+    ) {
+      m.cap = capAt(c.levels, 0);
+      m.lastUpgradeAt = now;
+      m.upgradeFitsSince = null;
+      m.nothingFitsSince = null;
+      m.trialUntil = now + options.resumeTrialMs;
+      trials.push(c.id);
     } else {
       m.upgradeFitsSince = null;
     }
     caps.set(c.id, m.cap);
   }
-  return { caps, videoBudget: budget };
+  return { caps, videoBudget: budget, trials };
 }
 
 /** The cap for a level: FULL for the top one, so the consumer keeps up with new layers. */

@@ -84,6 +84,8 @@ export interface ConsultFilter {
   status?: ConsultStatus[];
   from?: number;
   to?: number;
+  /** By scheduled start: oldest first (default) or newest first. */
+  order?: 'asc' | 'desc';
   limit: number;
   offset: number;
 }
@@ -156,6 +158,7 @@ export interface AuditEntry {
 
 export interface AuditFilter {
   action?: string;
+  outcome?: 'success' | 'failure';
   actorId?: string;
   objectId?: string;
   from?: number;

@@ -238,6 +238,11 @@ describe('consult scheduling', () => {
     const page = await api.get('/consults?limit=1&offset=1', tokens.doctor);
     expect(page.body).toMatchObject({ total: 2, limit: 1, offset: 1 });
     expect(page.body.items[0].id).toBe(later.body.id);
+    const newestFirst = await api.get('/consults?order=desc', tokens.doctor);
+    expect(newestFirst.body.items.map((c: { id: string }) => c.id)).toEqual([
+      later.body.id,
+      byAdmin.body.id,
+    ]);
     const window = await api.get(
       `/consults?from=${encodeURIComponent(inOneHour())}`,
       tokens.doctor,

@@ -427,6 +427,9 @@ describe('the audit log', () => {
     expect(failures.find((e: any) => e.outcome === 'failure')).toMatchObject({
       sourceIp: expect.any(String),
     });
+    const onlyFailures = (await api.get('/audit?outcome=failure', adminToken)).body.items;
+    expect(onlyFailures.length).toBeGreaterThan(0);
+    expect(onlyFailures.every((e: any) => e.outcome === 'failure')).toBe(true);
     const future = encodeURIComponent(new Date(Date.now() + 60_000).toISOString());
     expect((await api.get(`/audit?from=${future}`, adminToken)).body.total).toBe(0);
 

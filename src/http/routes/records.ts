@@ -20,11 +20,12 @@ export const auditQuery = pageQuery.extend({
   actor: z.string().max(128).optional(),
   /** The id of the object touched. */
   object: z.string().max(128).optional(),
+  outcome: z.enum(['success', 'failure']).optional(),
   from: isoDate.optional(),
   to: isoDate.optional(),
 });
 
-const auditEntryDto = z.object({
+export const auditEntryDto = z.object({
   id: z.string(),
   at: z.string(),
   action: z.string(),
@@ -117,6 +118,7 @@ export function recordRoutes(
         action: query.action,
         actorId: query.actor,
         objectId: query.object,
+        outcome: query.outcome,
         from: query.from ? Date.parse(query.from) : undefined,
         to: query.to ? Date.parse(query.to) : undefined,
         limit: query.limit,

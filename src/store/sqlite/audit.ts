@@ -50,6 +50,7 @@ export class SqliteAuditRepository implements AuditRepository {
       args.push(value);
     };
     if (f.actorId) add('actor_id = ?', f.actorId);
+    if (f.outcome) add('outcome = ?', f.outcome);
     if (f.objectId) add('object_id = ?', f.objectId);
     if (f.from !== undefined) add('at >= ?', f.from);
     if (f.to !== undefined) add('at <= ?', f.to);

@@ -135,7 +135,9 @@ export class SqliteConsultRepository implements ConsultRepository {
     }
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const rows = this.db
-      .prepare(`SELECT * FROM consults ${clause} ORDER BY scheduled_start, id LIMIT ? OFFSET ?`)
+      .prepare(
+        `SELECT * FROM consults ${clause} ORDER BY scheduled_start ${f.order === 'desc' ? 'DESC' : 'ASC'}, id LIMIT ? OFFSET ?`,
+      )
       .all(...args, f.limit, f.offset) as Row[];
     const { n } = this.db.prepare(`SELECT COUNT(*) AS n FROM consults ${clause}`).get(...args) as {
       n: number;
