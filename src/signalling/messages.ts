@@ -351,5 +351,18 @@ export interface ServerToClientEvents {
   chatMessage: (msg: ChatEntry & { peerId: string }) => void;
   /** Every few seconds: each participant's connection figures. */
   quality: (msg: { samples: QualityEntry[] }) => void;
+  /**
+   * Your downlink cannot carry even the lowest video layer of this consumer: the server paused
+   * it so audio keeps flowing (`reason: 'bandwidth'`). Show "poor connection, video paused".
+   */
+  videoPaused: (msg: { consumerId: string; reason: 'bandwidth' }) => void;
+  /** The server resumed a video consumer it had paused for bandwidth. */
+  videoResumed: (msg: { consumerId: string }) => void;
+  /** The simulcast layer the server forwards on one of your video consumers changed. */
+  layersChanged: (msg: {
+    consumerId: string;
+    spatialLayer: number | null;
+    temporalLayer: number | null;
+  }) => void;
   rejoinRequired: (msg: { reason: string }) => void;
 }
