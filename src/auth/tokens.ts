@@ -3,12 +3,11 @@
  * with LiveKit-style grants saying what they may do there. Checked once at the socket edge.
  */
 import { randomUUID } from 'node:crypto';
-import jwt from 'jsonwebtoken';
 import { z } from 'zod';
-import { GatewayError } from '../errors.js';
 import { roleSchema } from '../signalling/messages.js';
+import { signToken, verifyToken } from './jwt.js';
 
-export const TOKEN_ISSUER = 'telemed-gateway';
+export { TOKEN_ISSUER } from './jwt.js';
 export const JOIN_AUDIENCE = 'telemed-gateway:join';
 
 export const grantsSchema = z.object({
@@ -57,35 +56,10 @@ export function mintJoinToken(secret: string, opts: MintOptions): string {
     consultId: opts.consultId,
     grants: opts.grants ?? defaultGrants(opts.role),
   };
-  return jwt.sign(claims, secret, {
-    algorithm: 'HS256',
-    issuer: TOKEN_ISSUER,
-    audience: JOIN_AUDIENCE,
-    expiresIn: opts.ttlSeconds,
-    jwtid: randomUUID(),
-  });
+  return signToken(secret, claims, JOIN_AUDIENCE, opts.ttlSeconds);
 }
 
 /** Verifies signature (HS256 only), issuer, audience and expiry; returns the parsed claims. */
 export function verifyJoinToken(secret: string, token: unknown): JoinClaims {
-  if (typeof token !== 'string' || token.length === 0) {
-    throw new GatewayError('unauthorized', 'a join token is required (auth: { token })');
-  }
-  let payload: unknown;
-  try {
-    payload = jwt.verify(token, secret, {
-      algorithms: ['HS256'],
-      issuer: TOKEN_ISSUER,
-      audience: JOIN_AUDIENCE,
-      clockTolerance: 5,
-    });
-  } catch (err) {
-    const reason =
-      err instanceof jwt.TokenExpiredError ? 'the join token has expired' : 'invalid join token';
-    throw new GatewayError('unauthorized', reason);
-  }
-  const claims = joinClaimsSchema.safeParse(payload);
-  if (!claims.success)
-    throw new GatewayError('unauthorized', 'the join token lacks required claims');
-  return claims.data;
+  return verifyToken(secret, token, JOIN_AUDIENCE, joinClaimsSchema, 'join token');
 }

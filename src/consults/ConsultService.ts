@@ -6,12 +6,12 @@
  * joined) → ended; scheduled/open → cancelled. Anything else is a 409.
  */
 import { randomUUID } from 'node:crypto';
-import jwt from 'jsonwebtoken';
 import { z } from 'zod';
 import type { AuditLog } from '../audit/AuditLog.js';
 import type { AccessClaims } from '../auth/accessTokens.js';
 import type { Grants, JoinClaims } from '../auth/tokens.js';
-import { JOIN_AUDIENCE, TOKEN_ISSUER } from '../auth/tokens.js';
+import { signToken, verifyToken } from '../auth/jwt.js';
+import { JOIN_AUDIENCE } from '../auth/tokens.js';
 import { GatewayError } from '../errors.js';
 import type {
   Consult,
@@ -399,13 +399,12 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
     grants: Grants,
   ): JoinGrant {
     const full: JoinClaims & { inviteId?: string } = { ...claims, consultId: consult.id, grants };
-    const token = jwt.sign(full, this.settings.secret, {
-      algorithm: 'HS256',
-      issuer: TOKEN_ISSUER,
-      audience: JOIN_AUDIENCE,
-      expiresIn: this.settings.joinTtlSeconds,
-      jwtid: randomUUID(),
-    });
+    const token = signToken(
+      this.settings.secret,
+      full,
+      JOIN_AUDIENCE,
+      this.settings.joinTtlSeconds,
+    );
     return {
       token,
       consultId: consult.id,
@@ -530,15 +529,11 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
       firstUsedAt: null,
     };
     this.store.invites.insert(invite);
-    const token = jwt.sign(
-      { inviteId: invite.id, consultId, name: invite.guestName },
+    const token = signToken(
       this.settings.secret,
-      {
-        algorithm: 'HS256',
-        issuer: TOKEN_ISSUER,
-        audience: INVITE_AUDIENCE,
-        expiresIn: hours * 3600,
-      },
+      { inviteId: invite.id, consultId, name: invite.guestName },
+      INVITE_AUDIENCE,
+      hours * 3600,
     );
     this.audit.record({
       action: 'invite.create',
@@ -583,12 +578,12 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
   ): JoinGrant & { guestName: string; consultTitle: string } {
     let claims: z.infer<typeof inviteClaimsSchema>;
     try {
-      claims = inviteClaimsSchema.parse(
-        jwt.verify(token, this.settings.secret, {
-          algorithms: ['HS256'],
-          issuer: TOKEN_ISSUER,
-          audience: INVITE_AUDIENCE,
-        }),
+      claims = verifyToken(
+        this.settings.secret,
+        token,
+        INVITE_AUDIENCE,
+        inviteClaimsSchema,
+        'invitation',
       );
     } catch {
       throw new GatewayError('unauthorized', 'this invitation link is invalid or has expired');

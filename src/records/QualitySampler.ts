@@ -7,20 +7,13 @@ import type { types } from 'mediasoup';
 import type { Logger } from '../logger.js';
 import type { Peer } from '../sfu/Peer.js';
 import type { RoomRegistry } from '../sfu/RoomRegistry.js';
+import type { QualityEntry } from '../signalling/messages.js';
 import type { QualitySample, Store } from '../store/repositories.js';
 import { TypedEmitter } from '../util/TypedEmitter.js';
 import type { ConsultRecorder } from './ConsultRecorder.js';
 
-/** One participant's figures at one moment, as the live client sees them. */
-export interface LiveQuality {
-  peerId: string;
-  sendKbps: number | null;
-  recvKbps: number | null;
-  lossPct: number | null;
-  rttMs: number | null;
-  jitterMs: number | null;
-  videoLayer: number | null;
-}
+/** One participant's figures at one moment, as the live client sees them (the protocol's type). */
+export type LiveQuality = QualityEntry;
 
 type SamplerEvents = {
   sampled: [consultId: string, samples: LiveQuality[]];

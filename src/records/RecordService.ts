@@ -69,15 +69,8 @@ export interface ConsultRecord {
     participantId: string;
     displayName: string;
     summary: QualitySummary;
-    series: {
-      at: string;
-      sendKbps: number | null;
-      recvKbps: number | null;
-      lossPct: number | null;
-      rttMs: number | null;
-      jitterMs: number | null;
-      videoLayer: number | null;
-    }[];
+    /** The stored samples, with ISO times. */
+    series: (Omit<QualitySample, 'consultId' | 'participantId' | 'at'> & { at: string })[];
   }[];
   chat: {
     id: string;
