@@ -5,6 +5,7 @@ import type {
   JoinResponse,
   MediaSource,
   ProduceRequest,
+  ResumedState,
   TransportResponse,
 } from '../../src/signalling/messages';
 import { Emitter } from './emitter';
@@ -15,8 +16,11 @@ import type { PeerUpdate } from './peers';
 import { worst } from './quality';
 import { RequestError, describeError, request } from './request';
 import type { ConsultSocket, RequestData, RequestName, ResponseData } from './request';
+import { IceRecovery, NetworkWatch, selectedPair } from './resilience';
+import { canResume, planResume } from './resume';
+import type { LocalMedia } from './resume';
 import { newSession, remoteStats, sampleQuality, transportState } from './session';
-import type { ConsumerEntry, Direction, Session } from './session';
+import type { ConsumerEntry, Direction, Session, VideoState } from './session';
 import { decodeToken } from './token';
 import type { TokenClaims } from './token';
 import type {
@@ -26,6 +30,7 @@ import type {
   RemotePeerView,
   RemoteStat,
   RoomEvents,
+  TransportStat,
 } from './types';
 
 export type * from './types';
@@ -66,6 +71,13 @@ export class RoomClient extends Emitter<RoomEvents> {
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private qualityTimer: ReturnType<typeof setInterval> | null = null;
   private lastState: ConnectionState = 'disconnected';
+  private iceRestartCount = 0;
+  /** Restarts ICE when the browser comes back online or changes network. */
+  private readonly networkWatch = new NetworkWatch(() => {
+    const s = this.session;
+    if (!s?.ready || s.closed) return;
+    for (const recovery of Object.values(s.recovery)) recovery.networkChanged();
+  });
 
   get peerId(): string | null {
     return this.ownPeerId;
@@ -127,6 +139,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     });
     this.socket = socket;
     this.bindSocket(socket);
+    this.networkWatch.start();
   }
 
   /** Sends `leave`, disconnects and releases local media. */
@@ -163,6 +176,40 @@ export class RoomClient extends Emitter<RoomEvents> {
   /** inbound-rtp counters of every live consumer (for tests and diagnostics). */
   async getRemoteStats(): Promise<RemoteStat[]> {
     return this.session ? remoteStats(this.session) : [];
+  }
+
+  /** Each transport's state, ICE restarts and selected candidate pair (for tests and diagnostics). */
+  async getTransportStats(): Promise<TransportStat[]> {
+    const s = this.session;
+    if (!s) return [];
+    const stats = (['send', 'recv'] as const).map(
+      async (direction): Promise<TransportStat | null> => {
+        const t = s.transports[direction];
+        if (!t || t.closed) return null;
+        const report = await t.getStats().catch(() => null);
+        return {
+          direction,
+          transportId: t.id,
+          connectionState: t.connectionState,
+          iceRestarts: s.recovery[direction]?.restarts ?? 0,
+          selected: report ? selectedPair(report) : null,
+        };
+      },
+    );
+    return (await Promise.all(stats)).filter((t): t is TransportStat => t !== null);
+  }
+
+  /** ICE restarts applied since this client was created. */
+  get iceRestarts(): number {
+    return this.iceRestartCount;
+  }
+
+  /**
+   * Drops the signalling connection the way a network failure does (the server sees the
+   * socket close, Socket.IO reconnects and the session is resumed). For tests and drills.
+   */
+  dropSignalling(): void {
+    this.socket?.io.engine?.close();
   }
 
   // --- host controls (need the admit / end grants; the server checks them) ---
@@ -213,13 +260,21 @@ export class RoomClient extends Emitter<RoomEvents> {
     const mine = (): boolean => socket === this.socket;
     socket.on('connect', () => {
       if (!mine()) return;
+      const s = this.session;
+      if (s?.ready && !s.closed) {
+        void this.resumeSession(socket, s);
+        return;
+      }
       this.closeSession();
       if (this.phase !== 'connecting') this.setPhase('reconnecting');
       void this.startSession(socket, 0);
     });
     socket.on('disconnect', (reason) => {
       if (!mine() || !this.active) return;
-      this.closeSession();
+      // A joined session keeps its media while the socket reconnects: the server keeps our
+      // seat for a grace period and 'connect' takes it back. Anything less is rebuilt.
+      const s = this.session;
+      if (!s?.ready || s.closed) this.closeSession();
       this.setPhase('reconnecting');
       if (reason === 'io server disconnect') {
         // Socket.IO does not reconnect after a server-side disconnect (e.g. a gateway restart):
@@ -263,19 +318,24 @@ export class RoomClient extends Emitter<RoomEvents> {
       }),
     );
     socket.on('producerPaused', (m) =>
-      this.dispatch(socket, () =>
-        this.emitPeer(this.peers.setPaused(m.peerId, m.producerId, true)),
-      ),
+      this.dispatch(socket, () => this.setProducerPaused(m.peerId, m.producerId, true)),
     );
     socket.on('producerResumed', (m) =>
-      this.dispatch(socket, () =>
-        this.emitPeer(this.peers.setPaused(m.peerId, m.producerId, false)),
-      ),
+      this.dispatch(socket, () => this.setProducerPaused(m.peerId, m.producerId, false)),
     );
     socket.on('consumerClosed', ({ consumerId }) =>
       this.dispatch(socket, () => {
         if (this.session) this.removeConsumer(this.session, consumerId);
       }),
+    );
+    socket.on('videoPaused', ({ consumerId }) =>
+      this.dispatch(socket, () => this.setRemoteVideo(consumerId, { paused: true })),
+    );
+    socket.on('videoResumed', ({ consumerId }) =>
+      this.dispatch(socket, () => this.setRemoteVideo(consumerId, { paused: false })),
+    );
+    socket.on('layersChanged', ({ consumerId, spatialLayer, temporalLayer }) =>
+      this.dispatch(socket, () => this.setRemoteVideo(consumerId, { spatialLayer, temporalLayer })),
     );
     socket.on('activeSpeaker', ({ peerId }) =>
       this.dispatch(socket, () => this.emit('activeSpeaker', peerId)),
@@ -338,6 +398,15 @@ export class RoomClient extends Emitter<RoomEvents> {
 
   // --- session lifecycle ---
 
+  private joinPayload(consultId: string): RequestData<'join'> {
+    const network = networkType();
+    return {
+      consultId,
+      ...(this.displayName ? { displayName: this.displayName } : {}),
+      ...(network ? { networkType: network } : {}),
+    };
+  }
+
   private async startSession(socket: ConsultSocket, attempt: number): Promise<void> {
     this.clearRetry();
     if (socket !== this.socket || !socket.connected || !this.tokenClaims) return;
@@ -345,12 +414,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     this.session = s;
     const live = (): boolean => this.session === s && !s.closed;
     try {
-      const network = networkType();
-      const joinReq = {
-        consultId: this.tokenClaims.consultId,
-        ...(this.displayName ? { displayName: this.displayName } : {}),
-        ...(network ? { networkType: network } : {}),
-      };
+      const joinReq = this.joinPayload(this.tokenClaims.consultId);
       let res: ResponseData<'join'>;
       try {
         res = await this.req(s, 'join', joinReq);
@@ -361,58 +425,202 @@ export class RoomClient extends Emitter<RoomEvents> {
         res = await this.req(s, 'join', joinReq);
       }
       if (!live()) return;
-      if (res.waiting) {
-        // In the lobby until the host admits us ('admitted' → join again) or denies us.
-        this.setPhase('waiting');
-        this.emit('waiting', { peerId: res.peerId });
-        return;
-      }
-      const joined: JoinResponse = res;
-      this.ownPeerId = joined.peerId;
-      this.emit('chatHistory', joined.chat ?? []);
-      if (joined.lobby) this.emit('lobby', joined.lobby);
-      for (const p of joined.peers) this.upsertPeer(p);
-
-      const device = new Device();
-      await device.load({
-        routerRtpCapabilities: joined.routerRtpCapabilities as ms.RtpCapabilities,
-      });
-      s.device = device;
-      const [sendInfo, recvInfo] = await Promise.all([
-        this.req(s, 'createTransport', { direction: 'send' }),
-        this.req(s, 'createTransport', { direction: 'recv' }),
-      ]);
-      if (!live()) return;
-      this.createTransport(s, device, 'send', sendInfo);
-      this.createTransport(s, device, 'recv', recvInfo);
-
-      for (const p of joined.peers) {
-        if (p.peerId === this.ownPeerId) continue;
-        for (const pr of p.producers) void this.consume(s, p.peerId, pr.producerId);
-      }
-      const buffered = s.buffer ?? [];
-      s.buffer = null;
-      for (const fn of buffered) fn();
-
-      this.serverDisconnects = 0;
-      this.setPhase('joined');
-      this.emit('joined', { peerId: joined.peerId });
-      this.emit('localState', this.localState);
-      this.startQualityPolling(s);
-
-      await this.mediaPromise;
-      if (!live()) return;
-      for (const source of ['mic', 'camera', 'screen'] as const) {
-        const track = this.local[source];
-        if (track && track.readyState === 'live') await this.produce(s, source, track);
-        if (!live()) return;
-      }
-      s.mediaReady = true;
-      this.updateState();
+      await this.setUp(s, res);
     } catch (err) {
       if (!live()) return;
       this.onSessionError(socket, err, attempt);
     }
+  }
+
+  /** Builds a session from join data: device, transports, consumers, then local media. */
+  private async setUp(s: Session, res: ResponseData<'join'>): Promise<void> {
+    const live = (): boolean => this.session === s && !s.closed;
+    if (res.waiting) {
+      // In the lobby until the host admits us ('admitted' → join again) or denies us.
+      this.setPhase('waiting');
+      this.emit('waiting', { peerId: res.peerId });
+      return;
+    }
+    const joined: JoinResponse = res;
+    this.ownPeerId = joined.peerId;
+    this.emit('chatHistory', joined.chat ?? []);
+    if (joined.lobby) this.emit('lobby', joined.lobby);
+    for (const p of joined.peers) this.upsertPeer(p);
+
+    const device = new Device();
+    await device.load({
+      routerRtpCapabilities: joined.routerRtpCapabilities as ms.RtpCapabilities,
+    });
+    s.device = device;
+    const [sendInfo, recvInfo] = await Promise.all([
+      this.req(s, 'createTransport', { direction: 'send' }),
+      this.req(s, 'createTransport', { direction: 'recv' }),
+    ]);
+    if (!live()) return;
+    this.createTransport(s, device, 'send', sendInfo);
+    this.createTransport(s, device, 'recv', recvInfo);
+
+    for (const p of joined.peers) {
+      if (p.peerId === this.ownPeerId) continue;
+      for (const pr of p.producers) void this.consume(s, p.peerId, pr.producerId);
+    }
+    this.flush(s);
+    s.ready = true;
+    this.serverDisconnects = 0;
+    this.setPhase('joined');
+    this.emit('joined', { peerId: joined.peerId });
+    this.emit('localState', this.localState);
+    this.startQualityPolling(s);
+    // A restart asked for while the session was being set up runs now.
+    for (const recovery of Object.values(s.recovery)) recovery.signallingRestored();
+
+    s.producing = this.produceLocal(s);
+    await s.producing;
+    if (!live()) return;
+    s.mediaReady = true;
+    this.updateState();
+  }
+
+  /** Produces every live local track that has no producer yet. */
+  private async produceLocal(s: Session): Promise<void> {
+    await this.mediaPromise;
+    for (const source of ['mic', 'camera', 'screen'] as const) {
+      if (this.session !== s || s.closed) return;
+      const track = this.local[source];
+      if (track && track.readyState === 'live' && !s.producers.has(source)) {
+        await this.produce(s, source, track);
+      }
+    }
+  }
+
+  /**
+   * The socket is back after a drop: join again and take our seat back. If the server still
+   * has our transports, keep all media and reconcile what changed meanwhile; otherwise
+   * rebuild the session from the join data.
+   */
+  private async resumeSession(socket: ConsultSocket, s: Session): Promise<void> {
+    this.clearRetry();
+    if (socket !== this.socket || !this.tokenClaims) return;
+    s.buffer ??= [];
+    const live = (): boolean => this.session === s && !s.closed;
+    let res: ResponseData<'join'>;
+    try {
+      res = await this.req(s, 'join', this.joinPayload(this.tokenClaims.consultId));
+    } catch (err) {
+      // Dropped again: the next 'connect' tries again with the media still kept.
+      if (!live() || (err instanceof RequestError && err.code === 'disconnected')) return;
+      this.onSessionError(socket, err, 0);
+      return;
+    }
+    if (!live()) return;
+    const resumed = res.waiting || res.peerId !== this.ownPeerId ? undefined : res.resumed;
+    if (!resumed || !canResume(this.localMedia(s), resumed)) {
+      // Our media is gone on the server (grace period over, media worker restarted): rebuild.
+      console.info('signalling back; the server did not keep our media, rebuilding it');
+      const held = s.buffer ?? [];
+      this.closeSession();
+      const fresh = newSession(socket);
+      fresh.buffer = held;
+      this.session = fresh;
+      try {
+        await this.setUp(fresh, res);
+      } catch (err) {
+        if (this.session === fresh && !fresh.closed) this.onSessionError(socket, err, 0);
+      }
+      return;
+    }
+    try {
+      await this.reconcile(s, res as JoinResponse, resumed);
+    } catch (err) {
+      if (live()) this.reportError(err, 'Could not restore the consult after reconnecting');
+    }
+  }
+
+  /** What this session holds locally, for comparing with the server's `resumed` state. */
+  private localMedia(s: Session): LocalMedia {
+    return {
+      transports: { send: s.transports.send?.id, recv: s.transports.recv?.id },
+      producers: [...s.producers].map(([source, p]) => ({
+        source,
+        producerId: p.id,
+        paused: source === 'mic' ? this.micMuted : source === 'camera' ? this.cameraOff : false,
+      })),
+      consumers: [...s.consumers.values()]
+        .filter((e) => e.consumer && !e.closed)
+        .map((e) => ({
+          consumerId: e.consumerId,
+          producerId: e.producerId,
+          kind: e.kind,
+          resumed: e.resumed,
+          videoPaused: s.video.get(e.consumerId)?.paused ?? false,
+        })),
+      consumedProducers: s.consumedProducers,
+    };
+  }
+
+  /** Brings a kept session in line with the server after a signalling drop. */
+  private async reconcile(s: Session, joined: JoinResponse, resumed: ResumedState): Promise<void> {
+    const live = (): boolean => this.session === s && !s.closed;
+    this.emit('chatHistory', joined.chat ?? []);
+    if (joined.lobby) this.emit('lobby', joined.lobby);
+    // Who left while we were away; everyone else's producers as they are now.
+    const present = new Set(joined.peers.map((p) => p.peerId));
+    for (const peerId of this.peers.ids()) if (!present.has(peerId)) this.removePeer(peerId);
+    for (const p of joined.peers) {
+      this.peers.delete(p.peerId);
+      this.upsertPeer(p);
+    }
+    const paused = new Map(
+      joined.peers.flatMap((p) => p.producers.map((r) => [r.producerId, r.paused])),
+    );
+    for (const e of s.consumers.values()) e.producerPaused = paused.get(e.producerId) ?? false;
+    const plan = planResume(this.localMedia(s), resumed, joined.peers);
+    for (const consumerId of plan.closeConsumers) {
+      const entry = s.consumers.get(consumerId);
+      if (entry) s.consumedProducers.delete(entry.producerId);
+      this.removeConsumer(s, consumerId);
+    }
+    for (const { consumerId, paused } of plan.videoPaused) {
+      this.setRemoteVideo(consumerId, { paused });
+    }
+    for (const { peerId, producerId } of plan.consume) void this.consume(s, peerId, producerId);
+    const resuming = plan.resumeConsumers.map((consumerId) => this.resumeConsumer(s, consumerId));
+    this.flush(s);
+    this.serverDisconnects = 0;
+    this.setPhase('joined');
+    this.emit('joined', { peerId: joined.peerId });
+    this.emit('localState', this.localState);
+    for (const recovery of Object.values(s.recovery)) recovery.signallingRestored();
+
+    // Our producers: wait for any still being produced from before the drop, then compare.
+    await s.producing;
+    if (!live()) return;
+    const mine = planResume(this.localMedia(s), resumed, joined.peers);
+    for (const source of mine.reproduce) {
+      s.producers.get(source)?.close();
+      s.producers.delete(source);
+    }
+    const ignore = (): undefined => undefined;
+    await Promise.all([
+      ...resuming,
+      ...mine.closeServerProducers.map((producerId) =>
+        this.req(s, 'closeProducer', { producerId }).catch(ignore),
+      ),
+      ...mine.setPaused.map(({ producerId, paused }) =>
+        this.req(s, paused ? 'pauseProducer' : 'resumeProducer', { producerId }).catch(ignore),
+      ),
+    ]);
+    if (!live()) return;
+    s.producing = this.produceLocal(s);
+    await s.producing;
+    if (live()) this.updateState();
+  }
+
+  /** Runs the server events held back while a join was set up. */
+  private flush(s: Session): void {
+    const buffered = s.buffer ?? [];
+    s.buffer = null;
+    for (const fn of buffered) fn();
   }
 
   private onSessionError(socket: ConsultSocket, err: unknown, attempt: number): void {
@@ -443,6 +651,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     this.session = null;
     if (s) {
       s.closed = true;
+      for (const recovery of Object.values(s.recovery)) recovery.close();
       for (const id of [...s.consumers.keys()]) this.removeConsumer(s, id);
       for (const p of s.producers.values()) p.close();
       s.producers.clear();
@@ -458,6 +667,7 @@ export class RoomClient extends Emitter<RoomEvents> {
 
   /** Ends everything: session, socket and local media. */
   private teardown(): void {
+    this.networkWatch.stop();
     this.closeSession();
     const socket = this.socket;
     this.socket = null;
@@ -549,23 +759,60 @@ export class RoomClient extends Emitter<RoomEvents> {
         appData: { source },
       }).then(({ producerId }) => callback({ id: producerId }), errback);
     });
+    const recovery = new IceRecovery(
+      transport,
+      () => this.restartIce(s, transport),
+      () => this.session === s && !s.closed && s.ready && this.phase === 'joined',
+      () => (direction === 'send' ? this.sending(s) : this.receiving(s)),
+    );
+    s.recovery[direction] = recovery;
+    recovery.on('restarted', (reason) => {
+      this.iceRestartCount += 1;
+      console.info(`ICE restarted on the ${direction} transport (${reason})`);
+      this.emit('iceRestart', { direction, reason });
+    });
+    recovery.on('stalled', () => this.updateState());
+    recovery.on('error', (err) => {
+      if (!s.closed) this.reportError(err, 'Could not restore the media connection');
+    });
+    recovery.on('gaveUp', () => {
+      if (s.closed) return;
+      this.emit('error', {
+        code: 'ice_failed',
+        message: 'The media connection could not be restored. Check your network connection.',
+        fatal: false,
+      });
+    });
     transport.on('connectionstatechange', (state) => {
       if (s.closed) return;
+      this.emit('transportState', { direction, state });
       this.updateState();
-      if (state === 'failed') void this.restartIce(s, transport);
+      recovery.onStateChange(state);
     });
   }
 
+  /** Some producer is live (so the gateway sends RTCP feedback on the send transport). */
+  private sending(s: Session): boolean {
+    return [...s.producers.values()].some((p) => !p.closed && !p.paused);
+  }
+
+  /** Some consumer should be carrying media to us now. */
+  private receiving(s: Session): boolean {
+    return [...s.consumers.values()].some(
+      (e) =>
+        e.consumer !== null &&
+        !e.closed &&
+        e.resumed &&
+        !e.producerPaused &&
+        !s.video.get(e.consumerId)?.paused,
+    );
+  }
+
+  /** New ICE parameters from the server, applied to the browser's side of the transport. */
   private async restartIce(s: Session, transport: ms.Transport): Promise<void> {
-    if (s.iceRestarts >= 3) return;
-    s.iceRestarts += 1;
-    try {
-      const { iceParameters } = await this.req(s, 'restartIce', { transportId: transport.id });
-      if (!s.closed)
-        await transport.restartIce({ iceParameters: iceParameters as ms.IceParameters });
-    } catch (err) {
-      if (!s.closed) this.reportError(err, 'Could not restore the media connection');
-    }
+    const { iceParameters } = await this.req(s, 'restartIce', { transportId: transport.id });
+    if (s.closed || transport.closed) return;
+    await transport.restartIce({ iceParameters: iceParameters as ms.IceParameters });
   }
 
   // --- local media ---
@@ -700,6 +947,13 @@ export class RoomClient extends Emitter<RoomEvents> {
     if (view) this.emit('peer', view);
   }
 
+  private setProducerPaused(peerId: string, producerId: string, paused: boolean): void {
+    for (const e of this.session?.consumers.values() ?? []) {
+      if (e.producerId === producerId) e.producerPaused = paused;
+    }
+    this.emitPeer(this.peers.setPaused(peerId, producerId, paused));
+  }
+
   private removePeer(peerId: string): void {
     const s = this.session;
     if (s) {
@@ -716,13 +970,14 @@ export class RoomClient extends Emitter<RoomEvents> {
     if (!device || !transport || s.consumedProducers.has(producerId)) return;
     if (!this.tokenClaims?.grants.subscribe) return;
     s.consumedProducers.add(producerId);
+    let entry: ConsumerEntry | undefined;
     try {
       const res = await this.req(s, 'consume', {
         producerId,
         rtpCapabilities: device.rtpCapabilities as RequestData<'consume'>['rtpCapabilities'],
       });
       if (s.closed) return;
-      const entry: ConsumerEntry = {
+      entry = {
         consumerId: res.consumerId,
         producerId,
         peerId: res.peerId || peerId,
@@ -733,6 +988,8 @@ export class RoomClient extends Emitter<RoomEvents> {
           s.closedConsumers.has(res.consumerId) ||
           s.closedProducers.has(producerId) ||
           !this.peers.has(res.peerId || peerId),
+        resumed: false,
+        producerPaused: res.producerPaused,
       };
       s.consumers.set(entry.consumerId, entry);
       if (!entry.closed) {
@@ -751,20 +1008,26 @@ export class RoomClient extends Emitter<RoomEvents> {
       }
       const consumer = entry.consumer;
       if (!consumer) return;
+      const consumerId = entry.consumerId;
       this.emitPeer(this.peers.setPaused(entry.peerId, producerId, res.producerPaused));
-      consumer.on('trackended', () => this.removeConsumer(s, entry.consumerId));
-      consumer.on('transportclose', () => this.removeConsumer(s, entry.consumerId));
+      consumer.on('trackended', () => this.removeConsumer(s, consumerId));
+      consumer.on('transportclose', () => this.removeConsumer(s, consumerId));
       this.emit('trackAdded', {
         peerId: entry.peerId,
-        consumerId: entry.consumerId,
+        consumerId,
         producerId,
         kind: entry.kind,
         source: entry.source,
         track: consumer.track,
       });
+      // Bandwidth news about this consumer that came before it existed here.
+      if (s.video.has(consumerId)) this.setRemoteVideo(consumerId, {});
       this.updateState();
-      await this.req(s, 'resumeConsumer', { consumerId: entry.consumerId });
+      await this.resumeConsumer(s, consumerId);
     } catch (err) {
+      if (entry && !entry.consumer) s.consumers.delete(entry.consumerId);
+      // Consumed already; only resuming it failed (resumption retries that).
+      if (entry?.consumer && !entry.consumer.closed) return;
       s.consumedProducers.delete(producerId);
       // A producer that closed meanwhile is not worth an error.
       const gone =
@@ -772,6 +1035,37 @@ export class RoomClient extends Emitter<RoomEvents> {
         (err instanceof RequestError && err.code === 'not_found');
       if (!s.closed && !gone) this.reportError(err, 'Could not receive a participant’s media');
     }
+  }
+
+  /** Asks the server to start sending a consumer's media (consumers are created paused). */
+  private async resumeConsumer(s: Session, consumerId: string): Promise<void> {
+    try {
+      await this.req(s, 'resumeConsumer', { consumerId });
+      const entry = s.consumers.get(consumerId);
+      if (entry) entry.resumed = true;
+    } catch (err) {
+      const gone = err instanceof RequestError && err.code === 'not_found';
+      if (!s.closed && !gone) this.reportError(err, 'Could not receive a participant’s media');
+    }
+  }
+
+  /** Records what the server forwards on a remote video and tells the UI once it is shown. */
+  private setRemoteVideo(consumerId: string, patch: Partial<VideoState>): void {
+    const s = this.session;
+    if (!s) return;
+    const state: VideoState = {
+      ...(s.video.get(consumerId) ?? { paused: false, spatialLayer: null, temporalLayer: null }),
+      ...patch,
+    };
+    s.video.set(consumerId, state);
+    const entry = s.consumers.get(consumerId);
+    if (!entry?.consumer || entry.closed || entry.kind !== 'video') return;
+    this.emit('remoteVideo', {
+      peerId: entry.peerId,
+      consumerId,
+      paused: state.paused,
+      spatialLayer: state.spatialLayer,
+    });
   }
 
   private removeConsumer(s: Session, consumerId: string): void {
@@ -783,6 +1077,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     entry.closed = true;
     if (!entry.consumer) return; // consume() in flight: it cleans up
     s.consumers.delete(consumerId);
+    s.video.delete(consumerId);
     if (!entry.consumer.closed) entry.consumer.close();
     this.emit('trackRemoved', { peerId: entry.peerId, consumerId, kind: entry.kind });
   }
@@ -809,6 +1104,11 @@ export class RoomClient extends Emitter<RoomEvents> {
 
   private reportError(err: unknown, context: string): void {
     const { code, message } = describeError(err);
+    if (code === 'disconnected' && this.phase === 'reconnecting') {
+      // Signalling dropped: the session is resumed (and re-synced) or rebuilt once it is back.
+      console.info(`${context}: ${message}`);
+      return;
+    }
     console.error(context, err);
     this.emit('error', { code, message: `${context}: ${message}`, fatal: false });
   }

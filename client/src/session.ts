@@ -4,6 +4,7 @@ import type { MediaKind, MediaSource } from '../../src/signalling/messages';
 import { assess, readInbound } from './quality';
 import type { InboundSample, QualityReading } from './quality';
 import type { ConsultSocket } from './request';
+import type { IceRecovery } from './resilience';
 import type { ConnectionState, RemoteStat } from './types';
 
 export interface ConsumerEntry {
@@ -15,7 +16,19 @@ export interface ConsumerEntry {
   /** Null while recvTransport.consume() is in flight. */
   consumer: ms.Consumer | null;
   closed: boolean;
+  /** The server acknowledged resumeConsumer (media is meant to flow). */
+  resumed: boolean;
+  /** The remote producer is paused (muted mic, camera off): nothing flows. */
+  producerPaused: boolean;
   lastSample?: InboundSample;
+}
+
+/** What the server forwards on a remote video, from videoPaused / videoResumed / layersChanged. */
+export interface VideoState {
+  /** Paused by the server because this client's downlink cannot carry it. */
+  paused: boolean;
+  spatialLayer: number | null;
+  temporalLayer: number | null;
 }
 
 export type Direction = 'send' | 'recv';
@@ -37,7 +50,13 @@ export interface Session {
   buffer: (() => void)[] | null;
   /** Local media has been produced (or found missing). */
   mediaReady: boolean;
-  iceRestarts: number;
+  /** Transports are up and the join completed: survives a signalling drop. */
+  ready: boolean;
+  /** Producing local media after the join (resumption waits for it). */
+  producing: Promise<void>;
+  recovery: Partial<Record<Direction, IceRecovery>>;
+  /** Per video consumer id (may arrive before the consumer exists locally). */
+  video: Map<string, VideoState>;
 }
 
 export function newSession(socket: ConsultSocket): Session {
@@ -53,7 +72,10 @@ export function newSession(socket: ConsultSocket): Session {
     closedConsumers: new Set(),
     buffer: [],
     mediaReady: false,
-    iceRestarts: 0,
+    ready: false,
+    producing: Promise.resolve(),
+    recovery: {},
+    video: new Map(),
   };
 }
 
@@ -67,7 +89,9 @@ export function transportState(s: Session): ConnectionState {
     return t.connectionState === 'new' && inUse ? 'connecting' : t.connectionState;
   });
   if (states.includes('failed')) return 'failed';
-  if (states.includes('disconnected')) return 'reconnecting';
+  // ICE says connected, but media stopped arriving: the client is restarting ICE.
+  const stalled = Object.values(s.recovery).some((r) => r.stalled);
+  if (states.includes('disconnected') || stalled) return 'reconnecting';
   if (states.includes('connected')) return 'connected';
   if (states.includes('connecting') || !s.mediaReady) return 'connecting';
   return 'connected';

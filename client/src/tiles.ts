@@ -1,6 +1,13 @@
 import type { Role } from '../../src/signalling/messages';
 import type { QualityLevel, QualityReading } from './quality';
-import type { RemotePeerView, RemoteTrack } from './types';
+import type { RemotePeerView, RemoteTrack, RemoteVideoState } from './types';
+
+/** What the layer badge says for each simulcast spatial layer (0 is the lowest). */
+const LAYER_LABELS = ['low', 'medium', 'high'] as const;
+
+export function layerLabel(spatialLayer: number): string {
+  return LAYER_LABELS[Math.min(Math.max(spatialLayer, 0), LAYER_LABELS.length - 1)] ?? 'low';
+}
 
 const ROLE_LABELS: Record<Role, string> = {
   admin: 'Admin',
@@ -42,6 +49,12 @@ interface Tile {
   screen: HTMLElement;
   quality: HTMLElement;
   qualityLabel: HTMLElement;
+  /** "Poor connection — video paused" over the video. */
+  videoPaused: HTMLElement;
+  /** The forwarded camera layer: low / medium / high. */
+  layer: HTMLElement;
+  /** Video consumers the server paused for this client's bandwidth. */
+  pausedVideos: Set<string>;
   remove: HTMLButtonElement | null;
 }
 
@@ -124,7 +137,30 @@ export class TileView {
       node.srcObject = null;
       node.remove();
     }
-    if (tile) this.updateLayout(tile);
+    if (!tile) return;
+    tile.pausedVideos.delete(consumerId);
+    if (tile.layer.dataset.consumerId === consumerId) this.showLayer(tile, null);
+    this.updateLayout(tile);
+  }
+
+  /**
+   * Shows what the server forwards of a remote video: "Poor connection — video paused" while
+   * it is paused for this client's bandwidth (audio goes on), and the camera's layer.
+   */
+  setRemoteVideo(v: RemoteVideoState): void {
+    const tile = this.tiles.get(v.peerId);
+    if (!tile) return;
+    if (v.paused) tile.pausedVideos.add(v.consumerId);
+    else tile.pausedVideos.delete(v.consumerId);
+    const video = tile.media.querySelector<HTMLElement>(
+      `video[data-consumer-id="${CSS.escape(v.consumerId)}"]`,
+    );
+    if (video) video.dataset.paused = String(v.paused);
+    if (video?.dataset.source !== 'screen') {
+      tile.layer.dataset.consumerId = v.consumerId;
+      this.showLayer(tile, v.paused ? null : v.spatialLayer);
+    }
+    this.updateLayout(tile);
   }
 
   setQuality(peerId: string, reading: QualityReading | null): void {
@@ -163,11 +199,22 @@ export class TileView {
     });
   }
 
+  private showLayer(tile: Tile, spatialLayer: number | null): void {
+    tile.layer.hidden = spatialLayer === null;
+    tile.layer.textContent = spatialLayer === null ? '' : layerLabel(spatialLayer);
+    tile.layer.dataset.layer = spatialLayer === null ? '' : String(spatialLayer);
+    tile.layer.title =
+      spatialLayer === null ? '' : `Receiving ${layerLabel(spatialLayer)} quality video`;
+  }
+
   private updateLayout(tile: Tile): void {
     const hasScreen = tile.media.querySelector('video[data-source="screen"]') !== null;
     const hasVideo = tile.media.querySelector('video') !== null;
     tile.media.classList.toggle('has-screen', hasScreen);
     tile.media.classList.toggle('has-video', hasVideo);
+    const paused = tile.pausedVideos.size > 0;
+    tile.videoPaused.hidden = !paused;
+    tile.root.dataset.video = paused ? 'paused' : hasVideo ? 'on' : 'none';
   }
 
   private ensure(peerId: string): Tile {
@@ -180,7 +227,15 @@ export class TileView {
     const placeholder = el('div', 'placeholder');
     const avatar = el('span', 'avatar', '?');
     placeholder.append(avatar);
-    media.append(placeholder);
+    const videoPaused = el('div', 'video-paused');
+    videoPaused.dataset.testid = 'video-paused';
+    videoPaused.setAttribute('role', 'status');
+    videoPaused.append(
+      el('strong', undefined, 'Poor connection — video paused'),
+      el('span', undefined, 'Audio continues. Video resumes when your connection improves.'),
+    );
+    videoPaused.hidden = true;
+    media.append(placeholder, videoPaused);
 
     const bar = el('footer', 'tile-bar');
     const who = el('div', 'who');
@@ -195,6 +250,9 @@ export class TileView {
     const screen = el('span', 'badge badge-screen', 'Sharing screen');
     screen.dataset.badge = 'screen';
     screen.hidden = true;
+    const layer = el('span', 'badge badge-layer');
+    layer.dataset.testid = 'video-layer';
+    layer.hidden = true;
     const quality = el('span', 'quality');
     quality.dataset.testid = 'quality';
     quality.dataset.quality = 'unknown';
@@ -204,7 +262,7 @@ export class TileView {
     bars.append(el('i'), el('i'), el('i'));
     const qualityLabel = el('span', 'quality-label', '—');
     quality.append(bars, qualityLabel);
-    badges.append(muted, cameraOff, screen, quality);
+    badges.append(muted, cameraOff, screen, layer, quality);
     bar.append(who, badges);
     const onRemove = this.options.onRemove;
     let remove: HTMLButtonElement | null = null;
@@ -233,6 +291,9 @@ export class TileView {
       screen,
       quality,
       qualityLabel,
+      videoPaused,
+      layer,
+      pausedVideos: new Set(),
       remove,
     };
     this.tiles.set(peerId, tile);

@@ -8,6 +8,7 @@ import type {
   Role,
 } from '../../src/signalling/messages';
 import type { QualityReading } from './quality';
+import type { RestartReason, SelectedPair } from './resilience';
 
 /** What the connection-state element shows. */
 export type ConnectionState =
@@ -59,6 +60,27 @@ export interface RemoteStat {
   framesDecoded?: number;
 }
 
+/** One of this client's WebRTC transports, for tests and diagnostics. */
+export interface TransportStat {
+  direction: 'send' | 'recv';
+  transportId: string;
+  connectionState: string;
+  /** ICE restarts this transport went through. */
+  iceRestarts: number;
+  /** The candidate pair in use (its protocol says UDP or ICE-TCP); null before ICE connects. */
+  selected: SelectedPair | null;
+}
+
+/** A remote video as the server forwards it to this client. */
+export interface RemoteVideoState {
+  peerId: string;
+  consumerId: string;
+  /** Paused by the server: this client's downlink cannot carry even the lowest layer. */
+  paused: boolean;
+  /** The simulcast layer forwarded now (0 lowest); null when unknown or not simulcast. */
+  spatialLayer: number | null;
+}
+
 export interface ClientError {
   code: string;
   message: string;
@@ -79,6 +101,12 @@ export type RoomEvents = {
   peerRemoved: [string];
   trackAdded: [RemoteTrack];
   trackRemoved: [{ peerId: string; consumerId: string; kind: MediaKind }];
+  /** A remote video was paused or resumed for bandwidth, or its forwarded layer changed. */
+  remoteVideo: [RemoteVideoState];
+  /** One of this client's transports changed its connection state. */
+  transportState: [{ direction: 'send' | 'recv'; state: string }];
+  /** An ICE restart was applied to one of this client's transports. */
+  iceRestart: [{ direction: 'send' | 'recv'; reason: RestartReason }];
   quality: [{ peerId: string; reading: QualityReading | null }];
   activeSpeaker: [string | null];
   ended: [string];

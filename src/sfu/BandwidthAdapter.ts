@@ -1,38 +1,46 @@
 /**
- * Server-side bandwidth adaptation for one receiving peer. It watches the peer's receive
- * transport (mediasoup's send-side estimate of that peer's downlink: the 'bwe' trace and
- * `availableOutgoingBitrate`), its consumers' scores and the producers' per-layer bitrates,
- * and applies `bandwidthPolicy.decide()`: it caps each video consumer's preferred layers,
- * pauses video (server side) when even the lowest layer does not fit while audio continues,
- * and resumes and raises it when the estimate recovers. Screen share is served first, also
- * in mediasoup's own allocation (`setPriority`).
+ * Server-side bandwidth adaptation for one receiving peer. Every second (and at once on a
+ * sharp drop) it reads what mediasoup knows about the peer's downlink — the receive
+ * transport's send-side estimate (the 'bwe' trace, else `availableOutgoingBitrate`), the
+ * RTT and loss its consumers' receiver reports show (a bottleneck queue, and what overflows
+ * it, before the estimate drops), consumer scores — and each video producer's per-layer
+ * bitrates, and applies
+ * `bandwidthPolicy.decide()`: it caps each video consumer's preferred layers, pauses video
+ * on the server when even the lowest layer does not fit (audio is reserved first and never
+ * touched), and resumes and raises it when the link recovers, probing the link while video
+ * is held down (`bandwidthSignals`). Screen share is served first, also in mediasoup's own
+ * allocation (`setPriority`).
  *
- * The peer's client is told through the events (the signalling layer relays them). Calls the
- * client makes that touch the same consumers should go through `resume()` and
- * `setPreferredLayers()` here, so a client cannot undo a bandwidth pause by accident.
+ * The client is told through the events (signalling relays them). Client requests that
+ * touch the same consumers should go through `resume()` and `setPreferredLayers()` here, so
+ * a client cannot undo a bandwidth pause by accident (a plain `consumer.resume()` of a
+ * bandwidth-paused consumer is undone and re-announced).
  */
 import type { types } from 'mediasoup';
 import type { MediaSource } from '../signalling/messages.js';
 import { TypedEmitter } from '../util/TypedEmitter.js';
 import {
   compareLayers,
-  DEFAULT_DELAY,
   DEFAULT_POLICY,
-  DEFAULT_PROBING,
   decide,
-  delayBound,
   FULL,
-  newDelayState,
-  newProbeState,
-  probeDue,
   type Cap,
   type Layers,
   type PolicyMemory,
-  type DelayOptions,
   type PolicyOptions,
-  type ProbeOptions,
   type VideoLevel,
 } from './bandwidthPolicy.js';
+import {
+  DEFAULT_DELAY,
+  DEFAULT_PROBING,
+  delayBound,
+  newDelayState,
+  newProbeState,
+  probeDue,
+  type DelayOptions,
+  type ProbeOptions,
+} from './bandwidthSignals.js';
+import { consumerMaxLayers, finiteLayers, lowerLayers, videoLevels } from './layers.js';
 
 type AppData = { source: MediaSource; peerId: string };
 
@@ -45,6 +53,8 @@ export interface BandwidthAdapterOptions extends PolicyOptions, ProbeOptions, De
   poorScore: number;
   /** mediasoup priority of screen-share consumers (camera consumers keep 1). */
   screenPriority: number;
+  /** Ask mediasoup for bandwidth probes while video is held down (see #requestProbe). */
+  probing: boolean;
 }
 
 export const DEFAULT_ADAPTER_OPTIONS: Readonly<BandwidthAdapterOptions> = Object.freeze({
@@ -55,6 +65,7 @@ export const DEFAULT_ADAPTER_OPTIONS: Readonly<BandwidthAdapterOptions> = Object
   audioFloorBps: 40_000,
   poorScore: 3,
   screenPriority: 10,
+  probing: true,
 });
 
 interface ConsumerRef {
@@ -75,10 +86,16 @@ export interface LayersChangedEvent extends ConsumerRef {
   reason: 'bandwidth';
 }
 
+export interface ForwardedLayersEvent {
+  consumerId: string;
+  spatialLayer: number | null;
+  temporalLayer: number | null;
+}
+
 export interface EstimateEvent {
   /** mediasoup's estimate of the receiver's downlink, bit/s. */
   availableBitrate: number;
-  /** The bound from queueing delay in force, bit/s (null: no queue building). */
+  /** The bound from queueing delay or loss in force, bit/s (null: not congested). */
   queueBound: number | null;
   videoBudget: number;
   congested: boolean;
@@ -91,6 +108,11 @@ type BandwidthAdapterEvents = {
   videoResumed: [VideoPausedEvent];
   /** The adapter lowered or raised a video consumer's layer limit. */
   layersChanged: [LayersChangedEvent];
+  /**
+   * What mediasoup forwards on a video consumer changed (its 'layerschange'; null layers:
+   * nothing is forwarded), in the shape of the protocol's `layersChanged` message.
+   */
+  forwardedLayers: [ForwardedLayersEvent];
   /** After each decision: the estimate it used (for logs and metrics). */
   estimate: [EstimateEvent];
   /** A bandwidth probe was asked for while video was held down (for logs and tests). */
@@ -117,6 +139,8 @@ interface Entry {
   bitrate: number;
   /** Round-trip time to the receiver from this consumer's RTCP, ms (0: unknown). */
   rttMs: number;
+  /** Share of packets lost in the receiver's last report, 0..1. */
+  lossFraction: number;
   /** Our own pause()/resume() is in flight: its observer event is not the client's. */
   ownCall: number;
 }
@@ -180,6 +204,7 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
       levels: [],
       bitrate: 0,
       rttMs: 0,
+      lossFraction: 0,
       ownCall: 0,
     };
     this.#entries.set(consumer.id, entry);
@@ -193,6 +218,13 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     consumer.observer.on('pause', () => this.#onPause(entry));
     consumer.observer.on('resume', () => this.#onResume(entry));
     if (consumer.kind === 'video') {
+      consumer.observer.on('layerschange', (layers) =>
+        this.safeEmit('forwardedLayers', {
+          consumerId: consumer.id,
+          spatialLayer: layers?.spatialLayer ?? null,
+          temporalLayer: layers?.temporalLayer ?? null,
+        }),
+      );
       if (producer.appData.source === 'screen') {
         consumer.setPriority(this.#options.screenPriority).catch(() => undefined);
       }
@@ -338,11 +370,19 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     const video = entries.filter(
       (e) => e.consumer.kind === 'video' && e.wanted && !e.consumer.producerPaused,
     );
-    // Queueing delay notices a narrower link before the estimator does.
-    const rtts = video.map((e) => e.rttMs).filter((rtt) => rtt > 0);
+    // Queueing delay and loss show a narrower link before the estimator does. Only flowing
+    // video reports them fresh; with all video paused, audio alone lets any queue drain.
+    const flowing = video.filter((e) => !e.consumer.paused);
+    if (!flowing.length) this.#delay.bound = null;
+    const rtts = flowing.map((e) => e.rttMs).filter((rtt) => rtt > 0);
     const bound = delayBound(
       this.#delay,
-      { now, rttMs: rtts.length ? Math.max(...rtts) : null, sendBitrate: this.#sendBitrate },
+      {
+        now,
+        rttMs: rtts.length ? Math.max(...rtts) : null,
+        lossFraction: flowing.length ? Math.max(...flowing.map((e) => e.lossFraction)) : null,
+        sendBitrate: this.#sendBitrate,
+      },
       opts,
     );
     const available = bound === null ? estimate.bitrate : Math.min(estimate.bitrate, bound);
@@ -355,6 +395,7 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
         ...ceiling,
         audioBitrate: audio.reduce((sum, e) => sum + Math.max(e.bitrate, opts.audioFloorBps), 0),
         congested,
+        overloaded: bound !== null,
         consumers: video.map((e) => ({
           id: e.consumer.id,
           source: e.consumer.appData.source === 'screen' ? 'screen' : 'camera',
@@ -382,23 +423,25 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
         return this.#apply(e, cap === undefined ? FULL : cap, trial);
       }),
     );
-    // A trial resume sends video again: let the estimator probe with it at once.
-    if (decision.trials.length) await this.#requestProbe(transport, available);
+    // Video on trial lets the estimator probe: ask for a probe while the trial runs.
+    if (decision.trials.length && bound === null) await this.#requestProbe(transport, available);
   }
 
   /**
    * Makes mediasoup's congestion controller probe the link above its estimate. In mediasoup
    * 3.12 the controller probes when the transport's allocated maximum changes to a value
-   * above the estimate: setting the max outgoing bitrate to the probe target and lifting it
-   * again does that (padding clusters at the target, ~15 ms each). The target is twice the
-   * estimate, below the controller's ceiling; a target that low would clamp the estimate, so
-   * no probe is made then. (The adapter owns this transport's max outgoing bitrate: it
-   * leaves it unlimited.)
+   * above the estimate (padding clusters of ~15 ms at that rate): setting the max outgoing
+   * bitrate to the target and lifting it again does that. The target is twice the estimate
+   * (and at least 300 kbit/s above it), below the controller's ceiling; a target under 1.25×
+   * the estimate would clamp the estimate instead, so no probe is made then. The adapter owns
+   * this transport's max outgoing bitrate: it leaves it unlimited.
    */
   async #requestProbe(transport: types.WebRtcTransport, available: number): Promise<void> {
     const ceiling = this.#available?.ceiling;
-    if (!ceiling) return;
-    const target = Math.round(Math.min(0.8 * ceiling, 2 * available));
+    if (!ceiling || !this.#options.probing) return;
+    const target = Math.round(
+      Math.min(0.8 * ceiling, Math.max(2 * available, available + 300_000)),
+    );
     if (target < 1.25 * available || target < 30_000) return;
     try {
       await transport.setMaxOutgoingBitrate(target);
@@ -425,6 +468,7 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     const out = stats.find((s) => s.type === 'outbound-rtp');
     entry.bitrate = out?.bitrate ?? 0;
     entry.rttMs = out?.roundTripTime ?? 0;
+    entry.lossFraction = (out?.fractionLost ?? 0) / 256;
     if (entry.consumer.kind === 'video') {
       const producerStats = await entry.producer.getStats().catch(() => []);
       entry.levels = videoLevels(entry.producer.rtpParameters, producerStats);
@@ -449,7 +493,7 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     if (was === 'paused') {
       entry.bandwidthState = trial ? 'trial' : 'on';
       if (entry.wanted) await this.#own(entry, () => consumer.resume());
-    } else if (was === 'trial' && Date.now() >= (this.#memory.get(consumer.id)?.trialUntil ?? 0)) {
+    } else if (was === 'trial' && !this.#memory.get(consumer.id)?.trialUntil) {
       entry.bandwidthState = 'on';
     }
     if (was !== 'on' && entry.bandwidthState === 'on') {
@@ -462,9 +506,9 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     const changed = compareLayers(cap, entry.applied) !== 0;
     entry.applied = cap;
     if (consumer.type !== 'simulcast' && consumer.type !== 'svc') return;
-    const layers = lower(cap, entry.clientPreferred);
-    const max = maxLayers(consumer);
-    const target = lower(layers, max);
+    const layers = lowerLayers(cap, entry.clientPreferred);
+    const max = consumerMaxLayers(consumer);
+    const target = lowerLayers(layers, max);
     const preferred = consumer.preferredLayers;
     if (
       !preferred ||
@@ -490,98 +534,4 @@ function ref(entry: Entry): ConsumerRef {
     peerId: entry.producer.appData.peerId,
     source: entry.producer.appData.source,
   };
-}
-
-function lower(a: Layers, b: Layers): Layers {
-  const spatialLayer = Math.min(a.spatialLayer, b.spatialLayer);
-  // A lower spatial layer keeps its own temporal limit; on the same layer both limits apply.
-  const temporalLayer =
-    a.spatialLayer === b.spatialLayer
-      ? Math.min(a.temporalLayer, b.temporalLayer)
-      : a.spatialLayer < b.spatialLayer
-        ? a.temporalLayer
-        : b.temporalLayer;
-  return { spatialLayer, temporalLayer };
-}
-
-function finiteLayers(l: Layers): Layers | null {
-  return Number.isFinite(l.spatialLayer) ? l : null;
-}
-
-/** The highest layers a simulcast/SVC consumer has (from its scalability mode, e.g. L3T3). */
-function maxLayers(consumer: types.Consumer): Layers {
-  const mode = consumer.rtpParameters.encodings?.[0]?.scalabilityMode ?? '';
-  const m = /^[LS](\d+)T(\d+)/.exec(mode);
-  return m
-    ? { spatialLayer: Number(m[1]) - 1, temporalLayer: Number(m[2]) - 1 }
-    : { spatialLayer: 0, temporalLayer: 0 };
-}
-
-type ProducerStat = types.ProducerStat & { bitrateByLayer?: Record<string, number> };
-
-/**
- * The levels a video producer offers now, lowest first, with their measured bitrates: the
- * temporal layers of the lowest spatial layer (e.g. 7.5, 15, 30 fps), then each higher
- * spatial layer in full. Inactive layers (no stream or bitrate 0) are left out. Before
- * any stats exist, the encodings' maxBitrate stands in.
- */
-export function videoLevels(
-  rtpParameters: types.RtpParameters,
-  stats: readonly types.ProducerStat[],
-): VideoLevel[] {
-  const encodings = rtpParameters.encodings ?? [];
-  const byEncoding = encodings.map((enc) =>
-    (stats as ProducerStat[]).find((s) =>
-      enc.rid !== undefined ? s.rid === enc.rid : s.ssrc === enc.ssrc,
-    ),
-  );
-  const levels: VideoLevel[] = [];
-  if (encodings.length > 1) {
-    // Simulcast: one stream per spatial layer.
-    encodings.forEach((enc, spatialLayer) => {
-      const stat = byEncoding[spatialLayer];
-      const temporal = temporalBitrates(stat, 0);
-      if (stat && stat.bitrate > 0) {
-        if (spatialLayer === 0 && temporal.length > 1) {
-          temporal.forEach((bitrate, temporalLayer) => {
-            if (bitrate > 0) levels.push({ spatialLayer, temporalLayer, bitrate });
-          });
-        } else {
-          const top = Math.max(0, temporal.length - 1);
-          levels.push({ spatialLayer, temporalLayer: top, bitrate: stat.bitrate });
-        }
-      } else if (stats.length === 0 && enc.maxBitrate) {
-        levels.push({ spatialLayer, temporalLayer: 2, bitrate: enc.maxBitrate });
-      }
-    });
-    return levels;
-  }
-  const stat = byEncoding[0];
-  if (!stat) {
-    const max = encodings[0]?.maxBitrate;
-    return max ? [{ spatialLayer: 0, temporalLayer: 0, bitrate: max }] : [];
-  }
-  if (stat.bitrate <= 0) return [];
-  const layers = stat.bitrateByLayer ?? {};
-  const spatial = new Set(Object.keys(layers).map((k) => Number(k.split('.')[0])));
-  if (spatial.size <= 1) {
-    // One stream, maybe with temporal layers: a simple consumer can only be on or off.
-    return [{ spatialLayer: 0, temporalLayer: 0, bitrate: stat.bitrate }];
-  }
-  // SVC: spatial layers inside one stream.
-  for (const s of [...spatial].sort((a, b) => a - b)) {
-    const temporal = temporalBitrates(stat, s);
-    const top = temporal.length - 1;
-    if (temporal[top]! > 0)
-      levels.push({ spatialLayer: s, temporalLayer: top, bitrate: temporal[top]! });
-  }
-  return levels;
-}
-
-/** Cumulative bitrate up to each temporal layer of a spatial layer ("s.t" keys of bitrateByLayer). */
-function temporalBitrates(stat: ProducerStat | undefined, spatialLayer: number): number[] {
-  const layers = stat?.bitrateByLayer ?? {};
-  const out: number[] = [];
-  for (let t = 0; `${spatialLayer}.${t}` in layers; t++) out.push(layers[`${spatialLayer}.${t}`]!);
-  return out;
 }

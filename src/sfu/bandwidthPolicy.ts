@@ -15,8 +15,9 @@
  * While every video consumer is paused the link carries only audio, and mediasoup cannot
  * probe it (its prober needs media packets of a video size): the estimate then says nothing
  * about recovery. So once the hold has passed, a paused consumer is tried again at its
- * lowest level for `resumeTrialMs`; video packets let the estimator probe, and the consumer
- * stays on if the link carries it (a failed trial doubles the hold like a failed upgrade).
+ * lowest level for `resumeTrialMs` while the link is probed (`trials`). The trial fails at
+ * once if the receiver's reports show the link overloaded, and at its end unless the lowest
+ * level now fits the estimate; a failed trial doubles the hold like a failed upgrade.
  */
 
 export type VideoSource = 'camera' | 'screen';
@@ -46,6 +47,8 @@ export interface PolicyInput {
   audioBitrate: number;
   /** The receiver reports heavy loss (poor consumer scores): trust the estimate less. */
   congested: boolean;
+  /** The receiver's reports show a bottleneck queue or its overflow right now. */
+  overloaded?: boolean;
   /**
    * The highest value the estimate can take now (mediasoup bounds it at 1.35× what the
    * consumers could use). An estimate at this ceiling says the link is not the limit.
@@ -85,7 +88,7 @@ export const DEFAULT_POLICY: Readonly<PolicyOptions> = Object.freeze({
   maxHoldAfterDowngradeMs: 12_000,
   failedUpgradeWindowMs: 5000,
   pauseAfterMs: 1000,
-  resumeTrialMs: 1500,
+  resumeTrialMs: 3000,
 });
 
 /** What a consumer may be sent: up to these layers (FULL: whatever is best), or nothing (paused). */
@@ -107,7 +110,7 @@ export interface ConsumerMemory {
   upgradeFitsSince: number | null;
   /** Since when not even the lowest level has fitted (null: it fits). */
   nothingFitsSince: number | null;
-  /** A trial resume runs until then (0: none). */
+  /** A trial resume is on until then, when it is judged (0: none). */
   trialUntil: number;
 }
 
@@ -119,7 +122,7 @@ export interface Decision {
   caps: Map<string, Cap>;
   /** Bit/s available for video after audio and headroom. */
   videoBudget: number;
-  /** Consumers whose video is tried again at the lowest level now: probe the link. */
+  /** Consumers whose video is on trial at the lowest level now: probe the link. */
   trials: string[];
 }
 
@@ -253,14 +256,24 @@ export function decide(
       }
       mem.cap = cap;
       mem.lastDowngradeAt = now;
+      if (cap === null) mem.trialUntil = 0; // a failed trial is over
     };
     if (fits >= 0) m.nothingFitsSince = null;
+    if (m.trialUntil) {
+      if (input.overloaded) lower(null);
+      else if (now >= m.trialUntil) {
+        if (fits >= 0)
+          m.trialUntil = 0; // it held: normal rules from here
+        else lower(null);
+      }
+      if (m.trialUntil) trials.push(c.id);
+      caps.set(c.id, m.cap);
+      continue;
+    }
     if (fits < current) {
       m.upgradeFitsSince = null;
       if (fits >= 0) {
         lower(capAt(c.levels, fits));
-      } else if (now < m.trialUntil) {
-        // A trial gets its time before it counts as failed.
       } else {
         m.nothingFitsSince ??= now;
         if (now - m.nothingFitsSince >= options.pauseAfterMs) lower(null);
@@ -302,115 +315,4 @@ function capAt(levels: readonly VideoLevel[], index: number): Layers {
   const l = levels[index]!;
   if (index === levels.length - 1) return FULL;
   return { spatialLayer: l.spatialLayer, temporalLayer: l.temporalLayer };
-}
-
-export interface ProbeOptions {
-  /** Probe no more often than this while video is held down, ms (and not this soon after a downgrade). */
-  probeIntervalMs: number;
-  /** After probes that found nothing, the interval doubles up to this, ms. */
-  maxProbeIntervalMs: number;
-}
-
-export const DEFAULT_PROBING: Readonly<ProbeOptions> = Object.freeze({
-  probeIntervalMs: 3000,
-  maxProbeIntervalMs: 8000,
-});
-
-/** What the probe scheduler remembers. */
-export interface ProbeState {
-  lastProbeAt: number;
-  intervalMs: number;
-  /** The estimate when the last probe was asked for, until its result is judged. */
-  estimateAtProbe: number | null;
-}
-
-export const newProbeState = (options: ProbeOptions = DEFAULT_PROBING): ProbeState => ({
-  lastProbeAt: -Infinity,
-  intervalMs: options.probeIntervalMs,
-  estimateAtProbe: null,
-});
-
-/**
- * Whether to ask the transport for a bandwidth probe now. While the adapter holds video
- * below full quality the link carries little, and an estimator fed little traffic grows
- * slowly (or not at all): a short padding probe shows whether the link got better. Probes
- * are due while some consumer is capped or paused and the estimate is not at its ceiling,
- * every `intervalMs` and not within `intervalMs` of a downgrade; a probe after which the
- * estimate did not rise by 20 % doubles the interval (a link that stays capped is probed
- * ever less), one that did resets it.
- */
-export function probeDue(
-  state: ProbeState,
-  input: Pick<PolicyInput, 'now' | 'availableBitrate' | 'estimateCeiling'>,
-  memory: PolicyMemory,
-  options: ProbeOptions = DEFAULT_PROBING,
-): boolean {
-  const { now, availableBitrate: available } = input;
-  if (state.estimateAtProbe !== null && now - state.lastProbeAt >= 1000) {
-    state.intervalMs =
-      available > 1.2 * state.estimateAtProbe
-        ? options.probeIntervalMs
-        : Math.min(options.maxProbeIntervalMs, state.intervalMs * 2);
-    state.estimateAtProbe = null;
-  }
-  const caps = [...memory.values()];
-  const constrained = caps.some((m) => m.cap !== FULL);
-  const ceiling = input.estimateCeiling;
-  const atCeiling = ceiling !== undefined && available >= 0.95 * ceiling;
-  if (!constrained || atCeiling) {
-    state.intervalMs = options.probeIntervalMs;
-    return false;
-  }
-  const lastDowngrade = Math.max(-Infinity, ...caps.map((m) => m.lastDowngradeAt));
-  if (now - Math.max(state.lastProbeAt, lastDowngrade) < state.intervalMs) return false;
-  state.lastProbeAt = now;
-  state.estimateAtProbe = available;
-  return true;
-}
-
-export interface DelayOptions {
-  /** Round-trip time this far above its recent minimum means a queue is building, ms. */
-  queueDelayLimitMs: number;
-  /** The RTT baseline is the minimum over this window, ms. */
-  rttWindowMs: number;
-}
-
-export const DEFAULT_DELAY: Readonly<DelayOptions> = Object.freeze({
-  queueDelayLimitMs: 100,
-  rttWindowMs: 60_000,
-});
-
-/** What the queueing-delay detector remembers. */
-export interface DelayState {
-  samples: { at: number; rttMs: number }[];
-  /** What the transport was sending when the queue started to build (null: no queue). */
-  onsetBitrate: number | null;
-}
-
-export const newDelayState = (): DelayState => ({ samples: [], onsetBitrate: null });
-
-/**
- * A bound on the usable bitrate from queueing delay, or null when there is no queue. The
- * estimator needs a few seconds to notice a link that got narrower; the round-trip time of
- * the receiver's reports rises within one report interval once a bottleneck queue builds.
- * While the RTT is `queueDelayLimitMs` above its recent minimum, the link cannot carry what
- * was being sent when that began: the bound is 85 % of that rate. It holds until the queue
- * has drained to half the limit.
- */
-export function delayBound(
-  state: DelayState,
-  input: { now: number; rttMs: number | null; sendBitrate: number },
-  options: DelayOptions = DEFAULT_DELAY,
-): number | null {
-  const { now, rttMs } = input;
-  if (rttMs !== null && rttMs > 0) {
-    state.samples.push({ at: now, rttMs });
-    while (state.samples.length && state.samples[0]!.at < now - options.rttWindowMs) {
-      state.samples.shift();
-    }
-    const queueing = rttMs - Math.min(...state.samples.map((s) => s.rttMs));
-    if (queueing > options.queueDelayLimitMs) state.onsetBitrate ??= input.sendBitrate;
-    else if (queueing < options.queueDelayLimitMs / 2) state.onsetBitrate = null;
-  }
-  return state.onsetBitrate === null ? null : 0.85 * state.onsetBitrate;
 }

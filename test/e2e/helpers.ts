@@ -6,6 +6,7 @@ import { TEST_PASSWORD } from '../support/gateway.js';
 
 export interface RemoteStat {
   peerId: string;
+  consumerId: string;
   kind: 'audio' | 'video';
   framesDecoded?: number;
   packetsReceived: number;
@@ -44,6 +45,97 @@ export const remoteStats = (page: Page) =>
       globalThis as unknown as { __consult: { getRemoteStats(): Promise<unknown> } }
     ).__consult.getRemoteStats(),
   ) as Promise<RemoteStat[]>;
+
+export interface TransportStat {
+  direction: 'send' | 'recv';
+  transportId: string;
+  connectionState: string;
+  iceRestarts: number;
+  selected: { localProtocol: string; remoteProtocol: string } | null;
+}
+
+/** The page's transports: state, ICE restarts and the selected candidate pair. */
+export const transportStats = (page: Page) =>
+  page.evaluate(() =>
+    (
+      globalThis as unknown as { __consult: { getTransportStats(): Promise<unknown> } }
+    ).__consult.getTransportStats(),
+  ) as Promise<TransportStat[]>;
+
+/** What happened on the page (state changes, removed participants, ICE restarts, …). */
+export const pageEvents = (page: Page) =>
+  page.evaluate(() =>
+    (globalThis as unknown as { __consult: { events: unknown[] } }).__consult.events.slice(),
+  ) as Promise<{ at: number; type: string; detail: string }[]>;
+
+/**
+ * Audio packets and decoded video frames received so far, summed over remote consumers. A
+ * consumer that went away keeps its last count, so the totals never go down.
+ */
+export function mediaCounter(page: Page) {
+  const last = new Map<string, number>();
+  return async (): Promise<{ audio: number; video: number }> => {
+    for (const s of await remoteStats(page)) {
+      const count = s.kind === 'audio' ? s.packetsReceived : (s.framesDecoded ?? 0);
+      last.set(`${s.kind}:${s.consumerId}`, count);
+    }
+    const sum = (kind: string) =>
+      [...last].filter(([k]) => k.startsWith(kind)).reduce((n, [, v]) => n + v, 0);
+    return { audio: sum('audio'), video: sum('video') };
+  };
+}
+
+export interface MediaWatch {
+  /** Longest time (ms) each counter did not rise, and how much it rose in all. */
+  stop(): Promise<{ audioGapMs: number; videoGapMs: number; audio: number; video: number }>;
+  /** ms after `since` (Date.now()) at which audio and video both rose again, or null. */
+  resumedAfter(since: number): { audio: number | null; video: number | null };
+}
+
+/** Samples a page's received audio packets and decoded frames every `intervalMs`. */
+export function watchMedia(page: Page, intervalMs = 250): MediaWatch {
+  const read = mediaCounter(page);
+  const rises: { kind: 'audio' | 'video'; at: number }[] = [];
+  let stopped = false;
+  const done = (async () => {
+    const start = await read();
+    let prev = start;
+    const lastRise = { audio: Date.now(), video: Date.now() };
+    const gap = { audio: 0, video: 0 };
+    while (!stopped) {
+      await new Promise((r) => setTimeout(r, intervalMs));
+      const now = await read().catch(() => prev);
+      const t = Date.now();
+      for (const kind of ['audio', 'video'] as const) {
+        if (now[kind] > prev[kind]) {
+          lastRise[kind] = t;
+          rises.push({ kind, at: t });
+        }
+        gap[kind] = Math.max(gap[kind], t - lastRise[kind]);
+      }
+      prev = now;
+    }
+    return {
+      audioGapMs: gap.audio,
+      videoGapMs: gap.video,
+      audio: prev.audio - start.audio,
+      video: prev.video - start.video,
+    };
+  })();
+  return {
+    stop: () => {
+      stopped = true;
+      return done;
+    },
+    resumedAfter: (since) => {
+      const first = (kind: 'audio' | 'video') => {
+        const rise = rises.find((r) => r.kind === kind && r.at > since);
+        return rise ? rise.at - since : null;
+      };
+      return { audio: first('audio'), video: first('video') };
+    },
+  };
+}
 
 /** True once this page has decoded remote video frames (and, with `audio`, got audio packets). */
 export async function receivesMedia(page: Page, audio = true): Promise<boolean> {

@@ -10,22 +10,24 @@ import type { Page } from 'playwright-core';
 import type { types } from 'mediasoup';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Peer } from '../../src/sfu/Peer.js';
+import type { Consult, User } from '../../src/store/repositories.js';
 import { launchBrowser, type TestBrowser } from '../support/browser.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { ImpairmentRelay, type FlowScope } from '../support/relay/index.js';
 
-const CONSULT = 'consult-bandwidth';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let gw: TestGateway;
 let relay: ImpairmentRelay;
+let consult: Consult;
 const browsers: TestBrowser[] = [];
+let senderPage: Page;
 let receiverPage: Page;
 let receiver: Peer;
 let video: types.Consumer;
 /** The receive transport's flows at the relay: what "the receiver's downlink" is. */
 let downlink: FlowScope;
-/** The sender's best spatial layer (Chromium sends two or three, depending on resolution). */
+/** The sender's best spatial layer. */
 let fullLayer: number;
 
 /**
@@ -36,22 +38,18 @@ let fullLayer: number;
  */
 const THREE_LAYERS = ['--force-fieldtrials=WebRTC-LegacySimulcastLayerLimit/Disabled/'];
 
-async function openConsult(name: string, args: readonly string[] = []): Promise<Page> {
+/** Opens the consult page with a join grant; the page joins on its own. */
+async function openConsult(user: User, args: readonly string[] = []): Promise<Page> {
   const browser = await launchBrowser(args);
   browsers.push(browser);
   const page = await browser.context.newPage();
-  page.on('pageerror', (err) => console.error(`[${name}] page error:`, err.message));
-  const token = gw.token({ consultId: CONSULT, name, role: 'doctor', userId: name });
-  await page.goto(`${gw.url}/?token=${token}`);
-  const join = page.getByTestId('join-button');
-  if (await join.isVisible()) await join.click();
-  await timeUntil(
-    async () => (await page.getByTestId('connection-state').textContent()) === 'connected',
-    15_000,
-    `${name} connected`,
-  );
+  page.on('pageerror', (err) => console.error(`[${user.name}] page error:`, err.message));
+  await page.goto(`${gw.url}/?token=${gw.grant(consult.id, user)}`);
   return page;
 }
+
+const connected = async (page: Page) =>
+  (await page.getByTestId('connection-state').textContent()) === 'connected';
 
 /** Total audio packets the receiver page has received from the sender. */
 async function audioPackets(): Promise<number> {
@@ -121,11 +119,20 @@ beforeAll(async () => {
     targetHost: '127.0.0.1',
     targetPort: port,
   });
-  // The receiver joins second, so its camera consumer exists once it is connected.
-  await openConsult('sender', THREE_LAYERS);
-  receiverPage = await openConsult('receiver');
-  const room = gw.rooms.rooms.get(CONSULT)!;
-  receiver = [...room.peers.values()].find((p) => p.identity.userId === 'receiver')!;
+  const doctor = await gw.user('doctor', 'Dr. Sender');
+  const specialist = await gw.user('specialist', 'Dr. Receiver');
+  consult = gw.consult(doctor, [specialist]);
+  // The doctor sends; the specialist, admitted from the lobby, is the receiver under test.
+  senderPage = await openConsult(doctor, THREE_LAYERS);
+  await timeUntil(() => connected(senderPage), 15_000, 'the sender connected');
+  receiverPage = await openConsult(specialist);
+  await senderPage
+    .getByTestId('lobby-entry')
+    .getByTestId('admit-button')
+    .click({ timeout: 15_000 });
+  await timeUntil(() => connected(receiverPage), 15_000, 'the receiver connected');
+  const room = gw.rooms.rooms.get(consult.id)!;
+  receiver = [...room.peers.values()].find((p) => p.identity.userId === specialist.id)!;
   await timeUntil(
     () => [...receiver.consumers.values()].some((c) => c.kind === 'video' && !c.paused),
     15_000,

@@ -25,13 +25,16 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
-/** A fresh browser profile per call, so two "people" share nothing. */
-export async function launchBrowser(): Promise<TestBrowser> {
+/**
+ * A fresh browser profile per call, so two "people" share nothing. `extraArgs` adds
+ * Chromium switches (e.g. field trials) for one test.
+ */
+export async function launchBrowser(extraArgs: readonly string[] = []): Promise<TestBrowser> {
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM_PATH,
     headless: true,
-    args: ARGS,
+    args: [...ARGS, ...extraArgs],
     permissions: ['camera', 'microphone'],
   });
   return {

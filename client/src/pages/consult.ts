@@ -5,7 +5,7 @@
  * indicator per tile; a logged-in host also has the private notes and outcome.
  */
 import { RoomClient } from '../RoomClient';
-import type { ConnectionState, LocalState, RemoteStat } from '../types';
+import type { ConnectionState, LocalState, RemoteStat, TransportStat } from '../types';
 import { TileView, initials, roleLabel } from '../tiles';
 import { decodeToken, isExpired } from '../token';
 import type { TokenClaims } from '../token';
@@ -23,9 +23,23 @@ import { NotesEditor } from '../components/notesEditor';
 import { QualityBoard } from '../liveQuality';
 import type { QualityView } from '../liveQuality';
 
+/** Something that happened on the page, for tests (e.g. that no participant ever left). */
+interface PageEvent {
+  at: number;
+  type: 'state' | 'transportState' | 'peerRemoved' | 'iceRestart' | 'remoteVideo';
+  detail: string;
+}
+
 interface ConsultTestHook {
   readonly peerId: string | null;
   getRemoteStats(): Promise<RemoteStat[]>;
+  /** Each transport's selected candidate pair (udp / tcp) and ICE restarts. */
+  getTransportStats(): Promise<TransportStat[]>;
+  /** ICE restarts applied on this page. */
+  readonly iceRestarts: number;
+  /** Drops the signalling connection as a network failure would; it then reconnects. */
+  dropSignalling(): void;
+  readonly events: readonly PageEvent[];
 }
 
 declare global {
@@ -108,11 +122,22 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
   });
   ui.tiles.classList.toggle('can-remove', false);
 
+  const events: PageEvent[] = [];
+  const logEvent = (type: PageEvent['type'], detail: string) => {
+    events.push({ at: Date.now(), type, detail });
+    if (events.length > 500) events.shift();
+  };
   window.__consult = {
     get peerId() {
       return client.peerId;
     },
     getRemoteStats: () => client.getRemoteStats(),
+    getTransportStats: () => client.getTransportStats(),
+    get iceRestarts() {
+      return client.iceRestarts;
+    },
+    dropSignalling: () => client.dropSignalling(),
+    events,
   };
 
   // --- rendering ---
@@ -279,7 +304,10 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
 
   // --- client events ---
 
-  client.on('state', renderState);
+  client.on('state', (state) => {
+    logEvent('state', state);
+    renderState(state);
+  });
   client.on('localState', renderLocal);
   client.on('error', ({ message }) => showError(message));
   client.on('joined', () => clearError());
@@ -289,11 +317,22 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
   });
   client.on('peer', (view) => tiles.upsertPeer(view));
   client.on('peerRemoved', (peerId) => {
+    logEvent('peerRemoved', peerId);
     tiles.removePeer(peerId);
     quality.forget(peerId);
   });
   client.on('trackAdded', (track) => tiles.addTrack(track));
   client.on('trackRemoved', ({ peerId, consumerId }) => tiles.removeTrack(peerId, consumerId));
+  client.on('remoteVideo', (video) => {
+    logEvent('remoteVideo', JSON.stringify(video));
+    tiles.setRemoteVideo(video);
+  });
+  client.on('iceRestart', ({ direction, reason }) =>
+    logEvent('iceRestart', `${direction} ${reason}`),
+  );
+  client.on('transportState', ({ direction, state }) =>
+    logEvent('transportState', `${direction} ${state}`),
+  );
   // The server's figures (RTT, loss, bitrate) when they come; this browser's own otherwise.
   client.on('quality', ({ peerId, reading }) => {
     const view = quality.fromBrowser(peerId, reading);

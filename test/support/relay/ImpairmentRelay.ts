@@ -12,12 +12,23 @@
  * that carry ICE checks for that gateway transport (its `iceParameters.usernameFragment`),
  * so one participant's receive transport can be impaired while everyone else is not.
  * Rate caps and queues are per flow.
+ *
+ *   const relay = await ImpairmentRelay.start({
+ *     listenHost: '127.0.0.2', listenPort: port, targetHost: '127.0.0.1', targetPort: port,
+ *   });
+ *   relay.set({ both: { delayMs: 40, jitterMs: 10, loss: 0.03 } });     // every flow
+ *   relay.set({ down: { rateBps: 300_000 } }, { ufrag });               // one receiver's downlink
+ *   relay.set({ up: { burst: burstLoss(0.05, 4) } });                   // bursty loss
+ *   await relay.cut(5000);                                              // link down for 5 s
+ *   await relay.handover();                                             // NAT rebinding
+ *   relay.set({ blockUdp: true });                                      // only ICE-TCP passes
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { addStats, emptyStats, Link, type LinkStats } from './link.js';
-import { FrameSplitter, serverUfrag } from './framing.js';
+import { serverUfrag } from './framing.js';
+import { tcpFlow, udpFlow, type Flow, type FlowContext, type FlowInfo } from './flows.js';
+import { addStats, emptyStats, type LinkStats } from './link.js';
 import {
   DEFAULT_LINK,
   seededRandom,
@@ -42,6 +53,8 @@ export interface RelayOptions {
   flowIdleMs?: number;
 }
 
+export type { FlowInfo };
+
 /** A change to the relay's settings; omitted fields keep their value. */
 export interface RelayPatch {
   up?: Partial<LinkSettings>;
@@ -50,16 +63,6 @@ export interface RelayPatch {
   both?: Partial<LinkSettings>;
   /** Pass no UDP at all (the TCP side keeps working). */
   blockUdp?: boolean;
-}
-
-export interface FlowInfo {
-  protocol: 'udp' | 'tcp';
-  clientAddress: string;
-  clientPort: number;
-  /** Local port of the socket the relay uses toward the gateway (changes on handover). */
-  upstreamPort: number;
-  /** Gateway-side ICE ufrags seen in this flow's STUN checks. */
-  ufrags: string[];
 }
 
 /** Which flows a setting, cut or handover applies to. */
@@ -79,16 +82,6 @@ interface Profile {
   cutUntil: number;
 }
 
-interface Flow {
-  info: FlowInfo;
-  up: Link;
-  down: Link;
-  lastSeen: number;
-  /** Replaces the upstream socket/connection with a new one from a new port. */
-  handover(): Promise<void>;
-  close(): void;
-}
-
 const newProfile = (key: Profile['key'], matches: Profile['matches']): Profile => ({
   key,
   matches,
@@ -106,6 +99,7 @@ export class ImpairmentRelay {
   readonly #udpFlows = new Map<string, Flow>();
   readonly #tcpFlows = new Set<Flow>();
   #udp!: dgram.Socket;
+  readonly #flowContext: FlowContext;
   #tcp!: net.Server;
   #sweep!: NodeJS.Timeout;
   #closed = false;
@@ -117,6 +111,16 @@ export class ImpairmentRelay {
       ...options,
     };
     this.#random = seededRandom(options.seed ?? Math.floor(Math.random() * 2 ** 32));
+    this.#flowContext = {
+      targetHost: this.#o.targetHost,
+      targetPort: this.#o.targetPort,
+      upstreamHost: this.#o.upstreamHost,
+      random: this.#random,
+      settings: (info, dir) => this.#settings(info, dir),
+      sendToClient: (packet, port, address) => {
+        if (!this.#closed) this.#udp.send(packet, port, address);
+      },
+    };
   }
 
   /** Binds the relay's UDP socket and TCP server; rejects if the port is taken. */
@@ -265,7 +269,13 @@ export class ImpairmentRelay {
     udp.on('error', (err) => console.error('relay udp socket error', err));
     udp.on('message', (msg, rinfo) => this.#fromUdpClient(msg, rinfo));
     this.#udp = udp;
-    const tcp = net.createServer((socket) => this.#acceptTcp(socket));
+    const tcp = net.createServer((socket) => {
+      if (this.#closed) {
+        socket.destroy();
+        return;
+      }
+      this.#tcpFlows.add(tcpFlow(this.#flowContext, socket, (f) => this.#tcpFlows.delete(f)));
+    });
     try {
       await new Promise<void>((resolve, reject) => {
         tcp.once('error', reject);
@@ -297,171 +307,13 @@ export class ImpairmentRelay {
     const key = `${rinfo.address}:${rinfo.port}`;
     let flow = this.#udpFlows.get(key);
     if (!flow) {
-      flow = this.#udpFlow(rinfo);
+      flow = udpFlow(this.#flowContext, rinfo);
       this.#udpFlows.set(key, flow);
     }
     flow.lastSeen = performance.now();
     const ufrag = serverUfrag(msg);
     if (ufrag && !flow.info.ufrags.includes(ufrag)) flow.info.ufrags.push(ufrag);
     flow.up.push(msg);
-  }
-
-  #udpFlow(client: dgram.RemoteInfo): Flow {
-    const { targetHost, targetPort, upstreamHost } = this.#o;
-    const info: FlowInfo = {
-      protocol: 'udp',
-      clientAddress: client.address,
-      clientPort: client.port,
-      upstreamPort: 0,
-      ufrags: [],
-    };
-    const open = () => {
-      const s = dgram.createSocket({ type: upstreamHost.includes(':') ? 'udp6' : 'udp4' });
-      s.on('error', () => undefined);
-      s.on('message', (msg, rinfo) => {
-        if (rinfo.port === targetPort && current === s) down.push(msg);
-      });
-      return s;
-    };
-    const bind = (s: dgram.Socket) =>
-      new Promise<void>((resolve, reject) => {
-        s.once('error', reject);
-        s.bind({ address: upstreamHost, port: 0 }, () => {
-          s.off('error', reject);
-          info.upstreamPort = s.address().port;
-          resolve();
-        });
-      });
-    let current = open();
-    // Packets that arrive before the first bind completes are sent once it does (send binds).
-    void bind(current).catch((err: Error) => console.error('relay: upstream bind failed', err));
-    const up = new Link({
-      mode: 'datagram',
-      settings: this.#settings(info, 'up'),
-      random: this.#random,
-      deliver: (p) => current.send(p, targetPort, targetHost),
-    });
-    const down = new Link({
-      mode: 'datagram',
-      settings: this.#settings(info, 'down'),
-      random: this.#random,
-      deliver: (p) => {
-        if (!this.#closed) this.#udp.send(p, client.port, client.address);
-      },
-    });
-    return {
-      info,
-      up,
-      down,
-      lastSeen: performance.now(),
-      async handover() {
-        const next = open();
-        await bind(next);
-        const old = current;
-        current = next;
-        old.close();
-      },
-      close() {
-        up.close();
-        down.close();
-        current.close();
-      },
-    };
-  }
-
-  #acceptTcp(client: net.Socket): void {
-    if (this.#closed) {
-      client.destroy();
-      return;
-    }
-    const { targetHost, targetPort, upstreamHost } = this.#o;
-    const info: FlowInfo = {
-      protocol: 'tcp',
-      clientAddress: client.remoteAddress ?? '',
-      clientPort: client.remotePort ?? 0,
-      upstreamPort: 0,
-      ufrags: [],
-    };
-    let closed = false;
-    let upstream: net.Socket | undefined;
-    const fromClient = new FrameSplitter();
-    const flow: Flow = {
-      info,
-      lastSeen: performance.now(),
-      up: new Link({
-        mode: 'stream',
-        settings: this.#settings(info, 'up'),
-        random: this.#random,
-        deliver: (frame) => upstream?.write(frame),
-        onBackpressure: (full) => (full ? client.pause() : client.resume()),
-      }),
-      down: new Link({
-        mode: 'stream',
-        settings: this.#settings(info, 'down'),
-        random: this.#random,
-        deliver: (frame) => client.write(frame),
-        onBackpressure: (full) => (full ? upstream?.pause() : upstream?.resume()),
-      }),
-      handover: async () => {
-        const next = await connect();
-        const old = upstream;
-        upstream = next;
-        old?.removeAllListeners('close');
-        old?.end();
-      },
-      close: () => {
-        if (closed) return;
-        closed = true;
-        flow.up.close();
-        flow.down.close();
-        client.destroy();
-        upstream?.destroy();
-        this.#tcpFlows.delete(flow);
-      },
-    };
-    const connect = () =>
-      new Promise<net.Socket>((resolve, reject) => {
-        const s = net.connect({ host: targetHost, port: targetPort, localAddress: upstreamHost });
-        s.setNoDelay(true);
-        const fromGateway = new FrameSplitter();
-        s.on('data', (chunk) => {
-          if (s !== upstream) return;
-          for (const f of fromGateway.push(chunk)) flow.down.push(f);
-        });
-        s.once('connect', () => {
-          info.upstreamPort = s.localPort ?? 0;
-          s.off('error', reject);
-          s.on('error', () => flow.close());
-          resolve(s);
-        });
-        s.once('error', reject);
-        s.on('close', () => {
-          if (s === upstream) flow.close();
-        });
-      });
-    client.setNoDelay(true);
-    client.pause();
-    client.on('error', () => flow.close());
-    client.on('close', () => flow.close());
-    this.#tcpFlows.add(flow);
-    connect().then(
-      (s) => {
-        upstream = s;
-        client.on('data', (chunk) => {
-          flow.lastSeen = performance.now();
-          for (const f of fromClient.push(chunk)) {
-            const ufrag = serverUfrag(f.subarray(2));
-            if (ufrag && !info.ufrags.includes(ufrag)) info.ufrags.push(ufrag);
-            flow.up.push(f);
-          }
-        });
-        client.resume();
-      },
-      () => {
-        client.destroy();
-        this.#tcpFlows.delete(flow);
-      },
-    );
   }
 }
 

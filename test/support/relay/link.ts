@@ -160,10 +160,16 @@ export class Link {
     return this.#tokens >= Math.min(packet.length, bucketBytes(s));
   }
 
+  /**
+   * Adds the tokens earned since the last refill. The bucket depth only bounds what an idle
+   * link saves up: while packets wait, the link was busy all along, so a timer that fired
+   * late (a busy event loop) must not cost the link capacity.
+   */
   #refill(s: LinkSettings, now: number): void {
     const depth = bucketBytes(s);
     if (s.rateBps !== null) {
-      this.#tokens = Math.min(depth, this.#tokens + ((now - this.#refilledAt) * s.rateBps) / 8000);
+      const earned = this.#tokens + ((now - this.#refilledAt) * s.rateBps) / 8000;
+      this.#tokens = this.#queue.length ? earned : Math.min(depth, earned);
     } else {
       this.#tokens = depth;
     }
@@ -190,6 +196,8 @@ export class Link {
       if (s.rateBps !== null) this.#tokens -= head.length;
       this.#toLine(head, s, now);
     }
+    // Idle again: no more saved up than the bucket holds.
+    if (!this.#queue.length) this.#tokens = Math.min(this.#tokens, bucketBytes(s));
     if (this.#pushedBack && this.#queuedBytes <= queueLimitBytes(s) / 2) {
       this.#pushedBack = false;
       this.#o.onBackpressure?.(false);

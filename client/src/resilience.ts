@@ -1,0 +1,378 @@
+/**
+ * Keeping media alive on a changing network: ICE restarts for a transport whose path broke
+ * (with a grace period, backoff and a bound), a watch on the browser's network events, and
+ * the selected ICE candidate pair read from a transport's stats.
+ */
+import type { types as ms } from 'mediasoup-client';
+import { Emitter } from './emitter';
+import { RequestError } from './request';
+
+/** Why an ICE restart was run. */
+export type RestartReason = 'disconnected' | 'failed' | 'stalled' | 'network' | 'signalling';
+
+export interface IceRecoveryOptions {
+  /** How long a transport may stay 'disconnected' before a restart: ICE often recovers alone. */
+  disconnectedGraceMs: number;
+  /** Restarts allowed for one outage; the budget refills after stableMs of health, or on a network change. */
+  maxAttempts: number;
+  /** How long a transport must stay connected and receiving before its budget refills. */
+  stableMs: number;
+  /** Wait before retrying a restart that did not reconnect; doubles per attempt up to retryMaxMs. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /**
+   * A connected transport that should be receiving (media, or RTCP feedback for what it sends)
+   * but got no byte for this long is restarted: ICE notices a NAT rebinding or a dead path
+   * only seconds later.
+   */
+  stallMs: number;
+  /** How often the transport's received bytes are read. */
+  stallCheckMs: number;
+}
+
+export const ICE_RECOVERY_DEFAULTS: Readonly<IceRecoveryOptions> = Object.freeze({
+  disconnectedGraceMs: 2000,
+  maxAttempts: 6,
+  stableMs: 10_000,
+  retryBaseMs: 2000,
+  retryMaxMs: 8000,
+  stallMs: 800,
+  stallCheckMs: 200,
+});
+
+type IceRecoveryEvents = {
+  /** A restart was negotiated with the server and applied to the browser's transport. */
+  restarted: [RestartReason];
+  /** A restart request failed for another reason than lost signalling. */
+  error: [unknown];
+  /** maxAttempts restarts did not bring the transport back; only a network change retries. */
+  gaveUp: [];
+  /** The transport stopped receiving what it should (true), or receives again (false). */
+  stalled: [boolean];
+};
+
+const broken = (state: ms.ConnectionState): boolean =>
+  state === 'disconnected' || state === 'failed';
+
+/**
+ * Restarts ICE on one transport when its path breaks, without rejoining. `restart` asks the
+ * server for new ICE parameters and applies them; `canSignal` says whether it can be asked
+ * now (a restart needed while signalling is down runs once it is back); `expectsTraffic` says
+ * whether the transport should be receiving now (a stall is only a stall then).
+ */
+export class IceRecovery extends Emitter<IceRecoveryEvents> {
+  readonly #o: IceRecoveryOptions;
+  #attempts = 0;
+  #restarts = 0;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #running = false;
+  /** A restart was asked for while one ran, or while signalling was down. */
+  #pending: RestartReason | null = null;
+  #gaveUp = false;
+  #closed = false;
+  // Stall detection.
+  readonly #watch: ReturnType<typeof setInterval>;
+  #reading = false;
+  #bytes = -1;
+  #bytesChangedAt = performance.now();
+  #stalled = false;
+  #healthySince = performance.now();
+
+  constructor(
+    private readonly transport: ms.Transport,
+    private readonly restart: () => Promise<void>,
+    private readonly canSignal: () => boolean,
+    private readonly expectsTraffic: () => boolean,
+    options: Partial<IceRecoveryOptions> = {},
+  ) {
+    super();
+    this.#o = { ...ICE_RECOVERY_DEFAULTS, ...options };
+    this.#watch = setInterval(() => void this.#checkTraffic(), this.#o.stallCheckMs);
+  }
+
+  /** ICE restarts this transport went through. */
+  get restarts(): number {
+    return this.#restarts;
+  }
+
+  /** Connected as far as ICE knows, but nothing arrives although it should: media is stuck. */
+  get stalled(): boolean {
+    return this.#stalled;
+  }
+
+  /** Feed every `connectionstatechange` of the transport. */
+  onStateChange(state: ms.ConnectionState): void {
+    if (this.#closed) return;
+    switch (state) {
+      case 'connected':
+        this.#clearTimer();
+        break;
+      case 'disconnected':
+        if (!this.#timer && !this.#running) {
+          this.#timer = setTimeout(() => {
+            this.#timer = null;
+            if (broken(this.transport.connectionState)) void this.#run('disconnected');
+          }, this.#o.disconnectedGraceMs);
+        }
+        break;
+      case 'failed':
+        void this.#run('failed');
+        break;
+      case 'closed':
+        this.close();
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** The browser's network changed (back online, another network type): restart now. */
+  networkChanged(): void {
+    if (this.#closed || this.transport.connectionState === 'new') return;
+    this.#attempts = 0;
+    this.#gaveUp = false;
+    void this.#run('network');
+  }
+
+  /** Signalling is back after a drop: run a restart that waited for it, or one a broken path needs. */
+  signallingRestored(): void {
+    if (this.#closed) return;
+    const waiting = this.#pending;
+    if (waiting || broken(this.transport.connectionState)) {
+      this.#pending = null;
+      void this.#run(waiting ?? 'signalling');
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#clearTimer();
+    clearInterval(this.#watch);
+  }
+
+  /** Connected and receiving what it should. */
+  #healthy(): boolean {
+    return this.transport.connectionState === 'connected' && !this.#stalled;
+  }
+
+  async #checkTraffic(): Promise<void> {
+    if (this.#reading || this.#closed) return;
+    const now = performance.now();
+    if (!this.#healthy() || this.#running) {
+      this.#healthySince = now;
+    } else if (this.#attempts > 0 && now - this.#healthySince >= this.#o.stableMs) {
+      // Back for good: a later outage gets the full budget again.
+      this.#attempts = 0;
+      this.#gaveUp = false;
+    }
+    if (this.transport.connectionState !== 'connected' || !this.expectsTraffic()) {
+      this.#bytesChangedAt = now;
+      this.#setStalled(false);
+      return;
+    }
+    this.#reading = true;
+    let bytes: number | null;
+    try {
+      bytes = bytesReceived(await this.transport.getStats());
+    } catch {
+      bytes = null; // closed meanwhile
+    } finally {
+      this.#reading = false;
+    }
+    if (bytes === null || this.#closed) return;
+    if (bytes !== this.#bytes) {
+      this.#bytes = bytes;
+      this.#bytesChangedAt = now;
+      this.#setStalled(false);
+    } else if (!this.#stalled && now - this.#bytesChangedAt >= this.#o.stallMs) {
+      this.#setStalled(true);
+      void this.#run('stalled');
+    }
+  }
+
+  #setStalled(stalled: boolean): void {
+    if (stalled === this.#stalled) return;
+    this.#stalled = stalled;
+    this.emit('stalled', stalled);
+  }
+
+  async #run(reason: RestartReason): Promise<void> {
+    this.#clearTimer();
+    if (this.#closed) return;
+    if (this.#running || !this.canSignal()) {
+      this.#pending = reason;
+      return;
+    }
+    if (this.#attempts >= this.#o.maxAttempts) {
+      if (!this.#gaveUp) {
+        this.#gaveUp = true;
+        this.emit('gaveUp');
+      }
+      return;
+    }
+    this.#attempts += 1;
+    this.#running = true;
+    try {
+      await this.restart();
+      if (this.#closed) return;
+      this.#restarts += 1;
+      this.emit('restarted', reason);
+    } catch (err) {
+      if (this.#closed) return;
+      if (err instanceof RequestError && err.code === 'disconnected') {
+        // Signalling dropped meanwhile: try again once it is back.
+        this.#attempts -= 1;
+        this.#pending ??= reason;
+      } else {
+        this.emit('error', err);
+      }
+    } finally {
+      this.#running = false;
+    }
+    if (this.#closed) return;
+    const again = this.#pending;
+    if (again && this.canSignal()) {
+      this.#pending = null;
+      void this.#run(again);
+      return;
+    }
+    if (!this.#healthy() || reason !== 'network') this.#checkLater(reason);
+  }
+
+  /** Tries again if the transport is not back after the backoff for this attempt. */
+  #checkLater(reason: RestartReason): void {
+    const wait = Math.min(this.#o.retryBaseMs * 2 ** (this.#attempts - 1), this.#o.retryMaxMs);
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      if (!this.#healthy() && this.transport.connectionState !== 'new') void this.#run(reason);
+    }, wait);
+  }
+
+  #clearTimer(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+}
+
+/** The Network Information API (not typed by lib.dom). */
+interface NetworkInformation extends EventTarget {
+  type?: string;
+  effectiveType?: string;
+}
+
+export type NetworkChange = 'online' | 'network-type';
+
+/**
+ * Calls `onChange` when the browser comes back online or its network type changes (Wi-Fi to
+ * cellular): the path to the gateway probably changed, so ICE should be restarted. Changes of
+ * the estimated speed alone (effectiveType, rtt) are not a new path and are ignored.
+ */
+export class NetworkWatch {
+  readonly #connection = (navigator as Navigator & { connection?: NetworkInformation }).connection;
+  #type: string | undefined;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #running = false;
+
+  /** `settleMs`: wait for the new network to settle before reporting it. */
+  constructor(
+    private readonly onChange: (change: NetworkChange) => void,
+    private readonly settleMs = 500,
+  ) {}
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#type = this.#connection?.type;
+    window.addEventListener('online', this.#onOnline);
+    this.#connection?.addEventListener('change', this.#onConnectionChange);
+  }
+
+  stop(): void {
+    this.#running = false;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    window.removeEventListener('online', this.#onOnline);
+    this.#connection?.removeEventListener('change', this.#onConnectionChange);
+  }
+
+  readonly #onOnline = (): void => this.#report('online');
+
+  readonly #onConnectionChange = (): void => {
+    const type = this.#connection?.type;
+    if (type === this.#type) return;
+    this.#type = type;
+    this.#report('network-type');
+  };
+
+  #report(change: NetworkChange): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      if (this.#running && navigator.onLine !== false) this.onChange(change);
+    }, this.settleMs);
+  }
+}
+
+/** The ICE candidate pair a transport uses now, from its RTCPeerConnection stats. */
+export interface SelectedPair {
+  /** 'udp' or 'tcp'. */
+  localProtocol: string;
+  remoteProtocol: string;
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  bytesSent: number;
+  bytesReceived: number;
+}
+
+type StatRecord = Record<string, unknown>;
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+const int = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+
+/** Bytes the transport received so far, whatever the candidate pair (null if not reported). */
+export function bytesReceived(report: RTCStatsReport): number | null {
+  let total: number | null = null;
+  report.forEach((stat: unknown) => {
+    const s = stat as StatRecord;
+    if (s.type === 'transport' && typeof s.bytesReceived === 'number') {
+      total = (total ?? 0) + s.bytesReceived;
+    }
+  });
+  return total;
+}
+
+/** Reads the selected candidate pair from a transport's stats report (null before ICE connects). */
+export function selectedPair(report: RTCStatsReport): SelectedPair | null {
+  const byId = new Map<string, StatRecord>();
+  report.forEach((stat: unknown) => {
+    const s = stat as StatRecord;
+    byId.set(str(s.id), s);
+  });
+  let pair: StatRecord | undefined;
+  for (const s of byId.values()) {
+    if (s.type === 'transport' && typeof s.selectedCandidatePairId === 'string') {
+      pair = byId.get(s.selectedCandidatePairId);
+      break;
+    }
+  }
+  // Some browsers mark the pair instead of naming it on the transport.
+  pair ??= [...byId.values()].find(
+    (s) => s.type === 'candidate-pair' && (s.selected === true || s.nominated === true),
+  );
+  if (!pair) return null;
+  const local = byId.get(str(pair.localCandidateId));
+  const remote = byId.get(str(pair.remoteCandidateId));
+  if (!local || !remote) return null;
+  return {
+    localProtocol: str(local.protocol),
+    remoteProtocol: str(remote.protocol),
+    localAddress: str(local.address ?? local.ip),
+    localPort: int(local.port),
+    remoteAddress: str(remote.address ?? remote.ip),
+    remotePort: int(remote.port),
+    bytesSent: int(pair.bytesSent),
+    bytesReceived: int(pair.bytesReceived),
+  };
+}

@@ -1,0 +1,458 @@
+/** The bandwidth-adaptation decisions, on fake measurements and a fake clock. */
+import type { types } from 'mediasoup';
+import { describe, expect, it } from 'vitest';
+import {
+  allocate,
+  decide,
+  DEFAULT_POLICY,
+  FULL,
+  videoBudget,
+  type Cap,
+  type PolicyInput,
+  type PolicyMemory,
+  type VideoConsumerInput,
+  type VideoLevel,
+} from '../../src/sfu/bandwidthPolicy.js';
+import {
+  delayBound,
+  newDelayState,
+  newProbeState,
+  probeDue,
+} from '../../src/sfu/bandwidthSignals.js';
+import { videoLevels } from '../../src/sfu/layers.js';
+
+/** A simulcast camera as the client sends it: 7.5/15/30 fps at 160p, then 320p and 640p. */
+const cameraLevels: VideoLevel[] = [
+  { spatialLayer: 0, temporalLayer: 0, bitrate: 40_000 },
+  { spatialLayer: 0, temporalLayer: 1, bitrate: 70_000 },
+  { spatialLayer: 0, temporalLayer: 2, bitrate: 100_000 },
+  { spatialLayer: 1, temporalLayer: 2, bitrate: 300_000 },
+  { spatialLayer: 2, temporalLayer: 2, bitrate: 900_000 },
+];
+const camera = (id: string): VideoConsumerInput => ({ id, source: 'camera', levels: cameraLevels });
+const screen = (id: string, bitrate = 500_000): VideoConsumerInput => ({
+  id,
+  source: 'screen',
+  levels: [{ spatialLayer: 0, temporalLayer: 0, bitrate }],
+});
+
+describe('allocate()', () => {
+  it('gives every consumer full quality when the budget allows', () => {
+    expect(allocate(2_000_000, [camera('a'), camera('b')])).toEqual(
+      new Map([
+        ['a', 4],
+        ['b', 4],
+      ]),
+    );
+  });
+
+  it('spreads a tight budget: everyone gets a level before anyone gets two', () => {
+    // 2 × 100 k at 30 fps fits, a 320p layer for one of them does not.
+    expect(allocate(250_000, [camera('a'), camera('b')])).toEqual(
+      new Map([
+        ['a', 2],
+        ['b', 2],
+      ]),
+    );
+    expect(allocate(50_000, [camera('a'), camera('b')])).toEqual(
+      new Map([
+        ['a', 0],
+        ['b', -1],
+      ]),
+    );
+  });
+
+  it('serves screen share first: its bitrate before any camera', () => {
+    // Listed camera-first on purpose: the order of the input does not matter.
+    const got = allocate(550_000, [camera('cam'), screen('scr', 500_000)]);
+    expect(got.get('scr')).toBe(0);
+    expect(got.get('cam')).toBe(0); // 40 k left for the 7.5 fps 160p level
+    const tight = allocate(520_000, [camera('cam'), screen('scr', 500_000)]);
+    expect(tight).toEqual(
+      new Map([
+        ['scr', 0],
+        ['cam', -1],
+      ]),
+    );
+  });
+
+  it('never counts a level as cheaper than the one below it (encoders ramp unevenly)', () => {
+    const uneven: VideoConsumerInput = {
+      id: 'u',
+      source: 'camera',
+      levels: [
+        { spatialLayer: 0, temporalLayer: 2, bitrate: 150_000 },
+        { spatialLayer: 1, temporalLayer: 2, bitrate: 90_000 },
+      ],
+    };
+    expect(allocate(149_000, [uneven]).get('u')).toBe(-1);
+    expect(allocate(150_000, [uneven]).get('u')).toBe(1);
+  });
+});
+
+describe('videoBudget()', () => {
+  const input = (over: Partial<PolicyInput>): PolicyInput => ({
+    now: 0,
+    availableBitrate: 1_000_000,
+    audioBitrate: 50_000,
+    congested: false,
+    consumers: [],
+    ...over,
+  });
+
+  it('reserves audio off the top, after the headroom', () => {
+    expect(videoBudget(input({}), DEFAULT_POLICY)).toBeCloseTo(850_000 - 50_000);
+    expect(videoBudget(input({ availableBitrate: 50_000 }), DEFAULT_POLICY)).toBe(0);
+  });
+
+  it('trusts the estimate less while the receiver loses packets', () => {
+    expect(videoBudget(input({ congested: true }), DEFAULT_POLICY)).toBeCloseTo(
+      850_000 * 0.7 - 50_000,
+    );
+  });
+});
+
+describe('decide(): hysteresis over time', () => {
+  /** Runs decisions once a second over a bitrate profile; returns the cap after each. */
+  function run(
+    profile: number[],
+    consumers: VideoConsumerInput[] = [camera('a')],
+    memory: PolicyMemory = new Map(),
+    audioBitrate = 40_000,
+  ) {
+    return profile.map((availableBitrate, second) => {
+      const { caps } = decide(
+        { now: second * 1000, availableBitrate, audioBitrate, congested: false, consumers },
+        memory,
+      );
+      return Object.fromEntries(caps) as Record<string, Cap>;
+    });
+  }
+  const spatial = (cap: Cap) => (cap === null ? 'paused' : cap === FULL ? 'full' : cap);
+
+  it('starts at full quality and drops at once when the estimate falls', () => {
+    const caps = run([2_000_000, 2_000_000, 300_000]).map((c) => spatial(c.a!));
+    expect(caps[0]).toBe('full');
+    expect(caps[1]).toBe('full');
+    // 300 k × 0.85 − 40 k audio = 215 k: the 30 fps 160p level (100 k).
+    expect(caps[2]).toEqual({ spatialLayer: 0, temporalLayer: 2 });
+  });
+
+  it('pauses video only after nothing has fitted for pauseAfterMs, audio keeps its share', () => {
+    const caps = run([2_000_000, 60_000, 60_000, 60_000]).map((c) => spatial(c.a!));
+    // 60 k × 0.85 − 40 k = 11 k: not even 7.5 fps 160p (40 k) fits.
+    expect(caps[1]).toEqual({ spatialLayer: 0, temporalLayer: 0 });
+    expect(caps[2]).toBe('paused');
+    expect(caps[3]).toBe('paused');
+  });
+
+  it('a brief dip lowers the layer but does not pause', () => {
+    const caps = run([2_000_000, 60_000, 300_000, 300_000]).map((c) => spatial(c.a!));
+    expect(caps[1]).toEqual({ spatialLayer: 0, temporalLayer: 0 });
+    expect(caps.slice(2)).not.toContain('paused');
+  });
+
+  it('resumes and raises only after the hold time, then climbs to full quality', () => {
+    const profile = [2_000_000, 60_000, 60_000, 60_000, ...Array(12).fill(2_000_000)];
+    const caps = run(profile).map((c) => spatial(c.a!));
+    const firstUp = caps.findIndex((c, i) => i > 3 && c !== 'paused');
+    // Paused at t=2 s; resumed no sooner than 4 s later, straight to what fits with margin.
+    expect(firstUp).toBe(6);
+    expect(caps[6]).toBe('full');
+    expect(caps.slice(6)).toEqual(Array(profile.length - 6).fill('full'));
+  });
+
+  it('tries paused video again at its lowest level after the hold, and backs off when that fails', () => {
+    const memory: PolicyMemory = new Map();
+    const seen = Array.from({ length: 21 }, (_, second) => {
+      const d = decide(
+        {
+          now: second * 1000,
+          availableBitrate: second === 0 ? 2_000_000 : 60_000,
+          audioBitrate: 40_000,
+          congested: false,
+          consumers: [camera('a')],
+        },
+        memory,
+      );
+      return { cap: spatial(d.caps.get('a')!), trial: d.trials.includes('a') };
+    });
+    const lowest = { spatialLayer: 0, temporalLayer: 0 };
+    expect(seen[1]!.cap).toEqual(lowest);
+    expect(seen.slice(2, 6).map((s) => s.cap)).toEqual(Array(4).fill('paused'));
+    // Four seconds after the pause: a trial at the lowest level for 3 s; the estimate did not
+    // come up, so it is paused again.
+    expect(seen[6]).toEqual({ cap: lowest, trial: true });
+    expect(seen.slice(7, 9)).toEqual([
+      { cap: lowest, trial: true },
+      { cap: lowest, trial: true },
+    ]);
+    expect(seen[9]).toEqual({ cap: 'paused', trial: false });
+    // The failed trial doubled the hold: the next one comes 8 s after that pause.
+    expect(seen.slice(10, 17).every((s) => s.cap === 'paused' && !s.trial)).toBe(true);
+    expect(seen[17]).toEqual({ cap: lowest, trial: true });
+  });
+
+  it('ends a trial at once when the receiver reports overload, and keeps one that fits', () => {
+    const run2 = (estimate: (second: number) => number, overloadedAt: number | null) => {
+      const memory: PolicyMemory = new Map();
+      return Array.from({ length: 10 }, (_, second) => {
+        const d = decide(
+          {
+            now: second * 1000,
+            availableBitrate: second === 0 ? 2_000_000 : estimate(second),
+            audioBitrate: 40_000,
+            congested: false,
+            overloaded: second === overloadedAt,
+            consumers: [camera('a')],
+          },
+          memory,
+        );
+        return spatial(d.caps.get('a')!);
+      });
+    };
+    // Trial at 6 s; overload reported at 7 s: paused again at once.
+    expect(run2(() => 60_000, 7)[7]).toBe('paused');
+    // Trial at 6 s; the probe found the link open at 8 s: at 9 s the trial holds.
+    const opened = run2((s) => (s >= 8 ? 400_000 : 60_000), null);
+    expect(opened[9]).not.toBe('paused');
+  });
+
+  it('does not try paused video while other video still flows (the estimate can see the link)', () => {
+    const memory: PolicyMemory = new Map();
+    const consumers = [camera('cam'), screen('scr', 300_000)];
+    const trials = Array.from({ length: 15 }, (_, second) =>
+      decide(
+        {
+          now: second * 1000,
+          availableBitrate: second === 0 ? 2_000_000 : 430_000,
+          audioBitrate: 40_000,
+          congested: false,
+          consumers,
+        },
+        memory,
+      ),
+    );
+    // 430 k × 0.85 − 40 k ≈ 325 k: the screen (300 k) fits, then not 40 k for the camera.
+    expect(trials[14]!.caps).toEqual(
+      new Map<string, Cap>([
+        ['cam', null],
+        ['scr', FULL],
+      ]),
+    );
+    expect(trials.flatMap((d) => d.trials)).toEqual([]);
+  });
+
+  it('needs a margin above a level to climb to it', () => {
+    // 1.2 M × 0.85 − 40 k = 980 k: 640p (900 k) fits, but not with a 10 % margin (990 k),
+    // so a camera lowered to 160p climbs to 320p and stays there.
+    const caps = run([300_000, ...Array(10).fill(1_200_000)]).map((c) => spatial(c.a!));
+    expect(caps).not.toContain('full');
+    expect(caps[10]).toEqual({ spatialLayer: 1, temporalLayer: 2 });
+  });
+
+  it('backs off after failed upgrades instead of flapping on a link that cannot carry them', () => {
+    // Three seconds that look good, one that does not, for a minute: each upgrade fails.
+    const profile = Array.from({ length: 60 }, (_, i) => (i % 4 === 3 ? 600_000 : 1_400_000));
+    const caps = run(profile).map((c) => JSON.stringify(spatial(c.a!)));
+    const ups = caps.flatMap((c, i) => (i > 0 && c === '"full"' && caps[i - 1] !== c ? [i] : []));
+    // Without back-off it would climb every 4 s (15 times); the hold grows to 12 s instead.
+    expect(ups.length).toBeGreaterThan(1);
+    expect(ups.length).toBeLessThanOrEqual(6);
+    const gaps = ups.slice(1).map((t, i) => t - ups[i]!);
+    expect(gaps[gaps.length - 1]).toBeGreaterThanOrEqual(12);
+  });
+
+  it('treats an estimate at mediasoup\'s ceiling as "the link is not the limit"', () => {
+    // mediasoup bounds the estimate at 1.35 × the 900 k the camera could use: 1.215 M.
+    const memory: PolicyMemory = new Map();
+    const at = (now: number, availableBitrate: number) =>
+      decide(
+        {
+          now,
+          availableBitrate,
+          estimateCeiling: 1_215_000,
+          audioBitrate: 40_000,
+          congested: false,
+          consumers: [camera('a')],
+        },
+        memory,
+      ).caps.get('a');
+    expect(at(0, 1_215_000)).toBe(FULL);
+    expect(at(1000, 1_000_000)).toEqual({ spatialLayer: 1, temporalLayer: 2 });
+    expect(at(6000, 1_215_000)).toEqual({ spatialLayer: 1, temporalLayer: 2 });
+    expect(at(8000, 1_215_000)).toBe(FULL);
+  });
+
+  it('serves screen share before the camera; a screen that cannot fit gives way', () => {
+    const consumers = [camera('cam'), screen('scr', 400_000)];
+    const caps = run([2_000_000, 500_000, 500_000, 500_000], consumers);
+    // 500 k × 0.85 − 40 k = 385 k: the screen does not fit; the camera gets what there is.
+    expect(caps[3]).toEqual({ cam: { spatialLayer: 1, temporalLayer: 2 }, scr: null });
+    const caps2 = run([2_000_000, 560_000, 560_000, 560_000], consumers);
+    // 436 k: the screen (400 k) fits and goes first; the camera's 40 k level does not fit after it.
+    expect(caps2[3]).toEqual({ cam: null, scr: FULL });
+  });
+
+  it('leaves consumers whose layers are not known yet as they are, forgets departed ones', () => {
+    const memory: PolicyMemory = new Map();
+    const unknown: VideoConsumerInput = { id: 'x', source: 'camera', levels: [] };
+    const { caps } = decide(
+      {
+        now: 0,
+        availableBitrate: 100_000,
+        audioBitrate: 0,
+        congested: false,
+        consumers: [unknown],
+      },
+      memory,
+    );
+    expect(caps.get('x')).toBe(FULL);
+    decide(
+      { now: 1000, availableBitrate: 100_000, audioBitrate: 0, congested: false, consumers: [] },
+      memory,
+    );
+    expect(memory.size).toBe(0);
+  });
+});
+
+describe('videoLevels(): per-layer bitrates from producer stats', () => {
+  const simulcast = {
+    codecs: [],
+    encodings: [
+      { rid: 'r0', maxBitrate: 100_000, scalabilityMode: 'L1T3' },
+      { rid: 'r1', maxBitrate: 300_000, scalabilityMode: 'L1T3' },
+      { rid: 'r2', maxBitrate: 900_000, scalabilityMode: 'L1T3' },
+    ],
+  } as unknown as types.RtpParameters;
+  const stat = (rid: string, bitrate: number, byLayer?: Record<string, number>) =>
+    ({
+      type: 'inbound-rtp',
+      rid,
+      ssrc: 1,
+      bitrate,
+      bitrateByLayer: byLayer,
+    }) as unknown as types.ProducerStat;
+
+  it('offers the temporal layers of the lowest stream, then each stream in full', () => {
+    const levels = videoLevels(simulcast, [
+      stat('r2', 800_000, { '0.0': 400_000, '0.1': 600_000, '0.2': 800_000 }),
+      stat('r0', 90_000, { '0.0': 40_000, '0.1': 65_000, '0.2': 90_000 }),
+      stat('r1', 280_000, { '0.0': 140_000, '0.1': 210_000, '0.2': 280_000 }),
+    ]);
+    expect(levels).toEqual([
+      { spatialLayer: 0, temporalLayer: 0, bitrate: 40_000 },
+      { spatialLayer: 0, temporalLayer: 1, bitrate: 65_000 },
+      { spatialLayer: 0, temporalLayer: 2, bitrate: 90_000 },
+      { spatialLayer: 1, temporalLayer: 2, bitrate: 280_000 },
+      { spatialLayer: 2, temporalLayer: 2, bitrate: 800_000 },
+    ]);
+  });
+
+  it('leaves out a stream the sender stopped, and uses maxBitrate before stats exist', () => {
+    const levels = videoLevels(simulcast, [stat('r0', 90_000), stat('r1', 0), stat('r2', 700_000)]);
+    expect(levels.map((l) => l.spatialLayer)).toEqual([0, 2]);
+    expect(videoLevels(simulcast, []).map((l) => l.bitrate)).toEqual([100_000, 300_000, 900_000]);
+  });
+
+  it('gives a single-stream producer one level (on or off)', () => {
+    const single = {
+      codecs: [],
+      encodings: [{ ssrc: 7, maxBitrate: 1_500_000 }],
+    } as unknown as types.RtpParameters;
+    expect(videoLevels(single, [])).toEqual([
+      { spatialLayer: 0, temporalLayer: 0, bitrate: 1_500_000 },
+    ]);
+    const s = { type: 'inbound-rtp', ssrc: 7, bitrate: 420_000 } as unknown as types.ProducerStat;
+    expect(videoLevels(single, [s])).toEqual([
+      { spatialLayer: 0, temporalLayer: 0, bitrate: 420_000 },
+    ]);
+  });
+});
+
+describe('probeDue(): asking the estimator to look above its estimate', () => {
+  const held = (): PolicyMemory =>
+    new Map([
+      [
+        'a',
+        {
+          cap: { spatialLayer: 0, temporalLayer: 2 },
+          lastDowngradeAt: 0,
+          lastUpgradeAt: -Infinity,
+          holdMs: 4000,
+          upgradeFitsSince: null,
+          nothingFitsSince: null,
+          trialUntil: 0,
+        },
+      ],
+    ]);
+  const at = (now: number, availableBitrate: number) => ({
+    now,
+    availableBitrate,
+    estimateCeiling: 1_215_000,
+  });
+
+  it('probes while video is held down, not right after a downgrade, ever less while nothing is found', () => {
+    const state = newProbeState();
+    const memory = held();
+    const due = (from: number, to: number, bitrate = 300_000) =>
+      Array.from({ length: to - from + 1 }, (_, i) => from + i).filter((s) =>
+        probeDue(state, at(s * 1000, bitrate), memory),
+      );
+    // Downgraded at 0: first probe 3 s later, then 6 s, then every 8 s (nothing found).
+    expect(due(0, 30)).toEqual([3, 9, 17, 25]);
+    // The estimate rose after the next probe: probe again a second later.
+    expect(due(31, 33)).toEqual([33]);
+    expect(due(34, 36, 600_000)).toEqual([34]);
+  });
+
+  it('does not probe at the ceiling, without a cap, or while all video is paused', () => {
+    const state = newProbeState();
+    expect(probeDue(state, at(10_000, 1_200_000), held())).toBe(false);
+    const full = held();
+    full.get('a')!.cap = FULL;
+    expect(probeDue(state, at(10_000, 300_000), full)).toBe(false);
+    const paused = held();
+    paused.get('a')!.cap = null;
+    expect(probeDue(state, at(10_000, 300_000), paused)).toBe(false);
+    expect(probeDue(state, at(10_000, 300_000), held())).toBe(true);
+  });
+});
+
+describe('delayBound(): congestion seen in receiver reports before the estimator notices', () => {
+  it('bounds the bitrate by what was sent when the RTT rose, until the queue drains', () => {
+    const state = newDelayState();
+    const step = (now: number, rttMs: number | null, sendBitrate: number) =>
+      delayBound(state, { now, rttMs, lossFraction: 0, sendBitrate });
+    expect(step(0, 20, 900_000)).toBeNull();
+    expect(step(1000, 60, 900_000)).toBeNull(); // 40 ms of queue: not yet
+    expect(step(2000, 250, 950_000)).toBeCloseTo(0.85 * 950_000);
+    // Still queued while the sender slows down: the bound stays at the onset rate.
+    expect(step(3000, 200, 300_000)).toBeCloseTo(0.85 * 950_000);
+    expect(step(4000, null, 300_000)).toBeCloseTo(0.85 * 950_000);
+    // Drained below half the limit: no bound.
+    expect(step(5000, 60, 300_000)).toBeNull();
+  });
+
+  it('takes heavy loss as what got through an overflowing queue', () => {
+    const state = newDelayState();
+    const step = (now: number, lossFraction: number, sendBitrate: number) =>
+      delayBound(state, { now, rttMs: 30, lossFraction, sendBitrate });
+    expect(step(0, 0.03, 900_000)).toBeNull(); // 3 % random loss is no congestion
+    // 900 k sent, 93 % lost: about 63 k got through.
+    expect(step(1000, 0.93, 900_000)).toBeCloseTo(0.85 * 900_000 * 0.07);
+    // Reports lag: loss still reported after the sender slowed down does not lower it further.
+    expect(step(2000, 0.5, 100_000)).toBeCloseTo(0.85 * 900_000 * 0.07);
+    expect(step(3000, 0.02, 100_000)).toBeNull();
+  });
+
+  it('measures queueing against the minimum RTT of the window, so a long path is no queue', () => {
+    const state = newDelayState();
+    for (let s = 0; s < 10; s++) {
+      const rttMs = 160 + (s % 3) * 20;
+      expect(
+        delayBound(state, { now: s * 1000, rttMs, lossFraction: 0, sendBitrate: 1e6 }),
+      ).toBeNull();
+    }
+  });
+});
