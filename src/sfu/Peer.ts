@@ -30,6 +30,11 @@ type PeerEvents = {
   /** A producer of this peer was created. */
   producerAdded: [producer: types.Producer<ProducerAppData>];
   producerClosed: [producerId: string];
+  /**
+   * The network path of this peer's send transport changed (address change, ICE restart):
+   * whoever consumes its video needs a keyframe to recover without waiting for a PLI.
+   */
+  sendPathChanged: [];
   producerPaused: [producerId: string];
   producerResumed: [producerId: string];
   /** mediasoup closed one of this peer's consumers (its producer went away). */
@@ -91,6 +96,18 @@ export class Peer extends TypedEmitter<PeerEvents> {
     }
     this.transports.set(transport.id, { transport, direction });
     transport.on('routerclose', () => this.transports.delete(transport.id));
+    // After an outage, packets lost on the old path can never be retransmitted: ask for a
+    // keyframe at once instead of letting the browser NACK for seconds before it sends a PLI.
+    transport.on('iceselectedtuplechange', () => {
+      if (direction === 'send') {
+        this.safeEmit('sendPathChanged');
+        return;
+      }
+      for (const consumer of this.consumers.values()) {
+        if (consumer.kind === 'video' && !consumer.closed)
+          consumer.requestKeyFrame().catch(() => undefined);
+      }
+    });
     return transport;
   }
 

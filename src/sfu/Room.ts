@@ -84,6 +84,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     peer.on('producerClosed', (id) => this.safeEmit('producerClosed', peer, id));
     peer.on('producerPaused', (id) => this.safeEmit('producerPaused', peer, id));
     peer.on('producerResumed', (id) => this.safeEmit('producerResumed', peer, id));
+    peer.on('sendPathChanged', () => this.#requestKeyFrames(peer));
     peer.once('close', (reason) => {
       // A replacement under the same id (the same participant reconnecting) keeps its place:
       // the others see its old producers close and new ones appear, not a leave and a join.
@@ -104,6 +105,21 @@ export class Room extends TypedEmitter<RoomEvents> {
     );
     if (!replaced.some((p) => p.id === peer.id)) this.safeEmit('peerJoined', peer);
     return peer;
+  }
+
+  /** Asks every consumer of this peer's video for a keyframe (its send path just changed). */
+  #requestKeyFrames(source: Peer): void {
+    const videoProducers = new Set(
+      [...source.producers.values()].filter((p) => p.kind === 'video').map((p) => p.id),
+    );
+    for (const peer of this.peers.values()) {
+      if (peer === source) continue;
+      for (const consumer of peer.consumers.values()) {
+        if (videoProducers.has(consumer.producerId) && !consumer.closed) {
+          consumer.requestKeyFrame().catch(() => undefined);
+        }
+      }
+    }
   }
 
   /** Finds a producer of any peer in this consult. */

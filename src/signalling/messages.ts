@@ -202,7 +202,14 @@ export interface QualityEntry {
 export interface ResumedState {
   transports: { id: string; direction: 'send' | 'recv' }[];
   producers: ProducerInfo[];
-  consumers: { consumerId: string; producerId: string; kind: MediaKind; paused: boolean }[];
+  consumers: {
+    consumerId: string;
+    producerId: string;
+    kind: MediaKind;
+    paused: boolean;
+    /** Paused by the server because this receiver's bandwidth cannot carry the video. */
+    pausedForBandwidth: boolean;
+  }[];
 }
 
 export interface JoinResponse {

@@ -248,6 +248,7 @@ function resumedState(peer: Peer): ResumedState {
       producerId: c.producerId,
       kind: c.kind,
       paused: c.paused,
+      pausedForBandwidth: peer.bandwidth.isVideoPaused(c.id),
     })),
   };
 }
@@ -311,8 +312,17 @@ function registerHandlers(
 
   /** Peer events go to whichever socket is attached to the peer at the time. */
   const wirePeer = (peer: Peer) => {
-    peer.on('consumerClosed', (consumerId) =>
-      attachments.socketOf(peer.id)?.emit('consumerClosed', { consumerId }),
+    const toOwner = () => attachments.socketOf(peer.id);
+    peer.on('consumerClosed', (consumerId) => toOwner()?.emit('consumerClosed', { consumerId }));
+    // The server's bandwidth adaptation, told to the receiver it adapts for.
+    peer.bandwidth.on('videoPaused', ({ consumerId }) =>
+      toOwner()?.emit('videoPaused', { consumerId, reason: 'bandwidth' }),
+    );
+    peer.bandwidth.on('videoResumed', ({ consumerId }) =>
+      toOwner()?.emit('videoResumed', { consumerId }),
+    );
+    peer.bandwidth.on('forwardedLayers', ({ consumerId, spatialLayer, temporalLayer }) =>
+      toOwner()?.emit('layersChanged', { consumerId, spatialLayer, temporalLayer }),
     );
     peer.once('close', (reason) => {
       const owner = attachments.socketOf(peer.id);
@@ -480,7 +490,11 @@ function registerHandlers(
   });
 
   handle(socket, log, 'resumeConsumer', consumerRequest, async ({ consumerId }) => {
-    await joined().consumer(consumerId).resume();
+    const peer = joined();
+    peer.consumer(consumerId);
+    // Through the adapter, so a client cannot undo a pause its bandwidth needs.
+    const { pausedForBandwidth } = await peer.bandwidth.resume(consumerId);
+    if (pausedForBandwidth) socket.emit('videoPaused', { consumerId, reason: 'bandwidth' });
     return {};
   });
 
@@ -504,9 +518,10 @@ function registerHandlers(
     if (consumer.type !== 'simulcast' && consumer.type !== 'svc') {
       throw new GatewayError('bad_request', `consumer ${req.consumerId} has no layers`);
     }
-    await consumer.setPreferredLayers({
+    // The adapter applies the lower of the client's choice and what the bandwidth allows.
+    await joined().bandwidth.setPreferredLayers(consumer.id, {
       spatialLayer: req.spatialLayer,
-      temporalLayer: req.temporalLayer,
+      ...(req.temporalLayer === undefined ? {} : { temporalLayer: req.temporalLayer }),
     });
     return {};
   });
