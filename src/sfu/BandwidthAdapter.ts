@@ -53,7 +53,12 @@ export interface BandwidthAdapterOptions extends PolicyOptions, ProbeOptions, De
   poorScore: number;
   /** mediasoup priority of screen-share consumers (camera consumers keep 1). */
   screenPriority: number;
-  /** Ask mediasoup for bandwidth probes while video is held down (see #requestProbe). */
+  /**
+   * Ask mediasoup for bandwidth probes while video is held down (see #requestProbe). Off by
+   * default: mediasoup 3.12 re-applies a start bitrate from up to a second earlier when its
+   * limits change, which can knock the estimate down; its own ALR probes, fed by the video
+   * that a trial resume sends again, recover the link reliably enough.
+   */
   probing: boolean;
 }
 
@@ -65,8 +70,11 @@ export const DEFAULT_ADAPTER_OPTIONS: Readonly<BandwidthAdapterOptions> = Object
   audioFloorBps: 40_000,
   poorScore: 3,
   screenPriority: 10,
-  probing: true,
+  probing: false,
 });
+
+/** Receiver reports about a consumer's traffic arrive about once a second. */
+const REPORT_SETTLE_MS = 2000;
 
 interface ConsumerRef {
   consumerId: string;
@@ -141,6 +149,8 @@ interface Entry {
   rttMs: number;
   /** Share of packets lost in the receiver's last report, 0..1. */
   lossFraction: number;
+  /** When it last started flowing: until new reports come, RTT and loss describe older traffic. */
+  flowingSince: number;
   /** Our own pause()/resume() is in flight: its observer event is not the client's. */
   ownCall: number;
 }
@@ -205,6 +215,7 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
       bitrate: 0,
       rttMs: 0,
       lossFraction: 0,
+      flowingSince: Date.now(),
       ownCall: 0,
     };
     this.#entries.set(consumer.id, entry);
@@ -308,6 +319,7 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
   #onResume(entry: Entry): void {
     if (entry.ownCall > 0) return;
     entry.wanted = true;
+    entry.flowingSince = Date.now();
     // Resumed behind our back (e.g. a plain consumer.resume()): keep the bandwidth pause.
     if (entry.bandwidthState === 'paused') {
       void this.#own(entry, () => entry.consumer.pause());
@@ -372,15 +384,17 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     );
     // Queueing delay and loss show a narrower link before the estimator does. Only flowing
     // video reports them fresh; with all video paused, audio alone lets any queue drain.
+    // (A consumer that has just resumed still shows the reports from before its pause.)
     const flowing = video.filter((e) => !e.consumer.paused);
+    const reporting = flowing.filter((e) => now - e.flowingSince >= REPORT_SETTLE_MS);
     if (!flowing.length) this.#delay.bound = null;
-    const rtts = flowing.map((e) => e.rttMs).filter((rtt) => rtt > 0);
+    const rtts = reporting.map((e) => e.rttMs).filter((rtt) => rtt > 0);
     const bound = delayBound(
       this.#delay,
       {
         now,
         rttMs: rtts.length ? Math.max(...rtts) : null,
-        lossFraction: flowing.length ? Math.max(...flowing.map((e) => e.lossFraction)) : null,
+        lossFraction: reporting.length ? Math.max(...reporting.map((e) => e.lossFraction)) : null,
         sendBitrate: this.#sendBitrate,
       },
       opts,
@@ -492,6 +506,7 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     await this.#applyLayers(entry, cap);
     if (was === 'paused') {
       entry.bandwidthState = trial ? 'trial' : 'on';
+      entry.flowingSince = Date.now();
       if (entry.wanted) await this.#own(entry, () => consumer.resume());
     } else if (was === 'trial' && !this.#memory.get(consumer.id)?.trialUntil) {
       entry.bandwidthState = 'on';

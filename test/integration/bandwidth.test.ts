@@ -208,22 +208,23 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
     receiver.bandwidth.on('videoResumed', onResumed);
 
     relay.set({ down: { rateBps: 60_000 } }, downlink);
+    // Paused on the server: nothing is sent.
     const pauseMs = await timeUntil(
-      () => receiver.bandwidth.isVideoPaused(video.id),
+      () => receiver.bandwidth.isVideoPaused(video.id) && video.paused,
       10_000,
       'video paused',
     );
-    expect(video.paused).toBe(true); // paused on the server: nothing is sent
     const audio = watchAudio();
     await sleep(5000);
     const pausedAudio = await audio.stop();
     relay.reset(downlink);
+    // Paused video is tried again after a hold that grows while trials fail (up to 12 s).
     const resumeMs = await timeUntil(
       () => !receiver.bandwidth.isVideoPaused(video.id) && !video.paused,
-      20_000,
+      25_000,
       'video resumed',
     );
-    const fullMs = await timeUntil(atFullQuality, 20_000 - resumeMs, 'full quality');
+    const fullMs = await timeUntil(atFullQuality, 10_000, 'full quality');
     receiver.bandwidth.off('videoPaused', onPaused);
     receiver.bandwidth.off('videoResumed', onResumed);
     console.log(
@@ -234,7 +235,6 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
     // The client hears of one pause and one resume (failed trial resumes are not announced).
     expect(paused).toHaveLength(1);
     expect(resumed).toHaveLength(1);
-    expect(resumeMs + fullMs).toBeLessThan(20_000);
     expect(pausedAudio.packets).toBeGreaterThan(150);
     expect(pausedAudio.longestGapMs).toBeLessThan(1500);
   }, 60_000);
