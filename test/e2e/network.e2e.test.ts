@@ -346,6 +346,15 @@ describe('a consult over an impaired network', () => {
     const peerId = await specialistPage.evaluate(
       () => (globalThis as unknown as { __consult: { peerId: string } }).__consult.peerId,
     );
+    // Start from a settled link (the previous test cut it): both transports connected and
+    // media flowing, so what follows measures the socket drop alone.
+    await expect
+      .poll(
+        async () => (await transportStats(specialistPage)).map((t) => t.connectionState).join(),
+        { timeout: 15_000, interval: 200 },
+      )
+      .toBe('connected,connected');
+    await Promise.all([flowing(doctorPage, 10_000), flowing(specialistPage, 10_000)]);
     const transportsBefore = (await transportStats(specialistPage)).map((t) => t.transportId);
     const watch = watchMedia(doctorPage, 100);
     const dropped = Date.now();
