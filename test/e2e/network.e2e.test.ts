@@ -431,6 +431,14 @@ describe('a consult over an impaired network', () => {
     const joinMs = Date.now() - started;
     await expect.poll(() => receivesMedia(page), { timeout: 15_000, interval: 250 }).toBe(true);
     const mediaMs = Date.now() - started;
+    // Receiving media proves the receive transport; the send transport may still be
+    // finishing its ICE-TCP checks: wait until both have a selected candidate pair.
+    await expect
+      .poll(async () => (await transportStats(page)).filter((t) => t.selected).length, {
+        timeout: 15_000,
+        interval: 250,
+      })
+      .toBe(2);
     const transports = await transportStats(page);
     console.log(
       `UDP blocked: connected ${joinMs} ms and receiving media ${mediaMs} ms after opening the page;` +
@@ -441,6 +449,14 @@ describe('a consult over an impaired network', () => {
       expect(t.selected).toMatchObject({ localProtocol: 'tcp', remoteProtocol: 'tcp' });
     }
     const server = peerOf(admin)!;
+    await expect
+      .poll(
+        () => [...server.transports.values()].every(({ transport }) => transport.iceSelectedTuple),
+        {
+          timeout: 5_000,
+        },
+      )
+      .toBe(true);
     for (const { transport } of server.transports.values()) {
       expect(transport.iceSelectedTuple?.protocol).toBe('tcp');
     }
