@@ -24,8 +24,7 @@ import {
   waitConnected,
   watchMedia,
 } from './helpers.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep, timeUntil } from '../support/wait.js';
 
 let gw: TestGateway;
 let relay: ImpairmentRelay;
@@ -62,20 +61,6 @@ async function openConsult(user: User): Promise<Page> {
   const { page } = await openPage(browsers, user.name);
   await page.goto(`${gw.url}/?token=${gw.grant(consult.id, user)}`);
   return page;
-}
-
-/** Polls every 100 ms until `predicate` holds; resolves with the time it took, ms. */
-async function timeUntil(
-  predicate: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<number> {
-  const start = Date.now();
-  while (!(await predicate())) {
-    if (Date.now() - start > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(100);
-  }
-  return Date.now() - start;
 }
 
 /** Resolves once both counters of the page have risen (media flows now). */

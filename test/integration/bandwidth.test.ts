@@ -14,8 +14,7 @@ import type { Consult, User } from '../../src/store/repositories.js';
 import { launchBrowser, type TestBrowser } from '../support/browser.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { ImpairmentRelay, type FlowScope } from '../support/relay/index.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep, timeUntil as waitUntil } from '../support/wait.js';
 
 let gw: TestGateway;
 let relay: ImpairmentRelay;
@@ -89,19 +88,9 @@ function watchAudio() {
   };
 }
 
-/** Polls every 200 ms until `predicate` holds; resolves with the time it took, ms. */
-async function timeUntil(
-  predicate: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<number> {
-  const start = Date.now();
-  while (!(await predicate())) {
-    if (Date.now() - start > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(200);
-  }
-  return Date.now() - start;
-}
+/** The bandwidth tests poll more slowly: each poll reads stats from two browsers. */
+const timeUntil = (predicate: () => boolean | Promise<boolean>, timeoutMs: number, what: string) =>
+  waitUntil(predicate, timeoutMs, what, 200);
 
 const lowestOrPaused = () =>
   receiver.bandwidth.isVideoPaused(video.id) || video.currentLayers?.spatialLayer === 0;
