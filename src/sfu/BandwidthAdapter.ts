@@ -9,7 +9,9 @@
  * on the server when even the lowest layer does not fit (audio is reserved first and never
  * touched), and resumes and raises it when the link recovers, probing the link while video
  * is held down (`bandwidthSignals`). Screen share is served first, also in mediasoup's own
- * allocation (`setPriority`).
+ * allocation (`setPriority`). Independently of the downlink, a consumer is never asked for a
+ * simulcast layer its sender has stopped sending (`LayerWatch`): it is moved down as soon as
+ * the layer goes silent, instead of after mediasoup's own 1.5 s inactivity timeout.
  *
  * The client is told through the events (signalling relays them). Client requests that
  * touch the same consumers should go through `resume()` and `setPreferredLayers()` here, so
@@ -19,6 +21,7 @@
 import type { types } from 'mediasoup';
 import type { MediaSource } from '../signalling/messages.js';
 import { TypedEmitter } from '../util/TypedEmitter.js';
+import { LayerWatch } from './LayerWatch.js';
 import {
   compareLayers,
   DEFAULT_POLICY,
@@ -153,10 +156,14 @@ interface Entry {
   flowingSince: number;
   /** Our own pause()/resume() is in flight: its observer event is not the client's. */
   ownCall: number;
+  /** Which simulcast layers the sender is sending now (simulcast video only). */
+  layerWatch: LayerWatch | null;
 }
 
 export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
   readonly #entries = new Map<string, Entry>();
+  /** Per consumer: stops its layer watch subscription. */
+  readonly #releases = new Map<string, () => void>();
   readonly #memory: PolicyMemory = new Map();
   readonly #probe = newProbeState();
   readonly #delay = newDelayState();
@@ -217,9 +224,20 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
       lossFraction: 0,
       flowingSince: Date.now(),
       ownCall: 0,
+      layerWatch: consumer.kind === 'video' ? LayerWatch.for(producer) : null,
     };
     this.#entries.set(consumer.id, entry);
+    // The sender stopped (or restarted) a layer: move this consumer off it now.
+    const onLayerLimit = () => void this.#applyLayers(entry, entry.applied);
+    entry.layerWatch?.on('change', onLayerLimit);
+    const release = entry.layerWatch?.retain();
+    this.#releases.set(consumer.id, () => {
+      entry.layerWatch?.off('change', onLayerLimit);
+      release?.();
+    });
     consumer.observer.on('close', () => {
+      this.#releases.get(consumer.id)?.();
+      this.#releases.delete(consumer.id);
       this.#entries.delete(consumer.id);
       if (![...this.#entries.values()].some((e) => e.consumer.kind === 'video')) {
         this.#stopTimer();
@@ -297,6 +315,8 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     this.#closed = true;
     this.#stopTimer();
     this.#transport?.off('trace', this.#onTrace);
+    for (const release of this.#releases.values()) release();
+    this.#releases.clear();
     this.#entries.clear();
   }
 
@@ -521,7 +541,11 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     const changed = compareLayers(cap, entry.applied) !== 0;
     entry.applied = cap;
     if (consumer.type !== 'simulcast' && consumer.type !== 'svc') return;
-    const layers = lowerLayers(cap, entry.clientPreferred);
+    const sent = entry.layerWatch?.limit;
+    const layers = lowerLayers(
+      lowerLayers(cap, entry.clientPreferred),
+      sent === null || sent === undefined ? FULL : { ...FULL, spatialLayer: sent },
+    );
     const max = consumerMaxLayers(consumer);
     const target = lowerLayers(layers, max);
     const preferred = consumer.preferredLayers;

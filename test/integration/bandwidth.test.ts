@@ -16,6 +16,7 @@ import { launchBrowser, type TestBrowser } from '../support/browser.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { ImpairmentRelay, type FlowScope } from '../support/relay/index.js';
 import { sleep, timeUntil as waitUntil } from '../support/wait.js';
+import { watchMedia } from '../e2e/helpers.js';
 
 let gw: TestGateway;
 let relay: ImpairmentRelay;
@@ -36,12 +37,35 @@ let downlink: FlowScope;
  */
 const THREE_LAYERS = ['--force-fieldtrials=WebRTC-LegacySimulcastLayerLimit/Disabled/'];
 
+/**
+ * Keeps the page's RTCRtpTransceivers, so a test can stop a simulcast layer the way the
+ * browser itself does when its uplink or CPU runs short.
+ */
+const KEEP_TRANSCEIVERS = `
+  window.__transceivers = [];
+  const addTransceiver = RTCPeerConnection.prototype.addTransceiver;
+  RTCPeerConnection.prototype.addTransceiver = function (...args) {
+    const transceiver = addTransceiver.apply(this, args);
+    window.__transceivers.push(transceiver);
+    return transceiver;
+  };`;
+
+/** Turns the sender's best camera layer off or on (RTCRtpSender.setParameters, as Chromium does). */
+const sendTopLayer = (active: boolean) =>
+  senderPage.evaluate(`(async () => {
+    const t = window.__transceivers.find((t) => t.sender.track && t.sender.track.kind === 'video');
+    const params = t.sender.getParameters();
+    params.encodings[params.encodings.length - 1].active = ${active};
+    await t.sender.setParameters(params);
+  })()`);
+
 /** Opens the consult page with a join grant; the page joins on its own. */
 async function openConsult(user: User, args: readonly string[] = []): Promise<Page> {
   const browser = await launchBrowser(args);
   browsers.push(browser);
   const page = await browser.context.newPage();
   page.on('pageerror', (err) => console.error(`[${user.name}] page error:`, err.message));
+  await page.addInitScript({ content: KEEP_TRANSCEIVERS });
   await page.goto(`${gw.url}/?token=${gw.grant(consult.id, user)}`);
   return page;
 }
@@ -285,4 +309,36 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
     expect(pausedAudio.packets).toBeGreaterThan(150);
     expect(pausedAudio.longestGapMs).toBeLessThan(1500);
   }, 70_000);
+
+  it('when the sender stops sending its best layer, the receiver moves down without a freeze, and back up when it returns', async () => {
+    await timeUntil(atFullQuality, 20_000, 'full quality before');
+    const top = senderTop();
+    const decisions = recordDecisions();
+    const frames = watchMedia(receiverPage, 100);
+    await sendTopLayer(false);
+    decisions.log('sender stopped its best layer');
+    const downMs = await decisions.until(
+      () => (video.currentLayers?.spatialLayer ?? top) < top,
+      10_000,
+      'the receiver moved off the stopped layer',
+    );
+    const downTo = video.currentLayers?.spatialLayer;
+    await sleep(2000);
+    const meanwhile = await frames.stop();
+    await sendTopLayer(true);
+    decisions.log('sender sends its best layer again');
+    const upMs = await decisions.until(
+      () => video.currentLayers?.spatialLayer === top,
+      15_000,
+      'the best layer again',
+    );
+    console.log(
+      `best layer stopped: receiver on layer ${downTo} after ${downMs} ms;` +
+        ` longest time without a decoded frame ${meanwhile.videoGapMs} ms (${meanwhile.video} frames);` +
+        ` back on it ${upMs} ms after it returned; ${decisions.stop()}`,
+    );
+    // mediasoup alone notices a silent layer 1.5 s after its last packet: ~2 s frozen.
+    expect(meanwhile.videoGapMs).toBeLessThan(1000);
+    expect(meanwhile.video).toBeGreaterThan(20);
+  }, 60_000);
 });

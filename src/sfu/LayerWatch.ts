@@ -1,0 +1,174 @@
+/**
+ * Notices quickly when a simulcast sender stops sending one of its layers, so receivers on
+ * that layer are moved down before their video freezes.
+ *
+ * Browsers stop their upper simulcast layers on their own when their uplink estimate or
+ * their CPU drops (common on 4G/5G). mediasoup only notices a stopped stream 1.5 s after its
+ * last packet (its inactivity timer), and then switches its consumers down, so a receiver
+ * on that layer sees ~2 s of frozen video. This watch reads the producer's per-layer packet
+ * counters several times a second: a layer that has sent nothing for `stallMs` while a
+ * lower layer kept sending is stopped, and `limit` drops to the highest layer still sent.
+ * A layer counts again once it has been sent for `resumeMs`, so a flapping layer does not
+ * make receivers flap with it. When every layer is silent (the sender is paused or cut
+ * off) there is nothing better to switch to, and the watch sets no limit.
+ *
+ * One watch per producer, shared by all its consumers (`LayerWatch.for`), polling only
+ * while someone holds it (`retain`).
+ */
+import type { types } from 'mediasoup';
+import { TypedEmitter } from '../util/TypedEmitter.js';
+
+export interface LayerWatchOptions {
+  /** How often the producer's counters are read, ms. */
+  intervalMs: number;
+  /** A layer silent this long while a lower one sends is stopped, ms. */
+  stallMs: number;
+  /** A stopped layer counts again after sending for this long, ms. */
+  resumeMs: number;
+}
+
+export const DEFAULT_LAYER_WATCH: Readonly<LayerWatchOptions> = Object.freeze({
+  intervalMs: 200,
+  stallMs: 500,
+  resumeMs: 1000,
+});
+
+type LayerWatchEvents = {
+  /** The limit changed: the highest spatial layer sent now, or null for none. */
+  change: [limit: number | null];
+};
+
+interface LayerState {
+  packets: number;
+  /** When its packet count last rose (null: never seen). */
+  lastPacketAt: number | null;
+  /** Since when it has been sending without a stall (null: not sending). */
+  sendingSince: number | null;
+  /** It stopped after sending (a stall): it must send for `resumeMs` to count again. */
+  stalled: boolean;
+}
+
+export class LayerWatch extends TypedEmitter<LayerWatchEvents> {
+  static readonly #watches = new WeakMap<types.Producer, LayerWatch>();
+
+  /** The shared watch of a simulcast video producer; null for any other producer. */
+  static for(
+    producer: types.Producer,
+    options: Partial<LayerWatchOptions> = {},
+  ): LayerWatch | null {
+    if (producer.kind !== 'video' || producer.closed) return null;
+    if ((producer.rtpParameters.encodings ?? []).length < 2) return null;
+    let watch = LayerWatch.#watches.get(producer);
+    if (!watch) {
+      watch = new LayerWatch(producer, { ...DEFAULT_LAYER_WATCH, ...options });
+      LayerWatch.#watches.set(producer, watch);
+    }
+    return watch;
+  }
+
+  readonly #producer: types.Producer;
+  readonly #options: LayerWatchOptions;
+  readonly #layers: LayerState[];
+  #limit: number | null = null;
+  #holders = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #polling = false;
+  #closed = false;
+
+  private constructor(producer: types.Producer, options: LayerWatchOptions) {
+    super();
+    this.#producer = producer;
+    this.#options = options;
+    this.#layers = (producer.rtpParameters.encodings ?? []).map(() => ({
+      packets: 0,
+      lastPacketAt: null,
+      sendingSince: null,
+      stalled: false,
+    }));
+    producer.observer.once('close', () => this.#close());
+  }
+
+  /** The highest spatial layer the sender is sending now; null when nothing is known to be missing. */
+  get limit(): number | null {
+    return this.#limit;
+  }
+
+  /** Starts watching (if not yet); call the returned function to stop holding it. */
+  retain(): () => void {
+    if (this.#closed) return () => undefined;
+    this.#holders++;
+    if (!this.#timer) {
+      this.#timer = setInterval(() => void this.#poll(), this.#options.intervalMs);
+      this.#timer.unref();
+    }
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      if (--this.#holders === 0) this.#stop();
+    };
+  }
+
+  #stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #close(): void {
+    this.#closed = true;
+    this.#stop();
+    LayerWatch.#watches.delete(this.#producer);
+  }
+
+  async #poll(): Promise<void> {
+    if (this.#polling || this.#closed) return;
+    this.#polling = true;
+    try {
+      const stats = await this.#producer.getStats().catch(() => null);
+      if (!stats || this.#closed) return;
+      this.#update(Date.now(), countsByLayer(this.#producer.rtpParameters, stats));
+    } finally {
+      this.#polling = false;
+    }
+  }
+
+  #update(now: number, counts: (number | undefined)[]): void {
+    const { stallMs, resumeMs } = this.#options;
+    let top = -1;
+    this.#layers.forEach((layer, i) => {
+      const count = counts[i];
+      if (count !== undefined && count > layer.packets) {
+        layer.packets = count;
+        layer.lastPacketAt = now;
+      }
+      const sending = layer.lastPacketAt !== null && now - layer.lastPacketAt < stallMs;
+      if (!sending) {
+        if (layer.sendingSince !== null) layer.stalled = true;
+        layer.sendingSince = null;
+        return;
+      }
+      layer.sendingSince ??= now;
+      // A layer that has not stalled counts at once; one that has, once it holds.
+      if (layer.stalled && now - layer.sendingSince >= resumeMs) layer.stalled = false;
+      if (!layer.stalled) top = i;
+    });
+    // Nothing sent at all (paused, cut off), or the best layer is sent: no limit.
+    const limit = top < 0 || top === this.#layers.length - 1 ? null : top;
+    if (limit !== this.#limit) {
+      this.#limit = limit;
+      this.safeEmit('change', limit);
+    }
+  }
+}
+
+/** Each encoding's received packet count (undefined while mediasoup has no stream for it). */
+function countsByLayer(
+  rtpParameters: types.RtpParameters,
+  stats: readonly types.ProducerStat[],
+): (number | undefined)[] {
+  return (rtpParameters.encodings ?? []).map(
+    (enc) =>
+      stats.find((s) => (enc.rid !== undefined ? s.rid === enc.rid : s.ssrc === enc.ssrc))
+        ?.packetCount,
+  );
+}
