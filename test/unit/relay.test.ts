@@ -52,8 +52,12 @@ async function startSink(echoUdp = false) {
     });
     socket.on('error', () => undefined);
   });
+  // The TCP side of this port may be taken by another process: the caller retries.
   await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
+    tcp.once('error', (err) => {
+      udp.close();
+      reject(err);
+    });
     tcp.listen({ host: '127.0.0.1', port }, resolve);
   });
   return {
@@ -74,25 +78,26 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** A sink and a relay in front of it; retried when the port pair is taken. */
+/** A sink and a relay in front of it; retried when a port of the pair is taken. */
 async function setup(echoUdp = false, seed = 42): Promise<{ sink: Sink; relay: ImpairmentRelay }> {
   for (let attempt = 0; ; attempt++) {
-    const sink = await startSink(echoUdp);
+    let sink: Sink | undefined;
     try {
+      const started = (sink = await startSink(echoUdp));
       const relay = await ImpairmentRelay.start({
         listenHost: '127.0.0.2',
-        listenPort: sink.port,
+        listenPort: started.port,
         targetHost: '127.0.0.1',
-        targetPort: sink.port,
+        targetPort: started.port,
         seed,
       });
       cleanups.push(
-        () => sink.close(),
+        () => started.close(),
         () => relay.close(),
       );
-      return { sink, relay };
+      return { sink: started, relay };
     } catch (err) {
-      await sink.close();
+      await sink?.close();
       if (attempt >= 4) throw err;
     }
   }
