@@ -78,6 +78,8 @@ export const DEFAULT_ADAPTER_OPTIONS: Readonly<BandwidthAdapterOptions> = Object
 
 /** Receiver reports about a consumer's traffic arrive about once a second. */
 const REPORT_SETTLE_MS = 2000;
+/** Nothing at all from the receiver (not even RTCP) for this long is an outage, not a narrow link. */
+const OUTAGE_MS = 1500;
 
 interface ConsumerRef {
   consumerId: string;
@@ -128,6 +130,8 @@ type BandwidthAdapterEvents = {
   estimate: [EstimateEvent];
   /** A bandwidth probe was asked for while video was held down (for logs and tests). */
   probe: [{ availableBitrate: number; targetBitrate: number }];
+  /** The receiver was heard from again after an outage of `silentMs` (for logs and tests). */
+  linkReturned: [{ silentMs: number }];
 };
 
 interface Entry {
@@ -169,6 +173,8 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
   readonly #delay = newDelayState();
   /** What the receive transport is sending, bit/s. */
   #sendBitrate = 0;
+  /** Bytes the receiver's browser has sent on the receive transport (its RTCP), and when they last grew. */
+  #fromReceiver = { bytes: 0, grewAt: 0, quietTicks: 0 };
   #options: BandwidthAdapterOptions;
   #transport: types.WebRtcTransport | undefined;
   #available: { bitrate: number; ceiling?: number; at: number } | undefined;
@@ -489,12 +495,43 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
   async #measureAvailable(transport: types.WebRtcTransport): Promise<void> {
     const [stats] = await transport.getStats();
     this.#sendBitrate = stats?.sendBitrate ?? 0;
+    this.#noteReceiverTraffic(stats?.bytesReceived ?? 0);
     // The 'bwe' trace arrives about every second; fall back to stats when it does not.
     if (this.#available && Date.now() - this.#available.at < 2.5 * this.#options.intervalMs) {
       return;
     }
     const bitrate = stats?.availableOutgoingBitrate;
     if (bitrate && bitrate > 0) this.#available = { bitrate, at: Date.now() };
+  }
+
+  /**
+   * A cut link is not a narrow one. The receiver's first reports after an outage (nothing
+   * from it, not even RTCP, for OUTAGE_MS) show the outage's loss and RTT. Read as
+   * congestion, they would pause its video just as the link came back. So they are set
+   * aside, as after a resume, and the congestion bound is dropped.
+   */
+  #noteReceiverTraffic(bytes: number): void {
+    const now = Date.now();
+    const seen = this.#fromReceiver;
+    if (bytes <= seen.bytes) {
+      seen.quietTicks++;
+      return;
+    }
+    const silentMs = now - seen.grewAt;
+    const outage = seen.grewAt > 0 && seen.quietTicks > 0 && silentMs >= OUTAGE_MS;
+    this.#fromReceiver = { bytes, grewAt: now, quietTicks: 0 };
+    if (!outage) return;
+    this.safeEmit('linkReturned', { silentMs });
+    this.#delay.samples.length = 0;
+    this.#delay.bound = null;
+    for (const entry of this.#entries.values()) {
+      entry.flowingSince = now;
+      // Frames lost in the outage cannot be repaired: start the picture afresh now rather
+      // than when the browser gets round to asking (about a second later).
+      if (entry.consumer.kind === 'video' && !entry.consumer.paused) {
+        entry.consumer.requestKeyFrame().catch(() => undefined);
+      }
+    }
   }
 
   async #measure(entry: Entry): Promise<void> {

@@ -165,6 +165,7 @@ function recordDecisions() {
     if (mine(e)) log('videoResumed');
   };
   const onProbe = () => log('probe');
+  const onLinkReturned = (e: { silentMs: number }) => log(`link back after ${e.silentMs} ms`);
   // Every decision's estimate, in kbit/s: estimate[/queue bound]→video budget.
   const estimates: string[] = [];
   const kbit = (bps: number) => (Number.isFinite(bps) ? Math.round(bps / 1000) : 'any');
@@ -191,6 +192,7 @@ function recordDecisions() {
   listen(receiver.bandwidth, 'videoPaused', onPaused);
   listen(receiver.bandwidth, 'videoResumed', onResumed);
   listen(receiver.bandwidth, 'probe', onProbe);
+  listen(receiver.bandwidth, 'linkReturned', onLinkReturned);
   listen(receiver.bandwidth, 'estimate', onEstimate);
   listen(video.observer, 'pause', onConsumerPause);
   listen(video.observer, 'resume', onConsumerResume);
@@ -321,7 +323,8 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
     // Paused on the server: nothing is sent.
     const pauseMs = await decisions.until(
       () => receiver.bandwidth.isVideoPaused(video.id) && video.paused,
-      10_000,
+      // The estimate sinks to 60 kbit/s over 4-9 s (the issue's 10 s bound is for the 300 kbit/s case).
+      15_000,
       'video paused',
     );
     const audio = watchAudio();
