@@ -162,12 +162,12 @@ interface Entry {
   ownCall: number;
   /** Which simulcast layers the sender is sending now (simulcast video only). */
   layerWatch: LayerWatch | null;
+  /** Stops following the layer watch. */
+  unwatchLayers: () => void;
 }
 
 export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
   readonly #entries = new Map<string, Entry>();
-  /** Per consumer: stops its layer watch subscription. */
-  readonly #releases = new Map<string, () => void>();
   readonly #memory: PolicyMemory = new Map();
   readonly #probe = newProbeState();
   readonly #delay = newDelayState();
@@ -231,19 +231,15 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
       flowingSince: Date.now(),
       ownCall: 0,
       layerWatch: consumer.kind === 'video' ? LayerWatch.for(producer) : null,
+      unwatchLayers: () => undefined,
     };
-    this.#entries.set(consumer.id, entry);
     // The sender stopped (or restarted) a layer: move this consumer off it now.
-    const onLayerLimit = () => void this.#applyLayers(entry, entry.applied);
-    entry.layerWatch?.on('change', onLayerLimit);
-    const release = entry.layerWatch?.retain();
-    this.#releases.set(consumer.id, () => {
-      entry.layerWatch?.off('change', onLayerLimit);
-      release?.();
-    });
+    entry.unwatchLayers =
+      entry.layerWatch?.retain(() => void this.#applyLayers(entry, entry.applied)) ??
+      entry.unwatchLayers;
+    this.#entries.set(consumer.id, entry);
     consumer.observer.on('close', () => {
-      this.#releases.get(consumer.id)?.();
-      this.#releases.delete(consumer.id);
+      entry.unwatchLayers();
       this.#entries.delete(consumer.id);
       if (![...this.#entries.values()].some((e) => e.consumer.kind === 'video')) {
         this.#stopTimer();
@@ -321,8 +317,7 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     this.#closed = true;
     this.#stopTimer();
     this.#transport?.off('trace', this.#onTrace);
-    for (const release of this.#releases.values()) release();
-    this.#releases.clear();
+    for (const entry of this.#entries.values()) entry.unwatchLayers();
     this.#entries.clear();
   }
 
@@ -541,7 +536,9 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     entry.rttMs = out?.roundTripTime ?? 0;
     entry.lossFraction = (out?.fractionLost ?? 0) / 256;
     if (entry.consumer.kind === 'video') {
-      const producerStats = await entry.producer.getStats().catch(() => []);
+      // The layer watch polls this producer's stats already; ask mediasoup only without one.
+      const producerStats =
+        entry.layerWatch?.stats ?? (await entry.producer.getStats().catch(() => []));
       entry.levels = videoLevels(entry.producer.rtpParameters, producerStats);
     }
   }

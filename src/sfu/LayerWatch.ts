@@ -17,6 +17,7 @@
  */
 import type { types } from 'mediasoup';
 import { TypedEmitter } from '../util/TypedEmitter.js';
+import { statsByEncoding } from './layers.js';
 
 export interface LayerWatchOptions {
   /** How often the producer's counters are read, ms. */
@@ -70,6 +71,7 @@ export class LayerWatch extends TypedEmitter<LayerWatchEvents> {
   readonly #options: LayerWatchOptions;
   readonly #layers: LayerState[];
   #limit: number | null = null;
+  #stats: types.ProducerStat[] | null = null;
   #holders = 0;
   #timer: NodeJS.Timeout | undefined;
   #polling = false;
@@ -88,14 +90,23 @@ export class LayerWatch extends TypedEmitter<LayerWatchEvents> {
     producer.observer.once('close', () => this.#close());
   }
 
+  /** The producer's stats from the latest poll (at most `intervalMs` old; null before the first). */
+  get stats(): readonly types.ProducerStat[] | null {
+    return this.#stats;
+  }
+
   /** The highest spatial layer the sender is sending now; null when nothing is known to be missing. */
   get limit(): number | null {
     return this.#limit;
   }
 
-  /** Starts watching (if not yet); call the returned function to stop holding it. */
-  retain(): () => void {
+  /**
+   * Starts watching (if not yet), calling `onChange` when the limit changes; call the
+   * returned function to stop holding it (and to stop calling `onChange`).
+   */
+  retain(onChange?: (limit: number | null) => void): () => void {
     if (this.#closed) return () => undefined;
+    if (onChange) this.on('change', onChange);
     this.#holders++;
     if (!this.#timer) {
       this.#timer = setInterval(() => void this.#poll(), this.#options.intervalMs);
@@ -105,6 +116,7 @@ export class LayerWatch extends TypedEmitter<LayerWatchEvents> {
     return () => {
       if (!held) return;
       held = false;
+      if (onChange) this.off('change', onChange);
       if (--this.#holders === 0) this.#stop();
     };
   }
@@ -126,7 +138,12 @@ export class LayerWatch extends TypedEmitter<LayerWatchEvents> {
     try {
       const stats = await this.#producer.getStats().catch(() => null);
       if (!stats || this.#closed) return;
-      this.#update(Date.now(), countsByLayer(this.#producer.rtpParameters, stats));
+      this.#stats = stats;
+      const byLayer = statsByEncoding(this.#producer.rtpParameters, stats);
+      this.#update(
+        Date.now(),
+        byLayer.map((stat) => stat?.packetCount),
+      );
     } finally {
       this.#polling = false;
     }
@@ -159,16 +176,4 @@ export class LayerWatch extends TypedEmitter<LayerWatchEvents> {
       this.safeEmit('change', limit);
     }
   }
-}
-
-/** Each encoding's received packet count (undefined while mediasoup has no stream for it). */
-function countsByLayer(
-  rtpParameters: types.RtpParameters,
-  stats: readonly types.ProducerStat[],
-): (number | undefined)[] {
-  return (rtpParameters.encodings ?? []).map(
-    (enc) =>
-      stats.find((s) => (enc.rid !== undefined ? s.rid === enc.rid : s.ssrc === enc.ssrc))
-        ?.packetCount,
-  );
 }

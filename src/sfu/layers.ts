@@ -34,6 +34,16 @@ export function consumerMaxLayers(consumer: types.Consumer): Layers {
 
 type ProducerStat = types.ProducerStat & { bitrateByLayer?: Record<string, number> };
 
+/** Each encoding's stream stats (matched by rid, else ssrc); undefined where mediasoup has none yet. */
+export function statsByEncoding<S extends types.ProducerStat>(
+  rtpParameters: types.RtpParameters,
+  stats: readonly S[],
+): (S | undefined)[] {
+  return (rtpParameters.encodings ?? []).map((enc) =>
+    stats.find((s) => (enc.rid !== undefined ? s.rid === enc.rid : s.ssrc === enc.ssrc)),
+  );
+}
+
 /**
  * The levels a video producer offers now, lowest first, with their measured bitrates: the
  * temporal layers of the lowest spatial layer (e.g. 7.5, 15, 30 fps), then each higher
@@ -45,11 +55,7 @@ export function videoLevels(
   stats: readonly types.ProducerStat[],
 ): VideoLevel[] {
   const encodings = rtpParameters.encodings ?? [];
-  const byEncoding = encodings.map((enc) =>
-    (stats as ProducerStat[]).find((s) =>
-      enc.rid !== undefined ? s.rid === enc.rid : s.ssrc === enc.ssrc,
-    ),
-  );
+  const byEncoding = statsByEncoding(rtpParameters, stats as readonly ProducerStat[]);
   const levels: VideoLevel[] = [];
   if (encodings.length > 1) {
     // Simulcast: one stream per spatial layer.
