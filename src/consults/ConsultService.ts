@@ -15,6 +15,7 @@ import { JOIN_AUDIENCE } from '../auth/tokens.js';
 import { GatewayError } from '../errors.js';
 import type {
   Consult,
+  ConsultFilter,
   ConsultPatch,
   ConsultStatus,
   Guest,
@@ -133,14 +134,8 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
 
   list(
     actor: AccessClaims,
-    filter: {
-      status?: ConsultStatus[];
-      from?: number;
-      to?: number;
-      order?: 'asc' | 'desc';
-      limit: number;
-      offset: number;
-    },
+    /** Who may see what is decided here from the actor, not by the caller. */
+    filter: Omit<ConsultFilter, 'participantId'>,
   ): Page<Consult> {
     // Open lobbies whose time has come before filtering by status.
     const due = this.store.consults.list({
