@@ -7,6 +7,7 @@
 import { Device } from 'mediasoup-client';
 import type { types } from 'mediasoup-client';
 import { io, type Socket } from 'socket.io-client';
+import { attach } from './attach.js';
 
 const params = new URLSearchParams(location.search);
 const role = params.get('role') ?? 'subscribe';
@@ -39,19 +40,6 @@ function wire(socket: Socket, t: types.Transport): void {
   t.on('connect', ({ dtlsParameters }, cb, eb) => {
     req(socket, 'connectTransport', { transportId: t.id, dtlsParameters }).then(() => cb(), eb);
   });
-}
-
-function attach(track: MediaStreamTrack): void {
-  const el = document.createElement(track.kind === 'video' ? 'video' : 'audio');
-  el.autoplay = true;
-  if (el instanceof HTMLVideoElement) {
-    el.muted = true;
-    el.playsInline = true;
-    el.dataset.testid = 'remote-video';
-  }
-  el.srcObject = new MediaStream([track]);
-  document.getElementById('media')!.append(el);
-  el.play().catch(() => undefined);
 }
 
 async function main(): Promise<void> {

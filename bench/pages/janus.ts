@@ -5,6 +5,8 @@
  * bitrates) and mic as feed ?feed; otherwise it subscribes to that feed.
  * Only loopback ICE candidates are offered, so all media stays on 127.0.0.1.
  */
+import { attach } from './attach.js';
+
 const params = new URLSearchParams(location.search);
 const role = params.get('role') ?? 'subscribe';
 const wsUrl = params.get('ws')!;
@@ -94,19 +96,6 @@ class Janus {
       });
     };
   }
-}
-
-function attach(track: MediaStreamTrack): void {
-  const el = document.createElement(track.kind === 'video' ? 'video' : 'audio');
-  el.autoplay = true;
-  if (el instanceof HTMLVideoElement) {
-    el.muted = true;
-    el.playsInline = true;
-    el.dataset.testid = 'remote-video';
-  }
-  el.srcObject = new MediaStream([track]);
-  document.getElementById('media')!.append(el);
-  el.play().catch(() => undefined);
 }
 
 const jsepOf = (m: Msg) => m.jsep as RTCSessionDescriptionInit | undefined;
