@@ -12,12 +12,16 @@ export interface RemoteStat {
   packetsReceived: number;
 }
 
-/** A fresh browser (its own profile) with one page whose errors are logged under `name`. */
+/**
+ * A fresh browser (its own profile) with one page whose errors are logged under `name`;
+ * `args` adds Chromium switches.
+ */
 export async function openPage(
   browsers: TestBrowser[],
   name: string,
+  args: readonly string[] = [],
 ): Promise<{ browser: TestBrowser; page: Page }> {
-  const browser = await launchBrowser();
+  const browser = await launchBrowser(args);
   browsers.push(browser);
   const page = await browser.context.newPage();
   page.on('pageerror', (err) => console.error(`[${name}] page error:`, err.message));

@@ -9,15 +9,14 @@
 import type { Page } from 'playwright-core';
 import type { types } from 'mediasoup';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestBrowser } from '../support/browser.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
-import { ImpairmentRelay, type FlowInfo, type FlowScope } from '../support/relay/index.js';
+import type { TestGateway } from '../support/gateway.js';
+import { startRelayedConsult, type RelayedConsult } from '../support/relayedConsult.js';
+import type { FlowInfo, FlowScope, ImpairmentRelay } from '../support/relay/index.js';
 import type { Consult, User } from '../../src/store/repositories.js';
 import type { Peer } from '../../src/sfu/Peer.js';
 import {
   connectionState,
   mediaCounter,
-  openPage,
   pageEvents,
   receivesMedia,
   transportStats,
@@ -26,6 +25,7 @@ import {
 } from './helpers.js';
 import { sleep, timeUntil } from '../support/wait.js';
 
+let fixture: RelayedConsult;
 let gw: TestGateway;
 let relay: ImpairmentRelay;
 let doctor: User;
@@ -35,11 +35,9 @@ let doctorPage: Page;
 let specialistPage: Page;
 /** Every flow of the specialist's browser at the relay: "the specialist's link". */
 let specialistLink: FlowScope;
-const browsers: TestBrowser[] = [];
 
 const room = () => gw.rooms.rooms.get(consult.id);
-const peerOf = (user: User): Peer | undefined =>
-  [...(room()?.peers.values() ?? [])].find((p) => p.identity.userId === user.id && !p.closed);
+const peerOf = (user: User): Peer | undefined => fixture.peerOf(user);
 const peerIds = () => [...(room()?.peers.keys() ?? [])].sort();
 
 /**
@@ -54,13 +52,6 @@ function linkOf(user: User): FlowScope {
     }
     return flow.ufrags.some((u) => ufrags.has(u));
   };
-}
-
-/** Opens the consult page with a join grant; the page joins on its own. */
-async function openConsult(user: User): Promise<Page> {
-  const { page } = await openPage(browsers, user.name);
-  await page.goto(`${gw.url}/?token=${gw.grant(consult.id, user)}`);
-  return page;
 }
 
 /** Resolves once both counters of the page have risen (media flows now). */
@@ -146,42 +137,19 @@ async function nobodyLeft(ids: string[]): Promise<void> {
 }
 
 beforeAll(async () => {
-  gw = await startTestGateway({
-    RTC_LISTEN_IP: '127.0.0.1',
-    ANNOUNCED_IP: '127.0.0.2',
-    RECONNECT_GRACE_SECONDS: '30',
+  fixture = await startRelayedConsult({
+    env: { RECONNECT_GRACE_SECONDS: '30' },
+    names: { doctor: 'Dr. Grey', specialist: 'Dr. Shepherd' },
   });
-  const port = gw.pool.slots[0]!.port;
-  relay = await ImpairmentRelay.start({
-    listenHost: '127.0.0.2',
-    listenPort: port,
-    targetHost: '127.0.0.1',
-    targetPort: port,
-  });
-  doctor = await gw.user('doctor', 'Dr. Grey');
-  specialist = await gw.user('specialist', 'Dr. Shepherd');
-  consult = gw.consult(doctor, [specialist]);
+  ({ gw, relay, doctor, specialist, consult, doctorPage, specialistPage } = fixture);
   specialistLink = linkOf(specialist);
-
-  // (expect.poll is for tests only, hence timeUntil here.)
-  const connected = async (page: Page) => (await connectionState(page)) === 'connected';
-  doctorPage = await openConsult(doctor);
-  await timeUntil(() => connected(doctorPage), 15_000, 'the doctor connected');
-  specialistPage = await openConsult(specialist);
-  await doctorPage
-    .getByTestId('lobby-entry')
-    .getByTestId('admit-button')
-    .click({ timeout: 15_000 });
-  await timeUntil(() => connected(specialistPage), 15_000, 'the specialist connected');
   for (const page of [doctorPage, specialistPage]) {
     await timeUntil(() => receivesMedia(page), 15_000, 'media flowing');
   }
 }, 60_000);
 
 afterAll(async () => {
-  for (const b of browsers.splice(0)) await b.close();
-  await relay?.close();
-  await gw?.stop();
+  await fixture?.close();
 });
 
 describe('a consult over an impaired network', () => {
@@ -414,7 +382,7 @@ describe('a consult over an impaired network', () => {
     const tcpOnly = linkOf(admin);
     relay.set({ blockUdp: true }, tcpOnly);
     const started = Date.now();
-    const page = await openConsult(admin);
+    const page = await fixture.open(admin);
     await waitConnected(page, 20_000);
     const joinMs = Date.now() - started;
     await expect.poll(() => receivesMedia(page), { timeout: 15_000, interval: 250 }).toBe(true);

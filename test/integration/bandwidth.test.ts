@@ -12,17 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EstimateEvent } from '../../src/sfu/BandwidthAdapter.js';
 import { LayerWatch } from '../../src/sfu/LayerWatch.js';
 import type { Peer } from '../../src/sfu/Peer.js';
-import type { Consult, User } from '../../src/store/repositories.js';
-import { launchBrowser, type TestBrowser } from '../support/browser.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
-import { ImpairmentRelay, type FlowScope } from '../support/relay/index.js';
+import type { FlowScope, ImpairmentRelay } from '../support/relay/index.js';
+import { startRelayedConsult, type RelayedConsult } from '../support/relayedConsult.js';
 import { sleep, timeUntil as waitUntil } from '../support/wait.js';
 import { watchMedia } from '../e2e/helpers.js';
 
-let gw: TestGateway;
+let fixture: RelayedConsult;
 let relay: ImpairmentRelay;
-let consult: Consult;
-const browsers: TestBrowser[] = [];
 let senderPage: Page;
 let receiverPage: Page;
 let receiver: Peer;
@@ -59,20 +55,6 @@ const sendTopLayer = (active: boolean) =>
     params.encodings[params.encodings.length - 1].active = ${active};
     await t.sender.setParameters(params);
   })()`);
-
-/** Opens the consult page with a join grant; the page joins on its own. */
-async function openConsult(user: User, args: readonly string[] = []): Promise<Page> {
-  const browser = await launchBrowser(args);
-  browsers.push(browser);
-  const page = await browser.context.newPage();
-  page.on('pageerror', (err) => console.error(`[${user.name}] page error:`, err.message));
-  await page.addInitScript({ content: KEEP_TRANSCEIVERS });
-  await page.goto(`${gw.url}/?token=${gw.grant(consult.id, user)}`);
-  return page;
-}
-
-const connected = async (page: Page) =>
-  (await page.getByTestId('connection-state').textContent()) === 'connected';
 
 /** Total audio packets the receiver page has received from the sender. */
 async function audioPackets(): Promise<number> {
@@ -197,7 +179,7 @@ function recordDecisions() {
   listen(video.observer, 'pause', onConsumerPause);
   listen(video.observer, 'resume', onConsumerResume);
   // Which layers the sender is sending, as the gateway sees them.
-  const producer = gw.rooms.rooms.get(consult.id)!.findProducer(video.producerId);
+  const producer = fixture.peerOf(fixture.doctor)!.producers.get(video.producerId)!;
   const onLimit = (limit: number | null) => log(`sender's layers up to ${limit ?? 'all'}`);
   const watch = LayerWatch.for(producer);
   if (watch) listen(watch, 'change', onLimit);
@@ -220,28 +202,14 @@ function recordDecisions() {
 }
 
 beforeAll(async () => {
-  gw = await startTestGateway({ RTC_LISTEN_IP: '127.0.0.1', ANNOUNCED_IP: '127.0.0.2' });
-  const port = gw.pool.slots[0]!.port;
-  relay = await ImpairmentRelay.start({
-    listenHost: '127.0.0.2',
-    listenPort: port,
-    targetHost: '127.0.0.1',
-    targetPort: port,
-  });
-  const doctor = await gw.user('doctor', 'Dr. Sender');
-  const specialist = await gw.user('specialist', 'Dr. Receiver');
-  consult = gw.consult(doctor, [specialist]);
   // The doctor sends; the specialist, admitted from the lobby, is the receiver under test.
-  senderPage = await openConsult(doctor, THREE_LAYERS);
-  await timeUntil(() => connected(senderPage), 15_000, 'the sender connected');
-  receiverPage = await openConsult(specialist);
-  await senderPage
-    .getByTestId('lobby-entry')
-    .getByTestId('admit-button')
-    .click({ timeout: 15_000 });
-  await timeUntil(() => connected(receiverPage), 15_000, 'the receiver connected');
-  const room = gw.rooms.rooms.get(consult.id)!;
-  receiver = [...room.peers.values()].find((p) => p.identity.userId === specialist.id)!;
+  fixture = await startRelayedConsult({
+    names: { doctor: 'Dr. Sender', specialist: 'Dr. Receiver' },
+    doctorArgs: THREE_LAYERS,
+    initScript: KEEP_TRANSCEIVERS,
+  });
+  ({ relay, doctorPage: senderPage, specialistPage: receiverPage } = fixture);
+  receiver = fixture.peerOf(fixture.specialist)!;
   await timeUntil(
     () => [...receiver.consumers.values()].some((c) => c.kind === 'video' && !c.paused),
     15_000,
@@ -255,9 +223,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const b of browsers.splice(0)) await b.close();
-  await relay?.close();
-  await gw?.stop();
+  await fixture?.close();
 });
 
 describe('bandwidth adaptation behind an impaired downlink', () => {

@@ -1,0 +1,100 @@
+/**
+ * A consult between two real browsers whose media crosses the impairment relay: the gateway
+ * announces 127.0.0.2, where the relay listens and forwards to the worker's media port on
+ * 127.0.0.1. The doctor's page hosts the consult and admits the specialist's page from the
+ * lobby; both are connected when this resolves. The network and bandwidth tests start here.
+ */
+import type { Page } from 'playwright-core';
+import type { Peer } from '../../src/sfu/Peer.js';
+import type { Consult, User } from '../../src/store/repositories.js';
+import { connectionState, openPage } from '../e2e/helpers.js';
+import type { TestBrowser } from './browser.js';
+import { startTestGateway, type TestGateway } from './gateway.js';
+import { ImpairmentRelay } from './relay/index.js';
+import { timeUntil } from './wait.js';
+
+export interface RelayedConsultOptions {
+  /** Gateway settings beyond the announced address. */
+  env?: Record<string, string>;
+  names: { doctor: string; specialist: string };
+  /** Extra Chromium switches for the doctor's browser. */
+  doctorArgs?: readonly string[];
+  /** A script every consult page runs before the client does (Playwright's addInitScript). */
+  initScript?: string;
+}
+
+export interface RelayedConsult {
+  gw: TestGateway;
+  relay: ImpairmentRelay;
+  doctor: User;
+  specialist: User;
+  consult: Consult;
+  doctorPage: Page;
+  specialistPage: Page;
+  /** This user's live peer in the consult, if any. */
+  peerOf(user: User): Peer | undefined;
+  /** Opens the consult page for another participant (it joins on its own). */
+  open(user: User, args?: readonly string[]): Promise<Page>;
+  close(): Promise<void>;
+}
+
+export const isConnected = async (page: Page) => (await connectionState(page)) === 'connected';
+
+export async function startRelayedConsult(options: RelayedConsultOptions): Promise<RelayedConsult> {
+  const gw = await startTestGateway({
+    RTC_LISTEN_IP: '127.0.0.1',
+    ANNOUNCED_IP: '127.0.0.2',
+    ...options.env,
+  });
+  const browsers: TestBrowser[] = [];
+  let relay: ImpairmentRelay | undefined;
+  const close = async () => {
+    for (const b of browsers.splice(0)) await b.close();
+    await relay?.close();
+    await gw.stop();
+  };
+  try {
+    const port = gw.pool.slots[0]!.port;
+    relay = await ImpairmentRelay.start({
+      listenHost: '127.0.0.2',
+      listenPort: port,
+      targetHost: '127.0.0.1',
+      targetPort: port,
+    });
+    const doctor = await gw.user('doctor', options.names.doctor);
+    const specialist = await gw.user('specialist', options.names.specialist);
+    const consult = gw.consult(doctor, [specialist]);
+    const open = async (user: User, args: readonly string[] = []) => {
+      const { page } = await openPage(browsers, user.name, args);
+      if (options.initScript) await page.addInitScript({ content: options.initScript });
+      await page.goto(`${gw.url}/?token=${gw.grant(consult.id, user)}`);
+      return page;
+    };
+    const doctorPage = await open(doctor, options.doctorArgs);
+    await timeUntil(() => isConnected(doctorPage), 15_000, 'the doctor connected');
+    const specialistPage = await open(specialist);
+    await doctorPage
+      .getByTestId('lobby-entry')
+      .getByTestId('admit-button')
+      .click({ timeout: 15_000 });
+    await timeUntil(() => isConnected(specialistPage), 15_000, 'the specialist connected');
+    return {
+      gw,
+      relay,
+      doctor,
+      specialist,
+      consult,
+      doctorPage,
+      specialistPage,
+      peerOf: (user) =>
+        [...(gw.rooms.rooms.get(consult.id)?.peers.values() ?? [])].find(
+          (p) => p.identity.userId === user.id && !p.closed,
+        ),
+      open,
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
