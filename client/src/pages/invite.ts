@@ -5,6 +5,7 @@
 import { ApiError, errorMessage, redeemInvite } from '../api';
 import type { AppContext } from '../context';
 import { h } from '../dom';
+import { brandHeader } from './login';
 import { joinErrorMessage } from '../components/start';
 import type { Cleanup } from '../router';
 import { consultPage } from './consult';
@@ -24,12 +25,7 @@ export function invitePage(ctx: AppContext, inviteToken: string): Cleanup {
   const card = h(
     'main',
     { class: 'login-page' },
-    h(
-      'div',
-      { class: 'login-brand' },
-      h('span', { class: 'brand-mark', 'aria-hidden': 'true' }),
-      'Telemed',
-    ),
+    brandHeader(),
     h(
       'section',
       { class: 'card login-card', testid: 'invite-page' },

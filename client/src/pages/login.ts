@@ -20,6 +20,16 @@ function loginError(err: unknown): string {
   return `Login failed: ${err instanceof Error ? err.message : String(err)}`;
 }
 
+/** The product's name and mark above the sign-in and invitation cards. */
+export function brandHeader(): HTMLElement {
+  return h(
+    'div',
+    { class: 'login-brand' },
+    h('span', { class: 'brand-mark', 'aria-hidden': 'true' }),
+    'Telemed',
+  );
+}
+
 export function loginPage(ctx: AppContext, next: string | null = null): Cleanup {
   document.title = 'Log in · Telemed';
   const email = h('input', {
@@ -108,19 +118,7 @@ export function loginPage(ctx: AppContext, next: string | null = null): Cleanup 
     }
   }
 
-  ctx.root.replaceChildren(
-    h(
-      'main',
-      { class: 'login-page' },
-      h(
-        'div',
-        { class: 'login-brand' },
-        h('span', { class: 'brand-mark', 'aria-hidden': 'true' }),
-        'Telemed',
-      ),
-      form,
-    ),
-  );
+  ctx.root.replaceChildren(h('main', { class: 'login-page' }, brandHeader(), form));
   email.focus();
   return stopCountdown;
 }
