@@ -176,4 +176,14 @@ export const migrations: Migration[] = [
       CREATE INDEX consult_notes_consult ON consult_notes(consult_id, seq);
     `,
   },
+  {
+    version: 5,
+    name: 'per-user token version (revocation that bites at once)',
+    sql: `
+      -- Carried in access tokens and join grants as \`tv\`; bumping it refuses every one issued before.
+      ALTER TABLE users ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
+      -- Accounts disabled before this version existed: their tokens (without \`tv\`, read as 0) stay refused.
+      UPDATE users SET token_version = 1 WHERE disabled = 1;
+    `,
+  },
 ];

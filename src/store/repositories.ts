@@ -10,6 +10,8 @@ export interface User {
   name: string;
   role: UserRole;
   disabled: boolean;
+  /** Bumped to revoke every access token and join grant issued to the user before. */
+  tokenVersion: number;
   createdAt: number;
   updatedAt: number;
 }
@@ -24,11 +26,14 @@ export interface Page<T> {
 }
 
 export interface UserRepository {
-  create(user: UserWithSecret): User;
+  create(user: Omit<UserWithSecret, 'tokenVersion'>): User;
   findById(id: string): User | undefined;
   findByEmailWithSecret(email: string): UserWithSecret | undefined;
   list(filter: { role?: UserRole; limit: number; offset: number }): Page<User>;
   setDisabled(id: string, disabled: boolean, at: number): User | undefined;
+  setRole(id: string, role: UserRole, at: number): User | undefined;
+  /** Increments the user's token version; undefined when there is no such user. */
+  bumpTokenVersion(id: string, at: number): User | undefined;
   count(): number;
 }
 
@@ -50,6 +55,8 @@ export interface RefreshTokenRepository {
   revoke(id: string, at: number, replacedBy: string | null): boolean;
   revokeFamily(familyId: string, at: number): void;
   revokeAllForUser(userId: string, at: number): void;
+  /** Families with every token revoked (logout, reuse, disable), the last revocation after `since`. */
+  revokedFamiliesSince(since: number): { familyId: string; userId: string; revokedAt: number }[];
 }
 
 export type ConsultStatus = 'scheduled' | 'open' | 'live' | 'ended' | 'cancelled';

@@ -73,4 +73,16 @@ export class SqliteRefreshTokenRepository implements RefreshTokenRepository {
       .prepare('UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL')
       .run(at, userId);
   }
+
+  revokedFamiliesSince(since: number): { familyId: string; userId: string; revokedAt: number }[] {
+    return this.db
+      .prepare(
+        `SELECT family_id AS familyId, user_id AS userId, MAX(revoked_at) AS revokedAt
+         FROM refresh_tokens
+         WHERE family_id IN (SELECT family_id FROM refresh_tokens WHERE revoked_at > ?)
+         GROUP BY family_id, user_id
+         HAVING COUNT(revoked_at) = COUNT(*)`,
+      )
+      .all(since) as { familyId: string; userId: string; revokedAt: number }[];
+  }
 }

@@ -8,6 +8,7 @@ interface Row {
   role: UserRole;
   password_hash: string;
   disabled: number;
+  token_version: number;
   created_at: number;
   updated_at: number;
 }
@@ -18,6 +19,7 @@ const toUser = (r: Row): User => ({
   name: r.name,
   role: r.role,
   disabled: r.disabled === 1,
+  tokenVersion: r.token_version,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -25,7 +27,7 @@ const toUser = (r: Row): User => ({
 export class SqliteUserRepository implements UserRepository {
   constructor(private readonly db: Db) {}
 
-  create(u: UserWithSecret): User {
+  create(u: Omit<UserWithSecret, 'tokenVersion'>): User {
     this.db
       .prepare(
         `INSERT INTO users (id, email, name, role, password_hash, disabled, created_at, updated_at)
@@ -71,6 +73,18 @@ export class SqliteUserRepository implements UserRepository {
     this.db
       .prepare('UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?')
       .run(disabled ? 1 : 0, at, id);
+    return this.findById(id);
+  }
+
+  setRole(id: string, role: UserRole, at: number): User | undefined {
+    this.db.prepare('UPDATE users SET role = ?, updated_at = ? WHERE id = ?').run(role, at, id);
+    return this.findById(id);
+  }
+
+  bumpTokenVersion(id: string, at: number): User | undefined {
+    this.db
+      .prepare('UPDATE users SET token_version = token_version + 1, updated_at = ? WHERE id = ?')
+      .run(at, id);
     return this.findById(id);
   }
 
