@@ -1,6 +1,7 @@
 /**
  * Accounts and sessions: login (throttled per account and per IP), refresh-token rotation
- * with reuse detection, logout, and the admin's user management.
+ * with reuse detection, logout, and the admin's user management. Ending sessions (disable, role
+ * change, logout, reuse) goes through `sessions`, so tokens and live sockets end at once.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { AuditLog } from '../audit/AuditLog.js';
@@ -8,6 +9,7 @@ import { GatewayError } from '../errors.js';
 import type { Store, User, UserRole } from '../store/repositories.js';
 import { signAccessToken } from './accessTokens.js';
 import { dummyPasswordHash, hashPassword, verifyPassword } from './passwords.js';
+import { SessionRevocations, type RevocationReason } from './SessionRevocations.js';
 import { FailureThrottle } from './throttle.js';
 
 export interface AuthSettings {
@@ -18,6 +20,8 @@ export interface AuthSettings {
   loginMaxFailuresPerAccount: number;
   loginMaxFailuresPerIp: number;
   loginWindowSeconds: number;
+  /** Lifetime of join grants, which may name a login (`sid`); 24 h when not given. */
+  joinTtlSeconds?: number;
 }
 
 export interface Session {
@@ -40,6 +44,8 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 export class AuthService {
   readonly #perAccount: FailureThrottle;
   readonly #perIp: FailureThrottle;
+  /** Revoked versions and logins, and the event signalling ends sockets on. */
+  readonly sessions: SessionRevocations;
 
   constructor(
     private readonly store: Store,
@@ -50,6 +56,13 @@ export class AuthService {
     const windowMs = settings.loginWindowSeconds * 1000;
     this.#perAccount = new FailureThrottle(settings.loginMaxFailuresPerAccount, windowMs, now);
     this.#perIp = new FailureThrottle(settings.loginMaxFailuresPerIp, windowMs, now);
+    const longestTokenS = Math.max(settings.accessTtlSeconds, settings.joinTtlSeconds ?? 86_400);
+    // Tokens are accepted up to 5 s past expiry (clock tolerance).
+    this.sessions = new SessionRevocations(
+      store,
+      { familyMemoryMs: (longestTokenS + 5) * 1000 },
+      now,
+    );
   }
 
   async login(email: string, password: string, ip: string): Promise<Session> {
@@ -110,7 +123,7 @@ export class AuthService {
     return {
       accessToken: signAccessToken(
         this.settings.secret,
-        { sub: user.id, role: user.role, name: user.name },
+        { sub: user.id, role: user.role, name: user.name, tv: user.tokenVersion, sid: familyId },
         this.settings.accessTtlSeconds,
       ),
       refreshToken,
@@ -136,6 +149,7 @@ export class AuthService {
     if (!row) throw fail('unknown');
     if (row.revokedAt !== null) {
       this.store.refreshTokens.revokeFamily(row.familyId, now);
+      this.sessions.familyRevoked(row.userId, row.familyId, 'refresh_reuse');
       throw fail('reused', row.userId);
     }
     if (row.expiresAt <= now) throw fail('expired', row.userId);
@@ -154,6 +168,7 @@ export class AuthService {
     const row = this.store.refreshTokens.findByHash(sha256(refreshToken));
     if (!row) return;
     this.store.refreshTokens.revokeFamily(row.familyId, this.now());
+    this.sessions.familyRevoked(row.userId, row.familyId, 'logout');
     this.audit.record({ action: 'auth.logout', actor: { id: row.userId }, ip });
   }
 
@@ -198,16 +213,59 @@ export class AuthService {
     const now = this.now();
     const user = this.store.transaction(() => {
       const u = this.store.users.setDisabled(id, disabled, now);
-      if (u && disabled) this.store.refreshTokens.revokeAllForUser(id, now);
-      return u;
+      return u && disabled ? this.#endSessions(id, now) : u;
     });
     if (!user) throw new GatewayError('not_found', `no user ${id}`);
+    if (disabled) this.sessions.userRevoked(id, 'disabled');
+    else this.sessions.forget(id);
     this.audit.record({
       action: disabled ? 'user.disable' : 'user.enable',
       actor,
       ip,
       object: { type: 'user', id },
     });
+    return user;
+  }
+
+  /** Changes a user's role; their tokens and sockets (minted for the old role) end at once. */
+  setRole(id: string, role: UserRole, actor: { id: string; label?: string }, ip: string): User {
+    if (id === actor.id) throw new GatewayError('conflict', 'you cannot change your own role');
+    const before = this.store.users.findById(id);
+    if (!before) throw new GatewayError('not_found', `no user ${id}`);
+    if (before.role === role) return before;
+    const now = this.now();
+    const user = this.store.transaction(() => {
+      this.store.users.setRole(id, role, now);
+      // Refresh tokens stay: the next refresh issues a token with the new role.
+      return this.store.users.bumpTokenVersion(id, now);
+    });
+    if (!user) throw new GatewayError('not_found', `no user ${id}`);
+    this.sessions.userRevoked(id, 'role_changed');
+    this.audit.record({
+      action: 'user.role',
+      actor,
+      ip,
+      object: { type: 'user', id },
+      details: { from: before.role, to: role },
+    });
+    return user;
+  }
+
+  /**
+   * Logs a user out everywhere: every access token, join grant, refresh token and live socket
+   * ends now. For password changes and any other "end all sessions" need; false: no such user.
+   */
+  revokeSessions(userId: string, reason: RevocationReason): boolean {
+    const user = this.store.transaction(() => this.#endSessions(userId, this.now()));
+    if (!user) return false;
+    this.sessions.userRevoked(userId, reason);
+    return true;
+  }
+
+  /** Bumps the token version and revokes every refresh token (inside the caller's transaction). */
+  #endSessions(userId: string, now: number): User | undefined {
+    const user = this.store.users.bumpTokenVersion(userId, now);
+    if (user) this.store.refreshTokens.revokeAllForUser(userId, now);
     return user;
   }
 }

@@ -1,4 +1,4 @@
-/** API access tokens: short-lived HS256 JWTs with iss/aud/exp/sub/role claims. */
+/** API access tokens: short-lived HS256 JWTs with iss/aud/exp/sub/role/tv/sid claims. */
 import { z } from 'zod';
 import { signToken, verifyToken } from './jwt.js';
 
@@ -8,6 +8,10 @@ export const accessClaimsSchema = z.object({
   sub: z.string().min(1),
   role: z.enum(['admin', 'doctor', 'specialist']),
   name: z.string(),
+  /** The user's token version when issued (absent reads as 0); one from before a bump is refused. */
+  tv: z.number().int().min(0).optional(),
+  /** The login (refresh family) it belongs to, so logging out ends it. */
+  sid: z.string().max(128).optional(),
 });
 export type AccessClaims = z.infer<typeof accessClaimsSchema>;
 

@@ -30,6 +30,10 @@ export const joinClaimsSchema = z.object({
   grants: grantsSchema,
   /** Set on guests' grants: the invite they came with (revoking it disconnects them). */
   inviteId: z.string().optional(),
+  /** Accounts' grants: the user's token version when minted (absent reads as 0). */
+  tv: z.number().int().min(0).optional(),
+  /** Grants minted from a login: its refresh family, so logging out ends the socket too. */
+  sid: z.string().max(128).optional(),
 });
 export type JoinClaims = z.infer<typeof joinClaimsSchema>;
 
@@ -44,6 +48,8 @@ export interface MintOptions {
   role: JoinClaims['role'];
   name: string;
   userId?: string;
+  /** The user's token version (see SessionRevocations); 0 when omitted. */
+  tokenVersion?: number;
   grants?: Grants;
   ttlSeconds: number;
 }
@@ -55,6 +61,7 @@ export function mintJoinToken(secret: string, opts: MintOptions): string {
     role: opts.role,
     consultId: opts.consultId,
     grants: opts.grants ?? defaultGrants(opts.role),
+    ...(opts.tokenVersion === undefined ? {} : { tv: opts.tokenVersion }),
   };
   return signToken(secret, claims, JOIN_AUDIENCE, opts.ttlSeconds);
 }

@@ -430,7 +430,14 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
     const host = isHost || actor.claims.role === 'admin';
     const grant = this.#grant(
       c,
-      { sub: user.id, name: user.name, role: user.role },
+      // tv and sid: the grant ends with the user's sessions, or with this login (logout).
+      {
+        sub: user.id,
+        name: user.name,
+        role: user.role,
+        tv: user.tokenVersion,
+        sid: actor.claims.sid,
+      },
       { publish: true, subscribe: true, admit: host, end: host },
     );
     this.audit.record({
@@ -464,7 +471,7 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
     const host = isHost || user.role === 'admin';
     return this.#grant(
       c,
-      { sub: user.id, name: user.name, role: user.role },
+      { sub: user.id, name: user.name, role: user.role, tv: user.tokenVersion },
       { publish: true, subscribe: true, admit: host, end: host },
     );
   }

@@ -86,10 +86,7 @@ export function createApp(deps: AppDeps): express.Express {
   router.use(express.json({ limit: '64kb' }));
   const api = new Api(router, {
     secret: deps.jwtSecret,
-    isActive: (id) => {
-      const u = deps.store.users.findById(id);
-      return Boolean(u && !u.disabled);
-    },
+    assertCurrent: (claims) => deps.auth.sessions.assertAccess(claims),
   });
   authRoutes(api, deps.auth);
   userRoutes(api, deps.auth, deps.store);

@@ -40,8 +40,8 @@ export interface RouteContext<P, Q, B> {
 
 export interface AuthChecker {
   secret: string;
-  /** Refuses tokens of accounts that were disabled or removed after the token was issued. */
-  isActive(userId: string): boolean;
+  /** Throws (401) for tokens of accounts disabled, removed or revoked after the token was issued. */
+  assertCurrent(claims: AccessClaims): void;
 }
 
 function parse<T extends z.ZodType>(
@@ -61,8 +61,7 @@ export function authenticate(req: Request, checker: AuthChecker): AccessClaims {
   if (!match)
     throw new GatewayError('unauthorized', 'send an access token: Authorization: Bearer <token>');
   const claims = verifyAccessToken(checker.secret, match[1]!);
-  if (!checker.isActive(claims.sub))
-    throw new GatewayError('unauthorized', 'this account is disabled');
+  checker.assertCurrent(claims);
   return claims;
 }
 
