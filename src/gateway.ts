@@ -132,6 +132,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       audit: services.audit,
       recorder,
       sampler,
+      sessions: services.auth.sessions,
       jwtSecret: config.jwtSecret,
       reconnectGraceMs: config.reconnectGraceSeconds * 1000,
       logger,

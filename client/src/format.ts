@@ -72,6 +72,7 @@ const REASONS: Record<string, string> = {
   media_server_restarted: 'the media server restarted',
   gateway_shutdown: 'the gateway shut down',
   invite_revoked: 'the invitation was revoked',
+  access_revoked: "the participant's access was revoked",
 };
 
 /** A readable phrase for a server reason code ("ended_by_host" → "ended by the host"). */

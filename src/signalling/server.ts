@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { types } from 'mediasoup';
 import type { Server, Socket } from 'socket.io';
 import type { AuditLog } from '../audit/AuditLog.js';
+import type { SessionRevocations } from '../auth/SessionRevocations.js';
 import type { Grants, JoinClaims } from '../auth/tokens.js';
 import { verifyJoinToken } from '../auth/tokens.js';
 import type { ConsultService } from '../consults/ConsultService.js';
@@ -71,6 +72,8 @@ export interface SignallingDeps {
   audit: AuditLog;
   recorder: ConsultRecorder;
   sampler: QualitySampler;
+  /** Refuses revoked accounts' grants, and says when to end their sockets. */
+  sessions: SessionRevocations;
   jwtSecret: string;
   /** How long a peer whose socket dropped keeps its place (and media) before it is removed. */
   reconnectGraceMs: number;
@@ -143,13 +146,14 @@ const lobbyInfo = (e: LobbyEntry): LobbyEntryInfo => ({
 });
 
 export function attachSignalling(io: SignallingServer, deps: SignallingDeps): void {
-  const { rooms, consults, lobby, jwtSecret } = deps;
+  const { rooms, consults, lobby, sessions, jwtSecret } = deps;
   const log = deps.logger.child({ component: 'signalling' });
 
   io.use((socket, next) => {
     try {
       const claims = verifyJoinToken(jwtSecret, socket.handshake.auth?.token);
       consults.authorizeJoin(claims);
+      sessions.assertJoin(claims);
       socket.data.claims = claims;
       next();
     } catch (err) {
@@ -186,6 +190,25 @@ export function attachSignalling(io: SignallingServer, deps: SignallingDeps): vo
       socket.emit('consultEnded', { reason: 'invite_revoked' });
       lobby.revokeAdmission(invite.consultId, socket.data.claims.sub);
       socket.disconnect(true);
+    }
+  });
+
+  /** A revoked user (or login) is out at once: told why, peer closed with no grace, socket closed. */
+  sessions.on('sessionsRevoked', ({ userId, familyId }) => {
+    for (const socket of io.of('/').sockets.values()) {
+      const c = socket.data.claims;
+      if (!c || c.inviteId || c.sub !== userId) continue;
+      if (familyId !== undefined && c.sid !== familyId) continue;
+      socket.emit('consultEnded', { reason: 'access_revoked' });
+      socket.data.peer?.close('access_revoked');
+      socket.disconnect(true);
+    }
+    // Seats of the user kept for a dropped socket's grace period go too.
+    if (familyId !== undefined) return;
+    for (const room of [...rooms.rooms.values()]) {
+      for (const peer of [...room.peers.values()]) {
+        if (peer.identity.userId === userId) peer.close('access_revoked');
+      }
     }
   });
 
@@ -298,6 +321,7 @@ function registerHandlers(
     if (!claims.grants[grant])
       throw new GatewayError('forbidden', `you may not ${grant} in this consult`);
     consults.authorizeJoin(claims);
+    deps.sessions.assertJoin(claims);
   };
 
   /** Takes a socket off its peer (the peer itself lives on). */

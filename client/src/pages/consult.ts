@@ -66,12 +66,19 @@ const END_REASONS: Record<string, string> = {
   ended_by_host: 'The host has ended the consult.',
   removed_by_host: 'The host removed you from the consult.',
   invite_revoked: 'Your invitation has been revoked.',
+  access_revoked: 'Your session has ended (logged out, account changed or disabled). Log in again.',
   cancelled: 'The consult was cancelled.',
   everyone_left: 'The consult has ended.',
 };
 
 /** Reasons after which joining again cannot work: the consult (or the invitation) is over. */
-const FINAL_REASONS = new Set(['ended_by_host', 'cancelled', 'everyone_left', 'invite_revoked']);
+const FINAL_REASONS = new Set([
+  'ended_by_host',
+  'cancelled',
+  'everyone_left',
+  'invite_revoked',
+  'access_revoked',
+]);
 
 function sentence(text: string): string {
   const t = text.trim();
