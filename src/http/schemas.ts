@@ -48,7 +48,11 @@ export const createUserBody = z.object({
   role: userRoleSchema,
   password: passwordSchema,
 });
-export const updateUserBody = z.object({ disabled: z.boolean() });
+export const updateUserBody = z
+  .object({ disabled: z.boolean().optional(), role: userRoleSchema.optional() })
+  .refine((b) => b.disabled !== undefined || b.role !== undefined, {
+    error: 'send disabled, role or both',
+  });
 export const usersQuery = pageQuery.extend({ role: userRoleSchema.optional() });
 export const userDto = z.object({
   id: z.string(),

@@ -51,13 +51,18 @@ export function userRoutes(api: Api, auth: AuthService, store: Store): void {
       method: 'patch',
       path: '/users/:id',
       tag: 'users',
-      summary: 'Disable or re-enable a user',
+      summary: "Disable or re-enable a user, or change their role (ends the user's sessions)",
       auth: ['admin'],
       params: idParams,
       body: updateUserBody,
       response: userDto,
     },
-    ({ params, body, user, ip }) =>
-      toUserDto(auth.setDisabled(params.id, body.disabled, { id: user.sub, label: user.name }, ip)),
+    ({ params, body, user, ip }) => {
+      const actor = { id: user.sub, label: user.name };
+      let changed = body.role === undefined ? null : auth.setRole(params.id, body.role, actor, ip);
+      if (body.disabled !== undefined)
+        changed = auth.setDisabled(params.id, body.disabled, actor, ip);
+      return toUserDto(changed!);
+    },
   );
 }
