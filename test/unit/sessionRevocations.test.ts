@@ -1,0 +1,125 @@
+/** SessionRevocations over a real (in-memory) SQLite store with a fake clock. */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { SessionRevocations, type Revocation } from '../../src/auth/SessionRevocations.js';
+import { defaultGrants, type JoinClaims } from '../../src/auth/tokens.js';
+import { migrate, openDatabase } from '../../src/store/database.js';
+import { migrations } from '../../src/store/migrations.js';
+import type { Store } from '../../src/store/repositories.js';
+import { createSqliteStore } from '../../src/store/sqlite/index.js';
+
+let store: Store;
+let clock: number;
+const now = () => clock;
+
+function addUser(id: string, disabled = false) {
+  store.users.create({
+    id,
+    email: `${id}@test.local`,
+    name: id,
+    role: 'doctor',
+    disabled,
+    passwordHash: 'x',
+    createdAt: 0,
+    updatedAt: 0,
+  });
+}
+
+const access = (sub: string, tv?: number, sid?: string) => ({
+  sub,
+  role: 'doctor' as const,
+  name: sub,
+  tv,
+  sid,
+});
+const join = (sub: string, extra: Partial<JoinClaims> = {}): JoinClaims => ({
+  sub,
+  name: sub,
+  role: 'doctor',
+  consultId: 'c1',
+  grants: defaultGrants('doctor'),
+  ...extra,
+});
+
+beforeEach(() => {
+  store = createSqliteStore(':memory:');
+  clock = 1_000_000;
+  addUser('u1');
+});
+
+describe('SessionRevocations', () => {
+  it('refuses tokens behind the user version; a bump from another process counts after the cache TTL', () => {
+    const s = new SessionRevocations(store, { familyMemoryMs: 60_000, cacheTtlMs: 5_000 }, now);
+    expect(() => s.assertAccess(access('u1'))).not.toThrow();
+    store.users.bumpTokenVersion('u1', clock);
+    // Cached: another process's bump is seen only when the entry is read again.
+    clock += 4_999;
+    expect(() => s.assertAccess(access('u1', 0))).not.toThrow();
+    clock += 1;
+    expect(() => s.assertAccess(access('u1', 0))).toThrow(/ended/);
+    expect(() => s.assertAccess(access('u1', 1))).not.toThrow();
+    expect(() => s.assertJoin(join('u1'))).toThrow(/revoked/);
+    expect(() => s.assertJoin(join('u1', { tv: 1 }))).not.toThrow();
+  });
+
+  it('userRevoked drops the cached version at once and tells listeners', () => {
+    const s = new SessionRevocations(store, { familyMemoryMs: 60_000 }, now);
+    const heard: Revocation[] = [];
+    s.on('sessionsRevoked', (r) => heard.push(r));
+    s.assertAccess(access('u1', 0));
+    store.users.bumpTokenVersion('u1', clock);
+    s.userRevoked('u1', 'disabled');
+    expect(() => s.assertAccess(access('u1', 0))).toThrow();
+    expect(heard).toEqual([{ userId: 'u1', reason: 'disabled' }]);
+  });
+
+  it('refuses a revoked family until its tokens would have expired, and only that family', () => {
+    const s = new SessionRevocations(store, { familyMemoryMs: 60_000 }, now);
+    s.familyRevoked('u1', 'fam-a', 'logout');
+    expect(() => s.assertAccess(access('u1', 0, 'fam-a'))).toThrow(/ended/);
+    expect(() => s.assertJoin(join('u1', { sid: 'fam-a' }))).toThrow(/revoked/);
+    expect(() => s.assertAccess(access('u1', 0, 'fam-b'))).not.toThrow();
+    clock += 60_000;
+    expect(() => s.assertAccess(access('u1', 0, 'fam-a'))).not.toThrow();
+  });
+
+  it('leaves guests and unknown subjects to their own checks, and refuses disabled accounts', () => {
+    addUser('off', true);
+    const s = new SessionRevocations(store, { familyMemoryMs: 60_000 }, now);
+    store.users.bumpTokenVersion('u1', clock);
+    expect(() => s.assertJoin(join('u1', { inviteId: 'i1' }))).not.toThrow();
+    expect(() => s.assertJoin(join('nobody'))).not.toThrow();
+    expect(() => s.assertAccess(access('nobody'))).toThrow(/disabled/);
+    expect(() => s.assertAccess(access('off'))).toThrow(/disabled/);
+  });
+
+  it('keeps at most cacheSize users and still answers for the ones it dropped', () => {
+    for (const id of ['u2', 'u3', 'u4']) addUser(id);
+    const s = new SessionRevocations(store, { familyMemoryMs: 60_000, cacheSize: 2 }, now);
+    for (const id of ['u1', 'u2', 'u3', 'u4']) s.assertAccess(access(id));
+    store.users.bumpTokenVersion('u1', clock);
+    // u1 was dropped from the cache, so the bump is read at once.
+    expect(() => s.assertAccess(access('u1', 0))).toThrow();
+  });
+});
+
+describe('migration 5', () => {
+  it('starts accounts disabled before it at version 1, so their tokens without tv stay refused', () => {
+    const db = openDatabase(
+      ':memory:',
+      migrations.filter((m) => m.version < 5),
+    );
+    const insert = db.prepare(
+      `INSERT INTO users (id, email, name, role, password_hash, disabled, created_at, updated_at)
+       VALUES (?, ?, ?, 'doctor', 'x', ?, 0, 0)`,
+    );
+    insert.run('on', 'on@test.local', 'On', 0);
+    insert.run('off', 'off@test.local', 'Off', 1);
+    expect(migrate(db, migrations)).toContain(5);
+    const versions = db.prepare('SELECT id, token_version AS v FROM users ORDER BY id').all();
+    expect(versions).toEqual([
+      { id: 'off', v: 1 },
+      { id: 'on', v: 0 },
+    ]);
+    db.close();
+  });
+});
