@@ -180,10 +180,11 @@ export function attachSignalling(io: SignallingServer, deps: SignallingDeps): vo
     rooms.rooms.get(consult.id)?.close('consult_ended');
     lobby.clear(consult.id);
     chat.forget(consult.id);
-    for (const socket of sockets) {
-      socket.data.waitingPeerId = undefined;
-      socket.disconnect(true);
-    }
+    for (const socket of sockets) socket.data.waitingPeerId = undefined;
+    // After the current event: the host who ended it gets the ack of `endConsult` first.
+    setImmediate(() => {
+      for (const socket of sockets) socket.disconnect(true);
+    });
   });
 
   consults.on('inviteRevoked', (invite) => {

@@ -61,6 +61,57 @@ async function metrics(g: TestGateway): Promise<(name: string) => number> {
   };
 }
 
+/** What a VP8-only receiver would send as its RTP capabilities (small: 3,000 of them are sent). */
+const VP8_RECEIVER = {
+  codecs: [
+    {
+      kind: 'video',
+      mimeType: 'video/VP8',
+      clockRate: 90000,
+      preferredPayloadType: 96,
+      rtcpFeedback: [
+        { type: 'nack' },
+        { type: 'nack', parameter: 'pli' },
+        { type: 'transport-cc' },
+      ],
+    },
+    {
+      kind: 'video',
+      mimeType: 'video/rtx',
+      clockRate: 90000,
+      preferredPayloadType: 97,
+      parameters: { apt: 96 },
+    },
+  ],
+  headerExtensions: [],
+};
+
+/**
+ * Emits every payload at once and resolves with all the acks, in order. The wait is bounded
+ * by the acks themselves (and a generous overall timeout), not per request: a loaded machine
+ * answers thousands of requests slowly, and a lost ack is still caught.
+ */
+function burst<T>(client: TestClient, event: string, payloads: unknown[]): Promise<Ack<T>[]> {
+  return new Promise((resolve, reject) => {
+    const acks: Ack<T>[] = new Array(payloads.length);
+    let pending = payloads.length;
+    const timer = setTimeout(
+      () => reject(new Error(`${pending} of ${payloads.length} ${event} acks missing after 60 s`)),
+      60_000,
+    );
+    const emit = client.socket.emit as unknown as (...args: unknown[]) => void;
+    payloads.forEach((payload, i) =>
+      emit.call(client.socket, event, payload, (ack: Ack<T>) => {
+        acks[i] = ack;
+        if (--pending === 0) {
+          clearTimeout(timer);
+          resolve(acks);
+        }
+      }),
+    );
+  });
+}
+
 const codes = (acks: Ack<unknown>[]) => {
   const counts: Record<string, number> = {};
   for (const a of acks) {
@@ -76,12 +127,10 @@ describe('media limits per participant, under concurrency', () => {
     const host = await hostJoins();
     const specialist = await specialistJoins(host.client);
 
-    const created = await Promise.all(
-      Array.from({ length: 2000 }, (_, i) =>
-        host.client.request<TransportResponse>('createTransport', {
-          direction: i % 2 ? 'recv' : 'send',
-        }),
-      ),
+    const created = await burst<TransportResponse>(
+      host.client,
+      'createTransport',
+      Array.from({ length: 2000 }, (_, i) => ({ direction: i % 2 ? 'recv' : 'send' })),
     );
     const createdCodes = codes(created);
     expect(Object.keys(createdCodes).sort()).toEqual(['conflict', 'ok']);
@@ -130,13 +179,10 @@ describe('media limits per participant, under concurrency', () => {
     const specialist = await specialistJoins(host.client);
     await specialist.client.call('createTransport', { direction: 'recv' });
 
-    const consumed = await Promise.all(
-      Array.from({ length: 3000 }, () =>
-        specialist.client.request<ConsumeResponse>('consume', {
-          producerId,
-          rtpCapabilities: host.join.routerRtpCapabilities,
-        }),
-      ),
+    const consumed = await burst<ConsumeResponse>(
+      specialist.client,
+      'consume',
+      Array.from({ length: 3000 }, () => ({ producerId, rtpCapabilities: VP8_RECEIVER })),
     );
     expect(codes(consumed)).toEqual({ ok: 3000 });
     const ids = new Set(consumed.map((a) => (a.ok ? a.data.consumerId : '')));
