@@ -91,6 +91,17 @@ export const configSchema = z
     ),
     /** A participant whose connection drops keeps their place this long (seconds; 0: removed at once). */
     RECONNECT_GRACE_SECONDS: intIn(0, 600, 30),
+    /** Signalling events one connection may send per second on average, and at once. */
+    SOCKET_EVENTS_PER_SECOND: intIn(1, 10_000, 50),
+    SOCKET_EVENT_BURST: intIn(1, 100_000, 100),
+    /** Chat messages one participant may send per CHAT_WINDOW_SECONDS on average, and at once. */
+    CHAT_MESSAGES_PER_WINDOW: intIn(1, 10_000, 5),
+    CHAT_WINDOW_SECONDS: intIn(1, 3600, 5),
+    CHAT_BURST: intIn(1, 10_000, 10),
+    /** Chat messages a joining participant gets with `join` (older ones: `chatHistory`). */
+    CHAT_HISTORY_ON_JOIN: intIn(0, 1000, 50),
+    /** Chat messages one consult may hold in all. */
+    CHAT_MAX_PER_CONSULT: intIn(1, 1_000_000, 5000),
     /** Seconds between quality samples of each participant (stored in the record, shown live). */
     QUALITY_SAMPLE_SECONDS: intIn(1, 60, 5),
     /** Consult records are purged this many days after the consult ended; 0 keeps them forever. */
@@ -107,6 +118,25 @@ export const configSchema = z
             .filter(Boolean),
         )
         .pipe(z.array(z.url({ error: 'must be a comma-separated list of origins' }))),
+    ),
+    /**
+     * Which peers may name the client in X-Forwarded-For (Express `trust proxy`: `loopback`,
+     * addresses/CIDRs, a hop count, `true`); `false` or `off` uses the TCP peer's address.
+     */
+    TRUST_PROXY: z.preprocess(
+      (v) => (v === undefined || (typeof v === 'string' && v.trim() === '') ? 'loopback' : v),
+      z
+        .string()
+        .trim()
+        .transform((v): boolean | number | string =>
+          v === 'false' || v === 'off'
+            ? false
+            : v === 'true'
+              ? true
+              : /^\d+$/.test(v)
+                ? Number(v)
+                : v,
+        ),
     ),
     /** Base URL put in invite links (default: the URL the gateway listens on). */
     PUBLIC_URL: z.preprocess(emptyToUndefined, z.url({ error: 'must be a URL' }).optional()),
@@ -157,9 +187,18 @@ export interface Config {
   };
   consults: { lobbyOpenMinutes: number; inviteTtlHours: number };
   corsOrigins: string[];
+  trustProxy: boolean | number | string;
   publicUrl: string | undefined;
   records: { sampleSeconds: number; retentionDays: number };
   reconnectGraceSeconds: number;
+  signalling: SignallingLimits;
+}
+
+/** Per-connection and per-participant limits of the signalling server. */
+export interface SignallingLimits {
+  eventsPerSecond: number;
+  eventBurst: number;
+  chat: { perSecond: number; burst: number; historyOnJoin: number; maxPerConsult: number };
 }
 
 export class ConfigError extends Error {
@@ -240,8 +279,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     consults: { lobbyOpenMinutes: c.LOBBY_OPEN_MINUTES, inviteTtlHours: c.INVITE_TTL_HOURS },
     corsOrigins: c.CORS_ORIGINS,
+    trustProxy: c.TRUST_PROXY,
     records: { sampleSeconds: c.QUALITY_SAMPLE_SECONDS, retentionDays: c.RETENTION_DAYS },
     reconnectGraceSeconds: c.RECONNECT_GRACE_SECONDS,
+    signalling: {
+      eventsPerSecond: c.SOCKET_EVENTS_PER_SECOND,
+      eventBurst: c.SOCKET_EVENT_BURST,
+      chat: {
+        perSecond: c.CHAT_MESSAGES_PER_WINDOW / c.CHAT_WINDOW_SECONDS,
+        burst: c.CHAT_BURST,
+        historyOnJoin: c.CHAT_HISTORY_ON_JOIN,
+        maxPerConsult: c.CHAT_MAX_PER_CONSULT,
+      },
+    },
     publicUrl: c.PUBLIC_URL?.replace(/\/+$/, ''),
   };
 }

@@ -11,6 +11,7 @@ const statusByCode: Record<ErrorCode, number> = {
   conflict: 409,
   cannot_consume: 422,
   too_many_requests: 429,
+  rate_limited: 429,
   unavailable: 503,
   internal: 500,
 };

@@ -12,6 +12,7 @@ import type { Config } from './config.js';
 import { ConsultService } from './consults/ConsultService.js';
 import { Lobby } from './consults/Lobby.js';
 import { createApp } from './http/app.js';
+import { clientAddress, type TrustFn } from './http/clientAddress.js';
 import { createMetrics } from './http/metrics.js';
 import { loadTls } from './http/tls.js';
 import type { Logger } from './logger.js';
@@ -115,8 +116,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       corsOrigins: config.corsOrigins,
       publicUrl: () => config.publicUrl ?? url,
       clientDir: config.clientDir,
+      trustProxy: config.trustProxy,
       logger,
     });
+    const trust = app.get('trust proxy fn') as TrustFn;
     const tls = await loadTls(config, logger);
     const server = tls ? https.createServer(tls, app) : http.createServer(app);
     const io: SignallingServer = new IoServer(server, {
@@ -135,6 +138,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       sessions: services.auth.sessions,
       jwtSecret: config.jwtSecret,
       reconnectGraceMs: config.reconnectGraceSeconds * 1000,
+      limits: config.signalling,
+      clientAddress: (h) => clientAddress(trust, h.address, h.headers['x-forwarded-for']),
       logger,
     });
 

@@ -14,7 +14,7 @@ import { networkType } from './network';
 import { PeerDirectory } from './peers';
 import type { PeerUpdate } from './peers';
 import { worst } from './quality';
-import { RequestError, describeError, request } from './request';
+import { RequestError, describeError, request, sentLargeMessageRecently } from './request';
 import type { ConsultSocket, RequestData, RequestName, ResponseData } from './request';
 import { IceRecovery, NetworkWatch, selectedPair } from './resilience';
 import { canResume, planResume } from './resume';
@@ -243,6 +243,15 @@ export class RoomClient extends Emitter<RoomEvents> {
     return this.req(s, 'chatMessage', { text });
   }
 
+  /** Older chat messages, before the message `before` (oldest first). */
+  async loadEarlierChat(before: string): Promise<ResponseData<'chatHistory'>> {
+    const s = this.session;
+    if (!s || s.closed || this.phase !== 'joined') {
+      throw new RequestError('chatHistory', 'not_joined', 'You are not in the consult.');
+    }
+    return this.req(s, 'chatHistory', { before });
+  }
+
   private hostRequest<E extends 'admit' | 'deny' | 'removePeer' | 'endConsult'>(
     event: E,
     data: RequestData<E>,
@@ -276,6 +285,17 @@ export class RoomClient extends Emitter<RoomEvents> {
       const s = this.session;
       if (!s?.ready || s.closed) this.closeSession();
       this.setPhase('reconnecting');
+      if (
+        (reason === 'transport close' || reason === 'parse error') &&
+        sentLargeMessageRecently(socket)
+      ) {
+        this.emit('error', {
+          code: 'too_large',
+          message:
+            'The server closed the connection after a message larger than it accepts (256 KiB); reconnecting…',
+          fatal: false,
+        });
+      }
       if (reason === 'io server disconnect') {
         // Socket.IO does not reconnect after a server-side disconnect (e.g. a gateway restart):
         // try again a few times; a refused token then ends in connect_error.
@@ -443,7 +463,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     }
     const joined: JoinResponse = res;
     this.ownPeerId = joined.peerId;
-    this.emit('chatHistory', joined.chat ?? []);
+    this.emit('chatHistory', joined.chat ?? [], joined.chatHasMore ?? false);
     if (joined.lobby) this.emit('lobby', joined.lobby);
     for (const p of joined.peers) this.upsertPeer(p);
 
@@ -561,7 +581,7 @@ export class RoomClient extends Emitter<RoomEvents> {
   /** Brings a kept session in line with the server after a signalling drop. */
   private async reconcile(s: Session, joined: JoinResponse, resumed: ResumedState): Promise<void> {
     const live = (): boolean => this.session === s && !s.closed;
-    this.emit('chatHistory', joined.chat ?? []);
+    this.emit('chatHistory', joined.chat ?? [], joined.chatHasMore ?? false);
     if (joined.lobby) this.emit('lobby', joined.lobby);
     // Who left while we were away; everyone else's producers as they are now.
     const present = new Set(joined.peers.map((p) => p.peerId));

@@ -29,14 +29,24 @@ type ChatEvents = {
 export class ChatLog extends Emitter<ChatEvents> {
   private readonly byId = new Map<string, ChatMessage>();
   private list: ChatMessage[] = [];
+  /** The server holds messages older than the oldest in the list. */
+  hasMore = false;
 
   get messages(): readonly ChatMessage[] {
     return this.list;
   }
 
-  /** Merges `join`'s history (a rejoin brings the full history again). */
-  loadHistory(history: readonly ChatMessage[]): void {
+  /**
+   * Merges `join`'s latest messages (a rejoin brings them again) or an older page;
+   * `hasMore` says whether the server has older ones than the oldest of `history`.
+   */
+  loadHistory(history: readonly ChatMessage[], hasMore = false): void {
+    const oldest = this.list[0];
     let changed = false;
+    if (!oldest || !history[0] || byTime(history[0], oldest) <= 0) {
+      changed = this.hasMore !== hasMore;
+      this.hasMore = hasMore;
+    }
     for (const m of history) {
       if (this.byId.has(m.id)) continue;
       this.byId.set(m.id, m);

@@ -19,8 +19,27 @@ export type ResponseData<E extends RequestName> = Parameters<ClientToServerEvent
   ? T
   : never;
 
-/** Server error codes plus the two the client raises itself. */
-export type RequestErrorCode = ErrorCode | 'timeout' | 'disconnected';
+/** Server error codes plus those the client raises itself. */
+export type RequestErrorCode = ErrorCode | 'timeout' | 'disconnected' | 'too_large';
+
+/**
+ * The server closes the connection on a message over 256 KiB (maxHttpBufferSize in
+ * src/gateway.ts); the client refuses anything near it, leaving room for the packet framing.
+ */
+export const MAX_MESSAGE_BYTES = 250 * 1024;
+/** Messages this big are remembered, to explain a connection closed right after one. */
+const LARGE_MESSAGE_BYTES = 64 * 1024;
+const largeSends = new WeakMap<ConsultSocket, number>();
+
+/** True when this socket sent a large message within `withinMs` (its closing may be why). */
+export function sentLargeMessageRecently(socket: ConsultSocket, withinMs = 5000): boolean {
+  const at = largeSends.get(socket);
+  return at !== undefined && Date.now() - at < withinMs;
+}
+
+function serializedBytes(data: unknown): number {
+  return new TextEncoder().encode(JSON.stringify(data) ?? '').length;
+}
 
 /** A failed request: the server's ack error, a timeout, or a lost connection. */
 export class RequestError extends Error {
@@ -82,10 +101,24 @@ export function request<E extends RequestName>(
       finish(() =>
         reject(new RequestError(event, 'disconnected', `Connection lost during "${event}"`)),
       );
+    const bytes = serializedBytes(data);
+    if (bytes > MAX_MESSAGE_BYTES) {
+      finish(() =>
+        reject(
+          new RequestError(
+            event,
+            'too_large',
+            `This is too large to send (${Math.ceil(bytes / 1024)} KiB; the server accepts at most 256 KiB per message).`,
+          ),
+        ),
+      );
+      return;
+    }
     if (!socket.connected) {
       onDisconnect();
       return;
     }
+    if (bytes > LARGE_MESSAGE_BYTES) largeSends.set(socket, Date.now());
     socket.on('disconnect', onDisconnect);
     (socket.emit as unknown as LooseEmit).call(socket, event, data, (res: unknown) =>
       finish(() => {

@@ -116,8 +116,8 @@ export type RoomEvents = {
   denied: [string];
   /** For hosts: who waits in the lobby now (empty when not joined). */
   lobby: [LobbyEntryInfo[]];
-  /** The consult's chat so far, from each (re)join. */
-  chatHistory: [ChatEntry[]];
+  /** The consult's latest chat, from each (re)join; `hasMore`: older messages can be loaded. */
+  chatHistory: [ChatEntry[], boolean];
   /** A stored chat message (this client's own ones are echoed too). */
   chatMessage: [ChatEntry & { peerId: string }];
   /** The server's connection figures for every participant, every few seconds. */

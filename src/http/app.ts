@@ -36,6 +36,8 @@ export interface AppDeps {
   /** Base URL for links the API hands out (invites). */
   publicUrl: () => string;
   clientDir: string;
+  /** Express `trust proxy`: which peers may name the client in X-Forwarded-For (default loopback). */
+  trustProxy?: boolean | number | string;
   logger: Logger;
 }
 
@@ -45,8 +47,8 @@ export function createApp(deps: AppDeps): express.Express {
   const { pool, rooms, metrics, clientDir, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
-  // Behind a hospital reverse proxy, req.ip is the client's (X-Forwarded-For from loopback only).
-  app.set('trust proxy', 'loopback');
+  // Behind a hospital reverse proxy, req.ip is the client's (X-Forwarded-For from TRUST_PROXY only).
+  app.set('trust proxy', deps.trustProxy ?? 'loopback');
   app.use(
     helmet({
       contentSecurityPolicy: {

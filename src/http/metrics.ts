@@ -28,6 +28,37 @@ export function createMetrics(
   gauge('gateway_transports', 'Open WebRTC transports', () => counts().transports);
   gauge('gateway_producers', 'Open producers', () => counts().producers);
   gauge('gateway_consumers', 'Open consumers', () => counts().consumers);
+  const labelled = (name: string, help: string, read: () => Record<string, number>) =>
+    new client.Gauge({
+      name,
+      help,
+      labelNames: ['source'],
+      registers: [registry],
+      collect() {
+        for (const [source, n] of Object.entries(read())) this.set({ source }, n);
+      },
+    });
+  const media = () => rooms.mediaCounts();
+  labelled(
+    'gateway_producers_by_source',
+    'Open producers by source',
+    () => media().producersBySource,
+  );
+  gauge(
+    'gateway_peer_transports_max',
+    'Most transports any one participant holds (the limit is 2)',
+    () => media().perPeerMax.transports,
+  );
+  labelled(
+    'gateway_peer_producers_max',
+    'Most producers of one source any one participant holds (the limit is 1)',
+    () => media().perPeerMax.producersBySource,
+  );
+  gauge(
+    'gateway_peer_consumers_of_one_producer_max',
+    'Most consumers any one participant holds of one producer (the limit is 1)',
+    () => media().perPeerMax.consumersOfOneProducer,
+  );
   gauge(
     'gateway_record_writes_pending',
     'Consult-record writes waiting for a retry',

@@ -215,8 +215,21 @@ export class ConsultRecorder {
     return message;
   }
 
-  chatHistory(consultId: string): ChatMessage[] {
-    return this.store.records.chat(consultId);
+  /** A page of the consult's chat before a message or time (the latest when `before` is unset). */
+  chatPage(
+    consultId: string,
+    before: { id: string } | { at: number } | undefined,
+    limit: number,
+  ): { messages: ChatMessage[]; hasMore: boolean } {
+    const page = this.store.records.chatPage(consultId, before, limit);
+    if (!page.anchorFound) {
+      throw new GatewayError('not_found', 'no such chat message in this consult');
+    }
+    return { messages: page.messages, hasMore: page.hasMore };
+  }
+
+  chatCount(consultId: string): number {
+    return this.store.records.chatCount(consultId);
   }
 
   /**

@@ -54,6 +54,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
   /** Fits this peer's incoming video to its downlink; signalling relays its events to the client. */
   readonly bandwidth = new BandwidthAdapter();
   #closed = false;
+  /** Reservations taken before the first await, so concurrent requests cannot exceed the limits. */
+  readonly #creatingTransports = new Set<Direction>();
+  readonly #producingSources = new Set<MediaSource>();
+  readonly #consuming = new Map<string, Promise<types.Consumer<ConsumerAppData>>>();
 
   constructor(
     readonly identity: PeerIdentity,
@@ -70,15 +74,27 @@ export class Peer extends TypedEmitter<PeerEvents> {
     return this.#closed;
   }
 
-  /** Creates this peer's send or receive transport, replacing an earlier one of that direction. */
+  /**
+   * Creates this peer's send or receive transport; once created it replaces an earlier one of
+   * that direction. One creation per direction at a time: a concurrent one is a `conflict`.
+   */
   async createTransport(direction: Direction): Promise<types.WebRtcTransport> {
     this.#assertOpen();
-    for (const [id, t] of this.transports) {
-      if (t.direction === direction) {
-        t.transport.close();
-        this.transports.delete(id);
-      }
+    if (this.#creatingTransports.has(direction)) {
+      throw new GatewayError(
+        'conflict',
+        `a ${direction} transport is already being created; wait for its answer`,
+      );
     }
+    this.#creatingTransports.add(direction);
+    try {
+      return await this.#createTransport(direction);
+    } finally {
+      this.#creatingTransports.delete(direction);
+    }
+  }
+
+  async #createTransport(direction: Direction): Promise<types.WebRtcTransport> {
     const transport = await this.router.createWebRtcTransport({
       webRtcServer: this.webRtcServer,
       enableUdp: true,
@@ -87,12 +103,23 @@ export class Peer extends TypedEmitter<PeerEvents> {
       initialAvailableOutgoingBitrate: this.limits.initialOutgoingBitrate,
       appData: { peerId: this.id, direction },
     });
+    try {
+      if (direction === 'send') {
+        await transport.setMaxIncomingBitrate(this.limits.maxIncomingBitrate);
+      }
+    } catch (err) {
+      transport.close();
+      throw err;
+    }
     if (this.#closed) {
       transport.close();
       throw new GatewayError('not_joined', 'the peer left while its transport was being created');
     }
-    if (direction === 'send') {
-      await transport.setMaxIncomingBitrate(this.limits.maxIncomingBitrate);
+    for (const [id, t] of this.transports) {
+      if (t.direction === direction) {
+        t.transport.close();
+        this.transports.delete(id);
+      }
     }
     this.transports.set(transport.id, { transport, direction });
     transport.on('routerclose', () => this.transports.delete(transport.id));
@@ -130,6 +157,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     throw new GatewayError('bad_request', 'create a recv transport before consuming');
   }
 
+  /** Produces one source; the source is reserved before any await, so at most one per source. */
   async produce(
     transportId: string,
     kind: MediaKind,
@@ -144,20 +172,27 @@ export class Peer extends TypedEmitter<PeerEvents> {
         `source '${source}' must be ${expectedKind}, not ${kind}`,
       );
     }
-    for (const p of this.producers.values()) {
-      if (p.appData.source === source) {
-        throw new GatewayError(
-          'conflict',
-          `already producing '${source}'; close that producer first`,
-        );
-      }
+    const busy =
+      this.#producingSources.has(source) ||
+      [...this.producers.values()].some((p) => p.appData.source === source);
+    if (busy) {
+      throw new GatewayError(
+        'conflict',
+        `already producing '${source}'; close that producer first`,
+      );
     }
     const transport = this.transport(transportId, 'send');
-    const producer = await transport.produce<ProducerAppData>({
-      kind,
-      rtpParameters,
-      appData: { source, peerId: this.id },
-    });
+    this.#producingSources.add(source);
+    let producer: types.Producer<ProducerAppData>;
+    try {
+      producer = await transport.produce<ProducerAppData>({
+        kind,
+        rtpParameters,
+        appData: { source, peerId: this.id },
+      });
+    } finally {
+      this.#producingSources.delete(source);
+    }
     if (this.#closed) {
       producer.close();
       throw new GatewayError('not_joined', 'the peer left while producing');
@@ -197,12 +232,20 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.safeEmit('producerClosed', id);
   }
 
-  /** Consumes another peer's producer on this peer's receive transport, paused until resumed. */
+  /**
+   * Consumes another peer's producer on this peer's receive transport, paused until resumed.
+   * One consumer per producer: consuming it again (even concurrently) yields the same consumer.
+   */
   async consume(
     producer: types.Producer<ProducerAppData>,
     rtpCapabilities: types.RtpCapabilities,
   ): Promise<types.Consumer<ConsumerAppData>> {
     this.#assertOpen();
+    for (const existing of this.consumers.values()) {
+      if (existing.producerId === producer.id && !existing.closed) return existing;
+    }
+    const pending = this.#consuming.get(producer.id);
+    if (pending) return pending;
     if (!this.router.canConsume({ producerId: producer.id, rtpCapabilities })) {
       throw new GatewayError(
         'cannot_consume',
@@ -210,6 +253,20 @@ export class Peer extends TypedEmitter<PeerEvents> {
       );
     }
     const transport = this.recvTransport();
+    const consuming = this.#consume(transport, producer, rtpCapabilities);
+    this.#consuming.set(producer.id, consuming);
+    try {
+      return await consuming;
+    } finally {
+      this.#consuming.delete(producer.id);
+    }
+  }
+
+  async #consume(
+    transport: types.WebRtcTransport,
+    producer: types.Producer<ProducerAppData>,
+    rtpCapabilities: types.RtpCapabilities,
+  ): Promise<types.Consumer<ConsumerAppData>> {
     const consumer = await transport.consume<ConsumerAppData>({
       producerId: producer.id,
       rtpCapabilities,

@@ -3,10 +3,13 @@
  * simultaneous joins cannot create two routers for one consult.
  */
 import type { Logger } from '../logger.js';
+import { mediaSourceSchema, type MediaSource } from '../signalling/messages.js';
 import { TypedEmitter } from '../util/TypedEmitter.js';
 import type { TransportLimits } from './Peer.js';
 import { Room } from './Room.js';
 import type { WorkerPool } from './WorkerPool.js';
+
+const mediaSources = mediaSourceSchema.options;
 
 type RegistryEvents = {
   roomCreated: [room: Room];
@@ -62,6 +65,40 @@ export class RoomRegistry extends TypedEmitter<RegistryEvents> {
       }
     }
     return { consults: this.rooms.size, peers, transports, producers, consumers };
+  }
+
+  /**
+   * Live producers by source, and the most any one peer holds (for /metrics): the per-peer
+   * limits are at most 2 transports, 1 producer per source and 1 consumer per producer.
+   */
+  mediaCounts() {
+    const producersBySource: Record<MediaSource, number> = { mic: 0, camera: 0, screen: 0 };
+    const perPeerMax = {
+      transports: 0,
+      producersBySource: { mic: 0, camera: 0, screen: 0 } as Record<MediaSource, number>,
+      consumersOfOneProducer: 0,
+    };
+    for (const room of this.rooms.values()) {
+      for (const peer of room.peers.values()) {
+        perPeerMax.transports = Math.max(perPeerMax.transports, peer.transports.size);
+        const mine: Record<MediaSource, number> = { mic: 0, camera: 0, screen: 0 };
+        for (const p of peer.producers.values()) mine[p.appData.source]++;
+        for (const source of mediaSources) {
+          producersBySource[source] += mine[source];
+          perPeerMax.producersBySource[source] = Math.max(
+            perPeerMax.producersBySource[source],
+            mine[source],
+          );
+        }
+        const byProducer = new Map<string, number>();
+        for (const c of peer.consumers.values()) {
+          const n = (byProducer.get(c.producerId) ?? 0) + 1;
+          byProducer.set(c.producerId, n);
+          perPeerMax.consumersOfOneProducer = Math.max(perPeerMax.consumersOfOneProducer, n);
+        }
+      }
+    }
+    return { producersBySource, perPeerMax };
   }
 
   /** Closes every room, telling their peers why. */

@@ -2,12 +2,30 @@
  * The one wrapper every Socket.IO event goes through: it parses the payload with its zod
  * schema, runs the handler, and acks `{ ok: true, data }` or `{ ok: false, error }`.
  * Nothing a client sends can throw out of a listener (which would end the process).
+ * Every event also counts against the socket's rate limit (see `limitEvents`).
  */
 import type { Socket } from 'socket.io';
 import type { z } from 'zod';
 import { GatewayError, toGatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Ack, ClientToServerEvents } from './messages.js';
+import { EventLimiter, type Clock, type EventLimits } from './rateLimit.js';
+
+const limiters = new WeakMap<Socket, EventLimiter>();
+
+/** Sets a socket's event rate limit (before its handlers run; the default is `defaultEventLimits`). */
+export function limitEvents(socket: Socket, limits: EventLimits, clock?: Clock): void {
+  limiters.set(socket, new EventLimiter(limits, clock));
+}
+
+function limiterOf(socket: Socket): EventLimiter {
+  let limiter = limiters.get(socket);
+  if (!limiter) {
+    limiter = new EventLimiter();
+    limiters.set(socket, limiter);
+  }
+  return limiter;
+}
 
 type AckData<E extends keyof ClientToServerEvents> =
   Parameters<Parameters<ClientToServerEvents[E]>[1]>[0] extends Ack<infer T> ? T : never;
@@ -23,6 +41,18 @@ export function handle<E extends keyof ClientToServerEvents, S extends z.ZodType
     const last = args[args.length - 1];
     const ack = typeof last === 'function' ? (args.pop() as (res: unknown) => void) : undefined;
     try {
+      const verdict = limiterOf(socket).check();
+      if (verdict === 'flood') {
+        logger.warn({ event, socketId: socket.id }, 'socket flooded far past its event limit');
+        socket.disconnect(true);
+        return;
+      }
+      if (verdict === 'limited') {
+        throw new GatewayError(
+          'rate_limited',
+          `too many requests from this connection; wait ${limiterOf(socket).waitSeconds()} s and retry`,
+        );
+      }
       if (args.length > 1) throw new GatewayError('bad_request', `${event} takes one payload`);
       const parsed = schema.safeParse(args[0]);
       if (!parsed.success) throw GatewayError.fromZod(parsed.error, `${event} payload`);

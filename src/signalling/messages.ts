@@ -109,6 +109,15 @@ export const chatMessageRequest = z.object({
     .min(1, { error: 'a message cannot be empty' })
     .max(CHAT_MAX_CHARS, { error: `a message is at most ${CHAT_MAX_CHARS} characters` }),
 });
+export const CHAT_PAGE_MAX = 100;
+/** Older chat messages: those before a message id or an ISO time, newest `limit` of them. */
+export const chatHistoryRequest = z.object({
+  before: z.union([
+    z.iso.datetime({ offset: true }).transform((t) => ({ at: Date.parse(t) })),
+    id.transform((messageId) => ({ id: messageId })),
+  ]),
+  limit: z.number().int().min(1).max(CHAT_PAGE_MAX).optional(),
+});
 export const createTransportRequest = z.object({ direction: z.enum(['send', 'recv']) });
 export const connectTransportRequest = z.object({
   transportId: id,
@@ -216,8 +225,10 @@ export interface JoinResponse {
   waiting?: false;
   resumed?: ResumedState;
   peerId: string;
-  /** The consult's chat so far (late joiners see it). */
+  /** The consult's latest chat messages, oldest first (late joiners see them). */
   chat: ChatEntry[];
+  /** Older messages exist: fetch them with `chatHistory`. */
+  chatHasMore: boolean;
   /** Present for those who may admit (the host): who waits right now. */
   lobby?: LobbyEntryInfo[];
   /** mediasoup RtpCapabilities of the consult's router (for Device.load). */
@@ -264,6 +275,7 @@ export const errorCodes = [
   'conflict',
   'cannot_consume',
   'too_many_requests',
+  'rate_limited',
   'unavailable',
   'internal',
 ] as const;
@@ -329,6 +341,10 @@ export interface ClientToServerEvents {
   chatMessage: (
     req: z.infer<typeof chatMessageRequest>,
     ack: (res: Ack<{ id: string; at: string }>) => void,
+  ) => void;
+  chatHistory: (
+    req: z.input<typeof chatHistoryRequest>,
+    ack: (res: Ack<{ messages: ChatEntry[]; hasMore: boolean }>) => void,
   ) => void;
 }
 

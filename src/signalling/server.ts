@@ -20,10 +20,11 @@ import type { Room } from '../sfu/Room.js';
 import type { ConsultRecorder } from '../records/ConsultRecorder.js';
 import type { QualitySampler } from '../records/QualitySampler.js';
 import type { RoomRegistry } from '../sfu/RoomRegistry.js';
-import type { ChatMessage } from '../store/repositories.js';
-import { handle } from './handler.js';
+import type { SignallingLimits } from '../config.js';
+import { ChatPolicy, chatEntry } from './chat.js';
+import { handle, limitEvents } from './handler.js';
+import { defaultEventLimits } from './rateLimit.js';
 import type {
-  ChatEntry,
   ClientToServerEvents,
   LobbyEntryInfo,
   PeerInfo,
@@ -34,6 +35,7 @@ import type {
 } from './messages.js';
 import {
   admitRequest,
+  chatHistoryRequest,
   chatMessageRequest,
   connectTransportRequest,
   consumeRequest,
@@ -77,6 +79,10 @@ export interface SignallingDeps {
   jwtSecret: string;
   /** How long a peer whose socket dropped keeps its place (and media) before it is removed. */
   reconnectGraceMs: number;
+  /** Event and chat rate limits, chat history bounds. */
+  limits: SignallingLimits;
+  /** The client's address from a handshake, by the same proxy rule as HTTP (default: TCP peer). */
+  clientAddress?: (handshake: Socket['handshake']) => string;
   logger: Logger;
 }
 
@@ -129,15 +135,6 @@ const peerKey = (peerId: string) => `peer:${peerId}`;
 /** Reasons a room closes that mean "the media path is gone, join again". */
 const REJOIN_REASONS = new Set(['media_server_restarted', 'gateway_shutdown']);
 
-const chatEntry = (m: ChatMessage): ChatEntry => ({
-  id: m.id,
-  at: new Date(m.at).toISOString(),
-  senderId: m.senderId,
-  senderName: m.senderName,
-  senderRole: m.senderRole,
-  text: m.text,
-});
-
 const lobbyInfo = (e: LobbyEntry): LobbyEntryInfo => ({
   peerId: e.peerId,
   displayName: e.displayName,
@@ -172,16 +169,26 @@ export function attachSignalling(io: SignallingServer, deps: SignallingDeps): vo
     });
   });
 
-  /** Ends the consult for everyone connected to it (host ended it, or it was cancelled/ended via the API). */
+  const chat = new ChatPolicy(deps.recorder, deps.limits.chat);
+
+  /**
+   * Ends the consult for everyone connected to it (host ended it, or it was cancelled/ended via
+   * the API). The sockets are collected first: closing the room takes them out of its rooms.
+   */
   consults.on('consultClosed', (consult) => {
     const reason = consult.endReason ?? consult.status;
-    for (const key of [consultKey(consult.id), lobbyKey(consult.id)]) {
-      io.to(key).emit('consultEnded', { reason });
-    }
+    const sockets = [...io.of('/').sockets.values()].filter(
+      (s) => s.data.claims?.consultId === consult.id,
+    );
+    for (const socket of sockets) socket.emit('consultEnded', { reason });
     rooms.rooms.get(consult.id)?.close('consult_ended');
     lobby.clear(consult.id);
-    io.in(lobbyKey(consult.id)).disconnectSockets(true);
-    io.in(consultKey(consult.id)).disconnectSockets(true);
+    chat.forget(consult.id);
+    for (const socket of sockets) socket.data.waitingPeerId = undefined;
+    // After the current event: the host who ended it gets the ack of `endConsult` first.
+    setImmediate(() => {
+      for (const socket of sockets) socket.disconnect(true);
+    });
   });
 
   consults.on('inviteRevoked', (invite) => {
@@ -217,7 +224,15 @@ export function attachSignalling(io: SignallingServer, deps: SignallingDeps): vo
   );
 
   const attachments = new Attachments();
-  io.on('connection', (socket) => registerHandlers(io, socket, deps, attachments, log));
+  const eventLimits = {
+    ...defaultEventLimits,
+    perSecond: deps.limits.eventsPerSecond,
+    burst: deps.limits.eventBurst,
+  };
+  io.on('connection', (socket) => {
+    limitEvents(socket, eventLimits);
+    registerHandlers(io, socket, deps, attachments, log, chat);
+  });
 }
 
 /** Relays a room's events to the sockets of its peers. */
@@ -296,11 +311,12 @@ function registerHandlers(
   deps: SignallingDeps,
   attachments: Attachments,
   logger: Logger,
+  chat: ChatPolicy,
 ): void {
-  const { rooms, consults, lobby, audit, recorder } = deps;
+  const { rooms, consults, lobby, audit } = deps;
   const claims = socket.data.claims;
   const consultId = claims.consultId;
-  const ip = socket.handshake.address;
+  const ip = deps.clientAddress?.(socket.handshake) ?? socket.handshake.address;
   const actor = { id: claims.sub, label: claims.name };
   const log = logger.child({ socketId: socket.id, userId: claims.sub, consultId });
   const record = (
@@ -455,7 +471,7 @@ function registerHandlers(
           peerId: peer.id,
           routerRtpCapabilities: room.router.rtpCapabilities,
           peers: [...room.peers.values()].filter((p) => p !== peer).map(peerInfo),
-          chat: recorder.chatHistory(consultId).map(chatEntry),
+          ...chat.onJoin(consultId),
           ...(mayAdmit ? { lobby: lobby.list(consultId).map(lobbyInfo) } : {}),
           ...(seat ? { resumed: resumedState(peer) } : {}),
         };
@@ -621,13 +637,18 @@ function registerHandlers(
 
   handle(socket, log, 'chatMessage', chatMessageRequest, ({ text }) => {
     const peer = joined();
-    const message = recorder.chat(
+    const message = chat.post(
       consultId,
       { id: claims.sub, name: peer.identity.displayName, role: claims.role },
       text,
     );
     io.to(consultKey(consultId)).emit('chatMessage', { ...chatEntry(message), peerId: peer.id });
     return { id: message.id, at: new Date(message.at).toISOString() };
+  });
+
+  handle(socket, log, 'chatHistory', chatHistoryRequest, ({ before, limit }) => {
+    joined();
+    return chat.history(consultId, claims.sub, before, limit ?? 50);
   });
 
   handle(socket, log, 'endConsult', emptyRequest, () => {

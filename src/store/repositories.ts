@@ -253,6 +253,16 @@ export interface RecordRepository {
   samples(consultId: string): QualitySample[];
   appendChat(m: ChatMessage): void;
   chat(consultId: string): ChatMessage[];
+  /**
+   * Up to `limit` messages just before `before` (a message id of this consult, or a time), or
+   * the latest ones; oldest first. `anchorFound` is false when `before` names no message here.
+   */
+  chatPage(
+    consultId: string,
+    before: { id: string } | { at: number } | undefined,
+    limit: number,
+  ): { messages: ChatMessage[]; hasMore: boolean; anchorFound: boolean };
+  chatCount(consultId: string): number;
   saveNotes(n: ConsultNotes): void;
   latestNotes(consultId: string): ConsultNotes | undefined;
   /** Deletes consults (and their whole record) that ended before `before`; returns their ids. */

@@ -21,8 +21,13 @@ export interface TestClient {
   close(): void;
 }
 
-export async function connectClient(url: string, token: string | undefined): Promise<TestClient> {
+export async function connectClient(
+  url: string,
+  token: string | undefined,
+  opts: { extraHeaders?: Record<string, string> } = {},
+): Promise<TestClient> {
   const socket: TestSocket = io(url, {
+    ...opts,
     auth: token === undefined ? {} : { token },
     transports: ['websocket'],
     reconnection: false,

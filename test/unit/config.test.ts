@@ -32,6 +32,27 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads the signalling limits and the trusted proxies', () => {
+    const defaults = loadConfig({ DATA_DIR: tmp() });
+    expect(defaults.signalling).toEqual({
+      eventsPerSecond: 50,
+      eventBurst: 100,
+      chat: { perSecond: 1, burst: 10, historyOnJoin: 50, maxPerConsult: 5000 },
+    });
+    expect(defaults.trustProxy).toBe('loopback');
+    const set = (TRUST_PROXY: string) => loadConfig({ DATA_DIR: tmp(), TRUST_PROXY }).trustProxy;
+    expect([set('off'), set('false'), set('true'), set('2'), set('10.0.0.0/8')]).toEqual([
+      false,
+      false,
+      true,
+      2,
+      '10.0.0.0/8',
+    ]);
+    expect(() => loadConfig({ DATA_DIR: tmp(), SOCKET_EVENTS_PER_SECOND: '0' })).toThrow(
+      /SOCKET_EVENTS_PER_SECOND/,
+    );
+  });
+
   it('listens for the LAN with a self-signed certificate and an announced address', () => {
     const c = loadConfig({ HOST: '0.0.0.0', ANNOUNCED_IP: '203.0.113.7', DATA_DIR: tmp() });
     expect(c.tls).toBe('self-signed');

@@ -5,14 +5,20 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { GatewayError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
-import { handle } from '../../src/signalling/handler.js';
+import { handle, limitEvents } from '../../src/signalling/handler.js';
 
 function fakeSocket() {
   const emitter = new EventEmitter();
-  const socket = Object.assign(emitter, { id: 'fake' }) as unknown as Socket;
+  const state = { disconnected: false };
+  const socket = Object.assign(emitter, {
+    id: 'fake',
+    disconnect: () => {
+      state.disconnected = true;
+    },
+  }) as unknown as Socket;
   const send = (event: string, ...args: unknown[]) =>
     new Promise<unknown>((resolve) => emitter.emit(event, ...args, resolve));
-  return { socket, send };
+  return { socket, send, state };
 }
 
 const logger = createLogger('silent');
@@ -72,5 +78,30 @@ describe('handle()', () => {
     socket.emit('leave', 'garbage');
     await new Promise((r) => setTimeout(r, 10));
     expect(calls).toBe(1);
+  });
+
+  it('counts every event against the socket: past the limit rate_limited, far past it disconnected', async () => {
+    const { socket, send, state } = fakeSocket();
+    let now = 0;
+    limitEvents(socket, { perSecond: 2, burst: 3, floodFactor: 10, floodSeconds: 5 }, () => now);
+    let calls = 0;
+    handle(socket, logger, 'leave', z.any(), () => ({ n: ++calls }) as never);
+    handle(socket, logger, 'getStats', z.any(), () => ({ n: ++calls }) as never);
+    const acks = [];
+    for (let i = 0; i < 2; i++) acks.push(await send('leave', {}), await send('getStats', {}));
+    expect(acks.filter((a) => (a as { ok: boolean }).ok)).toHaveLength(3);
+    expect(acks[3]).toMatchObject({ ok: false, error: { code: 'rate_limited' } });
+    expect(calls).toBe(3);
+    now += 1000;
+    expect(await send('leave', {})).toMatchObject({ ok: true });
+    // 10x the rate for 5 s is 100 events in the window (5 so far); the 101st cuts the socket off.
+    let acked = 0;
+    for (let i = 0; i < 95; i++) socket.emit('leave', {}, () => acked++);
+    expect(state.disconnected).toBe(false);
+    socket.emit('leave', {}, () => acked++);
+    expect(state.disconnected).toBe(true);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(acked).toBe(95);
+    expect(calls).toBe(5); // the one token left after the pause; the rest were refused
   });
 });

@@ -19,6 +19,8 @@ export interface ChatPanelOptions {
   send(text: string): Promise<unknown>;
   /** This participant's user id (their own messages are marked). */
   selfId(): string | null;
+  /** Fetches the messages before message `before`, oldest first. */
+  loadEarlier(before: string): Promise<{ messages: ChatMessage[]; hasMore: boolean }>;
 }
 
 export class ChatPanel {
@@ -29,6 +31,7 @@ export class ChatPanel {
   private readonly counter: HTMLElement;
   private readonly error: HTMLElement;
   private readonly count: HTMLElement;
+  private readonly earlier: HTMLButtonElement;
   private enabled = false;
   private sending = false;
   private readonly off: (() => void)[] = [];
@@ -63,6 +66,12 @@ export class ChatPanel {
       hidden: true,
     });
     this.count = h('span', { class: 'count', testid: 'chat-count' }, '0');
+    this.earlier = h(
+      'button',
+      { type: 'button', class: 'small', testid: 'chat-earlier', hidden: true },
+      'Load earlier messages',
+    );
+    this.earlier.addEventListener('click', () => void this.loadEarlier());
     const form = h(
       'form',
       { class: 'chat-form', novalidate: true },
@@ -74,6 +83,7 @@ export class ChatPanel {
       'section',
       { class: 'side-card chat-panel', testid: 'chat-panel', 'aria-labelledby': 'chat-h' },
       h('h2', { id: 'chat-h' }, 'Chat ', this.count),
+      this.earlier,
       this.list,
       form,
     );
@@ -149,7 +159,25 @@ export class ChatPanel {
     }
   }
 
+  private async loadEarlier(): Promise<void> {
+    const oldest = this.opts.log.messages[0];
+    if (!oldest) return;
+    this.earlier.disabled = true;
+    try {
+      const page = await this.opts.loadEarlier(oldest.id);
+      const fromBottom = this.list.scrollHeight - this.list.scrollTop;
+      this.opts.log.loadHistory(page.messages, page.hasMore);
+      // Keep the messages the user was reading where they were.
+      this.list.scrollTop = this.list.scrollHeight - fromBottom;
+    } catch (err) {
+      this.showError(`Could not load earlier messages: ${describeError(err).message}`);
+    } finally {
+      this.earlier.disabled = false;
+    }
+  }
+
   private renderAll(messages: readonly ChatMessage[]): void {
+    this.earlier.hidden = !this.opts.log.hasMore;
     this.list.replaceChildren(...messages.map((m) => this.item(m)));
     if (!messages.length)
       this.list.append(h('li', { class: 'muted chat-empty' }, 'No messages yet.'));

@@ -107,6 +107,7 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
   const chat = new ChatPanel({
     log: chatLog,
     send: (text) => client.sendChat(text),
+    loadEarlier: (before) => client.loadEarlierChat(before),
     selfId: () => claims?.sub ?? null,
   });
   ui.chatSlot.append(chat.el);
@@ -351,7 +352,7 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
       else tiles.showQuality(peerId, view.level, view.title);
     }
   });
-  client.on('chatHistory', (history) => chatLog.loadHistory(history));
+  client.on('chatHistory', (history, hasMore) => chatLog.loadHistory(history, hasMore));
   client.on('chatMessage', (message) => chatLog.add(message));
   client.on('activeSpeaker', (peerId) => {
     tiles.setActiveSpeaker(peerId);

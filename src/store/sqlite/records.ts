@@ -165,15 +165,44 @@ export class SqliteRecordRepository implements RecordRepository {
     const rows = this.db
       .prepare('SELECT * FROM chat_messages WHERE consult_id = ? ORDER BY at, rowid')
       .all(consultId) as Record<string, unknown>[];
-    return rows.map((r) => ({
-      id: r.id as string,
-      consultId: r.consult_id as string,
-      at: r.at as number,
-      senderId: r.sender_id as string,
-      senderName: r.sender_name as string,
-      senderRole: r.sender_role as string,
-      text: r.text as string,
-    }));
+    return rows.map(chatRow);
+  }
+
+  chatPage(
+    consultId: string,
+    before: { id: string } | { at: number } | undefined,
+    limit: number,
+  ): { messages: ChatMessage[]; hasMore: boolean; anchorFound: boolean } {
+    // Ordered by (at, rowid): messages stored in the same millisecond keep their order.
+    let where = 'consult_id = ?';
+    const args: unknown[] = [consultId];
+    if (before && 'id' in before) {
+      const anchor = this.db
+        .prepare('SELECT rowid, at FROM chat_messages WHERE id = ? AND consult_id = ?')
+        .get(before.id, consultId) as { rowid: number; at: number } | undefined;
+      if (!anchor) return { messages: [], hasMore: false, anchorFound: false };
+      where += ' AND (at < ? OR (at = ? AND rowid < ?))';
+      args.push(anchor.at, anchor.at, anchor.rowid);
+    } else if (before) {
+      where += ' AND at < ?';
+      args.push(before.at);
+    }
+    const rows = this.db
+      .prepare(`SELECT * FROM chat_messages WHERE ${where} ORDER BY at DESC, rowid DESC LIMIT ?`)
+      .all(...args, limit + 1) as Record<string, unknown>[];
+    const hasMore = rows.length > limit;
+    return {
+      messages: rows.slice(0, limit).reverse().map(chatRow),
+      hasMore,
+      anchorFound: true,
+    };
+  }
+
+  chatCount(consultId: string): number {
+    const row = this.db
+      .prepare('SELECT COUNT(*) AS n FROM chat_messages WHERE consult_id = ?')
+      .get(consultId) as { n: number };
+    return row.n;
   }
 
   saveNotes(n: ConsultNotes): void {
@@ -214,4 +243,16 @@ export class SqliteRecordRepository implements RecordRepository {
       return ids;
     })();
   }
+}
+
+function chatRow(r: Record<string, unknown>): ChatMessage {
+  return {
+    id: r.id as string,
+    consultId: r.consult_id as string,
+    at: r.at as number,
+    senderId: r.sender_id as string,
+    senderName: r.sender_name as string,
+    senderRole: r.sender_role as string,
+    text: r.text as string,
+  };
 }

@@ -1,0 +1,112 @@
+/**
+ * Chat policy of the signalling server: how fast one participant may post, how many messages
+ * a consult may hold, and how much history a join carries (older messages are paged).
+ */
+import { GatewayError } from '../errors.js';
+import type { ConsultRecorder } from '../records/ConsultRecorder.js';
+import type { ChatMessage } from '../store/repositories.js';
+import type { ChatEntry } from './messages.js';
+import { TokenBucket, type Clock } from './rateLimit.js';
+
+export interface ChatLimits {
+  /** Messages per second one participant may post on average, and at once. */
+  perSecond: number;
+  burst: number;
+  /** Messages `join` carries; older ones come from `chatHistory`. */
+  historyOnJoin: number;
+  /** Messages one consult may hold in all. */
+  maxPerConsult: number;
+}
+
+/** History pages one participant may ask for, per second on average and at once. */
+const HISTORY_PAGES = { perSecond: 2, burst: 10 };
+
+export const chatEntry = (m: ChatMessage): ChatEntry => ({
+  id: m.id,
+  at: new Date(m.at).toISOString(),
+  senderId: m.senderId,
+  senderName: m.senderName,
+  senderRole: m.senderRole,
+  text: m.text,
+});
+
+export class ChatPolicy {
+  /** Token buckets by consult, then by participant (user id). */
+  readonly #posts = new Map<string, Map<string, TokenBucket>>();
+  readonly #pages = new Map<string, Map<string, TokenBucket>>();
+
+  constructor(
+    private readonly recorder: ConsultRecorder,
+    readonly limits: ChatLimits,
+    private readonly now: Clock = Date.now,
+  ) {}
+
+  /** Stores a message once the sender is within its rate and the consult within its cap. */
+  post(
+    consultId: string,
+    sender: { id: string; name: string; role: string },
+    text: string,
+  ): ChatMessage {
+    const bucket = this.#bucket(this.#posts, consultId, sender.id, this.limits);
+    if (!bucket.take()) {
+      throw new GatewayError(
+        'rate_limited',
+        `you are sending messages too fast; wait ${bucket.waitSeconds()} s and send again`,
+      );
+    }
+    if (this.recorder.chatCount(consultId) >= this.limits.maxPerConsult) {
+      throw new GatewayError(
+        'conflict',
+        `this consult's chat is full (${this.limits.maxPerConsult} messages); no more can be added`,
+      );
+    }
+    return this.recorder.chat(consultId, sender, text);
+  }
+
+  /** What `join` carries: the latest messages and whether older ones exist. */
+  onJoin(consultId: string): { chat: ChatEntry[]; chatHasMore: boolean } {
+    if (this.limits.historyOnJoin === 0) {
+      return { chat: [], chatHasMore: this.recorder.chatCount(consultId) > 0 };
+    }
+    const page = this.recorder.chatPage(consultId, undefined, this.limits.historyOnJoin);
+    return { chat: page.messages.map(chatEntry), chatHasMore: page.hasMore };
+  }
+
+  /** Older messages, oldest first, for one participant's "load earlier messages". */
+  history(
+    consultId: string,
+    userId: string,
+    before: { id: string } | { at: number },
+    limit: number,
+  ): { messages: ChatEntry[]; hasMore: boolean } {
+    const bucket = this.#bucket(this.#pages, consultId, userId, HISTORY_PAGES);
+    if (!bucket.take()) {
+      throw new GatewayError(
+        'rate_limited',
+        `too many history requests; wait ${bucket.waitSeconds()} s and retry`,
+      );
+    }
+    const page = this.recorder.chatPage(consultId, before, limit);
+    return { messages: page.messages.map(chatEntry), hasMore: page.hasMore };
+  }
+
+  /** Drops a consult's buckets (it ended). */
+  forget(consultId: string): void {
+    this.#posts.delete(consultId);
+    this.#pages.delete(consultId);
+  }
+
+  #bucket(
+    all: Map<string, Map<string, TokenBucket>>,
+    consultId: string,
+    userId: string,
+    rate: { perSecond: number; burst: number },
+  ): TokenBucket {
+    let consult = all.get(consultId);
+    if (!consult) all.set(consultId, (consult = new Map()));
+    let bucket = consult.get(userId);
+    if (!bucket)
+      consult.set(userId, (bucket = new TokenBucket(rate.perSecond, rate.burst, this.now)));
+    return bucket;
+  }
+}
