@@ -49,6 +49,11 @@ export const createUserBody = z.object({
   password: passwordSchema,
 });
 export const updateUserBody = z.object({ disabled: z.boolean() });
+export const changePasswordBody = z.object({
+  currentPassword: z.string().min(1).max(1024),
+  newPassword: passwordSchema,
+});
+export const resetPasswordBody = z.object({ newPassword: passwordSchema });
 export const usersQuery = pageQuery.extend({ role: userRoleSchema.optional() });
 export const userDto = z.object({
   id: z.string(),

@@ -29,6 +29,8 @@ export interface UserRepository {
   findByEmailWithSecret(email: string): UserWithSecret | undefined;
   list(filter: { role?: UserRole; limit: number; offset: number }): Page<User>;
   setDisabled(id: string, disabled: boolean, at: number): User | undefined;
+  /** Replaces the password hash; undefined when there is no such user. */
+  setPasswordHash(id: string, passwordHash: string, at: number): User | undefined;
   count(): number;
 }
 
