@@ -188,7 +188,10 @@ export class ConfigError extends Error {
 
 /** True for an address only this machine can reach: localhost, 127.0.0.0/8, ::1. */
 export function isLoopback(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
   if (h === 'localhost') return true;
   const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
   if (isIPv4(v4)) return v4.startsWith('127.');

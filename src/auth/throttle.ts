@@ -128,10 +128,7 @@ export class LoginThrottle {
           // The address knows this account's password: its failures on it are forgiven.
           this.#pairs.delete(pairKey);
           for (const c of [counted[1]!, addressState]) c.count = Math.max(0, c.count - 1);
-        } else if (
-          addressState.count >= this.limits.failuresPerAddress &&
-          !addressState.struck
-        ) {
+        } else if (addressState.count >= this.limits.failuresPerAddress && !addressState.struck) {
           addressState.struck = true;
           addressState.strikes++;
           const at = this.now();
