@@ -104,12 +104,13 @@ export class AuthService {
   ): Promise<{ accepted: boolean; passwordOk: boolean }> {
     const attempt = this.#throttle.reserve(accountKey, ip);
     if (!attempt.ok) {
-      // One audit row per account, address and reason per window, however many attempts follow.
+      // One audit row per address and reason (and account, for an address that failed on it)
+      // per window, however many attempts follow: an address cannot make rows by varying e-mails.
       const addr = addressKey(ip);
       const key =
-        attempt.reason === 'address'
-          ? `address\n${addr}`
-          : `${attempt.reason}\n${accountKey}\n${addr}`;
+        attempt.reason === 'account'
+          ? `account\n${accountKey}\n${addr}`
+          : `${attempt.reason}\n${addr}`;
       if (this.#throttledAudit.first(key)) {
         this.audit.record({
           action,
