@@ -122,6 +122,21 @@ describe('lock-out and messages', () => {
     expect(throttledRows).toHaveLength(1);
     expect(throttledRows[0]!.sourceIp).toBe(ATTACKER);
   });
+
+  it('blocks an address that guesses across accounts, without an audit row per e-mail', async () => {
+    for (let i = 0; i < 20; i++)
+      expect((await loginFrom(ATTACKER, `victim${i}@h.example`, 'guess')).status).toBe(401);
+    const refused = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => loginFrom(ATTACKER, `more${i}@h.example`, 'guess')),
+    );
+    expect(refused.every((r) => r.status === 429)).toBe(true);
+    expect(refused[0]!.body.error!.message).toMatch(/from your address; try again in 15 minutes/);
+    expect((await loginFrom(USER_ADDRESS, doctor.email, TEST_PASSWORD)).status).toBe(200);
+    const rows = gw.store.audit
+      .search({ action: 'auth.login', limit: 10_000, offset: 0 })
+      .items.filter((e) => e.sourceIp === ATTACKER);
+    expect(rows).toHaveLength(21);
+  });
 });
 
 describe('password changes', () => {
