@@ -5,6 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { User } from '../../src/store/repositories.js';
 import { startTestGateway, TEST_PASSWORD, type TestGateway } from '../support/gateway.js';
+import { burstFromAnotherProcess } from '../support/burst.js';
 import { apiClient } from '../support/http.js';
 
 let gw: TestGateway;
@@ -45,20 +46,36 @@ describe('a burst of parallel guesses (production scrypt cost)', () => {
   });
 
   it('evaluates no more passwords than the limit, keeps GET / fast, and does not lock out the real user', async () => {
+    /** Times sequential GET / (static files are read through libuv's thread pool too): p99. */
+    const timeGets = async (min: number, max: number, until: () => boolean) => {
+      const times: number[] = [];
+      while (times.length < max && (times.length < min || !until())) {
+        const t0 = performance.now();
+        const res = await fetch(`${gw.url}/`);
+        await res.text();
+        times.push(performance.now() - t0);
+        expect(res.status).toBe(200);
+      }
+      return times.sort((a, b) => a - b)[Math.ceil(times.length * 0.99) - 1]!;
+    };
+    // The same GETs without a burst: what this (shared, possibly busy) machine takes anyway.
+    const baselineP99 = await timeGets(30, 30, () => true);
+
     const checksBefore = gw.auth.passwordChecks;
-    const burst = Promise.all(
-      Array.from({ length: 300 }, (_, i) => loginFrom(ATTACKER, doctor.email, `guess ${i}`)),
+    // The attacker is another process (another machine), so only the gateway's work is measured here.
+    const burst = burstFromAnotherProcess(
+      `${gw.url}/api/v1`,
+      Array.from({ length: 300 }, (_, i) => ({
+        path: '/auth/login',
+        headers: { 'x-forwarded-for': ATTACKER },
+        body: { email: doctor.email, password: `guess ${i}` },
+      })),
     );
-    // Static files are served through the same libuv thread pool the hashes use.
-    const pageTimes: number[] = [];
-    for (let i = 0; i < 30; i++) {
-      const t0 = performance.now();
-      const res = await fetch(`${gw.url}/`);
-      await res.text();
-      pageTimes.push(performance.now() - t0);
-      expect(res.status).toBe(200);
-    }
-    const results = await burst;
+    await burst.sending;
+    let finished = false;
+    void burst.done.then(() => (finished = true));
+    const burstP99 = await timeGets(20, 50, () => finished);
+    const results = await burst.done;
 
     const evaluated = gw.auth.passwordChecks - checksBefore;
     expect(evaluated).toBeLessThanOrEqual(5);
@@ -69,9 +86,11 @@ describe('a burst of parallel guesses (production scrypt cost)', () => {
       expect(r.body.error!.code).toBe('too_many_requests');
       expect(Number(r.retryAfter)).toBeGreaterThanOrEqual(1);
     }
-    pageTimes.sort((a, b) => a - b);
-    const p99 = pageTimes[Math.ceil(pageTimes.length * 0.99) - 1]!;
-    expect(p99).toBeLessThan(200);
+    // Under 200 ms on an idle machine; on a loaded one, at most 200 ms over its own baseline.
+    expect(
+      burstP99,
+      `GET / p99 ${burstP99} ms during the burst, ${baselineP99} ms before`,
+    ).toBeLessThan(200 + baselineP99);
 
     // The real user, from an address that did not guess, logs in at once.
     expect((await loginFrom(USER_ADDRESS, doctor.email, TEST_PASSWORD)).status).toBe(200);
