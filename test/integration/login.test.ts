@@ -97,7 +97,7 @@ describe('a burst of parallel guesses (production scrypt cost)', () => {
 
     // Audit: bounded rows for 300 attempts (the evaluated failures, one per refusal kind).
     expect(auditRows(doctor.id).length).toBeLessThanOrEqual(evaluated + 2);
-  });
+  }, 90_000);
 
   it('does not accept the right password beyond the limit when it comes last in a parallel burst', async () => {
     const checksBefore = gw.auth.passwordChecks;
