@@ -248,7 +248,7 @@ describe('operator commands', () => {
     } finally {
       services.store.close();
     }
-  });
+  }, 90_000);
 
   it('npm run token prints a grant for an existing consult and participant, signed with JWT_SECRET', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-token-'));
