@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import { isIPv4, isIPv6 } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -74,10 +75,14 @@ export const configSchema = z
     INVITE_TTL_HOURS: intIn(1, 24 * 30, 24),
     /** The lobby opens this many minutes before a consult's scheduled start. */
     LOBBY_OPEN_MINUTES: intIn(0, 24 * 60, 15),
-    /** Failed logins allowed per account / per IP within LOGIN_WINDOW_SECONDS before 429. */
+    /** Failed logins allowed per account from one address / per address within LOGIN_WINDOW_SECONDS before 429. */
     LOGIN_MAX_FAILURES_PER_ACCOUNT: intIn(1, 1000, 5),
     LOGIN_MAX_FAILURES_PER_IP: intIn(1, 10000, 20),
     LOGIN_WINDOW_SECONDS: intIn(1, 24 * 3600, 15 * 60),
+    /** Failures on one account from all addresses in the window after which each address gets one try. */
+    LOGIN_ACCOUNT_SLOWDOWN_FAILURES: intIn(1, 1_000_000, 50),
+    /** Password checks (scrypt, on libuv's 4 threads) running at once; more get 429 at once. */
+    LOGIN_MAX_CONCURRENT_CHECKS: intIn(1, 64, 2),
     /** scrypt cost (N, a power of two); 2^15 uses 32 MiB per hash. */
     SCRYPT_COST: z.preprocess(
       emptyToUndefined,
@@ -142,7 +147,15 @@ export const configSchema = z
     PUBLIC_URL: z.preprocess(emptyToUndefined, z.url({ error: 'must be a URL' }).optional()),
     /** Built browser client served at /. */
     CLIENT_DIR: z.preprocess(emptyToUndefined, z.string().default('client/dist')),
-    /** Consult id of the demo links printed at start; empty string disables them. */
+    /** Demo accounts and links (1/0); default: on for a loopback HOST only. */
+    DEMO: z.preprocess(
+      emptyToUndefined,
+      z
+        .enum(['1', '0', 'true', 'false', 'yes', 'no'], { error: 'must be 1 or 0' })
+        .transform((v) => ['1', 'true', 'yes'].includes(v))
+        .optional(),
+    ),
+    /** Consult id of the demo links printed at start (demo mode only); empty string disables them. */
     DEMO_CONSULT_ID: z.preprocess((v) => (v === undefined ? 'demo' : v), z.string().max(128)),
   })
   .superRefine((c, ctx) => {
@@ -174,6 +187,8 @@ export interface Config {
   logLevel: RawConfig['LOG_LEVEL'];
   mediasoupLogLevel: RawConfig['MEDIASOUP_LOG_LEVEL'];
   clientDir: string;
+  /** Demo mode: demo accounts on an empty database and demo links at start. */
+  demo: boolean;
   demoConsultId: string | null;
   databasePath: string;
   auth: {
@@ -183,6 +198,8 @@ export interface Config {
     scryptCost: number;
     loginMaxFailuresPerAccount: number;
     loginMaxFailuresPerIp: number;
+    loginAccountSlowdownFailures: number;
+    loginMaxConcurrentChecks: number;
     loginWindowSeconds: number;
   };
   consults: { lobbyOpenMinutes: number; inviteTtlHours: number };
@@ -208,8 +225,17 @@ export class ConfigError extends Error {
   }
 }
 
+/** True for an address only this machine can reach: localhost, 127.0.0.0/8, ::1. */
 export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
+  if (h === 'localhost') return true;
+  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
+  if (isIPv4(v4)) return v4.startsWith('127.');
+  // The URL parser writes an IPv6 address in its shortest form (0:0:0:0:0:0:0:1 → ::1).
+  return isIPv6(h) && new URL(`http://[${h}]/`).hostname === '[::1]';
 }
 
 /** Parses the environment into a Config, or throws ConfigError listing every bad value. */
@@ -264,6 +290,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: c.LOG_LEVEL,
     mediasoupLogLevel: c.MEDIASOUP_LOG_LEVEL,
     clientDir: path.resolve(c.CLIENT_DIR),
+    demo: c.DEMO ?? loopback,
     demoConsultId: c.DEMO_CONSULT_ID || null,
     databasePath: c.DATABASE_PATH
       ? path.resolve(c.DATABASE_PATH)
@@ -275,6 +302,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       scryptCost: c.SCRYPT_COST,
       loginMaxFailuresPerAccount: c.LOGIN_MAX_FAILURES_PER_ACCOUNT,
       loginMaxFailuresPerIp: c.LOGIN_MAX_FAILURES_PER_IP,
+      loginAccountSlowdownFailures: c.LOGIN_ACCOUNT_SLOWDOWN_FAILURES,
+      loginMaxConcurrentChecks: c.LOGIN_MAX_CONCURRENT_CHECKS,
       loginWindowSeconds: c.LOGIN_WINDOW_SECONDS,
     },
     consults: { lobbyOpenMinutes: c.LOBBY_OPEN_MINUTES, inviteTtlHours: c.INVITE_TTL_HOURS },

@@ -1,4 +1,4 @@
-/** Start-up: config → worker pool → HTTP(S) + Socket.IO; prints demo links; stops cleanly on signals. */
+/** Start-up: config → worker pool → HTTP(S) + Socket.IO; prints demo links (demo mode); stops cleanly on signals. */
 import { ConfigError, loadConfig } from './config.js';
 import { seedDemo } from './consults/demo.js';
 import { startGateway } from './gateway.js';
@@ -43,6 +43,13 @@ async function main(): Promise<void> {
     console.log(
       `Log in at ${gateway.url}/login. Create real accounts with: npm run user -- create --email E --name N --role R`,
     );
+  }
+  if (demo.noAccounts) {
+    console.log('\nThere are no accounts yet. Create the first admin (password read from stdin):');
+    console.log(
+      '  npm run user -- create --email you@hospital.example --name "Your Name" --role admin',
+    );
+    console.log(`then log in at ${gateway.url}/login.`);
   }
   if (demo.links) {
     console.log(`\nDemo consult "${demo.links.consultId}": open each link in its own browser tab.`);

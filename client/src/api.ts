@@ -135,12 +135,19 @@ export async function request<T>(
   return (await res.json()) as T;
 }
 
+/** A wait in words for people: "20 seconds", "1 minute", "15 minutes". */
+export function waitInWords(seconds: number): string {
+  if (seconds < 60) return seconds === 1 ? '1 second' : `${seconds} seconds`;
+  const minutes = Math.ceil(seconds / 60);
+  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+}
+
 /** A readable one-liner for any error (field issues included). */
 export function errorMessage(err: unknown): string {
   if (err instanceof ApiError) {
     if (err.status === 429)
       return err.retryAfter
-        ? `Too many attempts. Try again in ${err.retryAfter} s.`
+        ? `Too many attempts. Try again in ${waitInWords(err.retryAfter)}.`
         : 'Too many attempts. Try again later.';
     if (err.issues?.length) {
       const fields = err.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`);

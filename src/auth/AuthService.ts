@@ -1,16 +1,17 @@
 /**
- * Accounts and sessions: login (throttled per account and per IP), refresh-token rotation
- * with reuse detection, logout, and the admin's user management. Ending sessions (disable, role
- * change, logout, reuse) goes through `sessions`, so tokens and live sockets end at once.
+ * Accounts and sessions: login (throttled per address, per account and address, and by the
+ * password checks running at once), refresh-token rotation with reuse detection, logout,
+ * password changes, and the admin's user management. Ending sessions (disable, role change,
+ * password change, logout, reuse) goes through `sessions`, so tokens and live sockets end at once.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { AuditLog } from '../audit/AuditLog.js';
 import { GatewayError } from '../errors.js';
-import type { Store, User, UserRole } from '../store/repositories.js';
+import type { Store, User, UserRole, UserWithSecret } from '../store/repositories.js';
 import { signAccessToken } from './accessTokens.js';
 import { dummyPasswordHash, hashPassword, verifyPassword } from './passwords.js';
 import { SessionRevocations, type RevocationReason } from './SessionRevocations.js';
-import { FailureThrottle } from './throttle.js';
+import { addressKey, inWords, LoginThrottle, OncePerWindow } from './throttle.js';
 
 export interface AuthSettings {
   secret: string;
@@ -19,6 +20,8 @@ export interface AuthSettings {
   scryptCost: number;
   loginMaxFailuresPerAccount: number;
   loginMaxFailuresPerIp: number;
+  loginAccountSlowdownFailures: number;
+  loginMaxConcurrentChecks: number;
   loginWindowSeconds: number;
   /** Lifetime of join grants, which may name a login (`sid`); 24 h when not given. */
   joinTtlSeconds?: number;
@@ -42,8 +45,9 @@ export interface NewUser {
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 export class AuthService {
-  readonly #perAccount: FailureThrottle;
-  readonly #perIp: FailureThrottle;
+  readonly #throttle: LoginThrottle;
+  readonly #throttledAudit: OncePerWindow;
+  #passwordChecks = 0;
   /** Revoked versions and logins, and the event signalling ends sockets on. */
   readonly sessions: SessionRevocations;
 
@@ -54,8 +58,18 @@ export class AuthService {
     private readonly now: () => number = Date.now,
   ) {
     const windowMs = settings.loginWindowSeconds * 1000;
-    this.#perAccount = new FailureThrottle(settings.loginMaxFailuresPerAccount, windowMs, now);
-    this.#perIp = new FailureThrottle(settings.loginMaxFailuresPerIp, windowMs, now);
+    this.#throttle = new LoginThrottle(
+      {
+        failuresPerAccountAddress: settings.loginMaxFailuresPerAccount,
+        failuresPerAddress: settings.loginMaxFailuresPerIp,
+        accountSlowdownFailures: settings.loginAccountSlowdownFailures,
+        windowMs,
+        maxConcurrentChecks: settings.loginMaxConcurrentChecks,
+        maxConcurrentChecksPerAccount: 1,
+      },
+      now,
+    );
+    this.#throttledAudit = new OncePerWindow(windowMs, now);
     const longestTokenS = Math.max(settings.accessTtlSeconds, settings.joinTtlSeconds ?? 86_400);
     // Tokens are accepted up to 5 s past expiry (clock tolerance).
     this.sessions = new SessionRevocations(
@@ -65,46 +79,161 @@ export class AuthService {
     );
   }
 
+  /** Passwords verified since start (each one costs a scrypt hash on libuv's thread pool). */
+  get passwordChecks(): number {
+    return this.#passwordChecks;
+  }
+
   async login(email: string, password: string, ip: string): Promise<Session> {
     const accountKey = email.trim().toLowerCase();
-    const wait = Math.max(this.#perAccount.retryAfter(accountKey), this.#perIp.retryAfter(ip));
-    if (wait > 0) {
-      this.audit.record({
-        action: 'auth.login',
-        actor: { id: null, label: accountKey },
-        ip,
-        outcome: 'failure',
-        details: { reason: 'throttled' },
-      });
-      const err = new GatewayError(
-        'too_many_requests',
-        `too many failed logins; try again in ${wait} s`,
-      );
-      err.retryAfter = wait;
-      throw err;
-    }
     const user = this.store.users.findByEmailWithSecret(accountKey);
-    // Unknown accounts cost the same time as known ones, so timing does not reveal them.
-    const ok = await verifyPassword(
-      password,
-      user?.passwordHash ?? (await dummyPasswordHash(this.settings.scryptCost)),
-    );
-    if (!user || !ok || user.disabled) {
-      this.#perAccount.fail(accountKey);
-      this.#perIp.fail(ip);
+    const check = await this.#checkPassword(accountKey, password, user, ip, 'auth.login');
+    if (!check.accepted || !user) {
       this.audit.record({
         action: 'auth.login',
         actor: { id: user?.id ?? null, label: accountKey },
         ip,
         outcome: 'failure',
-        details: { reason: user?.disabled && ok ? 'disabled' : 'bad_credentials' },
+        details: { reason: check.passwordOk ? 'disabled' : 'bad_credentials' },
       });
       throw new GatewayError('unauthorized', 'invalid e-mail or password');
     }
-    this.#perAccount.reset(accountKey);
     const session = this.#issue(user, randomUUID());
     this.audit.record({ action: 'auth.login', actor: { id: user.id, label: user.email }, ip });
     return session;
+  }
+
+  /**
+   * Verifies a password through the login throttle: the attempt is counted before the hash is
+   * computed, and refused with 429 (no hash) when its address or account is over its limits or
+   * too many checks are running. Unknown accounts cost the same time as known ones.
+   */
+  async #checkPassword(
+    accountKey: string,
+    password: string,
+    user: UserWithSecret | undefined,
+    ip: string,
+    action: string,
+  ): Promise<{ accepted: boolean; passwordOk: boolean }> {
+    const attempt = this.#throttle.reserve(accountKey, ip);
+    if (!attempt.ok) {
+      // One audit row per address and reason (and account, for an address that failed on it)
+      // per window, however many attempts follow: an address cannot make rows by varying e-mails.
+      const addr = addressKey(ip);
+      const key =
+        attempt.reason === 'account'
+          ? `account\n${accountKey}\n${addr}`
+          : `${attempt.reason}\n${addr}`;
+      if (this.#throttledAudit.first(key)) {
+        this.audit.record({
+          action,
+          actor: { id: user?.id ?? null, label: accountKey },
+          ip,
+          outcome: 'failure',
+          details: {
+            reason: 'throttled',
+            limit: attempt.reason,
+            retryAfterSeconds: attempt.retryAfter,
+            note: 'further throttled attempts from this address are not recorded until the window ends',
+          },
+        });
+      }
+      const err = new GatewayError(
+        'too_many_requests',
+        attempt.reason === 'busy'
+          ? `the server is busy checking other logins; try again in ${inWords(attempt.retryAfter)}`
+          : attempt.reason === 'address'
+            ? `too many failed logins from your address; try again in ${inWords(attempt.retryAfter)}`
+            : `too many failed logins for this account from your address; try again in ${inWords(attempt.retryAfter)}`,
+      );
+      err.retryAfter = attempt.retryAfter;
+      throw err;
+    }
+    let passwordOk = false;
+    try {
+      this.#passwordChecks++;
+      passwordOk = await verifyPassword(
+        password,
+        user?.passwordHash ?? (await dummyPasswordHash(this.settings.scryptCost)),
+      );
+      return { accepted: Boolean(user && passwordOk && !user.disabled), passwordOk };
+    } finally {
+      attempt.finish(Boolean(user && passwordOk && !user.disabled));
+    }
+  }
+
+  /** Changes the caller's own password after checking the current one (throttled like a login). */
+  async changePassword(
+    userId: string,
+    currentPassword: string,
+    newPassword: string,
+    ip: string,
+  ): Promise<void> {
+    const found = this.store.users.findById(userId);
+    const user = found && this.store.users.findByEmailWithSecret(found.email);
+    if (!user) throw new GatewayError('not_found', `no user ${userId}`);
+    const check = await this.#checkPassword(
+      user.email,
+      currentPassword,
+      user,
+      ip,
+      'user.password.change',
+    );
+    if (!check.accepted) {
+      this.audit.record({
+        action: 'user.password.change',
+        actor: { id: user.id, label: user.email },
+        ip,
+        outcome: 'failure',
+        object: { type: 'user', id: user.id },
+        details: { reason: 'bad_credentials' },
+      });
+      throw new GatewayError('forbidden', 'the current password is wrong');
+    }
+    await this.#setPassword(user.id, newPassword);
+    this.audit.record({
+      action: 'user.password.change',
+      actor: { id: user.id, label: user.email },
+      ip,
+      object: { type: 'user', id: user.id },
+    });
+  }
+
+  /** Sets another user's password (admins, and the operator CLI); ends that user's sessions. */
+  async resetPassword(
+    id: string,
+    newPassword: string,
+    actor: { id: string | null; label?: string },
+    ip: string | null,
+  ): Promise<User> {
+    if (actor.id === id)
+      throw new GatewayError(
+        'conflict',
+        'to change your own password use PUT /api/v1/users/me/password with your current password',
+      );
+    if (!this.store.users.findById(id)) throw new GatewayError('not_found', `no user ${id}`);
+    const user = await this.#setPassword(id, newPassword);
+    this.audit.record({
+      action: 'user.password.reset',
+      actor,
+      ip,
+      object: { type: 'user', id },
+    });
+    return user;
+  }
+
+  /** Stores a new hash and ends every session of the user (token version, refresh tokens) at once. */
+  async #setPassword(userId: string, password: string): Promise<User> {
+    const hash = await hashPassword(password, this.settings.scryptCost);
+    const now = this.now();
+    const user = this.store.transaction(() => {
+      const u = this.store.users.setPasswordHash(userId, hash, now);
+      return u && this.#endSessions(userId, now);
+    });
+    if (!user) throw new GatewayError('not_found', `no user ${userId}`);
+    // Every access token, join grant and live socket of the user ends with the old password.
+    this.sessions.userRevoked(userId, 'password_changed');
+    return user;
   }
 
   #issue(user: User, familyId: string): Session {

@@ -1,12 +1,14 @@
 /**
  * Operator tool for accounts, so a fresh install gets its first admin without the UI.
  * Usage: npm run user -- create --email E --name N --role admin|doctor|specialist   (password on stdin)
+ *        npm run user -- passwd EMAIL   (new password on stdin; ends the user's refresh tokens)
  *        npm run user -- list
  */
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { loadConfig } from '../config.js';
+import { GatewayError } from '../errors.js';
 import { createServices } from '../gateway.js';
 import { passwordSchema, userRoleSchema } from '../http/schemas.js';
 import { createLogger } from '../logger.js';
@@ -14,6 +16,7 @@ import { runCli } from './run.js';
 
 const USAGE =
   'usage: npm run user -- create --email E --name N --role admin|doctor|specialist   (password read from stdin)\n' +
+  '       npm run user -- passwd EMAIL   (new password read from stdin)\n' +
   '       npm run user -- list';
 
 const createArgs = z.object({
@@ -57,13 +60,23 @@ async function readPassword(prompt: string): Promise<string> {
   return line.replace(/\r$/, '');
 }
 
+/** Reads a password from stdin and applies the policy; exits 2 saying what is wrong. */
+async function readNewPassword(prompt: string): Promise<string> {
+  const password = passwordSchema.safeParse(await readPassword(prompt));
+  if (!password.success) {
+    console.error(`password: ${password.error.issues[0]!.message}`);
+    process.exit(2);
+  }
+  return password.data;
+}
+
 runCli(USAGE, async () => {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
     options: { email: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' } },
   });
   const command = positionals[0];
-  if (command !== 'create' && command !== 'list') {
+  if (command !== 'create' && command !== 'list' && command !== 'passwd') {
     console.error(USAGE);
     process.exit(2);
   }
@@ -78,14 +91,29 @@ runCli(USAGE, async () => {
       }
       return;
     }
-    const args = createArgs.parse(values);
-    const password = passwordSchema.safeParse(await readPassword('password: '));
-    if (!password.success) {
-      console.error(`password: ${password.error.issues[0]!.message}`);
-      process.exit(2);
+    if (command === 'passwd') {
+      const parsed = z.email().safeParse(positionals[1]?.trim());
+      if (!parsed.success) {
+        console.error(`passwd needs the e-mail address of the account\n${USAGE}`);
+        process.exit(2);
+      }
+      const email = parsed.data.toLowerCase();
+      const user = services.store.users.findByEmailWithSecret(email);
+      if (!user) throw new GatewayError('not_found', `no account with e-mail ${email}`);
+      const password = await readNewPassword('new password: ');
+      await services.auth.resetPassword(
+        user.id,
+        password,
+        { id: null, label: 'operator (npm run user)' },
+        null,
+      );
+      console.log(`changed the password of ${user.email}; their sessions were ended`);
+      return;
     }
+    const args = createArgs.parse(values);
+    const password = await readNewPassword('password: ');
     const user = await services.auth.createUser(
-      { ...args, password: password.data },
+      { ...args, password },
       { id: null, label: 'operator (npm run user)' },
       null,
     );

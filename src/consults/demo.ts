@@ -1,6 +1,7 @@
 /**
- * First-run demo data: on an empty database, one account per role (credentials printed once);
- * and, on every start, a joinable demo consult with ready-to-open doctor and specialist links.
+ * Demo mode only (a loopback HOST, or DEMO=1): on an empty database, one account per role
+ * (credentials printed once); and, on every start, a joinable demo consult with ready-to-open
+ * doctor and specialist links. Outside demo mode nothing is created.
  */
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
@@ -17,6 +18,8 @@ export interface DemoInfo {
   /** Only on the first start (empty database): the generated passwords. */
   credentials: { role: UserRole; email: string; password: string }[];
   links: { doctor: string; specialist: string; consultId: string } | null;
+  /** Not in demo mode and the database has no account yet: the operator must create an admin. */
+  noAccounts: boolean;
 }
 
 export async function seedDemo(
@@ -26,6 +29,7 @@ export async function seedDemo(
 ): Promise<DemoInfo> {
   const { store, auth, consults } = services;
   const credentials: DemoInfo['credentials'] = [];
+  if (!config.demo) return { credentials, links: null, noAccounts: store.users.count() === 0 };
   if (store.users.count() === 0) {
     for (const account of DEMO_ACCOUNTS) {
       const password = randomBytes(9).toString('base64url');
@@ -33,15 +37,16 @@ export async function seedDemo(
       credentials.push({ role: account.role, email: account.email, password });
     }
   }
-  if (!config.demoConsultId) return { credentials, links: null };
+  if (!config.demoConsultId) return { credentials, links: null, noAccounts: false };
   const doctor = store.users.findByEmailWithSecret('doctor@demo.local');
   const specialist = store.users.findByEmailWithSecret('specialist@demo.local');
   if (!doctor || !specialist || doctor.disabled || specialist.disabled)
-    return { credentials, links: null };
+    return { credentials, links: null, noAccounts: false };
 
   const consult = currentDemoConsult(services, config.demoConsultId, doctor, specialist);
   return {
     credentials,
+    noAccounts: false,
     links: {
       consultId: consult.id,
       doctor: `${baseUrl}/?token=${consults.mintOperatorGrant(consult.id, doctor.id).token}`,

@@ -13,7 +13,7 @@ import { GatewayError } from '../errors.js';
 export type Auth = 'public' | 'user' | UserRole[];
 
 export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
-  method: 'get' | 'post' | 'patch' | 'delete';
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** Express path, e.g. /consults/:id */
   path: string;
   summary: string;

@@ -53,6 +53,11 @@ export const updateUserBody = z
   .refine((b) => b.disabled !== undefined || b.role !== undefined, {
     error: 'send disabled, role or both',
   });
+export const changePasswordBody = z.object({
+  currentPassword: z.string().min(1).max(1024),
+  newPassword: passwordSchema,
+});
+export const resetPasswordBody = z.object({ newPassword: passwordSchema });
 export const usersQuery = pageQuery.extend({ role: userRoleSchema.optional() });
 export const userDto = z.object({
   id: z.string(),

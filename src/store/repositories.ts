@@ -34,6 +34,8 @@ export interface UserRepository {
   setRole(id: string, role: UserRole, at: number): User | undefined;
   /** Increments the user's token version; undefined when there is no such user. */
   bumpTokenVersion(id: string, at: number): User | undefined;
+  /** Replaces the password hash; undefined when there is no such user. */
+  setPasswordHash(id: string, passwordHash: string, at: number): User | undefined;
   count(): number;
 }
 

@@ -74,6 +74,44 @@ describe('npm start', () => {
     expect(await exited).toBe(0);
   });
 
+  it('outside demo mode creates no accounts and no links, and says how to create the first admin', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-start-'));
+    // HOST is loopback in tests, so demo mode is turned off explicitly (as a LAN HOST does).
+    const child = spawn('node', ['dist/main.js'], {
+      cwd: root,
+      env: env({ DATA_DIR: dataDir, DEMO: '0', DEMO_CONSULT_ID: 'demo' }),
+    });
+    children.push(child);
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    const deadline = Date.now() + 20_000;
+    while (!/then log in at/.test(out)) {
+      if (Date.now() > deadline || child.exitCode !== null)
+        throw new Error(`no first-admin hint printed:\n${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(out).toContain('There are no accounts yet');
+    expect(out).toContain('npm run user -- create --email');
+    expect(out).toContain('--role admin');
+    expect(out).not.toMatch(/password: \S|demo\.local|Doctor: |\?token=/);
+    const exited = new Promise<number | null>((resolve) =>
+      child.once('exit', (code) => resolve(code)),
+    );
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const services = createServices(
+      loadConfig({ DATA_DIR: dataDir, SCRYPT_COST: '1024' }),
+      createLogger('silent'),
+    );
+    try {
+      expect(services.store.users.count()).toBe(0);
+      expect(services.consults.find('demo')).toBeUndefined();
+    } finally {
+      services.store.close();
+    }
+  });
+
   it('refuses bad settings with one clear line per setting', () => {
     const res = spawnSync('node', ['dist/main.js'], {
       cwd: root,
@@ -156,6 +194,61 @@ describe('operator commands', () => {
     expect(weak.status).toBe(2);
     expect(weak.stderr).toContain('password: must be at least 12 characters');
   });
+
+  it("npm run user passwd sets a new password from stdin and ends the user's sessions", async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-passwd-'));
+    const config = loadConfig({ JWT_SECRET: secret, DATA_DIR: dataDir, SCRYPT_COST: '1024' });
+    let services = createServices(config, createLogger('silent'));
+    await services.auth.createUser(
+      { email: 'dr.who@h.example', name: 'Dr. Who', role: 'doctor', password: 'old passphrase!' },
+      null,
+      null,
+    );
+    const session = await services.auth.login('dr.who@h.example', 'old passphrase!', '127.0.0.1');
+    services.store.close();
+    const passwd = (email: string, input: string) =>
+      spawnSync('npm', ['run', '--silent', 'user', '--', 'passwd', email], {
+        cwd: root,
+        env: env({ JWT_SECRET: secret, DATA_DIR: dataDir, SCRYPT_COST: '1024' }),
+        input,
+        encoding: 'utf8',
+      });
+    const weak = passwd('dr.who@h.example', 'short\n');
+    expect(weak.status).toBe(2);
+    expect(weak.stderr).toContain('password: must be at least 12 characters');
+    const unknown = passwd('nobody@h.example', 'a long enough passphrase\n');
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toContain('no account with e-mail nobody@h.example');
+    const missing = passwd('', '');
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain('usage: npm run user');
+
+    const res = passwd('Dr.Who@h.example', 'a new long passphrase\n');
+    expect(res.stderr).toBe('');
+    expect(res.status).toBe(0);
+    expect(res.stdout).toMatch(/changed the password of dr\.who@h\.example/);
+    services = createServices(config, createLogger('silent'));
+    try {
+      await expect(
+        services.auth.login('dr.who@h.example', 'old passphrase!', '127.0.0.1'),
+      ).rejects.toMatchObject({ code: 'unauthorized' });
+      await expect(
+        services.auth.login('dr.who@h.example', 'a new long passphrase', '127.0.0.1'),
+      ).resolves.toMatchObject({ user: { role: 'doctor' } });
+      expect(() => services.auth.refresh(session.refreshToken, '127.0.0.1')).toThrow(
+        /invalid or expired refresh token/,
+      );
+      const audit = services.audit.search({
+        action: 'user.password.reset',
+        limit: 10,
+        offset: 0,
+      }).items;
+      expect(audit).toHaveLength(1);
+      expect(audit[0]).toMatchObject({ actorLabel: 'operator (npm run user)' });
+    } finally {
+      services.store.close();
+    }
+  }, 90_000);
 
   it('npm run token prints a grant for an existing consult and participant, signed with JWT_SECRET', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-token-'));

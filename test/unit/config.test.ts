@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, isLoopback, loadConfig } from '../../src/config.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'gw-config-'));
 
@@ -82,5 +82,35 @@ describe('loadConfig', () => {
     expect(problems).toMatch(/RTC_LISTEN_IP: must be an IPv4 or IPv6 address/);
     expect(problems).toMatch(/JWT_SECRET: must be at least 16 characters/);
     expect(problems).toMatch(/TLS_KEY: TLS_CERT and TLS_KEY must be given together/);
+  });
+});
+
+describe('demo mode', () => {
+  it('is on for a loopback HOST only, unless DEMO says otherwise', () => {
+    const lan = { HOST: '0.0.0.0', ANNOUNCED_IP: '203.0.113.7' };
+    expect(loadConfig({ DATA_DIR: tmp() }).demo).toBe(true);
+    expect(loadConfig({ HOST: '::1', DATA_DIR: tmp() }).demo).toBe(true);
+    expect(loadConfig({ ...lan, DATA_DIR: tmp() }).demo).toBe(false);
+    expect(loadConfig({ HOST: '10.1.2.3', ANNOUNCED_IP: '10.1.2.3', DATA_DIR: tmp() }).demo).toBe(
+      false,
+    );
+    expect(loadConfig({ DEMO: '0', DATA_DIR: tmp() }).demo).toBe(false);
+    expect(loadConfig({ ...lan, DEMO: '1', DATA_DIR: tmp() }).demo).toBe(true);
+    expect(() => loadConfig({ DEMO: 'maybe', DATA_DIR: tmp() })).toThrow(/DEMO: must be 1 or 0/);
+  });
+
+  it('counts as loopback only addresses no other machine reaches', () => {
+    for (const host of ['localhost', '127.0.0.1', '127.8.9.10', '::1', '[::1]', '0:0:0:0:0:0:0:1'])
+      expect(isLoopback(host), host).toBe(true);
+    for (const host of [
+      '0.0.0.0',
+      '::',
+      '10.0.0.1',
+      '127.example.com',
+      '::11',
+      'fe80::1',
+      'gw.local',
+    ])
+      expect(isLoopback(host), host).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 /** /login: e-mail and password; on success, the page asked for (`?next=`) or the role's home. */
-import { ApiError } from '../api';
+import { ApiError, waitInWords } from '../api';
 import { Auth } from '../auth';
 import type { AppContext } from '../context';
 import { field, h } from '../dom';
@@ -11,7 +11,7 @@ function loginError(err: unknown): string {
     if (err.status === 401) return 'The e-mail or password is not correct.';
     if (err.status === 429) {
       return err.retryAfter
-        ? `Too many attempts. Please try again in ${err.retryAfter} s.`
+        ? `Too many attempts. Please try again in ${waitInWords(err.retryAfter)}.`
         : 'Too many attempts. Please try again later.';
     }
     if (err.status === 400) return 'Enter a valid e-mail address and your password.';
@@ -67,7 +67,8 @@ export function loginPage(ctx: AppContext, next: string | null = null): Cleanup 
     submit.disabled = true;
     const tick = () => {
       if (left <= 0) return stopCountdown();
-      submit.textContent = `Try again in ${left} s`;
+      const clock = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}`;
+      submit.textContent = left < 60 ? `Try again in ${left} s` : `Try again in ${clock}`;
       left -= 1;
     };
     tick();

@@ -2,9 +2,11 @@ import type { AuthService } from '../../auth/AuthService.js';
 import type { Store } from '../../store/repositories.js';
 import type { Api } from '../route.js';
 import {
+  changePasswordBody,
   createUserBody,
   idParams,
   pageOf,
+  resetPasswordBody,
   toUserDto,
   updateUserBody,
   userDto,
@@ -63,6 +65,36 @@ export function userRoutes(api: Api, auth: AuthService, store: Store): void {
       if (body.disabled !== undefined)
         changed = auth.setDisabled(params.id, body.disabled, actor, ip);
       return toUserDto(changed!);
+    },
+  );
+  api.route(
+    {
+      method: 'put',
+      path: '/users/me/password',
+      tag: 'users',
+      summary:
+        'Change your own password (the current one is checked like a login; ends your refresh tokens)',
+      auth: 'user',
+      body: changePasswordBody,
+    },
+    async ({ body, user, ip }) => {
+      await auth.changePassword(user.sub, body.currentPassword, body.newPassword, ip);
+      return undefined;
+    },
+  );
+  api.route(
+    {
+      method: 'put',
+      path: '/users/:id/password',
+      tag: 'users',
+      summary: "Set another user's password (ends their refresh tokens)",
+      auth: ['admin'],
+      params: idParams,
+      body: resetPasswordBody,
+    },
+    async ({ params, body, user, ip }) => {
+      await auth.resetPassword(params.id, body.newPassword, { id: user.sub, label: user.name }, ip);
+      return undefined;
     },
   );
 }

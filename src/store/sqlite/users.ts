@@ -88,6 +88,13 @@ export class SqliteUserRepository implements UserRepository {
     return this.findById(id);
   }
 
+  setPasswordHash(id: string, passwordHash: string, at: number): User | undefined {
+    this.db
+      .prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?')
+      .run(passwordHash, at, id);
+    return this.findById(id);
+  }
+
   count(): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number }).n;
   }
