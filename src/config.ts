@@ -110,6 +110,11 @@ export const configSchema = z
     ),
     /** Base URL put in invite links (default: the URL the gateway listens on). */
     PUBLIC_URL: z.preprocess(emptyToUndefined, z.url({ error: 'must be a URL' }).optional()),
+    /** Bearer token for /metrics and the detail of /healthz; unset: only direct loopback clients see them. */
+    METRICS_TOKEN: z.preprocess(
+      emptyToUndefined,
+      z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+    ),
     /** Built browser client served at /. */
     CLIENT_DIR: z.preprocess(emptyToUndefined, z.string().default('client/dist')),
     /** Consult id of the demo links printed at start; empty string disables them. */
@@ -157,6 +162,7 @@ export interface Config {
   };
   consults: { lobbyOpenMinutes: number; inviteTtlHours: number };
   corsOrigins: string[];
+  metricsToken: string | undefined;
   publicUrl: string | undefined;
   records: { sampleSeconds: number; retentionDays: number };
   reconnectGraceSeconds: number;
@@ -169,6 +175,9 @@ export class ConfigError extends Error {
   }
 }
 
+/** Settings whose values are never repeated in an error message. */
+const SECRET_SETTINGS = new Set(['JWT_SECRET', 'METRICS_TOKEN']);
+
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
@@ -180,7 +189,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ? []
     : parsed.error.issues.map((issue) => {
         const key = String(issue.path[0] ?? '');
-        const given = key && env[key] !== undefined ? ` (got ${JSON.stringify(env[key])})` : '';
+        const shown = key && env[key] !== undefined && !SECRET_SETTINGS.has(key);
+        const given = shown ? ` (got ${JSON.stringify(env[key])})` : '';
         return `${key}: ${issue.message}${given}`;
       });
   // Checked on the raw values so it is reported even when other values are bad too.
@@ -240,6 +250,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     consults: { lobbyOpenMinutes: c.LOBBY_OPEN_MINUTES, inviteTtlHours: c.INVITE_TTL_HOURS },
     corsOrigins: c.CORS_ORIGINS,
+    metricsToken: c.METRICS_TOKEN,
     records: { sampleSeconds: c.QUALITY_SAMPLE_SECONDS, retentionDays: c.RETENTION_DAYS },
     reconnectGraceSeconds: c.RECONNECT_GRACE_SECONDS,
     publicUrl: c.PUBLIC_URL?.replace(/\/+$/, ''),
@@ -263,7 +274,7 @@ function persistentSecret(dataDir: string): string {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  fs.mkdirSync(dataDir, { recursive: true });
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const secret = randomBytes(32).toString('base64url');
   try {
     fs.writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
