@@ -23,11 +23,21 @@ export interface Page<T> {
   total: number;
 }
 
+export interface UserFilter {
+  role?: UserRole;
+  /** Only these roles (combined with `role`). */
+  roles?: UserRole[];
+  /** Leave out disabled accounts. */
+  enabledOnly?: boolean;
+  limit: number;
+  offset: number;
+}
+
 export interface UserRepository {
   create(user: UserWithSecret): User;
   findById(id: string): User | undefined;
   findByEmailWithSecret(email: string): UserWithSecret | undefined;
-  list(filter: { role?: UserRole; limit: number; offset: number }): Page<User>;
+  list(filter: UserFilter): Page<User>;
   setDisabled(id: string, disabled: boolean, at: number): User | undefined;
   count(): number;
 }
