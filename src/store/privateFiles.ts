@@ -21,6 +21,12 @@ const octal = (mode: number) => `0${(mode & 0o777).toString(8)}`;
 /** Creates `dir` (and missing parents) as 0700, or tightens an existing one; returns the fix made. */
 export function ensurePrivateDir(dir: string): ModeFix | null {
   fs.mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  if (fs.statSync(dir).mode & 0o1000) {
+    // /tmp and the like: closing it would break every other user of the machine.
+    throw new Error(
+      `${dir} is a shared directory (sticky bit): point DATA_DIR at a directory of the gateway's own`,
+    );
+  }
   return tighten(dir, PRIVATE_DIR_MODE);
 }
 
