@@ -155,10 +155,10 @@ export class PayloadGenerator {
     return r.chance(0.1) ? valid : this.mutate(valid);
   }
 
-  /** One to three mutations of a valid payload. */
-  mutate(valid: unknown): unknown {
+  /** One to three mutations of a valid payload (a copy of it; `nested` for its parts, already copied). */
+  mutate(valid: unknown, nested = 0): unknown {
     const r = this.rng;
-    let v: unknown = structuredClone(valid);
+    let v: unknown = nested ? valid : structuredClone(valid);
     for (let n = 1 + r.int(3); n > 0; n--) {
       if (v === null || typeof v !== 'object' || Array.isArray(v) || ArrayBuffer.isView(v))
         return this.value();
@@ -191,7 +191,8 @@ export class PayloadGenerator {
           v = r.chance(0.5) ? [obj] : JSON.stringify(obj);
           break;
         default:
-          if (obj[key] && typeof obj[key] === 'object') obj[key] = this.mutate(obj[key]);
+          if (obj[key] && typeof obj[key] === 'object' && nested < 8)
+            obj[key] = this.mutate(obj[key], nested + 1);
           else obj[key] = r.pick(NUMBERS);
       }
     }
