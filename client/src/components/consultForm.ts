@@ -58,7 +58,10 @@ export function consultForm(opts: ConsultFormOptions): HTMLFormElement {
 
   const host = select(
     { testid: 'consult-host', required: true },
-    [['', 'Choose a doctor…'], ...doctors.map((d) => [d.id, 'email' in d ? `${d.name} (${d.email})` : d.name] as const)],
+    [
+      ['', 'Choose a doctor…'],
+      ...doctors.map((d) => [d.id, 'email' in d ? `${d.name} (${d.email})` : d.name] as const),
+    ],
     opts.fixedHostId,
   );
 
