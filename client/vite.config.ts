@@ -12,7 +12,8 @@ export default defineConfig({
   build: {
     outDir: fileURLToPath(new URL('./dist', import.meta.url)),
     emptyOutDir: true,
-    sourcemap: true,
+    // Source maps would publish the client's source; the gateway also refuses *.map.
+    sourcemap: false,
     target: 'es2022',
   },
   server: {

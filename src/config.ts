@@ -145,6 +145,11 @@ export const configSchema = z
     ),
     /** Base URL put in invite links (default: the URL the gateway listens on). */
     PUBLIC_URL: z.preprocess(emptyToUndefined, z.url({ error: 'must be a URL' }).optional()),
+    /** Bearer token for /metrics and the detail of /healthz; unset: only direct loopback clients see them. */
+    METRICS_TOKEN: z.preprocess(
+      emptyToUndefined,
+      z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+    ),
     /** Built browser client served at /. */
     CLIENT_DIR: z.preprocess(emptyToUndefined, z.string().default('client/dist')),
     /** Demo accounts and links (1/0); default: on for a loopback HOST only. */
@@ -205,6 +210,7 @@ export interface Config {
   consults: { lobbyOpenMinutes: number; inviteTtlHours: number };
   corsOrigins: string[];
   trustProxy: boolean | number | string;
+  metricsToken: string | undefined;
   publicUrl: string | undefined;
   records: { sampleSeconds: number; retentionDays: number };
   reconnectGraceSeconds: number;
@@ -224,6 +230,9 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/** Settings whose values are never repeated in an error message. */
+const SECRET_SETTINGS = new Set(['JWT_SECRET', 'METRICS_TOKEN']);
 
 /** True for an address only this machine can reach: localhost, 127.0.0.0/8, ::1. */
 export function isLoopback(host: string): boolean {
@@ -245,7 +254,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ? []
     : parsed.error.issues.map((issue) => {
         const key = String(issue.path[0] ?? '');
-        const given = key && env[key] !== undefined ? ` (got ${JSON.stringify(env[key])})` : '';
+        const shown = key && env[key] !== undefined && !SECRET_SETTINGS.has(key);
+        const given = shown ? ` (got ${JSON.stringify(env[key])})` : '';
         return `${key}: ${issue.message}${given}`;
       });
   // Checked on the raw values so it is reported even when other values are bad too.
@@ -309,6 +319,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     consults: { lobbyOpenMinutes: c.LOBBY_OPEN_MINUTES, inviteTtlHours: c.INVITE_TTL_HOURS },
     corsOrigins: c.CORS_ORIGINS,
     trustProxy: c.TRUST_PROXY,
+    metricsToken: c.METRICS_TOKEN,
     records: { sampleSeconds: c.QUALITY_SAMPLE_SECONDS, retentionDays: c.RETENTION_DAYS },
     reconnectGraceSeconds: c.RECONNECT_GRACE_SECONDS,
     signalling: {
@@ -342,7 +353,7 @@ function persistentSecret(dataDir: string): string {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  fs.mkdirSync(dataDir, { recursive: true });
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const secret = randomBytes(32).toString('base64url');
   try {
     fs.writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });

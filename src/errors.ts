@@ -61,5 +61,9 @@ export function toGatewayError(err: unknown): GatewayError {
   if (err instanceof Error && err.name === 'InvalidStateError') {
     return new GatewayError('conflict', err.message);
   }
+  // The worker no longer knows the transport, producer or consumer: it closed while the request was on its way.
+  if (err instanceof Error && /^Channel request handler with ID \S+ not found/.test(err.message)) {
+    return new GatewayError('conflict', 'that media object closed meanwhile; ask again');
+  }
   return new GatewayError('internal', 'internal error');
 }

@@ -23,6 +23,7 @@ import { RoomRegistry } from './sfu/RoomRegistry.js';
 import { WorkerPool } from './sfu/WorkerPool.js';
 import type { SignallingServer } from './signalling/server.js';
 import { attachSignalling } from './signalling/server.js';
+import { securePrivateFiles } from './store/privateFiles.js';
 import type { Store } from './store/repositories.js';
 import { createSqliteStore } from './store/sqlite/index.js';
 
@@ -36,6 +37,12 @@ export interface Services {
 
 /** The domain services over the configured store (also used by the operator CLIs). */
 export function createServices(config: Config, logger: Logger): Services {
+  for (const fix of securePrivateFiles(config.dataDir, config.databasePath)) {
+    logger.warn(
+      fix,
+      'others could read a private file or directory: restricted it to this account',
+    );
+  }
   const store = createSqliteStore(config.databasePath);
   const audit = new AuditLog(store.audit, logger);
   const auth = new AuthService(store, audit, { secret: config.jwtSecret, ...config.auth });
@@ -114,6 +121,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       metrics: createMetrics(rooms, pool, () => recorder.queue.pending),
       jwtSecret: config.jwtSecret,
       corsOrigins: config.corsOrigins,
+      metricsToken: config.metricsToken,
       publicUrl: () => config.publicUrl ?? url,
       clientDir: config.clientDir,
       trustProxy: config.trustProxy,

@@ -5,6 +5,8 @@ import { startGateway } from './gateway.js';
 import { createLogger } from './logger.js';
 
 async function main(): Promise<void> {
+  // Whatever the gateway writes (database, journals, secrets, certificates) is for this account only.
+  process.umask(0o077);
   let config;
   try {
     config = loadConfig();

@@ -15,10 +15,13 @@ import type {
   joinGrantResponse,
   sessionResponse,
   updateConsultBody,
+  colleagueDto,
   userDto,
 } from '../../src/http/schemas';
 
 export type User = z.infer<typeof userDto>;
+/** A doctor's view of a colleague they may invite. */
+export type Colleague = z.infer<typeof colleagueDto>;
 export type UserRole = User['role'];
 export type Consult = z.infer<typeof consultDto>;
 export type ConsultStatus = Consult['status'];
@@ -188,6 +191,10 @@ export class Api {
   // --- users ---
   listUsers(query: { role?: UserRole; limit?: number; offset?: number } = {}) {
     return this.call<Page<User>>('GET', '/users', { query: { limit: 200, ...query } });
+  }
+  /** For doctors: the enabled doctors and specialists they may invite (no e-mails). */
+  listColleagues(query: { role?: UserRole; limit?: number; offset?: number } = {}) {
+    return this.call<Page<Colleague>>('GET', '/users', { query: { limit: 200, ...query } });
   }
   createUser(body: NewUser) {
     return this.call<User>('POST', '/users', { body });

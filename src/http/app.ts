@@ -15,6 +15,7 @@ import type { Logger } from '../logger.js';
 import type { RoomRegistry } from '../sfu/RoomRegistry.js';
 import type { WorkerPool } from '../sfu/WorkerPool.js';
 import type { Store } from '../store/repositories.js';
+import { monitoringAccess, monitoringRefusal } from './monitoring.js';
 import { Api } from './route.js';
 import { authRoutes } from './routes/auth.js';
 import { consultRoutes } from './routes/consults.js';
@@ -33,6 +34,8 @@ export interface AppDeps {
   audit: AuditLog;
   jwtSecret: string;
   corsOrigins: string[];
+  /** Bearer token for /metrics and the detail of /healthz; unset: direct loopback clients only. */
+  metricsToken?: string;
   /** Base URL for links the API hands out (invites). */
   publicUrl: () => string;
   clientDir: string;
@@ -61,23 +64,39 @@ export function createApp(deps: AppDeps): express.Express {
     }),
   );
 
-  app.get('/healthz', async (_req, res) => {
+  // Anyone (a load balancer) may ask whether the gateway is up; the detail is for operators.
+  app.get('/healthz', async (req, res) => {
+    const detail = monitoringAccess(req, deps.metricsToken) === 'granted';
     const workers = await workerStats(pool);
     const alive = workers.filter((w) => w.alive).length;
-    res.status(alive > 0 ? 200 : 503).json({
-      status: alive === workers.length ? 'ok' : alive > 0 ? 'degraded' : 'down',
-      workerCount: workers.length,
-      workersAlive: alive,
-      workers,
-      ...rooms.counts(),
-    });
+    const status = alive === workers.length ? 'ok' : alive > 0 ? 'degraded' : 'down';
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(alive > 0 ? 200 : 503).json(
+      detail
+        ? {
+            status,
+            workerCount: workers.length,
+            workersAlive: alive,
+            workers,
+            ...rooms.counts(),
+          }
+        : { status },
+    );
   });
 
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', async (req, res) => {
+    if (monitoringAccess(req, deps.metricsToken) !== 'granted')
+      throw monitoringRefusal(deps.metricsToken);
+    res.setHeader('Cache-Control', 'no-store');
     res.type(metrics.contentType).send(await metrics.metrics());
   });
 
   const router = express.Router();
+  // Tokens, records, FHIR bundles and user lists must not stay in a browser's or proxy's cache.
+  router.use((_req, res, next) => {
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
   router.use(
     cors({
       origin: deps.corsOrigins.length ? deps.corsOrigins : false,
@@ -108,6 +127,10 @@ export function createApp(deps: AppDeps): express.Express {
 
   const indexHtml = path.join(clientDir, 'index.html');
   if (fs.existsSync(indexHtml)) {
+    // An old build may still hold source maps: they are never served.
+    app.use((req, _res, next) =>
+      next(req.path.endsWith('.map') ? new GatewayError('not_found', 'not found') : undefined),
+    );
     // Hashed assets may be cached; index.html must not be, so a new build is picked up at once.
     app.use(
       express.static(clientDir, {

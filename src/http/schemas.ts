@@ -67,6 +67,17 @@ export const userDto = z.object({
   disabled: z.boolean(),
   createdAt: z.string(),
 });
+/** What a doctor sees of a colleague when choosing whom to invite: no e-mail, no account state. */
+export const colleagueDto = z.object({
+  id: z.string(),
+  name: z.string(),
+  role: z.enum(['doctor', 'specialist']),
+});
+export const toColleagueDto = (u: User): z.infer<typeof colleagueDto> => ({
+  id: u.id,
+  name: u.name,
+  role: u.role as z.infer<typeof colleagueDto>['role'],
+});
 export const toUserDto = (u: User): z.infer<typeof userDto> => ({
   id: u.id,
   email: u.email,

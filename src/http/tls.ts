@@ -9,6 +9,7 @@ import path from 'node:path';
 import { generate } from 'selfsigned';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../store/privateFiles.js';
 
 export interface TlsMaterial {
   cert: string;
@@ -52,9 +53,9 @@ export async function loadTls(config: Config, logger: Logger): Promise<TlsMateri
       },
     ],
   });
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(keyFile, pems.private, { mode: 0o600 });
-  fs.writeFileSync(certFile, pems.cert);
+  ensurePrivateDir(dir);
+  fs.writeFileSync(keyFile, pems.private, { mode: PRIVATE_FILE_MODE });
+  fs.writeFileSync(certFile, pems.cert, { mode: PRIVATE_FILE_MODE });
   logger.warn(
     { certFile },
     'no TLS_CERT/TLS_KEY given for a non-loopback HOST: generated a self-signed certificate (browsers will ask to trust it)',

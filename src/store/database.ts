@@ -3,11 +3,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { migrations, type Migration } from './migrations.js';
+import { PRIVATE_DIR_MODE, precreatePrivateFile } from './privateFiles.js';
 
 export type Db = Database.Database;
 
 export function openDatabase(file: string, list: Migration[] = migrations): Db {
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  if (file !== ':memory:') {
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: PRIVATE_DIR_MODE });
+    precreatePrivateFile(file);
+  }
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');

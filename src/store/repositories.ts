@@ -25,11 +25,21 @@ export interface Page<T> {
   total: number;
 }
 
+export interface UserFilter {
+  role?: UserRole;
+  /** Only these roles (combined with `role`). */
+  roles?: UserRole[];
+  /** Leave out disabled accounts. */
+  enabledOnly?: boolean;
+  limit: number;
+  offset: number;
+}
+
 export interface UserRepository {
   create(user: Omit<UserWithSecret, 'tokenVersion'>): User;
   findById(id: string): User | undefined;
   findByEmailWithSecret(email: string): UserWithSecret | undefined;
-  list(filter: { role?: UserRole; limit: number; offset: number }): Page<User>;
+  list(filter: UserFilter): Page<User>;
   setDisabled(id: string, disabled: boolean, at: number): User | undefined;
   setRole(id: string, role: UserRole, at: number): User | undefined;
   /** Increments the user's token version; undefined when there is no such user. */

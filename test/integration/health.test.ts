@@ -22,7 +22,7 @@ afterEach(async () => {
 });
 
 describe('health and metrics', () => {
-  it('report workers with their load, and the consults, peers and media objects', async () => {
+  it('report workers with their load, and the consults, peers and media objects (to loopback)', async () => {
     gw = await startTestGateway({ WORKERS: '2' });
     const host = await gw.user('doctor', 'Dr. Grey');
     const consult = gw.consult(host);
@@ -71,6 +71,76 @@ describe('health and metrics', () => {
     expect(text).toMatch(/^gateway_worker_cpu_seconds\{worker="0"\} \S+$/m);
     expect(text).toMatch(/^gateway_worker_rss_bytes\{worker="1"\} \d+$/m);
     expect(text).toMatch(/^gateway_node_process_resident_memory_bytes \d+$/m);
+  });
+});
+
+describe('who may see health detail and metrics', () => {
+  const METRICS_TOKEN = 'metrics-token-0123456789';
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    fetch(`${gw!.url}${path}`, { headers });
+
+  it('with METRICS_TOKEN: anyone gets a bare status; detail and /metrics need the token', async () => {
+    gw = await startTestGateway({ METRICS_TOKEN });
+    const bare = await get('/healthz');
+    expect(bare.status).toBe(200);
+    expect(await bare.json()).toEqual({ status: 'ok' });
+    expect(bare.headers.get('cache-control')).toBe('no-store');
+
+    const detail = await get('/healthz', { authorization: `Bearer ${METRICS_TOKEN}` });
+    expect(await detail.json()).toMatchObject({ status: 'ok', workerCount: 1, workers: [{}] });
+    const metrics = await get('/metrics', { authorization: `Bearer ${METRICS_TOKEN}` });
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toMatch(/^gateway_peers 0$/m);
+
+    // Even on loopback, a configured token is required.
+    const anonymous = await get('/metrics');
+    expect(anonymous.status).toBe(401);
+    expect(((await anonymous.json()) as any).error).toMatchObject({
+      code: 'unauthorized',
+      message: expect.stringContaining('METRICS_TOKEN'),
+    });
+  });
+
+  it('refuses a wrong, truncated or malformed token on both endpoints', async () => {
+    gw = await startTestGateway({ METRICS_TOKEN });
+    for (const authorization of [
+      'Bearer metrics-token-0123456788',
+      `Bearer ${METRICS_TOKEN.slice(0, -1)}`,
+      `Bearer ${METRICS_TOKEN}x`,
+      METRICS_TOKEN,
+      `Basic ${Buffer.from(`x:${METRICS_TOKEN}`).toString('base64')}`,
+      'Bearer ',
+    ]) {
+      for (const path of ['/metrics', '/healthz']) {
+        const res = await get(path, { authorization });
+        expect(res.status, `${path} with ${authorization}`).toBe(401);
+        const text = await res.text();
+        expect(text).not.toMatch(/gateway_|workers|pid/);
+      }
+    }
+  });
+
+  it('without a token: detail and /metrics for direct loopback clients only, not through a proxy', async () => {
+    gw = await startTestGateway();
+    expect(await (await get('/healthz')).json()).toMatchObject({ workerCount: 1 });
+    expect((await get('/metrics')).status).toBe(200);
+
+    // A reverse proxy on this machine connects from loopback but forwards outsiders.
+    for (const headers of <Record<string, string>[]>[
+      { 'x-forwarded-for': '203.0.113.9' },
+      { 'x-forwarded-for': '127.0.0.1' },
+      { forwarded: 'for=203.0.113.9' },
+    ]) {
+      const health = await get('/healthz', headers);
+      expect(await health.json()).toEqual({ status: 'ok' });
+      const metrics = await get('/metrics', headers);
+      expect(metrics.status).toBe(401);
+      expect(((await metrics.json()) as any).error.message).toMatch(/set METRICS_TOKEN/);
+    }
+    // A token sent to a gateway that has none is an operator mistake worth saying so.
+    const res = await get('/metrics', { authorization: 'Bearer something-long-enough' });
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as any).error.message).toMatch(/METRICS_TOKEN/);
   });
 });
 

@@ -2,14 +2,14 @@
  * The "schedule a consult" form: title, pseudonymous patient reference, start and end, the
  * host doctor, invited specialists (accounts) and external guests (name, optional e-mail).
  */
-import type { Api, Consult, User } from '../api';
+import type { Api, Colleague, Consult, User } from '../api';
 import { field, fromLocalInput, h, select, toLocalInput, uid } from '../dom';
 import { busy, messageBox } from './message';
 
 export interface ConsultFormOptions {
   api: Api;
   /** Everyone who may be picked (inactive and admin accounts are left out here). */
-  people: User[];
+  people: (User | Colleague)[];
   /** Doctors schedule their own consults: the host is fixed to them. */
   fixedHostId?: string;
   onCreated(consult: Consult): void;
@@ -24,7 +24,7 @@ function nextSlot(now = new Date()): Date {
 }
 
 export function consultForm(opts: ConsultFormOptions): HTMLFormElement {
-  const active = opts.people.filter((u) => !u.disabled);
+  const active = opts.people.filter((u) => !('disabled' in u && u.disabled));
   const doctors = active.filter((u) => u.role === 'doctor');
   const invitable = active.filter((u) => u.role === 'specialist' || u.role === 'doctor');
 
@@ -58,7 +58,10 @@ export function consultForm(opts: ConsultFormOptions): HTMLFormElement {
 
   const host = select(
     { testid: 'consult-host', required: true },
-    [['', 'Choose a doctor…'], ...doctors.map((d) => [d.id, `${d.name} (${d.email})`] as const)],
+    [
+      ['', 'Choose a doctor…'],
+      ...doctors.map((d) => [d.id, 'email' in d ? `${d.name} (${d.email})` : d.name] as const),
+    ],
     opts.fixedHostId,
   );
 

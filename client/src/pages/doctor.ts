@@ -4,7 +4,7 @@
  * Doctors may also schedule consults they host themselves, and open the record of live and
  * past consults.
  */
-import type { Consult, User } from '../api';
+import type { Colleague, Consult } from '../api';
 import type { AppContext } from '../context';
 import { h, startOfToday } from '../dom';
 import { consultCard, consultList, hasRecord, recordLink } from '../components/consultCard';
@@ -37,7 +37,7 @@ export function doctorPage(ctx: AppContext): Cleanup {
   const main = shell(ctx, 'Your consults');
   const { api } = ctx;
   const me = ctx.auth.user!;
-  let byId = new Map<string, User>();
+  let byId = new Map<string, Colleague>();
   let cards: ConsultCard[] = [];
 
   const todaySlot = h('div', { testid: 'today' });
@@ -115,7 +115,7 @@ export function doctorPage(ctx: AppContext): Cleanup {
 
   async function loadPeople(): Promise<void> {
     try {
-      const people = (await api.listUsers()).items;
+      const people = (await api.listColleagues()).items;
       if (!ctx.isCurrent()) return;
       byId = new Map(people.map((u) => [u.id, u]));
       scheduleSlot.replaceChildren(

@@ -1,12 +1,15 @@
+import { z } from 'zod';
 import type { AuthService } from '../../auth/AuthService.js';
 import type { Store } from '../../store/repositories.js';
 import type { Api } from '../route.js';
 import {
   changePasswordBody,
+  colleagueDto,
   createUserBody,
   idParams,
   pageOf,
   resetPasswordBody,
+  toColleagueDto,
   toUserDto,
   updateUserBody,
   userDto,
@@ -19,15 +22,19 @@ export function userRoutes(api: Api, auth: AuthService, store: Store): void {
       method: 'get',
       path: '/users',
       tag: 'users',
-      summary: 'List users (admins; doctors see the list to pick specialists)',
+      summary:
+        'List users: admins see every account; doctors see only the enabled doctors and specialists they may invite (id, name, role)',
       auth: ['admin', 'doctor'],
       query: usersQuery,
-      response: pageOf(userDto),
+      response: pageOf(z.union([userDto, colleagueDto])),
     },
-    ({ query }) => {
-      const page = store.users.list(query);
+    ({ query, user }) => {
+      const admin = user.role === 'admin';
+      const page = store.users.list(
+        admin ? query : { ...query, roles: ['doctor', 'specialist'], enabledOnly: true },
+      );
       return {
-        items: page.items.map(toUserDto),
+        items: admin ? page.items.map(toUserDto) : page.items.map(toColleagueDto),
         total: page.total,
         limit: query.limit,
         offset: query.offset,

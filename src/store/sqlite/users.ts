@@ -1,5 +1,12 @@
 import type { Db } from '../database.js';
-import type { Page, User, UserRepository, UserRole, UserWithSecret } from '../repositories.js';
+import type {
+  Page,
+  User,
+  UserFilter,
+  UserRepository,
+  UserRole,
+  UserWithSecret,
+} from '../repositories.js';
 
 interface Row {
   id: string;
@@ -57,9 +64,19 @@ export class SqliteUserRepository implements UserRepository {
     return row && { ...toUser(row), passwordHash: row.password_hash };
   }
 
-  list({ role, limit, offset }: { role?: UserRole; limit: number; offset: number }): Page<User> {
-    const where = role ? 'WHERE role = ?' : '';
-    const args = role ? [role] : [];
+  list({ role, roles, enabledOnly, limit, offset }: UserFilter): Page<User> {
+    const conditions: string[] = [];
+    const args: unknown[] = [];
+    if (role) {
+      conditions.push('role = ?');
+      args.push(role);
+    }
+    if (roles) {
+      conditions.push(`role IN (${roles.map(() => '?').join(', ') || 'NULL'})`);
+      args.push(...roles);
+    }
+    if (enabledOnly) conditions.push('disabled = 0');
+    const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
     const rows = this.db
       .prepare(`SELECT * FROM users ${where} ORDER BY name, id LIMIT ? OFFSET ?`)
       .all(...args, limit, offset) as Row[];
