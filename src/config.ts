@@ -74,6 +74,8 @@ export const configSchema = z
     INVITE_TTL_HOURS: intIn(1, 24 * 30, 24),
     /** The lobby opens this many minutes before a consult's scheduled start. */
     LOBBY_OPEN_MINUTES: intIn(0, 24 * 60, 15),
+    /** A guest the host denied may not wait in the lobby again for this long (seconds; 0: at once). */
+    LOBBY_DENY_COOLDOWN_SECONDS: intIn(0, 24 * 3600, 300),
     /** Failed logins allowed per account / per IP within LOGIN_WINDOW_SECONDS before 429. */
     LOGIN_MAX_FAILURES_PER_ACCOUNT: intIn(1, 1000, 5),
     LOGIN_MAX_FAILURES_PER_IP: intIn(1, 10000, 20),
@@ -155,7 +157,7 @@ export interface Config {
     loginMaxFailuresPerIp: number;
     loginWindowSeconds: number;
   };
-  consults: { lobbyOpenMinutes: number; inviteTtlHours: number };
+  consults: { lobbyOpenMinutes: number; inviteTtlHours: number; lobbyDenyCooldownSeconds: number };
   corsOrigins: string[];
   publicUrl: string | undefined;
   records: { sampleSeconds: number; retentionDays: number };
@@ -238,7 +240,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       loginMaxFailuresPerIp: c.LOGIN_MAX_FAILURES_PER_IP,
       loginWindowSeconds: c.LOGIN_WINDOW_SECONDS,
     },
-    consults: { lobbyOpenMinutes: c.LOBBY_OPEN_MINUTES, inviteTtlHours: c.INVITE_TTL_HOURS },
+    consults: {
+      lobbyOpenMinutes: c.LOBBY_OPEN_MINUTES,
+      inviteTtlHours: c.INVITE_TTL_HOURS,
+      lobbyDenyCooldownSeconds: c.LOBBY_DENY_COOLDOWN_SECONDS,
+    },
     corsOrigins: c.CORS_ORIGINS,
     records: { sampleSeconds: c.QUALITY_SAMPLE_SECONDS, retentionDays: c.RETENTION_DAYS },
     reconnectGraceSeconds: c.RECONNECT_GRACE_SECONDS,

@@ -13,6 +13,9 @@ const statusByCode: Record<ErrorCode, number> = {
   too_many_requests: 429,
   unavailable: 503,
   internal: 500,
+  invite_used: 409,
+  seat_taken: 409,
+  denied_recently: 403,
 };
 
 export class GatewayError extends Error {
