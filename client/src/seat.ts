@@ -1,7 +1,8 @@
 /**
- * What this tab keeps across a page reload (sessionStorage, so other tabs and later visits do
- * not share it): the guest grant an invite link was exchanged for, so reopening the link does
- * not use it up again, and the resume secret that lets this tab take its seat back.
+ * What the browser keeps so that reopening an invite link is not a new person: the guest
+ * grant the link was exchanged for (localStorage, until it expires, so reopening the link in
+ * this browser does not use it up again), and the resume secret that lets this tab take its
+ * seat back after a reload (sessionStorage: another tab must not take the seat over).
  */
 import type { TokenClaims } from './token';
 import { decodeToken, isExpired } from './token';
@@ -11,18 +12,21 @@ export interface RedeemedGrant {
   consultTitle: string;
 }
 
-function read(key: string): string | null {
+type Area = 'local' | 'session';
+const area = (which: Area): Storage => (which === 'local' ? localStorage : sessionStorage);
+
+function read(which: Area, key: string): string | null {
   try {
-    return sessionStorage.getItem(key);
+    return area(which).getItem(key);
   } catch {
     return null; // Storage disabled: nothing survives a reload.
   }
 }
 
-function write(key: string, value: string | null): void {
+function write(which: Area, key: string, value: string | null): void {
   try {
-    if (value === null) sessionStorage.removeItem(key);
-    else sessionStorage.setItem(key, value);
+    if (value === null) area(which).removeItem(key);
+    else area(which).setItem(key, value);
   } catch {
     // Storage disabled or full: the seat still works until the page is reloaded.
   }
@@ -32,9 +36,9 @@ function write(key: string, value: string | null): void {
 const inviteKey = (inviteToken: string) => `telemed.invite.${inviteToken.split('.').pop()}`;
 const seatKey = (claims: TokenClaims) => `telemed.seat.${claims.consultId}.${claims.sub}`;
 
-/** The grant this tab already got for an invite link, while it has not expired. */
+/** The grant this browser already got for an invite link, while it has not expired. */
 export function redeemedGrant(inviteToken: string): RedeemedGrant | null {
-  const raw = read(inviteKey(inviteToken));
+  const raw = read('local', inviteKey(inviteToken));
   if (!raw) return null;
   try {
     const grant = JSON.parse(raw) as RedeemedGrant;
@@ -42,12 +46,13 @@ export function redeemedGrant(inviteToken: string): RedeemedGrant | null {
   } catch {
     // Unreadable: redeem again.
   }
-  write(inviteKey(inviteToken), null);
+  write('local', inviteKey(inviteToken), null);
   return null;
 }
 
 export function keepRedeemedGrant(inviteToken: string, grant: RedeemedGrant): void {
   write(
+    'local',
     inviteKey(inviteToken),
     JSON.stringify({ token: grant.token, consultTitle: grant.consultTitle }),
   );
@@ -55,10 +60,10 @@ export function keepRedeemedGrant(inviteToken: string, grant: RedeemedGrant): vo
 
 /** The resume secret of this tab's seat in a consult, if it has one. */
 export function storedResumeSecret(claims: TokenClaims): string | undefined {
-  return read(seatKey(claims)) ?? undefined;
+  return read('session', seatKey(claims)) ?? undefined;
 }
 
 /** Keeps (or, with undefined, forgets) the resume secret of this tab's seat. */
 export function keepResumeSecret(claims: TokenClaims, secret: string | undefined): void {
-  write(seatKey(claims), secret ?? null);
+  write('session', seatKey(claims), secret ?? null);
 }

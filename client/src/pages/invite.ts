@@ -1,7 +1,7 @@
 /**
  * An invite link (`/?invite=<token>`): exchanges the invite for a guest join grant and opens
- * the consult page with it, which puts the guest in the waiting room. The grant is kept for
- * this tab, so reloading the page does not use the link up again.
+ * the consult page with it, which puts the guest in the waiting room. The grant is kept in
+ * this browser, so reopening the link does not use it up again.
  */
 import { ApiError, errorMessage, redeemInvite } from '../api';
 import type { AppContext } from '../context';
