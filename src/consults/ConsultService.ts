@@ -13,6 +13,7 @@ import type { Grants, JoinClaims } from '../auth/tokens.js';
 import { signToken, verifyToken } from '../auth/jwt.js';
 import { JOIN_AUDIENCE } from '../auth/tokens.js';
 import { GatewayError } from '../errors.js';
+import { PERSON_NAME_MAX_CHARS } from '../signalling/messages.js';
 import type {
   Consult,
   ConsultFilter,
@@ -393,7 +394,9 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
     claims: Omit<JoinClaims, 'grants' | 'consultId'>,
     grants: Grants,
   ): JoinGrant {
-    const full: JoinClaims = { ...claims, consultId: consult.id, grants };
+    // Accounts named before names were capped at 80 characters still get a grant the socket accepts.
+    const name = claims.name.trim().slice(0, PERSON_NAME_MAX_CHARS);
+    const full: JoinClaims = { ...claims, name, consultId: consult.id, grants };
     const token = signToken(
       this.settings.secret,
       full,
