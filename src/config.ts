@@ -75,6 +75,8 @@ export const configSchema = z
     INVITE_TTL_HOURS: intIn(1, 24 * 30, 24),
     /** The lobby opens this many minutes before a consult's scheduled start. */
     LOBBY_OPEN_MINUTES: intIn(0, 24 * 60, 15),
+    /** A guest the host denied may not wait in the lobby again for this long (seconds; 0: at once). */
+    LOBBY_DENY_COOLDOWN_SECONDS: intIn(0, 24 * 3600, 300),
     /** Failed logins allowed per account from one address / per address within LOGIN_WINDOW_SECONDS before 429. */
     LOGIN_MAX_FAILURES_PER_ACCOUNT: intIn(1, 1000, 5),
     LOGIN_MAX_FAILURES_PER_IP: intIn(1, 10000, 20),
@@ -207,7 +209,7 @@ export interface Config {
     loginMaxConcurrentChecks: number;
     loginWindowSeconds: number;
   };
-  consults: { lobbyOpenMinutes: number; inviteTtlHours: number };
+  consults: { lobbyOpenMinutes: number; inviteTtlHours: number; lobbyDenyCooldownSeconds: number };
   corsOrigins: string[];
   trustProxy: boolean | number | string;
   metricsToken: string | undefined;
@@ -316,7 +318,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       loginMaxConcurrentChecks: c.LOGIN_MAX_CONCURRENT_CHECKS,
       loginWindowSeconds: c.LOGIN_WINDOW_SECONDS,
     },
-    consults: { lobbyOpenMinutes: c.LOBBY_OPEN_MINUTES, inviteTtlHours: c.INVITE_TTL_HOURS },
+    consults: {
+      lobbyOpenMinutes: c.LOBBY_OPEN_MINUTES,
+      inviteTtlHours: c.INVITE_TTL_HOURS,
+      lobbyDenyCooldownSeconds: c.LOBBY_DENY_COOLDOWN_SECONDS,
+    },
     corsOrigins: c.CORS_ORIGINS,
     trustProxy: c.TRUST_PROXY,
     metricsToken: c.METRICS_TOKEN,

@@ -14,6 +14,9 @@ const statusByCode: Record<ErrorCode, number> = {
   rate_limited: 429,
   unavailable: 503,
   internal: 500,
+  invite_used: 409,
+  seat_taken: 409,
+  denied_recently: 403,
 };
 
 export class GatewayError extends Error {

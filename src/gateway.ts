@@ -60,6 +60,7 @@ export interface Gateway extends Services {
   config: Config;
   recorder: ConsultRecorder;
   sampler: QualitySampler;
+  lobby: Lobby;
   pool: WorkerPool;
   rooms: RoomRegistry;
   io: SignallingServer;
@@ -91,7 +92,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       },
       logger,
     );
-    const lobby = new Lobby();
+    const lobby = new Lobby(config.consults.lobbyDenyCooldownSeconds * 1000);
     const recorder = new ConsultRecorder(services.store, logger);
     // Consults a previous run left live were interrupted by its stop: close them first.
     recorder.recoverInterrupted(services.consults);
@@ -181,7 +182,20 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
         services.store.close();
       })());
 
-    return { ...services, config, recorder, sampler, pool, rooms, io, server, url, port, close };
+    return {
+      ...services,
+      config,
+      recorder,
+      sampler,
+      lobby,
+      pool,
+      rooms,
+      io,
+      server,
+      url,
+      port,
+      close,
+    };
   } catch (err) {
     pool?.close();
     services.store.close();

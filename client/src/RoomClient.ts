@@ -19,6 +19,7 @@ import type { ConsultSocket, RequestData, RequestName, ResponseData } from './re
 import { IceRecovery, NetworkWatch, selectedPair } from './resilience';
 import { canResume, planResume } from './resume';
 import type { LocalMedia } from './resume';
+import { keepResumeSecret, storedResumeSecret } from './seat';
 import { newSession, remoteStats, sampleQuality, transportState } from './session';
 import type { ConsumerEntry, Direction, Session, VideoState } from './session';
 import { decodeToken } from './token';
@@ -46,7 +47,13 @@ type Phase =
   | 'ended'
   | 'denied';
 
-const FATAL_CODES = new Set(['unauthorized', 'forbidden', 'not_found', 'bad_request']);
+const FATAL_CODES = new Set([
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'bad_request',
+  'denied_recently',
+]);
 const QUALITY_INTERVAL_MS = 2000;
 const MAX_SERVER_DISCONNECTS = 5;
 
@@ -57,6 +64,8 @@ export class RoomClient extends Emitter<RoomEvents> {
   private phase: Phase = 'idle';
   private token: string | null = null;
   private displayName: string | undefined;
+  /** Proves to the server that this client holds its seat (sent with every join). */
+  private resumeSecret: string | undefined;
   private tokenClaims: TokenClaims | null = null;
   private ownPeerId: string | null = null;
   private readonly peers = new PeerDirectory();
@@ -128,6 +137,8 @@ export class RoomClient extends Emitter<RoomEvents> {
     this.token = token;
     this.tokenClaims = claims;
     this.displayName = displayName?.trim() || undefined;
+    // After a page reload this tab may still have a seat on the server (grace period).
+    this.resumeSecret = storedResumeSecret(claims);
     this.setPhase('connecting');
     this.serverDisconnects = 0;
     const epoch = ++this.mediaEpoch;
@@ -149,6 +160,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     const wasJoined = Boolean(this.session) && socket.connected;
     this.setPhase('left');
     if (wasJoined) await request(socket, 'leave', {}, 3000).catch(() => undefined);
+    this.forgetSeat();
     this.teardown();
     this.setPhase('left');
   }
@@ -363,12 +375,13 @@ export class RoomClient extends Emitter<RoomEvents> {
     socket.on('consultEnded', ({ reason }) => {
       if (!mine() || !this.active) return;
       this.setPhase('ended');
+      this.forgetSeat();
       this.teardown();
       this.setPhase('ended');
       this.emit('ended', reason);
     });
-    socket.on('lobbyChanged', ({ waiting }) => {
-      if (mine() && this.active) this.emit('lobby', waiting);
+    socket.on('lobbyChanged', ({ waiting, total }) => {
+      if (mine() && this.active) this.emit('lobby', waiting, total);
     });
     socket.on('chatMessage', (m) => {
       if (mine() && this.active) this.emit('chatMessage', m);
@@ -386,6 +399,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     socket.on('denied', ({ reason }) => {
       if (!mine() || !this.active) return;
       this.setPhase('denied');
+      this.forgetSeat();
       this.teardown();
       this.setPhase('denied');
       this.emit('denied', reason);
@@ -424,7 +438,21 @@ export class RoomClient extends Emitter<RoomEvents> {
       consultId,
       ...(this.displayName ? { displayName: this.displayName } : {}),
       ...(network ? { networkType: network } : {}),
+      ...(this.resumeSecret ? { resumeSecret: this.resumeSecret } : {}),
     };
+  }
+
+  /** Keeps the resume secret of a join ack: the next join (after a drop or reload) shows it. */
+  private noteSeat(res: ResponseData<'join'>): void {
+    if (res.waiting || !this.tokenClaims) return;
+    this.resumeSecret = res.resumeSecret;
+    keepResumeSecret(this.tokenClaims, res.resumeSecret);
+  }
+
+  /** The seat is gone for good (left, ended, denied): its secret is of no further use. */
+  private forgetSeat(): void {
+    this.resumeSecret = undefined;
+    if (this.tokenClaims) keepResumeSecret(this.tokenClaims, undefined);
   }
 
   private async startSession(socket: ConsultSocket, attempt: number): Promise<void> {
@@ -444,6 +472,7 @@ export class RoomClient extends Emitter<RoomEvents> {
         await this.req(s, 'leave', {}).catch(() => undefined);
         res = await this.req(s, 'join', joinReq);
       }
+      this.noteSeat(res);
       if (!live()) return;
       await this.setUp(s, res);
     } catch (err) {
@@ -464,7 +493,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     const joined: JoinResponse = res;
     this.ownPeerId = joined.peerId;
     this.emit('chatHistory', joined.chat ?? [], joined.chatHasMore ?? false);
-    if (joined.lobby) this.emit('lobby', joined.lobby);
+    if (joined.lobby) this.emit('lobby', joined.lobby, joined.lobbyTotal ?? joined.lobby.length);
     for (const p of joined.peers) this.upsertPeer(p);
 
     const device = new Device();
@@ -526,6 +555,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     let res: ResponseData<'join'>;
     try {
       res = await this.req(s, 'join', this.joinPayload(this.tokenClaims.consultId));
+      this.noteSeat(res);
     } catch (err) {
       // Dropped again: the next 'connect' tries again with the media still kept.
       if (!live() || (err instanceof RequestError && err.code === 'disconnected')) return;
@@ -582,7 +612,7 @@ export class RoomClient extends Emitter<RoomEvents> {
   private async reconcile(s: Session, joined: JoinResponse, resumed: ResumedState): Promise<void> {
     const live = (): boolean => this.session === s && !s.closed;
     this.emit('chatHistory', joined.chat ?? [], joined.chatHasMore ?? false);
-    if (joined.lobby) this.emit('lobby', joined.lobby);
+    if (joined.lobby) this.emit('lobby', joined.lobby, joined.lobbyTotal ?? joined.lobby.length);
     // Who left while we were away; everyone else's producers as they are now.
     const present = new Set(joined.peers.map((p) => p.peerId));
     for (const peerId of this.peers.ids()) if (!present.has(peerId)) this.removePeer(peerId);
@@ -680,7 +710,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     }
     for (const peerId of this.peers.ids()) this.removePeer(peerId);
     this.ownPeerId = null;
-    this.emit('lobby', []);
+    this.emit('lobby', [], 0);
     this.emit('activeSpeaker', null);
     this.emit('localState', this.localState);
   }

@@ -80,3 +80,10 @@ export function reasonText(reason: string | null | undefined): string {
   if (!reason) return '';
   return REASONS[reason] ?? reason.replace(/_/g, ' ');
 }
+
+/** A participant's name for tiles and the lobby: the chosen one, with the vouched one when it differs. */
+export function personLabel(p: { displayName: string; verifiedName?: string }): string {
+  return p.verifiedName && p.verifiedName !== p.displayName
+    ? `${p.displayName} (${p.verifiedName})`
+    : p.displayName;
+}

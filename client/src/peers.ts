@@ -1,5 +1,6 @@
 /** What this client knows about the other participants and their producers. */
 import type { MediaKind, MediaSource, PeerInfo, Role } from '../../src/signalling/messages';
+import { personLabel } from './format';
 import type { RemotePeerView } from './types';
 
 interface ProducerModel {
@@ -31,7 +32,7 @@ export class PeerDirectory {
 
   upsert(info: PeerUpdate): RemotePeerView {
     const peer = this.ensure(info.peerId);
-    peer.displayName = info.displayName;
+    peer.displayName = personLabel(info);
     peer.role = info.role;
     for (const p of info.producers ?? []) {
       peer.producers.set(p.producerId, {

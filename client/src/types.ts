@@ -114,8 +114,8 @@ export type RoomEvents = {
   waiting: [{ peerId: string }];
   /** The host turned this client away (the connection is closed). */
   denied: [string];
-  /** For hosts: who waits in the lobby now (empty when not joined). */
-  lobby: [LobbyEntryInfo[]];
+  /** For hosts: who waits in the lobby now (the first 50; empty when not joined), and how many in all. */
+  lobby: [LobbyEntryInfo[], number];
   /** The consult's latest chat, from each (re)join; `hasMore`: older messages can be loaded. */
   chatHistory: [ChatEntry[], boolean];
   /** A stored chat message (this client's own ones are echoed too). */

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { roleSchema } from '../signalling/messages.js';
+import { personName, roleSchema } from '../signalling/messages.js';
 import { signToken, verifyToken } from './jwt.js';
 
 export { TOKEN_ISSUER } from './jwt.js';
@@ -24,7 +24,7 @@ export type Grants = z.infer<typeof grantsSchema>;
 
 export const joinClaimsSchema = z.object({
   sub: z.string().min(1).max(128),
-  name: z.string().min(1).max(80),
+  name: personName,
   role: roleSchema,
   consultId: z.string().min(1).max(128),
   grants: grantsSchema,
@@ -34,6 +34,8 @@ export const joinClaimsSchema = z.object({
   tv: z.number().int().min(0).optional(),
   /** Grants minted from a login: its refresh family, so logging out ends the socket too. */
   sid: z.string().max(128).optional(),
+  /** Set on guests' grants: when they redeemed the invite (ms since the epoch), shown to the host. */
+  redeemedAt: z.number().int().optional(),
 });
 export type JoinClaims = z.infer<typeof joinClaimsSchema>;
 

@@ -13,6 +13,7 @@ import type { Grants, JoinClaims } from '../auth/tokens.js';
 import { signToken, verifyToken } from '../auth/jwt.js';
 import { JOIN_AUDIENCE } from '../auth/tokens.js';
 import { GatewayError } from '../errors.js';
+import { PERSON_NAME_MAX_CHARS } from '../signalling/messages.js';
 import type {
   Consult,
   ConsultFilter,
@@ -390,10 +391,12 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
 
   #grant(
     consult: Consult,
-    claims: Omit<JoinClaims, 'grants' | 'consultId'> & { inviteId?: string },
+    claims: Omit<JoinClaims, 'grants' | 'consultId'>,
     grants: Grants,
   ): JoinGrant {
-    const full: JoinClaims & { inviteId?: string } = { ...claims, consultId: consult.id, grants };
+    // Accounts named before names were capped at 80 characters still get a grant the socket accepts.
+    const name = claims.name.trim().slice(0, PERSON_NAME_MAX_CHARS);
+    const full: JoinClaims = { ...claims, name, consultId: consult.id, grants };
     const token = signToken(
       this.settings.secret,
       full,
@@ -510,7 +513,7 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
   createInvite(
     actor: Actor,
     consultId: string,
-    input: { guestName: string; email?: string | null; expiresInHours?: number },
+    input: { guestName: string; email?: string | null; expiresInHours?: number; maxUses?: number },
   ): { invite: Invite; token: string } {
     const c = this.get(actor.claims, consultId);
     if (!this.#canManage(c, actor.claims))
@@ -529,6 +532,8 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
       expiresAt: now + hours * 3600_000,
       revokedAt: null,
       firstUsedAt: null,
+      maxUses: input.maxUses ?? 1,
+      uses: 0,
     };
     this.store.invites.insert(invite);
     const token = signToken(
@@ -542,7 +547,7 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
       actor: { id: actor.claims.sub, label: actor.claims.name },
       ip: actor.ip,
       object: { type: 'invite', id: invite.id },
-      details: { consultId, guestName: invite.guestName },
+      details: { consultId, guestName: invite.guestName, maxUses: invite.maxUses },
     });
     return { invite, token };
   }
@@ -573,7 +578,11 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
     return invite;
   }
 
-  /** Exchanges an invite link's token for a join grant as a guest. */
+  /**
+   * Exchanges an invite link's token for a join grant as a guest. Each redemption is a new
+   * guest identity (`guest:<inviteId>:<redemptionId>`) who waits in the lobby; the invite's
+   * use limit is counted atomically, so a forwarded link never yields someone else's seat.
+   */
   redeemInvite(
     token: string,
     ip: string | null,
@@ -590,32 +599,62 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
     } catch {
       throw new GatewayError('unauthorized', 'this invitation link is invalid or has expired');
     }
-    const invite = this.store.invites.findById(claims.inviteId);
-    if (!invite || invite.revokedAt !== null || invite.expiresAt <= this.now()) {
+    const refused = (reason: string) =>
       this.audit.record({
         action: 'invite.use',
         actor: { id: null, label: claims.name },
         ip,
         object: { type: 'invite', id: claims.inviteId },
         outcome: 'failure',
+        details: { reason },
       });
+    const invite = this.store.invites.findById(claims.inviteId);
+    if (!invite || invite.revokedAt !== null || invite.expiresAt <= this.now()) {
+      refused('revoked_or_expired');
       throw new GatewayError('unauthorized', 'this invitation has been revoked or has expired');
     }
     const c = this.#load(invite.consultId);
+    // Checked before a use is counted: opening the link too early costs nothing.
     this.#assertJoinable(this.#refresh(c), false);
-    this.store.invites.markUsed(invite.id, this.now());
+    const now = this.now();
+    if (!this.store.invites.redeem(invite.id, now)) {
+      refused('used');
+      const people = invite.maxUses === 1 ? 'one person' : `${invite.maxUses} people`;
+      throw new GatewayError(
+        'invite_used',
+        `this invitation link has already been used (it admits ${people}); please ask the doctor for a new one`,
+      );
+    }
+    const sub = `guest:${invite.id}:${randomUUID()}`;
     this.audit.record({
       action: 'invite.use',
-      actor: { id: `guest:${invite.id}`, label: invite.guestName },
+      actor: { id: sub, label: invite.guestName },
       ip,
       object: { type: 'invite', id: invite.id },
       details: { consultId: c.id },
     });
     const grant = this.#grant(
       c,
-      { sub: `guest:${invite.id}`, name: invite.guestName, role: 'guest', inviteId: invite.id },
+      {
+        sub,
+        name: invite.guestName,
+        role: 'guest',
+        inviteId: invite.id,
+        redeemedAt: now,
+      },
       { publish: true, subscribe: true, admit: false, end: false },
     );
     return { ...grant, guestName: invite.guestName, consultTitle: c.title };
+  }
+
+  /**
+   * The name the gateway vouches for a join grant's bearer: their account's name, or the guest
+   * name their invite was made for (not whatever name they choose to show).
+   */
+  vouchedName(claims: JoinClaims): string {
+    const name = claims.inviteId
+      ? this.store.invites.findById(claims.inviteId)?.guestName
+      : this.store.users.findById(claims.sub)?.name;
+    return name ?? claims.name;
   }
 }

@@ -1,16 +1,22 @@
 /**
- * The waiting rooms of live consults: who waits to be admitted, and who was admitted (so a
- * participant who reconnects during the consult does not wait again).
+ * The waiting rooms of live consults: who waits to be admitted (one entry per identity), who
+ * was admitted (so a participant who reconnects during the consult does not wait again), and
+ * who was denied recently (so they cannot come straight back).
  */
 import { TypedEmitter } from '../util/TypedEmitter.js';
 
 export interface LobbyEntry {
   peerId: string;
   userId: string;
+  /** The name the gateway vouches for (account, or the invite's guest name). */
   displayName: string;
+  /** The name they chose to show, when it differs from displayName. */
+  alias?: string;
   role: string;
   socketId: string;
   since: number;
+  /** Guests: when they redeemed their invite. */
+  redeemedAt?: number;
 }
 
 type LobbyEvents = {
@@ -25,12 +31,40 @@ export class Lobby extends TypedEmitter<LobbyEvents> {
   readonly #waiting = new Map<string, Map<string, LobbyEntry>>();
   /** consultId → userId → the peerId they were admitted with. */
   readonly #admitted = new Map<string, Map<string, string>>();
+  /** consultId → userId → until when (ms) they may not wait again. */
+  readonly #denied = new Map<string, Map<string, number>>();
 
-  add(consultId: string, entry: LobbyEntry): void {
+  /** `denyCooldownMs`: how long a guest the host denied may not wait again. */
+  constructor(
+    private readonly denyCooldownMs = 0,
+    private readonly now: () => number = Date.now,
+  ) {
+    super();
+  }
+
+  /**
+   * Puts someone in the waiting room. One entry per identity: when `entry.userId` waits
+   * already (another socket of theirs), that entry is taken over (same peerId and waiting
+   * time, this socket and name) and the one it replaced is returned.
+   */
+  add(consultId: string, entry: LobbyEntry): { entry: LobbyEntry; replaced?: LobbyEntry } {
     let m = this.#waiting.get(consultId);
     if (!m) this.#waiting.set(consultId, (m = new Map()));
+    const previous = [...m.values()].find((e) => e.userId === entry.userId);
+    if (previous) {
+      const merged = { ...entry, peerId: previous.peerId, since: previous.since };
+      m.set(previous.peerId, merged);
+      return { entry: merged, replaced: previous };
+    }
     m.set(entry.peerId, entry);
     this.safeEmit('waiting', consultId, entry);
+    return { entry };
+  }
+
+  /** How many ms until a recently denied user may wait again (0: they may now). */
+  deniedFor(consultId: string, userId: string): number {
+    const until = this.#denied.get(consultId)?.get(userId) ?? 0;
+    return Math.max(0, until - this.now());
   }
 
   /** Takes someone out of the lobby because they left it themselves. */
@@ -40,10 +74,21 @@ export class Lobby extends TypedEmitter<LobbyEvents> {
     return entry;
   }
 
-  /** Refuses someone waiting; undefined when nobody waits under that id. */
+  /**
+   * Refuses someone waiting; undefined when nobody waits under that id. A denied guest may
+   * not wait again for the configured cooldown (accounts are named participants: they may).
+   */
   deny(consultId: string, peerId: string, reason: string): LobbyEntry | undefined {
     const entry = this.remove(consultId, peerId);
-    if (entry) this.safeEmit('denied', consultId, entry, reason);
+    if (!entry) return undefined;
+    if (entry.role === 'guest' && this.denyCooldownMs > 0) {
+      let m = this.#denied.get(consultId);
+      if (!m) this.#denied.set(consultId, (m = new Map()));
+      const now = this.now();
+      for (const [id, until] of m) if (until <= now) m.delete(id);
+      m.set(entry.userId, now + this.denyCooldownMs);
+    }
+    this.safeEmit('denied', consultId, entry, reason);
     return entry;
   }
 
@@ -83,5 +128,6 @@ export class Lobby extends TypedEmitter<LobbyEvents> {
   clear(consultId: string): void {
     this.#waiting.delete(consultId);
     this.#admitted.delete(consultId);
+    this.#denied.delete(consultId);
   }
 }

@@ -1,5 +1,6 @@
 /** Request and response schemas of the HTTP API (the single source for parsing and OpenAPI). */
 import { z } from 'zod';
+import { personName } from '../signalling/messages.js';
 import type { Consult, Invite, User } from '../store/repositories.js';
 
 const isoDate = z.iso.datetime({
@@ -44,7 +45,7 @@ export const passwordSchema = z
   .max(1024);
 export const createUserBody = z.object({
   email: z.email({ error: 'must be an e-mail address' }).max(254),
-  name: z.string().trim().min(1).max(120),
+  name: personName,
   role: userRoleSchema,
   password: passwordSchema,
 });
@@ -89,7 +90,7 @@ export const toUserDto = (u: User): z.infer<typeof userDto> => ({
 
 // --- consults ---
 const guestInput = z.object({
-  name: z.string().trim().min(1).max(120),
+  name: personName,
   email: z.email().max(254).nullish(),
 });
 const consultFields = {
@@ -184,9 +185,12 @@ export const joinGrantResponse = z.object({
 });
 
 // --- invites ---
+export const INVITE_MAX_USES = 20;
 export const createInviteBody = z.object({
-  guestName: z.string().trim().min(1).max(120),
+  guestName: personName,
   email: z.email().max(254).nullish(),
+  /** How many people may redeem the link (each waits in the lobby as their own guest). */
+  maxUses: z.number().int().min(1).max(INVITE_MAX_USES).default(1),
   expiresInHours: z
     .number()
     .int()
@@ -204,6 +208,9 @@ export const inviteDto = z.object({
   expiresAt: z.string(),
   revokedAt: z.string().nullable(),
   firstUsedAt: z.string().nullable(),
+  /** How many people may redeem it, and how many did. */
+  maxUses: z.number(),
+  uses: z.number(),
 });
 export const toInviteDto = (i: Invite): z.infer<typeof inviteDto> => ({
   id: i.id,
@@ -214,6 +221,8 @@ export const toInviteDto = (i: Invite): z.infer<typeof inviteDto> => ({
   expiresAt: iso(i.expiresAt)!,
   revokedAt: iso(i.revokedAt),
   firstUsedAt: iso(i.firstUsedAt),
+  maxUses: i.maxUses,
+  uses: i.uses,
 });
 
 export const pageOf = <T extends z.ZodType>(item: T) =>

@@ -132,6 +132,7 @@ export class ConsultRecorder {
       participantId: peer.identity.userId,
       peerId: peer.id,
       displayName: peer.identity.displayName,
+      alias: peer.identity.alias ?? null,
       role: peer.identity.role,
       userAgent: peer.identity.client?.userAgent ?? null,
       networkType: peer.identity.client?.networkType ?? null,

@@ -48,7 +48,10 @@ export interface ConsultRecord {
   participants: {
     participantId: string;
     kind: 'user' | 'guest';
+    /** The name the gateway vouches for: their account's, or their invite's guest name. */
     displayName: string;
+    /** A different name they chose to show in the call (never used to identify them). */
+    alias: string | null;
     role: string;
     browser: string | null;
     userAgent: string | null;
@@ -180,6 +183,7 @@ export class RecordService {
         participantId,
         kind: participantId.startsWith('guest:') ? ('guest' as const) : ('user' as const),
         displayName: last.displayName,
+        alias: last.alias,
         role: last.role,
         browser: browserName(last.userAgent),
         userAgent: last.userAgent,

@@ -15,7 +15,10 @@ export type ConsumerAppData = { source: MediaSource; peerId: string };
 
 export interface PeerIdentity {
   userId: string;
+  /** The name the gateway vouches for (account, or the invite's guest name): the record's name. */
   displayName: string;
+  /** The name they chose to show on their tile, when it differs from displayName. */
+  alias?: string;
   role: Role;
   /** What the client told us about itself, for the consult record. */
   client?: { userAgent?: string; networkType?: string };

@@ -65,11 +65,15 @@ export class Room extends TypedEmitter<RoomEvents> {
     return this.#closed;
   }
 
-  /** Adds a participant; a second connection of the same user replaces the first. */
+  /**
+   * Adds a participant. Taking over an existing seat is the signalling layer's decision (it
+   * needs the seat's resume secret), so a peer id already in use is refused here.
+   */
   join(identity: PeerIdentity, peerId?: string): Peer {
     if (this.#closed)
       throw new GatewayError('unavailable', 'this consult is restarting; join again');
-    const replaced = [...this.peers.values()].filter((p) => p.identity.userId === identity.userId);
+    if (peerId !== undefined && this.peers.has(peerId))
+      throw new GatewayError('conflict', `participant ${peerId} is already in this consult`);
     const peer = new Peer(identity, this.router, this.slot.webRtcServer, this.limits, peerId);
     this.peers.set(peer.id, peer);
     this.slot.peers++;
@@ -86,24 +90,19 @@ export class Room extends TypedEmitter<RoomEvents> {
     peer.on('producerResumed', (id) => this.safeEmit('producerResumed', peer, id));
     peer.on('sendPathChanged', () => this.#requestKeyFrames(peer));
     peer.once('close', (reason) => {
-      // A replacement under the same id (the same participant reconnecting) keeps its place:
-      // the others see its old producers close and new ones appear, not a leave and a join.
-      const takenOver = this.peers.has(peer.id) && this.peers.get(peer.id) !== peer;
-      if (!takenOver) this.peers.delete(peer.id);
+      this.peers.delete(peer.id);
       if (!this.slot.worker.closed) this.slot.peers = Math.max(0, this.slot.peers - 1);
       // A peer closed because the whole room closed is not announced one by one.
-      if (!this.#closed && !takenOver) {
+      if (!this.#closed) {
         this.safeEmit('peerLeft', peer, reason);
         if (this.peers.size === 0) this.close('empty');
       }
     });
-    // Closed after the new peer is in, so replacing the only peer does not empty the room.
-    for (const old of replaced) old.close('replaced');
     this.logger.info(
       { peerId: peer.id, userId: identity.userId, role: identity.role },
       'peer joined',
     );
-    if (!replaced.some((p) => p.id === peer.id)) this.safeEmit('peerJoined', peer);
+    this.safeEmit('peerJoined', peer);
     return peer;
   }
 

@@ -87,6 +87,14 @@ export const rtpCapabilitiesSchema = z.object({
 export const roleSchema = z.enum(['admin', 'doctor', 'specialist', 'guest']);
 export type Role = z.infer<typeof roleSchema>;
 
+export const PERSON_NAME_MAX_CHARS = 80;
+/** A person's name, wherever one is given: accounts, guests, invites, join grants, `join`. */
+export const personName = z
+  .string()
+  .trim()
+  .min(1, { error: 'a name cannot be empty' })
+  .max(PERSON_NAME_MAX_CHARS, { error: `a name is at most ${PERSON_NAME_MAX_CHARS} characters` });
+
 export const mediaSourceSchema = z.enum(['mic', 'camera', 'screen']);
 export type MediaSource = z.infer<typeof mediaSourceSchema>;
 
@@ -97,7 +105,10 @@ export type MediaKind = z.infer<typeof mediaKindSchema>;
 
 export const joinRequest = z.object({
   consultId: id,
-  displayName: z.string().trim().min(1).max(80).optional(),
+  /** The name to show on this participant's tile; the record keeps the vouched name. */
+  displayName: personName.optional(),
+  /** The `resumeSecret` of an earlier `join` ack: proves this is the socket's session taking its seat back. */
+  resumeSecret: z.string().min(16).max(128).optional(),
   /** What the browser knows of its network (navigator.connection.effectiveType / type), for the record. */
   networkType: z.string().trim().max(32).optional(),
 });
@@ -161,20 +172,31 @@ export interface ProducerInfo {
   paused: boolean;
 }
 
-export interface PeerInfo {
-  peerId: string;
+/** How a participant is named to the others. */
+export interface PersonNames {
+  /** The name they chose to show (or their vouched name when they chose none). */
   displayName: string;
+  /** The name the gateway vouches for: their account's name, or the guest name of their invite. */
+  verifiedName: string;
+}
+
+export interface PeerInfo extends PersonNames {
+  peerId: string;
   role: Role;
   producers: ProducerInfo[];
 }
 
-export interface LobbyEntryInfo {
+export interface LobbyEntryInfo extends PersonNames {
   peerId: string;
-  displayName: string;
   role: Role;
   /** ISO time they started waiting. */
   since: string;
+  /** Guests: ISO time they redeemed their invite link. */
+  redeemedAt?: string;
 }
+
+/** At most this many waiting entries are sent in `lobbyChanged` and `join`'s `lobby`. */
+export const LOBBY_LIST_MAX = 50;
 
 /** `join`'s data for someone who must wait in the lobby until the host admits them. */
 export interface WaitingResponse {
@@ -225,12 +247,19 @@ export interface JoinResponse {
   waiting?: false;
   resumed?: ResumedState;
   peerId: string;
+  /**
+   * Give it back in a later `join` (after a dropped socket, from another tab) to take this
+   * seat over; a new one comes with each join. Keep it secret.
+   */
+  resumeSecret: string;
   /** The consult's latest chat messages, oldest first (late joiners see them). */
   chat: ChatEntry[];
   /** Older messages exist: fetch them with `chatHistory`. */
   chatHasMore: boolean;
-  /** Present for those who may admit (the host): who waits right now. */
+  /** Present for those who may admit (the host): who waits right now (the first LOBBY_LIST_MAX). */
   lobby?: LobbyEntryInfo[];
+  /** With `lobby`: how many wait in all. */
+  lobbyTotal?: number;
   /** mediasoup RtpCapabilities of the consult's router (for Device.load). */
   routerRtpCapabilities: unknown;
   peers: PeerInfo[];
@@ -278,6 +307,12 @@ export const errorCodes = [
   'rate_limited',
   'unavailable',
   'internal',
+  /** An invite link that was redeemed as often as it allows. */
+  'invite_used',
+  /** Someone else (or this person in another window) holds this seat; no resume secret proved otherwise. */
+  'seat_taken',
+  /** The host denied this guest a short while ago. */
+  'denied_recently',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
 
@@ -350,7 +385,7 @@ export interface ClientToServerEvents {
 
 /** Server → client events. */
 export interface ServerToClientEvents {
-  peerJoined: (msg: { peerId: string; displayName: string; role: Role }) => void;
+  peerJoined: (msg: PersonNames & { peerId: string; role: Role }) => void;
   peerLeft: (msg: { peerId: string }) => void;
   newProducer: (msg: {
     peerId: string;
@@ -364,8 +399,11 @@ export interface ServerToClientEvents {
   consumerClosed: (msg: { consumerId: string }) => void;
   activeSpeaker: (msg: { peerId: string | null }) => void;
   consultEnded: (msg: { reason: string }) => void;
-  /** To those who may admit: the lobby changed. */
-  lobbyChanged: (msg: { waiting: LobbyEntryInfo[] }) => void;
+  /**
+   * To those who may admit: the lobby changed. `waiting` lists the first LOBBY_LIST_MAX by
+   * waiting time, `total` counts all; bursts of changes are sent as one message.
+   */
+  lobbyChanged: (msg: { waiting: LobbyEntryInfo[]; total: number }) => void;
   /** To a waiting participant: you may now `join` again for the full join data. */
   admitted: (msg: Record<string, never>) => void;
   /** To a waiting participant: the host refused you; the socket is then disconnected. */

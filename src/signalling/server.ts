@@ -4,7 +4,7 @@
  * maps every client event onto the consult's Room and the caller's Peer. Handlers stay thin:
  * parse (in `handle`), check permission, call a domain object, ack.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { types } from 'mediasoup';
 import type { Server, Socket } from 'socket.io';
 import type { AuditLog } from '../audit/AuditLog.js';
@@ -28,12 +28,14 @@ import type {
   ClientToServerEvents,
   LobbyEntryInfo,
   PeerInfo,
+  PersonNames,
   ResumedState,
   Role,
   ServerToClientEvents,
   StatsResponse,
 } from './messages.js';
 import {
+  LOBBY_LIST_MAX,
   admitRequest,
   chatHistoryRequest,
   chatMessageRequest,
@@ -86,13 +88,33 @@ export interface SignallingDeps {
   logger: Logger;
 }
 
+const digest = (secret: string) => createHash('sha256').update(secret).digest();
+
 /**
  * Which socket currently speaks for each peer. A peer outlives its socket for the grace period,
- * so peer events are delivered to whatever socket is attached now.
+ * so peer events are delivered to whatever socket is attached now. Each attachment gets a
+ * resume secret: only a socket that shows it may take the seat over later.
  */
 class Attachments {
   readonly #sockets = new Map<string, GatewaySocket>();
   readonly #graceTimers = new Map<string, NodeJS.Timeout>();
+  /** peerId → sha256 of the secret its current session was given. */
+  readonly #secrets = new Map<string, Buffer>();
+
+  /** A new resume secret for the session now attached to the peer (the previous one stops working). */
+  issueSecret(peerId: string): string {
+    const secret = randomBytes(32).toString('base64url');
+    this.#secrets.set(peerId, digest(secret));
+    return secret;
+  }
+
+  /** Whether `secret` is the peer's current resume secret (compared in constant time). */
+  proves(peerId: string, secret: string | undefined): boolean {
+    const expected = this.#secrets.get(peerId);
+    return (
+      secret !== undefined && expected !== undefined && timingSafeEqual(expected, digest(secret))
+    );
+  }
 
   socketOf(peerId: string): GatewaySocket | undefined {
     return this.#sockets.get(peerId);
@@ -124,6 +146,50 @@ class Attachments {
     clearTimeout(this.#graceTimers.get(peerId));
     this.#graceTimers.delete(peerId);
     this.#sockets.delete(peerId);
+    this.#secrets.delete(peerId);
+  }
+}
+
+/** At most one `lobbyChanged` per consult per this many ms; a burst of changes becomes one message. */
+export const LOBBY_NOTIFY_MS = 200;
+
+/**
+ * Tells a consult's hosts who waits: the first change at once, later ones within
+ * LOBBY_NOTIFY_MS as one message, each listing at most LOBBY_LIST_MAX entries.
+ */
+class LobbyNotifier {
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #lastSent = new Map<string, number>();
+
+  constructor(
+    private readonly io: SignallingServer,
+    private readonly lobby: Lobby,
+  ) {}
+
+  changed(consultId: string): void {
+    if (this.#timers.has(consultId)) return;
+    const wait = (this.#lastSent.get(consultId) ?? -Infinity) + LOBBY_NOTIFY_MS - Date.now();
+    if (wait <= 0) {
+      this.#send(consultId);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.#timers.delete(consultId);
+      this.#send(consultId);
+    }, wait);
+    timer.unref();
+    this.#timers.set(consultId, timer);
+  }
+
+  forget(consultId: string): void {
+    clearTimeout(this.#timers.get(consultId));
+    this.#timers.delete(consultId);
+    this.#lastSent.delete(consultId);
+  }
+
+  #send(consultId: string): void {
+    this.#lastSent.set(consultId, Date.now());
+    this.io.to(hostsKey(consultId)).emit('lobbyChanged', lobbySnapshot(this.lobby, consultId));
   }
 }
 
@@ -135,16 +201,30 @@ const peerKey = (peerId: string) => `peer:${peerId}`;
 /** Reasons a room closes that mean "the media path is gone, join again". */
 const REJOIN_REASONS = new Set(['media_server_restarted', 'gateway_shutdown']);
 
+/** The chosen name for tiles, with the vouched one beside it. */
+const names = (who: { displayName: string; alias?: string }): PersonNames => ({
+  displayName: who.alias ?? who.displayName,
+  verifiedName: who.displayName,
+});
+
 const lobbyInfo = (e: LobbyEntry): LobbyEntryInfo => ({
   peerId: e.peerId,
-  displayName: e.displayName,
+  ...names(e),
   role: e.role as Role,
   since: new Date(e.since).toISOString(),
+  ...(e.redeemedAt === undefined ? {} : { redeemedAt: new Date(e.redeemedAt).toISOString() }),
 });
+
+/** Who waits, bounded: the first LOBBY_LIST_MAX by waiting time, and how many in all. */
+function lobbySnapshot(lobby: Lobby, consultId: string) {
+  const all = lobby.list(consultId);
+  return { waiting: all.slice(0, LOBBY_LIST_MAX).map(lobbyInfo), total: all.length };
+}
 
 export function attachSignalling(io: SignallingServer, deps: SignallingDeps): void {
   const { rooms, consults, lobby, sessions, jwtSecret } = deps;
   const log = deps.logger.child({ component: 'signalling' });
+  const lobbyNotifier = new LobbyNotifier(io, lobby);
 
   io.use((socket, next) => {
     try {
@@ -184,6 +264,7 @@ export function attachSignalling(io: SignallingServer, deps: SignallingDeps): vo
     rooms.rooms.get(consult.id)?.close('consult_ended');
     lobby.clear(consult.id);
     chat.forget(consult.id);
+    lobbyNotifier.forget(consult.id);
     for (const socket of sockets) socket.data.waitingPeerId = undefined;
     // After the current event: the host who ended it gets the ack of `endConsult` first.
     setImmediate(() => {
@@ -231,7 +312,7 @@ export function attachSignalling(io: SignallingServer, deps: SignallingDeps): vo
   };
   io.on('connection', (socket) => {
     limitEvents(socket, eventLimits);
-    registerHandlers(io, socket, deps, attachments, log, chat);
+    registerHandlers(io, socket, deps, attachments, lobbyNotifier, log, chat);
   });
 }
 
@@ -242,7 +323,7 @@ function broadcastRoomEvents(io: SignallingServer, room: Room): void {
   room.on('peerJoined', (peer) =>
     others(peer).emit('peerJoined', {
       peerId: peer.id,
-      displayName: peer.identity.displayName,
+      ...names(peer.identity),
       role: peer.identity.role,
     }),
   );
@@ -294,7 +375,7 @@ function resumedState(peer: Peer): ResumedState {
 function peerInfo(peer: Peer): PeerInfo {
   return {
     peerId: peer.id,
-    displayName: peer.identity.displayName,
+    ...names(peer.identity),
     role: peer.identity.role,
     producers: [...peer.producers.values()].map((p) => ({
       producerId: p.id,
@@ -310,6 +391,7 @@ function registerHandlers(
   socket: GatewaySocket,
   deps: SignallingDeps,
   attachments: Attachments,
+  lobbyNotifier: LobbyNotifier,
   logger: Logger,
   chat: ChatPolicy,
 ): void {
@@ -370,10 +452,6 @@ function registerHandlers(
       if (owner) {
         unbind(owner);
         if (REJOIN_REASONS.has(reason)) owner.emit('rejoinRequired', { reason });
-        if (reason === 'replaced') {
-          owner.emit('consultEnded', { reason: 'joined_from_another_connection' });
-          owner.disconnect(true);
-        }
       }
       if (reason === 'left' || reason === 'disconnected') {
         record('consult.leave', undefined, { peerId: peer.id, reason });
@@ -381,17 +459,23 @@ function registerHandlers(
     });
   };
 
-  const notifyLobby = () =>
-    io
-      .to(hostsKey(consultId))
-      .emit('lobbyChanged', { waiting: lobby.list(consultId).map(lobbyInfo) });
+  const notifyLobby = () => lobbyNotifier.changed(consultId);
+
+  /** Ends a socket that another connection of the same person replaced. */
+  const endReplaced = (target: GatewaySocket) => {
+    target.data.waitingPeerId = undefined;
+    unbind(target);
+    void target.leave(lobbyKey(consultId));
+    target.emit('consultEnded', { reason: 'joined_from_another_connection' });
+    target.disconnect(true);
+  };
 
   handle(
     socket,
     log,
     'join',
     joinRequest,
-    async ({ consultId: requested, displayName, networkType }) => {
+    async ({ consultId: requested, displayName, networkType, resumeSecret }) => {
       if (requested !== consultId) {
         throw new GatewayError('forbidden', 'this grant does not admit you to that consult');
       }
@@ -399,24 +483,38 @@ function registerHandlers(
       if (joining || (socket.data.peer && !socket.data.peer.closed)) {
         throw new GatewayError('conflict', 'already joined; leave first');
       }
-      const name = displayName ?? claims.name;
+      // The record names people by what the gateway vouches for; a chosen name is an alias.
+      const vouched = consults.vouchedName(claims);
+      const alias = displayName !== undefined && displayName !== vouched ? displayName : undefined;
       const mayAdmit = claims.grants.admit;
       const admittedAs = lobby.admittedPeerId(consultId, claims.sub);
 
       if (!mayAdmit && !admittedAs) {
         if (!socket.data.waitingPeerId) {
-          const peerId = randomUUID();
-          socket.data.waitingPeerId = peerId;
-          lobby.add(consultId, {
-            peerId,
+          const wait = lobby.deniedFor(consultId, claims.sub);
+          if (wait > 0) {
+            const minutes = Math.ceil(wait / 60_000);
+            throw new GatewayError(
+              'denied_recently',
+              `the host did not admit you a moment ago; you can ask to join again in ${minutes} minute${minutes === 1 ? '' : 's'}`,
+            );
+          }
+          const { entry, replaced } = lobby.add(consultId, {
+            peerId: randomUUID(),
             userId: claims.sub,
-            displayName: name,
+            displayName: vouched,
+            ...(alias === undefined ? {} : { alias }),
             role: claims.role,
             socketId: socket.id,
             since: Date.now(),
+            ...(claims.redeemedAt === undefined ? {} : { redeemedAt: claims.redeemedAt }),
           });
+          // One waiting entry per identity: this socket takes it over from the earlier one.
+          const previous = replaced && io.of('/').sockets.get(replaced.socketId);
+          if (previous && previous !== socket) endReplaced(previous);
+          socket.data.waitingPeerId = entry.peerId;
           void socket.join(lobbyKey(consultId));
-          record('consult.lobby_wait', undefined, { peerId });
+          if (!replaced) record('consult.lobby_wait', undefined, { peerId: entry.peerId });
           notifyLobby();
         }
         return { waiting: true as const, peerId: socket.data.waitingPeerId };
@@ -426,25 +524,30 @@ function registerHandlers(
       try {
         const room = await rooms.getOrCreate(consultId);
         // The same person already has a seat (their socket dropped, or they opened a second
-        // tab): take it over, media and all, so the others see no leave and join.
+        // tab): take it over, media and all, so the others see no leave and join. A guest must
+        // prove it is the same session with the seat's resume secret; an account's own
+        // connections may replace each other (its grant is issued to that logged-in account).
         const seat = [...room.peers.values()].find(
           (p) => p.identity.userId === claims.sub && !p.closed,
         );
+        if (seat && claims.inviteId !== undefined && !attachments.proves(seat.id, resumeSecret)) {
+          throw new GatewayError(
+            'seat_taken',
+            'you are already in this consult in another window (or your connection there is still being restored): close it, or try again in a minute',
+          );
+        }
         let peer: Peer;
         if (seat) {
           const previous = attachments.socketOf(seat.id);
-          if (previous && previous !== socket) {
-            previous.emit('consultEnded', { reason: 'joined_from_another_connection' });
-            unbind(previous);
-            previous.disconnect(true);
-          }
+          if (previous && previous !== socket) endReplaced(previous);
           peer = seat;
         } else {
           const userAgent = socket.handshake.headers['user-agent']?.slice(0, 300);
           peer = room.join(
             {
               userId: claims.sub,
-              displayName: name,
+              displayName: vouched,
+              ...(alias === undefined ? {} : { alias }),
               role: claims.role,
               client: { userAgent, networkType },
             },
@@ -467,12 +570,14 @@ function registerHandlers(
           peerId: peer.id,
           role: claims.role,
         });
+        const waiting = mayAdmit ? lobbySnapshot(lobby, consultId) : undefined;
         return {
           peerId: peer.id,
+          resumeSecret: attachments.issueSecret(peer.id),
           routerRtpCapabilities: room.router.rtpCapabilities,
           peers: [...room.peers.values()].filter((p) => p !== peer).map(peerInfo),
           ...chat.onJoin(consultId),
-          ...(mayAdmit ? { lobby: lobby.list(consultId).map(lobbyInfo) } : {}),
+          ...(waiting ? { lobby: waiting.waiting, lobbyTotal: waiting.total } : {}),
           ...(seat ? { resumed: resumedState(peer) } : {}),
         };
       } finally {

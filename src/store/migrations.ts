@@ -177,6 +177,19 @@ export const migrations: Migration[] = [
     `,
   },
   {
+    version: 4,
+    name: 'invite use limits; chosen names kept apart from vouched ones',
+    sql: `
+      -- Each redemption of an invite is its own guest; an invite admits max_uses people.
+      ALTER TABLE invites ADD COLUMN max_uses INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE invites ADD COLUMN uses INTEGER NOT NULL DEFAULT 0;
+      -- An invite used before this version was used by its one person.
+      UPDATE invites SET uses = 1 WHERE first_used_at IS NOT NULL;
+      -- participations.display_name is the vouched name; a name chosen at join is only an alias.
+      ALTER TABLE participations ADD COLUMN alias TEXT;
+    `,
+  },
+  {
     version: 5,
     name: 'per-user token version (revocation that bites at once)',
     sql: `

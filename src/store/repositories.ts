@@ -150,6 +150,10 @@ export interface Invite {
   expiresAt: number;
   revokedAt: number | null;
   firstUsedAt: number | null;
+  /** How many people may redeem it. */
+  maxUses: number;
+  /** How many redeemed it so far. */
+  uses: number;
 }
 
 export interface InviteRepository {
@@ -157,7 +161,11 @@ export interface InviteRepository {
   findById(id: string): Invite | undefined;
   listByConsult(consultId: string): Invite[];
   revoke(id: string, at: number): Invite | undefined;
-  markUsed(id: string, at: number): void;
+  /**
+   * Counts one redemption at `at`, atomically, if the invite still has a use left and is
+   * neither revoked nor expired; false otherwise.
+   */
+  redeem(id: string, at: number): boolean;
 }
 
 export interface AuditEntry {
@@ -198,7 +206,10 @@ export interface Participation {
   /** A user id, or `guest:<inviteId>` for invited guests. */
   participantId: string;
   peerId: string;
+  /** The name the gateway vouches for (account name, or the invite's guest name). */
   displayName: string;
+  /** The name they chose to show in the call, when it differs from displayName. */
+  alias: string | null;
   role: string;
   userAgent: string | null;
   networkType: string | null;

@@ -45,7 +45,10 @@ describe('session resumption', () => {
 
     const back = await connectClient(g.url, specToken);
     clients.push(back);
-    const join = await back.call<JoinResponse>('join', { consultId: consult.id });
+    const join = await back.call<JoinResponse>('join', {
+      consultId: consult.id,
+      resumeSecret: spec.join.resumeSecret,
+    });
     expect(join.waiting).toBeFalsy(); // admitted once, not sent back to the lobby
     expect(join.peerId).toBe(spec.join.peerId);
     expect(join.resumed).toEqual({
@@ -76,7 +79,10 @@ describe('session resumption', () => {
     const ended = spec.client.next<{ reason: string }>('consultEnded');
     const second = await connectClient(g.url, specToken);
     clients.push(second);
-    const join = await second.call<JoinResponse>('join', { consultId: consult.id });
+    const join = await second.call<JoinResponse>('join', {
+      consultId: consult.id,
+      resumeSecret: spec.join.resumeSecret,
+    });
     expect((await ended).reason).toBe('joined_from_another_connection');
     expect(join.peerId).toBe(spec.join.peerId);
     expect(join.resumed?.producers.map((p) => p.producerId)).toEqual([producerId]);
@@ -90,5 +96,15 @@ describe('session resumption', () => {
     const closed = doctor.client.next<{ producerId: string }>('producerClosed');
     await second.call('createTransport', { direction: 'send' });
     expect((await closed).producerId).toBe(producerId);
+  });
+
+  it('a logged-in account’s second connection without the resume secret replaces the first (accounts are their own proof)', async () => {
+    const { g, consult, spec, specToken } = await consultWithTwo('10');
+    const ended = spec.client.next<{ reason: string }>('consultEnded');
+    const second = await connectClient(g.url, specToken);
+    clients.push(second);
+    const join = await second.call<JoinResponse>('join', { consultId: consult.id });
+    expect((await ended).reason).toBe('joined_from_another_connection');
+    expect(join.peerId).toBe(spec.join.peerId);
   });
 });

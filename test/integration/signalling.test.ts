@@ -149,6 +149,7 @@ describe('a two-party consult over real sockets', () => {
       {
         peerId: doctor.join.peerId,
         displayName: 'Dr. Grey',
+        verifiedName: 'Dr. Grey',
         role: 'doctor',
         producers: [{ producerId, kind: 'audio', appData: { source: 'mic' }, paused: false }],
       },

@@ -102,7 +102,7 @@ export function consultForm(opts: ConsultFormOptions): HTMLFormElement {
 
   const guestRows = h('div', { class: 'guest-rows' });
   const addGuest = () => {
-    const name = h('input', { testid: 'guest-name', maxlength: 120, required: true });
+    const name = h('input', { testid: 'guest-name', maxlength: 80, required: true });
     const email = h('input', { type: 'email', testid: 'guest-email', maxlength: 254 });
     const row = h(
       'div',

@@ -9,7 +9,11 @@ import { busy, messageBox } from './message';
 function inviteState(i: Invite): { label: string; key: string } {
   if (i.revokedAt) return { label: 'Revoked', key: 'revoked' };
   if (Date.parse(i.expiresAt) <= Date.now()) return { label: 'Expired', key: 'expired' };
-  if (i.firstUsedAt) return { label: `Opened ${formatDateTime(i.firstUsedAt)}`, key: 'used' };
+  if (i.firstUsedAt) {
+    const uses = i.maxUses > 1 ? ` (${i.uses} of ${i.maxUses} people)` : '';
+    const key = i.uses >= i.maxUses ? 'used' : 'active';
+    return { label: `Opened ${formatDateTime(i.firstUsedAt)}${uses}`, key };
+  }
   return { label: 'Not opened yet', key: 'active' };
 }
 
@@ -26,8 +30,16 @@ async function copy(text: string, input: HTMLInputElement): Promise<boolean> {
 }
 
 export function invitePanel(api: Api, consult: Consult): HTMLElement {
-  const name = h('input', { testid: 'invite-name', maxlength: 120, required: true });
+  const name = h('input', { testid: 'invite-name', maxlength: 80, required: true });
   const email = h('input', { type: 'email', testid: 'invite-email', maxlength: 254 });
+  // Each person who opens the link waits in the lobby as their own guest.
+  const people = h('input', {
+    type: 'number',
+    testid: 'invite-max-uses',
+    min: '1',
+    max: '20',
+    value: '1',
+  });
   const create = h(
     'button',
     { type: 'submit', class: 'primary', testid: 'invite-create' },
@@ -127,6 +139,7 @@ export function invitePanel(api: Api, consult: Consult): HTMLElement {
     { class: 'invite-form', novalidate: true, 'aria-label': `Invite a guest to ${consult.title}` },
     field('Guest’s name', name),
     field('E-mail (optional)', email),
+    field('People who may use the link', people),
     create,
   );
   form.addEventListener('submit', (event) => {
@@ -143,10 +156,12 @@ export function invitePanel(api: Api, consult: Consult): HTMLElement {
         const res = await api.createInvite(consult.id, {
           guestName,
           email: email.value.trim() || null,
+          maxUses: Number(people.value) || 1,
         });
         showUrl(res.url, res.invite.guestName);
         name.value = '';
         email.value = '';
+        people.value = '1';
         await refresh();
       } catch (err) {
         message.error(err);

@@ -1,5 +1,6 @@
 /** The host's waiting-room panel: who waits, with Admit and Deny for each. */
 import type { LobbyEntryInfo } from '../../../src/signalling/messages';
+import { formatClockShort, personLabel } from '../format';
 import { describeError } from '../request';
 import { roleLabel } from '../tiles';
 import { h } from '../dom';
@@ -24,6 +25,8 @@ export class LobbyPanel {
   private readonly message = messageBox('lobby-message');
   private known = new Set<string>();
   private entries: LobbyEntryInfo[] = [];
+  /** How many wait in all (the server lists at most 50). */
+  private total = 0;
   private readonly timer: ReturnType<typeof setInterval>;
 
   constructor(private readonly actions: LobbyActions) {
@@ -47,12 +50,13 @@ export class LobbyPanel {
     this.el.hidden = !visible;
   }
 
-  update(entries: LobbyEntryInfo[]): void {
+  update(entries: LobbyEntryInfo[], total = entries.length): void {
     const arrived = entries.filter((e) => !this.known.has(e.peerId));
     this.known = new Set(entries.map((e) => e.peerId));
     this.entries = entries;
+    this.total = Math.max(total, entries.length);
     if (arrived.length) {
-      const names = arrived.map((e) => e.displayName).join(', ');
+      const names = arrived.map((e) => personLabel(e)).join(', ');
       this.announce.textContent = `${names} ${arrived.length > 1 ? 'are' : 'is'} waiting to be admitted.`;
     }
     this.render();
@@ -63,8 +67,8 @@ export class LobbyPanel {
   }
 
   private render(): void {
-    this.count.textContent = String(this.entries.length);
-    this.el.classList.toggle('has-waiting', this.entries.length > 0);
+    this.count.textContent = String(this.total);
+    this.el.classList.toggle('has-waiting', this.total > 0);
     this.list.replaceChildren();
     if (!this.entries.length) {
       this.list.append(h('li', { class: 'muted', testid: 'lobby-empty' }, 'Nobody is waiting.'));
@@ -77,7 +81,7 @@ export class LobbyPanel {
           type: 'button',
           class: 'primary small',
           testid: 'admit-button',
-          'aria-label': `Admit ${e.displayName}`,
+          'aria-label': `Admit ${personLabel(e)}`,
         },
         'Admit',
       );
@@ -87,7 +91,7 @@ export class LobbyPanel {
           type: 'button',
           class: 'danger-outline small',
           testid: 'deny-button',
-          'aria-label': `Deny ${e.displayName}`,
+          'aria-label': `Deny ${personLabel(e)}`,
         },
         'Deny',
       );
@@ -108,12 +112,19 @@ export class LobbyPanel {
           h(
             'div',
             { class: 'lobby-who' },
-            h('span', { class: 'name' }, e.displayName),
-            h('span', { class: 'role' }, `${roleLabel(e.role)} · waiting ${waitedFor(e.since)}`),
+            h('span', { class: 'name' }, personLabel(e)),
+            h(
+              'span',
+              { class: 'role' },
+              `${roleLabel(e.role)} · waiting ${waitedFor(e.since)}`,
+              e.redeemedAt ? ` · opened the link at ${formatClockShort(e.redeemedAt)}` : '',
+            ),
           ),
           h('div', { class: 'lobby-buttons' }, admit, deny),
         ),
       );
     }
+    const more = this.total - this.entries.length;
+    if (more > 0) this.list.append(h('li', { class: 'muted' }, `and ${more} more waiting`));
   }
 }

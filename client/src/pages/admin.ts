@@ -210,7 +210,7 @@ export function adminPage(ctx: AppContext): Cleanup {
     required: true,
     autocomplete: 'off',
   });
-  const newName = h('input', { testid: 'user-name', required: true, maxlength: 120 });
+  const newName = h('input', { testid: 'user-name', required: true, maxlength: 80 });
   const newRole = select(
     { testid: 'user-role' },
     (['doctor', 'specialist', 'admin'] as UserRole[]).map((r) => [r, roleName(r)] as const),

@@ -358,7 +358,7 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
     tiles.setActiveSpeaker(peerId);
     ui.localTile.classList.toggle('speaking', peerId !== null && peerId === client.peerId);
   });
-  client.on('lobby', (entries) => lobby.update(entries));
+  client.on('lobby', (entries, total) => lobby.update(entries, total));
   client.on('ended', (reason) => {
     over = FINAL_REASONS.has(reason);
     const fallback = reason

@@ -1,6 +1,7 @@
 /**
  * An invite link (`/?invite=<token>`): exchanges the invite for a guest join grant and opens
- * the consult page with it, which puts the guest in the waiting room.
+ * the consult page with it, which puts the guest in the waiting room. The grant is kept in
+ * this browser, so reopening the link does not use it up again.
  */
 import { ApiError, errorMessage, redeemInvite } from '../api';
 import type { AppContext } from '../context';
@@ -9,10 +10,13 @@ import { brandHeader } from './login';
 import { joinErrorMessage } from '../components/start';
 import type { Cleanup } from '../router';
 import { consultPage } from './consult';
+import { keepRedeemedGrant, redeemedGrant } from '../seat';
 
 function inviteError(err: unknown): string {
   if (err instanceof ApiError && err.status === 401)
     return 'This invitation link is no longer valid: it was revoked or has expired. Please ask the doctor for a new one.';
+  if (err instanceof ApiError && err.code === 'invite_used')
+    return 'This invitation link has already been used. If that was not you, or you opened it on another device, please ask the doctor for a new link.';
   if (err instanceof ApiError && err.status === 409) return joinErrorMessage(err);
   return errorMessage(err);
 }
@@ -41,7 +45,11 @@ export function invitePage(ctx: AppContext, inviteToken: string): Cleanup {
     status.className = 'muted';
     status.textContent = 'Opening your invitation…';
     try {
-      const grant = await redeemInvite(inviteToken);
+      let grant = redeemedGrant(inviteToken);
+      if (!grant) {
+        grant = await redeemInvite(inviteToken);
+        keepRedeemedGrant(inviteToken, grant);
+      }
       if (!ctx.isCurrent()) return;
       inner = consultPage(ctx, { token: grant.token, title: grant.consultTitle });
     } catch (err) {
@@ -51,7 +59,7 @@ export function invitePage(ctx: AppContext, inviteToken: string): Cleanup {
       status.dataset.testid = 'invite-error';
       status.textContent = inviteError(err);
       // Too early (the waiting room is not open yet) or a network error: worth retrying.
-      retry.hidden = err instanceof ApiError && err.status === 401;
+      retry.hidden = err instanceof ApiError && (err.status === 401 || err.code === 'invite_used');
     }
   };
   retry.addEventListener('click', () => void open());

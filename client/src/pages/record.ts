@@ -124,6 +124,8 @@ function participantsTable(r: ConsultRecord): HTMLElement {
               {},
               h('span', { class: 'record-name', testid: 'record-participant-name' }, p.displayName),
               p.kind === 'guest' ? h('span', { class: 'tag' }, 'guest') : null,
+              // A name they chose in the call: shown, never used to identify them.
+              p.alias ? h('span', { class: 'muted' }, ` shown in the call as “${p.alias}”`) : null,
             ),
             h('td', {}, role(p.role)),
             h('td', { title: p.userAgent ?? '' }, p.browser ?? '—'),

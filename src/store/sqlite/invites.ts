@@ -11,6 +11,8 @@ interface Row {
   expires_at: number;
   revoked_at: number | null;
   first_used_at: number | null;
+  max_uses: number;
+  uses: number;
 }
 
 const toInvite = (r: Row): Invite => ({
@@ -23,6 +25,8 @@ const toInvite = (r: Row): Invite => ({
   expiresAt: r.expires_at,
   revokedAt: r.revoked_at,
   firstUsedAt: r.first_used_at,
+  maxUses: r.max_uses,
+  uses: r.uses,
 });
 
 export class SqliteInviteRepository implements InviteRepository {
@@ -31,8 +35,8 @@ export class SqliteInviteRepository implements InviteRepository {
   insert(i: Invite): void {
     this.db
       .prepare(
-        `INSERT INTO invites (id, consult_id, guest_name, email, created_by, created_at, expires_at, revoked_at, first_used_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO invites (id, consult_id, guest_name, email, created_by, created_at, expires_at, revoked_at, first_used_at, max_uses, uses)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         i.id,
@@ -44,6 +48,8 @@ export class SqliteInviteRepository implements InviteRepository {
         i.expiresAt,
         i.revokedAt,
         i.firstUsedAt,
+        i.maxUses,
+        i.uses,
       );
   }
 
@@ -66,9 +72,13 @@ export class SqliteInviteRepository implements InviteRepository {
     return this.findById(id);
   }
 
-  markUsed(id: string, at: number): void {
-    this.db
-      .prepare('UPDATE invites SET first_used_at = ? WHERE id = ? AND first_used_at IS NULL')
-      .run(at, id);
+  redeem(id: string, at: number): boolean {
+    const { changes } = this.db
+      .prepare(
+        `UPDATE invites SET uses = uses + 1, first_used_at = COALESCE(first_used_at, ?)
+         WHERE id = ? AND uses < max_uses AND revoked_at IS NULL AND expires_at > ?`,
+      )
+      .run(at, id, at);
+    return changes === 1;
   }
 }

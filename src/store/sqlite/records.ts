@@ -16,9 +16,9 @@ export class SqliteRecordRepository implements RecordRepository {
   openParticipation(p: Participation): void {
     this.db
       .prepare(
-        `INSERT INTO participations (id, consult_id, participant_id, peer_id, display_name, role, user_agent,
-           network_type, joined_at, last_seen_at, left_at, leave_reason)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO participations (id, consult_id, participant_id, peer_id, display_name, alias, role,
+           user_agent, network_type, joined_at, last_seen_at, left_at, leave_reason)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         p.id,
@@ -26,6 +26,7 @@ export class SqliteRecordRepository implements RecordRepository {
         p.participantId,
         p.peerId,
         p.displayName,
+        p.alias,
         p.role,
         p.userAgent,
         p.networkType,
@@ -69,6 +70,7 @@ export class SqliteRecordRepository implements RecordRepository {
       participantId: r.participant_id as string,
       peerId: r.peer_id as string,
       displayName: r.display_name as string,
+      alias: (r.alias as string | null) ?? null,
       role: r.role as string,
       userAgent: r.user_agent as string | null,
       networkType: r.network_type as string | null,
