@@ -123,6 +123,8 @@ function flowing(p: Person) {
 }
 
 const ADMISSION_TO_MEDIA_MS = 20_000;
+/** Launching and joining are not what is measured; on a busy 2-core machine they take long. */
+const JOIN_MS = 30_000;
 
 describe.each([
   { host: 'firefox', guest: 'chromium' },
@@ -136,9 +138,9 @@ describe.each([
       launch[guest](`${guest} guest`),
     ]);
     await open(hostPerson, consult, doctor);
-    await expect.poll(() => stateOf(hostPerson), { timeout: 15_000 }).toBe('connected');
+    await expect.poll(() => stateOf(hostPerson), { timeout: JOIN_MS }).toBe('connected');
     await open(guestPerson, consult, specialist);
-    await expect.poll(() => stateOf(guestPerson), { timeout: 15_000 }).toBe('waiting');
+    await expect.poll(() => stateOf(guestPerson), { timeout: JOIN_MS }).toBe('waiting');
 
     // The host admits the guest from the lobby.
     await expect
@@ -151,7 +153,7 @@ describe.each([
             admit?.click();
             return Boolean(admit);
           }),
-        { timeout: 10_000 },
+        { timeout: JOIN_MS },
       )
       .toBe(true);
     const admittedAt = Date.now();
@@ -179,5 +181,5 @@ describe.each([
 
     for (const close of closers.splice(0)) await close();
     await expect.poll(() => gw.rooms.counts().peers, { timeout: 10_000 }).toBe(0);
-  }, 90_000);
+  }, 150_000);
 });
