@@ -2,7 +2,7 @@
 # Sets up everything the gateway needs, skipping what is already done:
 #   Debian build packages → npm ci → mediasoup worker (built from source, cached) → build.
 # Usage: scripts/setup.sh          (to run the gateway)
-#        scripts/setup.sh --test   (also installs Chromium for the browser tests)
+#        scripts/setup.sh --test   (also installs Chromium and Firefox ESR for the browser tests)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,10 +22,10 @@ command -v node >/dev/null 2>&1 || die "Node.js 20 or newer is required (https:/
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || die "Node.js 20 or newer is required; this is $(node --version)"
 
-# --- Debian packages: the worker's build dependencies (and Chromium for tests) ---
+# --- Debian packages: the worker's build dependencies (and the test browsers) ---
 debs=(g++ make pkg-config ninja-build libuv1-dev libssl-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev)
 command -v python3 >/dev/null 2>&1 || debs+=(python3 python3-venv)
-[ "$mode" = test ] && debs+=(chromium janus)
+[ "$mode" = test ] && debs+=(chromium firefox-esr janus)
 if command -v dpkg-query >/dev/null 2>&1; then
   ensure_debs "${debs[@]}"
 else
@@ -39,7 +39,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]; then
   step "installing npm dependencies (npm ci)"
   # mediasoup's own postinstall (which downloads a prebuilt worker) is denied in
   # package.json's allowScripts; the variable makes it skip the download if it ever runs.
-  MEDIASOUP_WORKER_BIN=$(worker_bin_path "$(node -p "require('./package.json').dependencies.mediasoup")") \
+  # The tests drive Debian's browsers: no npm package may download one.
+  PUPPETEER_SKIP_DOWNLOAD=1 \
+    MEDIASOUP_WORKER_BIN=$(worker_bin_path "$(node -p "require('./package.json').dependencies.mediasoup")") \
     npm ci --no-audit --no-fund || die "npm ci failed (is the npm registry reachable?)"
   echo "$lock_sum" >"$stamp"
 else
@@ -63,5 +65,6 @@ fi
 
 if [ "$mode" = test ]; then
   [ -x /usr/bin/chromium ] || die "Chromium is missing at /usr/bin/chromium; install Debian's 'chromium' package"
+  [ -x /usr/bin/firefox-esr ] || die "Firefox ESR is missing at /usr/bin/firefox-esr; install Debian's 'firefox-esr' package"
 fi
 step "set-up complete"

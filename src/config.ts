@@ -47,6 +47,19 @@ export const configSchema = z
     RTC_LISTEN_IP: z.preprocess(emptyToUndefined, ipv4or6.optional()),
     /** Address given to browsers in ICE candidates (the public / 5G-facing address). */
     ANNOUNCED_IP: optionalString,
+    /**
+     * A second address the media ports listen on and announce as themselves, for browsers that
+     * pair no loopback candidates (Firefox). `auto`: the first LAN address when media is on the
+     * default loopback address; `none`: media on RTC_LISTEN_IP only.
+     */
+    RTC_LAN_IP: z.preprocess(
+      emptyToUndefined,
+      z
+        .union([z.enum(['auto', 'none']), z.ipv4(), z.ipv6()], {
+          error: 'must be auto, none, or an IPv4 or IPv6 address',
+        })
+        .default('auto'),
+    ),
     /** Worker i listens on RTC_PORT_BASE + i, UDP and TCP. */
     RTC_PORT_BASE: intIn(1024, 65000, 40000),
     /** Number of mediasoup workers; default one per core. */
@@ -186,6 +199,8 @@ export interface Config {
   rtc: {
     listenIp: string;
     announcedIp: string | undefined;
+    /** Also listened on and announced as itself (Firefox on one machine); see RTC_LAN_IP. */
+    lanIp: string | undefined;
     portBase: number;
     maxIncomingBitrate: number;
     initialOutgoingBitrate: number;
@@ -280,6 +295,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ]);
     }
   }
+  const wildcard = listenIp === '0.0.0.0' || listenIp === '::';
+  if (wildcard && c.RTC_LAN_IP !== 'auto' && c.RTC_LAN_IP !== 'none') {
+    throw new ConfigError([
+      `RTC_LAN_IP: RTC_LISTEN_IP ${listenIp} already listens on every address; unset RTC_LAN_IP`,
+    ]);
+  }
+  let lanIp: string | undefined;
+  if (c.RTC_LAN_IP === 'auto') {
+    // Only the untouched loopback default gets a LAN address: explicit media settings are kept.
+    const defaultLoopback = !c.RTC_LISTEN_IP && !c.ANNOUNCED_IP && loopback;
+    lanIp = defaultLoopback ? firstLanAddress() : undefined;
+  } else if (c.RTC_LAN_IP !== 'none') {
+    lanIp = c.RTC_LAN_IP;
+  }
+  if (lanIp === listenIp) lanIp = undefined;
   return {
     host: c.HOST,
     port: c.PORT,
@@ -294,6 +324,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rtc: {
       listenIp,
       announcedIp,
+      lanIp,
       portBase: c.RTC_PORT_BASE,
       maxIncomingBitrate: c.MAX_INCOMING_BITRATE,
       initialOutgoingBitrate: c.INITIAL_OUTGOING_BITRATE,

@@ -80,6 +80,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       count: config.workers,
       listenIp: config.rtc.listenIp,
       announcedIp: config.rtc.announcedIp,
+      lanIp: config.rtc.lanIp,
       portBase: config.rtc.portBase,
       logLevel: config.mediasoupLogLevel,
       logger,

@@ -14,6 +14,8 @@ export interface WorkerPoolOptions {
   count: number;
   listenIp: string;
   announcedIp: string | undefined;
+  /** A second address listened on (same ports) and announced as itself; see RTC_LAN_IP. */
+  lanIp?: string | undefined;
   portBase: number;
   logLevel: types.WorkerLogLevel;
   logger: Logger;
@@ -74,7 +76,7 @@ export class WorkerPool extends TypedEmitter<PoolEvents> {
   }
 
   async #startWorker(index: number, port: number) {
-    const { listenIp, announcedIp, logLevel, logger } = this.#opts;
+    const { listenIp, announcedIp, lanIp, logLevel, logger } = this.#opts;
     const worker = await mediasoup.createWorker({
       logLevel,
       logTags: ['ice', 'dtls', 'rtp', 'srtp', 'rtcp', 'simulcast', 'bwe'],
@@ -82,20 +84,23 @@ export class WorkerPool extends TypedEmitter<PoolEvents> {
     });
     try {
       const webRtcServer = await worker.createWebRtcServer({
+        // UDP entries first: mediasoup ranks candidates in this order.
         listenInfos: [
           { protocol: 'udp', ip: listenIp, announcedIp, port },
+          ...(lanIp ? [{ protocol: 'udp' as const, ip: lanIp, port }] : []),
           { protocol: 'tcp', ip: listenIp, announcedIp, port },
+          ...(lanIp ? [{ protocol: 'tcp' as const, ip: lanIp, port }] : []),
         ],
       });
       logger.info(
-        { worker: index, workerPid: worker.pid, port, listenIp, announcedIp },
+        { worker: index, workerPid: worker.pid, port, listenIp, announcedIp, lanIp },
         'mediasoup worker up',
       );
       return { worker, webRtcServer };
     } catch (err) {
       worker.close();
       throw new Error(
-        `worker ${index}: cannot listen on ${listenIp}:${port} (udp+tcp): ${(err as Error).message}`,
+        `worker ${index}: cannot listen on ${[listenIp, lanIp].filter(Boolean).join(' and ')}:${port} (udp+tcp): ${(err as Error).message}`,
       );
     }
   }

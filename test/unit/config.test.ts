@@ -5,6 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, isLoopback, loadConfig } from '../../src/config.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'gw-config-'));
+const lanAddress = () =>
+  Object.values(os.networkInterfaces())
+    .flat()
+    .find((a) => a?.family === 'IPv4' && !a.internal)?.address;
 
 describe('loadConfig', () => {
   it('gives a working loopback gateway on defaults', () => {
@@ -16,7 +20,7 @@ describe('loadConfig', () => {
       tls: null,
       workers: os.availableParallelism(),
       logLevel: 'info',
-      rtc: { listenIp: '127.0.0.1', announcedIp: undefined, portBase: 40000 },
+      rtc: { listenIp: '127.0.0.1', announcedIp: undefined, lanIp: lanAddress(), portBase: 40000 },
       demoConsultId: 'demo',
     });
   });
@@ -57,6 +61,21 @@ describe('loadConfig', () => {
     const c = loadConfig({ HOST: '0.0.0.0', ANNOUNCED_IP: '203.0.113.7', DATA_DIR: tmp() });
     expect(c.tls).toBe('self-signed');
     expect(c.rtc).toMatchObject({ listenIp: '0.0.0.0', announcedIp: '203.0.113.7' });
+  });
+
+  it('adds a LAN media address only to the untouched loopback default, or when named', () => {
+    const dataDir = tmp();
+    const rtc = (env: Record<string, string>) => loadConfig({ DATA_DIR: dataDir, ...env }).rtc;
+    expect(rtc({ RTC_LAN_IP: 'none' })).toMatchObject({ listenIp: '127.0.0.1', lanIp: undefined });
+    expect(rtc({ RTC_LISTEN_IP: '127.0.0.1' }).lanIp).toBeUndefined();
+    expect(rtc({ ANNOUNCED_IP: '127.0.0.2' }).lanIp).toBeUndefined();
+    expect(rtc({ RTC_LAN_IP: '10.9.8.7' }).lanIp).toBe('10.9.8.7');
+    expect(rtc({ RTC_LAN_IP: '127.0.0.1' }).lanIp).toBeUndefined();
+    expect(rtc({ HOST: '0.0.0.0', ANNOUNCED_IP: '203.0.113.7' }).lanIp).toBeUndefined();
+    expect(() => rtc({ RTC_LISTEN_IP: '0.0.0.0', RTC_LAN_IP: '10.9.8.7' })).toThrow(
+      /RTC_LAN_IP: RTC_LISTEN_IP 0.0.0.0 already listens on every address/,
+    );
+    expect(() => rtc({ RTC_LAN_IP: 'lan' })).toThrow(/RTC_LAN_IP: must be auto, none, or an IPv4/);
   });
 
   it('names every bad value with its own message', () => {
