@@ -8,9 +8,14 @@
  */
 import type { Page } from 'playwright-core';
 import type { types } from 'mediasoup';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TestGateway } from '../support/gateway.js';
-import { startRelayedConsult, type RelayedConsult } from '../support/relayedConsult.js';
+import {
+  STEP_BOUND_MS,
+  FIXTURE_BOUND_MS,
+  startRelayedConsult,
+  type RelayedConsult,
+} from '../support/relayedConsult.js';
 import type { FlowInfo, FlowScope, ImpairmentRelay } from '../support/relay/index.js';
 import type { Consult, User } from '../../src/store/repositories.js';
 import type { Peer } from '../../src/sfu/Peer.js';
@@ -136,17 +141,27 @@ async function nobodyLeft(ids: string[]): Promise<void> {
   }
 }
 
-beforeAll(async () => {
-  fixture = await startRelayedConsult({
-    env: { RECONNECT_GRACE_SECONDS: '30' },
-    names: { doctor: 'Dr. Grey', specialist: 'Dr. Shepherd' },
-  });
-  ({ gw, relay, doctor, specialist, consult, doctorPage, specialistPage } = fixture);
-  specialistLink = linkOf(specialist);
-  for (const page of [doctorPage, specialistPage]) {
-    await timeUntil(() => receivesMedia(page), 15_000, 'media flowing');
+beforeAll(
+  async () => {
+    fixture = await startRelayedConsult({
+      env: { RECONNECT_GRACE_SECONDS: '30' },
+      names: { doctor: 'Dr. Grey', specialist: 'Dr. Shepherd' },
+    });
+    ({ gw, relay, doctor, specialist, consult, doctorPage, specialistPage } = fixture);
+    specialistLink = linkOf(specialist);
+    for (const page of [doctorPage, specialistPage]) {
+      await timeUntil(() => receivesMedia(page), STEP_BOUND_MS, 'media flowing');
+    }
+    // The set-up's own bounds, plus starting two browsers and the gateway.
+  },
+  FIXTURE_BOUND_MS + 2 * STEP_BOUND_MS + 30_000,
+);
+
+afterEach(({ task }) => {
+  if (task.result?.state === 'fail' && relay) {
+    console.log(`relay seed ${relay.seed} (replay with RELAY_SEED=${relay.seed})`);
   }
-}, 60_000);
+});
 
 afterAll(async () => {
   await fixture?.close();

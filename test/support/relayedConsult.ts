@@ -38,6 +38,15 @@ export interface RelayedConsult {
   close(): Promise<void>;
 }
 
+/**
+ * What each step of a fixture waits for, at most, ms: a page connects (Chromium started,
+ * joined, ICE and DTLS done), the doctor's admit button appears. A test's setup hook must
+ * allow at least their sum (`FIXTURE_BOUND_MS`), so a slow step fails with its own name
+ * instead of an anonymous hook timeout.
+ */
+export const STEP_BOUND_MS = 15_000;
+export const FIXTURE_BOUND_MS = 3 * STEP_BOUND_MS;
+
 export const isConnected = async (page: Page) => (await connectionState(page)) === 'connected';
 
 export async function startRelayedConsult(options: RelayedConsultOptions): Promise<RelayedConsult> {
@@ -48,6 +57,10 @@ export async function startRelayedConsult(options: RelayedConsultOptions): Promi
   });
   const browsers: TestBrowser[] = [];
   let relay: ImpairmentRelay | undefined;
+  const t0 = Date.now();
+  const steps: string[] = [];
+  /** Notes how long set-up took so far, for the log and for a failure. */
+  const done = (what: string) => steps.push(`${what} +${Date.now() - t0} ms`);
   const close = async () => {
     for (const b of browsers.splice(0)) await b.close();
     await relay?.close();
@@ -71,13 +84,19 @@ export async function startRelayedConsult(options: RelayedConsultOptions): Promi
       return page;
     };
     const doctorPage = await open(doctor, options.doctorArgs);
-    await timeUntil(() => isConnected(doctorPage), 15_000, 'the doctor connected');
+    done('doctor page open');
+    await timeUntil(() => isConnected(doctorPage), STEP_BOUND_MS, 'the doctor connected');
+    done('doctor connected');
     const specialistPage = await open(specialist);
+    done('specialist page open');
     await doctorPage
       .getByTestId('lobby-entry')
       .getByTestId('admit-button')
-      .click({ timeout: 15_000 });
-    await timeUntil(() => isConnected(specialistPage), 15_000, 'the specialist connected');
+      .click({ timeout: STEP_BOUND_MS });
+    done('specialist admitted');
+    await timeUntil(() => isConnected(specialistPage), STEP_BOUND_MS, 'the specialist connected');
+    done('specialist connected');
+    console.log(`relayed consult (relay seed ${relay.seed}): ${steps.join(', ')}`);
     return {
       gw,
       relay,
@@ -95,6 +114,8 @@ export async function startRelayedConsult(options: RelayedConsultOptions): Promi
     };
   } catch (err) {
     await close();
-    throw err;
+    throw new Error(`relayed consult set-up failed (done: ${steps.join(', ') || 'nothing'})`, {
+      cause: err,
+    });
   }
 }
