@@ -39,13 +39,24 @@ export interface RelayedConsult {
 }
 
 /**
- * What each step of a fixture waits for, at most, ms: a page connects (Chromium started,
- * joined, ICE and DTLS done), the doctor's admit button appears. A test's setup hook must
- * allow at least their sum (`FIXTURE_BOUND_MS`), so a slow step fails with its own name
- * instead of an anonymous hook timeout.
+ * What each step of a fixture waits for, at most, ms: a page connects (joined, ICE and DTLS
+ * done), the doctor's admit button appears. A test's setup hook must allow at least the sum
+ * of the steps (`FIXTURE_BOUND_MS`), so a slow step fails with its own name instead of an
+ * anonymous hook timeout.
  */
 export const STEP_BOUND_MS = 15_000;
-export const FIXTURE_BOUND_MS = 3 * STEP_BOUND_MS;
+/** Starting a Chromium and loading the consult page (half a minute on a crowded machine). */
+export const LAUNCH_BOUND_MS = 60_000;
+export const FIXTURE_BOUND_MS = 2 * LAUNCH_BOUND_MS + 3 * STEP_BOUND_MS;
+
+/** Rejects, naming `what`, when `promise` has not settled within `ms`. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
 
 export const isConnected = async (page: Page) => (await connectionState(page)) === 'connected';
 
@@ -83,11 +94,19 @@ export async function startRelayedConsult(options: RelayedConsultOptions): Promi
       await page.goto(`${gw.url}/?token=${gw.grant(consult.id, user)}`);
       return page;
     };
-    const doctorPage = await open(doctor, options.doctorArgs);
+    const doctorPage = await within(
+      open(doctor, options.doctorArgs),
+      LAUNCH_BOUND_MS,
+      "the doctor's page opened",
+    );
     done('doctor page open');
     await timeUntil(() => isConnected(doctorPage), STEP_BOUND_MS, 'the doctor connected');
     done('doctor connected');
-    const specialistPage = await open(specialist);
+    const specialistPage = await within(
+      open(specialist),
+      LAUNCH_BOUND_MS,
+      "the specialist's page opened",
+    );
     done('specialist page open');
     await doctorPage
       .getByTestId('lobby-entry')
