@@ -423,6 +423,8 @@ describe('ImpairmentRelay over UDP', () => {
     await expect
       .poll(() => relay.flows().map((f) => f.ufrags))
       .toEqual(expect.arrayContaining([['gatewayA'], ['gatewayB']]));
+    // The relay learns the ufrag before it forwards the check: wait for both to arrive.
+    await expect.poll(() => sink.received.length).toBe(2);
     relay.set({ up: { loss: 1 } }, { ufrag: 'gatewayA' });
     sink.received.length = 0;
     await sendPaced(a.send, 20, 2);
