@@ -13,6 +13,7 @@ import type { TestGateway } from '../support/gateway.js';
 import {
   STEP_BOUND_MS,
   FIXTURE_BOUND_MS,
+  LAUNCH_BOUND_MS,
   startRelayedConsult,
   type RelayedConsult,
 } from '../support/relayedConsult.js';
@@ -415,92 +416,103 @@ describe('a consult over an impaired network', () => {
     await nobodyLeft(ids);
   }, 30_000);
 
-  it('with UDP blocked, a third participant joins over ICE-TCP and media flows both ways', async () => {
-    const admin = await gw.user('admin', 'Ada Admin');
-    const tcpOnly = linkOf(admin);
-    relay.set({ blockUdp: true }, tcpOnly);
-    const started = Date.now();
-    const page = await fixture.open(admin);
-    await waitConnected(page, 20_000);
-    const joinMs = Date.now() - started;
-    await expect.poll(() => receivesMedia(page), { timeout: 15_000, interval: 250 }).toBe(true);
-    const mediaMs = Date.now() - started;
-    // Receiving media proves the receive transport; the send transport may still be
-    // finishing its ICE-TCP checks: wait until both have a selected candidate pair.
-    await expect
-      .poll(async () => (await transportStats(page)).filter((t) => t.selected).length, {
-        timeout: 15_000,
-        interval: 250,
-      })
-      .toBe(2);
-    const transports = await transportStats(page);
-    console.log(
-      `UDP blocked: connected ${joinMs} ms and receiving media ${mediaMs} ms after opening the page;` +
-        ` selected pairs: ${transports.map((t) => `${t.direction} ${t.selected?.localProtocol}/${t.selected?.remoteProtocol}`).join(', ')}`,
-    );
-    expect(transports).toHaveLength(2);
-    for (const t of transports) {
-      expect(t.selected).toMatchObject({ localProtocol: 'tcp', remoteProtocol: 'tcp' });
-    }
-    const server = peerOf(admin)!;
-    await expect
-      .poll(
-        () => [...server.transports.values()].every(({ transport }) => transport.iceSelectedTuple),
-        {
-          timeout: 5_000,
-        },
-      )
-      .toBe(true);
-    for (const { transport } of server.transports.values()) {
-      expect(transport.iceSelectedTuple?.protocol).toBe('tcp');
-    }
-    // The others receive the TCP participant's media too.
-    await expect
-      .poll(
-        async () => {
-          const stats = (await doctorPage.evaluate(() =>
-            (
-              globalThis as unknown as { __consult: { getRemoteStats(): Promise<unknown> } }
-            ).__consult.getRemoteStats(),
-          )) as { peerId: string; kind: string; framesDecoded?: number }[];
-          return stats.some(
-            (s) => s.peerId === server.id && s.kind === 'video' && (s.framesDecoded ?? 0) > 0,
-          );
-        },
-        { timeout: 15_000, interval: 250 },
-      )
-      .toBe(true);
-    expect(relay.stats(tcpOnly).up.droppedBlocked).toBeGreaterThan(0);
-    relay.reset(tcpOnly);
-  }, 45_000);
+  it(
+    'with UDP blocked, a third participant joins over ICE-TCP and media flows both ways',
+    async () => {
+      const admin = await gw.user('admin', 'Ada Admin');
+      const tcpOnly = linkOf(admin);
+      relay.set({ blockUdp: true }, tcpOnly);
+      const started = Date.now();
+      const page = await fixture.open(admin);
+      await waitConnected(page, 20_000);
+      const joinMs = Date.now() - started;
+      await expect.poll(() => receivesMedia(page), { timeout: 15_000, interval: 250 }).toBe(true);
+      const mediaMs = Date.now() - started;
+      // Receiving media proves the receive transport; the send transport may still be
+      // finishing its ICE-TCP checks: wait until both have a selected candidate pair.
+      await expect
+        .poll(async () => (await transportStats(page)).filter((t) => t.selected).length, {
+          timeout: 15_000,
+          interval: 250,
+        })
+        .toBe(2);
+      const transports = await transportStats(page);
+      console.log(
+        `UDP blocked: connected ${joinMs} ms and receiving media ${mediaMs} ms after opening the page;` +
+          ` selected pairs: ${transports.map((t) => `${t.direction} ${t.selected?.localProtocol}/${t.selected?.remoteProtocol}`).join(', ')}`,
+      );
+      expect(transports).toHaveLength(2);
+      for (const t of transports) {
+        expect(t.selected).toMatchObject({ localProtocol: 'tcp', remoteProtocol: 'tcp' });
+      }
+      const server = peerOf(admin)!;
+      await expect
+        .poll(
+          () =>
+            [...server.transports.values()].every(({ transport }) => transport.iceSelectedTuple),
+          {
+            timeout: 5_000,
+          },
+        )
+        .toBe(true);
+      for (const { transport } of server.transports.values()) {
+        expect(transport.iceSelectedTuple?.protocol).toBe('tcp');
+      }
+      // The others receive the TCP participant's media too.
+      await expect
+        .poll(
+          async () => {
+            const stats = (await doctorPage.evaluate(() =>
+              (
+                globalThis as unknown as { __consult: { getRemoteStats(): Promise<unknown> } }
+              ).__consult.getRemoteStats(),
+            )) as { peerId: string; kind: string; framesDecoded?: number }[];
+            return stats.some(
+              (s) => s.peerId === server.id && s.kind === 'video' && (s.framesDecoded ?? 0) > 0,
+            );
+          },
+          { timeout: 15_000, interval: 250 },
+        )
+        .toBe(true);
+      expect(relay.stats(tcpOnly).up.droppedBlocked).toBeGreaterThan(0);
+      relay.reset(tcpOnly);
+      // Its own waits (20 + 15 + 15 + 5 + 15 s) and starting a third browser.
+    },
+    LAUNCH_BOUND_MS + 70_000,
+  );
 
-  it('when the gateway no longer has the seat (grace period over), the client rebuilds its media on reconnecting', async () => {
-    const transportsBefore = (await transportStats(specialistPage)).map((t) => t.transportId);
-    const started = Date.now();
-    await specialistPage.evaluate(() =>
-      (
-        globalThis as unknown as { __consult: { dropSignalling(): void } }
-      ).__consult.dropSignalling(),
-    );
-    // What the grace timer does when the socket does not come back in time.
-    peerOf(specialist)!.close('disconnected');
-    await expect
-      .poll(async () => (await transportStats(specialistPage)).map((t) => t.transportId), {
-        timeout: 15_000,
-        interval: 100,
-      })
-      .not.toEqual(transportsBefore);
-    await expect
-      .poll(() => connectionState(specialistPage), { timeout: 15_000, interval: 100 })
-      .toBe('connected');
-    const [toDoctor, toSpecialist] = await Promise.all([
-      flowing(doctorPage, 15_000),
-      flowing(specialistPage, 15_000),
-    ]);
-    console.log(
-      `seat gone: rebuilt and media flowing ${Date.now() - started} ms after the drop` +
-        ` (last counters rose ${Math.max(toDoctor, toSpecialist)} ms after connected)`,
-    );
-    expect(peerOf(specialist)).toBeDefined();
-  }, 30_000);
+  it(
+    'when the gateway no longer has the seat (grace period over), the client rebuilds its media on reconnecting',
+    async () => {
+      const transportsBefore = (await transportStats(specialistPage)).map((t) => t.transportId);
+      const started = Date.now();
+      await specialistPage.evaluate(() =>
+        (
+          globalThis as unknown as { __consult: { dropSignalling(): void } }
+        ).__consult.dropSignalling(),
+      );
+      // What the grace timer does when the socket does not come back in time.
+      peerOf(specialist)!.close('disconnected');
+      await expect
+        .poll(async () => (await transportStats(specialistPage)).map((t) => t.transportId), {
+          timeout: 15_000,
+          interval: 100,
+        })
+        .not.toEqual(transportsBefore);
+      await expect
+        .poll(() => connectionState(specialistPage), { timeout: 15_000, interval: 100 })
+        .toBe('connected');
+      const [toDoctor, toSpecialist] = await Promise.all([
+        flowing(doctorPage, 15_000),
+        flowing(specialistPage, 15_000),
+      ]);
+      console.log(
+        `seat gone: rebuilt and media flowing ${Date.now() - started} ms after the drop` +
+          ` (last counters rose ${Math.max(toDoctor, toSpecialist)} ms after connected)`,
+      );
+      expect(peerOf(specialist)).toBeDefined();
+      // Its own waits: 15 s for new transports, 15 s to connect, 15 s for media.
+    },
+    3 * STEP_BOUND_MS + 10_000,
+  );
 });
