@@ -8,12 +8,16 @@
  */
 import type { Page } from 'playwright-core';
 import type { types } from 'mediasoup';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EstimateEvent } from '../../src/sfu/BandwidthAdapter.js';
-import { LayerWatch } from '../../src/sfu/LayerWatch.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_ADAPTER_OPTIONS, type EstimateEvent } from '../../src/sfu/BandwidthAdapter.js';
+import { DEFAULT_LAYER_WATCH, LayerWatch } from '../../src/sfu/LayerWatch.js';
 import type { Peer } from '../../src/sfu/Peer.js';
 import type { FlowScope, ImpairmentRelay } from '../support/relay/index.js';
-import { startRelayedConsult, type RelayedConsult } from '../support/relayedConsult.js';
+import {
+  FIXTURE_BOUND_MS,
+  startRelayedConsult,
+  type RelayedConsult,
+} from '../support/relayedConsult.js';
 import { sleep, timeUntil as waitUntil } from '../support/wait.js';
 import { watchMedia } from '../e2e/helpers.js';
 
@@ -92,6 +96,27 @@ function watchAudio() {
       return done;
     },
   };
+}
+
+/** When the adapter last decided anything about the receiver's video (Date.now()). */
+let lastDecisionAt = 0;
+
+/**
+ * Waits until the receiver is at full quality and the adapter has decided nothing about its
+ * video for `failedUpgradeWindowMs`. Each test starts from there: a downgrade sooner after
+ * the previous test's last upgrade counts as a failed upgrade and doubles the adapter's hold
+ * (bandwidthPolicy), which would make a test's timings depend on the one before it.
+ */
+async function settled(): Promise<void> {
+  const quietMs = DEFAULT_ADAPTER_OPTIONS.failedUpgradeWindowMs;
+  await timeUntil(
+    () => atFullQuality() && Date.now() - lastDecisionAt >= quietMs,
+    // Full quality within 20 s (as in beforeAll), then the quiet window.
+    20_000 + quietMs,
+    `full quality, with no adapter decision for the last ${quietMs} ms`,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; ${videoState()}`);
+  });
 }
 
 /** The bandwidth tests poll more slowly: each poll reads stats from two browsers. */
@@ -201,26 +226,47 @@ function recordDecisions() {
   };
 }
 
-beforeAll(async () => {
-  // The doctor sends; the specialist, admitted from the lobby, is the receiver under test.
-  fixture = await startRelayedConsult({
-    names: { doctor: 'Dr. Sender', specialist: 'Dr. Receiver' },
-    doctorArgs: THREE_LAYERS,
-    initScript: KEEP_TRANSCEIVERS,
-  });
-  ({ relay, doctorPage: senderPage, specialistPage: receiverPage } = fixture);
-  receiver = fixture.peerOf(fixture.specialist)!;
-  await timeUntil(
-    () => [...receiver.consumers.values()].some((c) => c.kind === 'video' && !c.paused),
-    15_000,
-    'receiver consumes the camera',
-  );
-  video = [...receiver.consumers.values()].find((c) => c.kind === 'video')!;
-  const recv = [...receiver.transports.values()].find((t) => t.direction === 'recv')!.transport;
-  downlink = { ufrag: recv.iceParameters.usernameFragment };
-  // Full quality: the best layer the sender offers, once the receiver gets it.
-  await timeUntil(atFullQuality, 20_000, 'receiver at full quality');
-}, 60_000);
+beforeAll(
+  async () => {
+    // The doctor sends; the specialist, admitted from the lobby, is the receiver under test.
+    fixture = await startRelayedConsult({
+      names: { doctor: 'Dr. Sender', specialist: 'Dr. Receiver' },
+      doctorArgs: THREE_LAYERS,
+      initScript: KEEP_TRANSCEIVERS,
+    });
+    ({ relay, doctorPage: senderPage, specialistPage: receiverPage } = fixture);
+    receiver = fixture.peerOf(fixture.specialist)!;
+    await timeUntil(
+      () => [...receiver.consumers.values()].some((c) => c.kind === 'video' && !c.paused),
+      15_000,
+      'receiver consumes the camera',
+    );
+    video = [...receiver.consumers.values()].find((c) => c.kind === 'video')!;
+    const recv = [...receiver.transports.values()].find((t) => t.direction === 'recv')!.transport;
+    downlink = { ufrag: recv.iceParameters.usernameFragment };
+    // Full quality: the best layer the sender offers, once the receiver gets it.
+    await timeUntil(atFullQuality, 20_000, 'receiver at full quality');
+    const decided = (e: { consumerId: string }) => {
+      if (e.consumerId === video.id) lastDecisionAt = Date.now();
+    };
+    for (const event of ['layersChanged', 'videoPaused', 'videoResumed'] as const) {
+      receiver.bandwidth.on(event, decided);
+    }
+    // A trial resume shows only on the consumer.
+    for (const event of ['pause', 'resume'] as const) {
+      video.observer.on(event, () => (lastDecisionAt = Date.now()));
+    }
+    // The set-up's own bounds (15 s to consume the camera, 20 s to full quality), plus
+    // starting two browsers and the gateway.
+  },
+  FIXTURE_BOUND_MS + 35_000 + 30_000,
+);
+
+afterEach(({ task }) => {
+  if (task.result?.state === 'fail' && relay) {
+    console.log(`relay seed ${relay.seed} (replay with RELAY_SEED=${relay.seed})`);
+  }
+});
 
 afterAll(async () => {
   await fixture?.close();
@@ -229,6 +275,7 @@ afterAll(async () => {
 describe('bandwidth adaptation behind an impaired downlink', () => {
   // First, on an unimpaired link: what limits the receiver here is the sender alone.
   it('when the sender stops sending its best layer, the receiver moves down without a freeze, and back up when it returns', async () => {
+    await settled();
     const top = senderTop();
     const decisions = recordDecisions();
     const frames = watchMedia(receiverPage, 100);
@@ -244,6 +291,16 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
     const meanwhile = await frames.stop();
     await sendTopLayer(true);
     decisions.log('sender sends its best layer again');
+    // The clock starts when the gateway sees the layer again: its layer watch counts a
+    // layer that came back once it has been sent for resumeMs (polled every intervalMs).
+    const watch = LayerWatch.for(fixture.peerOf(fixture.doctor)!.producers.get(video.producerId)!)!;
+    const { resumeMs, intervalMs } = DEFAULT_LAYER_WATCH;
+    const seenMs = await decisions.until(
+      () => watch.limit === null,
+      // The browser restarts the layer at once; a busy one may take a few seconds.
+      resumeMs + 2 * intervalMs + 5000,
+      'the gateway sees the best layer again',
+    );
     const upMs = await decisions.until(
       () => video.currentLayers?.spatialLayer === top,
       15_000,
@@ -252,15 +309,17 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
     console.log(
       `best layer stopped: receiver on layer ${downTo} after ${downMs} ms;` +
         ` longest time without a decoded frame ${meanwhile.videoGapMs} ms (${meanwhile.video} frames);` +
-        ` back on it ${upMs} ms after it returned; ${decisions.stop()}`,
+        ` the gateway saw it return ${seenMs} ms after the sender restarted it, and the receiver` +
+        ` was back on it ${upMs} ms later; ${decisions.stop()}`,
     );
     // mediasoup alone notices a silent layer only 1.5 s after its last packet, so its
     // receivers freeze for longer than that (2.4 s measured); with the watch it is ~0.4-1 s.
     expect(meanwhile.videoGapMs).toBeLessThan(1500);
     expect(meanwhile.video).toBeGreaterThan(5); // it kept playing (a starved CI browser decodes ~7 fps)
-  }, 60_000);
+  }, 90_000);
 
   it('a 300 kbit/s cap: lowest layer (or paused) within 10 s with audio flowing, full quality within 20 s of lifting it', async () => {
+    await settled();
     const decisions = recordDecisions();
     const audio = watchAudio();
     relay.set({ down: { rateBps: 300_000 } }, downlink);
@@ -268,9 +327,16 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
     await sleep(8000); // stay capped: video stays down, audio keeps flowing
     const capped = relay.stats(downlink).down;
     relay.reset(downlink);
+    // The clock starts as the cap is lifted (not after the audio watch's last read).
+    const liftedAt = Date.now();
     decisions.log('cap lifted');
     const capAudio = await audio.stop();
-    const recoverMs = await decisions.until(atFullQuality, 20_000, 'full quality after the cap');
+    await decisions.until(
+      atFullQuality,
+      20_000 - (Date.now() - liftedAt),
+      'full quality within 20 s of lifting the cap',
+    );
+    const recoverMs = Date.now() - liftedAt;
     console.log(
       `300 kbit/s cap: lowest layer after ${dropMs} ms; full quality ${recoverMs} ms after lifting it;` +
         ` audio: ${capAudio.packets} packets, longest gap ${capAudio.longestGapMs} ms;` +
@@ -281,9 +347,10 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
     // ~50 packets/s of opus for ~10 s, never stalled.
     expect(capAudio.packets).toBeGreaterThan(300);
     expect(capAudio.longestGapMs).toBeLessThan(1500);
-  }, 60_000);
+  }, 90_000);
 
   it('a 60 kbit/s cap: video is paused for the receiver while audio continues, and resumes after', async () => {
+    await settled();
     const decisions = recordDecisions();
     relay.set({ down: { rateBps: 60_000 } }, downlink);
     // Paused on the server: nothing is sent.
@@ -297,14 +364,17 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
     await sleep(5000);
     const pausedAudio = await audio.stop();
     relay.reset(downlink);
+    const liftedAt = Date.now();
     decisions.log('cap lifted');
     // Paused video is tried again after a hold that grows while trials fail (up to 12 s).
-    const resumeMs = await decisions.until(
+    await decisions.until(
       () => !receiver.bandwidth.isVideoPaused(video.id) && !video.paused,
       25_000,
       'video resumed',
     );
-    const fullMs = await decisions.until(atFullQuality, 10_000, 'full quality');
+    const resumeMs = Date.now() - liftedAt;
+    await decisions.until(atFullQuality, 10_000, 'full quality');
+    const fullMs = Date.now() - liftedAt - resumeMs;
     const log = decisions.stop();
     console.log(
       `60 kbit/s cap: video paused after ${pauseMs} ms; audio while paused: ` +
@@ -316,5 +386,5 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
     expect(decisions.events.filter((e) => e.endsWith(' videoResumed'))).toHaveLength(1);
     expect(pausedAudio.packets).toBeGreaterThan(150);
     expect(pausedAudio.longestGapMs).toBeLessThan(1500);
-  }, 70_000);
+  }, 100_000);
 });

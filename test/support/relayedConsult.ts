@@ -38,6 +38,26 @@ export interface RelayedConsult {
   close(): Promise<void>;
 }
 
+/**
+ * What each step of a fixture waits for, at most, ms: a page connects (joined, ICE and DTLS
+ * done), the doctor's admit button appears. A test's setup hook must allow at least the sum
+ * of the steps (`FIXTURE_BOUND_MS`), so a slow step fails with its own name instead of an
+ * anonymous hook timeout.
+ */
+export const STEP_BOUND_MS = 15_000;
+/** Starting a Chromium and loading the consult page (half a minute on a crowded machine). */
+export const LAUNCH_BOUND_MS = 60_000;
+export const FIXTURE_BOUND_MS = 2 * LAUNCH_BOUND_MS + 3 * STEP_BOUND_MS;
+
+/** Rejects, naming `what`, when `promise` has not settled within `ms`. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 export const isConnected = async (page: Page) => (await connectionState(page)) === 'connected';
 
 export async function startRelayedConsult(options: RelayedConsultOptions): Promise<RelayedConsult> {
@@ -48,6 +68,10 @@ export async function startRelayedConsult(options: RelayedConsultOptions): Promi
   });
   const browsers: TestBrowser[] = [];
   let relay: ImpairmentRelay | undefined;
+  const t0 = Date.now();
+  const steps: string[] = [];
+  /** Notes how long set-up took so far, for the log and for a failure. */
+  const done = (what: string) => steps.push(`${what} +${Date.now() - t0} ms`);
   const close = async () => {
     for (const b of browsers.splice(0)) await b.close();
     await relay?.close();
@@ -70,14 +94,28 @@ export async function startRelayedConsult(options: RelayedConsultOptions): Promi
       await page.goto(`${gw.url}/?token=${gw.grant(consult.id, user)}`);
       return page;
     };
-    const doctorPage = await open(doctor, options.doctorArgs);
-    await timeUntil(() => isConnected(doctorPage), 15_000, 'the doctor connected');
-    const specialistPage = await open(specialist);
+    const doctorPage = await within(
+      open(doctor, options.doctorArgs),
+      LAUNCH_BOUND_MS,
+      "the doctor's page opened",
+    );
+    done('doctor page open');
+    await timeUntil(() => isConnected(doctorPage), STEP_BOUND_MS, 'the doctor connected');
+    done('doctor connected');
+    const specialistPage = await within(
+      open(specialist),
+      LAUNCH_BOUND_MS,
+      "the specialist's page opened",
+    );
+    done('specialist page open');
     await doctorPage
       .getByTestId('lobby-entry')
       .getByTestId('admit-button')
-      .click({ timeout: 15_000 });
-    await timeUntil(() => isConnected(specialistPage), 15_000, 'the specialist connected');
+      .click({ timeout: STEP_BOUND_MS });
+    done('specialist admitted');
+    await timeUntil(() => isConnected(specialistPage), STEP_BOUND_MS, 'the specialist connected');
+    done('specialist connected');
+    console.log(`relayed consult (relay seed ${relay.seed}): ${steps.join(', ')}`);
     return {
       gw,
       relay,
@@ -95,6 +133,8 @@ export async function startRelayedConsult(options: RelayedConsultOptions): Promi
     };
   } catch (err) {
     await close();
-    throw err;
+    throw new Error(`relayed consult set-up failed (done: ${steps.join(', ') || 'nothing'})`, {
+      cause: err,
+    });
   }
 }

@@ -31,6 +31,8 @@ import { tcpFlow, udpFlow, type Flow, type FlowContext, type FlowInfo } from './
 import { addStats, emptyStats, type LinkStats } from './link.js';
 import {
   DEFAULT_LINK,
+  defaultSeed,
+  deriveSeed,
   seededRandom,
   validateLink,
   type EffectiveLinkSettings,
@@ -47,7 +49,10 @@ export interface RelayOptions {
   targetPort: number;
   /** Address the relay's upstream sockets bind to (the source the gateway sees). Default: targetHost. */
   upstreamHost?: string;
-  /** Seed for loss and jitter, so a run can be replayed. Default: random. */
+  /**
+   * Seed for loss and jitter, so a run can be replayed (`relay.seed` says which was used).
+   * Default: `RELAY_SEED` from the environment, else a fixed seed.
+   */
   seed?: number;
   /** A UDP flow with no packets for this long is forgotten. Default 60 s. */
   flowIdleMs?: number;
@@ -93,7 +98,9 @@ const newProfile = (key: Profile['key'], matches: Profile['matches']): Profile =
 
 export class ImpairmentRelay {
   readonly #o: Required<Omit<RelayOptions, 'seed'>>;
-  readonly #random: () => number;
+  readonly #seed: number;
+  /** Random streams handed out so far: each stream's number in the derivation from the seed. */
+  #streams = 0;
   readonly #default = newProfile('default', () => true);
   readonly #scoped: Profile[] = [];
   readonly #udpFlows = new Map<string, Flow>();
@@ -110,12 +117,12 @@ export class ImpairmentRelay {
       flowIdleMs: 60_000,
       ...options,
     };
-    this.#random = seededRandom(options.seed ?? Math.floor(Math.random() * 2 ** 32));
+    this.#seed = (options.seed ?? defaultSeed()) >>> 0;
     this.#flowContext = {
       targetHost: this.#o.targetHost,
       targetPort: this.#o.targetPort,
       upstreamHost: this.#o.upstreamHost,
-      random: this.#random,
+      newRandom: () => seededRandom(deriveSeed(this.#seed, this.#streams++)),
       settings: (info, dir) => this.#settings(info, dir),
       sendToClient: (packet, port, address) => {
         if (!this.#closed) this.#udp.send(packet, port, address);
@@ -128,6 +135,11 @@ export class ImpairmentRelay {
     const relay = new ImpairmentRelay(options);
     await relay.#listen();
     return relay;
+  }
+
+  /** The seed of this relay's losses and jitter: print it with a failure, replay with RELAY_SEED. */
+  get seed(): number {
+    return this.#seed;
   }
 
   get address(): { host: string; port: number } {

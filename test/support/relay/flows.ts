@@ -35,7 +35,8 @@ export interface FlowContext {
   targetHost: string;
   targetPort: number;
   upstreamHost: string;
-  random: () => number;
+  /** A new independent seeded random stream (one per link and purpose). */
+  newRandom(): () => number;
   /** The settings in force for this flow's direction, read per packet. */
   settings(info: FlowInfo, dir: 'up' | 'down'): () => EffectiveLinkSettings;
   /** Sends a datagram to the client from the relay's listening socket. */
@@ -75,13 +76,15 @@ export function udpFlow(ctx: FlowContext, client: { address: string; port: numbe
   const up = new Link({
     mode: 'datagram',
     settings: ctx.settings(info, 'up'),
-    random: ctx.random,
+    random: ctx.newRandom(),
+    jitterRandom: ctx.newRandom(),
     deliver: (p) => current.send(p, targetPort, targetHost),
   });
   const down = new Link({
     mode: 'datagram',
     settings: ctx.settings(info, 'down'),
-    random: ctx.random,
+    random: ctx.newRandom(),
+    jitterRandom: ctx.newRandom(),
     deliver: (p) => {
       ctx.sendToClient(p, client.port, client.address);
     },
@@ -125,14 +128,16 @@ export function tcpFlow(ctx: FlowContext, client: net.Socket, onClose: (flow: Fl
     up: new Link({
       mode: 'stream',
       settings: ctx.settings(info, 'up'),
-      random: ctx.random,
+      random: ctx.newRandom(),
+      jitterRandom: ctx.newRandom(),
       deliver: (frame) => upstream?.write(frame),
       onBackpressure: (full) => (full ? client.pause() : client.resume()),
     }),
     down: new Link({
       mode: 'stream',
       settings: ctx.settings(info, 'down'),
-      random: ctx.random,
+      random: ctx.newRandom(),
+      jitterRandom: ctx.newRandom(),
       deliver: (frame) => client.write(frame),
       onBackpressure: (full) => (full ? upstream?.pause() : upstream?.resume()),
     }),

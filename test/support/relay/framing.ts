@@ -1,5 +1,7 @@
 /** Just enough packet parsing for the relay: STUN's USERNAME and RFC 4571 TCP framing. */
 
+import { seededRandom } from './settings.js';
+
 const STUN_MAGIC_COOKIE = 0x2112a442;
 const STUN_BINDING_REQUEST = 0x0001;
 const ATTR_USERNAME = 0x0006;
@@ -32,15 +34,18 @@ export function serverUfrag(packet: Buffer): string | null {
   return colon > 0 ? username.slice(0, colon) : null;
 }
 
+/** Transaction ids of test STUN requests: seeded, so every run sends the same bytes. */
+const transactionIds = seededRandom(0x57a9);
+
 /** A STUN Binding request with a USERNAME, as a browser sends for ICE (for tests). */
-export function stunBindingRequest(username: string): Buffer {
+export function stunBindingRequest(username: string, random = transactionIds): Buffer {
   const name = Buffer.from(username, 'utf8');
   const padded = (name.length + 3) & ~3;
   const packet = Buffer.alloc(20 + 4 + padded);
   packet.writeUInt16BE(STUN_BINDING_REQUEST, 0);
   packet.writeUInt16BE(4 + padded, 2);
   packet.writeUInt32BE(STUN_MAGIC_COOKIE, 4);
-  for (let i = 8; i < 20; i++) packet[i] = Math.floor(Math.random() * 256);
+  for (let i = 8; i < 20; i++) packet[i] = Math.floor(random() * 256);
   packet.writeUInt16BE(ATTR_USERNAME, 20);
   packet.writeUInt16BE(name.length, 22);
   name.copy(packet, 24);

@@ -9,5 +9,7 @@ export type {
 } from './ImpairmentRelay.js';
 export type { LinkStats } from './link.js';
 export { frame, FrameSplitter, serverUfrag, stunBindingRequest, stunUsername } from './framing.js';
-export { burstLoss, DEFAULT_LINK, seededRandom } from './settings.js';
+export { burstLoss, DEFAULT_LINK, defaultSeed, deriveSeed, seededRandom } from './settings.js';
+export { Link } from './link.js';
+export type { LinkOptions } from './link.js';
 export type { BurstLoss, LinkSettings } from './settings.js';

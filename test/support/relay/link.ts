@@ -45,7 +45,12 @@ export interface LinkOptions {
   /** Read for every packet, so changes apply at once. */
   settings: () => EffectiveLinkSettings;
   deliver: (packet: Buffer) => void;
+  /** Draws the loss decisions (seeded, so a run can be replayed). */
   random: () => number;
+  /** Draws jitter; its own stream, so jitter does not shift the loss draws. Default: `random`. */
+  jitterRandom?: () => number;
+  /** The clock, ms (default performance.now); tests pass a fake one with fake timers. */
+  now?: () => number;
   /** Stream mode: called with true when the queue is over its bound, false when it drained. */
   onBackpressure?: (full: boolean) => void;
 }
@@ -58,11 +63,13 @@ interface Timed {
 export class Link {
   readonly stats = emptyStats();
   readonly #o: LinkOptions;
+  readonly #now: () => number;
+  readonly #jitter: () => number;
   // Gilbert-Elliott state.
   #bad = false;
   // Token bucket and its queue.
   #tokens = 0;
-  #refilledAt = performance.now();
+  #refilledAt: number;
   readonly #queue: Buffer[] = [];
   #queuedBytes = 0;
   #drainTimer: NodeJS.Timeout | undefined;
@@ -76,6 +83,9 @@ export class Link {
 
   constructor(options: LinkOptions) {
     this.#o = options;
+    this.#now = options.now ?? (() => performance.now());
+    this.#jitter = options.jitterRandom ?? options.random;
+    this.#refilledAt = this.#now();
     this.#tokens = bucketBytes(options.settings());
   }
 
@@ -88,7 +98,7 @@ export class Link {
   push(packet: Buffer): boolean {
     if (this.#closed) return false;
     const s = this.#o.settings();
-    const now = performance.now();
+    const now = this.#now();
     this.stats.packets++;
     this.stats.bytes += packet.length;
     if (this.#o.mode === 'datagram') {
@@ -181,7 +191,7 @@ export class Link {
     clearTimeout(this.#drainTimer);
     this.#drainTimer = undefined;
     const s = this.#o.settings();
-    const now = performance.now();
+    const now = this.#now();
     this.#refill(s, now);
     if (now < s.cutUntil && this.#o.mode === 'stream') {
       // A cut TCP link holds its bytes until the link is back.
@@ -211,7 +221,7 @@ export class Link {
 
   #toLine(packet: Buffer, s: EffectiveLinkSettings, now: number): void {
     let delay = s.delayMs;
-    if (s.jitterMs > 0) delay = Math.max(0, delay + s.jitterMs * (2 * this.#o.random() - 1));
+    if (s.jitterMs > 0) delay = Math.max(0, delay + s.jitterMs * (2 * this.#jitter() - 1));
     let due = now + delay;
     if (!s.reorder || this.#o.mode === 'stream') due = Math.max(due, this.#lastDue);
     // A cut stream holds its bytes until the link is back (a cut datagram was dropped already).
@@ -240,12 +250,12 @@ export class Link {
         this.#lineTimerAt = Infinity;
         this.#flushLine();
       },
-      Math.max(0, head.due - performance.now()),
+      Math.max(0, head.due - this.#now()),
     ).unref();
   }
 
   #flushLine(): void {
-    const now = performance.now();
+    const now = this.#now();
     // Timers fire on whole milliseconds: deliver what is due within half a millisecond.
     while (this.#line.length && this.#line[0]!.due <= now + 0.5) {
       const { packet } = this.#line.shift()!;

@@ -126,6 +126,32 @@ export function validateLink(patch: Partial<LinkSettings>): void {
   }
 }
 
+/**
+ * The relay's seed when a test gives none: fixed, so every run draws the same losses and
+ * jitter. `RELAY_SEED` in the environment overrides it, to replay a seed a failure printed.
+ */
+export function defaultSeed(): number {
+  const fromEnv = process.env.RELAY_SEED;
+  if (fromEnv === undefined || fromEnv === '') return 0x7e1e_3ed5;
+  const seed = Number(fromEnv);
+  if (!Number.isInteger(seed))
+    throw new RangeError(`RELAY_SEED must be an integer (got ${fromEnv})`);
+  return seed >>> 0;
+}
+
+/**
+ * A seed for one independent random stream derived from a base seed (e.g. the relay's seed
+ * and a link's number), so one link's traffic never shifts another link's draws.
+ */
+export function deriveSeed(seed: number, ...parts: number[]): number {
+  let h = seed >>> 0;
+  for (const part of parts) {
+    h = Math.imul(h ^ (part >>> 0), 0x9e3779b1) >>> 0;
+    h = (h ^ (h >>> 16)) >>> 0;
+  }
+  return h;
+}
+
 /** A small seeded PRNG (mulberry32), so a run's losses can be replayed. */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
