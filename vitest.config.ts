@@ -8,6 +8,9 @@ export default defineConfig({
     hookTimeout: 30_000,
     pool: 'forks',
     // Two cores: real workers and browsers compete for them, so keep files to two at a time.
+    // `npm test` runs the browser, bench and bandwidth files one at a time after the rest
+    // (`test:serial`): their timing targets assume the machine is theirs, not shared with
+    // another browser pair.
     maxWorkers: 2,
   },
 });

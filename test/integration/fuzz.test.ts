@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { clientEventNames } from '../../src/signalling/clientEvents.js';
-import { runFuzz } from '../support/fuzz/campaign.js';
+import { FUZZ_GATEWAY_ENV, runFuzz } from '../support/fuzz/campaign.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 
 let gw: TestGateway | undefined;
@@ -16,7 +16,7 @@ afterEach(async () => {
 
 describe('signalling fuzz', () => {
   it('2,000 hostile messages: the server keeps serving and changes nothing it must not', async () => {
-    gw = await startTestGateway();
+    gw = await startTestGateway(FUZZ_GATEWAY_ENV);
     const report = await runFuzz(gw, { count: 2000, seed: 20261129 });
 
     expect(report.problems).toEqual([]);

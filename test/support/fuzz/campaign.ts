@@ -19,6 +19,19 @@ import { joinAdmitted, joinAsHost } from '../consult.js';
 import type { TestGateway } from '../gateway.js';
 import { HUGE_STRING, PayloadGenerator, Prng, type IdPool } from './payloads.js';
 
+/**
+ * Gateway settings for a fuzz run: the per-socket and chat rate limits (tested on their own in
+ * limits.test.ts) are lifted, so hostile payloads reach the parsers and handlers behind them.
+ */
+export const FUZZ_GATEWAY_ENV: Record<string, string> = {
+  SOCKET_EVENTS_PER_SECOND: '10000',
+  SOCKET_EVENT_BURST: '100000',
+  CHAT_MESSAGES_PER_WINDOW: '10000',
+  CHAT_WINDOW_SECONDS: '1',
+  CHAT_BURST: '10000',
+  CHAT_MAX_PER_CONSULT: '1000000',
+};
+
 export interface FuzzOptions {
   count: number;
   seed: number;

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { startTestGateway } from '../gateway.js';
-import { runFuzz } from './campaign.js';
+import { FUZZ_GATEWAY_ENV, runFuzz } from './campaign.js';
 
 const { values } = parseArgs({
   options: {
@@ -24,7 +24,7 @@ if (![count, seed, concurrency].every((n) => Number.isInteger(n) && n >= 0) || c
 
 const mib = (bytes: number | null) =>
   bytes === null ? 'n/a' : `${(bytes / 2 ** 20).toFixed(0)} MiB`;
-const gw = await startTestGateway();
+const gw = await startTestGateway(FUZZ_GATEWAY_ENV);
 console.log(`fuzzing ${gw.url}: ${count} messages, seed ${seed}, ${concurrency} in flight`);
 let exitCode = 1;
 try {
