@@ -213,9 +213,11 @@ describe('a consult over an impaired network', () => {
     ] as const) {
       expect(got.audio).toBeGreaterThan(300); // ~50 packets/s for 10 s
       expect(got.audioGapMs).toBeLessThan(1000);
-      // Video keeps decoding: over 10 s, at least as many frames as in 5 s on the clean link
-      // (half the clean rate: a frozen picture decodes next to nothing).
-      expect(got.video).toBeGreaterThanOrEqual(clean.video);
+      // Video keeps decoding: no freeze a viewer would call one (mediasoup itself takes 1.5 s
+      // to notice a silent stream), and over 10 s at least a third of the clean link's frame
+      // rate (a starved browser decodes fewer frames under loss, a frozen one next to none).
+      expect(got.videoGapMs).toBeLessThan(1500);
+      expect(got.video).toBeGreaterThanOrEqual((2 * clean.video) / 3);
       expect(got.video).toBeGreaterThan(10);
     }
   }, 55_000);
