@@ -24,6 +24,17 @@ afterEach(async () => {
 
 const mode = (p: string) => `0${(fs.statSync(p).mode & 0o777).toString(8)}`;
 
+/** Settings for a gateway that generates and keeps its own JWT secret in `dataDir`. */
+const ownSecretEnv = (dataDir: string) => ({
+  HOST: '127.0.0.1',
+  PORT: '0',
+  WORKERS: '1',
+  DATA_DIR: dataDir,
+  RTC_PORT_BASE: String(20000 + Math.floor(Math.random() * 20000)),
+  DEMO_CONSULT_ID: '',
+  SCRYPT_COST: '1024',
+});
+
 function tempDir(): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-private-'));
   dirs.push(d);
@@ -58,15 +69,7 @@ describe('private files', () => {
 
   it('tightens an existing world-readable directory and files at start, and logs it', async () => {
     const dataDir = path.join(tempDir(), 'data');
-    const env = {
-      HOST: '127.0.0.1',
-      PORT: '0',
-      WORKERS: '1',
-      DATA_DIR: dataDir,
-      RTC_PORT_BASE: String(20000 + Math.floor(Math.random() * 20000)),
-      DEMO_CONSULT_ID: '',
-      SCRYPT_COST: '1024',
-    };
+    const env = ownSecretEnv(dataDir);
     // A first run of the old code path: a generated secret and a database, then opened up.
     const first = await startGateway(loadConfig(env), createLogger('silent'));
     await first.auth.createUser(
@@ -133,18 +136,7 @@ describe('logs', () => {
   it('a real login, a failed login and token refresh log no secret at debug level', async () => {
     const { lines, logger } = capture();
     const dataDir = tempDir();
-    const gateway = await startGateway(
-      loadConfig({
-        HOST: '127.0.0.1',
-        PORT: '0',
-        WORKERS: '1',
-        DATA_DIR: dataDir,
-        RTC_PORT_BASE: String(20000 + Math.floor(Math.random() * 20000)),
-        DEMO_CONSULT_ID: '',
-        SCRYPT_COST: '1024',
-      }),
-      logger,
-    );
+    const gateway = await startGateway(loadConfig(ownSecretEnv(dataDir)), logger);
     try {
       const user = await gateway.auth.createUser(
         { email: 'd@test.local', name: 'D', role: 'doctor', password: TEST_PASSWORD },
