@@ -132,4 +132,21 @@ describe('media between two nodes', () => {
     expect(await pipes(b)).toEqual(closed);
     await timeUntil(async () => (await pipes(a)).links === 0, 10_000, 'no pipe left on a');
   });
+
+  it('negotiates new pipes after a Redis restart that lost everything', async () => {
+    await redis.restart();
+    const { producerId } = await produceOnA('consult-6', 6666);
+    // The nodes reconnect and subscribe again by themselves; a request in that moment times out.
+    let consumed: Awaited<ReturnType<typeof consumeOnB>> | undefined;
+    const took = await timeUntil(
+      async () => {
+        consumed = await consumeOnB('consult-6', producerId).catch(() => undefined);
+        return consumed !== undefined;
+      },
+      20_000,
+      'a pipe after the restart',
+    );
+    await timeUntil(() => consumed!.receiver.packets() >= 10, 15_000, 'RTP after the restart');
+    console.log(`a new pipe carried RTP ${took} ms after the Redis restart`);
+  });
 });

@@ -20,12 +20,12 @@ export async function freePort(): Promise<number> {
 
 export interface TestRedis {
   url: string;
+  /** SIGKILLs Redis (everything in it is lost: no persistence) and starts a new one on the same port. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** Starts Debian's redis-server on a free loopback port, without persistence. */
-export async function startRedis(): Promise<TestRedis> {
-  const port = await freePort();
+async function spawnRedis(port: number) {
   const child = spawn(
     'redis-server',
     ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'],
@@ -52,11 +52,24 @@ export async function startRedis(): Promise<TestRedis> {
     }
   }
   return {
-    url,
-    async stop() {
+    async kill() {
       child.kill('SIGKILL');
       await exited;
     },
+  };
+}
+
+/** Starts Debian's redis-server on a free loopback port, without persistence. */
+export async function startRedis(): Promise<TestRedis> {
+  const port = await freePort();
+  let server = await spawnRedis(port);
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    async restart() {
+      await server.kill();
+      server = await spawnRedis(port);
+    },
+    stop: () => server.kill(),
   };
 }
 

@@ -75,7 +75,12 @@ async function run(c: Command): Promise<unknown> {
     case 'consumerStats': {
       const consumer = consumers.get(c.consumerId);
       if (!consumer || consumer.closed) return { closed: true, packets: 0 };
-      const stats = await consumer.getStats();
+      // It may close while the stats are on their way (the producer on the other node closed).
+      const stats = await consumer.getStats().catch((err: Error) => {
+        if (consumer.closed) return [];
+        throw err;
+      });
+      if (consumer.closed) return { closed: true, packets: 0 };
       const outbound = stats.find((s) => s.type === 'outbound-rtp');
       return { closed: false, packets: outbound?.packetCount ?? 0 };
     }
