@@ -131,6 +131,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       publicUrl: () => config.publicUrl ?? url,
       clientDir: config.clientDir,
       trustProxy: config.trustProxy,
+      cluster: () => cluster,
       logger,
     });
     const trust = app.get('trust proxy fn') as TrustFn;

@@ -135,6 +135,25 @@ export class ClusterNode {
     };
   }
 
+  /** This node and the cluster as it sees them, for the detail of /healthz. */
+  async health() {
+    const nodes = await this.registry.list().catch(() => undefined);
+    return {
+      node: this.id,
+      state: this.#draining ? ('draining' as const) : ('up' as const),
+      redis: this.redis.isReady ? ('up' as const) : ('down' as const),
+      nodes: nodes?.map((n) => ({
+        id: n.id,
+        url: n.url,
+        state: n.state,
+        alive: n.alive,
+        silentMs: n.silentMs,
+        load: n.load,
+      })),
+      pipes: this.bridge.stats(),
+    };
+  }
+
   /** A clean stop: leaves the list (not reported dead), closes the pipes and the bus. */
   async leave(): Promise<void> {
     if (this.#closed) return;

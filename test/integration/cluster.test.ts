@@ -79,6 +79,19 @@ describe('a three-node cluster', () => {
     }
   });
 
+  it("shows this node and the cluster's view of every node in the /healthz detail", async () => {
+    const res = await fetch(`${nodes[1]!.url}/healthz`);
+    const body = (await res.json()) as {
+      cluster: { node: string; redis: string; nodes: { id: string; alive: boolean }[] };
+    };
+    expect(body.cluster).toMatchObject({ node: 'b', state: 'up', redis: 'up' });
+    expect(body.cluster.nodes.map((n) => [n.id, n.alive])).toEqual([
+      ['a', true],
+      ['b', true],
+      ['c', true],
+    ]);
+  });
+
   it('delivers a broadcast on one node to sockets connected to the others', async () => {
     const host = await services.auth.createUser(
       { role: 'doctor', name: 'Dr. Host', email: 'host@test.local', password: TEST_PASSWORD },
