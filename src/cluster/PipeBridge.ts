@@ -156,6 +156,11 @@ export class PipeBridge {
     return { links: this.#links.size, srtpLinks: srtp, outgoing, incoming };
   }
 
+  /** Local UDP ports of the open pipes (they come from PIPE_PORT_MIN..MAX). */
+  ports(): number[] {
+    return [...this.#links.values()].map((l) => l.transport.tuple.localPort);
+  }
+
   /** Closes every link with `node` (it died or left): its pipe producers here close with them. */
   dropNode(node: string): void {
     for (const link of [...this.#links.values()]) {

@@ -28,7 +28,11 @@ const receivers: RtpReceiver[] = [];
 
 beforeAll(async () => {
   redis = await startRedis();
-  [a, b] = await Promise.all([startClusterNode('a', redis.url), startClusterNode('b', redis.url)]);
+  // A narrow pipe range of each node's own, to see that the setting is what is used.
+  [a, b] = await Promise.all([
+    startClusterNode('a', redis.url, { PIPE_PORT_MIN: '47100', PIPE_PORT_MAX: '47119' }),
+    startClusterNode('b', redis.url, { PIPE_PORT_MIN: '47120', PIPE_PORT_MAX: '47139' }),
+  ]);
 }, 150_000);
 
 afterAll(async () => {
@@ -80,6 +84,12 @@ describe('media between two nodes', () => {
     const one = { links: 1, srtpLinks: 1, outgoing: 1, incoming: 1 };
     expect(await pipes(b)).toEqual({ ...one, outgoing: 0 });
     expect(await pipes(a)).toEqual({ ...one, incoming: 0 });
+    const [portA] = await a.call<number[]>('pipePorts');
+    const [portB] = await b.call<number[]>('pipePorts');
+    expect(portA).toBeGreaterThanOrEqual(47100);
+    expect(portA).toBeLessThanOrEqual(47119);
+    expect(portB).toBeGreaterThanOrEqual(47120);
+    expect(portB).toBeLessThanOrEqual(47139);
 
     // The first consumer goes: the pipe stays for the second.
     await b.call('closeConsumer', { consumerId: first.consumerId });

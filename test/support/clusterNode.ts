@@ -17,7 +17,8 @@ type Command =
   | { cmd: 'closeConsumer'; consumerId: string }
   | { cmd: 'closeProducer'; producerId: string }
   | { cmd: 'consumerStats'; consumerId: string }
-  | { cmd: 'pipes' };
+  | { cmd: 'pipes' }
+  | { cmd: 'pipePorts' };
 
 const config = loadConfig(process.env);
 const gateway = await startGateway(config, createLogger(config.logLevel, 'cluster-node'));
@@ -86,6 +87,8 @@ async function run(c: Command): Promise<unknown> {
     }
     case 'pipes':
       return cluster.bridge.stats();
+    case 'pipePorts':
+      return cluster.bridge.ports();
   }
 }
 
