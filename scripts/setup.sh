@@ -2,7 +2,8 @@
 # Sets up everything the gateway needs, skipping what is already done:
 #   Debian build packages → npm ci → mediasoup worker (built from source, cached) → build.
 # Usage: scripts/setup.sh          (to run the gateway)
-#        scripts/setup.sh --test   (also installs Chromium and Firefox ESR for the browser tests)
+#        scripts/setup.sh --test   (also installs Chromium and Firefox ESR for the browser tests,
+#                                   and redis-server for the cluster tests)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,6 +27,8 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 debs=(g++ make pkg-config ninja-build libuv1-dev libssl-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev)
 command -v python3 >/dev/null 2>&1 || debs+=(python3 python3-venv)
 [ "$mode" = test ] && debs+=(chromium firefox-esr janus)
+# The cluster tests start their own redis-server on a free port (not the system service).
+[ "$mode" = test ] && debs+=(redis-server)
 if command -v dpkg-query >/dev/null 2>&1; then
   ensure_debs "${debs[@]}"
 else

@@ -8,6 +8,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseClusterSettings, type ClusterSettings } from './cluster/settings.js';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -232,6 +233,8 @@ export interface Config {
   records: { sampleSeconds: number; retentionDays: number };
   reconnectGraceSeconds: number;
   signalling: SignallingLimits;
+  /** Cluster mode (REDIS_URL set): this node's id, Redis, pipe transports; null on one node. */
+  cluster: ClusterSettings | null;
 }
 
 /** Per-connection and per-participant limits of the signalling server. */
@@ -276,6 +279,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         return `${key}: ${issue.message}${given}`;
       });
   // Checked on the raw values so it is reported even when other values are bad too.
+  problems.push(...parseClusterSettings(env, undefined).problems);
   if (Boolean(env.TLS_CERT?.trim()) !== Boolean(env.TLS_KEY?.trim())) {
     problems.push(
       `${env.TLS_CERT?.trim() ? 'TLS_KEY' : 'TLS_CERT'}: TLS_CERT and TLS_KEY must be given together`,
@@ -310,6 +314,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     lanIp = c.RTC_LAN_IP;
   }
   if (lanIp === listenIp) lanIp = undefined;
+  const cluster = parseClusterSettings(env, { listenIp, announcedIp });
+  if (cluster.problems.length) throw new ConfigError(cluster.problems);
   return {
     host: c.HOST,
     port: c.PORT,
@@ -370,6 +376,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
     },
     publicUrl: c.PUBLIC_URL?.replace(/\/+$/, ''),
+    cluster: cluster.settings,
   };
 }
 

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { Server as IoServer } from 'socket.io';
 import { AuditLog } from './audit/AuditLog.js';
 import { AuthService } from './auth/AuthService.js';
+import { ClusterNode } from './cluster/ClusterNode.js';
 import type { Config } from './config.js';
 import { ConsultService } from './consults/ConsultService.js';
 import { Lobby } from './consults/Lobby.js';
@@ -64,6 +65,8 @@ export interface Gateway extends Services {
   pool: WorkerPool;
   rooms: RoomRegistry;
   io: SignallingServer;
+  /** This node of the cluster (REDIS_URL set); undefined on a single node. */
+  cluster: ClusterNode | undefined;
   server: http.Server | https.Server;
   /** The base URL browsers open, e.g. http://localhost:3000. */
   url: string;
@@ -75,6 +78,7 @@ export interface Gateway extends Services {
 export async function startGateway(config: Config, logger: Logger): Promise<Gateway> {
   const services = createServices(config, logger);
   let pool: WorkerPool | undefined;
+  let cluster: ClusterNode | undefined;
   try {
     pool = await WorkerPool.create({
       count: config.workers,
@@ -127,6 +131,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       publicUrl: () => config.publicUrl ?? url,
       clientDir: config.clientDir,
       trustProxy: config.trustProxy,
+      cluster: () => cluster,
       logger,
     });
     const trust = app.get('trust proxy fn') as TrustFn;
@@ -138,6 +143,19 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       pingInterval: 10_000,
       pingTimeout: 10_000,
     });
+    if (config.cluster) {
+      cluster = await ClusterNode.create({
+        settings: config.cluster,
+        io,
+        rooms,
+        workers: config.workers,
+        rtc: {
+          ip: config.rtc.announcedIp ?? config.rtc.listenIp,
+          ports: [config.rtc.portBase, config.rtc.portBase + config.workers - 1],
+        },
+        logger,
+      });
+    }
     attachSignalling(io, {
       rooms,
       consults: services.consults,
@@ -162,11 +180,15 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     });
     const port = (server.address() as AddressInfo).port;
     url = baseUrl(config.host, port, Boolean(tls));
+    await cluster?.register(config.publicUrl ?? url);
 
     const workers = pool;
+    const node = cluster;
     let closing: Promise<void> | undefined;
     const close = () =>
       (closing ??= (async () => {
+        // Other nodes stop counting on this one before its media goes.
+        await node?.leave();
         sampler.stop();
         clearInterval(retention);
         // Transports close before the workers (and their WebRtcServers) do.
@@ -177,6 +199,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
         if (unwritten)
           logger.error({ unwritten }, 'consult record writes still failing at shutdown');
         await new Promise<void>((resolve) => io.close(() => resolve()));
+        node?.disconnect();
         workers.close();
         server.closeAllConnections?.();
         await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -192,12 +215,14 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       pool,
       rooms,
       io,
+      cluster,
       server,
       url,
       port,
       close,
     };
   } catch (err) {
+    if (cluster) await cluster.leave().finally(() => cluster!.disconnect());
     pool?.close();
     services.store.close();
     throw err;

@@ -8,6 +8,7 @@ import helmet from 'helmet';
 import type { Registry } from 'prom-client';
 import type { AuthService } from '../auth/AuthService.js';
 import type { AuditLog } from '../audit/AuditLog.js';
+import type { ClusterNode } from '../cluster/ClusterNode.js';
 import type { ConsultService } from '../consults/ConsultService.js';
 import type { RecordService } from '../records/RecordService.js';
 import { GatewayError, toGatewayError } from '../errors.js';
@@ -41,6 +42,8 @@ export interface AppDeps {
   clientDir: string;
   /** Express `trust proxy`: which peers may name the client in X-Forwarded-For (default loopback). */
   trustProxy?: boolean | number | string;
+  /** This node of the cluster (its view is part of the /healthz detail); none on one node. */
+  cluster?: () => ClusterNode | undefined;
   logger: Logger;
 }
 
@@ -69,6 +72,7 @@ export function createApp(deps: AppDeps): express.Express {
     const detail = monitoringAccess(req, deps.metricsToken) === 'granted';
     const workers = await workerStats(pool);
     const alive = workers.filter((w) => w.alive).length;
+    const cluster = detail ? deps.cluster?.() : undefined;
     const status = alive === workers.length ? 'ok' : alive > 0 ? 'degraded' : 'down';
     res.setHeader('Cache-Control', 'no-store');
     res.status(alive > 0 ? 200 : 503).json(
@@ -79,6 +83,7 @@ export function createApp(deps: AppDeps): express.Express {
             workersAlive: alive,
             workers,
             ...rooms.counts(),
+            ...(cluster ? { cluster: await cluster.health() } : {}),
           }
         : { status },
     );

@@ -1,0 +1,170 @@
+/**
+ * This gateway as a node of a cluster (REDIS_URL set): Socket.IO on the Redis streams
+ * adapter, its entry in the node registry, the request bus to other nodes, and the pipe
+ * bridge that carries media between them.
+ */
+import { createAdapter } from '@socket.io/redis-streams-adapter';
+import type { Server } from 'socket.io';
+import type { Logger } from '../logger.js';
+import type { RoomRegistry } from '../sfu/RoomRegistry.js';
+import { ClusterBus } from './ClusterBus.js';
+import { NodeRegistry, type NodeInfo } from './NodeRegistry.js';
+import { PipeBridge } from './PipeBridge.js';
+import { connectRedis, KEY_PREFIX, type Redis } from './redis.js';
+import type { ClusterSettings } from './settings.js';
+
+export interface ClusterNodeOptions {
+  settings: ClusterSettings;
+  io: Server;
+  rooms: RoomRegistry;
+  workers: number;
+  /** Where browsers send media to, and the WebRtcServer ports. */
+  rtc: { ip: string; ports: [number, number] };
+  logger: Logger;
+}
+
+export class ClusterNode {
+  #url = '';
+  #startedAt = Date.now();
+  #draining = false;
+  #closed = false;
+
+  private constructor(
+    readonly settings: ClusterSettings,
+    readonly redis: Redis,
+    readonly bus: ClusterBus,
+    readonly registry: NodeRegistry,
+    readonly bridge: PipeBridge,
+    private readonly opts: ClusterNodeOptions,
+  ) {}
+
+  get id(): string {
+    return this.settings.nodeId;
+  }
+
+  /**
+   * Connects to Redis and puts Socket.IO on its adapter (before any socket connects); the
+   * node is listed only once `register` gives its URL.
+   */
+  static async create(opts: ClusterNodeOptions): Promise<ClusterNode> {
+    const { settings, rooms } = opts;
+    const logger = opts.logger.child({ node: settings.nodeId });
+    const redis = await connectRedis(settings.redisUrl, logger);
+    try {
+      // Streams, not plain pub/sub: each node reads the stream from its last offset, so a
+      // dropped Redis connection loses no broadcast, and Socket.IO's connection-state
+      // recovery can replay what a reconnecting client missed, on any node.
+      opts.io.adapter(
+        createAdapter(redis, {
+          streamName: `${KEY_PREFIX}socket.io`,
+          channelPrefix: `${KEY_PREFIX}socket.io`,
+        }),
+      );
+      const bus = await ClusterBus.create(redis, settings.nodeId, logger);
+      const bridge = new PipeBridge({
+        bus,
+        listen: settings.pipe,
+        media: (consultId) => {
+          const room = rooms.rooms.get(consultId);
+          if (!room || room.closed) return undefined;
+          return {
+            router: room.router,
+            appData: (id) => {
+              for (const peer of room.peers.values()) {
+                const p = peer.producers.get(id);
+                if (p) return { ...p.appData };
+              }
+              return undefined;
+            },
+          };
+        },
+        logger,
+      });
+      const made: { node?: ClusterNode } = {};
+      const registry = new NodeRegistry({
+        redis,
+        deadAfterMs: settings.deadAfterMs,
+        logger,
+        self: () => made.node!.describe(),
+      });
+      registry.on('nodeDown', (id) => bridge.dropNode(id));
+      registry.on('nodeLeft', (id) => bridge.dropNode(id));
+      made.node = new ClusterNode(settings, redis, bus, registry, bridge, { ...opts, logger });
+      return made.node;
+    } catch (err) {
+      redis.destroy();
+      throw err;
+    }
+  }
+
+  /** Lists this node (at `url`) and starts its heartbeat. */
+  async register(url: string): Promise<void> {
+    this.#url = url;
+    this.#startedAt = Date.now();
+    await this.registry.start();
+    this.opts.logger.info({ url }, 'joined the cluster');
+  }
+
+  /** Marks the node as taking no new participants (it stays listed until it stops). */
+  drain(): void {
+    this.#draining = true;
+  }
+
+  /** What the registry says about this node. */
+  describe(): NodeInfo {
+    const load = this.opts.rooms.counts();
+    const pipe = this.settings.pipe;
+    return {
+      id: this.id,
+      url: this.#url,
+      startedAt: this.#startedAt,
+      state: this.#draining ? 'draining' : 'up',
+      media: {
+        rtcIp: this.opts.rtc.ip,
+        rtcPorts: this.opts.rtc.ports,
+        pipeIp: pipe.announcedIp ?? pipe.listenIp,
+        pipePorts: [pipe.portMin, pipe.portMax],
+      },
+      load: {
+        workers: this.opts.workers,
+        consults: load.consults,
+        peers: load.peers,
+        producers: load.producers,
+        consumers: load.consumers,
+      },
+    };
+  }
+
+  /** This node and the cluster as it sees them, for the detail of /healthz. */
+  async health() {
+    const nodes = await this.registry.list().catch(() => undefined);
+    return {
+      node: this.id,
+      state: this.#draining ? ('draining' as const) : ('up' as const),
+      redis: this.redis.isReady ? ('up' as const) : ('down' as const),
+      nodes: nodes?.map((n) => ({
+        id: n.id,
+        url: n.url,
+        state: n.state,
+        alive: n.alive,
+        silentMs: n.silentMs,
+        load: n.load,
+      })),
+      pipes: this.bridge.stats(),
+    };
+  }
+
+  /** A clean stop: leaves the list (not reported dead), closes the pipes and the bus. */
+  async leave(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.registry.stop(true).catch(() => undefined);
+    this.bridge.close();
+    await this.bus.close();
+  }
+
+  /** Closes the Redis connection (after Socket.IO closed its adapter). */
+  disconnect(): void {
+    this.redis.destroy();
+  }
+}

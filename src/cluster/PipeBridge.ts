@@ -1,0 +1,372 @@
+/**
+ * Media between nodes: a producer on this node's router for a consult is piped to another
+ * node's router for the same consult over a pair of SRTP pipe transports (one pair per consult
+ * and node pair), negotiated over the cluster bus. Each producer is piped once per remote node
+ * and the pipe closes when the last consumer on the receiving node goes.
+ *
+ * Receiving side (`consume`): asks the producer's node to open the link and to consume the
+ * producer into it, then produces it on this router under the same id, so local consumers
+ * consume it as if it were local. Sending side: answers those requests and forwards the
+ * producer's close, pause and resume.
+ */
+import type { types } from 'mediasoup';
+import { z } from 'zod';
+import { GatewayError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { ClusterBus } from './ClusterBus.js';
+import { createPipeTransport, type PipeListen } from './pipePorts.js';
+
+/** Where this node holds a consult's media. */
+export interface ConsultMedia {
+  router: types.Router;
+  /** What a producer here says about itself (peer, source), passed on to the piped copy. */
+  appData(producerId: string): Record<string, unknown> | undefined;
+}
+
+export interface PipeBridgeOptions {
+  bus: ClusterBus;
+  listen: PipeListen;
+  /** The consult's media on this node (undefined: the consult has none here). */
+  media(consultId: string): ConsultMedia | undefined;
+  logger: Logger;
+  /** How long a remote node may take to answer one step. */
+  timeoutMs?: number;
+}
+
+const id = z.string().min(1).max(200);
+const srtpSchema = z.object({
+  cryptoSuite: z.enum([
+    'AEAD_AES_256_GCM',
+    'AEAD_AES_128_GCM',
+    'AES_CM_128_HMAC_SHA1_80',
+    'AES_CM_128_HMAC_SHA1_32',
+  ]),
+  keyBase64: z.string().max(200),
+});
+const tupleSchema = z.object({
+  ip: z.string().min(1).max(100),
+  port: z.number().int().min(1).max(65535),
+  srtp: srtpSchema,
+});
+const connectRequest = z.object({ consultId: id }).extend(tupleSchema.shape);
+const producerRequest = z.object({ consultId: id, producerId: id });
+const consultRequest = z.object({ consultId: id });
+const producedSchema = z.object({
+  kind: z.enum(['audio', 'video']),
+  // mediasoup checks the RTP parameters itself when the pipe producer is created.
+  rtpParameters: z.looseObject({ codecs: z.array(z.unknown()), encodings: z.array(z.unknown()) }),
+  paused: z.boolean(),
+  appData: z.record(z.string(), z.unknown()),
+});
+
+/** One end of the pipe between this node and another for one consult. */
+interface Link {
+  consultId: string;
+  node: string;
+  transport: types.PipeTransport;
+  /** Sending end: pipe consumers by producer id. */
+  consumers: Map<string, types.Consumer>;
+  /** Receiving end: pipe producers by id, with how many local consumers use each. */
+  producers: Map<string, { producer: types.Producer; users: number }>;
+}
+
+const linkKey = (consultId: string, node: string) => `${consultId}\n${node}`;
+
+export class PipeBridge {
+  readonly #links = new Map<string, Link>();
+  /** Receiving end: links and pipe producers being set up, so concurrent consumers share them. */
+  readonly #opening = new Map<string, Promise<Link>>();
+  readonly #piping = new Map<string, Promise<types.Producer>>();
+  readonly #opts: PipeBridgeOptions;
+  readonly #log: Logger;
+
+  constructor(opts: PipeBridgeOptions) {
+    this.#opts = opts;
+    this.#log = opts.logger.child({ component: 'pipe-bridge' });
+    const { bus } = opts;
+    bus.handle('pipe.connect', connectRequest, (req, from) => this.#answerConnect(req, from));
+    bus.handle('pipe.produce', producerRequest, (req, from) => this.#answerProduce(req, from));
+    bus.handle('pipe.release', producerRequest, (req, from) => {
+      this.#links.get(linkKey(req.consultId, from))?.consumers.get(req.producerId)?.close();
+    });
+    bus.handle('pipe.close', consultRequest, (req, from) => this.#closeLink(req.consultId, from));
+    bus.handle('pipe.producerClosed', producerRequest, (req, from) => {
+      this.#links
+        .get(linkKey(req.consultId, from))
+        ?.producers.get(req.producerId)
+        ?.producer.close();
+    });
+    bus.handle('pipe.producerPaused', producerRequest, async (req, from) => {
+      await this.#links
+        .get(linkKey(req.consultId, from))
+        ?.producers.get(req.producerId)
+        ?.producer.pause();
+    });
+    bus.handle('pipe.producerResumed', producerRequest, async (req, from) => {
+      await this.#links
+        .get(linkKey(req.consultId, from))
+        ?.producers.get(req.producerId)
+        ?.producer.resume();
+    });
+  }
+
+  /**
+   * Consumes producer `producerId` of `node` on this node's router for the consult: pipes it
+   * here if it is not yet, then calls `create` with the local pipe producer (create the
+   * consumer on a local transport there). The pipe is released when the last consumer made
+   * this way closes.
+   */
+  async consume<C extends types.Consumer>(
+    consultId: string,
+    node: string,
+    producerId: string,
+    create: (producer: types.Producer) => Promise<C>,
+  ): Promise<C> {
+    if (node === this.#opts.bus.nodeId) {
+      throw new GatewayError('bad_request', 'that producer is on this node: consume it directly');
+    }
+    const producer = await this.#pipe(consultId, node, producerId);
+    const link = this.#links.get(linkKey(consultId, node));
+    const entry = link?.producers.get(producerId);
+    if (!link || !entry || entry.producer !== producer || producer.closed) {
+      throw new GatewayError('conflict', 'the pipe closed meanwhile; ask again');
+    }
+    entry.users++;
+    let consumer: C;
+    try {
+      consumer = await create(producer);
+    } catch (err) {
+      this.#unuse(link, producerId, entry);
+      throw err;
+    }
+    consumer.observer.once('close', () => this.#unuse(link, producerId, entry));
+    return consumer;
+  }
+
+  /** What is piped now, for tests and /metrics. */
+  stats() {
+    let outgoing = 0;
+    let incoming = 0;
+    let srtp = 0;
+    for (const link of this.#links.values()) {
+      outgoing += link.consumers.size;
+      incoming += link.producers.size;
+      if (link.transport.srtpParameters) srtp++;
+    }
+    return { links: this.#links.size, srtpLinks: srtp, outgoing, incoming };
+  }
+
+  /** Local UDP ports of the open pipes (they come from PIPE_PORT_MIN..MAX). */
+  ports(): number[] {
+    return [...this.#links.values()].map((l) => l.transport.tuple.localPort);
+  }
+
+  /** Closes every link with `node` (it died or left): its pipe producers here close with them. */
+  dropNode(node: string): void {
+    for (const link of [...this.#links.values()]) {
+      if (link.node === node) this.#closeLink(link.consultId, node);
+    }
+  }
+
+  /** Closes every link (this node stops). */
+  close(): void {
+    for (const link of [...this.#links.values()]) link.transport.close();
+    this.#links.clear();
+  }
+
+  #unuse(link: Link, producerId: string, entry: { producer: types.Producer; users: number }): void {
+    entry.users--;
+    if (entry.users > 0 || link.producers.get(producerId) !== entry) return;
+    this.#log.debug({ consultId: link.consultId, node: link.node, producerId }, 'pipe released');
+    void this.#opts.bus
+      .notify(link.node, 'pipe.release', { consultId: link.consultId, producerId })
+      .catch(() => undefined);
+    entry.producer.close();
+  }
+
+  /** Receiving end: a link that pipes nothing any more is closed on both ends. */
+  #closeIfUnused(link: Link): void {
+    const key = linkKey(link.consultId, link.node);
+    if (link.producers.size > 0 || this.#links.get(key) !== link) return;
+    this.#links.delete(key);
+    link.transport.close();
+    void this.#opts.bus
+      .notify(link.node, 'pipe.close', { consultId: link.consultId })
+      .catch(() => undefined);
+  }
+
+  #closeLink(consultId: string, node: string): void {
+    const key = linkKey(consultId, node);
+    const link = this.#links.get(key);
+    if (!link) return;
+    this.#links.delete(key);
+    link.transport.close();
+  }
+
+  #localMedia(consultId: string): ConsultMedia {
+    const media = this.#opts.media(consultId);
+    if (!media || media.router.closed) {
+      throw new GatewayError('not_found', `consult ${consultId} has no media on this node`);
+    }
+    return media;
+  }
+
+  /** Receiving end: the pipe producer for `producerId`, piped now if it is not yet. */
+  #pipe(consultId: string, node: string, producerId: string): Promise<types.Producer> {
+    const existing = this.#links.get(linkKey(consultId, node))?.producers.get(producerId);
+    if (existing && !existing.producer.closed) return Promise.resolve(existing.producer);
+    const key = `${linkKey(consultId, node)}\n${producerId}`;
+    let piping = this.#piping.get(key);
+    if (!piping) {
+      piping = (async () => {
+        const link = await this.#open(consultId, node);
+        let produced: z.infer<typeof producedSchema>;
+        try {
+          produced = await this.#opts.bus.request(
+            node,
+            'pipe.produce',
+            { consultId, producerId },
+            producedSchema,
+            this.#opts.timeoutMs,
+          );
+        } catch (err) {
+          // A link opened for nothing (say, an unknown producer) does not stay open.
+          const prefix = `${linkKey(consultId, node)}\n`;
+          const busy = [...this.#piping.keys()].some((k) => k !== key && k.startsWith(prefix));
+          if (!busy) this.#closeIfUnused(link);
+          throw err;
+        }
+        if (this.#links.get(linkKey(consultId, node)) !== link) {
+          throw new GatewayError('conflict', 'the pipe closed meanwhile; ask again');
+        }
+        const producer = await link.transport.produce({
+          id: producerId,
+          kind: produced.kind,
+          rtpParameters: produced.rtpParameters as unknown as types.RtpParameters,
+          paused: produced.paused,
+          appData: { ...produced.appData, pipedFrom: node },
+        });
+        link.producers.set(producerId, { producer, users: 0 });
+        producer.observer.once('close', () => {
+          if (link.producers.get(producerId)?.producer !== producer) return;
+          link.producers.delete(producerId);
+          this.#closeIfUnused(link);
+        });
+        return producer;
+      })().finally(() => this.#piping.delete(key));
+      this.#piping.set(key, piping);
+    }
+    return piping;
+  }
+
+  /** Receiving end: this node's pipe transport to `node` for the consult, connected both ways. */
+  #open(consultId: string, node: string): Promise<Link> {
+    const key = linkKey(consultId, node);
+    const existing = this.#links.get(key);
+    if (existing && !existing.transport.closed) return Promise.resolve(existing);
+    let opening = this.#opening.get(key);
+    if (!opening) {
+      opening = (async () => {
+        const { router } = this.#localMedia(consultId);
+        const transport = await createPipeTransport(router, this.#opts.listen, { consultId, node });
+        try {
+          const remote = await this.#opts.bus.request(
+            node,
+            'pipe.connect',
+            { consultId, ...this.#tupleOf(transport) },
+            tupleSchema,
+            this.#opts.timeoutMs,
+          );
+          await transport.connect({
+            ip: remote.ip,
+            port: remote.port,
+            srtpParameters: remote.srtp,
+          });
+        } catch (err) {
+          transport.close();
+          throw err;
+        }
+        return this.#addLink(consultId, node, transport);
+      })().finally(() => this.#opening.delete(key));
+      this.#opening.set(key, opening);
+    }
+    return opening;
+  }
+
+  #addLink(consultId: string, node: string, transport: types.PipeTransport): Link {
+    const key = linkKey(consultId, node);
+    this.#links.get(key)?.transport.close();
+    const link: Link = { consultId, node, transport, consumers: new Map(), producers: new Map() };
+    this.#links.set(key, link);
+    transport.observer.once('close', () => {
+      if (this.#links.get(key) === link) this.#links.delete(key);
+    });
+    // The router closing (the consult ended here) closes the transport and so the link.
+    return link;
+  }
+
+  #tupleOf(transport: types.PipeTransport) {
+    const { localIp, localPort } = transport.tuple;
+    const listen = this.#opts.listen;
+    return {
+      ip: listen.announcedIp ?? localIp,
+      port: localPort,
+      srtp: transport.srtpParameters!,
+    };
+  }
+
+  /** Sending end: opens this node's side of the link a receiving node asked for. */
+  async #answerConnect(req: z.infer<typeof connectRequest>, from: string) {
+    const { router } = this.#localMedia(req.consultId);
+    const transport = await createPipeTransport(router, this.#opts.listen, {
+      consultId: req.consultId,
+      node: from,
+    });
+    try {
+      await transport.connect({ ip: req.ip, port: req.port, srtpParameters: req.srtp });
+    } catch (err) {
+      transport.close();
+      throw err;
+    }
+    // A receiving node asks for a link only when it has none: any older one of ours is stale.
+    this.#addLink(req.consultId, from, transport);
+    return this.#tupleOf(transport);
+  }
+
+  /** Sending end: consumes the producer into the link and says how to produce it there. */
+  async #answerProduce(req: z.infer<typeof producerRequest>, from: string) {
+    const { consultId, producerId } = req;
+    const link = this.#links.get(linkKey(consultId, from));
+    if (!link)
+      throw new GatewayError('conflict', 'no pipe to your node for this consult; connect first');
+    const media = this.#localMedia(consultId);
+    let consumer = link.consumers.get(producerId);
+    if (!consumer || consumer.closed) {
+      // The router finds the producer among its own: another consult's id is not found.
+      consumer = await link.transport.consume({ producerId }).catch((err: Error) => {
+        throw /not found/i.test(err.message)
+          ? new GatewayError(
+              'not_found',
+              `no producer ${producerId} of consult ${consultId} on this node`,
+            )
+          : err;
+      });
+      const made = consumer;
+      link.consumers.set(producerId, made);
+      made.observer.once('close', () => {
+        if (link.consumers.get(producerId) === made) link.consumers.delete(producerId);
+      });
+      const tell = (type: string) =>
+        void this.#opts.bus.notify(from, type, { consultId, producerId }).catch(() => undefined);
+      made.on('producerclose', () => tell('pipe.producerClosed'));
+      made.on('producerpause', () => tell('pipe.producerPaused'));
+      made.on('producerresume', () => tell('pipe.producerResumed'));
+    }
+    return {
+      kind: consumer.kind,
+      rtpParameters: consumer.rtpParameters,
+      paused: consumer.producerPaused,
+      appData: media.appData(producerId) ?? {},
+    };
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * Three gateway nodes (separate processes) on one Redis: each lists the others, a Socket.IO
+ * broadcast on one node reaches sockets on the others, a SIGKILLed node is reported dead
+ * after the configured silence and a stopped one leaves the list.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NodeStatus } from '../../src/cluster/NodeRegistry.js';
+import { loadConfig } from '../../src/config.js';
+import { createServices, type Services } from '../../src/gateway.js';
+import { createLogger } from '../../src/logger.js';
+import type { JoinResponse } from '../../src/signalling/messages.js';
+import { connectClient, type TestClient } from '../support/client.js';
+import {
+  startClusterNode,
+  startRedis,
+  type ClusterNodeProcess,
+  type TestRedis,
+} from '../support/cluster.js';
+import { TEST_PASSWORD, TEST_SECRET } from '../support/gateway.js';
+import { timeUntil } from '../support/wait.js';
+
+const DEAD_AFTER_S = 3;
+let redis: TestRedis;
+let nodes: ClusterNodeProcess[];
+let services: Services;
+let sharedDir: string;
+const clients: TestClient[] = [];
+/** The broadcast test's three participants, one per node, reused after the Redis restart. */
+let joined: { onA: TestClient; onB: TestClient; onC: TestClient } | undefined;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  // One database for the three nodes (SQLite on one machine; PostgreSQL in a real cluster).
+  sharedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-cluster-'));
+  const env = {
+    DATA_DIR: sharedDir,
+    JWT_SECRET: TEST_SECRET,
+    SCRYPT_COST: '1024',
+    LOG_LEVEL: 'silent',
+  };
+  services = createServices(loadConfig(env), createLogger('silent'));
+  const nodeEnv = {
+    DATABASE_PATH: path.join(sharedDir, 'gateway.db'),
+    NODE_DEAD_AFTER_SECONDS: String(DEAD_AFTER_S),
+  };
+  nodes = await Promise.all(['a', 'b', 'c'].map((id) => startClusterNode(id, redis.url, nodeEnv)));
+}, 150_000);
+
+afterAll(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await Promise.all((nodes ?? []).map((n) => n.stop()));
+  services?.store.close();
+  await redis?.stop();
+  if (sharedDir) fs.rmSync(sharedDir, { recursive: true, force: true });
+}, 60_000);
+
+const listOn = (node: ClusterNodeProcess) => node.call<NodeStatus[]>('nodes');
+
+describe('a three-node cluster', () => {
+  it('lists every node, alive, with its URL, media addresses and load, on every node', async () => {
+    for (const node of nodes) {
+      const list = await listOn(node);
+      expect(list.map((n) => [n.id, n.alive, n.state])).toEqual([
+        ['a', true, 'up'],
+        ['b', true, 'up'],
+        ['c', true, 'up'],
+      ]);
+      for (const n of list) {
+        const proc = nodes.find((p) => p.nodeId === n.id)!;
+        expect(n.url).toBe(proc.url.replace('127.0.0.1', 'localhost'));
+        expect(n.media.pipeIp).toBe('127.0.0.1');
+        expect(n.media.pipePorts).toEqual([42000, 42999]);
+        expect(n.load.workers).toBe(1);
+        expect(n.silentMs).toBeLessThanOrEqual(DEAD_AFTER_S * 1000);
+      }
+    }
+  });
+
+  it("shows this node and the cluster's view of every node in the /healthz detail", async () => {
+    const res = await fetch(`${nodes[1]!.url}/healthz`);
+    const body = (await res.json()) as {
+      cluster: { node: string; redis: string; nodes: { id: string; alive: boolean }[] };
+    };
+    expect(body.cluster).toMatchObject({ node: 'b', state: 'up', redis: 'up' });
+    expect(body.cluster.nodes.map((n) => [n.id, n.alive])).toEqual([
+      ['a', true],
+      ['b', true],
+      ['c', true],
+    ]);
+  });
+
+  it('delivers a broadcast on one node to sockets connected to the others', async () => {
+    const host = await services.auth.createUser(
+      { role: 'doctor', name: 'Dr. Host', email: 'host@test.local', password: TEST_PASSWORD },
+      null,
+      null,
+    );
+    const admins = await Promise.all(
+      ['b', 'c'].map((id) =>
+        services.auth.createUser(
+          {
+            role: 'admin',
+            name: `Admin ${id}`,
+            email: `admin.${id}@test.local`,
+            password: TEST_PASSWORD,
+          },
+          null,
+          null,
+        ),
+      ),
+    );
+    const now = Date.now();
+    const consultId = `cluster-${now}`;
+    services.store.consults.insert({
+      id: consultId,
+      title: 'Split consult',
+      patientRef: 'P-CLUSTER',
+      scheduledStart: now - 60_000,
+      scheduledEnd: now + 3600_000,
+      hostId: host.id,
+      specialistIds: [],
+      guests: [],
+      status: 'scheduled',
+      createdBy: host.id,
+      createdAt: now,
+      updatedAt: now,
+      startedAt: null,
+      endedAt: null,
+      endReason: null,
+    });
+    const grant = (userId: string) => services.consults.mintOperatorGrant(consultId, userId).token;
+    const join = async (node: ClusterNodeProcess, userId: string) => {
+      const client = await connectClient(node.url, grant(userId));
+      clients.push(client);
+      await client.call<JoinResponse>('join', { consultId });
+      return client;
+    };
+    const onA = await join(nodes[0]!, host.id);
+    const peerJoined = onA.next<{ displayName: string }>('peerJoined');
+    const onB = await join(nodes[1]!, admins[0]!.id);
+    // B's announcement of its new participant reaches the host on A.
+    expect((await peerJoined).displayName).toBe('Admin b');
+    const onC = await join(nodes[2]!, admins[1]!.id);
+
+    const atB = onB.next<{ text: string }>('chatMessage');
+    const atC = onC.next<{ text: string }>('chatMessage');
+    await onA.call('chatMessage', { text: 'sent on node a' });
+    expect((await atB).text).toBe('sent on node a');
+    expect((await atC).text).toBe('sent on node a');
+    joined = { onA, onB, onC };
+  });
+
+  it('recovers from a Redis restart that lost everything: nodes listed again, broadcasts cross again', async () => {
+    const { onA, onB, onC } = joined!;
+    await redis.restart();
+    const restartedAt = Date.now();
+    const took = await timeUntil(
+      async () => (await listOn(nodes[0]!)).filter((n) => n.alive).length === 3,
+      DEAD_AFTER_S * 1000 * 3,
+      'all three nodes listed again',
+    );
+    // The sockets stayed connected to their nodes; the adapter's stream is new.
+    const atB = onB.next<{ text: string }>('chatMessage');
+    const atC = onC.next<{ text: string }>('chatMessage');
+    await onA.call('chatMessage', { text: 'after the restart' });
+    expect((await atB).text).toBe('after the restart');
+    expect((await atC).text).toBe('after the restart');
+    console.log(
+      `after a Redis restart: nodes listed again in ${took} ms, a broadcast crossed ${Date.now() - restartedAt} ms after it`,
+    );
+    for (const c of clients.splice(0)) c.close();
+  });
+
+  it('reports a SIGKILLed node dead once it has been silent for NODE_DEAD_AFTER_SECONDS', async () => {
+    const [a, , c] = nodes as [ClusterNodeProcess, ClusterNodeProcess, ClusterNodeProcess];
+    const before = (await listOn(a)).find((n) => n.id === 'c')!;
+    expect(before.alive).toBe(true);
+    await c.crash();
+    const killedAt = Date.now();
+    let dead: NodeStatus | undefined;
+    const took = await timeUntil(
+      async () => {
+        dead = (await listOn(a)).find((n) => n.id === 'c' && !n.alive);
+        return dead !== undefined;
+      },
+      DEAD_AFTER_S * 1000 * 3,
+      'node c reported dead',
+    );
+    // Dead only after the silence: its last beat was at most a third of the limit before the kill.
+    expect(dead!.silentMs).toBeGreaterThan(DEAD_AFTER_S * 1000);
+    expect(Date.now() - killedAt).toBeGreaterThanOrEqual((DEAD_AFTER_S * 1000 * 2) / 3 - 50);
+    console.log(`node c reported dead ${took} ms after SIGKILL (limit ${DEAD_AFTER_S} s)`);
+    // The survivors are still alive.
+    expect((await listOn(a)).filter((n) => n.alive).map((n) => n.id)).toEqual(['a', 'b']);
+  });
+
+  it('drops a cleanly stopped node from the list instead of reporting it dead', async () => {
+    const [a, b] = nodes as [ClusterNodeProcess, ClusterNodeProcess];
+    await b.stop();
+    const list = await listOn(a);
+    expect(list.find((n) => n.id === 'b')).toBeUndefined();
+  });
+});

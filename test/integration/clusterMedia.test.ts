@@ -1,0 +1,162 @@
+/**
+ * Media between two gateway nodes (separate processes) through SRTP pipe transports
+ * negotiated over Redis: RTP sent to node a reaches a consumer on node b, each producer is
+ * piped once per node, and the pipe closes on both ends when the last consumer on b goes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  startClusterNode,
+  startRedis,
+  type ClusterNodeProcess,
+  type TestRedis,
+} from '../support/cluster.js';
+import { receiveRtp, sendRtp, type RtpReceiver, type RtpSender } from '../support/rtpSocket.js';
+import { timeUntil } from '../support/wait.js';
+
+interface Pipes {
+  links: number;
+  srtpLinks: number;
+  outgoing: number;
+  incoming: number;
+}
+
+let redis: TestRedis;
+let a: ClusterNodeProcess;
+let b: ClusterNodeProcess;
+const senders: RtpSender[] = [];
+const receivers: RtpReceiver[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+  // A narrow pipe range of each node's own, to see that the setting is what is used.
+  [a, b] = await Promise.all([
+    startClusterNode('a', redis.url, { PIPE_PORT_MIN: '47100', PIPE_PORT_MAX: '47119' }),
+    startClusterNode('b', redis.url, { PIPE_PORT_MIN: '47120', PIPE_PORT_MAX: '47139' }),
+  ]);
+}, 150_000);
+
+afterAll(async () => {
+  for (const s of senders) s.stop();
+  for (const r of receivers) r.close();
+  await Promise.all([a?.stop(), b?.stop()]);
+  await redis?.stop();
+}, 60_000);
+
+async function produceOnA(consultId: string, ssrc: number) {
+  const { producerId, port } = await a.call<{ producerId: string; port: number }>('produce', {
+    consultId,
+    ssrc,
+  });
+  const sender = sendRtp(port, ssrc);
+  senders.push(sender);
+  return { producerId, sender };
+}
+
+async function consumeOnB(consultId: string, producerId: string) {
+  const receiver = await receiveRtp();
+  receivers.push(receiver);
+  const { consumerId } = await b.call<{ consumerId: string }>('consumeRemote', {
+    consultId,
+    node: 'a',
+    producerId,
+    port: receiver.port,
+  });
+  return { consumerId, receiver };
+}
+
+const pipes = (node: ClusterNodeProcess) => node.call<Pipes>('pipes');
+const closed = { links: 0, srtpLinks: 0, outgoing: 0, incoming: 0 };
+
+describe('media between two nodes', () => {
+  it('carries RTP from a producer on node a to consumers on node b over one SRTP pipe', async () => {
+    const { producerId } = await produceOnA('consult-1', 1111);
+    const first = await consumeOnB('consult-1', producerId);
+    const took = await timeUntil(() => first.receiver.packets() >= 25, 15_000, 'RTP on node b');
+    const stats = await b.call<{ packets: number }>('consumerStats', {
+      consumerId: first.consumerId,
+    });
+    expect(stats.packets).toBeGreaterThanOrEqual(25);
+    console.log(`first 25 piped packets after ${took} ms`);
+
+    // A second consumer on b shares the pipe: the producer is piped once per node.
+    const second = await consumeOnB('consult-1', producerId);
+    await timeUntil(() => second.receiver.packets() >= 10, 15_000, 'RTP to the second consumer');
+    const one = { links: 1, srtpLinks: 1, outgoing: 1, incoming: 1 };
+    expect(await pipes(b)).toEqual({ ...one, outgoing: 0 });
+    expect(await pipes(a)).toEqual({ ...one, incoming: 0 });
+    const [portA] = await a.call<number[]>('pipePorts');
+    const [portB] = await b.call<number[]>('pipePorts');
+    expect(portA).toBeGreaterThanOrEqual(47100);
+    expect(portA).toBeLessThanOrEqual(47119);
+    expect(portB).toBeGreaterThanOrEqual(47120);
+    expect(portB).toBeLessThanOrEqual(47139);
+
+    // The first consumer goes: the pipe stays for the second.
+    await b.call('closeConsumer', { consumerId: first.consumerId });
+    const before = second.receiver.packets();
+    await timeUntil(() => second.receiver.packets() >= before + 10, 15_000, 'RTP after one left');
+    expect(await pipes(b)).toEqual({ ...one, outgoing: 0 });
+
+    // The last consumer goes: both ends close the pipe, and no more RTP arrives.
+    await b.call('closeConsumer', { consumerId: second.consumerId });
+    expect(await pipes(b)).toEqual(closed);
+    await timeUntil(async () => (await pipes(a)).links === 0, 10_000, 'pipe closed on node a');
+    expect(await pipes(a)).toEqual(closed);
+    const stopped = second.receiver.packets();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(second.receiver.packets()).toBe(stopped);
+
+    // Consuming again pipes it again.
+    const again = await consumeOnB('consult-1', producerId);
+    await timeUntil(() => again.receiver.packets() >= 10, 15_000, 'RTP after re-piping');
+    await b.call('closeConsumer', { consumerId: again.consumerId });
+    await timeUntil(async () => (await pipes(a)).links === 0, 10_000, 'pipe closed again on a');
+  });
+
+  it('closes the piped copy and its consumers on b when the producer on a closes', async () => {
+    const { producerId } = await produceOnA('consult-2', 2222);
+    const { consumerId, receiver } = await consumeOnB('consult-2', producerId);
+    await timeUntil(() => receiver.packets() >= 10, 15_000, 'RTP on node b');
+    await a.call('closeProducer', { producerId });
+    await timeUntil(
+      async () => (await b.call<{ closed: boolean }>('consumerStats', { consumerId })).closed,
+      10_000,
+      'consumer on b closed',
+    );
+    await timeUntil(async () => (await pipes(b)).links === 0, 10_000, 'pipe closed on b');
+    await timeUntil(async () => (await pipes(a)).links === 0, 10_000, 'pipe closed on a');
+  });
+
+  it('refuses a producer id a does not have, or has in another consult, and leaves no pipe open', async () => {
+    const { producerId } = await produceOnA('consult-3', 3333);
+    const receiver = await receiveRtp();
+    receivers.push(receiver);
+    const ask = (consultId: string, id: string) =>
+      b.call('consumeRemote', { consultId, node: 'a', producerId: id, port: receiver.port });
+    await expect(ask('consult-3', 'no-such-producer')).rejects.toThrow(/no producer/);
+    // Node b has a router for consult-4 but a has none: refused before anything is piped.
+    await expect(ask('consult-4', producerId)).rejects.toThrow(/no media on this node/);
+    // a has consult-5, but that producer belongs to consult-3.
+    await a.call('produce', { consultId: 'consult-5', ssrc: 5555 });
+    await expect(ask('consult-5', producerId)).rejects.toThrow(/no producer/);
+    expect(await pipes(b)).toEqual(closed);
+    await timeUntil(async () => (await pipes(a)).links === 0, 10_000, 'no pipe left on a');
+  });
+
+  it('negotiates new pipes after a Redis restart that lost everything', async () => {
+    await redis.restart();
+    const { producerId } = await produceOnA('consult-6', 6666);
+    // The nodes reconnect and subscribe again by themselves; a request in that moment times out.
+    let consumed: Awaited<ReturnType<typeof consumeOnB>> | undefined;
+    const took = await timeUntil(
+      async () => {
+        consumed = await consumeOnB('consult-6', producerId).catch(() => undefined);
+        return consumed !== undefined;
+      },
+      20_000,
+      'a pipe after the restart',
+    );
+    await timeUntil(() => consumed!.receiver.packets() >= 10, 15_000, 'RTP after the restart');
+    console.log(`a new pipe carried RTP ${took} ms after the Redis restart`);
+  });
+});

@@ -1,0 +1,191 @@
+/** A test cluster: one Redis on a free port and gateway nodes as separate processes. */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createClient } from 'redis';
+import { TEST_SECRET } from './gateway.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+
+/** A port nothing listens on now (the kernel's choice). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export interface TestRedis {
+  url: string;
+  /** SIGKILLs Redis (everything in it is lost: no persistence) and starts a new one on the same port. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function spawnRedis(port: number) {
+  const child = spawn(
+    'redis-server',
+    ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `redis://127.0.0.1:${port}`;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const client = createClient({ url, socket: { reconnectStrategy: false } });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.ping();
+      client.destroy();
+      break;
+    } catch {
+      client.destroy();
+      if (Date.now() > deadline || child.exitCode !== null) {
+        child.kill('SIGKILL');
+        throw new Error('redis-server did not start (is it installed? scripts/setup.sh --test)');
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** Starts Debian's redis-server on a free loopback port, without persistence. */
+export async function startRedis(): Promise<TestRedis> {
+  const port = await freePort();
+  let server = await spawnRedis(port);
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    async restart() {
+      await server.kill();
+      server = await spawnRedis(port);
+    },
+    stop: () => server.kill(),
+  };
+}
+
+export interface ClusterNodeProcess {
+  nodeId: string;
+  url: string;
+  child: ChildProcess;
+  /** Sends a control command (see clusterNode.ts) and resolves with its answer. */
+  call<T = unknown>(cmd: string, args?: Record<string, unknown>): Promise<T>;
+  output(): string;
+  /** SIGKILL: nothing of the node's shutdown runs, as in a crash. */
+  crash(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts a gateway node (test/support/clusterNode.ts) as its own process. */
+export async function startClusterNode(
+  nodeId: string,
+  redisUrl: string,
+  env: Record<string, string> = {},
+): Promise<ClusterNodeProcess> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `gw-node-${nodeId}-`));
+  const child = fork(path.join(root, 'test/support/clusterNode.ts'), [], {
+    cwd: root,
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    env: {
+      ...process.env,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      WORKERS: '1',
+      JWT_SECRET: TEST_SECRET,
+      DATA_DIR: dataDir,
+      RTC_PORT_BASE: String(20000 + Math.floor(Math.random() * 20000)),
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+      DEMO_CONSULT_ID: '',
+      SCRYPT_COST: '1024',
+      REDIS_URL: redisUrl,
+      NODE_ID: nodeId,
+      PIPE_LISTEN_IP: '127.0.0.1',
+      ...env,
+    },
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let seq = 0;
+  const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  const ready = new Promise<{ nodeId: string; url: string }>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`node ${nodeId} did not start within 90 s:\n${out}`)),
+      90_000,
+    );
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`node ${nodeId} exited (${code}) before it was ready:\n${out}`));
+    });
+    child.on(
+      'message',
+      (m: {
+        ready?: true;
+        nodeId: string;
+        url: string;
+        id?: number;
+        ok?: boolean;
+        data?: unknown;
+        error?: string;
+      }) => {
+        if (m.ready) {
+          clearTimeout(timer);
+          resolve(m);
+          return;
+        }
+        const p = pending.get(m.id!);
+        if (!p) return;
+        pending.delete(m.id!);
+        if (m.ok) p.resolve(m.data);
+        else p.reject(new Error(`${nodeId}: ${m.error}`));
+      },
+    );
+  });
+  child.once('exit', () => {
+    for (const p of pending.values()) p.reject(new Error(`node ${nodeId} exited`));
+    pending.clear();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+  let info: { nodeId: string; url: string };
+  try {
+    info = await ready;
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return {
+    nodeId: info.nodeId,
+    url: info.url.replace('localhost', '127.0.0.1'),
+    child,
+    call<T>(cmd: string, args: Record<string, unknown> = {}) {
+      const id = ++seq;
+      return new Promise<T>((resolve, reject) => {
+        pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+        child.send({ id, cmd, ...args });
+      });
+    },
+    output: () => out,
+    async crash() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(force);
+    },
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * A gateway node of a test cluster, in its own process (so a test can SIGKILL it): the real
+ * startGateway with REDIS_URL from the environment, plus a control channel over IPC through
+ * which the test makes media that no browser makes here (a plain-RTP producer, a plain-RTP
+ * consumer of another node's producer) and reads what the node sees.
+ */
+import type { types } from 'mediasoup';
+import { loadConfig } from '../../src/config.js';
+import { startGateway } from '../../src/gateway.js';
+import { createLogger } from '../../src/logger.js';
+import { audioRtpParameters } from './rtp.js';
+
+type Command =
+  | { cmd: 'nodes' }
+  | { cmd: 'produce'; consultId: string; ssrc: number }
+  | { cmd: 'consumeRemote'; consultId: string; node: string; producerId: string; port: number }
+  | { cmd: 'closeConsumer'; consumerId: string }
+  | { cmd: 'closeProducer'; producerId: string }
+  | { cmd: 'consumerStats'; consumerId: string }
+  | { cmd: 'pipes' }
+  | { cmd: 'pipePorts' };
+
+const config = loadConfig(process.env);
+const gateway = await startGateway(config, createLogger(config.logLevel, 'cluster-node'));
+const cluster = gateway.cluster!;
+const producers = new Map<string, types.Producer>();
+const consumers = new Map<string, types.Consumer>();
+
+async function run(c: Command): Promise<unknown> {
+  switch (c.cmd) {
+    case 'nodes':
+      return cluster.registry.list();
+    case 'produce': {
+      // RTP from the test's UDP socket; comedia learns its address from the first packet.
+      const room = await gateway.rooms.getOrCreate(c.consultId);
+      const transport = await room.router.createPlainTransport({
+        listenIp: '127.0.0.1',
+        rtcpMux: true,
+        comedia: true,
+      });
+      const producer = await transport.produce({
+        kind: 'audio',
+        rtpParameters: audioRtpParameters(c.ssrc) as types.RtpParameters,
+      });
+      producers.set(producer.id, producer);
+      return { producerId: producer.id, port: transport.tuple.localPort };
+    }
+    case 'consumeRemote': {
+      const room = await gateway.rooms.getOrCreate(c.consultId);
+      const transport = await room.router.createPlainTransport({
+        listenIp: '127.0.0.1',
+        rtcpMux: true,
+        comedia: false,
+      });
+      await transport.connect({ ip: '127.0.0.1', port: c.port });
+      try {
+        const consumer = await cluster.bridge.consume(c.consultId, c.node, c.producerId, (p) =>
+          transport.consume({ producerId: p.id, rtpCapabilities: room.router.rtpCapabilities }),
+        );
+        consumer.observer.once('close', () => transport.close());
+        consumers.set(consumer.id, consumer);
+        return { consumerId: consumer.id };
+      } catch (err) {
+        transport.close();
+        throw err;
+      }
+    }
+    case 'closeConsumer':
+      consumers.get(c.consumerId)?.close();
+      consumers.delete(c.consumerId);
+      return null;
+    case 'closeProducer':
+      producers.get(c.producerId)?.close();
+      producers.delete(c.producerId);
+      return null;
+    case 'consumerStats': {
+      const consumer = consumers.get(c.consumerId);
+      if (!consumer || consumer.closed) return { closed: true, packets: 0 };
+      // It may close while the stats are on their way (the producer on the other node closed).
+      const stats = await consumer.getStats().catch((err: Error) => {
+        if (consumer.closed) return [];
+        throw err;
+      });
+      if (consumer.closed) return { closed: true, packets: 0 };
+      const outbound = stats.find((s) => s.type === 'outbound-rtp');
+      return { closed: false, packets: outbound?.packetCount ?? 0 };
+    }
+    case 'pipes':
+      return cluster.bridge.stats();
+    case 'pipePorts':
+      return cluster.bridge.ports();
+  }
+}
+
+process.on('message', (msg: { id: number } & Command) => {
+  run(msg).then(
+    (data) => process.send!({ id: msg.id, ok: true, data }),
+    (err: Error) => process.send!({ id: msg.id, ok: false, error: err.message }),
+  );
+});
+process.on('SIGTERM', () => {
+  void gateway.close().finally(() => process.exit(0));
+});
+process.send!({ ready: true, nodeId: cluster.id, url: gateway.url });
