@@ -4,6 +4,7 @@
  */
 import type { types } from 'mediasoup';
 import { GatewayError } from '../errors.js';
+import type { LeaveReason, RoomCloseReason } from '../protocol/vocabulary.js';
 import type { Logger } from '../logger.js';
 import { TypedEmitter } from '../util/TypedEmitter.js';
 import { mediaCodecs } from './codecs.js';
@@ -13,14 +14,14 @@ import type { WorkerSlot } from './WorkerPool.js';
 
 type RoomEvents = {
   peerJoined: [peer: Peer];
-  peerLeft: [peer: Peer, reason: string];
+  peerLeft: [peer: Peer, reason: LeaveReason];
   newProducer: [peer: Peer, producer: types.Producer<ProducerAppData>];
   producerClosed: [peer: Peer, producerId: string];
   producerPaused: [peer: Peer, producerId: string];
   producerResumed: [peer: Peer, producerId: string];
   activeSpeaker: [peerId: string | null];
   /** The room is gone: every peer was closed with this reason. */
-  close: [reason: string];
+  close: [reason: RoomCloseReason];
 };
 
 export class Room extends TypedEmitter<RoomEvents> {
@@ -130,7 +131,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     throw new GatewayError('not_found', `no producer ${producerId} in this consult`);
   }
 
-  close(reason: string): void {
+  close(reason: RoomCloseReason): void {
     if (this.#closed) return;
     this.#closed = true;
     for (const peer of [...this.peers.values()]) peer.close(reason);

@@ -3,7 +3,11 @@
  * simultaneous joins cannot create two routers for one consult.
  */
 import type { Logger } from '../logger.js';
-import { mediaSourceSchema, type MediaSource } from '../signalling/messages.js';
+import {
+  mediaSourceSchema,
+  type MediaSource,
+  type RoomCloseReason,
+} from '../protocol/vocabulary.js';
 import { TypedEmitter } from '../util/TypedEmitter.js';
 import type { TransportLimits } from './Peer.js';
 import { Room } from './Room.js';
@@ -102,7 +106,7 @@ export class RoomRegistry extends TypedEmitter<RegistryEvents> {
   }
 
   /** Closes every room, telling their peers why. */
-  closeAll(reason: string): void {
+  closeAll(reason: RoomCloseReason): void {
     for (const room of [...this.rooms.values()]) room.close(reason);
   }
 }

@@ -5,7 +5,6 @@
  * parse (in `handle`), check permission, call a domain object, ack.
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { types } from 'mediasoup';
 import type { Server, Socket } from 'socket.io';
 import type { AuditLog } from '../audit/AuditLog.js';
 import type { SessionRevocations } from '../auth/SessionRevocations.js';
@@ -24,34 +23,19 @@ import type { SignallingLimits } from '../config.js';
 import { ChatPolicy, chatEntry } from './chat.js';
 import { handle, limitEvents } from './handler.js';
 import { defaultEventLimits } from './rateLimit.js';
+import { clientEvents, type ClientToServerEvents } from '../protocol/events.js';
+import { LOBBY_LIST_MAX } from '../protocol/payloads.js';
 import type {
-  ClientToServerEvents,
   LobbyEntryInfo,
   PeerInfo,
   PersonNames,
   ResumedState,
-  Role,
-  ServerToClientEvents,
   StatsResponse,
-} from './messages.js';
-import {
-  LOBBY_LIST_MAX,
-  admitRequest,
-  chatHistoryRequest,
-  chatMessageRequest,
-  connectTransportRequest,
-  consumeRequest,
-  consumerRequest,
-  createTransportRequest,
-  denyRequest,
-  emptyRequest,
-  joinRequest,
-  produceRequest,
-  producerRequest,
-  removePeerRequest,
-  restartIceRequest,
-  setPreferredLayersRequest,
-} from './messages.js';
+} from '../protocol/payloads.js';
+import type { ServerToClientEvents } from '../protocol/serverEvents.js';
+import { rejoinReasons } from '../protocol/vocabulary.js';
+import type { EndReason, RejoinReason, Role } from '../protocol/vocabulary.js';
+import { fromClient, toClient } from '../sfu/wire.js';
 
 export interface SocketData {
   claims: JoinClaims;
@@ -199,7 +183,8 @@ const lobbyKey = (consultId: string) => `lobby:${consultId}`;
 const peerKey = (peerId: string) => `peer:${peerId}`;
 
 /** Reasons a room closes that mean "the media path is gone, join again". */
-const REJOIN_REASONS = new Set(['media_server_restarted', 'gateway_shutdown']);
+const isRejoinReason = (r: string): r is RejoinReason =>
+  (rejoinReasons as readonly string[]).includes(r);
 
 /** The chosen name for tiles, with the vouched one beside it. */
 const names = (who: { displayName: string; alias?: string }): PersonNames => ({
@@ -256,7 +241,7 @@ export function attachSignalling(io: SignallingServer, deps: SignallingDeps): vo
    * the API). The sockets are collected first: closing the room takes them out of its rooms.
    */
   consults.on('consultClosed', (consult) => {
-    const reason = consult.endReason ?? consult.status;
+    const reason = (consult.endReason ?? consult.status) as EndReason;
     const sockets = [...io.of('/').sockets.values()].filter(
       (s) => s.data.claims?.consultId === consult.id,
     );
@@ -451,7 +436,7 @@ function registerHandlers(
       attachments.forget(peer.id);
       if (owner) {
         unbind(owner);
-        if (REJOIN_REASONS.has(reason)) owner.emit('rejoinRequired', { reason });
+        if (isRejoinReason(reason)) owner.emit('rejoinRequired', { reason });
       }
       if (reason === 'left' || reason === 'disconnected') {
         record('consult.leave', undefined, { peerId: peer.id, reason });
@@ -473,8 +458,7 @@ function registerHandlers(
   handle(
     socket,
     log,
-    'join',
-    joinRequest,
+    clientEvents.join,
     async ({ consultId: requested, displayName, networkType, resumeSecret }) => {
       if (requested !== consultId) {
         throw new GatewayError('forbidden', 'this grant does not admit you to that consult');
@@ -574,7 +558,7 @@ function registerHandlers(
         return {
           peerId: peer.id,
           resumeSecret: attachments.issueSecret(peer.id),
-          routerRtpCapabilities: room.router.rtpCapabilities,
+          routerRtpCapabilities: toClient.rtpCapabilities(room.router.rtpCapabilities),
           peers: [...room.peers.values()].filter((p) => p !== peer).map(peerInfo),
           ...chat.onJoin(consultId),
           ...(waiting ? { lobby: waiting.waiting, lobbyTotal: waiting.total } : {}),
@@ -586,55 +570,55 @@ function registerHandlers(
     },
   );
 
-  handle(socket, log, 'createTransport', createTransportRequest, async ({ direction }) => {
+  handle(socket, log, clientEvents.createTransport, async ({ direction }) => {
     const transport = await joined().createTransport(direction);
     return {
       id: transport.id,
-      iceParameters: transport.iceParameters,
-      iceCandidates: transport.iceCandidates,
-      dtlsParameters: transport.dtlsParameters,
+      iceParameters: toClient.iceParameters(transport.iceParameters),
+      iceCandidates: toClient.iceCandidates(transport.iceCandidates),
+      dtlsParameters: toClient.dtlsParameters(transport.dtlsParameters),
     };
   });
 
-  handle(socket, log, 'connectTransport', connectTransportRequest, async (req) => {
+  handle(socket, log, clientEvents.connectTransport, async (req) => {
     await joined()
       .transport(req.transportId)
-      .connect({ dtlsParameters: req.dtlsParameters as types.DtlsParameters });
+      .connect({ dtlsParameters: fromClient.dtlsParameters(req.dtlsParameters) });
     return {};
   });
 
-  handle(socket, log, 'produce', produceRequest, async (req) => {
+  handle(socket, log, clientEvents.produce, async (req) => {
     const peer = joined();
     privileged('publish');
     const producer = await peer.produce(
       req.transportId,
       req.kind,
-      req.rtpParameters as types.RtpParameters,
+      fromClient.rtpParameters(req.rtpParameters),
       req.appData.source,
     );
     return { producerId: producer.id };
   });
 
-  handle(socket, log, 'consume', consumeRequest, async (req) => {
+  handle(socket, log, clientEvents.consume, async (req) => {
     const peer = joined();
     privileged('subscribe');
     const producer = socket.data.room!.findProducer(req.producerId);
     if (producer.appData.peerId === peer.id) {
       throw new GatewayError('bad_request', 'cannot consume your own producer');
     }
-    const consumer = await peer.consume(producer, req.rtpCapabilities as types.RtpCapabilities);
+    const consumer = await peer.consume(producer, fromClient.rtpCapabilities(req.rtpCapabilities));
     return {
       consumerId: consumer.id,
       producerId: producer.id,
       peerId: producer.appData.peerId,
       kind: consumer.kind,
-      rtpParameters: consumer.rtpParameters,
+      rtpParameters: toClient.rtpParameters(consumer.rtpParameters),
       appData: { source: consumer.appData.source },
       producerPaused: consumer.producerPaused,
     };
   });
 
-  handle(socket, log, 'resumeConsumer', consumerRequest, async ({ consumerId }) => {
+  handle(socket, log, clientEvents.resumeConsumer, async ({ consumerId }) => {
     const peer = joined();
     peer.consumer(consumerId);
     // Through the adapter, so a client cannot undo a pause its bandwidth needs.
@@ -643,22 +627,22 @@ function registerHandlers(
     return {};
   });
 
-  handle(socket, log, 'pauseProducer', producerRequest, async ({ producerId }) => {
+  handle(socket, log, clientEvents.pauseProducer, async ({ producerId }) => {
     await joined().pauseProducer(producerId);
     return {};
   });
 
-  handle(socket, log, 'resumeProducer', producerRequest, async ({ producerId }) => {
+  handle(socket, log, clientEvents.resumeProducer, async ({ producerId }) => {
     await joined().resumeProducer(producerId);
     return {};
   });
 
-  handle(socket, log, 'closeProducer', producerRequest, ({ producerId }) => {
+  handle(socket, log, clientEvents.closeProducer, ({ producerId }) => {
     joined().closeProducer(producerId);
     return {};
   });
 
-  handle(socket, log, 'setPreferredLayers', setPreferredLayersRequest, async (req) => {
+  handle(socket, log, clientEvents.setPreferredLayers, async (req) => {
     const consumer = joined().consumer(req.consumerId);
     if (consumer.type !== 'simulcast' && consumer.type !== 'svc') {
       throw new GatewayError('bad_request', `consumer ${req.consumerId} has no layers`);
@@ -671,14 +655,14 @@ function registerHandlers(
     return {};
   });
 
-  handle(socket, log, 'restartIce', restartIceRequest, async ({ transportId }) => {
+  handle(socket, log, clientEvents.restartIce, async ({ transportId }) => {
     const iceParameters = await joined().transport(transportId).restartIce();
-    return { iceParameters };
+    return { iceParameters: toClient.iceParameters(iceParameters) };
   });
 
-  handle(socket, log, 'getStats', emptyRequest, async () => collectStats(joined()));
+  handle(socket, log, clientEvents.getStats, async () => collectStats(joined()));
 
-  handle(socket, log, 'leave', emptyRequest, () => {
+  handle(socket, log, clientEvents.leave, () => {
     if (socket.data.waitingPeerId) {
       lobby.withdraw(consultId, socket.data.waitingPeerId);
       socket.data.waitingPeerId = undefined;
@@ -690,7 +674,7 @@ function registerHandlers(
     return {};
   });
 
-  handle(socket, log, 'admit', admitRequest, ({ peerId }) => {
+  handle(socket, log, clientEvents.admit, ({ peerId }) => {
     joined();
     privileged('admit');
     const entry = lobby.admit(consultId, peerId);
@@ -705,7 +689,7 @@ function registerHandlers(
     return {};
   });
 
-  handle(socket, log, 'deny', denyRequest, ({ peerId, reason }) => {
+  handle(socket, log, clientEvents.deny, ({ peerId, reason }) => {
     joined();
     privileged('admit');
     const why = reason ?? 'the host did not admit you';
@@ -726,21 +710,24 @@ function registerHandlers(
     return {};
   });
 
-  handle(socket, log, 'removePeer', removePeerRequest, ({ peerId, reason }) => {
+  handle(socket, log, clientEvents.removePeer, ({ peerId, reason }) => {
     const self = joined();
     privileged('admit');
     if (peerId === self.id) throw new GatewayError('bad_request', 'use leave to leave yourself');
     const target = socket.data.room!.peers.get(peerId);
     if (!target) throw new GatewayError('not_found', `no participant ${peerId} in this consult`);
     lobby.revokeAdmission(consultId, target.identity.userId);
-    io.to(peerKey(peerId)).emit('consultEnded', { reason: reason ?? 'removed_by_host' });
+    io.to(peerKey(peerId)).emit('consultEnded', {
+      reason: 'removed_by_host',
+      ...(reason === undefined ? {} : { message: reason }),
+    });
     target.close('removed');
     io.in(peerKey(peerId)).disconnectSockets(true);
     record('consult.remove', { type: 'participant', id: target.identity.userId }, { peerId });
     return {};
   });
 
-  handle(socket, log, 'chatMessage', chatMessageRequest, ({ text }) => {
+  handle(socket, log, clientEvents.chatMessage, ({ text }) => {
     const peer = joined();
     const message = chat.post(
       consultId,
@@ -751,12 +738,12 @@ function registerHandlers(
     return { id: message.id, at: new Date(message.at).toISOString() };
   });
 
-  handle(socket, log, 'chatHistory', chatHistoryRequest, ({ before, limit }) => {
+  handle(socket, log, clientEvents.chatHistory, ({ before, limit }) => {
     joined();
     return chat.history(consultId, claims.sub, before, limit ?? 50);
   });
 
-  handle(socket, log, 'endConsult', emptyRequest, () => {
+  handle(socket, log, clientEvents.endConsult, () => {
     joined();
     privileged('end');
     const ended = consults.end(consultId, 'ended_by_host', actor, ip);
