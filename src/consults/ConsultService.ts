@@ -66,6 +66,8 @@ type ConsultEvents = {
   consultLive: [consult: Consult];
   /** The consult ended, was cancelled or was interrupted. */
   consultClosed: [consult: Consult];
+  /** Its host, specialists or schedule changed: who may be connected to it may have changed. */
+  consultUpdated: [consult: Consult];
 };
 
 const inviteClaimsSchema = z.object({
@@ -261,6 +263,7 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
       object: { type: 'consult', id },
       details: { fields: Object.keys(patch) },
     });
+    this.safeEmit('consultUpdated', updated);
     // A reschedule may move the lobby time back into the future.
     if (
       updated.status === 'open' &&

@@ -37,7 +37,6 @@ export class Room extends TypedEmitter<RoomEvents> {
     private readonly logger: Logger,
   ) {
     super();
-    slot.routers++;
     router.on('workerclose', () => this.close('media_server_restarted'));
     speakerObserver.on('dominantspeaker', ({ producer }) => {
       const peerId = (producer.appData as Partial<ProducerAppData>).peerId ?? null;
@@ -77,7 +76,6 @@ export class Room extends TypedEmitter<RoomEvents> {
       throw new GatewayError('conflict', `participant ${peerId} is already in this consult`);
     const peer = new Peer(identity, this.router, this.slot.webRtcServer, this.limits, peerId);
     this.peers.set(peer.id, peer);
-    this.slot.peers++;
     peer.on('producerAdded', (producer) => {
       if (producer.kind === 'audio') {
         this.speakerObserver.addProducer({ producerId: producer.id }).catch((err: Error) => {
@@ -92,7 +90,6 @@ export class Room extends TypedEmitter<RoomEvents> {
     peer.on('sendPathChanged', () => this.#requestKeyFrames(peer));
     peer.once('close', (reason) => {
       this.peers.delete(peer.id);
-      if (!this.slot.worker.closed) this.slot.peers = Math.max(0, this.slot.peers - 1);
       // A peer closed because the whole room closed is not announced one by one.
       if (!this.#closed) {
         this.safeEmit('peerLeft', peer, reason);
@@ -137,7 +134,6 @@ export class Room extends TypedEmitter<RoomEvents> {
     for (const peer of [...this.peers.values()]) peer.close(reason);
     this.peers.clear();
     if (!this.router.closed) this.router.close();
-    if (!this.slot.worker.closed) this.slot.routers = Math.max(0, this.slot.routers - 1);
     this.logger.info({ reason }, 'consult room closed');
     this.safeEmit('close', reason);
   }

@@ -38,7 +38,9 @@ export class RoomRegistry extends TypedEmitter<RegistryEvents> {
     const pending = this.#pending.get(consultId);
     if (pending) return pending;
     const creating = (async () => {
-      const room = await Room.create(consultId, this.pool.leastLoaded(), this.limits, this.logger);
+      const slot = this.pool.leastLoaded();
+      const room = await Room.create(consultId, slot, this.limits, this.logger);
+      this.pool.host(slot, room);
       this.rooms.set(consultId, room);
       room.once('close', () => {
         if (this.rooms.get(consultId) === room) this.rooms.delete(consultId);
