@@ -66,7 +66,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   /**
-   * Adds a participant. Taking over an existing seat is the signalling layer's decision (it
+   * Adds a participant. Taking over an existing seat is the consult session's decision (it
    * needs the seat's resume secret), so a peer id already in use is refused here.
    */
   join(identity: PeerIdentity, peerId?: string): Peer {
