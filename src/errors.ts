@@ -1,5 +1,5 @@
 /** One error base class with a stable machine-readable code, shared by HTTP and Socket.IO. */
-import type { AckError, ErrorCode } from './signalling/messages.js';
+import type { AckError, ErrorCode } from './protocol/errors.js';
 import type { z } from 'zod';
 
 const statusByCode: Record<ErrorCode, number> = {

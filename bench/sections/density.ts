@@ -109,7 +109,7 @@ export const densitySection: Section = {
       if (!observer) observerFed = false;
       return {
         router: room.router,
-        close: () => room.close('bench'),
+        close: () => room.close('consult_ended'),
         observe: (p) => void observer?.addProducer({ producerId: p.id }).catch(() => undefined),
       };
     };

@@ -210,7 +210,7 @@ async function mediasoupTarget(
     async () => {
       for (const t of egress) t.close();
       ingest.transport.close();
-      room.close('bench');
+      room.close('consult_ended');
     },
     monitored,
     sinkPort,

@@ -88,7 +88,7 @@ export const latencySection: Section = {
     const sfu = await path(ingest.port);
     for (const t of egress) t.close();
     ingest.transport.close();
-    room.close('bench');
+    room.close('consult_ended');
 
     s.log('latency: plain Node UDP relay');
     const relay = await s.agent('relay');

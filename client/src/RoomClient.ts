@@ -4,10 +4,9 @@ import { io } from 'socket.io-client';
 import type {
   JoinResponse,
   MediaSource,
-  ProduceRequest,
   ResumedState,
   TransportResponse,
-} from '../../src/signalling/messages';
+} from '../../src/protocol';
 import { Emitter } from './emitter';
 import { getScreenTrack, getUserTracks, producerOptions } from './media';
 import { networkType } from './network';
@@ -372,13 +371,13 @@ export class RoomClient extends Emitter<RoomEvents> {
     socket.on('activeSpeaker', ({ peerId }) =>
       this.dispatch(socket, () => this.emit('activeSpeaker', peerId)),
     );
-    socket.on('consultEnded', ({ reason }) => {
+    socket.on('consultEnded', ({ reason, message }) => {
       if (!mine() || !this.active) return;
       this.setPhase('ended');
       this.forgetSeat();
       this.teardown();
       this.setPhase('ended');
-      this.emit('ended', reason);
+      this.emit('ended', reason, message);
     });
     socket.on('lobbyChanged', ({ waiting, total }) => {
       if (mine() && this.active) this.emit('lobby', waiting, total);
@@ -498,7 +497,7 @@ export class RoomClient extends Emitter<RoomEvents> {
 
     const device = new Device();
     await device.load({
-      routerRtpCapabilities: joined.routerRtpCapabilities as ms.RtpCapabilities,
+      routerRtpCapabilities: joined.routerRtpCapabilities,
     });
     s.device = device;
     const [sendInfo, recvInfo] = await Promise.all([
@@ -782,9 +781,9 @@ export class RoomClient extends Emitter<RoomEvents> {
   ): void {
     const options: ms.TransportOptions = {
       id: info.id,
-      iceParameters: info.iceParameters as ms.IceParameters,
-      iceCandidates: info.iceCandidates as ms.IceCandidate[],
-      dtlsParameters: info.dtlsParameters as ms.DtlsParameters,
+      iceParameters: info.iceParameters,
+      iceCandidates: info.iceCandidates,
+      dtlsParameters: info.dtlsParameters,
     };
     const transport =
       direction === 'send'
@@ -805,7 +804,7 @@ export class RoomClient extends Emitter<RoomEvents> {
       this.req(s, 'produce', {
         transportId: transport.id,
         kind,
-        rtpParameters: rtpParameters as ProduceRequest['rtpParameters'],
+        rtpParameters,
         appData: { source },
       }).then(({ producerId }) => callback({ id: producerId }), errback);
     });
@@ -862,7 +861,7 @@ export class RoomClient extends Emitter<RoomEvents> {
   private async restartIce(s: Session, transport: ms.Transport): Promise<void> {
     const { iceParameters } = await this.req(s, 'restartIce', { transportId: transport.id });
     if (s.closed || transport.closed) return;
-    await transport.restartIce({ iceParameters: iceParameters as ms.IceParameters });
+    await transport.restartIce({ iceParameters });
   }
 
   // --- local media ---
@@ -1047,7 +1046,7 @@ export class RoomClient extends Emitter<RoomEvents> {
           id: res.consumerId,
           producerId,
           kind: res.kind,
-          rtpParameters: res.rtpParameters as ms.RtpParameters,
+          rtpParameters: res.rtpParameters,
           appData: { peerId: entry.peerId, source: entry.source },
         });
       }

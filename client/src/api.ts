@@ -3,26 +3,28 @@
  * from the server's zod schemas (type-only imports), so client and server cannot drift.
  */
 import type { z } from 'zod';
-import type { auditQuery, notesBody } from '../../src/http/routes/records';
-import type { ConsultRecord } from '../../src/records/RecordService';
-import type { AuditEntry as StoredAuditEntry } from '../../src/store/repositories';
 import type {
+  ConsultRecord,
+  UserRole,
+  auditEntryDto,
+  auditQuery,
+  colleagueDto,
   consultDto,
   createConsultBody,
   createInviteBody,
   createUserBody,
   inviteDto,
   joinGrantResponse,
+  notesBody,
   sessionResponse,
   updateConsultBody,
-  colleagueDto,
   userDto,
-} from '../../src/http/schemas';
+} from '../../src/protocol';
 
 export type User = z.infer<typeof userDto>;
 /** A doctor's view of a colleague they may invite. */
 export type Colleague = z.infer<typeof colleagueDto>;
-export type UserRole = User['role'];
+export type { UserRole };
 export type Consult = z.infer<typeof consultDto>;
 export type ConsultStatus = Consult['status'];
 export type Invite = z.infer<typeof inviteDto>;
@@ -41,7 +43,7 @@ export type RecordChat = ConsultRecord['chat'][number];
 export type ConsultNotes = z.infer<typeof notesBody>;
 export type SavedNotes = ConsultNotes & { updatedAt: string };
 /** An audit row as the API returns it (times as ISO strings). */
-export type AuditEntry = Omit<StoredAuditEntry, 'at'> & { at: string };
+export type AuditEntry = z.infer<typeof auditEntryDto>;
 /** GET /audit filters: `action` is exact (auth.login) or a prefix (auth); times are ISO. */
 export type AuditQuery = Omit<Partial<z.input<typeof auditQuery>>, 'limit' | 'offset'> & {
   limit?: number;

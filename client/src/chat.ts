@@ -2,7 +2,7 @@
  * The consult chat's state: the history from `join` merged with live `chatMessage` events
  * (deduplicated by id, ordered by time), and the send rules the server enforces.
  */
-import type { ChatEntry } from '../../src/signalling/messages';
+import type { ChatEntry } from '../../src/protocol';
 import { Emitter } from './emitter';
 
 /** The server's limit (CHAT_MAX_CHARS in src/signalling/messages.ts), counted after trimming. */

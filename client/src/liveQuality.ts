@@ -3,7 +3,7 @@
  * bitrate, sampled by mediasoup every few seconds) and decides, per participant, whether the
  * server's figures or the browser's own getStats() readings are shown.
  */
-import type { QualityEntry } from '../../src/signalling/messages';
+import type { QualityEntry } from '../../src/protocol';
 import { classify } from './quality';
 import type { QualityLevel, QualityReading } from './quality';
 

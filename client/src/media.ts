@@ -1,6 +1,6 @@
 /** Local capture (camera, mic, screen) and the producer settings for each source. */
 import type { Device, types as ms } from 'mediasoup-client';
-import type { MediaSource } from '../../src/signalling/messages';
+import type { MediaSource } from '../../src/protocol';
 import { describeError } from './request';
 
 /** Camera simulcast: three spatial layers, three temporal layers each. */

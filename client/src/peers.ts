@@ -1,5 +1,5 @@
 /** What this client knows about the other participants and their producers. */
-import type { MediaKind, MediaSource, PeerInfo, Role } from '../../src/signalling/messages';
+import type { MediaKind, MediaSource, PeerInfo, Role } from '../../src/protocol';
 import { personLabel } from './format';
 import type { RemotePeerView } from './types';
 

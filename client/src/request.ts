@@ -5,7 +5,7 @@ import type {
   ClientToServerEvents,
   ErrorCode,
   ServerToClientEvents,
-} from '../../src/signalling/messages';
+} from '../../src/protocol';
 
 export type ConsultSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 

@@ -2,7 +2,7 @@
  * Taking our seat back after the signalling connection dropped: whether the media we kept
  * is still the media the server has, and what to do to make the two agree again.
  */
-import type { MediaSource, PeerInfo, ResumedState } from '../../src/signalling/messages';
+import type { MediaSource, PeerInfo, ResumedState } from '../../src/protocol';
 
 /** What this client still holds locally when it joins again. */
 export interface LocalMedia {

@@ -1,6 +1,6 @@
 /** The per-join state of RoomClient, and read-only helpers over it. */
 import type { Device, types as ms } from 'mediasoup-client';
-import type { MediaKind, MediaSource } from '../../src/signalling/messages';
+import type { MediaKind, MediaSource } from '../../src/protocol';
 import { assess, readInbound } from './quality';
 import type { InboundSample, QualityReading } from './quality';
 import type { ConsultSocket } from './request';

@@ -1,4 +1,4 @@
-import type { Role } from '../../src/signalling/messages';
+import type { Role } from '../../src/protocol';
 import type { QualityLevel, QualityReading } from './quality';
 import type { RemotePeerView, RemoteTrack, RemoteVideoState } from './types';
 

@@ -1,4 +1,5 @@
-import type { Role } from '../../src/signalling/messages';
+import type { Role } from '../../src/protocol';
+import { isRole } from '../../src/protocol/roles';
 
 /** The claims the client reads from a consult JWT (decoded, never verified, client-side). */
 export interface TokenClaims {
@@ -14,8 +15,6 @@ export interface TokenClaims {
    */
   grants: { publish: boolean; subscribe: boolean; admit: boolean; end: boolean };
 }
-
-const roles: readonly Role[] = ['admin', 'doctor', 'specialist', 'guest'];
 
 function base64UrlDecode(segment: string): string {
   const b64 = segment.replace(/-/g, '+').replace(/_/g, '/');
@@ -49,13 +48,13 @@ export function decodeToken(token: string): TokenClaims {
   const { sub, name, role, consultId, exp, grants } = p;
   if (typeof sub !== 'string' || !sub) throw new Error('The token has no subject (sub).');
   if (typeof consultId !== 'string' || !consultId) throw new Error('The token has no consultId.');
-  if (typeof role !== 'string' || !roles.includes(role as Role)) {
+  if (typeof role !== 'string' || !isRole(role)) {
     throw new Error('The token has no valid role.');
   }
   return {
     sub,
     name: typeof name === 'string' && name ? name : sub,
-    role: role as Role,
+    role,
     consultId,
     ...(typeof exp === 'number' ? { exp } : {}),
     grants: {

@@ -1,12 +1,13 @@
 /** The public shapes RoomClient emits and returns. */
 import type {
   ChatEntry,
+  EndReason,
   LobbyEntryInfo,
   MediaKind,
   MediaSource,
   QualityEntry,
   Role,
-} from '../../src/signalling/messages';
+} from '../../src/protocol';
 import type { QualityReading } from './quality';
 import type { RestartReason, SelectedPair } from './resilience';
 
@@ -109,7 +110,8 @@ export type RoomEvents = {
   iceRestart: [{ direction: 'send' | 'recv'; reason: RestartReason }];
   quality: [{ peerId: string; reading: QualityReading | null }];
   activeSpeaker: [string | null];
-  ended: [string];
+  /** Why (a protocol reason code), and the host's own words when they removed you. */
+  ended: [reason: EndReason, message?: string];
   /** Put in the lobby: waiting for the host to admit this client. */
   waiting: [{ peerId: string }];
   /** The host turned this client away (the connection is closed). */

@@ -1,12 +1,13 @@
 /** API access tokens: short-lived HS256 JWTs with iss/aud/exp/sub/role/tv/sid claims. */
 import { z } from 'zod';
+import { userRoleSchema } from '../protocol/vocabulary.js';
 import { signToken, verifyToken } from './jwt.js';
 
 export const API_AUDIENCE = 'telemed-gateway:api';
 
 export const accessClaimsSchema = z.object({
   sub: z.string().min(1),
-  role: z.enum(['admin', 'doctor', 'specialist']),
+  role: userRoleSchema,
   name: z.string(),
   /** The user's token version when issued (absent reads as 0); one from before a bump is refused. */
   tv: z.number().int().min(0).optional(),

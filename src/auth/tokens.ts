@@ -4,23 +4,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { personName, roleSchema } from '../signalling/messages.js';
+import { grantsSchema, personName, roleSchema, type Grants } from '../protocol/vocabulary.js';
 import { signToken, verifyToken } from './jwt.js';
 
 export { TOKEN_ISSUER } from './jwt.js';
 export const JOIN_AUDIENCE = 'telemed-gateway:join';
 
-export const grantsSchema = z.object({
-  /** May send audio, video and screen share. */
-  publish: z.boolean(),
-  /** May receive others' media. */
-  subscribe: z.boolean(),
-  /** May admit or deny people waiting in the lobby. */
-  admit: z.boolean(),
-  /** May end the consult for everyone. */
-  end: z.boolean(),
-});
-export type Grants = z.infer<typeof grantsSchema>;
+export { grantsSchema, type Grants };
 
 export const joinClaimsSchema = z.object({
   sub: z.string().min(1).max(128),
@@ -39,10 +29,14 @@ export const joinClaimsSchema = z.object({
 });
 export type JoinClaims = z.infer<typeof joinClaimsSchema>;
 
+/** The grants of a join grant: everyone may publish and subscribe; hosts may also admit and end. */
+export function grantsFor(host: boolean): Grants {
+  return { publish: true, subscribe: true, admit: host, end: host };
+}
+
 /** Grants a role gets by default: hosts (doctors) and admins may admit and end. */
 export function defaultGrants(role: JoinClaims['role']): Grants {
-  const host = role === 'doctor' || role === 'admin';
-  return { publish: true, subscribe: true, admit: host, end: host };
+  return grantsFor(role === 'doctor' || role === 'admin');
 }
 
 export interface MintOptions {

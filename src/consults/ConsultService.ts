@@ -11,9 +11,9 @@ import type { AuditLog } from '../audit/AuditLog.js';
 import type { AccessClaims } from '../auth/accessTokens.js';
 import type { Grants, JoinClaims } from '../auth/tokens.js';
 import { signToken, verifyToken } from '../auth/jwt.js';
-import { JOIN_AUDIENCE } from '../auth/tokens.js';
+import { JOIN_AUDIENCE, grantsFor } from '../auth/tokens.js';
 import { GatewayError } from '../errors.js';
-import { PERSON_NAME_MAX_CHARS } from '../signalling/messages.js';
+import { PERSON_NAME_MAX_CHARS } from '../protocol/vocabulary.js';
 import type {
   Consult,
   ConsultFilter,
@@ -66,6 +66,8 @@ type ConsultEvents = {
   consultLive: [consult: Consult];
   /** The consult ended, was cancelled or was interrupted. */
   consultClosed: [consult: Consult];
+  /** Its host, specialists or schedule changed: who may be connected to it may have changed. */
+  consultUpdated: [consult: Consult];
 };
 
 const inviteClaimsSchema = z.object({
@@ -261,6 +263,7 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
       object: { type: 'consult', id },
       details: { fields: Object.keys(patch) },
     });
+    this.safeEmit('consultUpdated', updated);
     // A reschedule may move the lobby time back into the future.
     if (
       updated.status === 'open' &&
@@ -441,7 +444,7 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
         tv: user.tokenVersion,
         sid: actor.claims.sid,
       },
-      { publish: true, subscribe: true, admit: host, end: host },
+      grantsFor(host),
     );
     this.audit.record({
       action: 'consult.join_grant',
@@ -475,7 +478,7 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
     return this.#grant(
       c,
       { sub: user.id, name: user.name, role: user.role, tv: user.tokenVersion },
-      { publish: true, subscribe: true, admit: host, end: host },
+      grantsFor(host),
     );
   }
 
@@ -642,7 +645,7 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
         inviteId: invite.id,
         redeemedAt: now,
       },
-      { publish: true, subscribe: true, admit: false, end: false },
+      grantsFor(false),
     );
     return { ...grant, guestName: invite.guestName, consultTitle: c.title };
   }

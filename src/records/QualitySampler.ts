@@ -7,7 +7,7 @@ import type { types } from 'mediasoup';
 import type { Logger } from '../logger.js';
 import type { Peer } from '../sfu/Peer.js';
 import type { RoomRegistry } from '../sfu/RoomRegistry.js';
-import type { QualityEntry } from '../signalling/messages.js';
+import type { QualityEntry } from '../protocol/payloads.js';
 import type { QualitySample, Store } from '../store/repositories.js';
 import { TypedEmitter } from '../util/TypedEmitter.js';
 import type { ConsultRecorder } from './ConsultRecorder.js';

@@ -6,6 +6,7 @@
 import type { AuditLog } from '../audit/AuditLog.js';
 import type { AccessClaims } from '../auth/accessTokens.js';
 import { GatewayError } from '../errors.js';
+import type { ConsultRecord, QualitySummary } from '../protocol/rest.js';
 import type {
   Consult,
   ConsultNotes,
@@ -15,78 +16,13 @@ import type {
 } from '../store/repositories.js';
 import { percentile } from '../util/stats.js';
 
+export type { ConsultRecord, QualitySummary };
+
 export interface RecordSettings {
   /** Seconds between quality samples (to turn sample counts into time). */
   sampleSeconds: number;
   /** Records of consults that ended longer ago than this are purged; 0 keeps them forever. */
   retentionDays: number;
-}
-
-export interface QualitySummary {
-  samples: number;
-  rttMeanMs: number | null;
-  rttP95Ms: number | null;
-  lossPct: number | null;
-  meanSendKbps: number | null;
-  meanRecvKbps: number | null;
-  /** Seconds spent receiving only the lowest simulcast layer. */
-  lowestLayerSeconds: number;
-}
-
-export interface ConsultRecord {
-  consultId: string;
-  title: string;
-  patientRef: string;
-  /** The consult's status, or `interrupted` when the gateway stopped while it was live. */
-  status: Consult['status'] | 'interrupted';
-  scheduledStart: string;
-  scheduledEnd: string;
-  startedAt: string | null;
-  endedAt: string | null;
-  durationSeconds: number | null;
-  endReason: string | null;
-  participants: {
-    participantId: string;
-    kind: 'user' | 'guest';
-    /** The name the gateway vouches for: their account's, or their invite's guest name. */
-    displayName: string;
-    /** A different name they chose to show in the call (never used to identify them). */
-    alias: string | null;
-    role: string;
-    browser: string | null;
-    userAgent: string | null;
-    networkType: string | null;
-    joins: { joinedAt: string; leftAt: string | null; leaveReason: string | null }[];
-    totalSeconds: number;
-  }[];
-  timeline: {
-    at: string;
-    type: string;
-    participantId: string | null;
-    displayName: string | null;
-    details: Record<string, unknown> | null;
-  }[];
-  /** Seconds between quality samples (gaps longer than this mean the participant was away). */
-  sampleSeconds: number;
-  quality: {
-    participantId: string;
-    displayName: string;
-    summary: QualitySummary;
-    /** The stored samples, with ISO times. */
-    series: (Omit<QualitySample, 'consultId' | 'participantId' | 'at'> & { at: string })[];
-  }[];
-  chat: {
-    id: string;
-    at: string;
-    senderId: string;
-    senderName: string;
-    senderRole: string;
-    text: string;
-  }[];
-  /** The host's private notes and outcome: only in the host's and admins' view. */
-  notes: { notes: string; outcome: string; updatedAt: string; updatedBy: string } | null;
-  /** `full` for the host and admins, `participant` for other participants. */
-  view: 'full' | 'participant';
 }
 
 const iso = (t: number | null | undefined) => (t == null ? null : new Date(t).toISOString());

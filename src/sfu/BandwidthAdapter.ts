@@ -19,7 +19,7 @@
  * bandwidth-paused consumer is undone and re-announced).
  */
 import type { types } from 'mediasoup';
-import type { MediaSource } from '../signalling/messages.js';
+import type { MediaSource, ProducerAppData as AppData } from '../protocol/vocabulary.js';
 import { TypedEmitter } from '../util/TypedEmitter.js';
 import { LayerWatch } from './LayerWatch.js';
 import {
@@ -44,8 +44,6 @@ import {
   type ProbeOptions,
 } from './bandwidthSignals.js';
 import { consumerMaxLayers, finiteLayers, lowerLayers, videoLevels } from './layers.js';
-
-type AppData = { source: MediaSource; peerId: string };
 
 export interface BandwidthAdapterOptions extends PolicyOptions, ProbeOptions, DelayOptions {
   /** How often the decision runs while there is video to adapt, ms. */

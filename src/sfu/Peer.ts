@@ -5,13 +5,20 @@
 import { randomUUID } from 'node:crypto';
 import type { types } from 'mediasoup';
 import { GatewayError } from '../errors.js';
-import type { MediaKind, MediaSource, Role } from '../signalling/messages.js';
+import type {
+  LeaveReason,
+  MediaKind,
+  MediaSource,
+  ProducerAppData,
+  Role,
+} from '../protocol/vocabulary.js';
 import { TypedEmitter } from '../util/TypedEmitter.js';
 import { BandwidthAdapter } from './BandwidthAdapter.js';
 
 export type Direction = 'send' | 'recv';
-export type ProducerAppData = { source: MediaSource; peerId: string };
-export type ConsumerAppData = { source: MediaSource; peerId: string };
+export type { ProducerAppData };
+/** Consumers carry their producer's appData. */
+export type ConsumerAppData = ProducerAppData;
 
 export interface PeerIdentity {
   userId: string;
@@ -42,7 +49,7 @@ type PeerEvents = {
   producerResumed: [producerId: string];
   /** mediasoup closed one of this peer's consumers (its producer went away). */
   consumerClosed: [consumerId: string];
-  close: [reason: string];
+  close: [reason: LeaveReason];
 };
 
 export class Peer extends TypedEmitter<PeerEvents> {
@@ -297,7 +304,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   /** Closes every transport (and so every producer and consumer) of this peer. */
-  close(reason = 'left'): void {
+  close(reason: LeaveReason = 'left'): void {
     if (this.#closed) return;
     this.#closed = true;
     this.bandwidth.close();

@@ -4,6 +4,7 @@
  */
 import type { types } from 'mediasoup';
 import { GatewayError } from '../errors.js';
+import type { LeaveReason, RoomCloseReason } from '../protocol/vocabulary.js';
 import type { Logger } from '../logger.js';
 import { TypedEmitter } from '../util/TypedEmitter.js';
 import { mediaCodecs } from './codecs.js';
@@ -13,14 +14,14 @@ import type { WorkerSlot } from './WorkerPool.js';
 
 type RoomEvents = {
   peerJoined: [peer: Peer];
-  peerLeft: [peer: Peer, reason: string];
+  peerLeft: [peer: Peer, reason: LeaveReason];
   newProducer: [peer: Peer, producer: types.Producer<ProducerAppData>];
   producerClosed: [peer: Peer, producerId: string];
   producerPaused: [peer: Peer, producerId: string];
   producerResumed: [peer: Peer, producerId: string];
   activeSpeaker: [peerId: string | null];
   /** The room is gone: every peer was closed with this reason. */
-  close: [reason: string];
+  close: [reason: RoomCloseReason];
 };
 
 export class Room extends TypedEmitter<RoomEvents> {
@@ -36,7 +37,6 @@ export class Room extends TypedEmitter<RoomEvents> {
     private readonly logger: Logger,
   ) {
     super();
-    slot.routers++;
     router.on('workerclose', () => this.close('media_server_restarted'));
     speakerObserver.on('dominantspeaker', ({ producer }) => {
       const peerId = (producer.appData as Partial<ProducerAppData>).peerId ?? null;
@@ -66,7 +66,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   /**
-   * Adds a participant. Taking over an existing seat is the signalling layer's decision (it
+   * Adds a participant. Taking over an existing seat is the consult session's decision (it
    * needs the seat's resume secret), so a peer id already in use is refused here.
    */
   join(identity: PeerIdentity, peerId?: string): Peer {
@@ -76,7 +76,6 @@ export class Room extends TypedEmitter<RoomEvents> {
       throw new GatewayError('conflict', `participant ${peerId} is already in this consult`);
     const peer = new Peer(identity, this.router, this.slot.webRtcServer, this.limits, peerId);
     this.peers.set(peer.id, peer);
-    this.slot.peers++;
     peer.on('producerAdded', (producer) => {
       if (producer.kind === 'audio') {
         this.speakerObserver.addProducer({ producerId: producer.id }).catch((err: Error) => {
@@ -91,7 +90,6 @@ export class Room extends TypedEmitter<RoomEvents> {
     peer.on('sendPathChanged', () => this.#requestKeyFrames(peer));
     peer.once('close', (reason) => {
       this.peers.delete(peer.id);
-      if (!this.slot.worker.closed) this.slot.peers = Math.max(0, this.slot.peers - 1);
       // A peer closed because the whole room closed is not announced one by one.
       if (!this.#closed) {
         this.safeEmit('peerLeft', peer, reason);
@@ -130,13 +128,12 @@ export class Room extends TypedEmitter<RoomEvents> {
     throw new GatewayError('not_found', `no producer ${producerId} in this consult`);
   }
 
-  close(reason: string): void {
+  close(reason: RoomCloseReason): void {
     if (this.#closed) return;
     this.#closed = true;
     for (const peer of [...this.peers.values()]) peer.close(reason);
     this.peers.clear();
     if (!this.router.closed) this.router.close();
-    if (!this.slot.worker.closed) this.slot.routers = Math.max(0, this.slot.routers - 1);
     this.logger.info({ reason }, 'consult room closed');
     this.safeEmit('close', reason);
   }

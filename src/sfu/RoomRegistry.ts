@@ -3,7 +3,11 @@
  * simultaneous joins cannot create two routers for one consult.
  */
 import type { Logger } from '../logger.js';
-import { mediaSourceSchema, type MediaSource } from '../signalling/messages.js';
+import {
+  mediaSourceSchema,
+  type MediaSource,
+  type RoomCloseReason,
+} from '../protocol/vocabulary.js';
 import { TypedEmitter } from '../util/TypedEmitter.js';
 import type { TransportLimits } from './Peer.js';
 import { Room } from './Room.js';
@@ -34,7 +38,9 @@ export class RoomRegistry extends TypedEmitter<RegistryEvents> {
     const pending = this.#pending.get(consultId);
     if (pending) return pending;
     const creating = (async () => {
-      const room = await Room.create(consultId, this.pool.leastLoaded(), this.limits, this.logger);
+      const slot = this.pool.leastLoaded();
+      const room = await Room.create(consultId, slot, this.limits, this.logger);
+      this.pool.host(slot, room);
       this.rooms.set(consultId, room);
       room.once('close', () => {
         if (this.rooms.get(consultId) === room) this.rooms.delete(consultId);
@@ -102,7 +108,7 @@ export class RoomRegistry extends TypedEmitter<RegistryEvents> {
   }
 
   /** Closes every room, telling their peers why. */
-  closeAll(reason: string): void {
+  closeAll(reason: RoomCloseReason): void {
     for (const room of [...this.rooms.values()]) room.close(reason);
   }
 }

@@ -21,12 +21,28 @@ export interface WorkerPoolOptions {
   logger: Logger;
 }
 
+/** What the pool needs of a room it placed on a worker: its peers, and when it closes. */
+export interface HostedRoom {
+  readonly peers: { readonly size: number };
+  once(event: 'close', listener: () => void): unknown;
+}
+
 /** A worker slot: its index (and so its ports) is stable across replacements. */
 export class WorkerSlot {
+  /** The rooms the pool placed on this worker and that are still open. */
+  readonly rooms = new Set<HostedRoom>();
+
   /** Peers currently placed on this worker (the placement load). */
-  peers = 0;
+  get peers(): number {
+    let n = 0;
+    for (const room of this.rooms) n += room.peers.size;
+    return n;
+  }
+
   /** Routers (consults) currently on this worker. */
-  routers = 0;
+  get routers(): number {
+    return this.rooms.size;
+  }
 
   constructor(
     readonly index: number,
@@ -113,8 +129,7 @@ export class WorkerPool extends TypedEmitter<PoolEvents> {
         { worker: slot.index, workerPid: worker.pid, err: error.message },
         'mediasoup worker died; replacing it',
       );
-      slot.peers = 0;
-      slot.routers = 0;
+      slot.rooms.clear();
       this.safeEmit('workerDied', slot, error);
       void this.#replace(slot);
     });
@@ -158,6 +173,12 @@ export class WorkerPool extends TypedEmitter<PoolEvents> {
     if (!best)
       throw new GatewayError('unavailable', 'no media worker is available; try again shortly');
     return best;
+  }
+
+  /** Counts a room on the worker it was placed on, until it closes (the pool keeps the load). */
+  host(slot: WorkerSlot, room: HostedRoom): void {
+    slot.rooms.add(room);
+    room.once('close', () => slot.rooms.delete(room));
   }
 
   get closed(): boolean {

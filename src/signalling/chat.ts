@@ -5,7 +5,7 @@
 import { GatewayError } from '../errors.js';
 import type { ConsultRecorder } from '../records/ConsultRecorder.js';
 import type { ChatMessage } from '../store/repositories.js';
-import type { ChatEntry } from './messages.js';
+import type { ChatEntry } from '../protocol/payloads.js';
 import { TokenBucket, type Clock } from './rateLimit.js';
 
 export interface ChatLimits {

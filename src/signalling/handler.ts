@@ -1,6 +1,6 @@
 /**
- * The one wrapper every Socket.IO event goes through: it parses the payload with its zod
- * schema, runs the handler, and acks `{ ok: true, data }` or `{ ok: false, error }`.
+ * The one wrapper every Socket.IO event goes through: it parses the payload with the schema of
+ * the event's protocol entry, runs the handler, and acks `{ ok: true, data }` or `{ ok: false, error }`.
  * Nothing a client sends can throw out of a listener (which would end the process).
  * Every event also counts against the socket's rate limit (see `limitEvents`).
  */
@@ -8,7 +8,7 @@ import type { Socket } from 'socket.io';
 import type { z } from 'zod';
 import { GatewayError, toGatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { Ack, ClientToServerEvents } from './messages.js';
+import { COMMON_ERRORS, type EventEntry, type ResponseOf } from '../protocol/events.js';
 import { EventLimiter, type Clock, type EventLimits } from './rateLimit.js';
 
 const limiters = new WeakMap<Socket, EventLimiter>();
@@ -27,17 +27,16 @@ function limiterOf(socket: Socket): EventLimiter {
   return limiter;
 }
 
-type AckData<E extends keyof ClientToServerEvents> =
-  Parameters<Parameters<ClientToServerEvents[E]>[1]>[0] extends Ack<infer T> ? T : never;
-
-export function handle<E extends keyof ClientToServerEvents, S extends z.ZodType>(
+/** Runs `fn` for every `entry.name` event on the socket, with the payload parsed by `entry.request`. */
+export function handle<E extends EventEntry>(
   socket: Socket,
   logger: Logger,
-  event: E,
-  schema: S,
-  fn: (payload: z.infer<S>) => Promise<AckData<E>> | AckData<E>,
+  entry: E,
+  fn: (payload: z.output<E['request']>) => Promise<ResponseOf<E>> | ResponseOf<E>,
 ): void {
-  socket.on(event as string, async (...args: unknown[]) => {
+  const event = entry.name;
+  const declared = new Set<string>([...COMMON_ERRORS, ...entry.errors]);
+  socket.on(event, async (...args: unknown[]) => {
     const last = args[args.length - 1];
     const ack = typeof last === 'function' ? (args.pop() as (res: unknown) => void) : undefined;
     try {
@@ -54,12 +53,15 @@ export function handle<E extends keyof ClientToServerEvents, S extends z.ZodType
         );
       }
       if (args.length > 1) throw new GatewayError('bad_request', `${event} takes one payload`);
-      const parsed = schema.safeParse(args[0]);
+      const parsed = entry.request.safeParse(args[0]);
       if (!parsed.success) throw GatewayError.fromZod(parsed.error, `${event} payload`);
-      const data = await fn(parsed.data);
+      const data = await fn(parsed.data as z.output<E['request']>);
       ack?.({ ok: true, data: data ?? {} });
     } catch (err) {
       const error = toGatewayError(err);
+      if (!declared.has(error.code)) {
+        logger.warn({ event, code: error.code }, 'error code not declared in the protocol entry');
+      }
       if (error.code === 'internal') {
         logger.error({ event, socketId: socket.id, err }, 'signalling handler failed');
       } else {

@@ -2,7 +2,9 @@
  * Storage behind one interface per aggregate, so another database can replace SQLite.
  * Times are epoch milliseconds; implementations must make each method atomic.
  */
-export type UserRole = 'admin' | 'doctor' | 'specialist';
+import type { ConsultStatus, UserRole } from '../protocol/vocabulary.js';
+
+export type { ConsultStatus, UserRole };
 
 export interface User {
   id: string;
@@ -70,8 +72,6 @@ export interface RefreshTokenRepository {
   /** Families with every token revoked (logout, reuse, disable), the last revocation after `since`. */
   revokedFamiliesSince(since: number): { familyId: string; userId: string; revokedAt: number }[];
 }
-
-export type ConsultStatus = 'scheduled' | 'open' | 'live' | 'ended' | 'cancelled';
 
 export interface Guest {
   id: string;

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { API_AUDIENCE } from '../../src/auth/accessTokens.js';
 import { TOKEN_ISSUER } from '../../src/auth/tokens.js';
 import type { User } from '../../src/store/repositories.js';
-import type { WaitingResponse } from '../../src/signalling/messages.js';
+import type { WaitingResponse } from '../../src/protocol/index.js';
 import { connectClient, type TestClient } from '../support/client.js';
 import { joinAdmitted, joinAsHost } from '../support/consult.js';
 import {

@@ -3,7 +3,7 @@
  * against a real gateway. Seeded; `npm run fuzz -- --count 100000` runs the same campaign longer.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { clientEventNames } from '../../src/signalling/clientEvents.js';
+import { clientEventNames } from '../../src/protocol/index.js';
 import { FUZZ_GATEWAY_ENV, runFuzz } from '../support/fuzz/campaign.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 

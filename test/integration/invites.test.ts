@@ -4,7 +4,7 @@
  * over only with the resume secret its socket was given.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { JoinResponse, WaitingResponse } from '../../src/signalling/messages.js';
+import type { JoinResponse, WaitingResponse } from '../../src/protocol/index.js';
 import type { Consult, User } from '../../src/store/repositories.js';
 import { connectClient, type TestClient } from '../support/client.js';
 import { joinAdmitted, joinAsHost, type Joined } from '../support/consult.js';

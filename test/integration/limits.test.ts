@@ -11,7 +11,7 @@ import type {
   ChatEntry,
   ConsumeResponse,
   TransportResponse,
-} from '../../src/signalling/messages.js';
+} from '../../src/protocol/index.js';
 import { connectClient, simulcastVideoRtpParameters, type TestClient } from '../support/client.js';
 import { joinAdmitted, joinAsHost } from '../support/consult.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';

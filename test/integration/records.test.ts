@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createServices } from '../../src/gateway.js';
 import { createLogger } from '../../src/logger.js';
-import type { TransportResponse } from '../../src/signalling/messages.js';
+import type { TransportResponse } from '../../src/protocol/index.js';
 import type { User } from '../../src/store/repositories.js';
 import {
   audioRtpParameters,

@@ -1,6 +1,6 @@
 /** A dropped Socket.IO connection that comes back within the grace period keeps its seat and media. */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { JoinResponse, TransportResponse } from '../../src/signalling/messages.js';
+import type { JoinResponse, TransportResponse } from '../../src/protocol/index.js';
 import { audioRtpParameters, connectClient, type TestClient } from '../support/client.js';
 import { joinAdmitted, joinAsHost } from '../support/consult.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';

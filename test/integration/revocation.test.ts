@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SessionRevocations } from '../../src/auth/SessionRevocations.js';
 import { verifyAccessToken } from '../../src/auth/accessTokens.js';
-import type { ConsumeResponse, TransportResponse } from '../../src/signalling/messages.js';
+import type { ConsumeResponse, TransportResponse } from '../../src/protocol/index.js';
 import type { Consult, User } from '../../src/store/repositories.js';
 import { audioRtpParameters, connectClient, type TestClient } from '../support/client.js';
 import { joinAdmitted, joinAsHost } from '../support/consult.js';

@@ -1,6 +1,6 @@
 /** Bad input, worker deaths and shutdown, against the real gateway and real mediasoup workers. */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { JoinResponse, TransportResponse } from '../../src/signalling/messages.js';
+import type { JoinResponse, TransportResponse } from '../../src/protocol/index.js';
 import type { User } from '../../src/store/repositories.js';
 import { audioRtpParameters, connectClient, type TestClient } from '../support/client.js';
 import { joinAdmitted, joinAsHost } from '../support/consult.js';

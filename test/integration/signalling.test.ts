@@ -1,6 +1,6 @@
 /** Two real Socket.IO clients against the real gateway and a real mediasoup worker. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ConsumeResponse, TransportResponse } from '../../src/signalling/messages.js';
+import type { ConsumeResponse, TransportResponse } from '../../src/protocol/index.js';
 import type { Consult, User } from '../../src/store/repositories.js';
 import {
   audioRtpParameters,

@@ -1,10 +1,6 @@
 /** A real socket.io-client speaking the gateway's protocol, with promise-returning requests. */
 import { io, type Socket } from 'socket.io-client';
-import type {
-  Ack,
-  ClientToServerEvents,
-  ServerToClientEvents,
-} from '../../src/signalling/messages.js';
+import type { Ack, ClientToServerEvents, ServerToClientEvents } from '../../src/protocol/index.js';
 
 export type TestSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 

@@ -1,5 +1,5 @@
 /** Joining a consult over real sockets as the host, or through the lobby as an admitted participant. */
-import type { JoinResponse, WaitingResponse } from '../../src/signalling/messages.js';
+import type { JoinResponse, WaitingResponse } from '../../src/protocol/index.js';
 import { connectClient, type TestClient } from './client.js';
 import type { TestGateway } from './gateway.js';
 

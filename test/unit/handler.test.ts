@@ -5,7 +5,15 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { GatewayError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
+import type { EventEntry } from '../../src/protocol/index.js';
 import { handle, limitEvents } from '../../src/signalling/handler.js';
+
+/** A protocol entry for the test: any name, any schema, an ack of any data. */
+const entry = <S extends z.ZodType>(name: string, request: S): EventEntry<string, S, unknown> => ({
+  name,
+  request,
+  errors: ['not_joined'],
+});
 
 function fakeSocket() {
   const emitter = new EventEmitter();
@@ -29,8 +37,7 @@ describe('handle()', () => {
     handle(
       socket,
       logger,
-      'restartIce',
-      z.object({ transportId: z.string() }),
+      entry('restartIce', z.object({ transportId: z.string() })),
       ({ transportId }) => ({
         iceParameters: transportId,
       }),
@@ -51,10 +58,10 @@ describe('handle()', () => {
 
   it('turns thrown and rejected errors into error acks, hiding internal details', async () => {
     const { socket, send } = fakeSocket();
-    handle(socket, logger, 'leave', z.any(), () => {
+    handle(socket, logger, entry('leave', z.any()), () => {
       throw new GatewayError('not_joined', 'join first');
     });
-    handle(socket, logger, 'getStats', z.any(), async () => {
+    handle(socket, logger, entry('getStats', z.any()), async () => {
       throw new Error('secret database path /var/x');
     });
     expect(await send('leave', {})).toEqual({
@@ -70,7 +77,7 @@ describe('handle()', () => {
   it('survives an event sent without an ack callback', async () => {
     const { socket } = fakeSocket();
     let calls = 0;
-    handle(socket, logger, 'leave', z.object({}), () => {
+    handle(socket, logger, entry('leave', z.object({})), () => {
       calls++;
       return {};
     });
@@ -85,8 +92,8 @@ describe('handle()', () => {
     let now = 0;
     limitEvents(socket, { perSecond: 2, burst: 3, floodFactor: 10, floodSeconds: 5 }, () => now);
     let calls = 0;
-    handle(socket, logger, 'leave', z.any(), () => ({ n: ++calls }) as never);
-    handle(socket, logger, 'getStats', z.any(), () => ({ n: ++calls }) as never);
+    handle(socket, logger, entry('leave', z.any()), () => ({ n: ++calls }));
+    handle(socket, logger, entry('getStats', z.any()), () => ({ n: ++calls }));
     const acks = [];
     for (let i = 0; i < 2; i++) acks.push(await send('leave', {}), await send('getStats', {}));
     expect(acks.filter((a) => (a as { ok: boolean }).ok)).toHaveLength(3);

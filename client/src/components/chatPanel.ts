@@ -9,9 +9,7 @@ import { h } from '../dom';
 import { formatClockShort, formatFull } from '../format';
 import { describeError } from '../request';
 import { roleLabel } from '../tiles';
-import type { Role } from '../../../src/signalling/messages';
-
-const ROLES: readonly string[] = ['admin', 'doctor', 'specialist', 'guest'];
+import { isRole } from '../../../src/protocol/roles';
 
 export interface ChatPanelOptions {
   log: ChatLog;
@@ -196,7 +194,7 @@ export class ChatPanel {
 
   private item(m: ChatMessage): HTMLElement {
     const own = m.senderId === this.opts.selfId();
-    const role = ROLES.includes(m.senderRole) ? roleLabel(m.senderRole as Role) : m.senderRole;
+    const role = isRole(m.senderRole) ? roleLabel(m.senderRole) : m.senderRole;
     return h(
       'li',
       {

@@ -1,5 +1,5 @@
 /** The host's waiting-room panel: who waits, with Admit and Deny for each. */
-import type { LobbyEntryInfo } from '../../../src/signalling/messages';
+import type { LobbyEntryInfo } from '../../../src/protocol';
 import { formatClockShort, personLabel } from '../format';
 import { describeError } from '../request';
 import { roleLabel } from '../tiles';

@@ -6,6 +6,7 @@
  */
 import { RoomClient } from '../RoomClient';
 import type { ConnectionState, LocalState, RemoteStat, TransportStat } from '../types';
+import type { EndReason } from '../../../src/protocol';
 import { TileView, initials, roleLabel } from '../tiles';
 import { decodeToken, isExpired } from '../token';
 import type { TokenClaims } from '../token';
@@ -61,7 +62,7 @@ const BANNERS: Partial<Record<ConnectionState, string>> = {
   left: 'You have left the consult.',
 };
 
-const END_REASONS: Record<string, string> = {
+const END_REASONS: Record<EndReason, string> = {
   joined_from_another_connection: 'You joined this consult from another window or device.',
   ended_by_host: 'The host has ended the consult.',
   removed_by_host: 'The host removed you from the consult.',
@@ -69,10 +70,11 @@ const END_REASONS: Record<string, string> = {
   access_revoked: 'Your session has ended (logged out, account changed or disabled). Log in again.',
   cancelled: 'The consult was cancelled.',
   everyone_left: 'The consult has ended.',
+  interrupted: 'The consult was interrupted.',
 };
 
 /** Reasons after which joining again cannot work: the consult (or the invitation) is over. */
-const FINAL_REASONS = new Set([
+const FINAL_REASONS = new Set<EndReason>([
   'ended_by_host',
   'cancelled',
   'everyone_left',
@@ -359,15 +361,15 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
     ui.localTile.classList.toggle('speaking', peerId !== null && peerId === client.peerId);
   });
   client.on('lobby', (entries, total) => lobby.update(entries, total));
-  client.on('ended', (reason) => {
+  client.on('ended', (reason, message) => {
     over = FINAL_REASONS.has(reason);
     const fallback = reason
-      ? `The consult has ended (${reason.replace(/_/g, ' ')}).`
+      ? `The consult has ended (${String(reason).replace(/_/g, ' ')}).`
       : 'The consult has ended.';
     const text =
       endedByMe && reason === 'ended_by_host'
         ? 'You ended the consult for everyone.'
-        : (END_REASONS[reason] ?? fallback);
+        : `${END_REASONS[reason] ?? fallback}${message ? ` “${message}”` : ''}`;
     showBanner(text, { home: true });
     renderState(client.connectionState);
   });

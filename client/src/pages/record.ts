@@ -17,11 +17,10 @@ import { recordTimeline } from '../components/recordTimeline';
 import { shell } from '../components/shell';
 import { statusBadge } from '../components/status';
 import { roleLabel } from '../tiles';
-import type { Role } from '../../../src/signalling/messages';
+import { isRole } from '../../../src/protocol/roles';
 import type { Cleanup } from '../router';
 
-const ROLES: readonly string[] = ['admin', 'doctor', 'specialist', 'guest'];
-const role = (r: string) => (ROLES.includes(r) ? roleLabel(r as Role) : r);
+const role = (r: string) => (isRole(r) ? roleLabel(r) : r);
 
 function card(id: string, title: string, ...children: (Node | null)[]): HTMLElement {
   return h(

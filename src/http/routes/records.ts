@@ -4,39 +4,7 @@ import { toFhirBundle } from '../../records/fhir.js';
 import type { RecordService } from '../../records/RecordService.js';
 import type { Store } from '../../store/repositories.js';
 import type { Api } from '../route.js';
-import { idParams, pageQuery } from '../schemas.js';
-
-const isoDate = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' });
-
-export const notesBody = z.object({
-  notes: z.string().max(20_000, { error: 'notes are at most 20000 characters' }),
-  outcome: z.string().max(4_000, { error: 'the outcome is at most 4000 characters' }),
-});
-
-export const auditQuery = pageQuery.extend({
-  /** An exact action (auth.login) or a prefix (auth). */
-  action: z.string().max(64).optional(),
-  /** The acting user's id. */
-  actor: z.string().max(128).optional(),
-  /** The id of the object touched. */
-  object: z.string().max(128).optional(),
-  outcome: z.enum(['success', 'failure']).optional(),
-  from: isoDate.optional(),
-  to: isoDate.optional(),
-});
-
-export const auditEntryDto = z.object({
-  id: z.string(),
-  at: z.string(),
-  action: z.string(),
-  actorId: z.string().nullable(),
-  actorLabel: z.string().nullable(),
-  sourceIp: z.string().nullable(),
-  objectType: z.string().nullable(),
-  objectId: z.string().nullable(),
-  outcome: z.enum(['success', 'failure']),
-  details: z.record(z.string(), z.unknown()).nullable(),
-});
+import { auditEntryDto, auditQuery, idParams, notesBody } from '../schemas.js';
 
 export function recordRoutes(
   api: Api,

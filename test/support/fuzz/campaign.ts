@@ -7,12 +7,8 @@
 import Database from 'better-sqlite3';
 import { mintJoinToken } from '../../../src/auth/tokens.js';
 import { io } from 'socket.io-client';
-import {
-  clientEventNames,
-  clientEventSchemas,
-  type ClientEvent,
-} from '../../../src/signalling/clientEvents.js';
-import { errorCodes, type JoinResponse } from '../../../src/signalling/messages.js';
+import { clientEventNames, clientEvents, type ClientEvent } from '../../../src/protocol/index.js';
+import { errorCodes, type JoinResponse } from '../../../src/protocol/index.js';
 import type { Peer } from '../../../src/sfu/Peer.js';
 import { audioRtpParameters, connectClient, type TestClient } from '../client.js';
 import { joinAdmitted, joinAsHost } from '../consult.js';
@@ -209,7 +205,7 @@ export async function runFuzz(gw: TestGateway, opts: FuzzOptions): Promise<FuzzR
     const payload = shape === 'noPayload' ? undefined : gen.payload(event);
     if (payload !== undefined && JSON.stringify(payload ?? null).length > HUGE_STRING + 20_000)
       return false;
-    const parsed = clientEventSchemas[event].safeParse(payload);
+    const parsed = clientEvents[event].request.safeParse(payload);
     const argsValid = shape === 'normal' || shape === 'noAck' || shape === 'noPayload';
     if (parsed.success && argsValid && actor.protectedEvent(event, parsed.data as never))
       return false;

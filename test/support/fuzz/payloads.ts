@@ -3,7 +3,7 @@
  * (wrong types, huge strings, deep nesting, prototype-pollution keys, other peers' ids).
  * Everything is drawn from one PRNG, so a seed reproduces a run exactly.
  */
-import type { ClientEvent } from '../../../src/signalling/clientEvents.js';
+import type { ClientEvent } from '../../../src/protocol/index.js';
 import { audioRtpParameters } from '../rtp.js';
 
 /** mulberry32: small, fast, good enough to pick test inputs. */

@@ -1,0 +1,409 @@
+/**
+ * One live consult, independent of the transport: who is connected, the lobby policy (who
+ * waits, who is admitted or denied), seats and their takeover (a dropped connection or a
+ * second tab takes its own seat back, media and all), when the consult goes live, and how
+ * everyone leaves when it ends, an invite is revoked or an account loses access. Signalling
+ * handlers parse and check permissions, then call one method here.
+ */
+import { randomUUID } from 'node:crypto';
+import { GatewayError } from '../errors.js';
+import type { JoinRequest } from '../protocol/requests.js';
+import type { JoinResponse, WaitingResponse } from '../protocol/payloads.js';
+import {
+  rejoinReasons,
+  type EndReason,
+  type LeaveReason,
+  type RejoinReason,
+} from '../protocol/vocabulary.js';
+import type { Peer } from '../sfu/Peer.js';
+import { toClient } from '../sfu/wire.js';
+import { LobbyNotifier } from './LobbyNotifier.js';
+import { may } from './permissions.js';
+import type { Connection, SessionDeps } from './ports.js';
+import { Seats } from './Seats.js';
+import { lobbySnapshot, peerInfo, resumedState } from './views.js';
+
+const isRejoinReason = (r: LeaveReason): r is RejoinReason =>
+  (rejoinReasons as readonly string[]).includes(r);
+
+export class ConsultSession {
+  /** Every connection whose grant is for this consult, joined, waiting or neither. */
+  readonly connections = new Set<Connection>();
+  readonly #seats = new Seats();
+  readonly #lobbyNotifier: LobbyNotifier;
+  /** Connections whose join is under way (a second join meanwhile is a conflict). */
+  readonly #joining = new WeakSet<Connection>();
+
+  constructor(
+    readonly consultId: string,
+    private readonly deps: SessionDeps,
+  ) {
+    this.#lobbyNotifier = new LobbyNotifier(() => this.#sendLobby());
+  }
+
+  connected(conn: Connection): void {
+    this.connections.add(conn);
+  }
+
+  /** The seat the connection speaks for; `not_joined` when it has none. */
+  seatOf(conn: Connection): Peer {
+    const peer = conn.peer;
+    if (!peer || peer.closed) throw new GatewayError('not_joined', 'join the consult first');
+    return peer;
+  }
+
+  /**
+   * Joins: hosts (and those admitted earlier) take a seat; others wait in the lobby. The same
+   * person's seat is taken over, exactly once, here: an account's own connections may replace
+   * each other; a guest must show the seat's resume secret.
+   */
+  async join(conn: Connection, req: JoinRequest): Promise<JoinResponse | WaitingResponse> {
+    const { claims } = conn;
+    if (req.consultId !== this.consultId) {
+      throw new GatewayError('forbidden', 'this grant does not admit you to that consult');
+    }
+    if (this.#joining.has(conn) || (conn.peer && !conn.peer.closed)) {
+      throw new GatewayError('conflict', 'already joined; leave first');
+    }
+    this.#joining.add(conn);
+    try {
+      // The record names people by what the gateway vouches for; a chosen name is an alias.
+      const vouched = await this.deps.consults.vouchedName(claims);
+      const alias =
+        req.displayName !== undefined && req.displayName !== vouched ? req.displayName : undefined;
+      const host = may(claims.grants, 'skipLobby');
+      const admittedAs = await this.deps.lobby.admittedPeerId(this.consultId, claims.sub);
+      if (!host && !admittedAs) return await this.#wait(conn, vouched, alias);
+      return await this.#takeSeat(conn, req, vouched, alias, host, admittedAs);
+    } finally {
+      this.#joining.delete(conn);
+    }
+  }
+
+  async #wait(conn: Connection, vouched: string, alias?: string): Promise<WaitingResponse> {
+    const { claims } = conn;
+    if (!conn.waitingPeerId) {
+      const wait = await this.deps.lobby.deniedFor(this.consultId, claims.sub);
+      if (wait > 0) {
+        const minutes = Math.ceil(wait / 60_000);
+        throw new GatewayError(
+          'denied_recently',
+          `the host did not admit you a moment ago; you can ask to join again in ${minutes} minute${minutes === 1 ? '' : 's'}`,
+        );
+      }
+      const { entry, replaced } = await this.deps.lobby.add(this.consultId, {
+        peerId: randomUUID(),
+        userId: claims.sub,
+        displayName: vouched,
+        ...(alias === undefined ? {} : { alias }),
+        role: claims.role,
+        socketId: conn.id,
+        since: Date.now(),
+        ...(claims.redeemedAt === undefined ? {} : { redeemedAt: claims.redeemedAt }),
+      });
+      // One waiting entry per identity: this connection takes it over from the earlier one.
+      const previous = replaced && this.#connection(replaced.socketId);
+      if (previous && previous !== conn) this.#endReplaced(previous);
+      conn.waitingPeerId = entry.peerId;
+      if (!replaced) await this.#audit(conn, 'consult.lobby_wait', { peerId: entry.peerId });
+      this.#lobbyNotifier.changed();
+    }
+    return { waiting: true, peerId: conn.waitingPeerId };
+  }
+
+  async #takeSeat(
+    conn: Connection,
+    req: JoinRequest,
+    vouched: string,
+    alias: string | undefined,
+    host: boolean,
+    admittedAs: string | undefined,
+  ): Promise<JoinResponse> {
+    const { claims } = conn;
+    const room = await this.deps.rooms.getOrCreate(this.consultId);
+    const seat = [...room.peers.values()].find(
+      (p) => p.identity.userId === claims.sub && !p.closed,
+    );
+    if (seat && claims.inviteId !== undefined && !this.#seats.proves(seat.id, req.resumeSecret)) {
+      throw new GatewayError(
+        'seat_taken',
+        'you are already in this consult in another window (or your connection there is still being restored): close it, or try again in a minute',
+      );
+    }
+    let peer: Peer;
+    if (seat) {
+      const previous = this.#seats.holderOf(seat.id);
+      if (previous && previous !== conn) this.#endReplaced(previous);
+      peer = seat;
+    } else {
+      peer = room.join(
+        {
+          userId: claims.sub,
+          displayName: vouched,
+          ...(alias === undefined ? {} : { alias }),
+          role: claims.role,
+          client: { userAgent: conn.userAgent, networkType: req.networkType },
+        },
+        conn.waitingPeerId ?? admittedAs,
+      );
+      this.#wire(peer);
+    }
+    this.#seats.hold(peer, conn);
+    conn.waitingPeerId = undefined;
+    conn.peer = peer;
+    conn.bindSeat(peer);
+    // The consult goes live when its host (not an observing admin) is in.
+    if (host && (await this.deps.consults.find(this.consultId))?.hostId === claims.sub) {
+      await this.deps.consults.markLive(this.consultId);
+    }
+    await this.#audit(conn, seat ? 'consult.resume' : 'consult.join', {
+      peerId: peer.id,
+      role: claims.role,
+    });
+    const lobby = host ? lobbySnapshot(await this.deps.lobby.list(this.consultId)) : undefined;
+    return {
+      peerId: peer.id,
+      resumeSecret: this.#seats.issueSecret(peer.id),
+      routerRtpCapabilities: toClient.rtpCapabilities(room.router.rtpCapabilities),
+      peers: [...room.peers.values()].filter((p) => p !== peer).map(peerInfo),
+      ...(await this.deps.chat.onJoin(this.consultId)),
+      ...(lobby ? { lobby: lobby.waiting, lobbyTotal: lobby.total } : {}),
+      ...(seat ? { resumed: resumedState(peer) } : {}),
+    };
+  }
+
+  /** Leaves the lobby, or the seat. */
+  async leave(conn: Connection): Promise<void> {
+    if (conn.waitingPeerId) {
+      await this.deps.lobby.withdraw(this.consultId, conn.waitingPeerId);
+      conn.waitingPeerId = undefined;
+      this.#lobbyNotifier.changed();
+      return;
+    }
+    this.seatOf(conn).close('left');
+  }
+
+  /** The host lets someone in: they are told to join again. */
+  async admit(host: Connection, peerId: string): Promise<void> {
+    const entry = await this.deps.lobby.admit(this.consultId, peerId);
+    if (!entry) throw new GatewayError('not_found', `nobody waits in the lobby as ${peerId}`);
+    this.#connection(entry.socketId)?.send('admitted', {});
+    await this.#audit(
+      host,
+      'consult.admit',
+      { peerId, displayName: entry.displayName },
+      { type: 'participant', id: entry.userId },
+    );
+    this.#lobbyNotifier.changed();
+  }
+
+  /** The host refuses someone waiting; `message` is shown to them. */
+  async deny(host: Connection, peerId: string, message?: string): Promise<void> {
+    const why = message ?? 'the host did not admit you';
+    const entry = await this.deps.lobby.deny(this.consultId, peerId, why);
+    if (!entry) throw new GatewayError('not_found', `nobody waits in the lobby as ${peerId}`);
+    const target = this.#connection(entry.socketId);
+    if (target) {
+      target.waitingPeerId = undefined;
+      target.send('denied', { reason: why });
+      target.close();
+    }
+    await this.#audit(
+      host,
+      'consult.deny',
+      { peerId, displayName: entry.displayName },
+      { type: 'participant', id: entry.userId },
+    );
+    this.#lobbyNotifier.changed();
+  }
+
+  /** The host removes a participant; `message` (their own words) is shown to them. */
+  async remove(host: Connection, peerId: string, message?: string): Promise<void> {
+    if (peerId === this.seatOf(host).id) {
+      throw new GatewayError('bad_request', 'use leave to leave yourself');
+    }
+    const target = this.deps.rooms.rooms.get(this.consultId)?.peers.get(peerId);
+    if (!target) throw new GatewayError('not_found', `no participant ${peerId} in this consult`);
+    await this.deps.lobby.revokeAdmission(this.consultId, target.identity.userId);
+    const holder = this.#seats.holderOf(peerId);
+    holder?.send('consultEnded', {
+      reason: 'removed_by_host',
+      ...(message === undefined ? {} : { message }),
+    });
+    target.close('removed');
+    holder?.close();
+    await this.#audit(
+      host,
+      'consult.remove',
+      { peerId },
+      { type: 'participant', id: target.identity.userId },
+    );
+  }
+
+  /** The host ends the consult for everyone (`ended` follows from the consult service). */
+  async end(host: Connection): Promise<void> {
+    const { claims } = host;
+    const ended = await this.deps.consults.end(
+      this.consultId,
+      'ended_by_host',
+      { id: claims.sub, label: claims.name },
+      host.ip,
+    );
+    if (!ended) throw new GatewayError('conflict', 'this consult has already ended');
+  }
+
+  /** The connection dropped: out of the lobby; its seat waits the grace period for it. */
+  async disconnected(conn: Connection): Promise<void> {
+    this.connections.delete(conn);
+    if (conn.waitingPeerId) {
+      await this.deps.lobby.withdraw(this.consultId, conn.waitingPeerId);
+      conn.waitingPeerId = undefined;
+      this.#lobbyNotifier.changed();
+    }
+    const peer = conn.peer;
+    if (peer && !peer.closed) this.#seats.release(peer, conn, this.deps.graceMs);
+  }
+
+  /** The consult ended or was cancelled: everyone is told why and let go. */
+  async ended(reason: EndReason): Promise<void> {
+    const everyone = [...this.connections];
+    for (const conn of everyone) conn.send('consultEnded', { reason });
+    this.deps.rooms.rooms.get(this.consultId)?.close('consult_ended');
+    await this.deps.lobby.clear(this.consultId);
+    this.deps.chat.forget(this.consultId);
+    this.#lobbyNotifier.stop();
+    for (const conn of everyone) {
+      conn.waitingPeerId = undefined;
+      conn.close();
+    }
+  }
+
+  /** Everyone who came with this invite is out. */
+  async inviteRevoked(inviteId: string): Promise<void> {
+    for (const conn of [...this.connections]) {
+      if (conn.claims.inviteId !== inviteId) continue;
+      conn.send('consultEnded', { reason: 'invite_revoked' });
+      await this.deps.lobby.revokeAdmission(this.consultId, conn.claims.sub);
+      conn.close();
+    }
+  }
+
+  /**
+   * A user's sessions (or one login of theirs) were revoked: their connections are told and
+   * closed, their seats closed with no grace.
+   */
+  accessRevoked(userId: string, familyId?: string): void {
+    for (const conn of [...this.connections]) {
+      const c = conn.claims;
+      if (c.inviteId || c.sub !== userId) continue;
+      if (familyId !== undefined && c.sid !== familyId) continue;
+      conn.send('consultEnded', { reason: 'access_revoked' });
+      conn.peer?.close('access_revoked');
+      conn.close();
+    }
+    // Seats of the user kept for a dropped connection's grace period go too.
+    if (familyId !== undefined) return;
+    const room = this.deps.rooms.rooms.get(this.consultId);
+    for (const peer of [...(room?.peers.values() ?? [])]) {
+      if (peer.identity.userId === userId) peer.close('access_revoked');
+    }
+  }
+
+  /** The consult's participants changed: connections no longer allowed in are ended. */
+  async reauthorize(): Promise<void> {
+    for (const conn of [...this.connections]) {
+      try {
+        await this.deps.consults.authorizeJoin(conn.claims);
+      } catch {
+        conn.send('consultEnded', { reason: 'access_revoked' });
+        conn.peer?.close('access_revoked');
+        conn.close();
+      }
+    }
+  }
+
+  #connection(id: string): Connection | undefined {
+    for (const conn of this.connections) if (conn.id === id) return conn;
+    return undefined;
+  }
+
+  /** Ends a connection that another connection of the same person replaced. */
+  #endReplaced(conn: Connection): void {
+    conn.waitingPeerId = undefined;
+    conn.peer = undefined;
+    conn.bindSeat(undefined);
+    conn.send('consultEnded', { reason: 'joined_from_another_connection' });
+    conn.close();
+  }
+
+  /** Seat events go to whichever connection holds the seat at the time. */
+  #wire(peer: Peer): void {
+    const holder = () => this.#seats.holderOf(peer.id);
+    peer.on('consumerClosed', (consumerId) => holder()?.send('consumerClosed', { consumerId }));
+    // The server's bandwidth adaptation, told to the receiver it adapts for.
+    peer.bandwidth.on('videoPaused', ({ consumerId }) =>
+      holder()?.send('videoPaused', { consumerId, reason: 'bandwidth' }),
+    );
+    peer.bandwidth.on('videoResumed', ({ consumerId }) =>
+      holder()?.send('videoResumed', { consumerId }),
+    );
+    peer.bandwidth.on('forwardedLayers', ({ consumerId, spatialLayer, temporalLayer }) =>
+      holder()?.send('layersChanged', { consumerId, spatialLayer, temporalLayer }),
+    );
+    peer.once('close', (reason) => {
+      const owner = holder();
+      this.#seats.forget(peer.id);
+      if (owner) {
+        owner.peer = undefined;
+        owner.bindSeat(undefined);
+        if (isRejoinReason(reason)) owner.send('rejoinRequired', { reason });
+      }
+      if (reason === 'left' || reason === 'disconnected') {
+        const actor =
+          owner ?? [...this.connections].find((c) => c.claims.sub === peer.identity.userId);
+        this.#auditAs(
+          actor?.claims ?? { sub: peer.identity.userId, name: peer.identity.displayName },
+          actor?.ip ?? null,
+          'consult.leave',
+          { peerId: peer.id, reason },
+        ).catch((err: unknown) => this.deps.logger.error({ err }, 'could not audit a leave'));
+      }
+    });
+  }
+
+  #sendLobby(): void {
+    void (async () => {
+      const snapshot = lobbySnapshot(await this.deps.lobby.list(this.consultId));
+      for (const conn of this.connections) {
+        if (conn.peer && !conn.peer.closed && may(conn.claims.grants, 'seeLobby')) {
+          conn.send('lobbyChanged', snapshot);
+        }
+      }
+    })().catch((err: unknown) => this.deps.logger.warn({ err }, 'could not send the lobby'));
+  }
+
+  #audit(
+    conn: Connection,
+    action: string,
+    details: Record<string, unknown>,
+    object: { type: string; id: string } = { type: 'consult', id: this.consultId },
+  ): Promise<unknown> {
+    return this.#auditAs(conn.claims, conn.ip, action, details, object);
+  }
+
+  async #auditAs(
+    who: { sub: string; name: string },
+    ip: string | null,
+    action: string,
+    details: Record<string, unknown>,
+    object: { type: string; id: string } = { type: 'consult', id: this.consultId },
+  ): Promise<unknown> {
+    return this.deps.audit.record({
+      action,
+      actor: { id: who.sub, label: who.name },
+      ip,
+      object,
+      details: { consultId: this.consultId, ...details },
+    });
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Which connection speaks for each seat (peer) of one consult. A seat outlives its connection
+ * for a grace period, so its events go to whatever connection holds it now. Each holder gets a
+ * resume secret: only a connection that shows it may take the seat over later.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Peer } from '../sfu/Peer.js';
+import type { Connection } from './ports.js';
+
+const digest = (secret: string) => createHash('sha256').update(secret).digest();
+
+export class Seats {
+  readonly #holders = new Map<string, Connection>();
+  readonly #graceTimers = new Map<string, NodeJS.Timeout>();
+  /** peerId → sha256 of the secret its current holder was given. */
+  readonly #secrets = new Map<string, Buffer>();
+
+  /** A new resume secret for the seat's current holder (the previous one stops working). */
+  issueSecret(peerId: string): string {
+    const secret = randomBytes(32).toString('base64url');
+    this.#secrets.set(peerId, digest(secret));
+    return secret;
+  }
+
+  /** Whether `secret` is the seat's current resume secret (compared in constant time). */
+  proves(peerId: string, secret: string | undefined): boolean {
+    const expected = this.#secrets.get(peerId);
+    return (
+      secret !== undefined && expected !== undefined && timingSafeEqual(expected, digest(secret))
+    );
+  }
+
+  holderOf(peerId: string): Connection | undefined {
+    return this.#holders.get(peerId);
+  }
+
+  hold(peer: Peer, conn: Connection): void {
+    clearTimeout(this.#graceTimers.get(peer.id));
+    this.#graceTimers.delete(peer.id);
+    this.#holders.set(peer.id, conn);
+  }
+
+  /** The holder dropped: keep the seat for `graceMs`, then close it unless someone took it. */
+  release(peer: Peer, conn: Connection, graceMs: number): void {
+    if (this.#holders.get(peer.id) !== conn) return;
+    this.#holders.delete(peer.id);
+    if (graceMs <= 0) {
+      peer.close('disconnected');
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.#graceTimers.delete(peer.id);
+      if (!this.#holders.has(peer.id)) peer.close('disconnected');
+    }, graceMs);
+    timer.unref();
+    this.#graceTimers.set(peer.id, timer);
+  }
+
+  forget(peerId: string): void {
+    clearTimeout(this.#graceTimers.get(peerId));
+    this.#graceTimers.delete(peerId);
+    this.#holders.delete(peerId);
+    this.#secrets.delete(peerId);
+  }
+}

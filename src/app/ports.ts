@@ -1,0 +1,66 @@
+/**
+ * What the app layer needs from the outside: a client connection (a Socket.IO socket in
+ * production, a fake in unit tests) and the services it drives.
+ */
+import type { AuditLog } from '../audit/AuditLog.js';
+import type { JoinClaims } from '../auth/tokens.js';
+import type { ConsultService } from '../consults/ConsultService.js';
+import type { Lobby } from '../consults/Lobby.js';
+import type { Logger } from '../logger.js';
+import type { ChatEntry } from '../protocol/payloads.js';
+import type { ServerToClientEvents } from '../protocol/serverEvents.js';
+import type { Peer } from '../sfu/Peer.js';
+import type { Room } from '../sfu/Room.js';
+
+export type ServerMessage<E extends keyof ServerToClientEvents> = Parameters<
+  ServerToClientEvents[E]
+>[0];
+
+/** One client connection to a consult, as the app layer sees it. */
+export interface Connection {
+  readonly id: string;
+  /** The verified join grant it connected with. */
+  readonly claims: JoinClaims;
+  /** The client's address and User-Agent, for the audit log and the record. */
+  readonly ip: string;
+  readonly userAgent: string | undefined;
+  /** The seat this connection speaks for (set by the session). */
+  peer: Peer | undefined;
+  /** Set while it waits in the lobby. */
+  waitingPeerId: string | undefined;
+  send<E extends keyof ServerToClientEvents>(event: E, msg: ServerMessage<E>): void;
+  /** It now receives the consult's broadcasts as this seat (undefined: as none). */
+  bindSeat(peer: Peer | undefined): void;
+  /** Ends the connection (after the ack of the event being handled). */
+  close(): void;
+}
+
+/** The consult services a session calls (ConsultService in production). */
+export type ConsultPort = Pick<
+  ConsultService,
+  'find' | 'vouchedName' | 'markLive' | 'end' | 'authorizeJoin' | 'lastParticipantLeft'
+>;
+
+/** Where a consult's media lives (RoomRegistry in production). */
+export interface RoomPort {
+  getOrCreate(consultId: string): Promise<Room>;
+  readonly rooms: ReadonlyMap<string, Room>;
+}
+
+/** The chat history a join carries (ChatPolicy in production). */
+export interface ChatPort {
+  onJoin(consultId: string): Promise<JoinChat> | JoinChat;
+  forget(consultId: string): void;
+}
+export type JoinChat = { chat: ChatEntry[]; chatHasMore: boolean };
+
+export interface SessionDeps {
+  consults: ConsultPort;
+  lobby: Lobby;
+  rooms: RoomPort;
+  audit: Pick<AuditLog, 'record'>;
+  chat: ChatPort;
+  /** How long a seat whose connection dropped is kept (media and all) before it closes. */
+  graceMs: number;
+  logger: Logger;
+}

@@ -1,0 +1,62 @@
+/** The payload of every client → server event, as a zod schema (parsed by `handle()`). */
+import { z } from 'zod';
+import { dtlsParametersSchema, rtpCapabilitiesSchema, rtpParametersSchema } from './rtp.js';
+import { mediaKindSchema, mediaSourceSchema, personName } from './vocabulary.js';
+
+const id = z.string().min(1).max(128);
+
+export const joinRequest = z.object({
+  consultId: id,
+  /** The name to show on this participant's tile; the record keeps the vouched name. */
+  displayName: personName.optional(),
+  /** The `resumeSecret` of an earlier `join` ack: proves this is the socket's session taking its seat back. */
+  resumeSecret: z.string().min(16).max(128).optional(),
+  /** What the browser knows of its network (navigator.connection.effectiveType / type), for the record. */
+  networkType: z.string().trim().max(32).optional(),
+});
+export const CHAT_MAX_CHARS = 2000;
+export const chatMessageRequest = z.object({
+  text: z
+    .string()
+    .trim()
+    .min(1, { error: 'a message cannot be empty' })
+    .max(CHAT_MAX_CHARS, { error: `a message is at most ${CHAT_MAX_CHARS} characters` }),
+});
+export const CHAT_PAGE_MAX = 100;
+/** Older chat messages: those before a message id or an ISO time, newest `limit` of them. */
+export const chatHistoryRequest = z.object({
+  before: z.union([
+    z.iso.datetime({ offset: true }).transform((t) => ({ at: Date.parse(t) })),
+    id.transform((messageId) => ({ id: messageId })),
+  ]),
+  limit: z.number().int().min(1).max(CHAT_PAGE_MAX).optional(),
+});
+export const createTransportRequest = z.object({ direction: z.enum(['send', 'recv']) });
+export const connectTransportRequest = z.object({
+  transportId: id,
+  dtlsParameters: dtlsParametersSchema,
+});
+export const produceRequest = z.object({
+  transportId: id,
+  kind: mediaKindSchema,
+  rtpParameters: rtpParametersSchema,
+  appData: z.object({ source: mediaSourceSchema }),
+});
+export const consumeRequest = z.object({ producerId: id, rtpCapabilities: rtpCapabilitiesSchema });
+export const consumerRequest = z.object({ consumerId: id });
+export const producerRequest = z.object({ producerId: id });
+export const setPreferredLayersRequest = z.object({
+  consumerId: id,
+  spatialLayer: z.number().int().min(0).max(2),
+  temporalLayer: z.number().int().min(0).max(2).optional(),
+});
+export const restartIceRequest = z.object({ transportId: id });
+export const emptyRequest = z.object({}).optional();
+export const admitRequest = z.object({ peerId: id });
+/** The host's own words to the one refused or removed; shown to them, never used as a code. */
+const hostMessage = z.string().trim().min(1).max(200);
+export const denyRequest = z.object({ peerId: id, reason: hostMessage.optional() });
+export const removePeerRequest = z.object({ peerId: id, reason: hostMessage.optional() });
+
+export type JoinRequest = z.infer<typeof joinRequest>;
+export type ProduceRequest = z.input<typeof produceRequest>;

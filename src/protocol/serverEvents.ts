@@ -1,0 +1,57 @@
+/** Server → client events: what the gateway tells a participant without being asked. */
+import type { ChatEntry, LobbyEntryInfo, PersonNames, QualityEntry } from './payloads.js';
+import type { EndReason, MediaKind, RejoinReason, Role, SourceAppData } from './vocabulary.js';
+
+export interface ServerToClientEvents {
+  peerJoined: (msg: PersonNames & { peerId: string; role: Role }) => void;
+  peerLeft: (msg: { peerId: string }) => void;
+  newProducer: (msg: {
+    peerId: string;
+    producerId: string;
+    kind: MediaKind;
+    appData: SourceAppData;
+  }) => void;
+  producerClosed: (msg: { peerId: string; producerId: string }) => void;
+  producerPaused: (msg: { peerId: string; producerId: string }) => void;
+  producerResumed: (msg: { peerId: string; producerId: string }) => void;
+  consumerClosed: (msg: { consumerId: string }) => void;
+  activeSpeaker: (msg: { peerId: string | null }) => void;
+  /**
+   * You are out of the consult (the socket is then disconnected). `message`: the host's own
+   * words when they removed you.
+   */
+  consultEnded: (msg: { reason: EndReason; message?: string }) => void;
+  /**
+   * To those who may admit: the lobby changed. `waiting` lists the first LOBBY_LIST_MAX by
+   * waiting time, `total` counts all; bursts of changes are sent as one message.
+   */
+  lobbyChanged: (msg: { waiting: LobbyEntryInfo[]; total: number }) => void;
+  /** To a waiting participant: you may now `join` again for the full join data. */
+  admitted: (msg: Record<string, never>) => void;
+  /**
+   * To a waiting participant: the host refused you; the socket is then disconnected.
+   * `reason` is free text for the person (the host's words, or a default sentence).
+   */
+  denied: (msg: { reason: string }) => void;
+  /** A chat message (also to its sender), after it was stored. */
+  chatMessage: (msg: ChatEntry & { peerId: string }) => void;
+  /** Every few seconds: each participant's connection figures. */
+  quality: (msg: { samples: QualityEntry[] }) => void;
+  /**
+   * Your downlink cannot carry even the lowest video layer of this consumer: the server paused
+   * it so audio keeps flowing (`reason: 'bandwidth'`). Show "poor connection, video paused".
+   */
+  videoPaused: (msg: { consumerId: string; reason: 'bandwidth' }) => void;
+  /** The server resumed a video consumer it had paused for bandwidth. */
+  videoResumed: (msg: { consumerId: string }) => void;
+  /** The simulcast layer the server forwards on one of your video consumers changed. */
+  layersChanged: (msg: {
+    consumerId: string;
+    spatialLayer: number | null;
+    temporalLayer: number | null;
+  }) => void;
+  /** Your media path is gone: drop local transports and `join` again. */
+  rejoinRequired: (msg: { reason: RejoinReason }) => void;
+}
+
+export type ServerEvent = keyof ServerToClientEvents;

@@ -1,0 +1,107 @@
+/** Media: transports, producers and consumers of the caller's own seat. */
+import { clientEvents } from '../../protocol/events.js';
+import { GatewayError } from '../../errors.js';
+import { peerStats } from '../../sfu/peerStats.js';
+import { fromClient, toClient } from '../../sfu/wire.js';
+import { handle } from '../handler.js';
+import { permit, type HandlerContext } from './context.js';
+
+export function mediaHandlers(ctx: HandlerContext): void {
+  const { socket, log, conn, session, deps } = ctx;
+  const seat = () => session.seatOf(conn);
+
+  handle(socket, log, clientEvents.createTransport, async ({ direction }) => {
+    const transport = await seat().createTransport(direction);
+    return {
+      id: transport.id,
+      iceParameters: toClient.iceParameters(transport.iceParameters),
+      iceCandidates: toClient.iceCandidates(transport.iceCandidates),
+      dtlsParameters: toClient.dtlsParameters(transport.dtlsParameters),
+    };
+  });
+
+  handle(socket, log, clientEvents.connectTransport, async (req) => {
+    await seat()
+      .transport(req.transportId)
+      .connect({ dtlsParameters: fromClient.dtlsParameters(req.dtlsParameters) });
+    return {};
+  });
+
+  handle(socket, log, clientEvents.produce, async (req) => {
+    const peer = seat();
+    await permit(ctx, 'produce');
+    const producer = await peer.produce(
+      req.transportId,
+      req.kind,
+      fromClient.rtpParameters(req.rtpParameters),
+      req.appData.source,
+    );
+    return { producerId: producer.id };
+  });
+
+  handle(socket, log, clientEvents.consume, async (req) => {
+    const peer = seat();
+    await permit(ctx, 'consume');
+    const room = deps.rooms.rooms.get(conn.claims.consultId);
+    if (!room) throw new GatewayError('not_joined', 'join the consult first');
+    const producer = room.findProducer(req.producerId);
+    if (producer.appData.peerId === peer.id) {
+      throw new GatewayError('bad_request', 'cannot consume your own producer');
+    }
+    const consumer = await peer.consume(producer, fromClient.rtpCapabilities(req.rtpCapabilities));
+    return {
+      consumerId: consumer.id,
+      producerId: producer.id,
+      peerId: producer.appData.peerId,
+      kind: consumer.kind,
+      rtpParameters: toClient.rtpParameters(consumer.rtpParameters),
+      appData: { source: consumer.appData.source },
+      producerPaused: consumer.producerPaused,
+    };
+  });
+
+  handle(socket, log, clientEvents.resumeConsumer, async ({ consumerId }) => {
+    const peer = seat();
+    peer.consumer(consumerId);
+    // Through the adapter, so a client cannot undo a pause its bandwidth needs.
+    const { pausedForBandwidth } = await peer.bandwidth.resume(consumerId);
+    if (pausedForBandwidth) conn.send('videoPaused', { consumerId, reason: 'bandwidth' });
+    return {};
+  });
+
+  handle(socket, log, clientEvents.pauseProducer, async ({ producerId }) => {
+    await seat().pauseProducer(producerId);
+    return {};
+  });
+
+  handle(socket, log, clientEvents.resumeProducer, async ({ producerId }) => {
+    await seat().resumeProducer(producerId);
+    return {};
+  });
+
+  handle(socket, log, clientEvents.closeProducer, ({ producerId }) => {
+    seat().closeProducer(producerId);
+    return {};
+  });
+
+  handle(socket, log, clientEvents.setPreferredLayers, async (req) => {
+    const peer = seat();
+    const consumer = peer.consumer(req.consumerId);
+    if (consumer.type !== 'simulcast' && consumer.type !== 'svc') {
+      throw new GatewayError('bad_request', `consumer ${req.consumerId} has no layers`);
+    }
+    // The adapter applies the lower of the client's choice and what the bandwidth allows.
+    await peer.bandwidth.setPreferredLayers(consumer.id, {
+      spatialLayer: req.spatialLayer,
+      ...(req.temporalLayer === undefined ? {} : { temporalLayer: req.temporalLayer }),
+    });
+    return {};
+  });
+
+  handle(socket, log, clientEvents.restartIce, async ({ transportId }) => {
+    const iceParameters = await seat().transport(transportId).restartIce();
+    return { iceParameters: toClient.iceParameters(iceParameters) };
+  });
+
+  handle(socket, log, clientEvents.getStats, async () => peerStats(seat()));
+}
