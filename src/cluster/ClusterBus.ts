@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { GatewayError, toGatewayError } from '../errors.js';
-import { errorCodes } from '../signalling/messages.js';
+import { errorCodes } from '../protocol/index.js';
 import type { Logger } from '../logger.js';
 import { KEY_PREFIX, type Redis } from './redis.js';
 

@@ -11,7 +11,7 @@ import type { NodeStatus } from '../../src/cluster/NodeRegistry.js';
 import { loadConfig } from '../../src/config.js';
 import { createServices, type Services } from '../../src/gateway.js';
 import { createLogger } from '../../src/logger.js';
-import type { JoinResponse } from '../../src/signalling/messages.js';
+import type { JoinResponse } from '../../src/protocol/index.js';
 import { connectClient, type TestClient } from '../support/client.js';
 import {
   startClusterNode,
