@@ -8,6 +8,7 @@ import { GatewayError } from '../errors.js';
 import type { MediaKind, MediaSource, Role } from '../signalling/messages.js';
 import { TypedEmitter } from '../util/TypedEmitter.js';
 import { BandwidthAdapter } from './BandwidthAdapter.js';
+import { chaseFirstKeyFrame, DEFAULT_FIRST_KEY_FRAME } from './firstKeyFrame.js';
 
 export type Direction = 'send' | 'recv';
 export type ProducerAppData = { source: MediaSource; peerId: string };
@@ -287,6 +288,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
       this.safeEmit('consumerClosed', consumer.id);
     });
     this.bandwidth.add(consumer, producer, transport);
+    // A lost key-frame request must not leave the new viewer a second without a picture.
+    chaseFirstKeyFrame(consumer, DEFAULT_FIRST_KEY_FRAME, (layer) =>
+      this.bandwidth.capFirstFrame(consumer.id, layer),
+    );
     return consumer;
   }
 
