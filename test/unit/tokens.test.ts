@@ -83,7 +83,12 @@ describe('join tokens', () => {
     // Tokens signed before the key object (or by `npm run token`) stay valid.
     const token = jwt.sign(claims, SECRET, { issuer: TOKEN_ISSUER, audience: JOIN_AUDIENCE });
     expect(verifyJoinToken(SECRET, token).sub).toBe('u1');
-    const minted = mintJoinToken(SECRET, { consultId: 'c1', role: 'doctor', name: 'Dr. Who' });
+    const minted = mintJoinToken(SECRET, {
+      consultId: 'c1',
+      role: 'doctor',
+      name: 'Dr. Who',
+      ttlSeconds: 600,
+    });
     expect(jwt.verify(minted, SECRET, { algorithms: ['HS256'] })).toMatchObject({
       consultId: 'c1',
     });
