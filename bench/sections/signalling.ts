@@ -5,6 +5,7 @@
  */
 import type { CycleReport } from '../agents/clients.js';
 import { benchConsult } from '../lib/access.js';
+import { cpuSeconds } from '../lib/proc.js';
 import type { Measured, Section } from '../lib/section.js';
 import { summarise } from '../lib/stats.js';
 
@@ -14,14 +15,17 @@ interface Level {
   failures: number;
   firstError: string | null;
   joinsPerSecond: number;
+  /** Server CPU (the bench process, where the server runs, plus its media worker) per cycle, ms. */
+  cpuPerCycleMs: number | null;
   connect: ReturnType<typeof summarise>;
   join: ReturnType<typeof summarise>;
   createTransport: ReturnType<typeof summarise>;
   leave: ReturnType<typeof summarise>;
 }
 
-function level(concurrency: number, r: CycleReport): Level {
+function level(concurrency: number, r: CycleReport, cpuS: number): Level {
   return {
+    cpuPerCycleMs: r.completed ? (cpuS * 1000) / r.completed : null,
     concurrency,
     completed: r.completed,
     failures: r.failures,
@@ -38,6 +42,15 @@ const BARE = 'bare mediasoup + Socket.IO';
 
 /** Each level's clients run in this many turns per system, the systems alternating. */
 const TURNS = 4;
+
+/** Runs fn and adds the CPU seconds the given processes used meanwhile to into[0]. */
+async function metered<T>(pids: number[], into: number[], fn: () => Promise<T>): Promise<T> {
+  const sum = () => pids.reduce((a, pid) => a + cpuSeconds(pid), 0);
+  const before = sum();
+  const out = await fn();
+  into[0]! += sum() - before;
+  return out;
+}
 
 function merge(into: CycleReport | null, r: CycleReport): CycleReport {
   if (!into) return { ...r };
@@ -85,6 +98,13 @@ export const signallingSection: Section = {
       baselineLabel: BARE,
     },
     {
+      id: 'cpuPerCycle',
+      label: 'server CPU per join cycle at the highest concurrency (Node process + media worker)',
+      unit: 'ms',
+      better: 'lower',
+      baselineLabel: BARE,
+    },
+    {
       id: 'joinsPerSecond',
       label:
         'join cycles per second at the best concurrency (connect, join, createTransport, leave)',
@@ -116,6 +136,8 @@ export const signallingSection: Section = {
       // Interleaved: a slow spell of the machine hits both systems alike.
       let g: CycleReport | null = null;
       let b: CycleReport | null = null;
+      const gCpu = [0];
+      const bCpu = [0];
       const size = Math.ceil(clients / TURNS);
       for (let t = 0; t < TURNS; t++) {
         const slice = <T>(xs: T[]) => xs.slice(t * size, (t + 1) * size);
@@ -124,30 +146,35 @@ export const signallingSection: Section = {
           async () =>
             (g = merge(
               g,
-              await agent.call<CycleReport>('cycle', {
-                url: s.gateway.url,
-                clients: slice(gatewayClients),
-                concurrency: c,
-              }),
+              await metered([process.pid, s.gateway.workerPid], gCpu, () =>
+                agent.call<CycleReport>('cycle', {
+                  url: s.gateway.url,
+                  clients: slice(gatewayClients),
+                  concurrency: c,
+                }),
+              ),
             )),
           async () =>
             (b = merge(
               b,
-              await agent.call<CycleReport>('cycle', {
-                url: s.bare.url,
-                clients: slice(bareClients),
-                concurrency: c,
-              }),
+              await metered([process.pid, s.bare.workerPid], bCpu, () =>
+                agent.call<CycleReport>('cycle', {
+                  url: s.bare.url,
+                  clients: slice(bareClients),
+                  concurrency: c,
+                }),
+              ),
             )),
         ];
         if (t % 2) runs.reverse();
         for (const run of runs) await run();
       }
-      results.gateway.push(level(c, g!));
-      results.bare.push(level(c, b!));
+      results.gateway.push(level(c, g!, gCpu[0]!));
+      results.bare.push(level(c, b!, bCpu[0]!));
       s.log(
         `signalling c=${c}: gateway ${results.gateway.at(-1)!.joinsPerSecond.toFixed(0)} joins/s ` +
-          `(${g!.failures} failed${g!.firstError ? `: ${g!.firstError}` : ''}), bare ${results.bare.at(-1)!.joinsPerSecond.toFixed(0)} joins/s`,
+          `(${g!.failures} failed${g!.firstError ? `: ${g!.firstError}` : ''}), bare ${results.bare.at(-1)!.joinsPerSecond.toFixed(0)} joins/s; ` +
+          `server CPU per cycle: gateway ${results.gateway.at(-1)!.cpuPerCycleMs?.toFixed(2)} ms, bare ${results.bare.at(-1)!.cpuPerCycleMs?.toFixed(2)} ms`,
       );
     }
     const top = (xs: Level[]) => xs[xs.length - 1]!;
@@ -173,6 +200,11 @@ export const signallingSection: Section = {
         value: g.createTransport.p99,
         baseline: b.createTransport.p99,
         reason: g.createTransport.p99Reason,
+      },
+      cpuPerCycle: {
+        value: g.cpuPerCycleMs,
+        baseline: b.cpuPerCycleMs,
+        note: 'the bench process hosts both servers and runs nothing else meanwhile',
       },
       joinsPerSecond: {
         value: best(results.gateway),
