@@ -12,17 +12,19 @@ import { startBareServer, type BareServer } from './lib/bareServer.js';
 import { CHROMIUM_PATH } from './lib/browser.js';
 import { startBenchGateway, type BenchGateway } from './lib/gateway.js';
 import { JanusServer, janusUnavailable } from './lib/janus.js';
+import { waitForQuiet } from './lib/load.js';
 import { machineInfo } from './lib/machine.js';
 import { parseOptions, type BenchOptions, type SectionName } from './lib/options.js';
 import { buildPages } from './lib/pages.js';
 import {
+  describeLoad,
   figure,
   writeResults,
   type Figure,
   type ResultFile,
   type SectionResult,
 } from './lib/results.js';
-import type { Section, Services } from './lib/section.js';
+import type { Measured, Section, Services } from './lib/section.js';
 import { densitySection } from './sections/density.js';
 import { fanoutSection } from './sections/fanout.js';
 import { joinSection } from './sections/join.js';
@@ -43,9 +45,11 @@ const log = (message: string) =>
   console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
 
 /** Runs the bench with the given options; returns the result and where it was written. */
-export async function runBench(
-  opts: BenchOptions,
-): Promise<{ result: ResultFile; files: { json: string; md: string } }> {
+export async function runBench(opts: BenchOptions): Promise<{
+  result: ResultFile;
+  files: { json: string; md: string; svg: string };
+  busy: boolean;
+}> {
   const started = new Date();
   const t0 = performance.now();
   log(`mode ${opts.mode}; sections ${opts.sections.join(', ')}`);
@@ -66,9 +70,44 @@ export async function runBench(
 
   const figures: Figure[] = [];
   const sections: Record<string, SectionResult> = {};
+  let busy = false;
   try {
     for (const name of opts.sections) {
       const section = SECTIONS[name];
+      // The bench's own processes are idle between sections: what runs now is someone else's.
+      const ownPids = [
+        process.pid,
+        gateway.workerPid,
+        bare.workerPid,
+        ...(janus ? [janus.pid] : []),
+      ];
+      // With --allow-load there is nothing to wait for: the figures get flagged instead.
+      const waitMs = opts.allowLoad ? 0 : opts.loadWaitS * 1000;
+      const load = await waitForQuiet(
+        ownPids,
+        opts.maxLoad,
+        waitMs,
+        log,
+        opts.mode === 'tiny' ? 500 : 2000,
+      );
+      const loaded = load.quiet ? undefined : describeLoad(load.sample);
+      if (loaded && !opts.allowLoad) {
+        busy = true;
+        log(`${name} skipped: machine busy (${loaded}); --allow-load runs it anyway, flagged`);
+        for (const spec of section.specs) {
+          figures.push(
+            figure(name, {
+              ...spec,
+              value: null,
+              baseline: null,
+              reason: `not measured: machine busy before the section (${loaded}, limit ${opts.maxLoad})`,
+            }),
+          );
+        }
+        sections[name] = { durationS: 0, load: load.sample, details: null };
+        continue;
+      }
+      if (loaded) log(`${name} runs on a busy machine (${loaded}): its figures are flagged`);
       const agents: Agent[] = [];
       let sink: Promise<number> | null = null;
       const services: Services = {
@@ -92,10 +131,7 @@ export async function runBench(
       };
       const s0 = performance.now();
       log(`— ${name}`);
-      let values: Record<
-        string,
-        { value: number | null; baseline: number | null; note?: string; reason?: string }
-      > = {};
+      let values: Record<string, Measured> = {};
       let error: string | undefined;
       let details: unknown = null;
       try {
@@ -117,11 +153,14 @@ export async function runBench(
             baseline: v?.baseline ?? null,
             note: v?.note,
             reason: v?.reason ?? (error ? `section failed: ${error.split('\n')[0]}` : undefined),
+            notReached: v?.notReached,
+            loaded,
           }),
         );
       }
       sections[name] = {
         durationS: Math.round((performance.now() - s0) / 100) / 10,
+        load: load.sample,
         ...(error ? { error } : {}),
         details,
       };
@@ -143,14 +182,17 @@ export async function runBench(
     sections,
   };
   const files = await writeResults(result, opts.outDir);
-  return { result, files };
+  return { result, files, busy };
 }
+
+const show = (v: number | null, unit: string, notReached?: number) =>
+  notReached !== undefined ? `not reached at ${notReached}` : v === null ? '—' : `${v} ${unit}`;
 
 function printTable(figures: Figure[]): void {
   const rows = figures.map((f) => [
     f.id,
-    f.value === null ? '—' : `${f.value} ${f.unit}`,
-    `${f.baseline.label}: ${f.baseline.value === null ? '—' : `${f.baseline.value} ${f.unit}`}`,
+    (f.loaded ? '⚠ ' : '') + show(f.value, f.unit, f.notReached?.value),
+    `${f.baseline.label}: ${show(f.baseline.value, f.unit, f.notReached?.baseline)}`,
     f.ratio === null ? `— ${f.reason ?? ''}` : `×${f.ratio}`,
   ]);
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -177,12 +219,18 @@ async function main(): Promise<void> {
     });
     if (built.status !== 0) process.exit(2);
   }
-  const { result, files } = await runBench(opts);
+  const { result, files, busy } = await runBench(opts);
   console.log('');
   printTable(result.figures);
   console.log(
-    `\nresults: ${path.relative(process.cwd(), files.json)}, ${path.relative(process.cwd(), files.md)} (${result.durationS} s)`,
+    `\nresults: ${[files.json, files.md, files.svg].map((f) => path.relative(process.cwd(), f)).join(', ')} (${result.durationS} s)`,
   );
+  if (busy) {
+    console.error(
+      'some sections were not measured: the machine was busy (see their reasons). Re-run on a quiet machine, or pass --allow-load to measure and flag them.',
+    );
+    process.exit(3);
+  }
   process.exit(0);
 }
 

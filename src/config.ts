@@ -112,6 +112,8 @@ export const configSchema = z
     ),
     /** A participant whose connection drops keeps their place this long (seconds; 0: removed at once). */
     RECONNECT_GRACE_SECONDS: intIn(0, 600, 30),
+    /** An emptied consult's router is kept this long for the next join (seconds; 0: closed at once). */
+    ROUTER_WARM_SECONDS: intIn(0, 3600, 15),
     /** Signalling events one connection may send per second on average, and at once. */
     SOCKET_EVENTS_PER_SECOND: intIn(1, 10_000, 50),
     SOCKET_EVENT_BURST: intIn(1, 100_000, 100),
@@ -232,6 +234,7 @@ export interface Config {
   publicUrl: string | undefined;
   records: { sampleSeconds: number; retentionDays: number };
   reconnectGraceSeconds: number;
+  routerWarmSeconds: number;
   signalling: SignallingLimits;
   /** Cluster mode (REDIS_URL set): this node's id, Redis, pipe transports; null on one node. */
   cluster: ClusterSettings | null;
@@ -365,6 +368,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsToken: c.METRICS_TOKEN,
     records: { sampleSeconds: c.QUALITY_SAMPLE_SECONDS, retentionDays: c.RETENTION_DAYS },
     reconnectGraceSeconds: c.RECONNECT_GRACE_SECONDS,
+    routerWarmSeconds: c.ROUTER_WARM_SECONDS,
     signalling: {
       eventsPerSecond: c.SOCKET_EVENTS_PER_SECOND,
       eventBurst: c.SOCKET_EVENT_BURST,

@@ -96,6 +96,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
         initialOutgoingBitrate: config.rtc.initialOutgoingBitrate,
       },
       logger,
+      config.routerWarmSeconds * 1000,
     );
     const lobby = new Lobby(config.consults.lobbyDenyCooldownSeconds * 1000);
     const recorder = new ConsultRecorder(services.store, logger);

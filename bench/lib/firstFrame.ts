@@ -1,12 +1,20 @@
 /**
  * Injected into every joiner page before its own scripts: records when the first video
  * frame is presented (requestVideoFrameCallback) on any <video> in the page. Joiners do not
- * capture, so every video there is remote. The start mark is the first Socket.IO request
- * (Resource Timing, same clock) or, on the Janus page, a mark set just before its WebSocket.
+ * capture, so every video there is remote. The start is the page's first WebSocket (recorded
+ * by wrapping the constructor, the same for every page) or its first Socket.IO HTTP request
+ * (Resource Timing, same clock), whichever came first.
  */
 export const FIRST_FRAME_HOOK = `(() => {
-  const state = { firstFrame: null, via: null };
+  const state = { firstFrame: null, via: null, socketStart: null };
   window.__benchJoin = state;
+  const NativeWebSocket = window.WebSocket;
+  window.WebSocket = class extends NativeWebSocket {
+    constructor(...args) {
+      if (state.socketStart === null) state.socketStart = performance.now();
+      super(...args);
+    }
+  };
   const seen = new WeakSet();
   const watch = (v) => {
     if (seen.has(v)) return;
@@ -33,8 +41,10 @@ export const READ_JOIN = `(() => {
   const s = window.__benchJoin;
   if (!s || s.firstFrame === null) return null;
   const io = performance.getEntriesByType('resource').find((e) => e.name.includes('/socket.io/'));
-  const mark = performance.getEntriesByName('bench:signal-start')[0];
-  const start = io ? io.startTime : mark ? mark.startTime : null;
-  if (start === null) return { error: 'no start mark' };
-  return { ms: s.firstFrame - start, via: s.via, start: io ? 'socket.io request' : 'mark' };
+  const marks = [
+    io ? { at: io.startTime, what: 'socket.io request' } : null,
+    s.socketStart !== null ? { at: s.socketStart, what: 'websocket' } : null,
+  ].filter(Boolean).sort((a, b) => a.at - b.at);
+  if (!marks.length) return { error: 'no start mark' };
+  return { ms: s.firstFrame - marks[0].at, via: s.via, start: marks[0].what };
 })()`;

@@ -3,6 +3,7 @@
  * and the flags that override single sizes.
  */
 import path from 'node:path';
+import type { LimitSearch } from './stats.js';
 
 /** In run order: memory first, while both workers and the Node heap are still fresh. */
 export const SECTIONS = ['memory', 'latency', 'signalling', 'fanout', 'density', 'join'] as const;
@@ -18,57 +19,91 @@ export interface BenchOptions {
   sections: SectionName[];
   /** Run the Janus side-by-side measurements (skipped, with a reason, when Janus is missing). */
   janus: boolean;
+  /**
+   * Cores' worth of CPU other processes may use before a section (measured over an idle
+   * window). Above it the bench waits up to loadWaitS, then skips the section (its figures
+   * say why) unless allowLoad, which runs it and flags every figure.
+   */
+  maxLoad: number;
+  loadWaitS: number;
+  allowLoad: boolean;
+  /** Joins per system; the systems take turns, join by join. */
   join: { joins: number; warmupMs: number; timeoutMs: number };
   latency: { packets: number; rateHz: number; consumers: number };
+  /** Limits are searched (grown geometrically, then bisected), see findLimit. */
   fanout: {
-    videoSteps: number[];
-    audioSteps: number[];
+    video: LimitSearch;
+    audio: LimitSearch;
     warmupMs: number;
     stepMs: number;
     /** Consumers whose packets are read and counted; the others go to a sink that drops them. */
     sample: number;
-    /** Stop stepping once a series has run this long. */
+    /** Stop searching once a series has run this long. */
     budgetMs: number;
   };
-  density: { steps: number[]; warmupMs: number; stepMs: number; sample: number; budgetMs: number };
+  density: {
+    search: LimitSearch;
+    warmupMs: number;
+    stepMs: number;
+    sample: number;
+    budgetMs: number;
+  };
   signalling: { clients: number; concurrency: number[]; consultSize: number };
   memory: { participants: number; consultSize: number };
 }
 
-const PRESETS: Record<Mode, Omit<BenchOptions, 'mode' | 'outDir' | 'sections' | 'janus'>> = {
+type Preset = Omit<
+  BenchOptions,
+  'mode' | 'outDir' | 'sections' | 'janus' | 'maxLoad' | 'loadWaitS' | 'allowLoad'
+>;
+
+const search = (start: number, max: number, resolution = 0.05): LimitSearch => ({
+  start,
+  max,
+  factor: 2,
+  resolution,
+});
+
+const PRESETS: Record<Mode, Preset> = {
   full: {
-    join: { joins: 8, warmupMs: 3000, timeoutMs: 20_000 },
+    join: { joins: 20, warmupMs: 3000, timeoutMs: 20_000 },
     latency: { packets: 1500, rateHz: 150, consumers: 4 },
     fanout: {
-      videoSteps: [50, 100, 200, 300, 400, 500, 600, 800, 1000, 1500, 2000],
-      audioSteps: [100, 250, 500, 750, 1000, 1500, 2000, 3000],
+      video: search(50, 3200),
+      audio: search(100, 6400),
       warmupMs: 1000,
       stepMs: 3000,
       sample: 32,
-      budgetMs: 55_000,
+      budgetMs: 120_000,
     },
     density: {
-      steps: [5, 10, 20, 30, 40, 50, 60, 80, 100],
+      search: search(5, 320),
       warmupMs: 1000,
       stepMs: 3000,
       sample: 24,
-      budgetMs: 50_000,
+      budgetMs: 120_000,
     },
     signalling: { clients: 400, concurrency: [1, 10, 50], consultSize: 4 },
     memory: { participants: 120, consultSize: 3 },
   },
   quick: {
-    join: { joins: 3, warmupMs: 1500, timeoutMs: 15_000 },
+    join: { joins: 5, warmupMs: 1500, timeoutMs: 15_000 },
     latency: { packets: 300, rateHz: 200, consumers: 2 },
     fanout: {
-      videoSteps: [20, 100],
-      audioSteps: [50, 250],
+      video: search(20, 160, 0.25),
+      audio: search(50, 400, 0.25),
       warmupMs: 600,
       stepMs: 1500,
       sample: 8,
       budgetMs: 15_000,
     },
-    density: { steps: [2, 8], warmupMs: 600, stepMs: 1500, sample: 8, budgetMs: 12_000 },
+    density: {
+      search: search(2, 16, 0.25),
+      warmupMs: 600,
+      stepMs: 1500,
+      sample: 8,
+      budgetMs: 12_000,
+    },
     signalling: { clients: 80, concurrency: [1, 20], consultSize: 4 },
     memory: { participants: 30, consultSize: 3 },
   },
@@ -76,14 +111,14 @@ const PRESETS: Record<Mode, Omit<BenchOptions, 'mode' | 'outDir' | 'sections' | 
     join: { joins: 1, warmupMs: 1500, timeoutMs: 15_000 },
     latency: { packets: 60, rateHz: 200, consumers: 1 },
     fanout: {
-      videoSteps: [4],
-      audioSteps: [4],
+      video: search(4, 4),
+      audio: search(4, 4),
       warmupMs: 400,
       stepMs: 600,
       sample: 2,
       budgetMs: 5_000,
     },
-    density: { steps: [1], warmupMs: 400, stepMs: 600, sample: 2, budgetMs: 5_000 },
+    density: { search: search(1, 1), warmupMs: 400, stepMs: 600, sample: 2, budgetMs: 5_000 },
     signalling: { clients: 8, concurrency: [4], consultSize: 4 },
     memory: { participants: 6, consultSize: 3 },
   },
@@ -95,11 +130,14 @@ const USAGE = `usage: npm run bench -- [options]
   --out DIR                result directory (default bench/results)
   --only a,b               sections: ${SECTIONS.join(', ')}
   --no-janus               skip the Janus side-by-side figures
+  --max-load CORES         CPU other processes may use before a section (default 0.3)
+  --load-wait S            how long to wait for a quiet machine per section (default 60)
+  --allow-load             run on a busy machine anyway, flagging every figure
   --joins N                browser joins per system
-  --fanout-video N,N,...   video fan-out steps (consumers)
-  --fanout-audio N,N,...   audio fan-out steps (consumers)
-  --density K,K,...        concurrent 3-party consults per step
-  --step-ms MS             measuring window of each fan-out/density step
+  --fanout-video FROM,MAX  video fan-out limit search range (consumers)
+  --fanout-audio FROM,MAX  audio fan-out limit search range (consumers)
+  --density FROM,MAX       limit search range of concurrent 3-party consults
+  --step-ms MS             measuring window of each fan-out/density probe
   --signalling-clients N   Socket.IO clients per concurrency level
   --memory-participants N  participants connected for the memory figures
   --latency-packets N      packets per latency path`;
@@ -110,6 +148,18 @@ function intList(flag: string, value: string | undefined): number[] {
     throw new Error(`${flag} takes a comma-separated list of positive integers`);
   }
   return list;
+}
+
+function range(flag: string, value: string | undefined, into: LimitSearch): void {
+  const list = intList(flag, value);
+  if (list.length !== 2 || list[0]! > list[1]!) throw new Error(`${flag} takes FROM,MAX`);
+  [into.start, into.max] = list as [number, number];
+}
+
+function num(flag: string, value: string | undefined): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} takes a number ≥ 0`);
+  return n;
 }
 
 function int(flag: string, value: string | undefined): number {
@@ -127,6 +177,9 @@ export function parseOptions(argv: string[], root: string): BenchOptions {
     outDir: path.join(root, 'bench', 'results'),
     sections: [...SECTIONS],
     janus: true,
+    maxLoad: 0.3,
+    loadWaitS: mode === 'full' ? 60 : 10,
+    allowLoad: false,
     ...preset,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -154,14 +207,23 @@ export function parseOptions(argv: string[], root: string): BenchOptions {
       case '--joins':
         opts.join.joins = int(flag, next());
         break;
+      case '--max-load':
+        opts.maxLoad = num(flag, next());
+        break;
+      case '--load-wait':
+        opts.loadWaitS = num(flag, next());
+        break;
+      case '--allow-load':
+        opts.allowLoad = true;
+        break;
       case '--fanout-video':
-        opts.fanout.videoSteps = intList(flag, next());
+        range(flag, next(), opts.fanout.video);
         break;
       case '--fanout-audio':
-        opts.fanout.audioSteps = intList(flag, next());
+        range(flag, next(), opts.fanout.audio);
         break;
       case '--density':
-        opts.density.steps = intList(flag, next());
+        range(flag, next(), opts.density.search);
         break;
       case '--step-ms':
         opts.fanout.stepMs = opts.density.stepMs = int(flag, next());

@@ -5,7 +5,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as prettier from 'prettier';
+import type { LoadSample } from './load.js';
 import type { MachineInfo } from './machine.js';
+import { plotOf } from './plot.js';
 import type { BenchOptions } from './options.js';
 import { round } from './stats.js';
 
@@ -25,10 +27,19 @@ export interface Figure {
   note?: string;
   /** Why value or baseline is null. */
   reason?: string;
+  /**
+   * A limit search that never failed: the load it stopped at, for our side (value) or the
+   * baseline. The figure then has no value there and no ratio: a lower bound is not a limit.
+   */
+  notReached?: { value?: number; baseline?: number };
+  /** Set when the section ran on a busy machine (--allow-load): the figure is not trustworthy. */
+  loaded?: string;
 }
 
 export interface SectionResult {
   durationS: number;
+  /** The machine's load measured just before the section. */
+  load?: LoadSample;
   /** Set when the section failed; its figures are then null with this reason. */
   error?: string;
   details: unknown;
@@ -56,12 +67,15 @@ export interface FigureInput {
   baseline: number | null;
   note?: string;
   reason?: string;
+  notReached?: { value?: number; baseline?: number };
+  loaded?: string;
 }
 
 /** Builds a figure, computing the ratio and rounding for the report. */
 export function figure(section: string, f: FigureInput): Figure {
-  const value = round(f.value, 4);
-  const base = round(f.baseline, 4);
+  const nr = f.notReached ?? {};
+  const value = nr.value === undefined ? round(f.value, 4) : null;
+  const base = nr.baseline === undefined ? round(f.baseline, 4) : null;
   const ratio = value !== null && base !== null && base !== 0 ? round(value / base, 3) : null;
   const out: Figure = {
     id: `${section}.${f.id}`,
@@ -74,12 +88,25 @@ export function figure(section: string, f: FigureInput): Figure {
     ratio,
   };
   if (f.note) out.note = f.note;
-  const reason = f.reason ?? (value === null || base === null ? 'not measured' : undefined);
+  if (nr.value !== undefined || nr.baseline !== undefined) out.notReached = { ...nr };
+  if (f.loaded) out.loaded = f.loaded;
+  const bounds = [
+    nr.value !== undefined ? `limit not reached at ${nr.value}` : '',
+    nr.baseline !== undefined ? `${f.baselineLabel}: limit not reached at ${nr.baseline}` : '',
+  ].filter(Boolean);
+  const reason =
+    [...bounds, f.reason].filter(Boolean).join('; ') ||
+    (value === null || base === null ? 'not measured' : undefined);
   if (reason && (value === null || base === null)) out.reason = reason;
   return out;
 }
 
-const fmt = (v: number | null, unit: string) => (v === null ? '—' : `${v} ${unit}`);
+const fmt = (v: number | null, unit: string, notReached?: number) =>
+  notReached !== undefined ? `not reached at ${notReached}` : v === null ? '—' : `${v} ${unit}`;
+
+/** One line on the machine's load before a section. */
+export const describeLoad = (l: LoadSample) =>
+  `${l.otherCores.toFixed(2)} cores busy with other processes over ${l.windowMs / 1000} s (1-min load average ${l.loadAvg1.toFixed(2)})`;
 
 export function toMarkdown(r: ResultFile): string {
   const m = r.machine;
@@ -91,18 +118,22 @@ export function toMarkdown(r: ResultFile): string {
       `Run took ${r.durationS} s.`,
     '',
     'Ratio = value / baseline. A ratio above 1 is worse when lower is better.',
+    `Plot: [${stamp(new Date(r.startedAt))}.svg](${stamp(new Date(r.startedAt))}.svg).`,
   ];
   const sections = [...new Set(r.figures.map((f) => f.section))];
   for (const section of sections) {
     lines.push('', `## ${section}`, '');
     const err = r.sections[section]?.error;
     if (err) lines.push(`Section failed: ${err}`, '');
+    const load = r.sections[section]?.load;
+    if (load) lines.push(`Load before the section: ${describeLoad(load)}.`, '');
     lines.push(
       '| figure | value | baseline | baseline value | ratio | notes |',
       '|---|---|---|---|---|---|',
     );
     for (const f of r.figures.filter((x) => x.section === section)) {
       const notes = [
+        f.loaded ? `⚠ measured on a busy machine (${f.loaded})` : '',
         f.better === 'lower' ? 'lower is better' : 'higher is better',
         f.note,
         f.reason,
@@ -110,7 +141,7 @@ export function toMarkdown(r: ResultFile): string {
         .filter(Boolean)
         .join('; ');
       lines.push(
-        `| ${f.label} | ${fmt(f.value, f.unit)} | ${f.baseline.label} | ${fmt(f.baseline.value, f.unit)} | ${f.ratio ?? '—'} | ${notes.replace(/\|/g, '/')} |`,
+        `| ${f.label} | ${fmt(f.value, f.unit, f.notReached?.value)} | ${f.baseline.label} | ${fmt(f.baseline.value, f.unit, f.notReached?.baseline)} | ${f.ratio ?? '—'} | ${notes.replace(/\|/g, '/')} |`,
       );
     }
   }
@@ -125,15 +156,16 @@ export function stamp(date: Date): string {
     .replace(/:/g, '-');
 }
 
-/** Writes <date>.json and <date>.md, formatted as the repository's Prettier would. */
+/** Writes <date>.json, <date>.md (formatted as the repository's Prettier would) and <date>.svg. */
 export async function writeResults(
   r: ResultFile,
   outDir: string,
-): Promise<{ json: string; md: string }> {
+): Promise<{ json: string; md: string; svg: string }> {
   fs.mkdirSync(outDir, { recursive: true });
   const base = path.join(outDir, stamp(new Date(r.startedAt)));
   const json = `${base}.json`;
   const md = `${base}.md`;
+  const svg = `${base}.svg`;
   const config = (await prettier.resolveConfig(json)) ?? {};
   const jsonText = await prettier.format(JSON.stringify(r), { ...config, filepath: json });
   const mdText = await prettier.format(toMarkdown(r), { ...config, filepath: md });
@@ -141,5 +173,6 @@ export async function writeResults(
   fs.writeFileSync(`${json}.tmp`, jsonText);
   fs.renameSync(`${json}.tmp`, json);
   fs.writeFileSync(md, mdText);
-  return { json, md };
+  fs.writeFileSync(svg, plotOf(r));
+  return { json, md, svg };
 }

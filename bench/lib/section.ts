@@ -19,6 +19,8 @@ export interface Measured {
   baseline: number | null;
   note?: string;
   reason?: string;
+  /** Set when a limit search stopped without failing: the load it stopped at. */
+  notReached?: { value?: number; baseline?: number };
 }
 
 export interface SectionOutput {

@@ -123,15 +123,30 @@ export class JanusRoom {
     return { port: res.port, ssrcs: kinds.map((_, i) => janusRemoteSsrc(i)) };
   }
 
-  /** An RTP forwarder of one publisher m-line to 127.0.0.1:port (SRTP unless srtp is false). */
-  async forward(publisherId: number, mid: string, port: number, srtp = true): Promise<void> {
-    await this.api.request({
+  /**
+   * An RTP forwarder of one publisher m-line to 127.0.0.1:port (SRTP unless srtp is false);
+   * returns its stream id (for stopForward).
+   */
+  async forward(publisherId: number, mid: string, port: number, srtp = true): Promise<number> {
+    const res = await this.api.request<{ forwarders?: { stream_id: number }[] }>({
       request: 'rtp_forward',
       room: this.room,
       publisher_id: publisherId,
       host: '127.0.0.1',
       streams: [{ mid, port }],
       ...(srtp ? { srtp_suite: 80, srtp_crypto: randomBytes(30).toString('base64') } : {}),
+    });
+    const id = res.forwarders?.[0]?.stream_id;
+    if (id === undefined) throw new Error('janus rtp_forward: no stream_id in the answer');
+    return id;
+  }
+
+  async stopForward(publisherId: number, streamId: number): Promise<void> {
+    await this.api.request({
+      request: 'stop_rtp_forward',
+      room: this.room,
+      publisher_id: publisherId,
+      stream_id: streamId,
     });
   }
 

@@ -43,7 +43,8 @@ function wire(socket: Socket, t: types.Transport): void {
 }
 
 async function main(): Promise<void> {
-  const socket = io({ forceNew: true });
+  // WebSocket from the start, like the gateway's client: no long-polling phase to upgrade from.
+  const socket = io({ forceNew: true, transports: ['websocket'] });
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
   const join = await req<{
     routerRtpCapabilities: types.RtpCapabilities;

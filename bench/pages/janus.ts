@@ -140,7 +140,6 @@ async function publish(): Promise<void> {
 }
 
 async function subscribe(): Promise<void> {
-  performance.mark('bench:signal-start');
   const j = await Janus.open(wsUrl);
   const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
   pc.ontrack = ({ track }) => attach(track);

@@ -10,7 +10,14 @@ import type { StreamSpec } from '../agents/traffic.js';
 import { mediaCodecs } from '../../src/sfu/codecs.js';
 import type { Measured, Section, Services } from '../lib/section.js';
 import { plainEgress, plainIngest } from '../lib/sfu.js';
-import { destination, stepSeries, type LoadTarget, type Series } from './fanout.js';
+import {
+  destination,
+  limitOf,
+  limitSeries,
+  seriesNote,
+  type LoadTarget,
+  type Series,
+} from './fanout.js';
 
 const PARTIES = 3;
 
@@ -27,48 +34,59 @@ function densityTarget(
   monitored: number[],
   sinkPort: number,
 ): LoadTarget {
-  const consults: ConsultMedia[] = [];
-  const streams: StreamSpec[] = [];
-  const transports: { close(): void }[] = [];
-  /** Sending SSRCs per receiving endpoint, in creation order. */
+  /** Per open consult: its media, transports, and the streams its parties send. */
+  const consults: {
+    media: ConsultMedia;
+    transports: { close(): void }[];
+    streams: StreamSpec[];
+  }[] = [];
+  /** Sending SSRCs per receiving endpoint, in creation order (PARTIES per consult). */
   const sources: number[][] = [];
+  const open = async (k: number) => {
+    const c = await openConsult(k);
+    const transports: { close(): void }[] = [];
+    const streams: StreamSpec[] = [];
+    const parties = [];
+    for (let p = 0; p < PARTIES; p++) {
+      const base = 0x10000 + (k * PARTIES + p) * 16;
+      const ingest = await plainIngest(c.router, [
+        { kind: 'audio', ssrc: base },
+        { kind: 'video', ssrc: base + 2 },
+      ]);
+      c.observe(ingest.producers[0]!);
+      transports.push(ingest.transport);
+      streams.push(
+        { port: ingest.port, kind: 'audio', ssrc: base },
+        { port: ingest.port, kind: 'video', ssrc: base + 2 },
+      );
+      parties.push({ ...ingest, ssrcs: [base, base + 2] });
+    }
+    for (let p = 0; p < PARTIES; p++) {
+      const others = parties.filter((_, i) => i !== p);
+      const port = destination(k * PARTIES + p, monitored, sinkPort);
+      sources[k * PARTIES + p] = others.flatMap((x) => x.ssrcs);
+      const producerIds = others.flatMap((x) => x.producers.map((pr) => pr.id));
+      transports.push(await plainEgress(c.router, producerIds, port));
+    }
+    consults.push({ media: c, transports, streams });
+  };
+  const closeLast = () => {
+    const c = consults.pop()!;
+    for (const t of c.transports) t.close();
+    c.media.close();
+    sources.length = consults.length * PARTIES;
+  };
   return {
     sfuPid,
-    async grow(n) {
-      while (consults.length < n) {
-        const k = consults.length;
-        const c = await openConsult(k);
-        consults.push(c);
-        const parties = [];
-        for (let p = 0; p < PARTIES; p++) {
-          const base = 0x10000 + (k * PARTIES + p) * 16;
-          const ingest = await plainIngest(c.router, [
-            { kind: 'audio', ssrc: base },
-            { kind: 'video', ssrc: base + 2 },
-          ]);
-          c.observe(ingest.producers[0]!);
-          transports.push(ingest.transport);
-          streams.push(
-            { port: ingest.port, kind: 'audio', ssrc: base },
-            { port: ingest.port, kind: 'video', ssrc: base + 2 },
-          );
-          parties.push({ ...ingest, ssrcs: [base, base + 2] });
-        }
-        for (let p = 0; p < PARTIES; p++) {
-          const others = parties.filter((_, i) => i !== p);
-          const port = destination(sources.length, monitored, sinkPort);
-          sources.push(others.flatMap((x) => x.ssrcs));
-          const producerIds = others.flatMap((x) => x.producers.map((pr) => pr.id));
-          transports.push(await plainEgress(c.router, producerIds, port));
-        }
-      }
+    async resize(n) {
+      while (consults.length > n) closeLast();
+      while (consults.length < n) await open(consults.length);
     },
-    streams: () => streams,
+    streams: () => consults.flatMap((c) => c.streams),
     monitoredInUse: () => Math.min(sources.length, monitored.length),
     sources: (i) => sources[i] ?? [],
     async teardown() {
-      for (const t of transports) t.close();
-      for (const c of consults) c.close();
+      while (consults.length) closeLast();
     },
   };
 }
@@ -79,7 +97,7 @@ export const densitySection: Section = {
     {
       id: 'maxK',
       label:
-        '3-party consults (opus + 500 kbit/s VP8 each), largest K per worker (loss < 0.1 %, CPU < 85 %)',
+        '3-party consults (opus + 500 kbit/s VP8 each), largest K per worker (loss < 0.1 %, CPU < 85 %, bisected)',
       unit: 'consults',
       better: 'higher',
       baselineLabel: 'bare mediasoup routers',
@@ -117,32 +135,32 @@ export const densitySection: Section = {
       const router = await s.bare.worker.createRouter({ mediaCodecs });
       return { router, close: () => router.close(), observe: () => undefined };
     };
-    const ours: Series = await stepSeries(
+    const ours: Series = await limitSeries(
       s,
       traffic,
       densityTarget(s.gateway.workerPid, gatewayConsult, monitored, sinkPort),
-      cfg.steps,
+      cfg.search,
       cfg,
       'density gateway',
     );
-    const bare: Series = await stepSeries(
+    const bare: Series = await limitSeries(
       s,
       traffic,
       densityTarget(s.bare.workerPid, bareConsult, monitored, sinkPort),
-      cfg.steps,
+      cfg.search,
       cfg,
       'density bare',
     );
     await traffic.call('closeReceivers');
-    const note = (x: Series) =>
-      (x.allPassed ? `every step passed (limit above ${x.maxN})` : `stopped by ${x.stoppedBy}`) +
-      (x.extrapolatedN !== null ? `; CPU line reaches 85% at K≈${x.extrapolatedN}` : '');
+    const o = limitOf(ours);
+    const b = limitOf(bare);
     const values: Record<string, Measured> = {
       maxK: {
-        value: ours.maxN,
-        baseline: bare.maxN,
+        value: o.value,
+        baseline: b.value,
+        notReached: { value: o.notReached, baseline: b.notReached },
         note:
-          `gateway: ${note(ours)}. bare: ${note(bare)}` +
+          `gateway: ${seriesNote(ours)}. bare: ${seriesNote(bare)}; not compared with Janus yet` +
           (observerFed ? '' : '. (active-speaker observer not reachable: not fed)'),
       },
       cpuPerConsult: {

@@ -12,15 +12,16 @@ import { plainReceiverCapabilities } from '../lib/rtp.js';
 import { CpuWindow, rssMiB } from '../lib/proc.js';
 import type { Measured, Section, Services } from '../lib/section.js';
 import { JanusRoom, inBatches, plainEgress, plainIngest } from '../lib/sfu.js';
+import { findLimit, type LimitResult, type LimitSearch } from '../lib/stats.js';
 
 export const MAX_LOSS = 0.001;
 export const MAX_CPU = 85;
 
-/** An SFU under test whose load grows in units (consumers, or consults). */
+/** An SFU under test whose load is set in units (consumers, or consults). */
 export interface LoadTarget {
   sfuPid: number;
-  /** Grows the load to n units. */
-  grow(n: number): Promise<void>;
+  /** Grows or shrinks the load to n units. */
+  resize(n: number): Promise<void>;
   /** What the traffic agent sends at the current size. */
   streams(): StreamSpec[];
   /** How many of the monitored receivers are in use at the current size. */
@@ -51,10 +52,15 @@ export interface Step {
 }
 
 export interface Series {
+  /** Every probe, in the order the search ran them. */
   steps: Step[];
-  maxN: number;
-  allPassed: boolean;
-  /** Percent of one core per unit of load (slope over the passing steps). */
+  /** Largest passing N: the limit when reached, else a lower bound. */
+  limit: number;
+  /** True when some probe failed, so `limit` is measured; false: "not reached at `limit`". */
+  reached: boolean;
+  /** Smallest failing N (null when not reached). */
+  failedAt: number | null;
+  /** Percent of one core per unit of load (slope over the passing probes). */
   cpuPerStream: number | null;
   /** N at which the CPU line reaches MAX_CPU. */
   extrapolatedN: number | null;
@@ -76,110 +82,142 @@ export function fit(
   return { slope, intercept: my - slope * mx };
 }
 
-/** Steps the load up on one target until loss or CPU crosses the limit (or time runs out). */
-export async function stepSeries(
+/** Runs one probe: the target at n units, measured over one window. */
+async function probe(
   s: Services,
   traffic: Agent,
   target: LoadTarget,
-  steps: number[],
+  n: number,
+  cfg: { warmupMs: number; stepMs: number },
+  label: string,
+): Promise<Step> {
+  const setup0 = Date.now();
+  await target.resize(n);
+  const setupMs = Date.now() - setup0;
+  const running = traffic.call<RunReport>('run', {
+    streams: target.streams(),
+    warmupMs: cfg.warmupMs,
+    measureMs: cfg.stepMs,
+  });
+  await new Promise((r) => setTimeout(r, cfg.warmupMs));
+  const cpu = new CpuWindow([target.sfuPid, process.pid, traffic.pid]);
+  await new Promise((r) => setTimeout(r, cfg.stepMs));
+  const shares = cpu.stop();
+  const report = await running;
+  const counted = report.receivers.slice(0, target.monitoredInUse());
+  // Expected: what was sent for the receiver's sources in the window (a lagging SFU that
+  // forwards late or not at all shows here), or its sequence-number range if larger.
+  let received = 0;
+  let expected = 0;
+  counted.forEach((r, i) => {
+    const sent = target.sources(i).reduce((a, ssrc) => a + (report.sentPerSsrc[ssrc] ?? 0), 0);
+    const want = Math.max(sent, r.expected);
+    expected += want;
+    received += Math.min(r.received, want);
+  });
+  const loss = expected > 0 ? 1 - received / expected : 1;
+  const step: Step = {
+    n,
+    sfuCpu: shares.get(target.sfuPid)!,
+    nodeCpu: shares.get(process.pid)!,
+    agentCpu: shares.get(traffic.pid)!,
+    sfuRssMiB: rssMiB(target.sfuPid),
+    nodeRssMiB: rssMiB(process.pid),
+    loss,
+    received,
+    expected,
+    receiverDrops: counted.reduce((a, r) => a + r.drops, 0),
+    setupMs,
+    pass: loss < MAX_LOSS && shares.get(target.sfuPid)! < MAX_CPU,
+  };
+  s.log(
+    `${label} N=${n}: sfu ${step.sfuCpu.toFixed(1)}% cpu, node ${step.nodeCpu.toFixed(1)}%, ` +
+      `loss ${(loss * 100).toFixed(3)}% (${received}/${expected}), sfu rss ${step.sfuRssMiB.toFixed(0)} MiB, ` +
+      `load generator ${step.agentCpu.toFixed(0)}% → ${step.pass ? 'pass' : 'FAIL'}`,
+  );
+  return step;
+}
+
+/**
+ * Finds the largest load the target carries (loss < MAX_LOSS, SFU CPU < MAX_CPU) by growing
+ * it geometrically and then bisecting (findLimit), within the time budget.
+ */
+export async function limitSeries(
+  s: Services,
+  traffic: Agent,
+  target: LoadTarget,
+  search: LimitSearch,
   cfg: { warmupMs: number; stepMs: number; budgetMs: number },
   label: string,
 ): Promise<Series> {
-  const out: Step[] = [];
-  let stoppedBy = 'all steps passed';
   const t0 = Date.now();
-  for (const n of steps) {
-    const setup0 = Date.now();
-    await target.grow(n);
-    const setupMs = Date.now() - setup0;
-    const running = traffic.call<RunReport>('run', {
-      streams: target.streams(),
-      warmupMs: cfg.warmupMs,
-      measureMs: cfg.stepMs,
-    });
-    await new Promise((r) => setTimeout(r, cfg.warmupMs));
-    const cpu = new CpuWindow([target.sfuPid, process.pid, traffic.pid]);
-    await new Promise((r) => setTimeout(r, cfg.stepMs));
-    const shares = cpu.stop();
-    const report = await running;
-    const counted = report.receivers.slice(0, target.monitoredInUse());
-    // Expected: what was sent for the receiver's sources in the window (a lagging SFU that
-    // forwards late or not at all shows here), or its sequence-number range if larger.
-    let received = 0;
-    let expected = 0;
-    counted.forEach((r, i) => {
-      const sent = target.sources(i).reduce((a, ssrc) => a + (report.sentPerSsrc[ssrc] ?? 0), 0);
-      const want = Math.max(sent, r.expected);
-      expected += want;
-      received += Math.min(r.received, want);
-    });
-    const loss = expected > 0 ? 1 - received / expected : 1;
-    const step: Step = {
-      n,
-      sfuCpu: shares.get(target.sfuPid)!,
-      nodeCpu: shares.get(process.pid)!,
-      agentCpu: shares.get(traffic.pid)!,
-      sfuRssMiB: rssMiB(target.sfuPid),
-      nodeRssMiB: rssMiB(process.pid),
-      loss,
-      received,
-      expected,
-      receiverDrops: counted.reduce((a, r) => a + r.drops, 0),
-      setupMs,
-      pass: loss < MAX_LOSS && shares.get(target.sfuPid)! < MAX_CPU,
-    };
-    out.push(step);
-    s.log(
-      `${label} N=${n}: sfu ${step.sfuCpu.toFixed(1)}% cpu, node ${step.nodeCpu.toFixed(1)}%, ` +
-        `loss ${(loss * 100).toFixed(3)}% (${received}/${expected}), sfu rss ${step.sfuRssMiB.toFixed(0)} MiB, ` +
-        `load generator ${step.agentCpu.toFixed(0)}%`,
+  let found: LimitResult<Step>;
+  try {
+    found = await findLimit(
+      search,
+      async (n) => {
+        const step = await probe(s, traffic, target, n, cfg, label);
+        return { pass: step.pass, result: step };
+      },
+      () => Date.now() - t0 > cfg.budgetMs,
     );
-    if (!step.pass) {
-      stoppedBy =
-        loss >= MAX_LOSS
-          ? `loss ${(loss * 100).toFixed(2)}% at N=${n}`
-          : `CPU ${step.sfuCpu.toFixed(0)}% at N=${n}`;
-      break;
-    }
-    if (Date.now() - t0 > cfg.budgetMs && n !== steps[steps.length - 1]) {
-      stoppedBy = `time budget (${cfg.budgetMs / 1000} s) after N=${n}`;
-      break;
-    }
+  } finally {
+    await target.teardown();
   }
-  await target.teardown();
-  const passing = out.filter((x) => x.pass);
+  const steps = found.probes.map((p) => p.result);
+  const failed = found.failedAt === null ? null : steps.find((x) => x.n === found.failedAt)!;
+  const stoppedBy = failed
+    ? failed.loss >= MAX_LOSS
+      ? `loss ${(failed.loss * 100).toFixed(2)}% at N=${failed.n}`
+      : `CPU ${failed.sfuCpu.toFixed(0)}% at N=${failed.n}`
+    : found.stopped
+      ? `time budget (${cfg.budgetMs / 1000} s) after N=${found.limit}`
+      : `search range ends at ${search.max}`;
+  const passing = steps.filter((x) => x.pass).sort((a, b) => a.n - b.n);
   const line = fit(passing.map((x) => ({ x: x.n, y: x.sfuCpu })));
   const slope = line && line.slope > 0 ? line.slope : null;
   return {
-    steps: out,
-    maxN: passing.length ? passing[passing.length - 1]!.n : 0,
-    allPassed: passing.length === out.length,
+    steps,
+    limit: found.limit,
+    reached: found.reached,
+    failedAt: found.failedAt,
     cpuPerStream: slope,
     extrapolatedN: slope && line ? Math.floor((MAX_CPU - line.intercept) / slope) : null,
     stoppedBy,
   };
 }
 
+/** What a limit figure says about a series: its limit, or that it was not reached. */
+export function limitOf(x: Series): { value: number; notReached?: number } {
+  return x.reached ? { value: x.limit } : { value: x.limit, notReached: x.limit };
+}
+
 /** One producer fanned out to consumers added one by one. */
 function fanoutTarget(
   sfuPid: number,
   ingest: { port: number; ssrc: number; kind: 'audio' | 'video' },
-  addConsumer: (port: number) => Promise<void>,
+  addConsumer: (port: number) => Promise<() => Promise<void>>,
   teardown: () => Promise<void>,
   monitored: number[],
   sinkPort: number,
 ): LoadTarget {
-  let consumers = 0;
+  /** How to remove each consumer, by index (the i-th sends to destination(i)). */
+  const consumers: (() => Promise<void>)[] = [];
   return {
     sfuPid,
-    async grow(n) {
-      const ports: number[] = [];
-      for (let i = consumers; i < n; i++) ports.push(destination(i, monitored, sinkPort));
-      await inBatches(ports, 16, addConsumer);
-      consumers = Math.max(consumers, n);
+    async resize(n) {
+      const removed = consumers.splice(n);
+      await inBatches(removed, 16, (remove) => remove());
+      const indices: number[] = [];
+      for (let i = consumers.length; i < n; i++) indices.push(i);
+      const added = new Map<number, () => Promise<void>>();
+      await inBatches(indices, 16, async (i) => {
+        added.set(i, await addConsumer(destination(i, monitored, sinkPort)));
+      });
+      for (const i of indices) consumers[i] = added.get(i)!;
     },
     streams: () => [{ port: ingest.port, kind: ingest.kind, ssrc: ingest.ssrc }],
-    monitoredInUse: () => Math.min(consumers, monitored.length),
+    monitoredInUse: () => Math.min(consumers.length, monitored.length),
     sources: () => [ingest.ssrc],
     teardown,
   };
@@ -200,15 +238,14 @@ async function mediasoupTarget(
   const ssrc = 0x2000;
   const ingest = await plainIngest(room.router, [{ kind, ssrc }]);
   const producerId = ingest.producers[0]!.id;
-  const egress: { close(): void }[] = [];
   return fanoutTarget(
     s.gateway.workerPid,
     { port: ingest.port, ssrc, kind },
     async (port) => {
-      egress.push(await plainEgress(room.router, [producerId], port, true, caps));
+      const t = await plainEgress(room.router, [producerId], port, true, caps);
+      return async () => t.close();
     },
     async () => {
-      for (const t of egress) t.close();
       ingest.transport.close();
       room.close('consult_ended');
     },
@@ -229,7 +266,10 @@ async function janusTarget(
   return fanoutTarget(
     s.janus!.pid,
     { port: pub.port, ssrc: pub.ssrcs[0]!, kind },
-    (port) => room.forward(1, '0', port),
+    async (port) => {
+      const streamId = await room.forward(1, '0', port);
+      return () => room.stopForward(1, streamId);
+    },
     async () => {
       await room.destroy();
       await api.close();
@@ -239,16 +279,16 @@ async function janusTarget(
   );
 }
 
-function seriesNote(x: Series): string {
-  const cap = x.allPassed
-    ? `every step passed (limit above ${x.maxN}; raise the steps)`
-    : `stopped by ${x.stoppedBy}`;
+export function seriesNote(x: Series): string {
+  const cap = x.reached
+    ? `limit ${x.limit} (failed at ${x.failedAt}: ${x.stoppedBy}; ${x.steps.length} probes)`
+    : `not reached at ${x.limit} (${x.stoppedBy})`;
   const est = x.extrapolatedN !== null ? `; CPU line reaches 85% at N≈${x.extrapolatedN}` : '';
   return cap + est;
 }
 
 const WHAT = { video: '500 kbit/s VP8', audio: '32 kbit/s opus' };
-const JANUS = 'Janus VideoRoom (SRTP RTP forwarders)';
+const JANUS = 'Janus VideoRoom SRTP RTP forwarders (lower bound: no RTCP, no NACK buffer)';
 
 /** The series run per kind: browser-like consumers, and (video) consumers like Janus's forwarders. */
 const SERIES = [
@@ -272,7 +312,7 @@ export const fanoutSection: Section = {
   specs: SERIES.flatMap((x) => [
     {
       id: `${x.key}.maxN`,
-      label: `${WHAT[x.kind]} to N SRTP consumers, largest N per worker (loss < 0.1 %, CPU < 85 %): ${x.who}`,
+      label: `${WHAT[x.kind]} to N SRTP consumers, largest N per worker (loss < 0.1 %, CPU < 85 %, bisected): ${x.who}`,
       unit: 'consumers',
       better: 'higher' as const,
       baselineLabel: JANUS,
@@ -303,22 +343,22 @@ export const fanoutSection: Section = {
     const janusSeries: Partial<Record<'audio' | 'video', Series | null>> = {};
     let reason = s.janusReason ?? undefined;
     for (const x of SERIES) {
-      const steps = x.kind === 'video' ? cfg.videoSteps : cfg.audioSteps;
-      const ours = await stepSeries(
+      const range = x.kind === 'video' ? cfg.video : cfg.audio;
+      const ours = await limitSeries(
         s,
         traffic,
         await mediasoupTarget(s, x.kind, x.browserLike, monitored, sinkPort),
-        steps,
+        range,
         cfg,
         `fanout ${x.key} gateway`,
       );
       if (s.janus && !(x.kind in janusSeries)) {
         try {
-          janusSeries[x.kind] = await stepSeries(
+          janusSeries[x.kind] = await limitSeries(
             s,
             traffic,
             await janusTarget(s, x.kind, monitored, sinkPort),
-            steps,
+            range,
             cfg,
             `fanout ${x.kind} janus`,
           );
@@ -332,9 +372,12 @@ export const fanoutSection: Section = {
         gateway: ours,
         ...(x.key === x.kind ? { janus, janusReason: janus ? null : reason } : {}),
       };
+      const o = limitOf(ours);
+      const j = janus ? limitOf(janus) : null;
       values[`${x.key}.maxN`] = {
-        value: ours.maxN,
-        baseline: janus ? janus.maxN : null,
+        value: o.value,
+        baseline: j ? j.value : null,
+        notReached: { value: o.notReached, baseline: j?.notReached },
         note: `gateway: ${seriesNote(ours)}` + (janus ? `. Janus: ${seriesNote(janus)}` : ''),
         reason: janus ? undefined : reason,
       };

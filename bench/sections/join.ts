@@ -1,7 +1,7 @@
 /**
  * Join time: a headless Chromium page joins a live consult (a publishing Chromium with a fake
- * camera is already in it); measured from the start of its Socket.IO connection to the first
- * remote video frame presented, over repeated joins. Three systems, the same browser, the
+ * camera is already in it); measured from the start of its signalling connection to the first
+ * remote video frame presented, over repeated joins, the systems taking turns. Three systems, the same browser, the
  * same publisher settings: the gateway (its real, built client), bare mediasoup (a minimal
  * page, bench/pages/bare.ts) and Janus VideoRoom (bench/pages/janus.ts).
  */
@@ -26,9 +26,21 @@ interface JoinSample {
   ms: number;
   via: string;
   start: string;
+  /** Round of the interleaved run and this system's place in it (0 = first). */
+  round: number;
+  slot: number;
+}
+
+export interface SystemResult {
+  samples: JoinSample[];
+  summary: Summary;
+  failures: string[];
 }
 
 const WARMUP_JOINS = 1;
+
+/** Joins slower than this need a cause the bench can show (the issue's bar). */
+export const SLOW_JOIN_MS = 600;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -44,56 +56,81 @@ async function until(
   }
 }
 
-async function measureSystem(
-  s: Services,
+/** One join of a fresh page in the joiner browser: its sample, or why it failed. */
+async function joinOnce(
+  joiner: BenchBrowser,
   sys: System,
-): Promise<{ samples: JoinSample[]; summary: Summary; failures: string[] }> {
+  i: number,
+  timeoutMs: number,
+): Promise<Omit<JoinSample, 'round' | 'slot'> | { error: string }> {
+  const page = await joiner.context.newPage();
+  try {
+    await page.goto(sys.joinerUrl(i));
+    let result: JoinSample | { error: string } | null = null;
+    await until(`${sys.name} join ${i}: first remote frame`, timeoutMs, async () => {
+      result = (await page.evaluate(READ_JOIN)) as typeof result;
+      return result !== null;
+    });
+    return (result as JoinSample | { error: string } | null) ?? { error: 'no result' };
+  } catch (err) {
+    return { error: (err as Error).message };
+  } finally {
+    await page.close();
+  }
+}
+
+/**
+ * Every system's publisher runs for the whole section (one publisher browser, a page each),
+ * and one joiner browser joins the systems in turn, round by round, the order rotated each
+ * round: a slow spell of the machine hits every system alike.
+ */
+async function measureInterleaved(s: Services, systems: System[]): Promise<SystemResult[]> {
   const { joins, warmupMs, timeoutMs } = s.opts.join;
+  const out = systems.map((): SystemResult => ({
+    samples: [],
+    summary: summarise([]),
+    failures: [],
+  }));
   const browsers: BenchBrowser[] = [];
-  const failures: string[] = [];
-  const samples: JoinSample[] = [];
   try {
     const publisher = await launchBrowser();
     browsers.push(publisher);
-    const pub = await publisher.context.newPage();
-    pub.on('pageerror', (err) => s.log(`[${sys.name} publisher] ${err.message}`));
-    await pub.goto(sys.publisherUrl);
-    await until(`${sys.name} publisher`, timeoutMs, () => sys.publishing(pub));
-    await sleep(warmupMs); // let the encoder ramp up to its layers
+    for (const sys of systems) {
+      const pub = await publisher.context.newPage();
+      pub.on('pageerror', (err) => s.log(`[${sys.name} publisher] ${err.message}`));
+      await pub.goto(sys.publisherUrl);
+      await until(`${sys.name} publisher`, timeoutMs, () => sys.publishing(pub));
+    }
+    await sleep(warmupMs); // let the encoders ramp up to their layers
 
     const joiner = await launchBrowser();
     browsers.push(joiner);
     await joiner.context.addInitScript({ content: FIRST_FRAME_HOOK });
-    // One unmeasured join first: the joiner browser's first page pays its own start-up.
-    for (let i = -WARMUP_JOINS; i < joins; i++) {
-      const page = await joiner.context.newPage();
-      try {
-        await page.goto(sys.joinerUrl(i + WARMUP_JOINS));
-        let result: JoinSample | { error: string } | null = null;
-        await until(`${sys.name} join ${i + 1}: first remote frame`, timeoutMs, async () => {
-          result = (await page.evaluate(READ_JOIN)) as typeof result;
-          return result !== null;
-        });
-        const r = result as JoinSample | { error: string } | null;
-        if (i < 0) continue;
-        if (r && 'ms' in r) samples.push(r);
-        else failures.push(r?.error ?? 'no result');
-      } catch (err) {
-        if (i >= 0) failures.push((err as Error).message);
-      } finally {
-        await page.close();
+    // One unmeasured round first: the joiner browser's first pages pay its own start-up.
+    for (let round = -WARMUP_JOINS; round < joins; round++) {
+      for (let slot = 0; slot < systems.length; slot++) {
+        const k = (((round + slot) % systems.length) + systems.length) % systems.length;
+        const r = await joinOnce(joiner, systems[k]!, round + WARMUP_JOINS, timeoutMs);
+        if (round >= 0) {
+          if ('ms' in r) out[k]!.samples.push({ ...r, round, slot });
+          else out[k]!.failures.push(r.error);
+        }
+        await sleep(300); // let the server see the leave
       }
-      await sleep(300); // let the server see the leave
     }
   } finally {
     for (const b of browsers) await b.close();
-    await sys.cleanup?.();
+    for (const sys of systems) await sys.cleanup?.();
   }
-  s.log(
-    `join ${sys.name}: ${samples.map((x) => Math.round(x.ms)).join(', ')} ms` +
-      (failures.length ? `; failures: ${failures.join('; ')}` : ''),
-  );
-  return { samples, summary: summarise(samples.map((x) => x.ms)), failures };
+  systems.forEach((sys, k) => {
+    const x = out[k]!;
+    x.summary = summarise(x.samples.map((j) => j.ms));
+    s.log(
+      `join ${sys.name}: ${x.samples.map((j) => Math.round(j.ms)).join(', ')} ms` +
+        (x.failures.length ? `; failures: ${x.failures.join('; ')}` : ''),
+    );
+  });
+  return out;
 }
 
 function gatewaySystem(s: Services): System {
@@ -157,58 +194,81 @@ async function janusSystem(s: Services): Promise<System> {
   };
 }
 
-const STATS = ['p50', 'p95', 'max'] as const;
+const STATS = ['p50', 'iqr', 'p95', 'max'] as const;
+const STAT_LABEL = {
+  p50: 'median',
+  iqr: 'interquartile range (q3 − q1)',
+  p95: 'p95',
+  max: 'max',
+};
+
+const slow = (x: SystemResult) => x.samples.filter((j) => j.ms > SLOW_JOIN_MS).length;
 
 export const joinSection: Section = {
   name: 'join',
   specs: [
     ...STATS.map((q) => ({
       id: q,
-      label: `join time (Socket.IO connect → first remote video frame), ${q}`,
+      label: `join time (signalling start → first remote video frame), ${STAT_LABEL[q]}`,
       unit: 'ms',
       better: 'lower' as const,
       baselineLabel: 'bare mediasoup page',
     })),
     ...STATS.map((q) => ({
       id: `janus.${q}`,
-      label: `join time, ours vs Janus, ${q}`,
+      label: `join time, ours vs Janus, ${STAT_LABEL[q]}`,
       unit: 'ms',
       better: 'lower' as const,
       baselineLabel: 'Janus VideoRoom page',
     })),
   ],
   async run(s) {
-    const ours = await measureSystem(s, gatewaySystem(s));
-    const bare = await measureSystem(s, bareSystem(s));
-    let janus: Awaited<ReturnType<typeof measureSystem>> | null = null;
+    const systems: System[] = [gatewaySystem(s), bareSystem(s)];
     let janusReason = s.janusReason ?? undefined;
     if (s.janus) {
       try {
-        janus = await measureSystem(s, await janusSystem(s));
-        if (!janus.samples.length)
-          janusReason = `no Janus join succeeded: ${janus.failures[0] ?? '?'}`;
+        systems.push(await janusSystem(s));
       } catch (err) {
-        janusReason = `Janus run failed: ${(err as Error).message}`;
+        janusReason = `Janus room set-up failed: ${(err as Error).message}`;
       }
     }
+    const [ours, bare, janus = null] = await measureInterleaved(s, systems);
+    if (janus && !janus.samples.length) {
+      janusReason = `no Janus join succeeded: ${janus.failures[0] ?? '?'}`;
+    }
     const values: Record<string, Measured> = {};
-    const why = (x: { failures: string[]; samples: unknown[] }, who: string) =>
+    const why = (x: SystemResult, who: string) =>
       x.samples.length ? undefined : `no ${who} join succeeded: ${x.failures[0] ?? '?'}`;
+    const tailWhy = (x: SystemResult | null, q: string) =>
+      q === 'p95' && x?.samples.length ? x.summary.p95Reason : undefined;
+    const bothWhy = (a?: string, b?: string) =>
+      a && b ? (a === b ? `${a} on both sides` : `${a}; baseline ${b}`) : (a ?? b);
+    const n = (x?: SystemResult | null) => x?.samples.length ?? 0;
     for (const q of STATS) {
       values[q] = {
-        value: ours.summary[q],
-        baseline: bare.summary[q],
-        reason: why(ours, 'gateway') ?? why(bare, 'bare'),
+        value: ours!.summary[q],
+        baseline: bare!.summary[q],
+        reason:
+          why(ours!, 'gateway') ??
+          why(bare!, 'bare') ??
+          bothWhy(tailWhy(ours!, q), tailWhy(bare!, q)),
         ...(q === 'p50'
           ? {
-              note: `${ours.samples.length} joins each after one unmeasured warm-up join (receive-only joiners, publisher sends simulcast camera + mic); start = first Socket.IO request (gateway, bare) or just before the WebSocket (Janus); end = first frame presented`,
+              note:
+                `n = ${n(ours)} gateway / ${n(bare)} bare / ${n(janus)} Janus joins, interleaved round by round after one unmeasured round ` +
+                `(receive-only joiners; every page on WebSocket from the start; publishers send simulcast camera + mic); ` +
+                `start = the page's first WebSocket or Socket.IO request; end = first frame presented; ` +
+                `joins over ${SLOW_JOIN_MS} ms: gateway ${slow(ours!)}, bare ${slow(bare!)}` +
+                (janus ? `, Janus ${slow(janus)}` : ''),
             }
           : {}),
       };
       values[`janus.${q}`] = {
-        value: ours.summary[q],
+        value: ours!.summary[q],
         baseline: janus?.samples.length ? janus.summary[q] : null,
-        reason: janus?.samples.length ? why(ours, 'gateway') : janusReason,
+        reason: janus?.samples.length
+          ? (why(ours!, 'gateway') ?? bothWhy(tailWhy(ours!, q), tailWhy(janus, q)))
+          : janusReason,
       };
     }
     return {

@@ -123,9 +123,9 @@ export const latencySection: Section = {
     return {
       values: {
         'sfu.p50': { value: sfu.p50, baseline: node.p50, note },
-        'sfu.p99': { value: sfu.p99, baseline: node.p99 },
+        'sfu.p99': { value: sfu.p99, baseline: node.p99, reason: sfu.p99Reason },
         'floor.p50': { value: sfu.p50, baseline: floor.p50 },
-        'floor.p99': { value: sfu.p99, baseline: floor.p99 },
+        'floor.p99': { value: sfu.p99, baseline: floor.p99, reason: sfu.p99Reason },
         'janus.p50': {
           value: sfu.p50,
           baseline: v(janus?.p50),
@@ -134,7 +134,7 @@ export const latencySection: Section = {
         'janus.p99': {
           value: sfu.p99,
           baseline: v(janus?.p99),
-          reason: janus ? undefined : (janusReason ?? undefined),
+          reason: janus ? sfu.p99Reason : (janusReason ?? undefined),
         },
       },
       details: {

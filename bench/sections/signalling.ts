@@ -5,6 +5,7 @@
  */
 import type { CycleReport } from '../agents/clients.js';
 import { benchConsult } from '../lib/access.js';
+import { cpuSeconds } from '../lib/proc.js';
 import type { Measured, Section } from '../lib/section.js';
 import { summarise } from '../lib/stats.js';
 
@@ -14,14 +15,17 @@ interface Level {
   failures: number;
   firstError: string | null;
   joinsPerSecond: number;
+  /** Server CPU (the bench process, where the server runs, plus its media worker) per cycle, ms. */
+  cpuPerCycleMs: number | null;
   connect: ReturnType<typeof summarise>;
   join: ReturnType<typeof summarise>;
   createTransport: ReturnType<typeof summarise>;
   leave: ReturnType<typeof summarise>;
 }
 
-function level(concurrency: number, r: CycleReport): Level {
+function level(concurrency: number, r: CycleReport, cpuS: number): Level {
   return {
+    cpuPerCycleMs: r.completed ? (cpuS * 1000) / r.completed : null,
     concurrency,
     completed: r.completed,
     failures: r.failures,
@@ -35,6 +39,32 @@ function level(concurrency: number, r: CycleReport): Level {
 }
 
 const BARE = 'bare mediasoup + Socket.IO';
+
+/** Each level's clients run in this many turns per system, the systems alternating. */
+const TURNS = 4;
+
+/** Runs fn and adds the CPU seconds the given processes used meanwhile to into[0]. */
+async function metered<T>(pids: number[], into: number[], fn: () => Promise<T>): Promise<T> {
+  const sum = () => pids.reduce((a, pid) => a + cpuSeconds(pid), 0);
+  const before = sum();
+  const out = await fn();
+  into[0]! += sum() - before;
+  return out;
+}
+
+function merge(into: CycleReport | null, r: CycleReport): CycleReport {
+  if (!into) return { ...r };
+  return {
+    completed: into.completed + r.completed,
+    failures: into.failures + r.failures,
+    firstError: into.firstError ?? r.firstError,
+    elapsedMs: into.elapsedMs + r.elapsedMs,
+    connectMs: [...into.connectMs, ...r.connectMs],
+    joinMs: [...into.joinMs, ...r.joinMs],
+    createTransportMs: [...into.createTransportMs, ...r.createTransportMs],
+    leaveMs: [...into.leaveMs, ...r.leaveMs],
+  };
+}
 
 export const signallingSection: Section = {
   name: 'signalling',
@@ -68,6 +98,13 @@ export const signallingSection: Section = {
       baselineLabel: BARE,
     },
     {
+      id: 'cpuPerCycle',
+      label: 'server CPU per join cycle at the highest concurrency (Node process + media worker)',
+      unit: 'ms',
+      better: 'lower',
+      baselineLabel: BARE,
+    },
+    {
       id: 'joinsPerSecond',
       label:
         'join cycles per second at the best concurrency (connect, join, createTransport, leave)',
@@ -95,22 +132,49 @@ export const signallingSection: Section = {
         }
       }
       gatewayClients.length = bareClients.length = clients;
-      s.log(`signalling: ${clients} clients, concurrency ${c}`);
-      const g = await agent.call<CycleReport>('cycle', {
-        url: s.gateway.url,
-        clients: gatewayClients,
-        concurrency: c,
-      });
-      results.gateway.push(level(c, g));
-      const b = await agent.call<CycleReport>('cycle', {
-        url: s.bare.url,
-        clients: bareClients,
-        concurrency: c,
-      });
-      results.bare.push(level(c, b));
+      s.log(`signalling: ${clients} clients, concurrency ${c}, ${TURNS} alternating turns each`);
+      // Interleaved: a slow spell of the machine hits both systems alike.
+      let g: CycleReport | null = null;
+      let b: CycleReport | null = null;
+      const gCpu = [0];
+      const bCpu = [0];
+      const size = Math.ceil(clients / TURNS);
+      for (let t = 0; t < TURNS; t++) {
+        const slice = <T>(xs: T[]) => xs.slice(t * size, (t + 1) * size);
+        if (!slice(gatewayClients).length) break;
+        const runs = [
+          async () =>
+            (g = merge(
+              g,
+              await metered([process.pid, s.gateway.workerPid], gCpu, () =>
+                agent.call<CycleReport>('cycle', {
+                  url: s.gateway.url,
+                  clients: slice(gatewayClients),
+                  concurrency: c,
+                }),
+              ),
+            )),
+          async () =>
+            (b = merge(
+              b,
+              await metered([process.pid, s.bare.workerPid], bCpu, () =>
+                agent.call<CycleReport>('cycle', {
+                  url: s.bare.url,
+                  clients: slice(bareClients),
+                  concurrency: c,
+                }),
+              ),
+            )),
+        ];
+        if (t % 2) runs.reverse();
+        for (const run of runs) await run();
+      }
+      results.gateway.push(level(c, g!, gCpu[0]!));
+      results.bare.push(level(c, b!, bCpu[0]!));
       s.log(
         `signalling c=${c}: gateway ${results.gateway.at(-1)!.joinsPerSecond.toFixed(0)} joins/s ` +
-          `(${g.failures} failed${g.firstError ? `: ${g.firstError}` : ''}), bare ${results.bare.at(-1)!.joinsPerSecond.toFixed(0)} joins/s`,
+          `(${g!.failures} failed${g!.firstError ? `: ${g!.firstError}` : ''}), bare ${results.bare.at(-1)!.joinsPerSecond.toFixed(0)} joins/s; ` +
+          `server CPU per cycle: gateway ${results.gateway.at(-1)!.cpuPerCycleMs?.toFixed(2)} ms, bare ${results.bare.at(-1)!.cpuPerCycleMs?.toFixed(2)} ms`,
       );
     }
     const top = (xs: Level[]) => xs[xs.length - 1]!;
@@ -130,9 +194,18 @@ export const signallingSection: Section = {
         baseline: b.join.p50,
         note: `${note}; unloaded (concurrency ${unloaded.concurrency}) p50 ${unloaded.join.p50?.toFixed(2)} ms`,
       },
-      'join.p99': { value: g.join.p99, baseline: b.join.p99 },
+      'join.p99': { value: g.join.p99, baseline: b.join.p99, reason: g.join.p99Reason },
       'createTransport.p50': { value: g.createTransport.p50, baseline: b.createTransport.p50 },
-      'createTransport.p99': { value: g.createTransport.p99, baseline: b.createTransport.p99 },
+      'createTransport.p99': {
+        value: g.createTransport.p99,
+        baseline: b.createTransport.p99,
+        reason: g.createTransport.p99Reason,
+      },
+      cpuPerCycle: {
+        value: g.cpuPerCycleMs,
+        baseline: b.cpuPerCycleMs,
+        note: 'the bench process hosts both servers and runs nothing else meanwhile',
+      },
       joinsPerSecond: {
         value: best(results.gateway),
         baseline: best(results.bare),

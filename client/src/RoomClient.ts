@@ -69,6 +69,8 @@ export class RoomClient extends Emitter<RoomEvents> {
   private ownPeerId: string | null = null;
   private readonly peers = new PeerDirectory();
   private readonly local: Partial<Record<MediaSource, MediaStreamTrack>> = {};
+  /** Send transports being opened, per session: on first publish, not at join. */
+  private readonly pendingSend = new WeakMap<Session, Promise<ms.Transport | undefined>>();
   private mediaPromise: Promise<void> | null = null;
   /** Bumped on every join and teardown, so a stale getUserMedia result is discarded. */
   private mediaEpoch = 0;
@@ -146,6 +148,10 @@ export class RoomClient extends Emitter<RoomEvents> {
       auth: { token },
       forceNew: true,
       reconnectionDelayMax: 5000,
+      // WebSocket from the start (no long-polling phase to upgrade from, ~50 ms off a join);
+      // long-polling only where the WebSocket fails to open (a proxy that blocks it).
+      transports: ['websocket', 'polling'],
+      tryAllTransports: true,
     });
     this.socket = socket;
     this.bindSocket(socket);
@@ -500,12 +506,11 @@ export class RoomClient extends Emitter<RoomEvents> {
       routerRtpCapabilities: joined.routerRtpCapabilities,
     });
     s.device = device;
-    const [sendInfo, recvInfo] = await Promise.all([
-      this.req(s, 'createTransport', { direction: 'send' }),
-      this.req(s, 'createTransport', { direction: 'recv' }),
-    ]);
+    // A participant who may publish opens the send transport alongside; one who may not never does.
+    const sending = this.tokenClaims?.grants.publish ? this.sendTransport(s) : null;
+    sending?.catch(() => undefined); // reported when a produce needs it
+    const recvInfo = await this.req(s, 'createTransport', { direction: 'recv' });
     if (!live()) return;
-    this.createTransport(s, device, 'send', sendInfo);
     this.createTransport(s, device, 'recv', recvInfo);
 
     for (const p of joined.peers) {
@@ -886,10 +891,26 @@ export class RoomClient extends Emitter<RoomEvents> {
     this.emit('localState', this.localState);
   }
 
+  /** The session's send transport, opened on first use (shared by concurrent callers). */
+  private sendTransport(s: Session): Promise<ms.Transport | undefined> {
+    if (s.transports.send) return Promise.resolve(s.transports.send);
+    let pending = this.pendingSend.get(s);
+    if (!pending) {
+      pending = this.req(s, 'createTransport', { direction: 'send' }).then((info) => {
+        if (s.closed || !s.device) return undefined;
+        this.createTransport(s, s.device, 'send', info);
+        return s.transports.send;
+      });
+      this.pendingSend.set(s, pending);
+      // A failed attempt is not kept: the next publish tries again.
+      pending.catch(() => this.pendingSend.delete(s));
+    }
+    return pending;
+  }
+
   private async produce(s: Session, source: MediaSource, track: MediaStreamTrack): Promise<void> {
-    const transport = s.transports.send;
     const device = s.device;
-    if (!transport || !device) return;
+    if (!device) return;
     const kind = source === 'mic' ? 'audio' : 'video';
     if (!device.canProduce(kind)) {
       this.emit('error', {
@@ -899,6 +920,14 @@ export class RoomClient extends Emitter<RoomEvents> {
       });
       return;
     }
+    let transport: ms.Transport | undefined;
+    try {
+      transport = await this.sendTransport(s);
+    } catch (err) {
+      if (!s.closed) this.reportError(err, `Could not send your ${source}`);
+      return;
+    }
+    if (!transport || s.closed) return;
     const paused = source === 'mic' ? this.micMuted : source === 'camera' ? this.cameraOff : false;
     track.enabled = !paused;
     let producer: ms.Producer;

@@ -5,7 +5,7 @@
 import type { ChatEntry } from '../../src/protocol';
 import { Emitter } from './emitter';
 
-/** The server's limit (CHAT_MAX_CHARS in src/signalling/messages.ts), counted after trimming. */
+/** The server's limit (CHAT_MAX_CHARS in src/protocol), counted after trimming. */
 export const CHAT_MAX_CHARS = 2000;
 
 export type ChatMessage = ChatEntry & { peerId?: string };

@@ -40,14 +40,15 @@ export interface ResumePlan {
 }
 
 /**
- * True when the server kept our session and both local transports are among its transports,
- * so media never stopped and everything can be kept.
+ * True when the server kept our session and our local transports are among its transports
+ * (the receive transport, and the send transport if we opened one: a participant who never
+ * published has none), so media never stopped and everything can be kept.
  */
 export function canResume(local: LocalMedia, resumed: ResumedState | undefined): boolean {
   if (!resumed) return false;
   const ids = new Set(resumed.transports.map((t) => t.id));
-  const mine = [local.transports.send, local.transports.recv];
-  return mine.every((id) => id !== undefined && ids.has(id));
+  const { send, recv } = local.transports;
+  return recv !== undefined && ids.has(recv) && (send === undefined || ids.has(send));
 }
 
 export function planResume(

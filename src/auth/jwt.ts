@@ -3,12 +3,30 @@
  * grants and invite links. One place signs and verifies them, so every kind refuses the same
  * attacks (alg none or another algorithm, a bad signature, another audience or issuer, expiry).
  */
-import { randomUUID } from 'node:crypto';
+import { createSecretKey, randomUUID, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { z } from 'zod';
 import { GatewayError } from '../errors.js';
 
 export const TOKEN_ISSUER = 'telemed-gateway';
+
+/** Secrets seen so far; a gateway has one, tests a few. */
+const keys = new Map<string, KeyObject>();
+const MAX_KEYS = 16;
+
+/**
+ * The secret as a KeyObject, made once: given a string, jsonwebtoken first tries to parse it
+ * as a public (or private) key on every call, fails, and only then makes a secret key.
+ */
+function keyOf(secret: string): KeyObject {
+  let key = keys.get(secret);
+  if (!key) {
+    if (keys.size >= MAX_KEYS) keys.clear();
+    key = createSecretKey(Buffer.from(secret, 'utf8'));
+    keys.set(secret, key);
+  }
+  return key;
+}
 
 export function signToken(
   secret: string,
@@ -16,7 +34,7 @@ export function signToken(
   audience: string,
   ttlSeconds: number,
 ): string {
-  return jwt.sign(claims, secret, {
+  return jwt.sign(claims, keyOf(secret), {
     algorithm: 'HS256',
     issuer: TOKEN_ISSUER,
     audience,
@@ -38,7 +56,7 @@ export function verifyToken<S extends z.ZodType>(
   }
   let payload: unknown;
   try {
-    payload = jwt.verify(token, secret, {
+    payload = jwt.verify(token, keyOf(secret), {
       algorithms: ['HS256'],
       issuer: TOKEN_ISSUER,
       audience,

@@ -146,6 +146,8 @@ interface Entry {
   applied: Layers;
   /** Layers the client chose with setPreferredLayers (FULL when it did not). */
   clientPreferred: Layers;
+  /** A lower spatial layer held while the first key frame is awaited (null: none). */
+  firstFrameCap: number | null;
   score: number;
   levels: VideoLevel[];
   /** Measured bit/s (audio consumers). */
@@ -221,6 +223,7 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
       bandwidthState: 'on',
       applied: FULL,
       clientPreferred: FULL,
+      firstFrameCap: null,
       score: consumer.score.score,
       levels: [],
       bitrate: 0,
@@ -283,6 +286,17 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
       spatialLayer: layers.spatialLayer ?? FULL.spatialLayer,
       temporalLayer: layers.temporalLayer ?? FULL.temporalLayer,
     };
+    await this.#applyLayers(entry, entry.applied);
+  }
+
+  /**
+   * Holds a consumer at most at `spatialLayer` until its first key frame (null lifts it);
+   * see firstKeyFrame.ts. Not a bandwidth decision: the client hears nothing of it.
+   */
+  async capFirstFrame(consumerId: string, spatialLayer: number | null): Promise<void> {
+    const entry = this.#entries.get(consumerId);
+    if (!entry) return;
+    entry.firstFrameCap = spatialLayer;
     await this.#applyLayers(entry, entry.applied);
   }
 
@@ -574,9 +588,13 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     entry.applied = cap;
     if (consumer.type !== 'simulcast' && consumer.type !== 'svc') return;
     const sent = entry.layerWatch?.limit;
+    const first = entry.firstFrameCap;
     const layers = lowerLayers(
-      lowerLayers(cap, entry.clientPreferred),
-      sent === null || sent === undefined ? FULL : { ...FULL, spatialLayer: sent },
+      lowerLayers(
+        lowerLayers(cap, entry.clientPreferred),
+        sent === null || sent === undefined ? FULL : { ...FULL, spatialLayer: sent },
+      ),
+      first === null ? FULL : { ...FULL, spatialLayer: first },
     );
     const max = consumerMaxLayers(consumer);
     const target = lowerLayers(layers, max);

@@ -14,6 +14,7 @@ import type {
 } from '../protocol/vocabulary.js';
 import { TypedEmitter } from '../util/TypedEmitter.js';
 import { BandwidthAdapter } from './BandwidthAdapter.js';
+import { chaseFirstKeyFrame, DEFAULT_FIRST_KEY_FRAME } from './firstKeyFrame.js';
 
 export type Direction = 'send' | 'recv';
 export type { ProducerAppData };
@@ -294,6 +295,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
       this.safeEmit('consumerClosed', consumer.id);
     });
     this.bandwidth.add(consumer, producer, transport);
+    // A lost key-frame request must not leave the new viewer a second without a picture.
+    chaseFirstKeyFrame(consumer, DEFAULT_FIRST_KEY_FRAME, (layer) =>
+      this.bandwidth.capFirstFrame(consumer.id, layer),
+    );
     return consumer;
   }
 

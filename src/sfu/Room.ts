@@ -24,9 +24,26 @@ type RoomEvents = {
   close: [reason: RoomCloseReason];
 };
 
+/** A router (and its speaker observer) of an emptied consult, kept for the next join. */
+export interface WarmMedia {
+  slot: WorkerSlot;
+  router: types.Router;
+  speakerObserver: types.ActiveSpeakerObserver;
+}
+
 export class Room extends TypedEmitter<RoomEvents> {
   readonly peers = new Map<string, Peer>();
   #closed = false;
+  /**
+   * Set by the registry: offered the router when the room closes because it emptied; true
+   * when it keeps it (the room then does not close it).
+   */
+  keepWarm?: (media: WarmMedia) => boolean;
+  readonly #onWorkerClose = () => this.close('media_server_restarted');
+  readonly #onDominantSpeaker = ({ producer }: types.ActiveSpeakerObserverDominantSpeaker) => {
+    const peerId = (producer.appData as Partial<ProducerAppData>).peerId ?? null;
+    this.safeEmit('activeSpeaker', peerId);
+  };
 
   private constructor(
     readonly consultId: string,
@@ -37,20 +54,28 @@ export class Room extends TypedEmitter<RoomEvents> {
     private readonly logger: Logger,
   ) {
     super();
-    router.on('workerclose', () => this.close('media_server_restarted'));
-    speakerObserver.on('dominantspeaker', ({ producer }) => {
-      const peerId = (producer.appData as Partial<ProducerAppData>).peerId ?? null;
-      this.safeEmit('activeSpeaker', peerId);
-    });
+    router.on('workerclose', this.#onWorkerClose);
+    speakerObserver.on('dominantspeaker', this.#onDominantSpeaker);
   }
 
-  /** Creates the consult's router on the given worker. */
+  /** Creates the consult's router on the given worker, or takes over a warm one. */
   static async create(
     consultId: string,
     slot: WorkerSlot,
     limits: TransportLimits,
     logger: Logger,
+    warm?: WarmMedia,
   ): Promise<Room> {
+    if (warm && !warm.router.closed && !warm.speakerObserver.closed) {
+      return new Room(
+        consultId,
+        warm.slot,
+        warm.router,
+        warm.speakerObserver,
+        limits,
+        logger.child({ consultId }),
+      );
+    }
     const router = await slot.worker.createRouter({ mediaCodecs, appData: { consultId } });
     try {
       const observer = await router.createActiveSpeakerObserver({ interval: 300 });
@@ -133,7 +158,18 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.#closed = true;
     for (const peer of [...this.peers.values()]) peer.close(reason);
     this.peers.clear();
-    if (!this.router.closed) this.router.close();
+    this.router.off('workerclose', this.#onWorkerClose);
+    this.speakerObserver.off('dominantspeaker', this.#onDominantSpeaker);
+    const kept =
+      reason === 'empty' &&
+      !this.router.closed &&
+      (this.keepWarm?.({
+        slot: this.slot,
+        router: this.router,
+        speakerObserver: this.speakerObserver,
+      }) ??
+        false);
+    if (!kept && !this.router.closed) this.router.close();
     this.logger.info({ reason }, 'consult room closed');
     this.safeEmit('close', reason);
   }

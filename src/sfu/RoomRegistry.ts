@@ -1,6 +1,7 @@
 /**
  * The live consult rooms of this process. Room creation is serialised per consult so two
- * simultaneous joins cannot create two routers for one consult.
+ * simultaneous joins cannot create two routers for one consult. A consult that empties keeps
+ * its router warm for `warmMs`, so a participant who rejoins (or the next one) skips creating it.
  */
 import type { Logger } from '../logger.js';
 import {
@@ -10,7 +11,7 @@ import {
 } from '../protocol/vocabulary.js';
 import { TypedEmitter } from '../util/TypedEmitter.js';
 import type { TransportLimits } from './Peer.js';
-import { Room } from './Room.js';
+import { Room, type WarmMedia } from './Room.js';
 import type { WorkerPool } from './WorkerPool.js';
 
 const mediaSources = mediaSourceSchema.options;
@@ -22,13 +23,57 @@ type RegistryEvents = {
 export class RoomRegistry extends TypedEmitter<RegistryEvents> {
   readonly rooms = new Map<string, Room>();
   readonly #pending = new Map<string, Promise<Room>>();
+  readonly #warm = new Map<string, { media: WarmMedia; timer: NodeJS.Timeout }>();
+  #closing = false;
 
   constructor(
     private readonly pool: WorkerPool,
     private readonly limits: TransportLimits,
     private readonly logger: Logger,
+    /** How long an emptied consult's router is kept for the next join, ms (0: not kept). */
+    private readonly warmMs = 0,
   ) {
     super();
+  }
+
+  /** Routers kept warm now (for tests and /metrics). */
+  get warmRouters(): number {
+    return this.#warm.size;
+  }
+
+  #keepWarm(consultId: string, media: WarmMedia): boolean {
+    if (this.warmMs <= 0 || this.#closing || media.slot.worker.closed) return false;
+    this.#dropWarm(consultId);
+    const timer = setTimeout(() => this.#dropWarm(consultId), this.warmMs);
+    timer.unref();
+    this.#warm.set(consultId, { media, timer });
+    // A worker that dies takes its routers with it.
+    media.router.observer.once('close', () => {
+      if (this.#warm.get(consultId)?.media === media) {
+        clearTimeout(timer);
+        this.#warm.delete(consultId);
+      }
+    });
+    return true;
+  }
+
+  /** Takes the consult's warm router, if it has a usable one. */
+  #takeWarm(consultId: string): WarmMedia | undefined {
+    const warm = this.#warm.get(consultId);
+    if (!warm) return undefined;
+    clearTimeout(warm.timer);
+    this.#warm.delete(consultId);
+    const { media } = warm;
+    if (media.router.closed || media.slot.worker.closed) return undefined;
+    return media;
+  }
+
+  #dropWarm(consultId: string): void {
+    const warm = this.#warm.get(consultId);
+    if (!warm) return;
+    clearTimeout(warm.timer);
+    this.#warm.delete(consultId);
+    if (!warm.media.router.closed) warm.media.router.close();
   }
 
   /** The consult's live room, created on the least-loaded worker when there is none. */
@@ -38,9 +83,11 @@ export class RoomRegistry extends TypedEmitter<RegistryEvents> {
     const pending = this.#pending.get(consultId);
     if (pending) return pending;
     const creating = (async () => {
-      const slot = this.pool.leastLoaded();
-      const room = await Room.create(consultId, slot, this.limits, this.logger);
+      const warm = this.#takeWarm(consultId);
+      const slot = warm?.slot ?? this.pool.leastLoaded();
+      const room = await Room.create(consultId, slot, this.limits, this.logger, warm);
       this.pool.host(slot, room);
+      room.keepWarm = (media) => this.#keepWarm(consultId, media);
       this.rooms.set(consultId, room);
       room.once('close', () => {
         if (this.rooms.get(consultId) === room) this.rooms.delete(consultId);
@@ -107,8 +154,10 @@ export class RoomRegistry extends TypedEmitter<RegistryEvents> {
     return { producersBySource, perPeerMax };
   }
 
-  /** Closes every room, telling their peers why. */
+  /** Closes every room, telling their peers why, and every warm router. */
   closeAll(reason: RoomCloseReason): void {
+    this.#closing = true;
     for (const room of [...this.rooms.values()]) room.close(reason);
+    for (const consultId of [...this.#warm.keys()]) this.#dropWarm(consultId);
   }
 }

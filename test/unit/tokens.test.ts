@@ -78,4 +78,23 @@ describe('join tokens', () => {
       expect.objectContaining({ code: 'unauthorized' }),
     );
   });
+
+  it('verifies with a cached key object what a plain string secret signed, and tells secrets apart', () => {
+    // Tokens signed before the key object (or by `npm run token`) stay valid.
+    const token = jwt.sign(claims, SECRET, { issuer: TOKEN_ISSUER, audience: JOIN_AUDIENCE });
+    expect(verifyJoinToken(SECRET, token).sub).toBe('u1');
+    const minted = mintJoinToken(SECRET, {
+      consultId: 'c1',
+      role: 'doctor',
+      name: 'Dr. Who',
+      ttlSeconds: 600,
+    });
+    expect(jwt.verify(minted, SECRET, { algorithms: ['HS256'] })).toMatchObject({
+      consultId: 'c1',
+    });
+    // The cache is per secret: a token of one secret never verifies under another.
+    expect(() => verifyJoinToken('another-secret-xyz', minted)).toThrow(
+      expect.objectContaining({ code: 'unauthorized' }),
+    );
+  });
 });

@@ -1,0 +1,83 @@
+/**
+ * The first picture of a new video consumer. mediasoup asks the sender for a key frame when
+ * a consumer is resumed, but while that request is pending (1 s) it swallows further
+ * requests for the same stream, so one lost request costs a second of black video. Until a
+ * key frame has been forwarded, every `intervalMs` this asks again and, on a simulcast
+ * consumer, lowers its spatial layer one step, so that a request for another stream goes out
+ * at once; the cap is lifted as soon as a key frame is forwarded.
+ */
+import type { types } from 'mediasoup';
+import { consumerMaxLayers } from './layers.js';
+
+export interface FirstKeyFrameOptions {
+  /** How long to wait for a forwarded key frame before asking again, ms. */
+  intervalMs: number;
+  /** Ask again at most this many times. */
+  maxRetries: number;
+}
+
+export const DEFAULT_FIRST_KEY_FRAME: FirstKeyFrameOptions = { intervalMs: 300, maxRetries: 4 };
+
+/** Caps a simulcast consumer's spatial layer while its first key frame is awaited (null lifts it). */
+export type LayerCap = (spatialLayer: number | null) => Promise<void>;
+
+/**
+ * Watches a video consumer from its first resume until it forwards a key frame (or is
+ * closed, or the retries are used up). Returns a function that stops watching.
+ */
+export function chaseFirstKeyFrame(
+  consumer: types.Consumer,
+  options: FirstKeyFrameOptions = DEFAULT_FIRST_KEY_FRAME,
+  cap?: LayerCap,
+): () => void {
+  if (consumer.kind !== 'video' || consumer.closed) return () => undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let retries = 0;
+  let capped = false;
+  let done = false;
+  const top = consumer.preferredLayers?.spatialLayer ?? consumerMaxLayers(consumer).spatialLayer;
+
+  const onTrace = (trace: types.ConsumerTraceEventData) => {
+    if (trace.type === 'keyframe' && trace.direction === 'out') stop();
+  };
+  const onResume = () => {
+    if (done || timer) return;
+    consumer.on('trace', onTrace);
+    consumer.enableTraceEvent(['keyframe']).catch(() => undefined);
+    timer = setTimeout(retry, options.intervalMs);
+  };
+  const retry = () => {
+    timer = undefined;
+    if (done || consumer.closed) return;
+    if (consumer.paused) {
+      // Paused meanwhile (client or bandwidth): no frame is expected, so nothing to ask yet.
+      timer = setTimeout(retry, options.intervalMs);
+      return;
+    }
+    retries++;
+    consumer.requestKeyFrame().catch(() => undefined);
+    const layer = top - retries;
+    if (cap && consumer.type === 'simulcast' && layer >= 0) {
+      capped = true;
+      void cap(layer).catch(() => undefined);
+    }
+    if (retries < options.maxRetries) timer = setTimeout(retry, options.intervalMs);
+    else stop();
+  };
+  function stop(): void {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    consumer.observer.off('resume', onResume);
+    consumer.off('trace', onTrace);
+    if (!consumer.closed) {
+      consumer.enableTraceEvent([]).catch(() => undefined);
+      if (capped) void cap?.(null).catch(() => undefined);
+    }
+  }
+
+  consumer.observer.on('resume', onResume);
+  consumer.observer.once('close', stop);
+  if (!consumer.paused) onResume();
+  return stop;
+}
