@@ -17,11 +17,17 @@ import { recordTimeline } from '../components/recordTimeline';
 import { shell } from '../components/shell';
 import { statusBadge } from '../components/status';
 import { roleLabel } from '../tiles';
+import { networkLabel } from '../network';
 import type { Role } from '../../../src/signalling/messages';
 import type { Cleanup } from '../router';
 
 const ROLES: readonly string[] = ['admin', 'doctor', 'specialist', 'guest'];
 const role = (r: string) => (ROLES.includes(r) ? roleLabel(r as Role) : r);
+
+function networkCell(value: string | null | undefined): HTMLElement {
+  const { text, title } = networkLabel(value);
+  return h('td', { title: title || undefined, testid: 'record-network' }, text);
+}
 
 function card(id: string, title: string, ...children: (Node | null)[]): HTMLElement {
   return h(
@@ -129,7 +135,7 @@ function participantsTable(r: ConsultRecord): HTMLElement {
             ),
             h('td', {}, role(p.role)),
             h('td', { title: p.userAgent ?? '' }, p.browser ?? '—'),
-            h('td', {}, p.networkType ?? '—'),
+            networkCell(p.networkType),
             h('td', {}, joinsList(p, live)),
             h(
               'td',
