@@ -207,8 +207,7 @@ export class TileView {
     tile.layer.hidden = spatialLayer === null;
     tile.layer.textContent = spatialLayer === null ? '' : layerLabel(spatialLayer);
     tile.layer.dataset.layer = spatialLayer === null ? '' : String(spatialLayer);
-    tile.layer.title =
-      spatialLayer === null ? '' : `Receiving ${layerLabel(spatialLayer)} video`;
+    tile.layer.title = spatialLayer === null ? '' : `Receiving ${layerLabel(spatialLayer)} video`;
   }
 
   private updateLayout(tile: Tile): void {

@@ -13,7 +13,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestBrowser } from '../support/browser.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import type { Consult, User } from '../../src/store/repositories.js';
-import { logIn, openPage, pageEvents, receivesMedia, remoteStats, waitConnected } from './helpers.js';
+import {
+  logIn,
+  openPage,
+  pageEvents,
+  receivesMedia,
+  remoteStats,
+  waitConnected,
+} from './helpers.js';
 
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
 const LAPTOP = { viewport: { width: 1366, height: 768 } };
@@ -157,7 +164,7 @@ describe('the consult room on a phone and a laptop', () => {
     // Three tiles fill the stage: together they cover over half of it.
     const cover = await phone.evaluate(() => {
       const stage = document.getElementById('tiles')!.getBoundingClientRect();
-      const tiles = [...document.querySelectorAll('#tiles > .tile')].map((t) =>
+      const tiles = Array.from(document.querySelectorAll('#tiles > .tile')).map((t) =>
         t.getBoundingClientRect(),
       );
       return tiles.reduce((a, r) => a + r.width * r.height, 0) / (stage.width * stage.height);

@@ -1,11 +1,14 @@
 /** The consult stage's layout: tiles fill the space they have; a spotlight takes most of it. */
 import { describe, expect, it } from 'vitest';
-import { gridBoxes, spotlightBoxes, type Box } from '../../client/src/stage.js';
+import { gridBoxes, spotlightBoxes, type Box } from '../../client/src/stageLayout.js';
 
 const inside = (b: Box, w: number, h: number) =>
   b.x >= -0.01 && b.y >= -0.01 && b.x + b.w <= w + 0.01 && b.y + b.h <= h + 0.01;
 const overlap = (a: Box, b: Box) =>
-  a.x < b.x + b.w - 0.01 && b.x < a.x + a.w - 0.01 && a.y < b.y + b.h - 0.01 && b.y < a.y + a.h - 0.01;
+  a.x < b.x + b.w - 0.01 &&
+  b.x < a.x + a.w - 0.01 &&
+  a.y < b.y + b.h - 0.01 &&
+  b.y < a.y + a.h - 0.01;
 const area = (boxes: Box[]) => boxes.reduce((n, b) => n + b.w * b.h, 0);
 
 describe('gridBoxes', () => {

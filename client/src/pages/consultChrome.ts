@@ -159,11 +159,7 @@ export class ConsultChrome {
     append(
       ui.after,
       after.released
-        ? h(
-            'p',
-            { testid: 'devices-released' },
-            'Your camera and microphone are off and released.',
-          )
+        ? h('p', { testid: 'devices-released' }, 'Your camera and microphone are off and released.')
         : null,
       h('p', { testid: 'after-next' }, after.next),
       after.recordHref
