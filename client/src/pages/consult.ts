@@ -273,11 +273,11 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
         : !over && state === 'left'
           ? 'You can re-join while the consult goes on.'
           : host && recordHref
-            ? 'The consult record (participants, chat, timeline and your notes) is ready.'
+            ? 'The consult record (participants, chat, timeline and your notes) is ready: “View the record” above.'
             : host
               ? 'The consult record is on your dashboard.'
               : 'You can close this window. The clinic will contact you about any next steps.';
-    chrome.showAfter({ released: hadMedia, next, recordHref: host ? recordHref : null });
+    chrome.showAfter({ released: hadMedia, next });
   }
 
   function renderTokenInfo(token: string): void {

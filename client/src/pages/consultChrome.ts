@@ -26,10 +26,8 @@ export interface CallPhase {
 export interface AfterCall {
   /** This page had a camera or microphone, now stopped. */
   released: boolean;
-  /** What happens next, in a sentence or two. */
+  /** What happens next, in a sentence or two (the banner above has the links). */
   next: string;
-  /** The record page, for those who may open it. */
-  recordHref: string | null;
 }
 
 function setText(el: Element, text: string): void {
@@ -162,13 +160,6 @@ export class ConsultChrome {
         ? h('p', { testid: 'devices-released' }, 'Your camera and microphone are off and released.')
         : null,
       h('p', { testid: 'after-next' }, after.next),
-      after.recordHref
-        ? h(
-            'a',
-            { class: 'button-link', href: after.recordHref, testid: 'after-record' },
-            'Open the consult record',
-          )
-        : null,
     );
   }
 
