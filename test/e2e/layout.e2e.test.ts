@@ -246,7 +246,7 @@ describe('the consult room on a phone and a laptop', () => {
     await expect.poll(() => radioPage.getByTestId('chat-toggle').isVisible()).toBe(true);
     await inViewport(radioPage, 'mute-button');
     await shot(radioPage, 'consult-768x1024.png');
-  }, 120_000);
+  }, 180_000);
 
   it('after the end: controls off, every track stopped, the page says so; the host gets the record link', async () => {
     await phone.getByTestId('end-button').tap();
