@@ -1,17 +1,13 @@
-/** The browser client: picks the page for the URL and keeps the login session. */
+/**
+ * The browser client: picks the page for the URL and keeps the login session. The consult page
+ * is in the entry bundle (a join starts without another request); every other page is its own
+ * chunk, loaded when first shown.
+ */
 import { Api } from './api';
 import type { UserRole } from './api';
 import { Auth } from './auth';
 import type { AppContext } from './context';
-import { adminPage } from './pages/admin';
-import { auditPage } from './pages/audit';
 import { consultPage } from './pages/consult';
-import { doctorPage } from './pages/doctor';
-import { invitePage } from './pages/invite';
-import { loginPage } from './pages/login';
-import { notFoundPage } from './pages/notFound';
-import { recordPage } from './pages/record';
-import { specialistPage } from './pages/specialist';
 import { Router } from './router';
 import type { Cleanup } from './router';
 
@@ -19,10 +15,11 @@ const root = document.getElementById('app')!;
 const auth = new Auth();
 const api = new Api(auth);
 
-const HOMES: Record<UserRole, (ctx: AppContext) => Cleanup> = {
-  admin: adminPage,
-  doctor: doctorPage,
-  specialist: specialistPage,
+/** Each role's home page, loaded on demand. */
+const HOMES: Record<UserRole, () => Promise<(ctx: AppContext) => Cleanup>> = {
+  admin: async () => (await import('./pages/admin')).adminPage,
+  doctor: async () => (await import('./pages/doctor')).doctorPage,
+  specialist: async () => (await import('./pages/specialist')).specialistPage,
 };
 
 /** Logged-in pages other than the role homes: the record id, or 'audit' for /admin/audit. */
@@ -50,7 +47,10 @@ const router = new Router(async (url) => {
   const token = url.searchParams.get('token')?.trim() || null;
 
   // Invite links and join grants need no login.
-  if (invite && (path === '/' || path === '/consult')) return invitePage(ctx, invite);
+  if (invite && (path === '/' || path === '/consult')) {
+    const { invitePage } = await import('./pages/invite');
+    return ctx.isCurrent() ? invitePage(ctx, invite) : undefined;
+  }
   if (path === '/consult' || (path === '/' && token)) return consultPage(ctx, { token });
 
   if (path === '/login') {
@@ -59,7 +59,8 @@ const router = new Router(async (url) => {
     const next = url.searchParams.get('next');
     const back = next && signedInPage(next) ? next : null;
     if (user) return ctx.navigate(back ?? Auth.home(user.role), { replace: true });
-    return loginPage(ctx, back);
+    const { loginPage } = await import('./pages/login');
+    return ctx.isCurrent() ? loginPage(ctx, back) : undefined;
   }
 
   const page = signedInPage(path);
@@ -68,19 +69,27 @@ const router = new Router(async (url) => {
     const user = await auth.restore();
     if (!ctx.isCurrent()) return;
     if (!user) return ctx.navigate(`/login?next=${encodeURIComponent(path)}`, { replace: true });
-    if (page !== 'audit') return recordPage(ctx, page.record);
+    if (page !== 'audit') {
+      const { recordPage } = await import('./pages/record');
+      return ctx.isCurrent() ? recordPage(ctx, page.record) : undefined;
+    }
     if (user.role !== 'admin') return ctx.navigate(Auth.home(user.role), { replace: true });
-    return auditPage(ctx);
+    const { auditPage } = await import('./pages/audit');
+    return ctx.isCurrent() ? auditPage(ctx) : undefined;
   }
 
   const role = (Object.keys(HOMES) as UserRole[]).find((r) => path === `/${r}`);
-  if (!role && path !== '/') return notFoundPage(ctx);
+  if (!role && path !== '/') {
+    const { notFoundPage } = await import('./pages/notFound');
+    return ctx.isCurrent() ? notFoundPage(ctx) : undefined;
+  }
   root.replaceChildren();
   const user = await auth.restore();
   if (!ctx.isCurrent()) return;
   if (!user) return ctx.navigate('/login', { replace: true });
   if (role !== user.role) return ctx.navigate(Auth.home(user.role), { replace: true });
-  return HOMES[role](ctx);
+  const home = await HOMES[role]();
+  return ctx.isCurrent() ? home(ctx) : undefined;
 });
 
 // Logged out, or logged in as someone else in another tab: leave pages of the old session.

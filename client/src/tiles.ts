@@ -2,11 +2,11 @@ import type { Role } from '../../src/protocol';
 import type { QualityLevel, QualityReading } from './quality';
 import type { RemotePeerView, RemoteTrack, RemoteVideoState } from './types';
 
-/** What the layer badge says for each simulcast spatial layer (0 is the lowest). */
-const LAYER_LABELS = ['low', 'medium', 'high'] as const;
+/** What the video-quality badge says for each simulcast spatial layer (0 is the lowest). */
+const LAYER_LABELS = ['Low', 'SD', 'HD'] as const;
 
 export function layerLabel(spatialLayer: number): string {
-  return LAYER_LABELS[Math.min(Math.max(spatialLayer, 0), LAYER_LABELS.length - 1)] ?? 'low';
+  return LAYER_LABELS[Math.min(Math.max(spatialLayer, 0), LAYER_LABELS.length - 1)] ?? 'Low';
 }
 
 const ROLE_LABELS: Record<Role, string> = {
@@ -51,7 +51,7 @@ interface Tile {
   qualityLabel: HTMLElement;
   /** "Poor connection — video paused" over the video. */
   videoPaused: HTMLElement;
-  /** The forwarded camera layer: low / medium / high. */
+  /** The forwarded camera layer: Low / SD / HD. */
   layer: HTMLElement;
   /** Video consumers the server paused for this client's bandwidth. */
   pausedVideos: Set<string>;
@@ -63,6 +63,8 @@ export interface TileOptions {
   onAutoplayBlocked: () => void;
   /** For hosts: each remote tile gets a Remove button that calls this. */
   onRemove?: (peerId: string, displayName: string) => void;
+  /** Called when a tile comes, goes or changes what it shows (the stage lays out again). */
+  onChange?: () => void;
 }
 
 /** Renders one tile per remote participant into `container`. */
@@ -88,6 +90,7 @@ export class TileView {
     tile.screen.hidden = !view.screenOn;
     tile.root.setAttribute('aria-label', `${view.displayName}, ${roleLabel(view.role)}`);
     tile.remove?.setAttribute('aria-label', `Remove ${view.displayName} from the consult`);
+    this.options.onChange?.();
   }
 
   removePeer(peerId: string): void {
@@ -98,6 +101,7 @@ export class TileView {
     }
     tile.root.remove();
     this.tiles.delete(peerId);
+    this.options.onChange?.();
   }
 
   addTrack(t: RemoteTrack): void {
@@ -203,8 +207,7 @@ export class TileView {
     tile.layer.hidden = spatialLayer === null;
     tile.layer.textContent = spatialLayer === null ? '' : layerLabel(spatialLayer);
     tile.layer.dataset.layer = spatialLayer === null ? '' : String(spatialLayer);
-    tile.layer.title =
-      spatialLayer === null ? '' : `Receiving ${layerLabel(spatialLayer)} quality video`;
+    tile.layer.title = spatialLayer === null ? '' : `Receiving ${layerLabel(spatialLayer)} video`;
   }
 
   private updateLayout(tile: Tile): void {
@@ -215,6 +218,7 @@ export class TileView {
     const paused = tile.pausedVideos.size > 0;
     tile.videoPaused.hidden = !paused;
     tile.root.dataset.video = paused ? 'paused' : hasVideo ? 'on' : 'none';
+    this.options.onChange?.();
   }
 
   private ensure(peerId: string): Tile {
@@ -297,6 +301,7 @@ export class TileView {
       remove,
     };
     this.tiles.set(peerId, tile);
+    this.options.onChange?.();
     return tile;
   }
 }

@@ -1,7 +1,7 @@
 /** Shared steps of the browser tests: pages with logging, logging in, and media checks. */
 import type { Page } from 'playwright-core';
 import { expect } from 'vitest';
-import { launchBrowser, type TestBrowser } from '../support/browser.js';
+import { launchBrowser, type DeviceOptions, type TestBrowser } from '../support/browser.js';
 import { TEST_PASSWORD } from '../support/gateway.js';
 
 export interface RemoteStat {
@@ -14,14 +14,15 @@ export interface RemoteStat {
 
 /**
  * A fresh browser (its own profile) with one page whose errors are logged under `name`;
- * `args` adds Chromium switches.
+ * `args` adds Chromium switches, `device` emulates a screen (e.g. a phone).
  */
 export async function openPage(
   browsers: TestBrowser[],
   name: string,
   args: readonly string[] = [],
+  device: DeviceOptions = {},
 ): Promise<{ browser: TestBrowser; page: Page }> {
-  const browser = await launchBrowser(args);
+  const browser = await launchBrowser(args, device);
   browsers.push(browser);
   const page = await browser.context.newPage();
   page.on('pageerror', (err) => console.error(`[${name}] page error:`, err.message));

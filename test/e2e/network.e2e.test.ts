@@ -234,7 +234,7 @@ describe('a consult over an impaired network', () => {
     expect(await paused.isVisible()).toBe(false);
 
     toSpecialist.emit('layersChanged', { consumerId: video.id, spatialLayer: 0, temporalLayer: 2 });
-    await expect.poll(() => layer.textContent()).toBe('low');
+    await expect.poll(() => layer.textContent()).toBe('Low');
     toSpecialist.emit('videoPaused', { consumerId: video.id, reason: 'bandwidth' });
     await expect.poll(() => paused.isVisible()).toBe(true);
     expect(await paused.textContent()).toContain('Poor connection — video paused');
@@ -243,7 +243,7 @@ describe('a consult over an impaired network', () => {
     toSpecialist.emit('videoResumed', { consumerId: video.id });
     toSpecialist.emit('layersChanged', { consumerId: video.id, spatialLayer: 2, temporalLayer: 2 });
     await expect.poll(() => paused.isVisible()).toBe(false);
-    await expect.poll(() => layer.textContent()).toBe('high');
+    await expect.poll(() => layer.textContent()).toBe('HD');
     expect(await tile.getAttribute('data-video')).toBe('on');
   }, 20_000);
 

@@ -25,17 +25,28 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
+/** The screen a test browser emulates (a phone: viewport, isMobile, hasTouch). */
+export interface DeviceOptions {
+  viewport?: { width: number; height: number };
+  isMobile?: boolean;
+  hasTouch?: boolean;
+}
+
 /**
  * A fresh browser profile per call, so two "people" share nothing. `extraArgs` adds
  * Chromium switches (e.g. field trials) for one test.
  */
-export async function launchBrowser(extraArgs: readonly string[] = []): Promise<TestBrowser> {
+export async function launchBrowser(
+  extraArgs: readonly string[] = [],
+  device: DeviceOptions = {},
+): Promise<TestBrowser> {
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM_PATH,
     headless: true,
     args: [...ARGS, ...extraArgs],
     permissions: ['camera', 'microphone'],
+    ...device,
   });
   return {
     context,

@@ -107,13 +107,18 @@ export class ChatPanel {
     this.renderCounter();
   }
 
-  /** Chat works only while joined (not in the waiting room). */
-  setEnabled(enabled: boolean): void {
+  /**
+   * Chat works only while joined (not in the waiting room); `closedReason` says why it is
+   * closed when that is not "not joined yet" (e.g. the consult has ended).
+   */
+  setEnabled(enabled: boolean, closedReason?: string): void {
+    const placeholder = enabled
+      ? 'Write a message (Enter sends, Shift+Enter for a new line)'
+      : (closedReason ?? 'Join the consult to chat');
+    if (enabled === this.enabled && this.input.placeholder === placeholder) return;
     this.enabled = enabled;
     this.input.disabled = !enabled;
-    this.input.placeholder = enabled
-      ? 'Write a message (Enter sends, Shift+Enter for a new line)'
-      : 'Join the consult to chat';
+    this.input.placeholder = placeholder;
     this.renderCounter();
   }
 

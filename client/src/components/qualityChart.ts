@@ -6,6 +6,7 @@
 import type { QualityPoint, RecordQuality } from '../api';
 import { h } from '../dom';
 import { figure, formatClock, formatDuration } from '../format';
+import { layerLabel } from '../tiles';
 
 const NS = 'http://www.w3.org/2000/svg';
 
@@ -123,7 +124,7 @@ const plotted = (p: QualityPoint) =>
   p.sendKbps !== null || p.recvKbps !== null || p.lossPct !== null || p.rttMs !== null;
 
 function readout(p: QualityPoint): string {
-  const layer = p.videoLayer === null ? '' : ` · receiving layer ${p.videoLayer}`;
+  const layer = p.videoLayer === null ? '' : ` · receiving ${layerLabel(p.videoLayer)} video`;
   return (
     `${formatClock(p.at)} — sent ${figure(p.sendKbps, 'kbps', 0)} · received ` +
     `${figure(p.recvKbps, 'kbps', 0)} · loss ${figure(p.lossPct, '%', 2)} · RTT ` +
@@ -142,7 +143,7 @@ function summaryList(q: RecordQuality): HTMLElement {
     ...item('Packet loss', figure(s.lossPct, '%', 2)),
     ...item('Mean sent', figure(s.meanSendKbps, 'kbps', 0)),
     ...item('Mean received', figure(s.meanRecvKbps, 'kbps', 0)),
-    ...item('On lowest video layer', formatDuration(s.lowestLayerSeconds)),
+    ...item('Time on Low video', formatDuration(s.lowestLayerSeconds)),
     ...item('Samples', String(s.samples)),
   );
 }
@@ -155,7 +156,7 @@ function figuresTable(series: QualityPoint[]): HTMLElement {
     'Loss (%)',
     'RTT (ms)',
     'Jitter (ms)',
-    'Layer',
+    'Video',
   ];
   const cell = (v: number | null, digits = 1) => h('td', {}, figure(v, '', digits));
   return h(
@@ -178,7 +179,7 @@ function figuresTable(series: QualityPoint[]): HTMLElement {
             cell(p.lossPct, 2),
             cell(p.rttMs),
             cell(p.jitterMs),
-            h('td', {}, p.videoLayer === null ? '—' : String(p.videoLayer)),
+            h('td', {}, p.videoLayer === null ? '—' : layerLabel(p.videoLayer)),
           ),
         ),
       ),

@@ -1,7 +1,14 @@
 /** The consult record's timeline: one readable line per event, filterable by kind. */
+import { networkLabel } from '../network';
 import type { RecordEvent } from '../api';
 import { h } from '../dom';
 import { formatClock, formatOffset, reasonText } from '../format';
+
+/** "network wifi", or "network type unknown" when the browser gave only a speed class. */
+function networkDetail(value: string): string {
+  const { text, title } = networkLabel(value);
+  return title ? text : `network ${text}`;
+}
 
 export type EventKind = 'consult' | 'presence' | 'lobby' | 'media' | 'other';
 
@@ -44,7 +51,7 @@ export function describeEvent(e: RecordEvent): EventText {
       return {
         kind: 'presence',
         label: `${who} joined`,
-        detail: [str(d.role), str(d.networkType) && `network ${str(d.networkType)}`]
+        detail: [str(d.role), str(d.networkType) && networkDetail(str(d.networkType))]
           .filter(Boolean)
           .join(' · '),
       };

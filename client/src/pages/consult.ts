@@ -6,7 +6,7 @@
  */
 import { RoomClient } from '../RoomClient';
 import type { ConnectionState, LocalState, RemoteStat, TransportStat } from '../types';
-import type { EndReason } from '../../../src/protocol';
+import type { EndReason, LobbyEntryInfo } from '../../../src/protocol';
 import { TileView, initials, roleLabel } from '../tiles';
 import { decodeToken, isExpired } from '../token';
 import type { TokenClaims } from '../token';
@@ -18,6 +18,8 @@ import { Auth } from '../auth';
 import type { Cleanup } from '../router';
 import { h } from '../dom';
 import { consultLayout } from './consultLayout';
+import { ConsultChrome } from './consultChrome';
+import { Stage } from '../stage';
 import { ChatLog } from '../chat';
 import { ChatPanel } from '../components/chatPanel';
 import { NotesEditor } from '../components/notesEditor';
@@ -82,42 +84,60 @@ const FINAL_REASONS = new Set<EndReason>([
   'access_revoked',
 ]);
 
+function safeDecode(token: string): TokenClaims | null {
+  try {
+    return decodeToken(token);
+  } catch {
+    return null;
+  }
+}
+
 function sentence(text: string): string {
   const t = text.trim();
   const s = t.charAt(0).toUpperCase() + t.slice(1);
   return /[.!?]$/.test(s) ? s : `${s}.`;
 }
 
+/** States after which the call is over on this page (devices released, controls off). */
+const FINISHED: ReadonlySet<ConnectionState> = new Set(['left', 'ended', 'denied']);
+
 export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup {
+  // Joining starts first: the socket connects while the page is built.
+  const client = new RoomClient();
+  let claims: TokenClaims | null = null;
+  const early = opts.token ? client.join(opts.token) : null;
+  if (opts.token) claims = safeDecode(opts.token);
+
   const { ui, root } = consultLayout({ tokenGiven: opts.token !== null });
   ctx.root.replaceChildren(...root);
+  document.body.classList.add('room-page');
   document.title = `${opts.title ?? 'Consult'} · Telemed`;
   ui.localVideo.muted = true;
   ui.meta.textContent = opts.title ?? '';
 
-  const client = new RoomClient();
-  let claims: TokenClaims | null = null;
   /** The consult is over for good: no re-join. */
   let over = false;
   let endedByMe = false;
-  const lobby = new LobbyPanel({
-    admit: (peerId) => client.admit(peerId),
-    deny: (peerId) => client.deny(peerId),
-  });
-  ui.lobbyPanelSlot.append(lobby.el);
+  /** This page had a camera or microphone during the call (released at the end). */
+  let hadMedia = false;
+  // The chat's messages are kept from the join on; the panels are built after the first frame.
   const chatLog = new ChatLog();
-  const chat = new ChatPanel({
-    log: chatLog,
-    send: (text) => client.sendChat(text),
-    loadEarlier: (before) => client.loadEarlierChat(before),
-    selfId: () => claims?.sub ?? null,
-  });
-  ui.chatSlot.append(chat.el);
+  let lobby: LobbyPanel | null = null;
+  let lastLobby: { entries: LobbyEntryInfo[]; total: number } = { entries: [], total: 0 };
+  let chat: ChatPanel | null = null;
+  let panelsMounted = false;
+  let panelTimer: ReturnType<typeof setTimeout> | null = null;
   const quality = new QualityBoard();
   let notes: NotesEditor | null = null;
   /** The record page's address, once we know this account may see it. */
   let recordHref: string | null = null;
+  const chrome = new ConsultChrome(ui, {
+    toggleMic: () => void client.setMicMuted(!client.localState.micMuted),
+    toggleCamera: () => void client.setCameraOff(!client.localState.cameraOff),
+  });
+  const stage = new Stage(ui.tiles, ui.spotlightExit);
   const tiles = new TileView(ui.tiles, {
+    onChange: () => stage.schedule(),
     onAutoplayBlocked: () => {
       ui.enableAudio.hidden = false;
     },
@@ -178,7 +198,13 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
       : 'Your connection: no figures yet';
   }
 
+  /** What renderState last drew, so a repeated event changes nothing. */
+  let drawn = '';
+
   function renderState(state: ConnectionState): void {
+    const key = `${state}|${over}|${client.active}|${claims?.sub ?? ''}|${recordHref ?? ''}`;
+    if (key === drawn) return;
+    drawn = key;
     ui.state.textContent = state;
     ui.state.dataset.state = state;
     document.body.dataset.state = state;
@@ -188,9 +214,13 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
     ui.waiting.hidden = state !== 'waiting';
     if (state !== 'denied') ui.denied.hidden = true;
     const joined = state === 'connected' || state === 'reconnecting' || state === 'connecting';
-    lobby.setVisible(Boolean(claims?.grants.admit) && client.active && state !== 'waiting');
+    const hosting = Boolean(claims?.grants.admit) && client.active && state !== 'waiting';
+    lobby?.setVisible(hosting);
+    chrome.setLobby(hosting, lastLobby.total);
+    chrome.setInCall(client.active || state === 'failed');
     ui.end.hidden = !(claims?.grants.end && joined);
     if (ui.end.hidden) ui.endConfirm.hidden = true;
+    renderAfter(state);
     ui.tiles.classList.toggle('can-remove', Boolean(claims?.grants.admit));
     ui.join.disabled = over;
     ui.join.textContent = over
@@ -206,23 +236,49 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
   }
 
   function renderLocal(s: LocalState): void {
-    ui.mute.textContent = s.micMuted ? 'Unmute' : 'Mute';
-    ui.mute.setAttribute('aria-pressed', String(s.micMuted));
-    ui.mute.disabled = s.joined && !s.hasMic;
-    ui.camera.textContent = s.cameraOff ? 'Start camera' : 'Stop camera';
-    ui.camera.setAttribute('aria-pressed', String(s.cameraOff));
-    ui.camera.disabled = s.joined && !s.hasCamera;
-    ui.screen.textContent = s.sharing ? 'Stop sharing' : 'Share screen';
-    ui.screen.setAttribute('aria-pressed', String(s.sharing));
-    ui.screen.disabled = !s.joined && !s.sharing;
-    ui.leave.disabled = !client.active;
-    chat.setEnabled(s.joined);
-    chat.el.hidden = !s.joined && chatLog.messages.length === 0;
+    if (s.hasMic || s.hasCamera) hadMedia = true;
+    const finished = FINISHED.has(client.connectionState);
+    chrome.renderControls(s, { active: client.active, finished });
+    renderChat(s.joined);
     if (!s.joined) renderLocalQuality(null);
     ui.localMuted.hidden = !(s.micMuted && s.hasMic);
     ui.localCameraOff.hidden = !(s.cameraOff && s.hasCamera);
     ui.localSharing.hidden = !s.sharing;
     ui.localTile.dataset.camera = s.hasCamera && !s.cameraOff ? 'on' : 'off';
+  }
+
+  function renderChat(joined: boolean): void {
+    if (!chat) return;
+    const state = client.connectionState;
+    chat.setEnabled(
+      joined,
+      state === 'ended'
+        ? 'The consult has ended; the chat is closed.'
+        : state === 'left'
+          ? 'You have left the consult.'
+          : undefined,
+    );
+    chat.el.hidden = !joined && chatLog.messages.length === 0;
+  }
+
+  /** After leaving or the end: devices released and what happens next. */
+  function renderAfter(state: ConnectionState): void {
+    if (!FINISHED.has(state)) {
+      chrome.showAfter(null);
+      return;
+    }
+    const host = Boolean(claims?.grants.end);
+    const next =
+      state === 'denied'
+        ? 'You can close this window.'
+        : !over && state === 'left'
+          ? 'You can re-join while the consult goes on.'
+          : host && recordHref
+            ? 'The consult record (participants, chat, timeline and your notes) is ready: “View the record” above.'
+            : host
+              ? 'The consult record is on your dashboard.'
+              : 'You can close this window. The clinic will contact you about any next steps.';
+    chrome.showAfter({ released: hadMedia, next });
   }
 
   function renderTokenInfo(token: string): void {
@@ -258,19 +314,24 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
     try {
       const c = decodeToken(token);
       if (client.isActiveWith(token)) return;
-      claims = c;
-      clearError();
-      const shownName = displayName || c.name;
-      ui.localName.textContent = `${shownName} (you)`;
-      ui.localAvatar.textContent = initials(shownName);
-      ui.localRole.textContent = roleLabel(c.role);
-      ui.localRole.hidden = false;
-      if (!opts.title) ui.meta.textContent = `Consult ${c.consultId}`;
-      ui.enableAudio.hidden = true;
+      showClaims(c, displayName);
       await client.join(token, displayName || undefined);
     } catch (err) {
       showError((err as Error).message);
     }
+  }
+
+  function showClaims(c: TokenClaims, displayName: string): void {
+    claims = c;
+    clearError();
+    const shownName = displayName || c.name;
+    ui.localName.textContent = `${shownName} (you)`;
+    ui.localAvatar.textContent = initials(shownName);
+    ui.localRole.textContent = roleLabel(c.role);
+    ui.localRole.hidden = false;
+    if (!opts.title) ui.meta.textContent = `Consult ${c.consultId}`;
+    ui.meta.title = ui.meta.textContent ?? '';
+    ui.enableAudio.hidden = true;
   }
 
   ui.form.addEventListener('submit', (event) => {
@@ -282,6 +343,7 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
   ui.errorDismiss.addEventListener('click', clearError);
   ui.mute.addEventListener('click', () => void client.setMicMuted(!client.localState.micMuted));
   ui.camera.addEventListener('click', () => void client.setCameraOff(!client.localState.cameraOff));
+  ui.localTile.addEventListener('dblclick', () => stage.pin(stage.spotlight ? null : 'local'));
   ui.screen.addEventListener('click', () => void client.toggleScreenShare());
   ui.leave.addEventListener('click', () => void client.leave());
   ui.end.addEventListener('click', () => {
@@ -317,10 +379,28 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
   client.on('state', (state) => {
     logEvent('state', state);
     renderState(state);
+    if (state !== 'connecting' && state !== 'connected' && state !== 'reconnecting') {
+      mountPanels();
+    }
   });
   client.on('localState', renderLocal);
   client.on('error', ({ message }) => showError(message));
-  client.on('joined', () => clearError());
+  client.on('joined', () => {
+    clearError();
+    // Alone or nobody sends video: nothing to wait for; otherwise the first frame (or 2 s).
+    if (!ui.tiles.querySelector('.tile.remote[data-camera="on"]')) mountPanels();
+    else panelTimer ??= setTimeout(mountPanels, 2000);
+  });
+  // The first remote frame is on screen: now the side panels.
+  ui.tiles.addEventListener(
+    'playing',
+    (event) => {
+      if ((event.target as HTMLElement).dataset.testid === 'remote-video') {
+        setTimeout(mountPanels, 0);
+      }
+    },
+    true,
+  );
   client.on('localMedia', (stream) => {
     ui.localVideo.srcObject = stream;
     if (stream) ui.localVideo.play().catch(() => undefined);
@@ -357,10 +437,15 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
   client.on('chatHistory', (history, hasMore) => chatLog.loadHistory(history, hasMore));
   client.on('chatMessage', (message) => chatLog.add(message));
   client.on('activeSpeaker', (peerId) => {
+    ui.tiles.dataset.speaker = peerId ?? '';
     tiles.setActiveSpeaker(peerId);
     ui.localTile.classList.toggle('speaking', peerId !== null && peerId === client.peerId);
   });
-  client.on('lobby', (entries, total) => lobby.update(entries, total));
+  client.on('lobby', (entries, total) => {
+    lastLobby = { entries, total };
+    lobby?.update(entries, total);
+    chrome.setLobby(!ui.lobbyToggle.hidden, total);
+  });
   client.on('ended', (reason, message) => {
     over = FINAL_REASONS.has(reason);
     const fallback = reason
@@ -382,8 +467,33 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
     ui.denied.hidden = false;
   });
 
+  /** The chat, the waiting room and (for logged-in hosts) notes and invites, after the first frame. */
+  function mountPanels(): void {
+    if (panelsMounted || !ctx.isCurrent()) return;
+    panelsMounted = true;
+    if (panelTimer) clearTimeout(panelTimer);
+    lobby = new LobbyPanel({
+      admit: (peerId) => client.admit(peerId),
+      deny: (peerId) => client.deny(peerId),
+    });
+    lobby.update(lastLobby.entries, lastLobby.total);
+    ui.lobbyPanelSlot.append(lobby.el);
+    chat = new ChatPanel({
+      log: chatLog,
+      send: (text) => client.sendChat(text),
+      loadEarlier: (before) => client.loadEarlierChat(before),
+      selfId: () => claims?.sub ?? null,
+    });
+    ui.chatSlot.append(chat.el);
+    drawn = '';
+    renderState(client.connectionState);
+    renderLocal(client.localState);
+    loadAccount();
+  }
+
   // Logged-in users get a link back to their dashboard (and the consult's title).
-  if (ctx.auth.hasStoredSession) {
+  function loadAccount(): void {
+    if (!ctx.auth.hasStoredSession) return;
     void ctx.auth.restore().then(async (user) => {
       if (!user || !ctx.isCurrent()) return;
       ui.back.href = Auth.home(user.role);
@@ -399,6 +509,8 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
         document.title = `${consult.title} · Telemed`;
         recordHref = `/consults/${encodeURIComponent(consult.id)}/record`;
         ui.bannerRecord.href = recordHref;
+        ui.meta.title = consult.title;
+        renderState(client.connectionState);
         // The host (or an admin) writes the private notes during the consult.
         const manages = user.role === 'admin' || consult.hostId === user.id;
         if (manages && claims?.grants.end) mountNotes(consult.id);
@@ -440,19 +552,27 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
 
   // --- start ---
 
-  renderState(client.connectionState);
   if (opts.token) {
     renderTokenInfo(opts.token);
     ui.formTitle.textContent = opts.title ?? 'Consult';
-    void join();
+    if (claims) showClaims(claims, '');
+    early?.catch((err: unknown) => showError((err as Error).message));
+  } else {
+    mountPanels();
   }
+  renderState(client.connectionState);
+  renderLocal(client.localState);
 
   return () => {
     window.removeEventListener('pagehide', onPageHide);
-    lobby.destroy();
-    chat.destroy();
+    if (panelTimer) clearTimeout(panelTimer);
+    lobby?.destroy();
+    chat?.destroy();
     notes?.destroy();
+    stage.destroy();
+    chrome.destroy();
     client.close();
+    document.body.classList.remove('room-page');
     delete document.body.dataset.state;
   };
 }

@@ -1,5 +1,10 @@
-/** The consult page's markup: top bar, video stage with call controls, and the side panel. */
+/**
+ * The consult page's markup: a one-line top bar, the video stage with the call controls, and
+ * the side panel (a drawer on narrow screens, opened from the control bar).
+ */
 import { h } from '../dom';
+import { icon } from '../icons';
+import type { IconName } from '../icons';
 
 export interface ConsultLayoutOptions {
   /** The token came with the URL or from the app: no paste-a-token form. */
@@ -14,9 +19,28 @@ export function consultLayout(opts: ConsultLayoutOptions) {
     cls?: string,
     extra: Record<string, unknown> = {},
   ) => h('button', { type: 'button', id: testid, testid, class: cls, ...extra }, label);
+  /** A call control: an icon and a label (the label is hidden on phones; aria-label names it). */
+  const control = (
+    testid: string,
+    name: IconName,
+    label: string,
+    cls?: string,
+    extra: Record<string, unknown> = {},
+  ) =>
+    h(
+      'button',
+      { type: 'button', id: testid, testid, class: `control ${cls ?? ''}`.trim(), ...extra },
+      icon(name),
+      h('span', { class: 'control-label' }, label),
+    );
 
   const ui = {
-    back: h('a', { class: 'back-link', href: '/', hidden: true }, '← Your consults'),
+    back: h(
+      'a',
+      { class: 'back-link', href: '/', hidden: true, 'aria-label': 'Back to your consults' },
+      '←',
+      h('span', { class: 'back-text' }, ' Your consults'),
+    ),
     meta: h('div', { class: 'consult-meta', testid: 'consult-meta' }),
     state: h(
       'div',
@@ -38,6 +62,8 @@ export function consultLayout(opts: ConsultLayoutOptions) {
       { class: 'button-link', href: '/', hidden: true, testid: 'banner-record' },
       'View the record',
     ),
+    /** What happens next, after the end (devices released, record link, …). */
+    after: h('div', { class: 'after-call', testid: 'after-call', role: 'status', hidden: true }),
     error: h('div', { class: 'alert', testid: 'error-message', role: 'alert', hidden: true }),
     errorText: h('span'),
     errorDismiss: h('button', { type: 'button', class: 'link', 'aria-label': 'Dismiss' }, '×'),
@@ -69,7 +95,7 @@ export function consultLayout(opts: ConsultLayoutOptions) {
       role: 'alert',
       hidden: true,
     }),
-    tiles: h('div', { class: 'grid', id: 'tiles' }),
+    tiles: h('div', { class: 'grid', id: 'tiles', role: 'group', 'aria-label': 'Participants' }),
     localTile: h('article', { class: 'tile local', id: 'local-tile', dataset: { camera: 'off' } }),
     localVideo: h('video', {
       id: 'local-video',
@@ -95,14 +121,69 @@ export function consultLayout(opts: ConsultLayoutOptions) {
       h('span', { class: 'bars', 'aria-hidden': 'true' }, h('i'), h('i'), h('i')),
     ),
     localQualityLabel: h('span', { class: 'quality-label' }, '—'),
-    mute: button('mute-button', 'Mute', undefined, { 'aria-pressed': 'false' }),
-    camera: button('camera-button', 'Stop camera', undefined, { 'aria-pressed': 'false' }),
-    screen: button('screen-button', 'Share screen', undefined, {
+    mute: control('mute-button', 'mic', 'Mute', undefined, {
       'aria-pressed': 'false',
+      'aria-keyshortcuts': 'M',
+      'aria-label': 'Mute microphone',
+    }),
+    camera: control('camera-button', 'camera', 'Stop camera', undefined, {
+      'aria-pressed': 'false',
+      'aria-keyshortcuts': 'V',
+      'aria-label': 'Stop camera',
+    }),
+    screen: control('screen-button', 'screen', 'Share screen', undefined, {
+      'aria-pressed': 'false',
+      'aria-label': 'Share your screen',
       disabled: true,
     }),
-    leave: button('leave-button', 'Leave', 'danger', { disabled: true }),
-    end: button('end-button', 'End consult', 'danger-outline', { hidden: true }),
+    chatToggle: control('chat-toggle', 'chat', 'Chat', 'drawer-toggle', {
+      'aria-controls': 'side-panel',
+      'aria-expanded': 'false',
+      'aria-label': 'Open the chat',
+    }),
+    lobbyToggle: control('lobby-toggle', 'people', 'Waiting room', 'drawer-toggle', {
+      'aria-controls': 'side-panel',
+      'aria-expanded': 'false',
+      'aria-label': 'Open the waiting room',
+      hidden: true,
+    }),
+    lobbyBadge: h('span', { class: 'toggle-badge', testid: 'lobby-toggle-count', hidden: true }),
+    leave: control('leave-button', 'leave', 'Leave', 'danger', {
+      disabled: true,
+      'aria-label': 'Leave the consult',
+    }),
+    end: control('end-button', 'end', 'End consult', 'danger-outline', {
+      hidden: true,
+      'aria-label': 'End the consult for everyone',
+    }),
+    panel: h('aside', {
+      class: 'panel',
+      id: 'side-panel',
+      testid: 'side-panel',
+      'aria-label': 'Chat, waiting room and notes',
+    }),
+    panelClose: h(
+      'button',
+      {
+        type: 'button',
+        class: 'panel-close',
+        testid: 'panel-close',
+        'aria-label': 'Close the panel',
+      },
+      icon('close'),
+    ),
+    spotlightExit: h(
+      'button',
+      {
+        type: 'button',
+        class: 'spotlight-exit',
+        testid: 'spotlight-exit',
+        'aria-label': 'Show everyone in a grid',
+        hidden: true,
+      },
+      icon('grid'),
+      h('span', {}, 'Show all'),
+    ),
     endConfirm: h(
       'div',
       { class: 'confirm-bar', role: 'alertdialog', 'aria-labelledby': 'end-q', hidden: true },
@@ -139,6 +220,7 @@ export function consultLayout(opts: ConsultLayoutOptions) {
   };
 
   ui.banner.append(ui.bannerText, ui.bannerRejoin, ui.bannerRecord, ui.bannerHome);
+  ui.lobbyToggle.append(ui.lobbyBadge);
   ui.localQuality.append(ui.localQualityLabel);
   ui.error.append(ui.errorText, ui.errorDismiss);
   ui.endConfirm.append(ui.endYes, ui.endNo);
@@ -159,6 +241,19 @@ export function consultLayout(opts: ConsultLayoutOptions) {
     ),
   );
   ui.tiles.append(ui.localTile);
+  ui.panel.append(
+    ui.panelClose,
+    ui.lobbyPanelSlot,
+    ui.form,
+    ui.chatSlot,
+    ui.notesSlot,
+    ui.invitesSlot,
+    h(
+      'p',
+      { class: 'privacy' },
+      'Your camera and microphone are used only while you are in the consult.',
+    ),
+  );
   ui.form.append(
     ui.formTitle,
     ...(opts.tokenGiven
@@ -181,12 +276,12 @@ export function consultLayout(opts: ConsultLayoutOptions) {
   const root = [
     h(
       'header',
-      { class: 'topbar' },
+      { class: 'topbar room-topbar' },
       h(
         'div',
         { class: 'brand' },
         h('span', { class: 'brand-mark', 'aria-hidden': 'true' }),
-        'Telemed consult',
+        h('span', { class: 'brand-text' }, 'Telemed consult'),
       ),
       ui.back,
       ui.meta,
@@ -194,41 +289,31 @@ export function consultLayout(opts: ConsultLayoutOptions) {
     ),
     h(
       'main',
-      { class: 'layout' },
+      { class: 'layout room' },
       h(
         'section',
         { class: 'stage', 'aria-label': 'Consult' },
         ui.banner,
+        ui.after,
         ui.error,
         ui.enableAudio,
         ui.waiting,
         ui.denied,
-        ui.tiles,
+        h('div', { class: 'stage-area' }, ui.tiles, ui.spotlightExit),
+        ui.endConfirm,
         h(
           'nav',
           { class: 'controls', 'aria-label': 'Call controls' },
           ui.mute,
           ui.camera,
           ui.screen,
+          ui.chatToggle,
+          ui.lobbyToggle,
           ui.leave,
           ui.end,
         ),
-        ui.endConfirm,
       ),
-      h(
-        'aside',
-        { class: 'panel' },
-        ui.lobbyPanelSlot,
-        ui.form,
-        ui.chatSlot,
-        ui.notesSlot,
-        ui.invitesSlot,
-        h(
-          'p',
-          { class: 'privacy' },
-          'Your camera and microphone are used only while you are in the consult.',
-        ),
-      ),
+      ui.panel,
     ),
   ];
   return { ui, root };

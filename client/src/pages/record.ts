@@ -18,9 +18,15 @@ import { shell } from '../components/shell';
 import { statusBadge } from '../components/status';
 import { roleLabel } from '../tiles';
 import { isRole } from '../../../src/protocol/roles';
+import { networkLabel } from '../network';
 import type { Cleanup } from '../router';
 
 const role = (r: string) => (isRole(r) ? roleLabel(r) : r);
+
+function networkCell(value: string | null | undefined): HTMLElement {
+  const { text, title } = networkLabel(value);
+  return h('td', { title: title || undefined, testid: 'record-network' }, text);
+}
 
 function card(id: string, title: string, ...children: (Node | null)[]): HTMLElement {
   return h(
@@ -128,7 +134,7 @@ function participantsTable(r: ConsultRecord): HTMLElement {
             ),
             h('td', {}, role(p.role)),
             h('td', { title: p.userAgent ?? '' }, p.browser ?? '—'),
-            h('td', {}, p.networkType ?? '—'),
+            networkCell(p.networkType),
             h('td', {}, joinsList(p, live)),
             h(
               'td',
