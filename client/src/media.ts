@@ -96,7 +96,8 @@ export function producerOptions(
     if (opus) options.codec = opus;
   } else if (source === 'camera') {
     options.encodings = cameraEncodings(captureSize(track));
-    options.codecOptions = { videoGoogleStartBitrate: 1000 };
+    // Enough for Chromium to switch on a 720p top layer from the start (its min is ~600 kbit/s).
+    options.codecOptions = { videoGoogleStartBitrate: 1500 };
   } else {
     options.encodings = screenEncodings(captureSize(track));
   }

@@ -106,7 +106,11 @@ describe('screen share encoding', () => {
   it('is one full-resolution, high-priority layer with a bitrate for 1080p text', () => {
     const [e, ...rest] = screenEncodings({ width: 1920, height: 1080 });
     expect(rest).toHaveLength(0);
-    expect(e).toMatchObject({ scaleResolutionDownBy: 1, priority: 'high', networkPriority: 'high' });
+    expect(e).toMatchObject({
+      scaleResolutionDownBy: 1,
+      priority: 'high',
+      networkPriority: 'high',
+    });
     expect(e!.maxBitrate).toBeGreaterThanOrEqual(2_400_000);
     expect(e!.maxBitrate).toBeLessThanOrEqual(4_000_000);
   });
