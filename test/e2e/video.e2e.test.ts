@@ -99,6 +99,30 @@ async function reachSize(
   return Date.now() - firstFrame;
 }
 
+/**
+ * What limits a page's camera: per simulcast layer its outbound frame width and the
+ * browser's quality limitation ('cpu', 'bandwidth'), and the server's estimate and cap for
+ * the other receiver (printed when the camera does not reach full size).
+ */
+async function cameraLimits(page: Page, receiver: User) {
+  const sender = await page.evaluate(async () => {
+    const w = window as unknown as { __transceivers: RTCRtpTransceiver[] };
+    const t = w.__transceivers.find((x) => x.sender.track?.kind === 'video');
+    const out: string[] = [];
+    (await t?.sender.getStats())?.forEach((r: Record<string, unknown>) => {
+      if (r.type === 'outbound-rtp') {
+        out.push(`${String(r.rid)}:${String(r.frameWidth)}px/${String(r.qualityLimitationReason)}`);
+      }
+    });
+    return out.join(' ');
+  });
+  const room = gw.rooms.rooms.get(consult.id);
+  const peer = [...(room?.peers.values() ?? [])].find((p) => p.identity.userId === receiver.id);
+  const snap = peer?.bandwidth.snapshot();
+  const video = snap?.consumers.find((c) => c.kind === 'video');
+  return `sender ${sender}; receiver estimate ${snap?.availableBitrate} cap ${JSON.stringify(video?.maxLayers)} levels ${JSON.stringify(video?.levels.map((l) => l.bitrate))}`;
+}
+
 async function openConsult(user: User): Promise<Page> {
   const { browser, page } = await openPage(browsers, user.name);
   await browser.context.addInitScript(RECORD_SENDERS);
@@ -132,7 +156,11 @@ describe('video quality on a clean link', () => {
     const [atDoctor, atSpecialist] = await Promise.all([
       reachSize(doctorPage, 'camera', HD, 15_000),
       reachSize(specialistPage, 'camera', HD, 15_000),
-    ]);
+    ]).catch(async (err: unknown) => {
+      console.info(`doctor's camera: ${await cameraLimits(doctorPage, specialist)}`);
+      console.info(`specialist's camera: ${await cameraLimits(specialistPage, doctor)}`);
+      throw err;
+    });
     console.info(`camera at 1280 px after first frame: ${atDoctor} ms / ${atSpecialist} ms`);
     // Three simulcast layers, exactly what Chromium sends at 720p.
     for (const user of [doctor, specialist]) {
