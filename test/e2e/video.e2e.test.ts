@@ -117,7 +117,9 @@ async function cameraLimits(page: Page, receiver: User) {
     return out.join(' ');
   });
   const room = gw.rooms.rooms.get(consult.id);
-  const peer = [...(room?.peers.values() ?? [])].find((p) => p.identity.userId === receiver.id);
+  const peer = [...(room?.peers.values() ?? [])].find(
+    (p) => p.identity.userId === receiver.id && !p.closed,
+  );
   const snap = peer?.bandwidth.snapshot();
   const video = snap?.consumers.find((c) => c.kind === 'video');
   return `sender ${sender}; receiver estimate ${snap?.availableBitrate} cap ${JSON.stringify(video?.maxLayers)} levels ${JSON.stringify(video?.levels.map((l) => l.bitrate))}`;
@@ -169,6 +171,7 @@ describe('video quality on a clean link', () => {
   }, 45_000);
 
   it('refits the camera’s layers when its capture size changes, and back', async () => {
+    await timeUntil(() => serverProducer(doctor, 'camera') !== undefined, 10_000, 'a camera');
     const before = serverProducer(doctor, 'camera')!;
     expect(await resizeCamera(doctorPage, 640, 360)).toEqual({ width: 640, height: 360 });
     // Two layers at 640×360: the camera is produced again with two encodings.
