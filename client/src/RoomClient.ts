@@ -9,7 +9,15 @@ import type {
   TransportResponse,
 } from '../../src/signalling/messages';
 import { Emitter } from './emitter';
-import { getScreenTrack, getUserTracks, producerOptions } from './media';
+import {
+  captureSize,
+  getScreenTrack,
+  getUserTracks,
+  keepResolution,
+  producerOptions,
+  updateEncodings,
+  watchCaptureSize,
+} from './media';
 import { networkType } from './network';
 import { PeerDirectory } from './peers';
 import type { PeerUpdate } from './peers';
@@ -21,6 +29,7 @@ import { canResume, planResume } from './resume';
 import type { LocalMedia } from './resume';
 import { keepResumeSecret, storedResumeSecret } from './seat';
 import { newSession, remoteStats, sampleQuality, transportState } from './session';
+import { refitCamera } from './simulcast';
 import type { ConsumerEntry, Direction, Session, VideoState } from './session';
 import { decodeToken } from './token';
 import type { TokenClaims } from './token';
@@ -77,6 +86,8 @@ export class RoomClient extends Emitter<RoomEvents> {
   private micMuted = false;
   private cameraOff = false;
   private screenPending = false;
+  /** The encodings each camera producer sends now, to refit them when the capture size changes. */
+  private readonly cameraEncodings = new WeakMap<ms.Producer, ms.RtpEncodingParameters[]>();
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private qualityTimer: ReturnType<typeof setInterval> | null = null;
   private lastState: ConnectionState = 'disconnected';
@@ -903,8 +914,11 @@ export class RoomClient extends Emitter<RoomEvents> {
     const paused = source === 'mic' ? this.micMuted : source === 'camera' ? this.cameraOff : false;
     track.enabled = !paused;
     let producer: ms.Producer;
+    const options = producerOptions(source, track, device);
+    // mediasoup-client adds rids to these: keep what was asked for.
+    const encodings = options.encodings?.map((e) => ({ ...e })) ?? [];
     try {
-      producer = await transport.produce(producerOptions(source, track, device));
+      producer = await transport.produce(options);
     } catch (err) {
       if (!s.closed) this.reportError(err, `Could not send your ${source}`);
       return;
@@ -916,6 +930,14 @@ export class RoomClient extends Emitter<RoomEvents> {
       return;
     }
     s.producers.set(source, producer);
+    if (source === 'camera') {
+      this.cameraEncodings.set(producer, encodings);
+      watchCaptureSize(producer, () => {
+        s.producing = s.producing.then(() => this.refitCamera(s, producer)).catch(() => undefined);
+      });
+    } else if (source === 'screen') {
+      await keepResolution(producer.rtpSender);
+    }
     producer.on('trackended', () => {
       if (source === 'screen') void this.stopScreenShare();
       else this.emit('error', { code: 'media', message: `Your ${source} stopped.`, fatal: false });
@@ -923,6 +945,28 @@ export class RoomClient extends Emitter<RoomEvents> {
     if (paused && source !== 'screen') await this.applyPaused(source, true);
     this.updateState();
     this.emit('localState', this.localState);
+  }
+
+  /**
+   * Fits the camera's simulcast layers to its new capture size: new bitrates in place when
+   * the layer count stays, else the camera is produced again with the right number of layers.
+   */
+  private async refitCamera(s: Session, producer: ms.Producer): Promise<void> {
+    const track = producer.track;
+    if (s.closed || producer.closed || !track || s.producers.get('camera') !== producer) return;
+    const plan = refitCamera(this.cameraEncodings.get(producer) ?? [], captureSize(track));
+    if (plan.action === 'keep') return;
+    if (plan.action === 'update' && producer.rtpSender) {
+      await updateEncodings(producer.rtpSender, plan.encodings);
+      this.cameraEncodings.set(producer, plan.encodings);
+      return;
+    }
+    s.producers.delete('camera');
+    producer.close();
+    await this.req(s, 'closeProducer', { producerId: producer.id }).catch(() => undefined);
+    if (this.session === s && !s.closed && this.local.camera === track) {
+      await this.produce(s, 'camera', track);
+    }
   }
 
   private async applyPaused(source: 'mic' | 'camera', paused: boolean): Promise<void> {
