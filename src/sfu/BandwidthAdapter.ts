@@ -57,10 +57,9 @@ export interface BandwidthAdapterOptions extends PolicyOptions, ProbeOptions, De
   /** mediasoup priority of screen-share consumers (camera consumers keep 1). */
   screenPriority: number;
   /**
-   * Ask mediasoup for bandwidth probes while video is held down (see #requestProbe). Off by
-   * default: mediasoup 3.12 re-applies a start bitrate from up to a second earlier when its
-   * limits change, which can knock the estimate down; its own ALR probes, fed by the video
-   * that a trial resume sends again, recover the link reliably enough.
+   * Ask mediasoup for bandwidth probes while the estimate alone holds video below full
+   * quality (see #requestProbe). An estimator fed only the lower layer it allows cannot grow
+   * past ~1.5× what it carries, and mediasoup's own ALR probes come every 5 s at best.
    */
   probing: boolean;
 }
@@ -73,7 +72,7 @@ export const DEFAULT_ADAPTER_OPTIONS: Readonly<BandwidthAdapterOptions> = Object
   audioFloorBps: 40_000,
   poorScore: 3,
   screenPriority: 10,
-  probing: false,
+  probing: true,
 });
 
 /** Receiver reports about a consumer's traffic arrive about once a second. */
@@ -408,7 +407,10 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     // (A consumer that has just resumed still shows the reports from before its pause.)
     const flowing = video.filter((e) => !e.consumer.paused);
     const reporting = flowing.filter((e) => now - e.flowingSince >= REPORT_SETTLE_MS);
-    if (!flowing.length) this.#delay.bound = null;
+    if (!flowing.length) {
+      this.#delay.bound = null;
+      this.#delay.queuedSince = null;
+    }
     const rtts = reporting.map((e) => e.rttMs).filter((rtt) => rtt > 0);
     const bound = delayBound(
       this.#delay,
@@ -417,6 +419,7 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
         rttMs: rtts.length ? Math.max(...rtts) : null,
         lossFraction: reporting.length ? Math.max(...reporting.map((e) => e.lossFraction)) : null,
         sendBitrate: this.#sendBitrate,
+        estimate: estimate.bitrate,
       },
       opts,
     );
@@ -519,6 +522,7 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     this.safeEmit('linkReturned', { silentMs });
     this.#delay.samples.length = 0;
     this.#delay.bound = null;
+    this.#delay.queuedSince = null;
     for (const entry of this.#entries.values()) {
       entry.flowingSince = now;
       // Frames lost in the outage cannot be repaired: start the picture afresh now rather
