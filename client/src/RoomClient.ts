@@ -65,6 +65,12 @@ const FATAL_CODES = new Set([
 ]);
 const QUALITY_INTERVAL_MS = 2000;
 const MAX_SERVER_DISCONNECTS = 5;
+/**
+ * Nothing received for this long on the receive transport is our own stall. Longer than the
+ * send side's: when all we receive comes from one sender whose uplink dropped, the server
+ * says so (`peerConnection`) within ~1.5 s, and that is no reason to restart our ICE.
+ */
+const RECV_STALL_MS = 2500;
 
 /** Media and signalling for one participant of a consult. UI-agnostic; talk to it via events. */
 export class RoomClient extends Emitter<RoomEvents> {
@@ -343,6 +349,9 @@ export class RoomClient extends Emitter<RoomEvents> {
     });
     socket.on('peerJoined', (m) => this.dispatch(socket, () => this.upsertPeer(m)));
     socket.on('peerLeft', ({ peerId }) => this.dispatch(socket, () => this.removePeer(peerId)));
+    socket.on('peerConnection', ({ peerId, state }) =>
+      this.dispatch(socket, () => this.emitPeer(this.peers.setConnection(peerId, state))),
+    );
     socket.on('newProducer', (m) =>
       this.dispatch(socket, () => {
         if (m.peerId === this.ownPeerId) return;
@@ -825,6 +834,7 @@ export class RoomClient extends Emitter<RoomEvents> {
       () => this.restartIce(s, transport),
       () => this.session === s && !s.closed && s.ready && this.phase === 'joined',
       () => (direction === 'send' ? this.sending(s) : this.receiving(s)),
+      direction === 'recv' ? { stallMs: RECV_STALL_MS } : {},
     );
     s.recovery[direction] = recovery;
     recovery.on('restarted', (reason) => {
@@ -857,7 +867,10 @@ export class RoomClient extends Emitter<RoomEvents> {
     return [...s.producers.values()].some((p) => !p.closed && !p.paused);
   }
 
-  /** Some consumer should be carrying media to us now. */
+  /**
+   * Some consumer should be carrying media to us now: its producer is live and the server
+   * does not say its sender's link is down (a remote dropout is not a fault of our transport).
+   */
   private receiving(s: Session): boolean {
     return [...s.consumers.values()].some(
       (e) =>
@@ -865,7 +878,8 @@ export class RoomClient extends Emitter<RoomEvents> {
         !e.closed &&
         e.resumed &&
         !e.producerPaused &&
-        !s.video.get(e.consumerId)?.paused,
+        !s.video.get(e.consumerId)?.paused &&
+        !this.peers.reconnecting(e.peerId),
     );
   }
 

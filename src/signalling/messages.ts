@@ -195,6 +195,17 @@ export interface LobbyEntryInfo extends PersonNames {
   redeemedAt?: string;
 }
 
+/**
+ * Server → client `peerConnection`: another participant's link dropped ('reconnecting': its
+ * socket is gone, or its uplink carries nothing) or is back ('connected'). Only changes are
+ * sent; a participant nobody was told about is connected.
+ */
+export const peerConnectionMessage = z.object({
+  peerId: id,
+  state: z.enum(['connected', 'reconnecting']),
+});
+export type PeerConnectionMessage = z.infer<typeof peerConnectionMessage>;
+
 /** At most this many waiting entries are sent in `lobbyChanged` and `join`'s `lobby`. */
 export const LOBBY_LIST_MAX = 50;
 
@@ -412,6 +423,8 @@ export interface ServerToClientEvents {
   chatMessage: (msg: ChatEntry & { peerId: string }) => void;
   /** Every few seconds: each participant's connection figures. */
   quality: (msg: { samples: QualityEntry[] }) => void;
+  /** Another participant's link dropped or is back (see `peerConnectionMessage`). */
+  peerConnection: (msg: PeerConnectionMessage) => void;
   /**
    * Your downlink cannot carry even the lowest video layer of this consumer: the server paused
    * it so audio keeps flowing (`reason: 'bandwidth'`). Show "poor connection, video paused".

@@ -24,6 +24,7 @@ import type { SignallingLimits } from '../config.js';
 import { ChatPolicy, chatEntry } from './chat.js';
 import { handle, limitEvents } from './handler.js';
 import { defaultEventLimits } from './rateLimit.js';
+import { watchPeerLinks } from './peerLinks.js';
 import type {
   ClientToServerEvents,
   LobbyEntryInfo,
@@ -346,6 +347,7 @@ function broadcastRoomEvents(io: SignallingServer, room: Room): void {
     others(peer).emit('producerResumed', { peerId: peer.id, producerId }),
   );
   room.on('activeSpeaker', (peerId) => io.to(key).emit('activeSpeaker', { peerId }));
+  watchPeerLinks(room, io.of('/').adapter, peerKey, (p, m) => others(p).emit('peerConnection', m));
   room.on('close', () => io.in(key).socketsLeave(key));
 }
 
