@@ -133,6 +133,34 @@ const restarts = (page: Page) =>
     () => (globalThis as unknown as { __consult: { iceRestarts: number } }).__consult.iceRestarts,
   );
 
+/**
+ * Waits until every transport of both pages uses a UDP candidate pair (after an outage the
+ * browser may have settled on ICE-TCP; the client restarts ICE to come back); returns ms
+ * since `since`.
+ */
+async function backOnUdp(since: number, timeoutMs = 10_000): Promise<number> {
+  const onUdp = async (page: Page) => {
+    const transports = await transportStats(page);
+    return (
+      transports.length === 2 && transports.every((t) => t.selected?.localProtocol === 'udp')
+    );
+  };
+  await timeUntil(
+    async () => (await onUdp(doctorPage)) && (await onUdp(specialistPage)),
+    Math.max(0, timeoutMs - (Date.now() - since)),
+    'both pages back on UDP',
+  ).catch(async (err: Error) => {
+    const pairs = async (page: Page) =>
+      (await transportStats(page))
+        .map((t) => `${t.direction} ${t.selected?.localProtocol ?? 'none'}`)
+        .join(' ');
+    throw new Error(
+      `${err.message}: doctor ${await pairs(doctorPage)}, specialist ${await pairs(specialistPage)}`,
+    );
+  });
+  return Date.now() - since;
+}
+
 /** Neither page saw a participant leave, and the server still has the same two peers. */
 async function nobodyLeft(ids: string[]): Promise<void> {
   expect(peerIds()).toEqual(ids);
@@ -288,6 +316,9 @@ describe('a consult over an impaired network', () => {
     );
     for (const got of [atDoctor, atSpecialist]) expect(got.audioGapMs).toBeLessThan(10_000);
     await nobodyLeft(ids);
+    // UDP works throughout: both browsers are on it again within 10 s of the move.
+    const udpMs = await backOnUdp(movedAt);
+    console.log(`handover: both pages on UDP ${udpMs} ms after the move`);
   }, 45_000);
 
   it('a 5-second cut of one link: media flows again and nobody leaves', async () => {
@@ -336,6 +367,9 @@ describe('a consult over an impaired network', () => {
     expect(states.map((e) => e.detail)).toContain('reconnecting');
     expect(states[0]!.at - cutAt).toBeLessThan(2000);
     await expect.poll(() => connectionState(specialistPage), { timeout: 5000 }).toBe('connected');
+    // UDP works again after the cut: both browsers are on it within 10 s of its end.
+    const udpMs = await backOnUdp(cutEnded);
+    console.log(`5 s cut: both pages on UDP ${udpMs} ms after the cut ended`);
   }, 45_000);
 
   it('a dropped signalling connection: same peer, no leave for the other side, media flowing', async () => {
