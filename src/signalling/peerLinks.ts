@@ -128,12 +128,12 @@ export function watchPeerLinks(
     }
     const broken =
       transport.iceState === 'disconnected' ||
-      transport.iceState === 'closed' ||
       transport.dtlsState === 'failed' ||
       transport.dtlsState === 'closed';
     const [stats] = await transport.getStats().catch(() => []);
     const bytes = stats?.bytesReceived ?? 0;
-    if (s.transportId !== transport.id || bytes > s.bytes) {
+    // Until DTLS is up the transport is still connecting: that is no drop.
+    if (s.transportId !== transport.id || bytes > s.bytes || transport.dtlsState !== 'connected') {
       s.transportId = transport.id;
       s.grewAt = now;
     }
