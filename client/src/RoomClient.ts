@@ -68,7 +68,7 @@ const MAX_SERVER_DISCONNECTS = 5;
 /**
  * Nothing received for this long on the receive transport is our own stall. Longer than the
  * send side's: when all we receive comes from one sender whose uplink dropped, the server
- * says so (`peerConnection`) within ~1.5 s, and that is no reason to restart our ICE.
+ * says so (`peerConnection`) within ~1 s, and that is no reason to restart our ICE.
  */
 const RECV_STALL_MS = 2500;
 

@@ -21,8 +21,8 @@ export interface PeerLinkOptions {
 }
 
 export const DEFAULT_PEER_LINKS: Readonly<PeerLinkOptions> = Object.freeze({
-  pollMs: 250,
-  stallMs: 1200,
+  pollMs: 200,
+  stallMs: 800,
 });
 
 /** The part of a socket.io adapter this needs: its local rooms and their join/leave events. */

@@ -78,9 +78,9 @@ describe('a remote dropout', () => {
     const restartsBefore = await restarts(doctorPage);
     expect(await tileState(doctorPage)).toMatchObject({ connection: 'connected' });
     const cutAt = Date.now();
-    // Nothing the specialist's browser sends gets through, over UDP (lost) or ICE-TCP (a
-    // 1 bit/s uplink stalls it): media, RTCP and ICE checks.
-    relay.set({ up: { loss: 1, rateBps: 1 } }, link);
+    // Nothing the specialist's browser sends gets through, over UDP (lost) or ICE-TCP (an
+    // empty bucket refilled at 1 bit/s stalls it): media, RTCP and ICE checks.
+    relay.set({ up: { loss: 1, rateBps: 1, burstBytes: 0 } }, link);
     const shownMs = await timeUntil(
       async () => (await tileState(doctorPage)).connection === 'reconnecting',
       5000,
@@ -88,9 +88,16 @@ describe('a remote dropout', () => {
       50,
     );
     expect((await tileState(doctorPage)).quality).toBe('reconnecting');
-    // Longer than any stall the doctor's client could take for its own (2.5 s on receive).
-    await sleep(6000);
+    // Longer than any stall the doctor's client could take for its own (2.5 s on receive);
+    // the tile must say "reconnecting" all along.
+    const changes: string[] = [];
+    for (const until = Date.now() + 6000; Date.now() < until;) {
+      const { connection } = await tileState(doctorPage);
+      if (connection !== 'reconnecting') changes.push(`+${Date.now() - cutAt} ${connection}`);
+      await sleep(250);
+    }
     const during = {
+      changes,
       restarts: (await restarts(doctorPage)) - restartsBefore,
       states: (await pageEvents(doctorPage))
         .filter((e) => e.at >= cutAt && e.type === 'state')
@@ -115,10 +122,11 @@ describe('a remote dropout', () => {
     console.log(
       `uplink cut: "reconnecting" on the tile after ${shownMs} ms; during the cut the doctor ` +
         `restarted ICE ${during.restarts} times, its states ${JSON.stringify(during.states)}, ` +
-        `own warning shown: ${during.warning}; "connected" again ${backMs} ms after the cut ` +
+        `own warning shown: ${during.warning}, tile not reconnecting at ${JSON.stringify(during.changes)}; "connected" again ${backMs} ms after the cut ` +
         `was lifted (${Date.now() - liftedAt} ms to video)`,
     );
     expect(shownMs).toBeLessThan(2000);
+    expect(during.changes).toEqual([]);
     expect(during.tile.connection).toBe('reconnecting');
     expect(during.restarts).toBe(0);
     expect(during.states).toEqual([]);
