@@ -13,8 +13,8 @@ export interface ProbeOptions {
 }
 
 export const DEFAULT_PROBING: Readonly<ProbeOptions> = Object.freeze({
-  probeIntervalMs: 3000,
-  maxProbeIntervalMs: 8000,
+  probeIntervalMs: 2000,
+  maxProbeIntervalMs: 4000,
 });
 
 /** What the probe scheduler remembers. */

@@ -399,11 +399,11 @@ describe('probeDue(): asking the estimator to look above its estimate', () => {
       Array.from({ length: to - from + 1 }, (_, i) => from + i).filter((s) =>
         probeDue(state, at(s * 1000, bitrate), memory),
       );
-    // Downgraded at 0: first probe 3 s later, then 6 s, then every 8 s (nothing found).
-    expect(due(0, 30)).toEqual([3, 9, 17, 25]);
-    // The estimate rose after the next probe: probe again a second later.
-    expect(due(31, 33)).toEqual([33]);
-    expect(due(34, 36, 600_000)).toEqual([34]);
+    // Downgraded at 0: first probe 2 s later, then every 4 s (nothing found): a link that
+    // opens again is found within 4 s.
+    expect(due(0, 30)).toEqual([2, 6, 10, 14, 18, 22, 26, 30]);
+    // The estimate rose after the last probe: probe again a second later, then back to 2 s.
+    expect(due(31, 34, 600_000)).toEqual([31, 33]);
   });
 
   it('does not probe at the ceiling, without a cap, or while all video is paused', () => {
