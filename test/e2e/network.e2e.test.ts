@@ -141,9 +141,7 @@ const restarts = (page: Page) =>
 async function backOnUdp(since: number, timeoutMs = 10_000): Promise<number> {
   const onUdp = async (page: Page) => {
     const transports = await transportStats(page);
-    return (
-      transports.length === 2 && transports.every((t) => t.selected?.localProtocol === 'udp')
-    );
+    return transports.length === 2 && transports.every((t) => t.selected?.localProtocol === 'udp');
   };
   await timeUntil(
     async () => (await onUdp(doctorPage)) && (await onUdp(specialistPage)),
