@@ -100,24 +100,35 @@ async function reachSize(
 }
 
 /**
- * The width of the best camera layer a page's browser is sending now (0: none yet). Chromium
- * may drop its top layer, or scale its input down, when its CPU runs short: that is its own
- * choice, so a receiver is judged against what is actually sent.
+ * The width of the best camera layer a page's browser is sending now (0: none yet), and
+ * whether its CPU limits it. Chromium may drop its top layer, or scale its input down, when
+ * its CPU runs short: that is its own choice, so a receiver is then judged against what is
+ * actually sent. (A sender held back by its bandwidth estimate only is still ramping up on
+ * this clean link: the receiver must get 1280 px once it has.)
  */
-const sentTopWidth = (page: Page) =>
+const sentTop = (page: Page) =>
   page.evaluate(async () => {
     const w = window as unknown as { __transceivers: RTCRtpTransceiver[] };
     const t = w.__transceivers.find(
       (x) => x.sender.track?.kind === 'video' && x.sender.track.contentHint !== 'detail',
     );
-    let top = 0;
+    let width = 0;
+    let cpu = false;
     (await t?.sender.getStats())?.forEach((r: Record<string, unknown>) => {
-      if (r.type === 'outbound-rtp' && Number(r.framesPerSecond) > 0) {
-        top = Math.max(top, Number(r.frameWidth) || 0);
-      }
+      if (r.type !== 'outbound-rtp') return;
+      if (r.qualityLimitationReason === 'cpu') cpu = true;
+      if (Number(r.framesPerSecond) > 0) width = Math.max(width, Number(r.frameWidth) || 0);
     });
-    return top;
+    return { width, cpu };
   });
+
+/** The receiver decodes 1280 px, or the best its sender sends while the sender's CPU holds it back. */
+async function onTop(receiverPage: Page, senderPage: Page) {
+  const sent = await sentTop(senderPage);
+  const got = (await remoteSize(receiverPage, 'camera')).width;
+  const ok = got === HD.width || (sent.cpu && sent.width > 0 && got >= sent.width);
+  return { ok, got, sent: `${sent.width}${sent.cpu ? ' (cpu-limited)' : ''}` };
+}
 
 /**
  * Waits for the first decoded camera frame from `sender`, then until the receiver decodes
@@ -131,21 +142,15 @@ async function reachTop(receiverPage: Page, senderPage: Page, withinMs: number) 
     'a first frame',
   );
   const firstFrame = Date.now();
-  let sent = 0;
-  let got = 0;
+  let last = { ok: false, got: 0, sent: '0' };
   await timeUntil(
-    async () => {
-      [sent, got] = [
-        await sentTopWidth(senderPage),
-        (await remoteSize(receiverPage, 'camera')).width,
-      ];
-      return got === HD.width || (sent > 0 && got >= sent);
-    },
+    async () => (last = await onTop(receiverPage, senderPage)).ok,
     withinMs,
-    'the camera at the best width its sender sends',
+    'the camera at 1280 px (or the best its cpu-limited sender sends)',
   ).catch((err: Error) => {
-    throw new Error(`${err.message} (sent up to ${sent} px, decoded ${got} px)`);
+    throw new Error(`${err.message} (sent up to ${last.sent} px, decoded ${last.got} px)`);
   });
+  const { sent, got } = last;
   return { ms: Date.now() - firstFrame, sent, got };
 }
 
@@ -159,12 +164,11 @@ async function staysOnTop(receiverPage: Page, senderPage: Page, ms: number): Pro
   const started = Date.now();
   let belowSince: number | null = null;
   while (Date.now() - started < ms) {
-    const sent = await sentTopWidth(senderPage);
-    const got = (await remoteSize(receiverPage, 'camera')).width;
-    if (got >= Math.min(sent, HD.width)) belowSince = null;
+    const now = await onTop(receiverPage, senderPage);
+    if (now.ok) belowSince = null;
     else if (belowSince === null) belowSince = Date.now();
     else if (Date.now() - belowSince > 3000) {
-      drops.push(`+${Date.now() - started} ms: ${got} px while ${sent} px are sent`);
+      drops.push(`+${Date.now() - started} ms: ${now.got} px while ${now.sent} px are sent`);
       belowSince = null;
     }
     await new Promise((r) => setTimeout(r, 500));
@@ -227,7 +231,7 @@ afterAll(async () => {
 });
 
 describe('video quality on a clean link', () => {
-  it('each receiver decodes the other’s 720p camera at 1280 px (or the best its sender sends) within 15 s of its first frame, and stays there', async () => {
+  it('each receiver decodes the other’s 720p camera at 1280 px (or the best its CPU-limited sender sends) within 15 s of its first frame, and stays there', async () => {
     const [atDoctor, atSpecialist] = await Promise.all([
       reachTop(doctorPage, specialistPage, 15_000),
       reachTop(specialistPage, doctorPage, 15_000),
