@@ -249,7 +249,9 @@ beforeAll(
     const recv = [...receiver.transports.values()].find((t) => t.direction === 'recv')!.transport;
     downlink = { ufrag: recv.iceParameters.usernameFragment };
     // Full quality: the best layer the sender offers, once the receiver gets it.
-    await timeUntil(atFullQuality, 20_000, 'receiver at full quality');
+    await timeUntil(atFullQuality, 20_000, 'receiver at full quality').catch((err: Error) => {
+      throw new Error(`${err.message}; ${videoState()}`);
+    });
     const decided = (e: { consumerId: string }) => {
       if (e.consumerId === video.id) lastDecisionAt = Date.now();
     };
