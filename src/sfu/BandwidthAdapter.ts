@@ -58,8 +58,11 @@ export interface BandwidthAdapterOptions extends PolicyOptions, ProbeOptions, De
   screenPriority: number;
   /**
    * Ask mediasoup for bandwidth probes while the estimate alone holds video below full
-   * quality (see #requestProbe). An estimator fed only the lower layer it allows cannot grow
-   * past ~1.5× what it carries, and mediasoup's own ALR probes come every 5 s at best.
+   * quality (see #requestProbe). Off by default: measured behind the relay after a lifted
+   * 300 kbit/s cap, three such probes in 10 s left the estimate at 130-220 kbit/s, while
+   * with them off mediasoup's own periodic ALR probe (every 5 s, which ours postpone, as
+   * each probe restarts that clock) lifted it to 1.7 Mbit/s 5 s after the lift. mediasoup
+   * 3.12 also re-applies a start bitrate from up to a second earlier when its limits change.
    */
   probing: boolean;
 }
@@ -72,7 +75,7 @@ export const DEFAULT_ADAPTER_OPTIONS: Readonly<BandwidthAdapterOptions> = Object
   audioFloorBps: 40_000,
   poorScore: 3,
   screenPriority: 10,
-  probing: true,
+  probing: false,
 });
 
 /** Receiver reports about a consumer's traffic arrive about once a second. */

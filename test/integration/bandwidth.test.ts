@@ -338,7 +338,7 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
     const liftedAt = Date.now();
     decisions.log('cap lifted');
     const capAudio = await audio.stop();
-    // The estimate recovers by the adapter's upward probes (every 2-4 s while it holds video down).
+    // The estimate recovers by mediasoup's periodic ALR probes (every 5 s while the link is underused).
     await decisions.until(
       atFullQuality,
       10_000 - (Date.now() - liftedAt),
