@@ -74,9 +74,13 @@ export const configSchema = z
       emptyToUndefined,
       z.enum(['debug', 'warn', 'error', 'none']).default('warn'),
     ),
-    /** Per-transport bitrate limits, bits per second. */
-    MAX_INCOMING_BITRATE: intIn(100_000, 100_000_000, 3_000_000),
-    INITIAL_OUTGOING_BITRATE: intIn(100_000, 100_000_000, 1_000_000),
+    /**
+     * Per-transport bitrate limits, bits per second. A participant sends a 720p simulcast
+     * camera (~2.2 Mbit/s) and may share a screen (up to ~2.5 Mbit/s at 1080p); a receiver's
+     * estimate starts where a 720p top layer (1.5 Mbit/s) fits.
+     */
+    MAX_INCOMING_BITRATE: intIn(100_000, 100_000_000, 5_000_000),
+    INITIAL_OUTGOING_BITRATE: intIn(100_000, 100_000_000, 2_000_000),
     /** SQLite database file; default DATA_DIR/gateway.db. */
     DATABASE_PATH: optionalString,
     /** Lifetime of API access tokens, seconds. */

@@ -8,7 +8,15 @@ import type {
   TransportResponse,
 } from '../../src/protocol';
 import { Emitter } from './emitter';
-import { getScreenTrack, getUserTracks, producerOptions } from './media';
+import {
+  captureSize,
+  getScreenTrack,
+  getUserTracks,
+  keepResolution,
+  producerOptions,
+  updateEncodings,
+  watchCaptureSize,
+} from './media';
 import { networkType } from './network';
 import { PeerDirectory } from './peers';
 import type { PeerUpdate } from './peers';
@@ -20,6 +28,7 @@ import { canResume, planResume } from './resume';
 import type { LocalMedia } from './resume';
 import { keepResumeSecret, storedResumeSecret } from './seat';
 import { newSession, remoteStats, sampleQuality, transportState } from './session';
+import { refitCamera } from './simulcast';
 import type { ConsumerEntry, Direction, Session, VideoState } from './session';
 import { decodeToken } from './token';
 import type { TokenClaims } from './token';
@@ -55,6 +64,12 @@ const FATAL_CODES = new Set([
 ]);
 const QUALITY_INTERVAL_MS = 2000;
 const MAX_SERVER_DISCONNECTS = 5;
+/**
+ * Nothing received for this long on the receive transport is our own stall. Longer than the
+ * send side's: when all we receive comes from one sender whose uplink dropped, the server
+ * says so (`peerConnection`) within ~1 s, and that is no reason to restart our ICE.
+ */
+const RECV_STALL_MS = 2500;
 
 /** Media and signalling for one participant of a consult. UI-agnostic; talk to it via events. */
 export class RoomClient extends Emitter<RoomEvents> {
@@ -78,6 +93,8 @@ export class RoomClient extends Emitter<RoomEvents> {
   private micMuted = false;
   private cameraOff = false;
   private screenPending = false;
+  /** The encodings each camera producer sends now, to refit them when the capture size changes. */
+  private readonly cameraEncodings = new WeakMap<ms.Producer, ms.RtpEncodingParameters[]>();
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private qualityTimer: ReturnType<typeof setInterval> | null = null;
   private lastState: ConnectionState = 'disconnected';
@@ -337,6 +354,9 @@ export class RoomClient extends Emitter<RoomEvents> {
     });
     socket.on('peerJoined', (m) => this.dispatch(socket, () => this.upsertPeer(m)));
     socket.on('peerLeft', ({ peerId }) => this.dispatch(socket, () => this.removePeer(peerId)));
+    socket.on('peerConnection', ({ peerId, state }) =>
+      this.dispatch(socket, () => this.emitPeer(this.peers.setConnection(peerId, state))),
+    );
     socket.on('newProducer', (m) =>
       this.dispatch(socket, () => {
         if (m.peerId === this.ownPeerId) return;
@@ -818,6 +838,7 @@ export class RoomClient extends Emitter<RoomEvents> {
       () => this.restartIce(s, transport),
       () => this.session === s && !s.closed && s.ready && this.phase === 'joined',
       () => (direction === 'send' ? this.sending(s) : this.receiving(s)),
+      direction === 'recv' ? { stallMs: RECV_STALL_MS } : {},
     );
     s.recovery[direction] = recovery;
     recovery.on('restarted', (reason) => {
@@ -850,7 +871,10 @@ export class RoomClient extends Emitter<RoomEvents> {
     return [...s.producers.values()].some((p) => !p.closed && !p.paused);
   }
 
-  /** Some consumer should be carrying media to us now. */
+  /**
+   * Some consumer should be carrying media to us now: its producer is live and the server
+   * does not say its sender's link is down (a remote dropout is not a fault of our transport).
+   */
   private receiving(s: Session): boolean {
     return [...s.consumers.values()].some(
       (e) =>
@@ -858,7 +882,8 @@ export class RoomClient extends Emitter<RoomEvents> {
         !e.closed &&
         e.resumed &&
         !e.producerPaused &&
-        !s.video.get(e.consumerId)?.paused,
+        !s.video.get(e.consumerId)?.paused &&
+        !this.peers.reconnecting(e.peerId),
     );
   }
 
@@ -931,8 +956,11 @@ export class RoomClient extends Emitter<RoomEvents> {
     const paused = source === 'mic' ? this.micMuted : source === 'camera' ? this.cameraOff : false;
     track.enabled = !paused;
     let producer: ms.Producer;
+    const options = producerOptions(source, track, device);
+    // mediasoup-client adds rids to these: keep what was asked for.
+    const encodings = options.encodings?.map((e) => ({ ...e })) ?? [];
     try {
-      producer = await transport.produce(producerOptions(source, track, device));
+      producer = await transport.produce(options);
     } catch (err) {
       if (!s.closed) this.reportError(err, `Could not send your ${source}`);
       return;
@@ -944,6 +972,14 @@ export class RoomClient extends Emitter<RoomEvents> {
       return;
     }
     s.producers.set(source, producer);
+    if (source === 'camera') {
+      this.cameraEncodings.set(producer, encodings);
+      watchCaptureSize(producer, () => {
+        s.producing = s.producing.then(() => this.refitCamera(s, producer)).catch(() => undefined);
+      });
+    } else if (source === 'screen') {
+      await keepResolution(producer.rtpSender);
+    }
     producer.on('trackended', () => {
       if (source === 'screen') void this.stopScreenShare();
       else this.emit('error', { code: 'media', message: `Your ${source} stopped.`, fatal: false });
@@ -951,6 +987,28 @@ export class RoomClient extends Emitter<RoomEvents> {
     if (paused && source !== 'screen') await this.applyPaused(source, true);
     this.updateState();
     this.emit('localState', this.localState);
+  }
+
+  /**
+   * Fits the camera's simulcast layers to its new capture size: new bitrates in place when
+   * the layer count stays, else the camera is produced again with the right number of layers.
+   */
+  private async refitCamera(s: Session, producer: ms.Producer): Promise<void> {
+    const track = producer.track;
+    if (s.closed || producer.closed || !track || s.producers.get('camera') !== producer) return;
+    const plan = refitCamera(this.cameraEncodings.get(producer) ?? [], captureSize(track));
+    if (plan.action === 'keep') return;
+    if (plan.action === 'update' && producer.rtpSender) {
+      await updateEncodings(producer.rtpSender, plan.encodings);
+      this.cameraEncodings.set(producer, plan.encodings);
+      return;
+    }
+    s.producers.delete('camera');
+    producer.close();
+    await this.req(s, 'closeProducer', { producerId: producer.id }).catch(() => undefined);
+    if (this.session === s && !s.closed && this.local.camera === track) {
+      await this.produce(s, 'camera', track);
+    }
   }
 
   private async applyPaused(source: 'mic' | 'camera', paused: boolean): Promise<void> {

@@ -2,24 +2,17 @@
 import type { Device, types as ms } from 'mediasoup-client';
 import type { MediaSource } from '../../src/protocol';
 import { describeError } from './request';
-
-/** Camera simulcast: three spatial layers, three temporal layers each. */
-export const CAMERA_ENCODINGS: readonly ms.RtpEncodingParameters[] = [
-  { scaleResolutionDownBy: 4, maxBitrate: 100_000, scalabilityMode: 'L1T3' },
-  { scaleResolutionDownBy: 2, maxBitrate: 300_000, scalabilityMode: 'L1T3' },
-  { scaleResolutionDownBy: 1, maxBitrate: 900_000, scalabilityMode: 'L1T3' },
-];
-
-export const SCREEN_MAX_BITRATE = 1_500_000;
+import { cameraEncodings, screenEncodings, type CaptureSize } from './simulcast';
 
 const AUDIO: MediaTrackConstraints = {
   echoCancellation: true,
   noiseSuppression: true,
   autoGainControl: true,
 };
+/** 720p where the camera has it: a clinician judges skin, wounds and pupils from it. */
 const VIDEO: MediaTrackConstraints = {
-  width: { ideal: 640 },
-  height: { ideal: 480 },
+  width: { ideal: 1280 },
+  height: { ideal: 720 },
   frameRate: { ideal: 30 },
 };
 
@@ -68,14 +61,26 @@ export async function getScreenTrack(): Promise<MediaStreamTrack | null> {
       video: { frameRate: { max: 15 } },
       audio: false,
     });
-    return stream.getVideoTracks()[0] ?? null;
+    const track = stream.getVideoTracks()[0] ?? null;
+    // Tells the encoder to keep resolution (text, fine detail) and drop frame rate instead.
+    if (track) track.contentHint = 'detail';
+    return track;
   } catch (err) {
     if (err instanceof DOMException && err.name === 'NotAllowedError') return null;
     throw err;
   }
 }
 
-/** Producer options for a source: opus for the mic, simulcast for the camera. */
+/** The size a video track captures now (0×0 when the browser does not say). */
+export function captureSize(track: MediaStreamTrack): CaptureSize {
+  const { width = 0, height = 0 } = track.getSettings();
+  return { width, height };
+}
+
+/**
+ * Producer options for a source: opus for the mic, simulcast layers fitted to the capture
+ * size for the camera, one full-resolution high-priority layer for the screen.
+ */
 export function producerOptions(
   source: MediaSource,
   track: MediaStreamTrack,
@@ -90,10 +95,64 @@ export function producerOptions(
     );
     if (opus) options.codec = opus;
   } else if (source === 'camera') {
-    options.encodings = CAMERA_ENCODINGS.map((e) => ({ ...e }));
-    options.codecOptions = { videoGoogleStartBitrate: 1000 };
+    options.encodings = cameraEncodings(captureSize(track));
+    // Enough for Chromium to switch on a 720p top layer from the start (its min is ~600 kbit/s).
+    options.codecOptions = { videoGoogleStartBitrate: 1500 };
   } else {
-    options.encodings = [{ maxBitrate: SCREEN_MAX_BITRATE }];
+    options.encodings = screenEncodings(captureSize(track));
   }
   return options;
+}
+
+/** Asks a sender to keep its resolution and drop frames instead when short of bandwidth or CPU. */
+export async function keepResolution(sender: RTCRtpSender | undefined): Promise<void> {
+  if (!sender) return;
+  const params = sender.getParameters() as RTCRtpSendParameters & {
+    degradationPreference?: string;
+  };
+  params.degradationPreference = 'maintain-resolution';
+  // Browsers without the setting keep contentHint's preference, which asks for the same.
+  await sender.setParameters(params).catch(() => undefined);
+}
+
+/** Changes a live sender's layer sizes and bitrates in place (same number of layers). */
+export async function updateEncodings(
+  sender: RTCRtpSender,
+  encodings: readonly ms.RtpEncodingParameters[],
+): Promise<void> {
+  const params = sender.getParameters();
+  params.encodings.forEach((e, i) => {
+    const want = encodings[i];
+    if (!want) return;
+    if (want.maxBitrate !== undefined) e.maxBitrate = want.maxBitrate;
+    if (want.scaleResolutionDownBy !== undefined) {
+      e.scaleResolutionDownBy = want.scaleResolutionDownBy;
+    }
+  });
+  await sender.setParameters(params);
+}
+
+/** How often a camera producer's capture size is checked (rotation, device or constraint change). */
+const CAPTURE_CHECK_MS = 1000;
+
+/**
+ * Calls `onChange` when the producer's track starts capturing at another size (a phone
+ * rotates, a replaced track, a constraint change), until the producer closes. Browsers fire
+ * no event for this, so the track's settings are polled.
+ */
+export function watchCaptureSize(
+  producer: ms.Producer,
+  onChange: (size: CaptureSize) => void,
+): void {
+  let last = producer.track ? captureSize(producer.track) : null;
+  const timer = setInterval(() => {
+    const track = producer.track;
+    if (producer.closed) return clearInterval(timer);
+    if (!track || track.readyState !== 'live') return;
+    const size = captureSize(track);
+    if (last && size.width === last.width && size.height === last.height) return;
+    last = size;
+    onChange(size);
+  }, CAPTURE_CHECK_MS);
+  producer.observer.once('close', () => clearInterval(timer));
 }

@@ -14,6 +14,7 @@ interface PeerModel {
   displayName: string;
   role: Role;
   producers: Map<string, ProducerModel>;
+  connection: RemotePeerView['connection'];
 }
 
 export type PeerUpdate = Omit<PeerInfo, 'producers'> & { producers?: PeerInfo['producers'] };
@@ -68,6 +69,19 @@ export class PeerDirectory {
     return view(peer);
   }
 
+  /** The server's word on a peer's link (null when nothing changed or the peer is unknown). */
+  setConnection(peerId: string, connection: RemotePeerView['connection']): RemotePeerView | null {
+    const peer = this.peers.get(peerId);
+    if (!peer || peer.connection === connection) return null;
+    peer.connection = connection;
+    return view(peer);
+  }
+
+  /** Whether the server says this peer's link is down now. */
+  reconnecting(peerId: string): boolean {
+    return this.peers.get(peerId)?.connection === 'reconnecting';
+  }
+
   delete(peerId: string): boolean {
     return this.peers.delete(peerId);
   }
@@ -76,7 +90,13 @@ export class PeerDirectory {
   private ensure(peerId: string): PeerModel {
     let peer = this.peers.get(peerId);
     if (!peer) {
-      peer = { peerId, displayName: 'Participant', role: 'guest', producers: new Map() };
+      peer = {
+        peerId,
+        displayName: 'Participant',
+        role: 'guest',
+        producers: new Map(),
+        connection: 'connected',
+      };
       this.peers.set(peerId, peer);
     }
     return peer;
@@ -93,5 +113,6 @@ function view(peer: PeerModel): RemotePeerView {
     micOn: on('mic'),
     cameraOn: on('camera'),
     screenOn: on('screen'),
+    connection: peer.connection,
   };
 }

@@ -8,7 +8,8 @@ import { Emitter } from './emitter';
 import { RequestError } from './request';
 
 /** Why an ICE restart was run. */
-export type RestartReason = 'disconnected' | 'failed' | 'stalled' | 'network' | 'signalling';
+export type RestartReason =
+  'disconnected' | 'failed' | 'stalled' | 'network' | 'signalling' | 'udp';
 
 export interface IceRecoveryOptions {
   /** How long a transport may stay 'disconnected' before a restart: ICE often recovers alone. */
@@ -28,6 +29,15 @@ export interface IceRecoveryOptions {
   stallMs: number;
   /** How often the transport's received bytes are read. */
   stallCheckMs: number;
+  /**
+   * On ICE-TCP this long after connecting (or restarting) while UDP had worked, or on ICE-TCP
+   * from the start: restart ICE once more so it can pick UDP again, ms. After an outage,
+   * Chromium selects the first pair that answers (the TCP one, whose checks waited in a
+   * buffer) and stops checking the UDP pairs that failed meanwhile: it never comes back.
+   */
+  udpReturnAfterMs: number;
+  /** Such restarts per outage (UDP may really be blocked now); a UDP pair refills them. */
+  maxUdpReturns: number;
 }
 
 export const ICE_RECOVERY_DEFAULTS: Readonly<IceRecoveryOptions> = Object.freeze({
@@ -38,6 +48,8 @@ export const ICE_RECOVERY_DEFAULTS: Readonly<IceRecoveryOptions> = Object.freeze
   retryMaxMs: 8000,
   stallMs: 800,
   stallCheckMs: 200,
+  udpReturnAfterMs: 2000,
+  maxUdpReturns: 2,
 });
 
 type IceRecoveryEvents = {
@@ -77,6 +89,12 @@ export class IceRecovery extends Emitter<IceRecoveryEvents> {
   #bytesChangedAt = performance.now();
   #stalled = false;
   #healthySince = performance.now();
+  // Back to UDP.
+  /** The transport has used a UDP pair (null: no pair seen yet). */
+  #usedUdp: boolean | null = null;
+  #udpReturns = 0;
+  /** When the transport last connected or restarted: the pair may still change until udpReturnAfterMs later. */
+  #pairSettlingSince = performance.now();
 
   constructor(
     private readonly transport: ms.Transport,
@@ -106,6 +124,7 @@ export class IceRecovery extends Emitter<IceRecoveryEvents> {
     switch (state) {
       case 'connected':
         this.#clearTimer();
+        this.#pairSettlingSince = performance.now();
         break;
       case 'disconnected':
         if (!this.#timer && !this.#running) {
@@ -131,6 +150,7 @@ export class IceRecovery extends Emitter<IceRecoveryEvents> {
     if (this.#closed || this.transport.connectionState === 'new') return;
     this.#attempts = 0;
     this.#gaveUp = false;
+    this.#udpReturns = 0;
     void this.#run('network');
   }
 
@@ -172,14 +192,18 @@ export class IceRecovery extends Emitter<IceRecoveryEvents> {
     }
     this.#reading = true;
     let bytes: number | null;
+    let pair: SelectedPair | null = null;
     try {
-      bytes = bytesReceived(await this.transport.getStats());
+      const report = await this.transport.getStats();
+      bytes = bytesReceived(report);
+      pair = selectedPair(report);
     } catch {
       bytes = null; // closed meanwhile
     } finally {
       this.#reading = false;
     }
     if (bytes === null || this.#closed) return;
+    this.#checkProtocol(pair, now);
     if (bytes !== this.#bytes) {
       this.#bytes = bytes;
       this.#bytesChangedAt = now;
@@ -187,6 +211,27 @@ export class IceRecovery extends Emitter<IceRecoveryEvents> {
     } else if (!this.#stalled && now - this.#bytesChangedAt >= this.#o.stallMs) {
       this.#setStalled(true);
       void this.#run('stalled');
+    }
+  }
+
+  /** Restarts ICE when the transport settled on ICE-TCP although UDP had worked (or never tried it). */
+  #checkProtocol(pair: SelectedPair | null, now: number): void {
+    if (!pair || this.#running) return;
+    if (pair.localProtocol === 'udp') {
+      this.#usedUdp = true;
+      this.#udpReturns = 0;
+      return;
+    }
+    this.#usedUdp ??= false;
+    // Never on UDP: one try (it may be blocked here); after UDP worked, a few.
+    const budget = this.#usedUdp ? this.#o.maxUdpReturns : 1;
+    if (
+      pair.localProtocol === 'tcp' &&
+      this.#udpReturns < budget &&
+      now - this.#pairSettlingSince >= this.#o.udpReturnAfterMs
+    ) {
+      this.#udpReturns += 1;
+      void this.#run('udp');
     }
   }
 
@@ -215,6 +260,7 @@ export class IceRecovery extends Emitter<IceRecoveryEvents> {
     try {
       await this.restart();
       if (this.#closed) return;
+      this.#pairSettlingSince = performance.now();
       this.#restarts += 1;
       this.emit('restarted', reason);
     } catch (err) {
@@ -273,10 +319,13 @@ export class NetworkWatch {
   #timer: ReturnType<typeof setTimeout> | null = null;
   #running = false;
 
-  /** `settleMs`: wait for the new network to settle before reporting it. */
+  /**
+   * `settleMs`: one report for a burst of events ('online' and a type change come together).
+   * Short: the old path is gone, and every 100 ms waited is 100 ms of lost audio.
+   */
   constructor(
     private readonly onChange: (change: NetworkChange) => void,
-    private readonly settleMs = 500,
+    private readonly settleMs = 100,
   ) {}
 
   start(): void {

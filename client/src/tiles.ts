@@ -56,7 +56,16 @@ interface Tile {
   /** Video consumers the server paused for this client's bandwidth. */
   pausedVideos: Set<string>;
   remove: HTMLButtonElement | null;
+  /** The server's word on their link. */
+  connection: RemotePeerView['connection'];
+  /** The last quality level given for them, and the figures behind it. */
+  rated: { level: QualityLevel; title: string };
+  /** Per video element: frames decoded when last looked at, and since when that count holds. */
+  frames: Map<string, { count: number; since: number }>;
 }
+
+/** A playing remote video with no new frame for this long is frozen: never rated "good". */
+export const FROZEN_MS = 3000;
 
 export interface TileOptions {
   /** Called when remote audio cannot autoplay (the page shows an "enable sound" button). */
@@ -89,6 +98,9 @@ export class TileView {
     tile.cameraOff.hidden = view.cameraOn;
     tile.screen.hidden = !view.screenOn;
     tile.root.setAttribute('aria-label', `${view.displayName}, ${roleLabel(view.role)}`);
+    tile.connection = view.connection;
+    tile.root.dataset.connection = view.connection;
+    this.renderQuality(tile);
     tile.remove?.setAttribute('aria-label', `Remove ${view.displayName} from the consult`);
     this.options.onChange?.();
   }
@@ -171,20 +183,67 @@ export class TileView {
     const tile = this.tiles.get(peerId);
     if (!tile) return;
     const level = reading?.level ?? 'unknown';
-    tile.quality.dataset.quality = level;
-    tile.qualityLabel.textContent = level === 'unknown' ? '—' : level;
-    tile.quality.title = reading
-      ? `Network ${level}: ${(reading.loss * 100).toFixed(1)}% loss, ${reading.jitterMs.toFixed(0)} ms jitter`
-      : 'Network quality: no media yet';
+    tile.rated = {
+      level,
+      title: reading
+        ? `Network ${level}: ${(reading.loss * 100).toFixed(1)}% loss, ${reading.jitterMs.toFixed(0)} ms jitter`
+        : 'Network quality: no media yet',
+    };
+    this.renderQuality(tile);
   }
 
   /** Shows a level with the figures behind it as the tooltip (e.g. the server's samples). */
   showQuality(peerId: string, level: QualityLevel, title: string): void {
     const tile = this.tiles.get(peerId);
     if (!tile) return;
+    tile.rated = { level, title };
+    this.renderQuality(tile);
+  }
+
+  /**
+   * The quality badge: "reconnecting" while the server says their link is down, else the
+   * level rated for them, except that a frozen picture is never shown as "good".
+   */
+  private renderQuality(tile: Tile): void {
+    let { level, title }: { level: QualityLevel | 'reconnecting'; title: string } = tile.rated;
+    if (tile.connection === 'reconnecting') {
+      level = 'reconnecting';
+      title = 'Their connection dropped; reconnecting…';
+    } else if (level === 'good') {
+      const frozenMs = this.frozenFor(tile);
+      if (frozenMs >= FROZEN_MS) {
+        level = 'poor';
+        title = `No new picture from them for ${Math.round(frozenMs / 1000)} s`;
+      }
+    }
     tile.quality.dataset.quality = level;
     tile.qualityLabel.textContent = level === 'unknown' ? '—' : level;
     tile.quality.title = title;
+  }
+
+  /** How long the longest-stuck playing video of the tile has shown no new frame, ms. */
+  private frozenFor(tile: Tile): number {
+    const now = performance.now();
+    let longest = 0;
+    const seen = new Set<string>();
+    for (const video of tile.media.querySelectorAll<HTMLVideoElement>('video')) {
+      const id = video.dataset.consumerId ?? '';
+      seen.add(id);
+      const count = video.getVideoPlaybackQuality?.().totalVideoFrames ?? 0;
+      const last = tile.frames.get(id);
+      if (!last || last.count !== count) {
+        tile.frames.set(id, { count, since: now });
+        continue;
+      }
+      // Paused for bandwidth, or their camera is off: no frames are expected.
+      const expected =
+        video.dataset.paused !== 'true' &&
+        (video.dataset.source === 'screen' || tile.root.dataset.camera !== 'off');
+      if (expected) longest = Math.max(longest, now - last.since);
+      else last.since = now;
+    }
+    for (const id of tile.frames.keys()) if (!seen.has(id)) tile.frames.delete(id);
+    return longest;
   }
 
   setActiveSpeaker(peerId: string | null): void {
@@ -299,6 +358,9 @@ export class TileView {
       layer,
       pausedVideos: new Set(),
       remove,
+      connection: 'connected',
+      rated: { level: 'unknown', title: 'Network quality: no media yet' },
+      frames: new Map(),
     };
     this.tiles.set(peerId, tile);
     this.options.onChange?.();

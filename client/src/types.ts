@@ -32,6 +32,8 @@ export interface RemotePeerView {
   /** A camera producer exists and is not paused. */
   cameraOn: boolean;
   screenOn: boolean;
+  /** What the server says of their link: 'reconnecting' while their socket or uplink is down. */
+  connection: 'connected' | 'reconnecting';
 }
 
 export interface LocalState {

@@ -2,6 +2,16 @@
 import type { ChatEntry, LobbyEntryInfo, PersonNames, QualityEntry } from './payloads.js';
 import type { EndReason, MediaKind, RejoinReason, Role, SourceAppData } from './vocabulary.js';
 
+/**
+ * `peerConnection`: another participant's link dropped ('reconnecting': its socket is gone, or
+ * its uplink carries nothing) or is back ('connected'). Only changes are sent; a participant
+ * nobody was told about is connected.
+ */
+export interface PeerConnectionMessage {
+  peerId: string;
+  state: 'connected' | 'reconnecting';
+}
+
 export interface ServerToClientEvents {
   peerJoined: (msg: PersonNames & { peerId: string; role: Role }) => void;
   peerLeft: (msg: { peerId: string }) => void;
@@ -37,6 +47,8 @@ export interface ServerToClientEvents {
   chatMessage: (msg: ChatEntry & { peerId: string }) => void;
   /** Every few seconds: each participant's connection figures. */
   quality: (msg: { samples: QualityEntry[] }) => void;
+  /** Another participant's link dropped or is back (see `PeerConnectionMessage`). */
+  peerConnection: (msg: PeerConnectionMessage) => void;
   /**
    * Your downlink cannot carry even the lowest video layer of this consumer: the server paused
    * it so audio keeps flowing (`reason: 'bandwidth'`). Show "poor connection, video paused".

@@ -55,10 +55,12 @@ export interface BandwidthAdapterOptions extends PolicyOptions, ProbeOptions, De
   /** mediasoup priority of screen-share consumers (camera consumers keep 1). */
   screenPriority: number;
   /**
-   * Ask mediasoup for bandwidth probes while video is held down (see #requestProbe). Off by
-   * default: mediasoup 3.12 re-applies a start bitrate from up to a second earlier when its
-   * limits change, which can knock the estimate down; its own ALR probes, fed by the video
-   * that a trial resume sends again, recover the link reliably enough.
+   * Ask mediasoup for bandwidth probes while the estimate alone holds video below full
+   * quality (see #requestProbe). Off by default: measured behind the relay after a lifted
+   * 300 kbit/s cap, three such probes in 10 s left the estimate at 130-220 kbit/s, while
+   * with them off mediasoup's own periodic ALR probe (every 5 s, which ours postpone, as
+   * each probe restarts that clock) lifted it to 1.7 Mbit/s 5 s after the lift. mediasoup
+   * 3.12 also re-applies a start bitrate from up to a second earlier when its limits change.
    */
   probing: boolean;
 }
@@ -420,7 +422,10 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     // (A consumer that has just resumed still shows the reports from before its pause.)
     const flowing = video.filter((e) => !e.consumer.paused);
     const reporting = flowing.filter((e) => now - e.flowingSince >= REPORT_SETTLE_MS);
-    if (!flowing.length) this.#delay.bound = null;
+    if (!flowing.length) {
+      this.#delay.bound = null;
+      this.#delay.queuedSince = null;
+    }
     const rtts = reporting.map((e) => e.rttMs).filter((rtt) => rtt > 0);
     const bound = delayBound(
       this.#delay,
@@ -429,6 +434,7 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
         rttMs: rtts.length ? Math.max(...rtts) : null,
         lossFraction: reporting.length ? Math.max(...reporting.map((e) => e.lossFraction)) : null,
         sendBitrate: this.#sendBitrate,
+        estimate: estimate.bitrate,
       },
       opts,
     );
@@ -531,6 +537,7 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     this.safeEmit('linkReturned', { silentMs });
     this.#delay.samples.length = 0;
     this.#delay.bound = null;
+    this.#delay.queuedSince = null;
     for (const entry of this.#entries.values()) {
       entry.flowingSince = now;
       // Frames lost in the outage cannot be repaired: start the picture afresh now rather

@@ -13,8 +13,8 @@ export interface ProbeOptions {
 }
 
 export const DEFAULT_PROBING: Readonly<ProbeOptions> = Object.freeze({
-  probeIntervalMs: 3000,
-  maxProbeIntervalMs: 8000,
+  probeIntervalMs: 2000,
+  maxProbeIntervalMs: 4000,
 });
 
 /** What the probe scheduler remembers. */
@@ -82,12 +82,19 @@ export interface DelayOptions {
   rttWindowMs: number;
   /** Reported loss above this (0..1) means the bottleneck queue overflows. */
   lossLimit: number;
+  /**
+   * RTT above the limit without loss counts as a queue only once it has lasted this long,
+   * ms, and the estimator agrees (its estimate fell below what was sent when the RTT rose):
+   * on a starved machine late receiver reports show RTT spikes with no queue behind them.
+   */
+  queueSustainMs: number;
 }
 
 export const DEFAULT_DELAY: Readonly<DelayOptions> = Object.freeze({
   queueDelayLimitMs: 100,
   rttWindowMs: 60_000,
   lossLimit: 0.1,
+  queueSustainMs: 2000,
 });
 
 /** What the congestion detector remembers. */
@@ -95,24 +102,36 @@ export interface DelayState {
   samples: { at: number; rttMs: number }[];
   /** The bound set when congestion began (null: no congestion). */
   bound: number | null;
+  /** Since when every RTT sample has shown a queue, and the send rate then (null: the last did not). */
+  queuedSince: { at: number; sendBitrate: number } | null;
 }
 
-export const newDelayState = (): DelayState => ({ samples: [], bound: null });
+export const newDelayState = (): DelayState => ({ samples: [], bound: null, queuedSince: null });
 
 /**
  * A bound on the usable bitrate while the receiver's link is congested, or null when it is
  * not. The estimator needs a few seconds to notice a link that got narrower; the receiver's
  * reports show it within one report interval: the RTT rises as a bottleneck queue builds,
  * and once the queue overflows the reported loss shows what got through. When either
- * begins — RTT `queueDelayLimitMs` above its recent minimum, or loss above `lossLimit` —
- * the bound is 85 % of what was being sent then, times the share that arrived. It then
+ * begins — RTT `queueDelayLimitMs` above its recent minimum for `queueSustainMs`, or loss
+ * above `lossLimit` — the bound is 85 % of what was being sent when it began, times the
+ * share that arrived. RTT alone must persist and be borne out by the estimate: a starved
+ * machine (the browser's or the worker's) answers late now and then, and late reports are
+ * no queue. It then
  * holds until a report shows the queue drained to half the delay limit and the loss under
  * half its limit: reports lag the send rate, so re-deriving the bound from a rate that was
  * already lowered, with loss still reported from before, would spiral down to nothing.
  */
 export function delayBound(
   state: DelayState,
-  input: { now: number; rttMs: number | null; lossFraction: number | null; sendBitrate: number },
+  input: {
+    now: number;
+    rttMs: number | null;
+    lossFraction: number | null;
+    sendBitrate: number;
+    /** The estimator's view of the link now, bit/s (undefined: not known). */
+    estimate?: number;
+  },
   options: DelayOptions = DEFAULT_DELAY,
 ): number | null {
   const { now, rttMs } = input;
@@ -125,9 +144,20 @@ export function delayBound(
     }
     queueing = rttMs - Math.min(...state.samples.map((s) => s.rttMs));
   }
-  const queued = queueing !== null && queueing > options.queueDelayLimitMs;
+  const queuedNow = queueing !== null && queueing > options.queueDelayLimitMs;
+  if (!queuedNow) {
+    if (queueing !== null) state.queuedSince = null;
+  } else {
+    state.queuedSince ??= { at: now, sendBitrate: input.sendBitrate };
+  }
+  const onset = state.queuedSince;
+  const queued =
+    onset !== null &&
+    now - onset.at >= options.queueSustainMs &&
+    (input.estimate === undefined || input.estimate < onset.sendBitrate);
   const lossy = loss > options.lossLimit;
-  const throughput = 0.85 * input.sendBitrate * (1 - (lossy ? loss : 0));
+  const sent = queued && !lossy ? onset.sendBitrate : input.sendBitrate;
+  const throughput = 0.85 * sent * (1 - (lossy ? loss : 0));
   if ((queued || lossy) && state.bound === null) {
     state.bound = throughput;
   } else if (

@@ -30,6 +30,7 @@ import { mediaHandlers } from './handlers/media.js';
 import { moderationHandlers } from './handlers/moderation.js';
 import { sessionHandlers } from './handlers/session.js';
 import { defaultEventLimits } from './rateLimit.js';
+import { watchPeerLinks } from './peerLinks.js';
 import { SocketConnection, consultKey, peerKey, type SocketData } from './SocketConnection.js';
 
 export { LOBBY_NOTIFY_MS } from '../app/LobbyNotifier.js';
@@ -171,5 +172,6 @@ function relayRoomEvents(io: SignallingServer, room: Room): void {
     others(peer).emit('producerResumed', { peerId: peer.id, producerId }),
   );
   room.on('activeSpeaker', (peerId) => io.to(key).emit('activeSpeaker', { peerId }));
+  watchPeerLinks(room, io.of('/').adapter, peerKey, (p, m) => others(p).emit('peerConnection', m));
   room.on('close', () => io.in(key).socketsLeave(key));
 }

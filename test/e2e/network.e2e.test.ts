@@ -133,6 +133,61 @@ const restarts = (page: Page) =>
     () => (globalThis as unknown as { __consult: { iceRestarts: number } }).__consult.iceRestarts,
   );
 
+/**
+ * Watches which protocol both pages' transports use, every 250 ms from now: after an outage
+ * a browser may have settled on ICE-TCP, and the client restarts ICE to come back to UDP.
+ */
+function watchUdp(since: number) {
+  const offUdp: string[] = [];
+  let onUdpAt: number | null = null;
+  let stopped = false;
+  const read = async () => {
+    const [atDoctor, atSpecialist] = await Promise.all([
+      transportStats(doctorPage),
+      transportStats(specialistPage),
+    ]);
+    const all = [
+      ...atDoctor.map((t) => `doctor ${t.direction} ${t.selected?.localProtocol ?? 'none'}`),
+      ...atSpecialist.map(
+        (t) => `specialist ${t.direction} ${t.selected?.localProtocol ?? 'none'}`,
+      ),
+    ];
+    const now = Date.now();
+    if (all.length === 4 && all.every((p) => p.endsWith(' udp'))) {
+      onUdpAt ??= now;
+      return;
+    }
+    onUdpAt = null;
+    const line = all.filter((p) => !p.endsWith(' udp')).join(', ');
+    if (offUdp.at(-1)?.endsWith(line) !== true) offUdp.push(`+${now - since} ${line}`);
+  };
+  const loop = (async () => {
+    while (!stopped) {
+      await read().catch(() => undefined);
+      await sleep(250);
+    }
+  })();
+  return {
+    /** Waits (up to `timeoutMs` after `since`) until all four transports are on UDP; ms after `since`. */
+    async backAt(timeoutMs: number): Promise<{ ms: number; offUdp: string[] }> {
+      let found: number | null = null;
+      try {
+        await timeUntil(
+          () => (found = onUdpAt) !== null,
+          Math.max(0, since + timeoutMs - Date.now()),
+          'all transports on UDP',
+        );
+      } catch (err) {
+        throw new Error(`${(err as Error).message}; off UDP: ${offUdp.join('; ')}`);
+      } finally {
+        stopped = true;
+        await loop;
+      }
+      return { ms: found! - since, offUdp };
+    },
+  };
+}
+
 /** Neither page saw a participant leave, and the server still has the same two peers. */
 async function nobodyLeft(ids: string[]): Promise<void> {
   expect(peerIds()).toEqual(ids);
@@ -264,6 +319,7 @@ describe('a consult over an impaired network', () => {
       return () => transport.off('iceselectedtuplechange', listener);
     });
     const movedAt = Date.now();
+    const udp = watchUdp(movedAt);
     const decisions = adapterDecisions(movedAt);
     const moved = await relay.handover(specialistLink);
     expect(moved.length).toBeGreaterThan(0);
@@ -288,6 +344,12 @@ describe('a consult over an impaired network', () => {
     );
     for (const got of [atDoctor, atSpecialist]) expect(got.audioGapMs).toBeLessThan(10_000);
     await nobodyLeft(ids);
+    // UDP works throughout: both browsers are on it again within 10 s of the move.
+    const back = await udp.backAt(10_000);
+    console.log(
+      `handover: all transports on UDP ${back.ms} ms after the move; off UDP: ${back.offUdp.join('; ') || 'never'}`,
+    );
+    expect(back.ms).toBeLessThan(10_000);
   }, 45_000);
 
   it('a 5-second cut of one link: media flows again and nobody leaves', async () => {
@@ -299,9 +361,14 @@ describe('a consult over an impaired network', () => {
     const decisions = adapterDecisions(cutAt);
     await relay.cut(5000, specialistLink);
     const cutEnded = Date.now();
+    const udp = watchUdp(cutEnded);
     const [toDoctor, toSpecialist] = await Promise.all([
-      flowing(doctorPage, 10_000),
-      flowing(specialistPage, 10_000),
+      flowing(doctorPage, 10_000).catch((err: Error) => {
+        throw new Error(`doctor: ${err.message}; adapter: ${decisions.stop()}`);
+      }),
+      flowing(specialistPage, 10_000).catch((err: Error) => {
+        throw new Error(`specialist: ${err.message}; adapter: ${decisions.stop()}`);
+      }),
     ]);
     await sleep(1000);
     const { atDoctor, atSpecialist } = await watches.stop();
@@ -336,6 +403,12 @@ describe('a consult over an impaired network', () => {
     expect(states.map((e) => e.detail)).toContain('reconnecting');
     expect(states[0]!.at - cutAt).toBeLessThan(2000);
     await expect.poll(() => connectionState(specialistPage), { timeout: 5000 }).toBe('connected');
+    // UDP works again after the cut: both browsers are on it within 10 s of its end.
+    const back = await udp.backAt(10_000);
+    console.log(
+      `5 s cut: all transports on UDP ${back.ms} ms after the cut ended; off UDP: ${back.offUdp.join('; ') || 'never'}`,
+    );
+    expect(back.ms).toBeLessThan(10_000);
   }, 45_000);
 
   it('a dropped signalling connection: same peer, no leave for the other side, media flowing', async () => {

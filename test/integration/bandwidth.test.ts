@@ -249,7 +249,9 @@ beforeAll(
     const recv = [...receiver.transports.values()].find((t) => t.direction === 'recv')!.transport;
     downlink = { ufrag: recv.iceParameters.usernameFragment };
     // Full quality: the best layer the sender offers, once the receiver gets it.
-    await timeUntil(atFullQuality, 20_000, 'receiver at full quality');
+    await timeUntil(atFullQuality, 20_000, 'receiver at full quality').catch((err: Error) => {
+      throw new Error(`${err.message}; ${videoState()}`);
+    });
     const decided = (e: { consumerId: string }) => {
       if (e.consumerId === video.id) lastDecisionAt = Date.now();
     };
@@ -323,7 +325,7 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
     expect(meanwhile.video).toBeGreaterThan(5); // it kept playing (a starved CI browser decodes ~7 fps)
   }, 90_000);
 
-  it('a 300 kbit/s cap: lowest layer (or paused) within 10 s with audio flowing, full quality within 20 s of lifting it', async () => {
+  it('a 300 kbit/s cap: lowest layer (or paused) within 10 s with audio flowing, full quality within 10 s of lifting it', async () => {
     await settled();
     const decisions = recordDecisions();
     const audio = watchAudio();
@@ -336,10 +338,11 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
     const liftedAt = Date.now();
     decisions.log('cap lifted');
     const capAudio = await audio.stop();
+    // The estimate recovers by mediasoup's periodic ALR probes (every 5 s while the link is underused).
     await decisions.until(
       atFullQuality,
-      20_000 - (Date.now() - liftedAt),
-      'full quality within 20 s of lifting the cap',
+      10_000 - (Date.now() - liftedAt),
+      'full quality within 10 s of lifting the cap',
     );
     const recoverMs = Date.now() - liftedAt;
     console.log(
@@ -348,7 +351,7 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
         ` relay dropped ${capped.droppedQueue} of ${capped.packets} packets; ${decisions.stop()}`,
     );
     expect(dropMs).toBeLessThan(10_000);
-    expect(recoverMs).toBeLessThan(20_000);
+    expect(recoverMs).toBeLessThan(10_000);
     // ~50 packets/s of opus for ~10 s, never stalled.
     expect(capAudio.packets).toBeGreaterThan(300);
     expect(capAudio.longestGapMs).toBeLessThan(1500);

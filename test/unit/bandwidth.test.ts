@@ -399,11 +399,11 @@ describe('probeDue(): asking the estimator to look above its estimate', () => {
       Array.from({ length: to - from + 1 }, (_, i) => from + i).filter((s) =>
         probeDue(state, at(s * 1000, bitrate), memory),
       );
-    // Downgraded at 0: first probe 3 s later, then 6 s, then every 8 s (nothing found).
-    expect(due(0, 30)).toEqual([3, 9, 17, 25]);
-    // The estimate rose after the next probe: probe again a second later.
-    expect(due(31, 33)).toEqual([33]);
-    expect(due(34, 36, 600_000)).toEqual([34]);
+    // Downgraded at 0: first probe 2 s later, then every 4 s (nothing found): a link that
+    // opens again is found within 4 s.
+    expect(due(0, 30)).toEqual([2, 6, 10, 14, 18, 22, 26, 30]);
+    // The estimate rose after the last probe: probe again a second later, then back to 2 s.
+    expect(due(31, 34, 600_000)).toEqual([31, 33]);
   });
 
   it('does not probe at the ceiling, without a cap, or while all video is paused', () => {
@@ -420,18 +420,40 @@ describe('probeDue(): asking the estimator to look above its estimate', () => {
 });
 
 describe('delayBound(): congestion seen in receiver reports before the estimator notices', () => {
-  it('bounds the bitrate by what was sent when the RTT rose, until the queue drains', () => {
+  it('bounds the bitrate by what was sent when the RTT rose, once the queue lasts, until it drains', () => {
     const state = newDelayState();
     const step = (now: number, rttMs: number | null, sendBitrate: number) =>
       delayBound(state, { now, rttMs, lossFraction: 0, sendBitrate });
     expect(step(0, 20, 900_000)).toBeNull();
     expect(step(1000, 60, 900_000)).toBeNull(); // 40 ms of queue: not yet
-    expect(step(2000, 250, 950_000)).toBeCloseTo(0.85 * 950_000);
-    // Still queued while the sender slows down: the bound stays at the onset rate.
-    expect(step(3000, 200, 300_000)).toBeCloseTo(0.85 * 950_000);
-    expect(step(4000, null, 300_000)).toBeCloseTo(0.85 * 950_000);
+    expect(step(2000, 250, 950_000)).toBeNull(); // a queue begins: it must last queueSustainMs
+    expect(step(3000, 200, 300_000)).toBeNull();
+    // Still queued 2 s on, while the sender slowed down: the bound is the onset rate.
+    expect(step(4000, 220, 300_000)).toBeCloseTo(0.85 * 950_000);
+    expect(step(5000, null, 300_000)).toBeCloseTo(0.85 * 950_000);
     // Drained below half the limit: no bound.
-    expect(step(5000, 60, 300_000)).toBeNull();
+    expect(step(6000, 60, 300_000)).toBeNull();
+  });
+
+  it('takes a lasting RTT rise for a queue only when the estimate falls below what was sent', () => {
+    const state = newDelayState();
+    const step = (now: number, estimate: number) =>
+      delayBound(state, { now, rttMs: 300, lossFraction: 0, sendBitrate: 1.5e6, estimate });
+    delayBound(state, { now: 0, rttMs: 5, lossFraction: 0, sendBitrate: 1.5e6 });
+    // The machine is starved, the link is not: the estimator still sees room.
+    for (let s = 1; s <= 5; s++) expect(step(s * 1000, 2e6)).toBeNull();
+    expect(step(6000, 1.1e6)).toBeCloseTo(0.85 * 1.5e6);
+  });
+
+  it('reads RTT spikes with no loss on a starved machine as no queue', () => {
+    const state = newDelayState();
+    // A loopback RTT of 2 ms with a late report (300 ms) every other second.
+    for (let s = 0; s < 20; s++) {
+      const rttMs = s % 2 ? 300 : 2;
+      expect(
+        delayBound(state, { now: s * 1000, rttMs, lossFraction: 0, sendBitrate: 1.6e6 }),
+      ).toBeNull();
+    }
   });
 
   it('takes heavy loss as what got through an overflowing queue', () => {
