@@ -127,6 +127,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       publicUrl: () => config.publicUrl ?? url,
       clientDir: config.clientDir,
       trustProxy: config.trustProxy,
+      waitingCount: (consultId) => lobby.list(consultId).length,
       logger,
     });
     const trust = app.get('trust proxy fn') as TrustFn;

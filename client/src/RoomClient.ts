@@ -4,6 +4,7 @@ import { io } from 'socket.io-client';
 import type {
   JoinResponse,
   MediaSource,
+  Precheck,
   ProduceRequest,
   ResumedState,
   TransportResponse,
@@ -11,6 +12,7 @@ import type {
 import { Emitter } from './emitter';
 import { getScreenTrack, getUserTracks, producerOptions } from './media';
 import { networkType } from './network';
+import { precheckFor } from './precheck';
 import { PeerDirectory } from './peers';
 import type { PeerUpdate } from './peers';
 import { worst } from './quality';
@@ -236,6 +238,26 @@ export class RoomClient extends Emitter<RoomEvents> {
     await this.hostRequest('deny', reason ? { peerId, reason } : { peerId });
   }
 
+  /** Host: a short message to someone in the waiting room ("5 minutes"). */
+  async messageWaiting(peerId: string, text: string): Promise<void> {
+    const s = this.session;
+    if (!s || s.closed || this.phase !== 'joined') {
+      throw new RequestError('lobbyMessage', 'not_joined', 'You are not in the consult.');
+    }
+    await this.req(s, 'lobbyMessage', { peerId, text });
+  }
+
+  /** While waiting: reopens camera and microphone (the pre-call check chose other ones). */
+  reopenLocalMedia(): void {
+    if (this.phase !== 'waiting' || !this.tokenClaims?.grants.publish) return;
+    for (const source of ['mic', 'camera'] as const) {
+      this.local[source]?.stop();
+      delete this.local[source];
+    }
+    const epoch = ++this.mediaEpoch;
+    this.mediaPromise = this.acquireLocalMedia(epoch);
+  }
+
   /** Removes a participant from the consult (they would have to wait in the lobby again). */
   async removeParticipant(peerId: string): Promise<void> {
     await this.hostRequest('removePeer', { peerId });
@@ -396,6 +418,9 @@ export class RoomClient extends Emitter<RoomEvents> {
       this.setPhase('connecting');
       void this.startSession(socket, 0);
     });
+    socket.on('hostMessage', (msg) => {
+      if (mine() && this.phase === 'waiting') this.emit('hostMessage', msg);
+    });
     socket.on('denied', ({ reason }) => {
       if (!mine() || !this.active) return;
       this.setPhase('denied');
@@ -439,6 +464,7 @@ export class RoomClient extends Emitter<RoomEvents> {
       ...(this.displayName ? { displayName: this.displayName } : {}),
       ...(network ? { networkType: network } : {}),
       ...(this.resumeSecret ? { resumeSecret: this.resumeSecret } : {}),
+      ...withPrecheck(consultId),
     };
   }
 
@@ -1162,4 +1188,10 @@ export class RoomClient extends Emitter<RoomEvents> {
     console.error(context, err);
     this.emit('error', { code, message: `${context}: ${message}`, fatal: false });
   }
+}
+
+/** The pre-call check this tab ran for the consult, if any (for the record). */
+function withPrecheck(consultId: string): { precheck?: Precheck } {
+  const precheck = precheckFor(consultId);
+  return precheck ? { precheck } : {};
 }

@@ -1,7 +1,8 @@
 /** Local capture (camera, mic, screen) and the producer settings for each source. */
 import type { Device, types as ms } from 'mediasoup-client';
 import type { MediaSource } from '../../src/signalling/messages';
-import { describeError } from './request';
+import { audioConstraints, videoConstraints } from './devicePrefs';
+import { NO_MEDIA_DEVICES, mediaProblem } from './mediaErrors';
 
 /** Camera simulcast: three spatial layers, three temporal layers each. */
 export const CAMERA_ENCODINGS: readonly ms.RtpEncodingParameters[] = [
@@ -12,12 +13,12 @@ export const CAMERA_ENCODINGS: readonly ms.RtpEncodingParameters[] = [
 
 export const SCREEN_MAX_BITRATE = 1_500_000;
 
-const AUDIO: MediaTrackConstraints = {
+export const AUDIO: MediaTrackConstraints = {
   echoCancellation: true,
   noiseSuppression: true,
   autoGainControl: true,
 };
-const VIDEO: MediaTrackConstraints = {
+export const VIDEO: MediaTrackConstraints = {
   width: { ideal: 640 },
   height: { ideal: 480 },
   frameRate: { ideal: 30 },
@@ -30,26 +31,31 @@ export interface UserTracks {
   error?: string;
 }
 
-/** Mic + camera; if asking for both fails, each is tried on its own. */
+/** Mic + camera (the remembered ones); if asking for both fails, each is tried on its own. */
 export async function getUserTracks(): Promise<UserTracks> {
   const md = navigator.mediaDevices;
-  if (!md?.getUserMedia) {
-    return {
-      error: 'Camera and microphone are unavailable (the page must be served over https).',
-    };
-  }
+  if (!md?.getUserMedia) return { error: NO_MEDIA_DEVICES.message };
+  const audio = audioConstraints(AUDIO);
+  const video = videoConstraints(VIDEO);
   let tracks: MediaStreamTrack[] = [];
   let error: string | undefined;
   try {
-    tracks = (await md.getUserMedia({ audio: AUDIO, video: VIDEO })).getTracks();
+    tracks = (await md.getUserMedia({ audio, video })).getTracks();
   } catch (err) {
-    const results = await Promise.allSettled([
-      md.getUserMedia({ audio: AUDIO }),
-      md.getUserMedia({ video: VIDEO }),
+    const [mic, cam] = await Promise.allSettled([
+      md.getUserMedia({ audio }),
+      md.getUserMedia({ video }),
     ]);
-    for (const r of results) if (r.status === 'fulfilled') tracks.push(...r.value.getTracks());
-    const what = tracks.length ? 'Camera or microphone' : 'Camera and microphone';
-    error = `${what} unavailable: ${describeError(err).message}`;
+    for (const r of [mic, cam]) if (r.status === 'fulfilled') tracks.push(...r.value.getTracks());
+    const failed =
+      mic.status === 'rejected' && cam.status === 'rejected'
+        ? { what: 'camera and microphone', err: mic.reason as unknown }
+        : mic.status === 'rejected'
+          ? { what: 'microphone', err: mic.reason as unknown }
+          : cam.status === 'rejected'
+            ? { what: 'camera', err: cam.reason as unknown }
+            : { what: 'camera and microphone', err };
+    error = mediaProblem(failed.err, failed.what).message;
   }
   return {
     mic: tracks.find((t) => t.kind === 'audio'),

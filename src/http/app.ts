@@ -19,6 +19,7 @@ import { monitoringAccess, monitoringRefusal } from './monitoring.js';
 import { Api } from './route.js';
 import { authRoutes } from './routes/auth.js';
 import { consultRoutes } from './routes/consults.js';
+import { netcheckRoutes } from './routes/netcheck.js';
 import { recordRoutes } from './routes/records.js';
 import { userRoutes } from './routes/users.js';
 import { workerStats } from './workerStats.js';
@@ -41,6 +42,8 @@ export interface AppDeps {
   clientDir: string;
   /** Express `trust proxy`: which peers may name the client in X-Forwarded-For (default loopback). */
   trustProxy?: boolean | number | string;
+  /** How many wait in a consult's waiting room (the host's dashboard badge; default none). */
+  waitingCount?: (consultId: string) => number | Promise<number>;
   logger: Logger;
 }
 
@@ -116,8 +119,10 @@ export function createApp(deps: AppDeps): express.Express {
     deps.consults,
     (id) => deps.store.users.findById(id)?.name ?? id,
     deps.publicUrl,
+    deps.waitingCount,
   );
   recordRoutes(api, deps.records, deps.audit, deps.store);
+  netcheckRoutes(router, deps.jwtSecret, deps.consults);
   router.get('/openapi.json', (_req, res) => {
     res.json(api.openApi(API_BASE));
   });

@@ -146,6 +146,8 @@ export const consultDto = z.object({
   startedAt: z.string().nullable(),
   endedAt: z.string().nullable(),
   endReason: z.string().nullable(),
+  /** In lists, for the host and admins: how many wait in the waiting room right now. */
+  waiting: z.number().int().nonnegative().optional(),
 });
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 /** `nameOf` resolves user ids to display names (unknown ids show as the id). */

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { types } from 'mediasoup';
 import { GatewayError } from '../errors.js';
-import type { MediaKind, MediaSource, Role } from '../signalling/messages.js';
+import type { MediaKind, MediaSource, Precheck, Role } from '../signalling/messages.js';
 import { TypedEmitter } from '../util/TypedEmitter.js';
 import { BandwidthAdapter } from './BandwidthAdapter.js';
 
@@ -21,7 +21,7 @@ export interface PeerIdentity {
   alias?: string;
   role: Role;
   /** What the client told us about itself, for the consult record. */
-  client?: { userAgent?: string; networkType?: string };
+  client?: { userAgent?: string; networkType?: string; precheck?: Precheck };
 }
 
 export interface TransportLimits {

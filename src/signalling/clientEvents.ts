@@ -17,6 +17,7 @@ import {
   denyRequest,
   emptyRequest,
   joinRequest,
+  lobbyMessageRequest,
   produceRequest,
   producerRequest,
   removePeerRequest,
@@ -46,6 +47,7 @@ export const clientEventSchemas = {
   endConsult: emptyRequest,
   chatMessage: chatMessageRequest,
   chatHistory: chatHistoryRequest,
+  lobbyMessage: lobbyMessageRequest,
 } satisfies Record<ClientEvent, z.ZodType>;
 
 export const clientEventNames = Object.keys(clientEventSchemas) as ClientEvent[];

@@ -103,6 +103,33 @@ export type MediaKind = z.infer<typeof mediaKindSchema>;
 
 // --- client → server requests (the payloads; each event also takes an ack) ---
 
+/** How a device fared in the pre-call check. */
+export const deviceVerdictSchema = z.enum(['ok', 'denied', 'in_use', 'none', 'error', 'skipped']);
+/**
+ * The pre-call check's result, sent with `join` and kept in the consult record: devices, whether
+ * the microphone was heard, whether the speaker test was played, and the network figures
+ * measured against the gateway over HTTPS (round trip, download and upload bitrate).
+ */
+export const precheckSchema = z.object({
+  camera: deviceVerdictSchema,
+  microphone: deviceVerdictSchema,
+  /** The level meter moved above silence during the check. */
+  micHeard: z.boolean(),
+  /** The participant played the speaker test sound. */
+  speakerTested: z.boolean(),
+  network: z.object({
+    verdict: z.enum(['good', 'fair', 'poor', 'failed']),
+    rttMs: z.number().min(0).max(60_000).nullable(),
+    downKbps: z.number().min(0).max(10_000_000).nullable(),
+    upKbps: z.number().min(0).max(10_000_000).nullable(),
+    /** What was measured: the HTTPS (TCP) path to the gateway. */
+    path: z.literal('https'),
+  }),
+  /** ISO time the check finished. */
+  at: z.iso.datetime({ offset: true }),
+});
+export type Precheck = z.infer<typeof precheckSchema>;
+
 export const joinRequest = z.object({
   consultId: id,
   /** The name to show on this participant's tile; the record keeps the vouched name. */
@@ -111,6 +138,8 @@ export const joinRequest = z.object({
   resumeSecret: z.string().min(16).max(128).optional(),
   /** What the browser knows of its network (navigator.connection.effectiveType / type), for the record. */
   networkType: z.string().trim().max(32).optional(),
+  /** The pre-call check this participant ran before joining, for the record. */
+  precheck: precheckSchema.optional(),
 });
 export const CHAT_MAX_CHARS = 2000;
 export const chatMessageRequest = z.object({
@@ -154,6 +183,18 @@ export const admitRequest = z.object({ peerId: id });
 export const denyRequest = z.object({
   peerId: id,
   reason: z.string().trim().min(1).max(200).optional(),
+});
+export const LOBBY_MESSAGE_MAX_CHARS = 200;
+/** The host's short message to someone waiting in the lobby ("I will be with you in 5 minutes"). */
+export const lobbyMessageRequest = z.object({
+  peerId: id,
+  text: z
+    .string()
+    .trim()
+    .min(1, { error: 'a message cannot be empty' })
+    .max(LOBBY_MESSAGE_MAX_CHARS, {
+      error: `a waiting-room message is at most ${LOBBY_MESSAGE_MAX_CHARS} characters`,
+    }),
 });
 export const removePeerRequest = z.object({
   peerId: id,
@@ -373,6 +414,11 @@ export interface ClientToServerEvents {
     ack: (res: Ack<Record<string, never>>) => void,
   ) => void;
   endConsult: (req: Record<string, never>, ack: (res: Ack<Record<string, never>>) => void) => void;
+  /** Host only: a short message to someone waiting in this consult's lobby. */
+  lobbyMessage: (
+    req: z.infer<typeof lobbyMessageRequest>,
+    ack: (res: Ack<{ at: string }>) => void,
+  ) => void;
   chatMessage: (
     req: z.infer<typeof chatMessageRequest>,
     ack: (res: Ack<{ id: string; at: string }>) => void,
@@ -406,6 +452,8 @@ export interface ServerToClientEvents {
   lobbyChanged: (msg: { waiting: LobbyEntryInfo[]; total: number }) => void;
   /** To a waiting participant: you may now `join` again for the full join data. */
   admitted: (msg: Record<string, never>) => void;
+  /** To a waiting participant: a short message from the host (`lobbyMessage`). */
+  hostMessage: (msg: { text: string; at: string; from: string }) => void;
   /** To a waiting participant: the host refused you; the socket is then disconnected. */
   denied: (msg: { reason: string }) => void;
   /** A chat message (also to its sender), after it was stored. */

@@ -21,6 +21,7 @@ import type { ConsultRecorder } from '../records/ConsultRecorder.js';
 import type { QualitySampler } from '../records/QualitySampler.js';
 import type { RoomRegistry } from '../sfu/RoomRegistry.js';
 import type { SignallingLimits } from '../config.js';
+import { lobbyMessage } from '../app/lobbyMessage.js';
 import { ChatPolicy, chatEntry } from './chat.js';
 import { handle, limitEvents } from './handler.js';
 import { defaultEventLimits } from './rateLimit.js';
@@ -46,6 +47,7 @@ import {
   denyRequest,
   emptyRequest,
   joinRequest,
+  lobbyMessageRequest,
   produceRequest,
   producerRequest,
   removePeerRequest,
@@ -475,7 +477,7 @@ function registerHandlers(
     log,
     'join',
     joinRequest,
-    async ({ consultId: requested, displayName, networkType, resumeSecret }) => {
+    async ({ consultId: requested, displayName, networkType, resumeSecret, precheck }) => {
       if (requested !== consultId) {
         throw new GatewayError('forbidden', 'this grant does not admit you to that consult');
       }
@@ -549,7 +551,7 @@ function registerHandlers(
               displayName: vouched,
               ...(alias === undefined ? {} : { alias }),
               role: claims.role,
-              client: { userAgent, networkType },
+              client: { userAgent, networkType, ...(precheck ? { precheck } : {}) },
             },
             socket.data.waitingPeerId ?? admittedAs,
           );
@@ -763,6 +765,25 @@ function registerHandlers(
     if (!ended) throw new GatewayError('conflict', 'this consult has already ended');
     return {};
   });
+
+  handle(socket, log, 'lobbyMessage', lobbyMessageRequest, (req) =>
+    lobbyMessage(
+      {
+        lobby,
+        consultId,
+        host: { id: claims.sub, name: claims.name },
+        authorize: () => (joined(), privileged('admit')),
+        deliver: (socketId, msg) => io.to(socketId).emit('hostMessage', msg),
+        audit: (peerId, displayName, length) =>
+          record(
+            'consult.lobby_message',
+            { type: 'participant', id: peerId },
+            { displayName, length },
+          ),
+      },
+      req,
+    ),
+  );
 
   socket.on('disconnect', (reason) => {
     log.debug({ reason }, 'socket disconnected');

@@ -12,6 +12,7 @@ import type { TokenClaims } from '../token';
 import { describeError } from '../request';
 import { invitePanel } from '../components/invites';
 import { LobbyPanel } from '../components/lobby';
+import { WaitingRoomExtras } from '../components/waitingRoom';
 import type { AppContext } from '../context';
 import { Auth } from '../auth';
 import type { Cleanup } from '../router';
@@ -101,6 +102,7 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
   const lobby = new LobbyPanel({
     admit: (peerId) => client.admit(peerId),
     deny: (peerId) => client.deny(peerId),
+    message: (peerId, text) => client.messageWaiting(peerId, text),
   });
   ui.lobbyPanelSlot.append(lobby.el);
   const chatLog = new ChatLog();
@@ -436,6 +438,15 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
     ui.notesSlot.replaceChildren(details);
   }
 
+  // The waiting page: the pre-call check and the host's messages.
+  const waitingExtras = new WaitingRoomExtras({
+    grant: () => (claims ? { token: currentToken(), consultId: claims.consultId } : null),
+    reopenMedia: () => client.reopenLocalMedia(),
+  });
+  ui.waiting.after(waitingExtras.el);
+  client.on('state', (state) => waitingExtras.setWaiting(state === 'waiting'));
+  client.on('hostMessage', (msg) => waitingExtras.hostMessage(msg));
+
   // --- start ---
 
   renderState(client.connectionState);
@@ -448,6 +459,7 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
   return () => {
     window.removeEventListener('pagehide', onPageHide);
     lobby.destroy();
+    waitingExtras.destroy();
     chat.destroy();
     notes?.destroy();
     client.close();

@@ -25,6 +25,8 @@ export function consultRoutes(
   consults: ConsultService,
   nameOf: (userId: string) => string,
   publicUrl: () => string,
+  /** How many wait in a consult's waiting room (for the host's dashboard badge). */
+  waitingCount: (consultId: string) => number | Promise<number> = () => 0,
 ): void {
   const dto = (c: Parameters<typeof toConsultDto>[0]) => toConsultDto(c, nameOf);
   api.route(
@@ -60,10 +62,18 @@ export function consultRoutes(
       query: consultsQuery,
       response: pageOf(consultDto),
     },
-    ({ query, user }) => {
+    async ({ query, user }) => {
       const page = consults.list(user, { ...query, from: ms(query.from), to: ms(query.to) });
+      const manages = (c: { hostId: string }) => user.role === 'admin' || c.hostId === user.sub;
+      const items = await Promise.all(
+        page.items.map(async (c) =>
+          manages(c) && (c.status === 'open' || c.status === 'live')
+            ? { ...dto(c), waiting: await waitingCount(c.id) }
+            : dto(c),
+        ),
+      );
       return {
-        items: page.items.map((c) => dto(c)),
+        items,
         total: page.total,
         limit: query.limit,
         offset: query.offset,
