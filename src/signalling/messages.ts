@@ -110,14 +110,14 @@ export const deviceVerdictSchema = z.enum(['ok', 'denied', 'in_use', 'none', 'er
  * the microphone was heard, whether the speaker test was played, and the network figures
  * measured against the gateway over HTTPS (round trip, download and upload bitrate).
  */
-export const precheckSchema = z.object({
+export const precheckSchema = z.strictObject({
   camera: deviceVerdictSchema,
   microphone: deviceVerdictSchema,
   /** The level meter moved above silence during the check. */
   micHeard: z.boolean(),
   /** The participant played the speaker test sound. */
   speakerTested: z.boolean(),
-  network: z.object({
+  network: z.strictObject({
     verdict: z.enum(['good', 'fair', 'poor', 'failed']),
     rttMs: z.number().min(0).max(60_000).nullable(),
     downKbps: z.number().min(0).max(10_000_000).nullable(),
