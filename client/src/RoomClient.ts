@@ -13,6 +13,7 @@ import { Emitter } from './emitter';
 import { getScreenTrack, getUserTracks, producerOptions } from './media';
 import { networkType } from './network';
 import { precheckFor } from './precheck';
+import { refusal } from './joinErrors';
 import { PeerDirectory } from './peers';
 import type { PeerUpdate } from './peers';
 import { worst } from './quality';
@@ -247,6 +248,37 @@ export class RoomClient extends Emitter<RoomEvents> {
     await this.req(s, 'lobbyMessage', { peerId, text });
   }
 
+  /**
+   * Asks again for a camera or microphone that was refused, in use or missing (the user fixed
+   * it), and sends what it gets if joined. Devices already open are kept.
+   */
+  async retryLocalMedia(): Promise<void> {
+    if (!this.active || !this.tokenClaims?.grants.publish) return;
+    const { mic, camera, error } = await getUserTracks();
+    if (error) this.emit('error', { code: 'media', message: error, fatal: false });
+    if (!this.active) {
+      mic?.stop();
+      camera?.stop();
+      return;
+    }
+    for (const [source, track] of [
+      ['mic', mic],
+      ['camera', camera],
+    ] as const) {
+      if (!track) continue;
+      if (this.local[source]) {
+        track.stop();
+        continue;
+      }
+      track.enabled = source === 'mic' ? !this.micMuted : !this.cameraOff;
+      this.local[source] = track;
+      const s = this.session;
+      if (s?.ready && !s.closed && this.phase === 'joined') await this.produce(s, source, track);
+    }
+    this.emit('localMedia', this.local.camera ? new MediaStream([this.local.camera]) : null);
+    this.emit('localState', this.localState);
+  }
+
   /** While waiting: reopens camera and microphone (the pre-call check chose other ones). */
   reopenLocalMedia(): void {
     if (this.phase !== 'waiting' || !this.tokenClaims?.grants.publish) return;
@@ -347,7 +379,8 @@ export class RoomClient extends Emitter<RoomEvents> {
       if (!mine() || !this.active) return;
       const message = err.data?.message ?? err.message;
       if (!socket.active) {
-        this.fail({ code: 'unauthorized', message: `Could not connect: ${message}` });
+        const code = (err.data as { code?: string } | undefined)?.code ?? 'unauthorized';
+        this.fail({ code, message: refusal(code, message).message });
       } else {
         console.warn('connect_error, retrying:', message);
       }
@@ -704,7 +737,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     this.closeSession();
     const retryable = err instanceof RequestError && !FATAL_CODES.has(err.code);
     if (!retryable) {
-      this.fail({ code, message: `Could not join the consult: ${message}` });
+      this.fail({ code, message: refusal(code, message).message });
       return;
     }
     this.setPhase('reconnecting');

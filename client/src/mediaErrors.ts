@@ -9,7 +9,7 @@ export interface MediaProblem {
 }
 
 /** Where this browser keeps the camera and microphone permission, for the "how to allow" hint. */
-function allowHint(ua = navigator.userAgent): string {
+function allowHint(ua = typeof navigator === 'undefined' ? '' : navigator.userAgent): string {
   if (/Firefox\//.test(ua))
     return 'In Firefox, click the camera icon at the left of the address bar, remove the “Blocked” permissions, then press Try again.';
   if (/Edg\//.test(ua))

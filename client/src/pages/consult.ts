@@ -8,6 +8,7 @@ import { RoomClient } from '../RoomClient';
 import type { ConnectionState, LocalState, RemoteStat, TransportStat } from '../types';
 import { TileView, initials, roleLabel } from '../tiles';
 import { decodeToken, isExpired } from '../token';
+import { EXPIRED_LINK } from '../joinErrors';
 import type { TokenClaims } from '../token';
 import { describeError } from '../request';
 import { invitePanel } from '../components/invites';
@@ -80,6 +81,14 @@ const FINAL_REASONS = new Set([
   'invite_revoked',
   'access_revoked',
 ]);
+
+function decodeTokenOrNull(token: string): TokenClaims | null {
+  try {
+    return decodeToken(token);
+  } catch {
+    return null;
+  }
+}
 
 function sentence(text: string): string {
   const t = text.trim();
@@ -245,13 +254,28 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
 
   // --- actions ---
 
-  const currentToken = () => opts.token ?? ui.token.value.trim();
+  /** The grant: given, or pasted (a whole link with ?token= is accepted too). */
+  const currentToken = () => {
+    if (opts.token) return opts.token;
+    const pasted = ui.token.value.trim();
+    return /[?&]token=([^&\s]+)/.exec(pasted)?.[1] ?? pasted;
+  };
 
   async function join(): Promise<void> {
+    const pastedInvite = opts.token ? null : /[?&]invite=([^&\s]+)/.exec(ui.token.value);
+    if (pastedInvite) {
+      ctx.navigate(`/?invite=${pastedInvite[1]}`);
+      return;
+    }
     const token = currentToken();
     if (!token) {
-      showError('Paste the access token from your invitation first.');
+      showError('Paste the invitation link you were sent (by e-mail or text message) first.');
       ui.token.focus();
+      return;
+    }
+    const peek = decodeTokenOrNull(token);
+    if (peek && isExpired(peek)) {
+      showError(EXPIRED_LINK.message);
       return;
     }
     const displayName = opts.token ? '' : ui.name.value.trim();
@@ -320,6 +344,28 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
   });
   client.on('localState', renderLocal);
   client.on('error', ({ message }) => showError(message));
+  // A camera or microphone problem the user can fix (allow it, close the other app): retry.
+  const retryMedia = h(
+    'button',
+    { type: 'button', class: 'secondary small', testid: 'media-retry', hidden: true },
+    'Try again',
+  );
+  ui.errorText.after(retryMedia);
+  client.on('error', ({ code }) => {
+    retryMedia.hidden = code !== 'media';
+  });
+  retryMedia.addEventListener('click', () => {
+    clearError();
+    retryMedia.hidden = true;
+    void client.retryLocalMedia();
+  });
+  // Refused for good (damaged or expired link, ended consult): say so, offer no re-join.
+  client.on('error', ({ code, fatal, message }) => {
+    if (!fatal || !['unauthorized', 'forbidden', 'not_found'].includes(code)) return;
+    over = true;
+    showBanner(message, { home: true });
+    renderState(client.connectionState);
+  });
   client.on('joined', () => clearError());
   client.on('localMedia', (stream) => {
     ui.localVideo.srcObject = stream;
