@@ -5,6 +5,9 @@
  */
 import { API_BASE } from './api';
 import type { Precheck } from '../../src/signalling/messages';
+import { networkVerdict } from './networkVerdict';
+
+export { networkVerdict };
 
 export type NetworkResult = Precheck['network'];
 
@@ -24,17 +27,6 @@ async function timed(input: string, init: RequestInit): Promise<{ ms: number; re
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const kbps = (bytes: number, ms: number) => Math.round((bytes * 8) / Math.max(ms, 1));
-
-/** Good: HD video both ways; fair: video at lower quality; poor: expect audio only. */
-export function networkVerdict(
-  n: Omit<NetworkResult, 'verdict' | 'path'>,
-): NetworkResult['verdict'] {
-  const { rttMs, downKbps, upKbps } = n;
-  if (rttMs === null || downKbps === null || upKbps === null) return 'failed';
-  if (rttMs <= 150 && downKbps >= 1500 && upKbps >= 1000) return 'good';
-  if (rttMs <= 400 && downKbps >= 500 && upKbps >= 300) return 'fair';
-  return 'poor';
-}
 
 /** What the verdict means for the call, and what to do about it. */
 export function networkAdvice(n: NetworkResult): string {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { DAMAGED_LINK, refusal } from '../../client/src/joinErrors.js';
 import { mediaProblem } from '../../client/src/mediaErrors.js';
-import { networkVerdict } from '../../client/src/netcheck.js';
+import { networkVerdict } from '../../client/src/networkVerdict.js';
 
 const jargon = /jwt|token|payload|NotAllowedError|NotReadableError|\d+ s\b/i;
 
