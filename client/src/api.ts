@@ -13,6 +13,7 @@ import type {
   createUserBody,
   inviteDto,
   joinGrantResponse,
+  scheduledConsultDto,
   sessionResponse,
   updateConsultBody,
   colleagueDto,
@@ -25,6 +26,9 @@ export type Colleague = z.infer<typeof colleagueDto>;
 export type UserRole = User['role'];
 export type Consult = z.infer<typeof consultDto>;
 export type ConsultStatus = Consult['status'];
+/** A consult just scheduled, with an invite link per guest entered. */
+export type ScheduledConsult = z.infer<typeof scheduledConsultDto>;
+export type ScheduledInvite = ScheduledConsult['invites'][number];
 export type Invite = z.infer<typeof inviteDto>;
 export type AuthSession = z.infer<typeof sessionResponse>;
 export type JoinGrant = z.infer<typeof joinGrantResponse>;
@@ -221,7 +225,7 @@ export class Api {
     return this.call<Consult>('GET', `/consults/${encodeURIComponent(id)}`);
   }
   createConsult(body: NewConsult) {
-    return this.call<Consult>('POST', '/consults', { body });
+    return this.call<ScheduledConsult>('POST', '/consults', { body });
   }
   updateConsult(id: string, body: ConsultPatch) {
     return this.call<Consult>('PATCH', `/consults/${encodeURIComponent(id)}`, { body });

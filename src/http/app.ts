@@ -9,6 +9,7 @@ import type { Registry } from 'prom-client';
 import type { AuthService } from '../auth/AuthService.js';
 import type { AuditLog } from '../audit/AuditLog.js';
 import type { ConsultService } from '../consults/ConsultService.js';
+import type { InviteMailer } from '../consults/InviteMailer.js';
 import type { RecordService } from '../records/RecordService.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -44,6 +45,8 @@ export interface AppDeps {
   trustProxy?: boolean | number | string;
   /** How many wait in a consult's waiting room (the host's dashboard badge; default none). */
   waitingCount?: (consultId: string) => number | Promise<number>;
+  /** E-mails invite links made at scheduling (optional). */
+  mailer?: InviteMailer;
   logger: Logger;
 }
 
@@ -120,6 +123,7 @@ export function createApp(deps: AppDeps): express.Express {
     (id) => deps.store.users.findById(id)?.name ?? id,
     deps.publicUrl,
     deps.waitingCount,
+    deps.mailer,
   );
   recordRoutes(api, deps.records, deps.audit, deps.store);
   netcheckRoutes(router, deps.jwtSecret, deps.consults);

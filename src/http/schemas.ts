@@ -149,6 +149,22 @@ export const consultDto = z.object({
   /** In lists, for the host and admins: how many wait in the waiting room right now. */
   waiting: z.number().int().nonnegative().optional(),
 });
+/** A consult just scheduled: with the invite link made for each guest entered. */
+export const scheduledConsultDto = consultDto.extend({
+  invites: z.array(
+    z.object({
+      guestId: z.string(),
+      inviteId: z.string(),
+      name: z.string(),
+      email: z.string().nullable(),
+      /** The link to send the guest (also shown as a QR code for phones). */
+      url: z.string(),
+      token: z.string(),
+      /** Whether the gateway e-mailed it (SMTP_URL), or the host must send it. */
+      emailed: z.enum(['sent', 'failed', 'not_configured', 'no_address']),
+    }),
+  ),
+});
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 /** `nameOf` resolves user ids to display names (unknown ids show as the id). */
 export const toConsultDto = (

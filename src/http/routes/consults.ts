@@ -11,11 +11,13 @@ import {
   joinGrantResponse,
   pageOf,
   redeemInviteBody,
+  scheduledConsultDto,
   toConsultDto,
   toInviteDto,
   updateConsultBody,
 } from '../schemas.js';
 import { z } from 'zod';
+import type { InviteMailer } from '../../consults/InviteMailer.js';
 
 const ms = (iso: string | undefined) => (iso === undefined ? undefined : Date.parse(iso));
 
@@ -27,6 +29,8 @@ export function consultRoutes(
   publicUrl: () => string,
   /** How many wait in a consult's waiting room (for the host's dashboard badge). */
   waitingCount: (consultId: string) => number | Promise<number> = () => 0,
+  /** E-mails the invite links made at scheduling (when SMTP_URL is set). */
+  mailer?: InviteMailer,
 ): void {
   const dto = (c: Parameters<typeof toConsultDto>[0]) => toConsultDto(c, nameOf);
   api.route(
@@ -37,20 +41,44 @@ export function consultRoutes(
       summary: 'Schedule a consult',
       auth: ['admin', 'doctor'],
       body: createConsultBody,
-      response: consultDto,
+      response: scheduledConsultDto,
       status: 201,
     },
-    ({ body, user, ip }) =>
-      dto(
-        consults.create(
-          { claims: user, ip },
-          {
-            ...body,
-            scheduledStart: ms(body.scheduledStart)!,
-            scheduledEnd: ms(body.scheduledEnd)!,
-          },
-        ),
-      ),
+    async ({ body, user, ip }) => {
+      const { consult, invites } = await consults.createWithInvites(
+        { claims: user, ip },
+        {
+          ...body,
+          scheduledStart: ms(body.scheduledStart)!,
+          scheduledEnd: ms(body.scheduledEnd)!,
+        },
+      );
+      // Each guest entered gets a link now; e-mail is extra and never holds the links back.
+      const links = await Promise.all(
+        invites.map(async ({ guestId, invite, token }) => {
+          const url = `${publicUrl()}/?invite=${token}`;
+          const emailed = mailer
+            ? await mailer.send({
+                to: invite.email,
+                guestName: invite.guestName,
+                consultTitle: consult.title,
+                start: consult.scheduledStart,
+                url,
+              })
+            : ('not_configured' as const);
+          return {
+            guestId,
+            inviteId: invite.id,
+            name: invite.guestName,
+            email: invite.email,
+            url,
+            token,
+            emailed,
+          };
+        }),
+      );
+      return { ...dto(consult), invites: links };
+    },
   );
   api.route(
     {
