@@ -11,7 +11,7 @@ import type { TestBrowser } from '../support/browser.js';
 import { TEST_PASSWORD, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { apiClient } from '../support/http.js';
 import type { Consult, User } from '../../src/store/repositories.js';
-import { logIn, openPage, waitConnected } from './helpers.js';
+import { localInput, logIn, openPage, waitConnected } from './helpers.js';
 
 let gw: TestGateway;
 let doctor: User;
@@ -167,5 +167,65 @@ describe('the pre-call check and waiting-room alerts in the browser', () => {
     await line.waitFor({ timeout: 10_000 });
     expect(await line.textContent()).toMatch(/camera worked, microphone worked \(heard\)/);
     expect(await line.getAttribute('data-network')).toBe(verdict);
+  }, 90_000);
+
+  it('a doctor schedules with a guest (link and QR code), checks devices, then starts with the check recorded', async () => {
+    const { page } = await openPage(browsers, 'scheduler');
+    await logIn(page, gw.url, doctor.email, '/doctor');
+    await page.getByTestId('schedule-toggle').click();
+    const start = new Date();
+    start.setSeconds(0, 0);
+    await page.getByTestId('consult-title').fill('Wound review');
+    await page.getByTestId('consult-patient').fill('MRN-42');
+    await page.getByTestId('consult-start').fill(localInput(start));
+    await page.getByTestId('consult-end').fill(localInput(new Date(start.getTime() + 30 * 60_000)));
+    await page.getByTestId('guest-add').click();
+    await page.getByTestId('guest-name').fill('Pat Guest');
+    await page.getByTestId('consult-create').click();
+
+    // The guest's link is there to copy, with a QR code for a phone (no e-mail configured).
+    const invite = page.getByTestId('scheduled-invite');
+    await invite.waitFor({ timeout: 10_000 });
+    expect(await invite.getAttribute('data-emailed')).toBe('not_configured');
+    expect(await invite.getByTestId('scheduled-invite-url').inputValue()).toMatch(
+      new RegExp(`^${gw.url}/\\?invite=`),
+    );
+    await expect
+      .poll(() => invite.getByTestId('scheduled-invite-qr').getAttribute('src'))
+      .toMatch(/^data:image\/png;base64,/);
+
+    // Check devices, then start from the check.
+    const row = page.getByTestId('consult-row').filter({ hasText: 'Wound review' });
+    await row.getByTestId('precall-button').click({ timeout: 15_000 });
+    const check = row.getByTestId('precall');
+    await check.waitFor({ timeout: 10_000 });
+    await expect
+      .poll(() => check.getByTestId('precall-network').getAttribute('data-verdict'), {
+        timeout: 15_000,
+      })
+      .toMatch(/^(good|fair|poor)$/);
+    await expect
+      .poll(() => check.getByTestId('precall-camera').getAttribute('data-state'), {
+        timeout: 15_000,
+      })
+      .toBe('ok');
+    await check.getByTestId('precall-continue').click();
+    await page.waitForURL(/\/consult\?token=/);
+    await waitConnected(page);
+
+    const consultId = (await gw.consults.liveConsults()).find(
+      (c) => c.title === 'Wound review',
+    )!.id;
+    const api = apiClient(gw.url);
+    const token = await api.login(doctor.email, TEST_PASSWORD);
+    await expect
+      .poll(
+        async () =>
+          (await api.get(`/consults/${consultId}/record`, token)).body.participants.find(
+            (p: { participantId: string }) => p.participantId === doctor.id,
+          )?.precheck?.camera,
+        { timeout: 10_000 },
+      )
+      .toBe('ok');
   }, 90_000);
 });
