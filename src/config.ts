@@ -167,6 +167,19 @@ export const configSchema = z
     ),
     /** Base URL put in invite links (default: the URL the gateway listens on). */
     PUBLIC_URL: z.preprocess(emptyToUndefined, z.url({ error: 'must be a URL' }).optional()),
+    /** SMTP server for e-mailing invite links (smtp:// or smtps://user:pass@host:port); unset: links are only shown. */
+    SMTP_URL: z.preprocess(
+      emptyToUndefined,
+      z
+        .url({ error: 'must be an smtp:// or smtps:// URL' })
+        .refine((u) => /^smtps?:\/\//.test(u), { error: 'must be an smtp:// or smtps:// URL' })
+        .optional(),
+    ),
+    /** Sender of invite e-mails. */
+    SMTP_FROM: z.preprocess(
+      emptyToUndefined,
+      z.string().min(3).max(200).default('Telemed <no-reply@localhost>'),
+    ),
     /** Bearer token for /metrics and the detail of /healthz; unset: only direct loopback clients see them. */
     METRICS_TOKEN: z.preprocess(
       emptyToUndefined,
@@ -236,6 +249,8 @@ export interface Config {
   trustProxy: boolean | number | string;
   metricsToken: string | undefined;
   publicUrl: string | undefined;
+  /** Invite e-mail: the SMTP server (unset: no e-mail is sent) and the sender. */
+  smtp: { url: string | undefined; from: string };
   records: { sampleSeconds: number; retentionDays: number };
   reconnectGraceSeconds: number;
   routerWarmSeconds: number;
@@ -385,6 +400,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     publicUrl: c.PUBLIC_URL?.replace(/\/+$/, ''),
     cluster: cluster.settings,
+    smtp: { url: c.SMTP_URL, from: c.SMTP_FROM },
   };
 }
 

@@ -13,6 +13,7 @@ import type { Config } from './config.js';
 import { ConsultService } from './consults/ConsultService.js';
 import { Lobby } from './consults/Lobby.js';
 import { createApp } from './http/app.js';
+import { InviteMailer } from './consults/InviteMailer.js';
 import { clientAddress, type TrustFn } from './http/clientAddress.js';
 import { createMetrics } from './http/metrics.js';
 import { loadTls } from './http/tls.js';
@@ -121,6 +122,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     }, 6 * 3600_000);
     retention.unref();
     let url = '';
+    const mailer = new InviteMailer(config.smtp, logger);
     const app = createApp({
       ...services,
       pool,
@@ -133,6 +135,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       clientDir: config.clientDir,
       trustProxy: config.trustProxy,
       cluster: () => cluster,
+      waitingCount: (consultId) => lobby.list(consultId).length,
+      mailer,
       logger,
     });
     const trust = app.get('trust proxy fn') as TrustFn;
@@ -204,6 +208,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
         workers.close();
         server.closeAllConnections?.();
         await new Promise<void>((resolve) => server.close(() => resolve()));
+        mailer.close();
         services.store.close();
       })());
 

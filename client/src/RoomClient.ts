@@ -4,6 +4,7 @@ import { io } from 'socket.io-client';
 import type {
   JoinResponse,
   MediaSource,
+  Precheck,
   ResumedState,
   TransportResponse,
 } from '../../src/protocol';
@@ -18,6 +19,8 @@ import {
   watchCaptureSize,
 } from './media';
 import { networkType } from './network';
+import { precheckFor } from './precheck';
+import { refusal } from './joinErrors';
 import { PeerDirectory } from './peers';
 import type { PeerUpdate } from './peers';
 import { worst } from './quality';
@@ -258,6 +261,57 @@ export class RoomClient extends Emitter<RoomEvents> {
     await this.hostRequest('deny', reason ? { peerId, reason } : { peerId });
   }
 
+  /** Host: a short message to someone in the waiting room ("5 minutes"). */
+  async messageWaiting(peerId: string, text: string): Promise<void> {
+    const s = this.session;
+    if (!s || s.closed || this.phase !== 'joined') {
+      throw new RequestError('lobbyMessage', 'not_joined', 'You are not in the consult.');
+    }
+    await this.req(s, 'lobbyMessage', { peerId, text });
+  }
+
+  /**
+   * Asks again for a camera or microphone that was refused, in use or missing (the user fixed
+   * it), and sends what it gets if joined. Devices already open are kept.
+   */
+  async retryLocalMedia(): Promise<void> {
+    if (!this.active || !this.tokenClaims?.grants.publish) return;
+    const { mic, camera, error } = await getUserTracks();
+    if (error) this.emit('error', { code: 'media', message: error, fatal: false });
+    if (!this.active) {
+      mic?.stop();
+      camera?.stop();
+      return;
+    }
+    for (const [source, track] of [
+      ['mic', mic],
+      ['camera', camera],
+    ] as const) {
+      if (!track) continue;
+      if (this.local[source]) {
+        track.stop();
+        continue;
+      }
+      track.enabled = source === 'mic' ? !this.micMuted : !this.cameraOff;
+      this.local[source] = track;
+      const s = this.session;
+      if (s?.ready && !s.closed && this.phase === 'joined') await this.produce(s, source, track);
+    }
+    this.emit('localMedia', this.local.camera ? new MediaStream([this.local.camera]) : null);
+    this.emit('localState', this.localState);
+  }
+
+  /** While waiting: reopens camera and microphone (the pre-call check chose other ones). */
+  reopenLocalMedia(): void {
+    if (this.phase !== 'waiting' || !this.tokenClaims?.grants.publish) return;
+    for (const source of ['mic', 'camera'] as const) {
+      this.local[source]?.stop();
+      delete this.local[source];
+    }
+    const epoch = ++this.mediaEpoch;
+    this.mediaPromise = this.acquireLocalMedia(epoch);
+  }
+
   /** Removes a participant from the consult (they would have to wait in the lobby again). */
   async removeParticipant(peerId: string): Promise<void> {
     await this.hostRequest('removePeer', { peerId });
@@ -347,7 +401,8 @@ export class RoomClient extends Emitter<RoomEvents> {
       if (!mine() || !this.active) return;
       const message = err.data?.message ?? err.message;
       if (!socket.active) {
-        this.fail({ code: 'unauthorized', message: `Could not connect: ${message}` });
+        const code = (err.data as { code?: string } | undefined)?.code ?? 'unauthorized';
+        this.fail({ code, message: refusal(code, message).message });
       } else {
         console.warn('connect_error, retrying:', message);
       }
@@ -421,6 +476,9 @@ export class RoomClient extends Emitter<RoomEvents> {
       this.setPhase('connecting');
       void this.startSession(socket, 0);
     });
+    socket.on('hostMessage', (msg) => {
+      if (mine() && this.phase === 'waiting') this.emit('hostMessage', msg);
+    });
     socket.on('denied', ({ reason }) => {
       if (!mine() || !this.active) return;
       this.setPhase('denied');
@@ -464,6 +522,7 @@ export class RoomClient extends Emitter<RoomEvents> {
       ...(this.displayName ? { displayName: this.displayName } : {}),
       ...(network ? { networkType: network } : {}),
       ...(this.resumeSecret ? { resumeSecret: this.resumeSecret } : {}),
+      ...withPrecheck(consultId),
     };
   }
 
@@ -702,7 +761,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     this.closeSession();
     const retryable = err instanceof RequestError && !FATAL_CODES.has(err.code);
     if (!retryable) {
-      this.fail({ code, message: `Could not join the consult: ${message}` });
+      this.fail({ code, message: refusal(code, message).message });
       return;
     }
     this.setPhase('reconnecting');
@@ -1248,4 +1307,10 @@ export class RoomClient extends Emitter<RoomEvents> {
     console.error(context, err);
     this.emit('error', { code, message: `${context}: ${message}`, fatal: false });
   }
+}
+
+/** The pre-call check this tab ran for the consult, if any (for the record). */
+function withPrecheck(consultId: string): { precheck?: Precheck } {
+  const precheck = precheckFor(consultId);
+  return precheck ? { precheck } : {};
 }

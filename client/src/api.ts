@@ -16,6 +16,7 @@ import type {
   inviteDto,
   joinGrantResponse,
   notesBody,
+  scheduledConsultDto,
   sessionResponse,
   updateConsultBody,
   userDto,
@@ -27,6 +28,9 @@ export type Colleague = z.infer<typeof colleagueDto>;
 export type { UserRole };
 export type Consult = z.infer<typeof consultDto>;
 export type ConsultStatus = Consult['status'];
+/** A consult just scheduled, with an invite link per guest entered. */
+export type ScheduledConsult = z.infer<typeof scheduledConsultDto>;
+export type ScheduledInvite = ScheduledConsult['invites'][number];
 export type Invite = z.infer<typeof inviteDto>;
 export type AuthSession = z.infer<typeof sessionResponse>;
 export type JoinGrant = z.infer<typeof joinGrantResponse>;
@@ -223,7 +227,7 @@ export class Api {
     return this.call<Consult>('GET', `/consults/${encodeURIComponent(id)}`);
   }
   createConsult(body: NewConsult) {
-    return this.call<Consult>('POST', '/consults', { body });
+    return this.call<ScheduledConsult>('POST', '/consults', { body });
   }
   updateConsult(id: string, body: ConsultPatch) {
     return this.call<Consult>('PATCH', `/consults/${encodeURIComponent(id)}`, { body });

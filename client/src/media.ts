@@ -1,16 +1,17 @@
 /** Local capture (camera, mic, screen) and the producer settings for each source. */
 import type { Device, types as ms } from 'mediasoup-client';
 import type { MediaSource } from '../../src/protocol';
-import { describeError } from './request';
 import { cameraEncodings, screenEncodings, type CaptureSize } from './simulcast';
+import { audioConstraints, videoConstraints } from './devicePrefs';
+import { NO_MEDIA_DEVICES, mediaProblem } from './mediaErrors';
 
-const AUDIO: MediaTrackConstraints = {
+export const AUDIO: MediaTrackConstraints = {
   echoCancellation: true,
   noiseSuppression: true,
   autoGainControl: true,
 };
 /** 720p where the camera has it: a clinician judges skin, wounds and pupils from it. */
-const VIDEO: MediaTrackConstraints = {
+export const VIDEO: MediaTrackConstraints = {
   width: { ideal: 1280 },
   height: { ideal: 720 },
   frameRate: { ideal: 30 },
@@ -23,26 +24,31 @@ export interface UserTracks {
   error?: string;
 }
 
-/** Mic + camera; if asking for both fails, each is tried on its own. */
+/** Mic + camera (the remembered ones); if asking for both fails, each is tried on its own. */
 export async function getUserTracks(): Promise<UserTracks> {
   const md = navigator.mediaDevices;
-  if (!md?.getUserMedia) {
-    return {
-      error: 'Camera and microphone are unavailable (the page must be served over https).',
-    };
-  }
+  if (!md?.getUserMedia) return { error: NO_MEDIA_DEVICES.message };
+  const audio = audioConstraints(AUDIO);
+  const video = videoConstraints(VIDEO);
   let tracks: MediaStreamTrack[] = [];
   let error: string | undefined;
   try {
-    tracks = (await md.getUserMedia({ audio: AUDIO, video: VIDEO })).getTracks();
+    tracks = (await md.getUserMedia({ audio, video })).getTracks();
   } catch (err) {
-    const results = await Promise.allSettled([
-      md.getUserMedia({ audio: AUDIO }),
-      md.getUserMedia({ video: VIDEO }),
+    const [mic, cam] = await Promise.allSettled([
+      md.getUserMedia({ audio }),
+      md.getUserMedia({ video }),
     ]);
-    for (const r of results) if (r.status === 'fulfilled') tracks.push(...r.value.getTracks());
-    const what = tracks.length ? 'Camera or microphone' : 'Camera and microphone';
-    error = `${what} unavailable: ${describeError(err).message}`;
+    for (const r of [mic, cam]) if (r.status === 'fulfilled') tracks.push(...r.value.getTracks());
+    const failed =
+      mic.status === 'rejected' && cam.status === 'rejected'
+        ? { what: 'camera and microphone', err: mic.reason as unknown }
+        : mic.status === 'rejected'
+          ? { what: 'microphone', err: mic.reason as unknown }
+          : cam.status === 'rejected'
+            ? { what: 'camera', err: cam.reason as unknown }
+            : { what: 'camera and microphone', err };
+    error = mediaProblem(failed.err, failed.what).message;
   }
   return {
     mic: tracks.find((t) => t.kind === 'audio'),

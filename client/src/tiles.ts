@@ -1,3 +1,4 @@
+import { applySpeaker } from './devicePrefs';
 import type { Role } from '../../src/protocol';
 import type { QualityLevel, QualityReading } from './quality';
 import type { RemotePeerView, RemoteTrack, RemoteVideoState } from './types';
@@ -126,6 +127,7 @@ export class TileView {
       audio.dataset.consumerId = t.consumerId;
       audio.dataset.source = t.source;
       audio.srcObject = stream;
+      applySpeaker(audio); // the speaker chosen in the pre-call check
       tile.audio.append(audio);
       this.play(audio);
       return;

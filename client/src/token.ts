@@ -1,5 +1,6 @@
 import type { Role } from '../../src/protocol';
 import { isRole } from '../../src/protocol/roles';
+import { DAMAGED_LINK } from './joinErrors';
 
 /** The claims the client reads from a consult JWT (decoded, never verified, client-side). */
 export interface TokenClaims {
@@ -33,23 +34,22 @@ function grant(grants: unknown, name: string, fallback: boolean): boolean {
 /** Decodes a JWT's payload. Throws an Error with a readable message when it is not usable. */
 export function decodeToken(token: string): TokenClaims {
   const parts = token.trim().split('.');
-  if (parts.length !== 3 || !parts[1])
-    throw new Error('The token is not a JWT (expected three parts).');
+  if (parts.length !== 3 || !parts[1]) throw new Error(DAMAGED_LINK.message);
   let payload: unknown;
   try {
     payload = JSON.parse(base64UrlDecode(parts[1]));
   } catch {
-    throw new Error('The token payload could not be decoded.');
+    throw new Error(DAMAGED_LINK.message);
   }
   if (typeof payload !== 'object' || payload === null) {
-    throw new Error('The token payload is not an object.');
+    throw new Error(DAMAGED_LINK.message);
   }
   const p = payload as Record<string, unknown>;
   const { sub, name, role, consultId, exp, grants } = p;
-  if (typeof sub !== 'string' || !sub) throw new Error('The token has no subject (sub).');
-  if (typeof consultId !== 'string' || !consultId) throw new Error('The token has no consultId.');
+  if (typeof sub !== 'string' || !sub) throw new Error(DAMAGED_LINK.message);
+  if (typeof consultId !== 'string' || !consultId) throw new Error(DAMAGED_LINK.message);
   if (typeof role !== 'string' || !isRole(role)) {
-    throw new Error('The token has no valid role.');
+    throw new Error(DAMAGED_LINK.message);
   }
   return {
     sub,

@@ -116,6 +116,8 @@ export type RoomEvents = {
   ended: [reason: EndReason, message?: string];
   /** Put in the lobby: waiting for the host to admit this client. */
   waiting: [{ peerId: string }];
+  /** While waiting: a short message from the host. */
+  hostMessage: [{ text: string; at: string; from: string }];
   /** The host turned this client away (the connection is closed). */
   denied: [string];
   /** For hosts: who waits in the lobby now (the first 50; empty when not joined), and how many in all. */

@@ -142,7 +142,11 @@ export class ConsultSession {
           displayName: vouched,
           ...(alias === undefined ? {} : { alias }),
           role: claims.role,
-          client: { userAgent: conn.userAgent, networkType: req.networkType },
+          client: {
+            userAgent: conn.userAgent,
+            networkType: req.networkType,
+            ...(req.precheck ? { precheck: req.precheck } : {}),
+          },
         },
         conn.waitingPeerId ?? admittedAs,
       );

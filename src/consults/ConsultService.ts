@@ -513,6 +513,30 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
 
   // --- invitations ---
 
+  /**
+   * Schedules a consult and creates one invite link per guest entered, valid until an hour
+   * after the consult's scheduled end (at least the usual invite lifetime), in one transaction.
+   */
+  createWithInvites(
+    actor: Actor,
+    input: NewConsult,
+  ): { consult: Consult; invites: { guestId: string; invite: Invite; token: string }[] } {
+    return this.store.transaction(() => {
+      const consult = this.create(actor, input);
+      const untilEnd = Math.ceil((consult.scheduledEnd - this.now()) / 3600_000) + 1;
+      const expiresInHours = Math.max(this.settings.inviteTtlHours, untilEnd);
+      const invites = consult.guests.map((g) => ({
+        guestId: g.id,
+        ...this.createInvite(actor, consult.id, {
+          guestName: g.name,
+          email: g.email,
+          expiresInHours,
+        }),
+      }));
+      return { consult, invites };
+    });
+  }
+
   createInvite(
     actor: Actor,
     consultId: string,

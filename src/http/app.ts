@@ -10,6 +10,7 @@ import type { AuthService } from '../auth/AuthService.js';
 import type { AuditLog } from '../audit/AuditLog.js';
 import type { ClusterNode } from '../cluster/ClusterNode.js';
 import type { ConsultService } from '../consults/ConsultService.js';
+import type { InviteMailer } from '../consults/InviteMailer.js';
 import type { RecordService } from '../records/RecordService.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -20,6 +21,7 @@ import { monitoringAccess, monitoringRefusal } from './monitoring.js';
 import { Api } from './route.js';
 import { authRoutes } from './routes/auth.js';
 import { consultRoutes } from './routes/consults.js';
+import { netcheckRoutes } from './routes/netcheck.js';
 import { recordRoutes } from './routes/records.js';
 import { userRoutes } from './routes/users.js';
 import { workerStats } from './workerStats.js';
@@ -44,6 +46,10 @@ export interface AppDeps {
   trustProxy?: boolean | number | string;
   /** This node of the cluster (its view is part of the /healthz detail); none on one node. */
   cluster?: () => ClusterNode | undefined;
+  /** How many wait in a consult's waiting room (the host's dashboard badge; default none). */
+  waitingCount?: (consultId: string) => number | Promise<number>;
+  /** E-mails invite links made at scheduling (optional). */
+  mailer?: InviteMailer;
   logger: Logger;
 }
 
@@ -121,8 +127,11 @@ export function createApp(deps: AppDeps): express.Express {
     deps.consults,
     (id) => deps.store.users.findById(id)?.name ?? id,
     deps.publicUrl,
+    deps.waitingCount,
+    deps.mailer,
   );
   recordRoutes(api, deps.records, deps.audit, deps.store);
+  netcheckRoutes(router, deps.jwtSecret, deps.consults);
   router.get('/openapi.json', (_req, res) => {
     res.json(api.openApi(API_BASE));
   });

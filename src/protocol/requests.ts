@@ -5,6 +5,33 @@ import { mediaKindSchema, mediaSourceSchema, personName } from './vocabulary.js'
 
 const id = z.string().min(1).max(128);
 
+/** How a device fared in the pre-call check. */
+export const deviceVerdictSchema = z.enum(['ok', 'denied', 'in_use', 'none', 'error', 'skipped']);
+/**
+ * The pre-call check's result, sent with `join` and kept in the consult record: devices, whether
+ * the microphone was heard, whether the speaker test was played, and the network figures
+ * measured against the gateway over HTTPS (round trip, download and upload bitrate).
+ */
+export const precheckSchema = z.strictObject({
+  camera: deviceVerdictSchema,
+  microphone: deviceVerdictSchema,
+  /** The level meter moved above silence during the check. */
+  micHeard: z.boolean(),
+  /** The participant played the speaker test sound. */
+  speakerTested: z.boolean(),
+  network: z.strictObject({
+    verdict: z.enum(['good', 'fair', 'poor', 'failed']),
+    rttMs: z.number().min(0).max(60_000).nullable(),
+    downKbps: z.number().min(0).max(10_000_000).nullable(),
+    upKbps: z.number().min(0).max(10_000_000).nullable(),
+    /** What was measured: the HTTPS (TCP) path to the gateway. */
+    path: z.literal('https'),
+  }),
+  /** ISO time the check finished. */
+  at: z.iso.datetime({ offset: true }),
+});
+export type Precheck = z.infer<typeof precheckSchema>;
+
 export const joinRequest = z.object({
   consultId: id,
   /** The name to show on this participant's tile; the record keeps the vouched name. */
@@ -13,6 +40,8 @@ export const joinRequest = z.object({
   resumeSecret: z.string().min(16).max(128).optional(),
   /** What the browser knows of its network (navigator.connection.effectiveType / type), for the record. */
   networkType: z.string().trim().max(32).optional(),
+  /** The pre-call check this participant ran before joining, for the record. */
+  precheck: precheckSchema.optional(),
 });
 export const CHAT_MAX_CHARS = 2000;
 export const chatMessageRequest = z.object({
@@ -56,6 +85,18 @@ export const admitRequest = z.object({ peerId: id });
 /** The host's own words to the one refused or removed; shown to them, never used as a code. */
 const hostMessage = z.string().trim().min(1).max(200);
 export const denyRequest = z.object({ peerId: id, reason: hostMessage.optional() });
+export const LOBBY_MESSAGE_MAX_CHARS = 200;
+/** The host's short message to someone waiting in the lobby ("I will be with you in 5 minutes"). */
+export const lobbyMessageRequest = z.object({
+  peerId: id,
+  text: z
+    .string()
+    .trim()
+    .min(1, { error: 'a message cannot be empty' })
+    .max(LOBBY_MESSAGE_MAX_CHARS, {
+      error: `a waiting-room message is at most ${LOBBY_MESSAGE_MAX_CHARS} characters`,
+    }),
+});
 export const removePeerRequest = z.object({ peerId: id, reason: hostMessage.optional() });
 
 export type JoinRequest = z.infer<typeof joinRequest>;

@@ -137,6 +137,24 @@ export const consultDto = z.object({
   startedAt: z.string().nullable(),
   endedAt: z.string().nullable(),
   endReason: z.string().nullable(),
+  /** In lists, for the host and admins: how many wait in the waiting room right now. */
+  waiting: z.number().int().nonnegative().optional(),
+});
+/** A consult just scheduled: with the invite link made for each guest entered. */
+export const scheduledConsultDto = consultDto.extend({
+  invites: z.array(
+    z.object({
+      guestId: z.string(),
+      inviteId: z.string(),
+      name: z.string(),
+      email: z.string().nullable(),
+      /** The link to send the guest (also shown as a QR code for phones). */
+      url: z.string(),
+      token: z.string(),
+      /** Whether the gateway e-mailed it (SMTP_URL), or the host must send it. */
+      emailed: z.enum(['sent', 'failed', 'not_configured', 'no_address']),
+    }),
+  ),
 });
 
 export const joinGrantResponse = z.object({
@@ -244,6 +262,8 @@ export interface ConsultRecord {
     browser: string | null;
     userAgent: string | null;
     networkType: string | null;
+    /** The pre-call check of their latest join that sent one (null if they ran none). */
+    precheck: Record<string, unknown> | null;
     joins: { joinedAt: string; leftAt: string | null; leaveReason: string | null }[];
     totalSeconds: number;
   }[];

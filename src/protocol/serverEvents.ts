@@ -47,6 +47,8 @@ export interface ServerToClientEvents {
   chatMessage: (msg: ChatEntry & { peerId: string }) => void;
   /** Every few seconds: each participant's connection figures. */
   quality: (msg: { samples: QualityEntry[] }) => void;
+  /** To a waiting participant: a short message from the host (`lobbyMessage`). */
+  hostMessage: (msg: { text: string; at: string; from: string }) => void;
   /** Another participant's link dropped or is back (see `PeerConnectionMessage`). */
   peerConnection: (msg: PeerConnectionMessage) => void;
   /**

@@ -149,7 +149,13 @@ export class ConsultRecorder {
       type: 'participant.joined',
       participantId: p.participantId,
       displayName: p.displayName,
-      details: { peerId: peer.id, role: p.role, networkType: p.networkType },
+      details: {
+        peerId: peer.id,
+        role: p.role,
+        networkType: p.networkType,
+        // Kept on the join event (no column of its own): what the pre-call check found.
+        ...(peer.identity.client?.precheck ? { precheck: peer.identity.client.precheck } : {}),
+      },
     });
   }
 

@@ -109,6 +109,13 @@ export class RecordService {
     for (const p of participations) {
       byParticipant.set(p.participantId, [...(byParticipant.get(p.participantId) ?? []), p]);
     }
+    const events = this.store.records.events(c.id);
+    const prechecks = new Map<string, Record<string, unknown>>();
+    for (const e of events) {
+      const precheck = e.type === 'participant.joined' ? e.details?.precheck : undefined;
+      if (e.participantId && precheck && typeof precheck === 'object')
+        prechecks.set(e.participantId, precheck as Record<string, unknown>);
+    }
     const participants = [...byParticipant.entries()].map(([participantId, joins]) => {
       const last = joins[joins.length - 1]!;
       const totalMs = joins.reduce(
@@ -124,6 +131,7 @@ export class RecordService {
         browser: browserName(last.userAgent),
         userAgent: last.userAgent,
         networkType: last.networkType,
+        precheck: prechecks.get(participantId) ?? null,
         joins: joins.map((j) => ({
           joinedAt: iso(j.joinedAt)!,
           leftAt: iso(j.leftAt),
@@ -162,7 +170,7 @@ export class RecordService {
         c.startedAt === null ? null : Math.round(((c.endedAt ?? now) - c.startedAt) / 1000),
       endReason: c.endReason,
       participants,
-      timeline: this.store.records.events(c.id).map((e) => ({
+      timeline: events.map((e) => ({
         at: iso(e.at)!,
         type: e.type,
         participantId: e.participantId,

@@ -1,7 +1,8 @@
 /**
  * The consult record as a FHIR R4 Bundle (type `collection`) for a hospital's EHR: the
  * Appointment it came from, an Encounter with its participants and period, Communication
- * resources for the chat, and the Patient and Practitioners they reference. References are
+ * resources for the chat, a consult-note Composition (the host's notes and the outcome,
+ * linked to the Encounter), and the Patient and Practitioners they reference. References are
  * `urn:uuid:` fullUrls that resolve inside the bundle.
  */
 import { createHash } from 'node:crypto';
@@ -23,7 +24,16 @@ export const SYSTEMS = {
   actCode: 'http://terminology.hl7.org/CodeSystem/v3-ActCode',
   participationType: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType',
   ucum: 'http://unitsofmeasure.org',
+  loinc: 'http://loinc.org',
 };
+
+/** Plain text as a FHIR Narrative (XHTML, escaped, one paragraph per line). */
+function narrative(text: string): { status: 'additional'; div: string } {
+  const esc = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const lines = text.split(/\r?\n/).filter((l) => l.trim());
+  const body = lines.length ? lines.map((l) => `<p>${esc(l)}</p>`).join('') : '<p>(none)</p>';
+  return { status: 'additional', div: `<div xmlns="http://www.w3.org/1999/xhtml">${body}</div>` };
+}
 
 /** A stable UUID for a resource, so re-exports of the same consult name the same resources. */
 function uuidFor(...parts: string[]): string {
@@ -141,6 +151,32 @@ export function toFhirBundle(
       sender: practitioner(m.senderId, m.senderName),
       sent: m.at,
       payload: [{ contentString: m.text }],
+    });
+  }
+
+  // The host's notes and outcome (present in the full view only) as a consult note.
+  if (record.notes) {
+    const n = record.notes;
+    const authorName =
+      record.participants.find((p) => p.participantId === n.updatedBy)?.displayName ??
+      invited.find((p) => p.participantId === n.updatedBy)?.displayName ??
+      'Host';
+    const over = record.status === 'ended' || record.status === 'interrupted';
+    add({
+      resourceType: 'Composition',
+      id: uuidFor(record.consultId, 'notes'),
+      identifier: { system: SYSTEMS.consult, value: `${record.consultId}/notes` },
+      status: over ? 'final' : 'preliminary',
+      type: { coding: [{ system: SYSTEMS.loinc, code: '11488-4', display: 'Consult note' }] },
+      subject: patient,
+      encounter,
+      date: n.updatedAt,
+      author: [practitioner(n.updatedBy, authorName)],
+      title: `Consult note: ${record.title}`,
+      section: [
+        { title: 'Notes', text: narrative(n.notes) },
+        { title: 'Outcome', text: narrative(n.outcome) },
+      ],
     });
   }
 

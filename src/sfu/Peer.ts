@@ -12,6 +12,7 @@ import type {
   ProducerAppData,
   Role,
 } from '../protocol/vocabulary.js';
+import type { Precheck } from '../protocol/requests.js';
 import { TypedEmitter } from '../util/TypedEmitter.js';
 import { BandwidthAdapter } from './BandwidthAdapter.js';
 import { chaseFirstKeyFrame, DEFAULT_FIRST_KEY_FRAME } from './firstKeyFrame.js';
@@ -29,7 +30,7 @@ export interface PeerIdentity {
   alias?: string;
   role: Role;
   /** What the client told us about itself, for the consult record. */
-  client?: { userAgent?: string; networkType?: string };
+  client?: { userAgent?: string; networkType?: string; precheck?: Precheck };
 }
 
 export interface TransportLimits {

@@ -193,12 +193,15 @@ describe('the consult record', () => {
     clients.push(spec.client);
     await doctor.client.call('chatMessage', { text: 'Hello' });
     await spec.client.call('chatMessage', { text: 'Hi, reviewing the echo now' });
+    const hostToken = await api.login(host.email, TEST_PASSWORD);
+    const notes = 'EF 35%.\nStart <beta> blocker & review in 2 weeks.';
+    const outcome = 'Referred to cardiology';
+    expect(
+      (await api.post(`/consults/${consult.id}/notes`, { notes, outcome }, hostToken)).status,
+    ).toBe(200);
     await doctor.client.call('endConsult', {});
 
-    const res = await api.get(
-      `/consults/${consult.id}/record/fhir`,
-      await api.login(host.email, TEST_PASSWORD),
-    );
+    const res = await api.get(`/consults/${consult.id}/record/fhir`, hostToken);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/application\/fhir\+json/);
     const bundle = res.body;
@@ -221,6 +224,27 @@ describe('the consult record', () => {
       description: 'Test consult',
     });
     expect(of('Patient')[0].identifier[0].value).toBe('P-TEST');
+
+    // The host's notes and the outcome: a final consult note on the Encounter, by the host.
+    const [note] = of('Composition');
+    expect(note).toMatchObject({
+      status: 'final',
+      type: { coding: [{ system: 'http://loinc.org', code: '11488-4' }] },
+      encounter: { reference: `urn:uuid:${encounter.id}` },
+      subject: { reference: `urn:uuid:${of('Patient')[0].id}` },
+    });
+    const author = bundle.entry.find((e: any) => e.fullUrl === note.author[0].reference).resource;
+    expect(author.name[0].text).toBe('Dr. Grey');
+    expect(note.section.map((s: any) => s.title)).toEqual(['Notes', 'Outcome']);
+    expect(note.section[0].text.div).toBe(
+      '<div xmlns="http://www.w3.org/1999/xhtml"><p>EF 35%.</p><p>Start &lt;beta&gt; blocker &amp; review in 2 weeks.</p></div>',
+    );
+    expect(note.section[1].text.div).toContain('Referred to cardiology');
+    const unescaped = structuredClone(bundle);
+    unescaped.entry.find(
+      (e: any) => e.resource.resourceType === 'Composition',
+    ).resource.section[0].text.div = '<p>no namespace</p>';
+    expect(validateR4Bundle(unescaped)).toEqual([expect.stringContaining('XHTML narrative')]);
 
     // The validator is not blind: a dangling reference is caught.
     const broken = structuredClone(bundle);

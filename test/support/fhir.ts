@@ -1,7 +1,7 @@
 /**
  * A structural check of the FHIR R4 resources we export: the required elements (cardinality
- * 1..) and value sets of Bundle, Patient, Practitioner, Appointment, Encounter and
- * Communication, date-time formats, and that every reference resolves inside the bundle.
+ * 1..) and value sets of Bundle, Patient, Practitioner, Appointment, Encounter,
+ * Communication and Composition (with XHTML narratives), date-time formats, and that every reference resolves inside the bundle.
  * Returns the list of problems (empty when valid).
  */
 const R4_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -48,6 +48,9 @@ const VALUE_SETS: Record<string, Record<string, string[]>> = {
       'entered-in-error',
       'unknown',
     ],
+  },
+  Composition: {
+    status: ['preliminary', 'final', 'amended', 'entered-in-error'],
   },
   Communication: {
     status: [
@@ -154,6 +157,34 @@ export function validateR4Bundle(bundle: Json): string[] {
           need(
             typeof p.contentString === 'string' || p.contentAttachment || p.contentReference,
             `${at}.payload[${j}].content[x] is required`,
+          );
+        }
+        break;
+      case 'Composition':
+        need(
+          Array.isArray(r.type?.coding) && r.type.coding.length > 0,
+          `${at}.type (CodeableConcept) is required`,
+        );
+        need(
+          typeof r.date === 'string' && R4_DATETIME.test(r.date),
+          `${at}.date must be a dateTime`,
+        );
+        need(
+          Array.isArray(r.author) &&
+            r.author.length > 0 &&
+            r.author.every((a: Json) => a.reference),
+          `${at}.author is required (1..*) and must reference someone`,
+        );
+        need(typeof r.title === 'string' && r.title.length > 0, `${at}.title is required`);
+        for (const [j, sec] of (r.section ?? []).entries()) {
+          need(
+            !sec.text ||
+              (['generated', 'extensions', 'additional', 'empty'].includes(sec.text.status) &&
+                /^<div xmlns="http:\/\/www\.w3\.org\/1999\/xhtml">[\s\S]*<\/div>$/.test(
+                  sec.text.div,
+                ) &&
+                !/<(script|iframe|object)/i.test(sec.text.div)),
+            `${at}.section[${j}].text must be an XHTML narrative with a status`,
           );
         }
         break;

@@ -73,6 +73,13 @@ export function consultCard(c: Consult, opts: ConsultCardOptions = {}): ConsultC
         { class: 'consult-heading' },
         h('h3', { class: 'consult-title', testid: 'consult-row-title' }, c.title),
         statusBadge(c.status),
+        c.waiting
+          ? h(
+              'span',
+              { class: 'badge badge-waiting', testid: 'waiting-badge', role: 'status' },
+              `${c.waiting} waiting`,
+            )
+          : null,
       ),
       h(
         'p',

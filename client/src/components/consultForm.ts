@@ -5,6 +5,7 @@
 import type { Api, Colleague, Consult, User } from '../api';
 import { field, fromLocalInput, h, select, toLocalInput, uid } from '../dom';
 import { busy, messageBox } from './message';
+import { scheduledInvites } from './scheduledInvites';
 
 export interface ConsultFormOptions {
   api: Api;
@@ -130,6 +131,8 @@ export function consultForm(opts: ConsultFormOptions): HTMLFormElement {
   );
 
   const message = messageBox('consult-form-message');
+  /** The invite links of the consult just scheduled. */
+  const invitesSlot = h('div', { class: 'span-2' });
   const submit = h(
     'button',
     { type: 'submit', class: 'primary', testid: 'consult-create' },
@@ -149,16 +152,22 @@ export function consultForm(opts: ConsultFormOptions): HTMLFormElement {
       'fieldset',
       { class: 'span-2 guests' },
       h('legend', {}, 'External guests'),
-      h('p', { class: 'muted' }, 'People without an account; send them an invite link later.'),
+      h(
+        'p',
+        { class: 'muted' },
+        'People without an account: each gets an invite link when you schedule (e-mailed too if the clinic set up e-mail).',
+      ),
       guestRows,
       addGuestButton,
     ),
     h('div', { class: 'span-2 form-actions' }, message.el, submit),
+    invitesSlot,
   );
 
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     message.clear();
+    invitesSlot.replaceChildren();
     const scheduledStart = fromLocalInput(start.value);
     const scheduledEnd = fromLocalInput(end.value);
     const hostId = opts.fixedHostId ?? host.value;
@@ -202,6 +211,9 @@ export function consultForm(opts: ConsultFormOptions): HTMLFormElement {
         for (const box of specialists.querySelectorAll<HTMLInputElement>('input:checked'))
           box.checked = false;
         message.success(`Scheduled “${consult.title}”.`);
+        invitesSlot.replaceChildren(
+          ...(consult.invites.length ? [scheduledInvites(consult.invites)] : []),
+        );
         opts.onCreated(consult);
       } catch (err) {
         message.error(err);

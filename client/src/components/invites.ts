@@ -17,7 +17,8 @@ function inviteState(i: Invite): { label: string; key: string } {
   return { label: 'Not opened yet', key: 'active' };
 }
 
-async function copy(text: string, input: HTMLInputElement): Promise<boolean> {
+/** Copies to the clipboard, or selects the text for Ctrl+C when the browser does not allow it. */
+export async function copy(text: string, input: HTMLInputElement): Promise<boolean> {
   try {
     await navigator.clipboard.writeText(text);
     return true;

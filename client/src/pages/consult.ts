@@ -9,10 +9,12 @@ import type { ConnectionState, LocalState, RemoteStat, TransportStat } from '../
 import type { EndReason, LobbyEntryInfo } from '../../../src/protocol';
 import { TileView, initials, roleLabel } from '../tiles';
 import { decodeToken, isExpired } from '../token';
+import { EXPIRED_LINK } from '../joinErrors';
 import type { TokenClaims } from '../token';
 import { describeError } from '../request';
 import { invitePanel } from '../components/invites';
 import { LobbyPanel } from '../components/lobby';
+import { WaitingRoomExtras } from '../components/waitingRoom';
 import type { AppContext } from '../context';
 import { Auth } from '../auth';
 import type { Cleanup } from '../router';
@@ -301,13 +303,28 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
 
   // --- actions ---
 
-  const currentToken = () => opts.token ?? ui.token.value.trim();
+  /** The grant: given, or pasted (a whole link with ?token= is accepted too). */
+  const currentToken = () => {
+    if (opts.token) return opts.token;
+    const pasted = ui.token.value.trim();
+    return /[?&]token=([^&\s]+)/.exec(pasted)?.[1] ?? pasted;
+  };
 
   async function join(): Promise<void> {
+    const pastedInvite = opts.token ? null : /[?&]invite=([^&\s]+)/.exec(ui.token.value);
+    if (pastedInvite) {
+      ctx.navigate(`/?invite=${pastedInvite[1]}`);
+      return;
+    }
     const token = currentToken();
     if (!token) {
-      showError('Paste the access token from your invitation first.');
+      showError('Paste the invitation link you were sent (by e-mail or text message) first.');
       ui.token.focus();
+      return;
+    }
+    const peek = safeDecode(token);
+    if (peek && isExpired(peek)) {
+      showError(EXPIRED_LINK.message);
       return;
     }
     const displayName = opts.token ? '' : ui.name.value.trim();
@@ -401,6 +418,28 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
     },
     true,
   );
+  // A camera or microphone problem the user can fix (allow it, close the other app): retry.
+  const retryMedia = h(
+    'button',
+    { type: 'button', class: 'secondary small', testid: 'media-retry', hidden: true },
+    'Try again',
+  );
+  ui.errorText.after(retryMedia);
+  client.on('error', ({ code }) => {
+    retryMedia.hidden = code !== 'media';
+  });
+  retryMedia.addEventListener('click', () => {
+    clearError();
+    retryMedia.hidden = true;
+    void client.retryLocalMedia();
+  });
+  // Refused for good (damaged or expired link, ended consult): say so, offer no re-join.
+  client.on('error', ({ code, fatal, message }) => {
+    if (!fatal || !['unauthorized', 'forbidden', 'not_found'].includes(code)) return;
+    over = true;
+    showBanner(message, { home: true });
+    renderState(client.connectionState);
+  });
   client.on('localMedia', (stream) => {
     ui.localVideo.srcObject = stream;
     if (stream) ui.localVideo.play().catch(() => undefined);
@@ -475,6 +514,7 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
     lobby = new LobbyPanel({
       admit: (peerId) => client.admit(peerId),
       deny: (peerId) => client.deny(peerId),
+      message: (peerId, text) => client.messageWaiting(peerId, text),
     });
     lobby.update(lastLobby.entries, lastLobby.total);
     ui.lobbyPanelSlot.append(lobby.el);
@@ -550,6 +590,15 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
     ui.notesSlot.replaceChildren(details);
   }
 
+  // The waiting page: the pre-call check and the host's messages.
+  const waitingExtras = new WaitingRoomExtras({
+    grant: () => (claims ? { token: currentToken(), consultId: claims.consultId } : null),
+    reopenMedia: () => client.reopenLocalMedia(),
+  });
+  ui.waiting.after(waitingExtras.el);
+  client.on('state', (state) => waitingExtras.setWaiting(state === 'waiting'));
+  client.on('hostMessage', (msg) => waitingExtras.hostMessage(msg));
+
   // --- start ---
 
   if (opts.token) {
@@ -568,6 +617,7 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
     if (panelTimer) clearTimeout(panelTimer);
     lobby?.destroy();
     chat?.destroy();
+    waitingExtras.destroy();
     notes?.destroy();
     stage.destroy();
     chrome.destroy();

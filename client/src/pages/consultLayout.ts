@@ -202,7 +202,7 @@ export function consultLayout(opts: ConsultLayoutOptions) {
       name: 'token',
       rows: 5,
       spellcheck: 'false',
-      placeholder: 'Paste the token from your invitation',
+      placeholder: 'Paste the link from your invitation',
     }),
     tokenInfo: h('p', { class: 'token-info', 'aria-live': 'polite' }),
     name: h('input', {
@@ -259,7 +259,7 @@ export function consultLayout(opts: ConsultLayoutOptions) {
     ...(opts.tokenGiven
       ? [ui.tokenInfo]
       : [
-          h('label', { for: 'token-input' }, 'Access token'),
+          h('label', { for: 'token-input' }, 'Invitation link'),
           ui.token,
           ui.tokenInfo,
           h(

@@ -15,10 +15,13 @@ import { busy, messageBox } from '../components/message';
 import { pastConsults } from '../components/pastConsults';
 import { confirmButton, rescheduleForm } from '../components/reschedule';
 import { shell } from '../components/shell';
-import { startConsult } from '../components/start';
+import { precallPanel, startConsult } from '../components/start';
+import { alertArrival, unlockAlerts } from '../alerts';
 import type { Cleanup } from '../router';
 
 const POLL_MS = 30_000;
+/** While a consult the doctor hosts has its waiting room open: how often to look for arrivals. */
+const WAITING_POLL_MS = 5_000;
 
 /** Splits consults into those of today (or already open/live) and later ones. */
 export function splitByDay(consults: Consult[], now = new Date()): [Consult[], Consult[]] {
@@ -56,11 +59,24 @@ export function doctorPage(ctx: AppContext): Cleanup {
       if (!ctx.isCurrent()) return;
       listMessage.clear();
       cards = [];
+      noteArrivals(page.items);
       const [today, later] = splitByDay(page.items);
       todaySlot.replaceChildren(consultList(today.map(renderConsult), 'No consults today.'));
       laterSlot.replaceChildren(consultList(later.map(renderConsult), 'Nothing scheduled.'));
     } catch (err) {
       listMessage.error(err);
+    }
+  }
+
+  /** How many waited in each hosted consult at the last look; more now means someone arrived. */
+  const waitingSeen = new Map<string, number>();
+  function noteArrivals(consults: Consult[]): void {
+    const before = new Map(waitingSeen);
+    waitingSeen.clear();
+    for (const c of consults) {
+      if (c.waiting === undefined) continue;
+      if (c.waiting > (before.get(c.id) ?? 0)) alertArrival(`Someone in “${c.title}”`, 1);
+      waitingSeen.set(c.id, c.waiting);
     }
   }
 
@@ -80,7 +96,19 @@ export function doctorPage(ctx: AppContext): Cleanup {
       return card.el;
     }
     const start = button('start-button', c.status === 'live' ? 'Rejoin' : 'Start', true);
-    start.addEventListener('click', () => void startConsult(ctx, c.id, start, card.message));
+    start.addEventListener(
+      'click',
+      () => void startConsult(ctx, c.id, start, card.message, { alerts: true }),
+    );
+    // The pre-call check needs a join grant: offered once the waiting room is open.
+    if (c.status === 'open' || c.status === 'live') {
+      const check = button('precall-button', 'Check devices');
+      check.addEventListener('click', () => {
+        unlockAlerts();
+        card.panels.toggle('precall', () => precallPanel(ctx, c.id, card.message));
+      });
+      card.actions.append(check);
+    }
     const invite = button('invite-button', 'Invite link');
     invite.addEventListener('click', () => card.panels.toggle('invite', () => invitePanel(api, c)));
     card.actions.append(start, invite);
@@ -158,8 +186,14 @@ export function doctorPage(ctx: AppContext): Cleanup {
 
   void loadPeople().then(() => Promise.all([load(), past.load()]));
   // Statuses change (the waiting room opens, a consult goes live): refresh unless a panel is open.
+  let lastLoad = Date.now();
   const timer = setInterval(() => {
-    if (!cards.some((c) => c.panels.isOpen) && document.visibilityState === 'visible') void load();
-  }, POLL_MS);
+    const waitingOpen = waitingSeen.size > 0;
+    const due = Date.now() - lastLoad >= (waitingOpen ? WAITING_POLL_MS : POLL_MS);
+    if (!due || cards.some((c) => c.panels.isOpen) || document.visibilityState !== 'visible')
+      return;
+    lastLoad = Date.now();
+    void load();
+  }, WAITING_POLL_MS);
   return () => clearInterval(timer);
 }

@@ -11,14 +11,28 @@ import { joinErrorMessage } from '../components/start';
 import type { Cleanup } from '../router';
 import { consultPage } from './consult';
 import { keepRedeemedGrant, redeemedGrant } from '../seat';
+import { DAMAGED_LINK, refusal } from '../joinErrors';
 
 function inviteError(err: unknown): string {
   if (err instanceof ApiError && err.status === 401)
     return 'This invitation link is no longer valid: it was revoked or has expired. Please ask the doctor for a new one.';
   if (err instanceof ApiError && err.code === 'invite_used')
     return 'This invitation link has already been used. If that was not you, or you opened it on another device, please ask the doctor for a new link.';
-  if (err instanceof ApiError && err.status === 409) return joinErrorMessage(err);
+  if (err instanceof ApiError && err.status === 400) return DAMAGED_LINK.message;
+  if (err instanceof ApiError && (err.status === 409 || err.status === 403)) {
+    const r = refusal(err.code, err.message);
+    return r.final ? r.message : joinErrorMessage(err);
+  }
+  if (err instanceof ApiError && err.status === 0)
+    return 'The consult service could not be reached. Check that you are online, then press Try again.';
   return errorMessage(err);
+}
+
+/** Only a wait (the waiting room is not open yet) or a network or server hiccup is worth retrying. */
+function retryable(err: unknown): boolean {
+  if (!(err instanceof ApiError)) return true;
+  if (err.status === 409) return !refusal(err.code, err.message).final;
+  return err.status === 0 || err.status === 429 || err.status >= 500;
 }
 
 export function invitePage(ctx: AppContext, inviteToken: string): Cleanup {
@@ -58,8 +72,7 @@ export function invitePage(ctx: AppContext, inviteToken: string): Cleanup {
       status.setAttribute('role', 'alert');
       status.dataset.testid = 'invite-error';
       status.textContent = inviteError(err);
-      // Too early (the waiting room is not open yet) or a network error: worth retrying.
-      retry.hidden = err instanceof ApiError && (err.status === 401 || err.code === 'invite_used');
+      retry.hidden = !retryable(err);
     }
   };
   retry.addEventListener('click', () => void open());

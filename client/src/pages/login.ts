@@ -67,8 +67,7 @@ export function loginPage(ctx: AppContext, next: string | null = null): Cleanup 
     submit.disabled = true;
     const tick = () => {
       if (left <= 0) return stopCountdown();
-      const clock = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}`;
-      submit.textContent = left < 60 ? `Try again in ${left} s` : `Try again in ${clock}`;
+      submit.textContent = `Try again in ${waitInWords(left)}`;
       left -= 1;
     };
     tick();

@@ -17,6 +17,7 @@ import { recordTimeline } from '../components/recordTimeline';
 import { shell } from '../components/shell';
 import { statusBadge } from '../components/status';
 import { roleLabel } from '../tiles';
+import type { Precheck } from '../../../src/protocol';
 import { isRole } from '../../../src/protocol/roles';
 import { networkLabel } from '../network';
 import type { Cleanup } from '../router';
@@ -131,6 +132,7 @@ function participantsTable(r: ConsultRecord): HTMLElement {
               p.kind === 'guest' ? h('span', { class: 'tag' }, 'guest') : null,
               // A name they chose in the call: shown, never used to identify them.
               p.alias ? h('span', { class: 'muted' }, ` shown in the call as “${p.alias}”`) : null,
+              precheckLine(p),
             ),
             h('td', {}, role(p.role)),
             h('td', { title: p.userAgent ?? '' }, p.browser ?? '—'),
@@ -149,6 +151,44 @@ function participantsTable(r: ConsultRecord): HTMLElement {
         ),
       ),
     ),
+  );
+}
+
+const DEVICE_WORDS: Record<string, string> = {
+  ok: 'worked',
+  denied: 'not allowed',
+  in_use: 'in use by another app',
+  none: 'none found',
+  error: 'failed',
+  skipped: 'not checked',
+};
+const NETWORK_WORDS: Record<string, string> = {
+  good: 'good for HD video',
+  fair: 'fair (lower-quality video)',
+  poor: 'poor (audio only likely)',
+  failed: 'gateway not reached',
+};
+
+/** What the participant's pre-call check found, in one line (nothing if they ran none). */
+function precheckLine(p: RecordParticipant): HTMLElement | null {
+  const c = p.precheck as Precheck | null;
+  if (!c) return null;
+  const n = c.network;
+  const figures =
+    n.verdict === 'failed'
+      ? ''
+      : ` (round trip ${Math.round(n.rttMs ?? 0)} ms, down ${n.downKbps} kbit/s, up ${n.upKbps} kbit/s)`;
+  return h(
+    'span',
+    {
+      class: 'record-precheck muted',
+      testid: 'record-precheck',
+      dataset: { network: n.verdict },
+    },
+    `Pre-call check: camera ${DEVICE_WORDS[c.camera] ?? c.camera}, microphone ${
+      DEVICE_WORDS[c.microphone] ?? c.microphone
+    }${c.micHeard ? ' (heard)' : ''}, speaker ${c.speakerTested ? 'tested' : 'not tested'}; ` +
+      `connection to the gateway ${NETWORK_WORDS[n.verdict] ?? n.verdict}${figures}.`,
   );
 }
 

@@ -11,11 +11,13 @@ import {
   joinGrantResponse,
   pageOf,
   redeemInviteBody,
+  scheduledConsultDto,
   toConsultDto,
   toInviteDto,
   updateConsultBody,
 } from '../schemas.js';
 import { z } from 'zod';
+import type { InviteMailer } from '../../consults/InviteMailer.js';
 
 const ms = (iso: string | undefined) => (iso === undefined ? undefined : Date.parse(iso));
 
@@ -25,6 +27,10 @@ export function consultRoutes(
   consults: ConsultService,
   nameOf: (userId: string) => string,
   publicUrl: () => string,
+  /** How many wait in a consult's waiting room (for the host's dashboard badge). */
+  waitingCount: (consultId: string) => number | Promise<number> = () => 0,
+  /** E-mails the invite links made at scheduling (when SMTP_URL is set). */
+  mailer?: InviteMailer,
 ): void {
   const dto = (c: Parameters<typeof toConsultDto>[0]) => toConsultDto(c, nameOf);
   api.route(
@@ -35,20 +41,44 @@ export function consultRoutes(
       summary: 'Schedule a consult',
       auth: ['admin', 'doctor'],
       body: createConsultBody,
-      response: consultDto,
+      response: scheduledConsultDto,
       status: 201,
     },
-    ({ body, user, ip }) =>
-      dto(
-        consults.create(
-          { claims: user, ip },
-          {
-            ...body,
-            scheduledStart: ms(body.scheduledStart)!,
-            scheduledEnd: ms(body.scheduledEnd)!,
-          },
-        ),
-      ),
+    async ({ body, user, ip }) => {
+      const { consult, invites } = await consults.createWithInvites(
+        { claims: user, ip },
+        {
+          ...body,
+          scheduledStart: ms(body.scheduledStart)!,
+          scheduledEnd: ms(body.scheduledEnd)!,
+        },
+      );
+      // Each guest entered gets a link now; e-mail is extra and never holds the links back.
+      const links = await Promise.all(
+        invites.map(async ({ guestId, invite, token }) => {
+          const url = `${publicUrl()}/?invite=${token}`;
+          const emailed = mailer
+            ? await mailer.send({
+                to: invite.email,
+                guestName: invite.guestName,
+                consultTitle: consult.title,
+                start: consult.scheduledStart,
+                url,
+              })
+            : ('not_configured' as const);
+          return {
+            guestId,
+            inviteId: invite.id,
+            name: invite.guestName,
+            email: invite.email,
+            url,
+            token,
+            emailed,
+          };
+        }),
+      );
+      return { ...dto(consult), invites: links };
+    },
   );
   api.route(
     {
@@ -60,10 +90,18 @@ export function consultRoutes(
       query: consultsQuery,
       response: pageOf(consultDto),
     },
-    ({ query, user }) => {
+    async ({ query, user }) => {
       const page = consults.list(user, { ...query, from: ms(query.from), to: ms(query.to) });
+      const manages = (c: { hostId: string }) => user.role === 'admin' || c.hostId === user.sub;
+      const items = await Promise.all(
+        page.items.map(async (c) =>
+          manages(c) && (c.status === 'open' || c.status === 'live')
+            ? { ...dto(c), waiting: await waitingCount(c.id) }
+            : dto(c),
+        ),
+      );
       return {
-        items: page.items.map((c) => dto(c)),
+        items,
         total: page.total,
         limit: query.limit,
         offset: query.offset,

@@ -1,0 +1,110 @@
+/**
+ * The pre-call network check's echo: a tiny ping (round trip), a download and an upload of a
+ * bounded size (achievable bitrate), all over the same HTTPS connection the browser uses to
+ * reach the gateway. It measures the TCP path to this host, not UDP to the media port; the
+ * client says so. Only the bearer of a join grant for a joinable consult may use it, and each
+ * grant's subject gets a small budget of requests and bytes per minute.
+ */
+import { randomBytes } from 'node:crypto';
+import express from 'express';
+import type { Request, Router } from 'express';
+import { z } from 'zod';
+import type { JoinClaims } from '../../auth/tokens.js';
+import { verifyJoinToken } from '../../auth/tokens.js';
+import type { ConsultService } from '../../consults/ConsultService.js';
+import { GatewayError } from '../../errors.js';
+
+/** The largest download or upload one request may ask for. */
+export const NETCHECK_MAX_BYTES = 1_000_000;
+/** Per grant subject and minute: requests, and bytes moved (both directions). */
+export const NETCHECK_REQUESTS_PER_MINUTE = 40;
+export const NETCHECK_BYTES_PER_MINUTE = 6_000_000;
+
+const payload = randomBytes(NETCHECK_MAX_BYTES);
+const downloadQuery = z.object({
+  bytes: z.coerce.number().int().min(1).max(NETCHECK_MAX_BYTES),
+});
+
+/** A fixed one-minute window per subject: requests and bytes. */
+class Budget {
+  readonly #used = new Map<string, { windowStart: number; requests: number; bytes: number }>();
+
+  constructor(private readonly now: () => number) {}
+
+  /** Counts a request of `bytes` for `subject`, or throws 429 when the minute's budget is spent. */
+  take(subject: string, bytes: number): void {
+    const now = this.now();
+    if (this.#used.size > 10_000) {
+      for (const [k, v] of this.#used) if (now - v.windowStart >= 60_000) this.#used.delete(k);
+    }
+    let u = this.#used.get(subject);
+    if (!u || now - u.windowStart >= 60_000) {
+      u = { windowStart: now, requests: 0, bytes: 0 };
+      this.#used.set(subject, u);
+    }
+    if (
+      u.requests + 1 > NETCHECK_REQUESTS_PER_MINUTE ||
+      u.bytes + bytes > NETCHECK_BYTES_PER_MINUTE
+    ) {
+      const wait = Math.ceil((u.windowStart + 60_000 - now) / 1000);
+      throw new GatewayError(
+        'too_many_requests',
+        `too many network checks; wait ${wait} s and check again`,
+      );
+    }
+    u.requests += 1;
+    u.bytes += bytes;
+  }
+}
+
+/** Mounts /netcheck/ping, /netcheck/download and /netcheck/upload on `router`. */
+export function netcheckRoutes(
+  router: Router,
+  jwtSecret: string,
+  consults: ConsultService,
+  now: () => number = Date.now,
+): void {
+  const budget = new Budget(now);
+  const grant = async (req: Request, bytes: number): Promise<JoinClaims> => {
+    const match = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
+    if (!match)
+      throw new GatewayError('unauthorized', 'send your join grant: Authorization: Bearer <token>');
+    const claims = verifyJoinToken(jwtSecret, match[1]);
+    await consults.authorizeJoin(claims);
+    budget.take(claims.sub, bytes);
+    return claims;
+  };
+
+  router.get('/netcheck/ping', async (req, res) => {
+    await grant(req, 0);
+    res.json({ at: now() });
+  });
+
+  router.get('/netcheck/download', async (req, res) => {
+    const q = downloadQuery.safeParse(req.query);
+    if (!q.success) throw GatewayError.fromZod(q.error, 'query');
+    await grant(req, q.data.bytes);
+    res.type('application/octet-stream').send(payload.subarray(0, q.data.bytes));
+  });
+
+  const raw = express.raw({ type: 'application/octet-stream', limit: NETCHECK_MAX_BYTES });
+  router.post('/netcheck/upload', async (req, res, next) => {
+    // Checked before the body is read: a stranger cannot make the gateway take a megabyte.
+    const declared = Number(req.get('content-length') ?? NaN);
+    if (!Number.isInteger(declared) || declared < 1 || declared > NETCHECK_MAX_BYTES) {
+      throw new GatewayError(
+        'bad_request',
+        `send between 1 and ${NETCHECK_MAX_BYTES} bytes as application/octet-stream`,
+      );
+    }
+    await grant(req, declared);
+    raw(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      const body: unknown = req.body;
+      if (!Buffer.isBuffer(body)) {
+        return next(new GatewayError('bad_request', 'send the bytes as application/octet-stream'));
+      }
+      res.json({ bytes: body.length });
+    });
+  });
+}
