@@ -226,11 +226,14 @@ export function attachSignalling(io: SignallingServer, deps: SignallingDeps): vo
   const log = deps.logger.child({ component: 'signalling' });
   const lobbyNotifier = new LobbyNotifier(io, lobby);
 
-  io.use((socket, next) => {
+  io.use(async (socket, next) => {
     try {
       const claims = verifyJoinToken(jwtSecret, socket.handshake.auth?.token);
-      consults.authorizeJoin(claims);
-      sessions.assertJoin(claims);
+      const epoch = sessions.epoch;
+      await consults.authorizeJoin(claims);
+      await sessions.assertJoin(claims);
+      // Sessions revoked while we read: this socket is not listed yet, so check it against them.
+      if (sessions.epoch !== epoch) await sessions.assertJoin(claims);
       socket.data.claims = claims;
       next();
     } catch (err) {
@@ -245,7 +248,10 @@ export function attachSignalling(io: SignallingServer, deps: SignallingDeps): vo
   rooms.on('roomCreated', (room) => {
     broadcastRoomEvents(io, room);
     room.on('close', (reason) => {
-      if (reason === 'empty') consults.lastParticipantLeft(room.consultId);
+      if (reason === 'empty')
+        consults.lastParticipantLeft(room.consultId).catch((err: unknown) => {
+          log.error({ err, consultId: room.consultId }, 'could not end the emptied consult');
+        });
     });
   });
 
@@ -405,7 +411,11 @@ function registerHandlers(
     action: string,
     object: { type: string; id: string } = { type: 'consult', id: consultId },
     details?: Record<string, unknown>,
-  ) => audit.record({ action, actor, ip, object, details: { consultId, ...details } });
+  ) =>
+    audit.record({ action, actor, ip, object, details: { consultId, ...details } }).then(
+      () => undefined,
+      (err: unknown) => log.error({ err, action }, 'audit write failed'),
+    );
   let joining = false;
 
   const joined = (): Peer => {
@@ -415,11 +425,11 @@ function registerHandlers(
   };
 
   /** Privileged events re-check the grant and that the bearer is still allowed in. */
-  const privileged = (grant: keyof Grants): void => {
+  const privileged = async (grant: keyof Grants): Promise<void> => {
     if (!claims.grants[grant])
       throw new GatewayError('forbidden', `you may not ${grant} in this consult`);
-    consults.authorizeJoin(claims);
-    deps.sessions.assertJoin(claims);
+    await consults.authorizeJoin(claims);
+    await deps.sessions.assertJoin(claims);
   };
 
   /** Takes a socket off its peer (the peer itself lives on). */
@@ -454,7 +464,7 @@ function registerHandlers(
         if (REJOIN_REASONS.has(reason)) owner.emit('rejoinRequired', { reason });
       }
       if (reason === 'left' || reason === 'disconnected') {
-        record('consult.leave', undefined, { peerId: peer.id, reason });
+        void record('consult.leave', undefined, { peerId: peer.id, reason });
       }
     });
   };
@@ -479,12 +489,19 @@ function registerHandlers(
       if (requested !== consultId) {
         throw new GatewayError('forbidden', 'this grant does not admit you to that consult');
       }
-      consults.authorizeJoin(claims);
+      // Checked and claimed before the first await: two joins at once cannot both pass.
       if (joining || (socket.data.peer && !socket.data.peer.closed)) {
         throw new GatewayError('conflict', 'already joined; leave first');
       }
-      // The record names people by what the gateway vouches for; a chosen name is an alias.
-      const vouched = consults.vouchedName(claims);
+      joining = true;
+      let vouched: string;
+      try {
+        await consults.authorizeJoin(claims);
+        // The record names people by what the gateway vouches for; a chosen name is an alias.
+        vouched = await consults.vouchedName(claims);
+      } finally {
+        joining = false;
+      }
       const alias = displayName !== undefined && displayName !== vouched ? displayName : undefined;
       const mayAdmit = claims.grants.admit;
       const admittedAs = lobby.admittedPeerId(consultId, claims.sub);
@@ -514,7 +531,7 @@ function registerHandlers(
           if (previous && previous !== socket) endReplaced(previous);
           socket.data.waitingPeerId = entry.peerId;
           void socket.join(lobbyKey(consultId));
-          if (!replaced) record('consult.lobby_wait', undefined, { peerId: entry.peerId });
+          if (!replaced) await record('consult.lobby_wait', undefined, { peerId: entry.peerId });
           notifyLobby();
         }
         return { waiting: true as const, peerId: socket.data.waitingPeerId };
@@ -564,9 +581,10 @@ function registerHandlers(
         if (mayAdmit) {
           void socket.join(hostsKey(consultId));
           // The consult goes live when its host (not an observing admin) is in.
-          if (consults.find(consultId)?.hostId === claims.sub) consults.markLive(consultId);
+          if ((await consults.find(consultId))?.hostId === claims.sub)
+            await consults.markLive(consultId);
         }
-        record(seat ? 'consult.resume' : 'consult.join', undefined, {
+        await record(seat ? 'consult.resume' : 'consult.join', undefined, {
           peerId: peer.id,
           role: claims.role,
         });
@@ -576,7 +594,7 @@ function registerHandlers(
           resumeSecret: attachments.issueSecret(peer.id),
           routerRtpCapabilities: room.router.rtpCapabilities,
           peers: [...room.peers.values()].filter((p) => p !== peer).map(peerInfo),
-          ...chat.onJoin(consultId),
+          ...(await chat.onJoin(consultId)),
           ...(waiting ? { lobby: waiting.waiting, lobbyTotal: waiting.total } : {}),
           ...(seat ? { resumed: resumedState(peer) } : {}),
         };
@@ -604,8 +622,9 @@ function registerHandlers(
   });
 
   handle(socket, log, 'produce', produceRequest, async (req) => {
+    joined();
+    await privileged('publish');
     const peer = joined();
-    privileged('publish');
     const producer = await peer.produce(
       req.transportId,
       req.kind,
@@ -616,8 +635,9 @@ function registerHandlers(
   });
 
   handle(socket, log, 'consume', consumeRequest, async (req) => {
+    joined();
+    await privileged('subscribe');
     const peer = joined();
-    privileged('subscribe');
     const producer = socket.data.room!.findProducer(req.producerId);
     if (producer.appData.peerId === peer.id) {
       throw new GatewayError('bad_request', 'cannot consume your own producer');
@@ -690,13 +710,13 @@ function registerHandlers(
     return {};
   });
 
-  handle(socket, log, 'admit', admitRequest, ({ peerId }) => {
+  handle(socket, log, 'admit', admitRequest, async ({ peerId }) => {
     joined();
-    privileged('admit');
+    await privileged('admit');
     const entry = lobby.admit(consultId, peerId);
     if (!entry) throw new GatewayError('not_found', `nobody waits in the lobby as ${peerId}`);
     io.to(entry.socketId).emit('admitted', {});
-    record(
+    await record(
       'consult.admit',
       { type: 'participant', id: entry.userId },
       { peerId, displayName: entry.displayName },
@@ -705,9 +725,9 @@ function registerHandlers(
     return {};
   });
 
-  handle(socket, log, 'deny', denyRequest, ({ peerId, reason }) => {
+  handle(socket, log, 'deny', denyRequest, async ({ peerId, reason }) => {
     joined();
-    privileged('admit');
+    await privileged('admit');
     const why = reason ?? 'the host did not admit you';
     const entry = lobby.deny(consultId, peerId, why);
     if (!entry) throw new GatewayError('not_found', `nobody waits in the lobby as ${peerId}`);
@@ -717,7 +737,7 @@ function registerHandlers(
       target.emit('denied', { reason: why });
       target.disconnect(true);
     }
-    record(
+    await record(
       'consult.deny',
       { type: 'participant', id: entry.userId },
       { peerId, displayName: entry.displayName },
@@ -726,9 +746,10 @@ function registerHandlers(
     return {};
   });
 
-  handle(socket, log, 'removePeer', removePeerRequest, ({ peerId, reason }) => {
+  handle(socket, log, 'removePeer', removePeerRequest, async ({ peerId, reason }) => {
+    joined();
+    await privileged('admit');
     const self = joined();
-    privileged('admit');
     if (peerId === self.id) throw new GatewayError('bad_request', 'use leave to leave yourself');
     const target = socket.data.room!.peers.get(peerId);
     if (!target) throw new GatewayError('not_found', `no participant ${peerId} in this consult`);
@@ -736,13 +757,13 @@ function registerHandlers(
     io.to(peerKey(peerId)).emit('consultEnded', { reason: reason ?? 'removed_by_host' });
     target.close('removed');
     io.in(peerKey(peerId)).disconnectSockets(true);
-    record('consult.remove', { type: 'participant', id: target.identity.userId }, { peerId });
+    await record('consult.remove', { type: 'participant', id: target.identity.userId }, { peerId });
     return {};
   });
 
-  handle(socket, log, 'chatMessage', chatMessageRequest, ({ text }) => {
+  handle(socket, log, 'chatMessage', chatMessageRequest, async ({ text }) => {
     const peer = joined();
-    const message = chat.post(
+    const message = await chat.post(
       consultId,
       { id: claims.sub, name: peer.identity.displayName, role: claims.role },
       text,
@@ -756,10 +777,10 @@ function registerHandlers(
     return chat.history(consultId, claims.sub, before, limit ?? 50);
   });
 
-  handle(socket, log, 'endConsult', emptyRequest, () => {
+  handle(socket, log, 'endConsult', emptyRequest, async () => {
     joined();
-    privileged('end');
-    const ended = consults.end(consultId, 'ended_by_host', actor, ip);
+    await privileged('end');
+    const ended = await consults.end(consultId, 'ended_by_host', actor, ip);
     if (!ended) throw new GatewayError('conflict', 'this consult has already ended');
     return {};
   });

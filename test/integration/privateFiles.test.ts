@@ -59,8 +59,8 @@ describe('private files', () => {
     const dataDir = path.join(parent, 'data');
     gw = await startTestGateway({ DATA_DIR: dataDir });
     const doctor = await gw.user('doctor');
-    const consult = gw.consult(doctor);
-    gw.consults.end(consult.id, 'ended_by_host', { id: doctor.id }, null);
+    const consult = await gw.consult(doctor);
+    await gw.consults.end(consult.id, 'ended_by_host', { id: doctor.id }, null);
 
     expect(mode(dataDir)).toBe('0700');
     const db = path.join(dataDir, 'gateway.db');

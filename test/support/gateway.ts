@@ -17,9 +17,9 @@ export interface TestGateway extends Gateway {
   /** Creates an account (password: TEST_PASSWORD). */
   user(role: UserRole, name?: string): Promise<User>;
   /** Creates a consult whose lobby is open now, hosted by `host` with `specialists` invited. */
-  consult(host: User, specialists?: User[], fields?: Partial<Consult>): Consult;
+  consult(host: User, specialists?: User[], fields?: Partial<Consult>): Promise<Consult>;
   /** A join grant for a participant of a consult, as `npm run token` mints it. */
-  grant(consultId: string, user: User): string;
+  grant(consultId: string, user: User): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -67,10 +67,10 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
             null,
             null,
           ),
-        consult: (host: User, specialists: User[] = [], fields: Partial<Consult> = {}) => {
+        consult: async (host: User, specialists: User[] = [], fields: Partial<Consult> = {}) => {
           const now = Date.now();
           const id = fields.id ?? `consult-${++seq}-${now}`;
-          gateway.store.consults.insert({
+          await gateway.store.consults.insert({
             id,
             title: 'Test consult',
             patientRef: 'P-TEST',
@@ -88,10 +88,10 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
             endReason: null,
             ...fields,
           });
-          return gateway.consults.find(id)!;
+          return (await gateway.consults.find(id))!;
         },
-        grant: (consultId: string, user: User) =>
-          gateway.consults.mintOperatorGrant(consultId, user.id).token,
+        grant: async (consultId: string, user: User) =>
+          (await gateway.consults.mintOperatorGrant(consultId, user.id)).token,
         stop: async () => {
           await gateway.close();
           fs.rmSync(dataDir, { recursive: true, force: true });

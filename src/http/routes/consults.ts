@@ -23,10 +23,12 @@ const ms = (iso: string | undefined) => (iso === undefined ? undefined : Date.pa
 export function consultRoutes(
   api: Api,
   consults: ConsultService,
-  nameOf: (userId: string) => string,
+  /** Resolves user ids to display names (unknown ids show as the id). */
+  namesOf: (userIds: string[]) => Promise<(userId: string) => string>,
   publicUrl: () => string,
 ): void {
-  const dto = (c: Parameters<typeof toConsultDto>[0]) => toConsultDto(c, nameOf);
+  const dto = async (c: Parameters<typeof toConsultDto>[0]) =>
+    toConsultDto(c, await namesOf([c.hostId, ...c.specialistIds]));
   api.route(
     {
       method: 'post',
@@ -38,9 +40,9 @@ export function consultRoutes(
       response: consultDto,
       status: 201,
     },
-    ({ body, user, ip }) =>
-      dto(
-        consults.create(
+    async ({ body, user, ip }) =>
+      await dto(
+        await consults.create(
           { claims: user, ip },
           {
             ...body,
@@ -60,10 +62,10 @@ export function consultRoutes(
       query: consultsQuery,
       response: pageOf(consultDto),
     },
-    ({ query, user }) => {
-      const page = consults.list(user, { ...query, from: ms(query.from), to: ms(query.to) });
+    async ({ query, user }) => {
+      const page = await consults.list(user, { ...query, from: ms(query.from), to: ms(query.to) });
       return {
-        items: page.items.map((c) => dto(c)),
+        items: await Promise.all(page.items.map((c) => dto(c))),
         total: page.total,
         limit: query.limit,
         offset: query.offset,
@@ -80,7 +82,7 @@ export function consultRoutes(
       params: idParams,
       response: consultDto,
     },
-    ({ params, user }) => dto(consults.get(user, params.id)),
+    async ({ params, user }) => await dto(await consults.get(user, params.id)),
   );
   api.route(
     {
@@ -93,9 +95,9 @@ export function consultRoutes(
       body: updateConsultBody,
       response: consultDto,
     },
-    ({ params, body, user, ip }) =>
-      dto(
-        consults.update({ claims: user, ip }, params.id, {
+    async ({ params, body, user, ip }) =>
+      await dto(
+        await consults.update({ claims: user, ip }, params.id, {
           ...body,
           scheduledStart: ms(body.scheduledStart),
           scheduledEnd: ms(body.scheduledEnd),
@@ -112,7 +114,8 @@ export function consultRoutes(
       params: idParams,
       response: consultDto,
     },
-    ({ params, user, ip }) => dto(consults.cancel({ claims: user, ip }, params.id)),
+    async ({ params, user, ip }) =>
+      await dto(await consults.cancel({ claims: user, ip }, params.id)),
   );
   api.route(
     {
@@ -124,7 +127,8 @@ export function consultRoutes(
       params: idParams,
       response: consultDto,
     },
-    ({ params, user, ip }) => dto(consults.endAsHost({ claims: user, ip }, params.id)),
+    async ({ params, user, ip }) =>
+      await dto(await consults.endAsHost({ claims: user, ip }, params.id)),
   );
   api.route(
     {
@@ -150,8 +154,8 @@ export function consultRoutes(
       response: z.object({ invite: inviteDto, url: z.string(), token: z.string() }),
       status: 201,
     },
-    ({ params, body, user, ip }) => {
-      const { invite, token } = consults.createInvite({ claims: user, ip }, params.id, body);
+    async ({ params, body, user, ip }) => {
+      const { invite, token } = await consults.createInvite({ claims: user, ip }, params.id, body);
       return { invite: toInviteDto(invite), token, url: `${publicUrl()}/?invite=${token}` };
     },
   );
@@ -165,7 +169,9 @@ export function consultRoutes(
       params: idParams,
       response: z.object({ items: z.array(inviteDto) }),
     },
-    ({ params, user }) => ({ items: consults.listInvites(user, params.id).map(toInviteDto) }),
+    async ({ params, user }) => ({
+      items: (await consults.listInvites(user, params.id)).map(toInviteDto),
+    }),
   );
   api.route(
     {
@@ -177,8 +183,8 @@ export function consultRoutes(
       params: inviteParams,
       response: inviteDto,
     },
-    ({ params, user, ip }) =>
-      toInviteDto(consults.revokeInvite({ claims: user, ip }, params.id, params.inviteId)),
+    async ({ params, user, ip }) =>
+      toInviteDto(await consults.revokeInvite({ claims: user, ip }, params.id, params.inviteId)),
   );
   api.route(
     {

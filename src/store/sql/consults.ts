@@ -1,4 +1,3 @@
-import type { Db } from '../database.js';
 import type {
   Consult,
   ConsultFilter,
@@ -8,6 +7,7 @@ import type {
   Guest,
   Page,
 } from '../repositories.js';
+import type { Sql } from './executor.js';
 
 interface Row {
   id: string;
@@ -25,18 +25,16 @@ interface Row {
   end_reason: string | null;
 }
 
-export class SqliteConsultRepository implements ConsultRepository {
-  constructor(private readonly db: Db) {}
+export class SqlConsultRepository implements ConsultRepository {
+  constructor(private readonly db: Sql) {}
 
-  insert(c: Consult): void {
-    this.db.transaction(() => {
-      this.db
-        .prepare(
-          `INSERT INTO consults (id, title, patient_ref, scheduled_start, scheduled_end, host_id, status,
-             created_by, created_at, updated_at, started_at, ended_at, end_reason)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
+  async insert(c: Consult): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.run(
+        `INSERT INTO consults (id, title, patient_ref, scheduled_start, scheduled_end, host_id, status,
+           created_by, created_at, updated_at, started_at, ended_at, end_reason)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
           c.id,
           c.title,
           c.patientRef,
@@ -50,42 +48,29 @@ export class SqliteConsultRepository implements ConsultRepository {
           c.startedAt,
           c.endedAt,
           c.endReason,
-        );
-      this.#writeParticipants(c.id, c.specialistIds, c.guests);
-    })();
+        ],
+      );
+      await writeParticipants(tx, c.id, c.specialistIds, c.guests);
+    });
   }
 
-  #writeParticipants(consultId: string, specialistIds?: string[], guests?: Guest[]): void {
-    if (specialistIds) {
-      this.db.prepare('DELETE FROM consult_specialists WHERE consult_id = ?').run(consultId);
-      const add = this.db.prepare(
-        'INSERT INTO consult_specialists (consult_id, user_id) VALUES (?, ?)',
-      );
-      for (const id of new Set(specialistIds)) add.run(consultId, id);
-    }
-    if (guests) {
-      this.db.prepare('DELETE FROM consult_guests WHERE consult_id = ?').run(consultId);
-      const add = this.db.prepare(
-        'INSERT INTO consult_guests (id, consult_id, name, email) VALUES (?, ?, ?, ?)',
-      );
-      for (const g of guests) add.run(g.id, consultId, g.name, g.email);
-    }
-  }
-
-  #hydrate(rows: Row[]): Consult[] {
+  async #hydrate(rows: Row[]): Promise<Consult[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
     const marks = ids.map(() => '?').join(',');
-    const specialists = this.db
-      .prepare(
-        `SELECT consult_id, user_id FROM consult_specialists WHERE consult_id IN (${marks}) ORDER BY user_id`,
-      )
-      .all(...ids) as { consult_id: string; user_id: string }[];
-    const guests = this.db
-      .prepare(
-        `SELECT id, consult_id, name, email FROM consult_guests WHERE consult_id IN (${marks}) ORDER BY rowid`,
-      )
-      .all(...ids) as { id: string; consult_id: string; name: string; email: string | null }[];
+    const specialists = await this.db.all<{ consult_id: string; user_id: string }>(
+      `SELECT consult_id, user_id FROM consult_specialists WHERE consult_id IN (${marks}) ORDER BY user_id`,
+      ids,
+    );
+    const guests = await this.db.all<{
+      id: string;
+      consult_id: string;
+      name: string;
+      email: string | null;
+    }>(
+      `SELECT id, consult_id, name, email FROM consult_guests WHERE consult_id IN (${marks}) ORDER BY rowid`,
+      ids,
+    );
     return rows.map((r) => ({
       id: r.id,
       title: r.title,
@@ -107,12 +92,12 @@ export class SqliteConsultRepository implements ConsultRepository {
     }));
   }
 
-  findById(id: string): Consult | undefined {
-    const row = this.db.prepare('SELECT * FROM consults WHERE id = ?').get(id) as Row | undefined;
-    return row ? this.#hydrate([row])[0] : undefined;
+  async findById(id: string): Promise<Consult | undefined> {
+    const row = await this.db.get<Row>('SELECT * FROM consults WHERE id = ?', [id]);
+    return row ? (await this.#hydrate([row]))[0] : undefined;
   }
 
-  list(f: ConsultFilter): Page<Consult> {
+  async list(f: ConsultFilter): Promise<Page<Consult>> {
     const where: string[] = [];
     const args: (string | number)[] = [];
     if (f.participantId) {
@@ -134,19 +119,19 @@ export class SqliteConsultRepository implements ConsultRepository {
       args.push(f.to);
     }
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM consults ${clause} ORDER BY scheduled_start ${f.order === 'desc' ? 'DESC' : 'ASC'}, id LIMIT ? OFFSET ?`,
-      )
-      .all(...args, f.limit, f.offset) as Row[];
-    const { n } = this.db.prepare(`SELECT COUNT(*) AS n FROM consults ${clause}`).get(...args) as {
-      n: number;
-    };
-    return { items: this.#hydrate(rows), total: n };
+    const rows = await this.db.all<Row>(
+      `SELECT * FROM consults ${clause} ORDER BY scheduled_start ${f.order === 'desc' ? 'DESC' : 'ASC'}, id LIMIT ? OFFSET ?`,
+      [...args, f.limit, f.offset],
+    );
+    const { n } = (await this.db.get<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM consults ${clause}`,
+      args,
+    ))!;
+    return { items: await this.#hydrate(rows), total: n };
   }
 
-  update(id: string, patch: ConsultPatch, at: number): Consult | undefined {
-    return this.db.transaction(() => {
+  async update(id: string, patch: ConsultPatch, at: number): Promise<Consult | undefined> {
+    const changed = await this.db.transaction(async (tx) => {
       const sets: string[] = ['updated_at = ?'];
       const args: (string | number)[] = [at];
       const columns: [keyof ConsultPatch, string][] = [
@@ -162,22 +147,24 @@ export class SqliteConsultRepository implements ConsultRepository {
           args.push(patch[key] as string | number);
         }
       }
-      const res = this.db
-        .prepare(`UPDATE consults SET ${sets.join(', ')} WHERE id = ?`)
-        .run(...args, id);
-      if (res.changes === 0) return undefined;
-      this.#writeParticipants(id, patch.specialistIds, patch.guests);
-      return this.findById(id);
-    })();
+      const changes = await tx.run(`UPDATE consults SET ${sets.join(', ')} WHERE id = ?`, [
+        ...args,
+        id,
+      ]);
+      if (changes === 0) return false;
+      await writeParticipants(tx, id, patch.specialistIds, patch.guests);
+      return true;
+    });
+    return changed ? this.findById(id) : undefined;
   }
 
-  transition(
+  async transition(
     id: string,
     from: ConsultStatus[],
     to: ConsultStatus,
     fields: Partial<Pick<Consult, 'startedAt' | 'endedAt' | 'endReason'>>,
     at: number,
-  ): Consult | undefined {
+  ): Promise<Consult | undefined> {
     const sets = ['status = ?', 'updated_at = ?'];
     const args: (string | number | null)[] = [to, at];
     const set = (clause: string, value: string | number) => {
@@ -187,11 +174,39 @@ export class SqliteConsultRepository implements ConsultRepository {
     if (fields.startedAt != null) set('started_at = COALESCE(started_at, ?)', fields.startedAt);
     if (fields.endedAt != null) set('ended_at = ?', fields.endedAt);
     if (fields.endReason != null) set('end_reason = ?', fields.endReason);
-    const res = this.db
-      .prepare(
-        `UPDATE consults SET ${sets.join(', ')} WHERE id = ? AND status IN (${from.map(() => '?').join(',')})`,
-      )
-      .run(...args, id, ...from);
-    return res.changes === 1 ? this.findById(id) : undefined;
+    // Compare-and-set in one statement: of two concurrent transitions, one wins.
+    const changes = await this.db.run(
+      `UPDATE consults SET ${sets.join(', ')} WHERE id = ? AND status IN (${from.map(() => '?').join(',')})`,
+      [...args, id, ...from],
+    );
+    return changes === 1 ? this.findById(id) : undefined;
+  }
+}
+
+async function writeParticipants(
+  tx: Sql,
+  consultId: string,
+  specialistIds?: string[],
+  guests?: Guest[],
+): Promise<void> {
+  if (specialistIds) {
+    await tx.run('DELETE FROM consult_specialists WHERE consult_id = ?', [consultId]);
+    for (const id of new Set(specialistIds)) {
+      await tx.run('INSERT INTO consult_specialists (consult_id, user_id) VALUES (?, ?)', [
+        consultId,
+        id,
+      ]);
+    }
+  }
+  if (guests) {
+    await tx.run('DELETE FROM consult_guests WHERE consult_id = ?', [consultId]);
+    for (const g of guests) {
+      await tx.run('INSERT INTO consult_guests (id, consult_id, name, email) VALUES (?, ?, ?, ?)', [
+        g.id,
+        consultId,
+        g.name,
+        g.email,
+      ]);
+    }
   }
 }
