@@ -51,6 +51,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     lobbyOpenMinutes: config.consults.lobbyOpenMinutes,
     inviteTtlHours: config.consults.inviteTtlHours,
     joinTtlSeconds: config.auth.joinTtlSeconds,
+    nodeId: config.nodeId,
   });
   const records = new RecordService(store, audit, config.records);
   try {

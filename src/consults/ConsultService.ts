@@ -33,6 +33,8 @@ export interface ConsultSettings {
   lobbyOpenMinutes: number;
   inviteTtlHours: number;
   joinTtlSeconds: number;
+  /** This gateway node (config.nodeId): a consult going live here records it. */
+  nodeId: string;
 }
 
 /** Who is acting, with the address they act from (for the audit log). */
@@ -305,7 +307,7 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
       id,
       ['scheduled', 'open'],
       'live',
-      { startedAt: now },
+      { startedAt: now, nodeId: this.settings.nodeId },
       now,
     );
     if (live) this.safeEmit('consultLive', live);
@@ -334,9 +336,18 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
     return c;
   }
 
-  /** Consults currently live (at start: those a stopped gateway left live). */
+  /**
+   * Consults live on this node (at start: those it left live when it stopped). Consults other
+   * nodes host are theirs to recover.
+   */
   async liveConsults(): Promise<Consult[]> {
-    return (await this.store.consults.list({ status: ['live'], limit: 10_000, offset: 0 })).items;
+    const live = await this.store.consults.list({
+      status: ['live'],
+      hostedBy: this.settings.nodeId,
+      limit: 10_000,
+      offset: 0,
+    });
+    return live.items;
   }
 
   /** Ends a consult that is live or open; returns undefined when it already ended. */

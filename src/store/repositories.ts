@@ -98,6 +98,8 @@ export interface Consult {
   startedAt: number | null;
   endedAt: number | null;
   endReason: string | null;
+  /** The gateway node hosting it while live (NODE_ID); null before it went live. */
+  nodeId?: string | null;
 }
 
 export interface ConsultFilter {
@@ -106,6 +108,8 @@ export interface ConsultFilter {
   status?: ConsultStatus[];
   from?: number;
   to?: number;
+  /** Only consults hosted by this node (or by no recorded node: live before nodes were recorded). */
+  hostedBy?: string;
   /** By scheduled start: oldest first (default) or newest first. */
   order?: 'asc' | 'desc';
   limit: number;
@@ -138,7 +142,7 @@ export interface ConsultRepository {
     id: string,
     from: ConsultStatus[],
     to: ConsultStatus,
-    fields: Partial<Pick<Consult, 'startedAt' | 'endedAt' | 'endReason'>>,
+    fields: Partial<Pick<Consult, 'startedAt' | 'endedAt' | 'endReason' | 'nodeId'>>,
     at: number,
   ): Promise<Consult | undefined>;
 }

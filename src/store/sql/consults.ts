@@ -23,6 +23,7 @@ interface Row {
   started_at: number | null;
   ended_at: number | null;
   end_reason: string | null;
+  node_id: string | null;
 }
 
 export class SqlConsultRepository implements ConsultRepository {
@@ -32,8 +33,8 @@ export class SqlConsultRepository implements ConsultRepository {
     await this.db.transaction(async (tx) => {
       await tx.run(
         `INSERT INTO consults (id, title, patient_ref, scheduled_start, scheduled_end, host_id, status,
-           created_by, created_at, updated_at, started_at, ended_at, end_reason)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           created_by, created_at, updated_at, started_at, ended_at, end_reason, node_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           c.id,
           c.title,
@@ -48,6 +49,7 @@ export class SqlConsultRepository implements ConsultRepository {
           c.startedAt,
           c.endedAt,
           c.endReason,
+          c.nodeId ?? null,
         ],
       );
       await writeParticipants(tx, c.id, c.specialistIds, c.guests);
@@ -89,6 +91,7 @@ export class SqlConsultRepository implements ConsultRepository {
       startedAt: r.started_at,
       endedAt: r.ended_at,
       endReason: r.end_reason,
+      nodeId: r.node_id,
     }));
   }
 
@@ -109,6 +112,10 @@ export class SqlConsultRepository implements ConsultRepository {
     if (f.status?.length) {
       where.push(`status IN (${f.status.map(() => '?').join(',')})`);
       args.push(...f.status);
+    }
+    if (f.hostedBy !== undefined) {
+      where.push('(node_id = ? OR node_id IS NULL)');
+      args.push(f.hostedBy);
     }
     if (f.from !== undefined) {
       where.push('scheduled_end >= ?');
@@ -162,7 +169,7 @@ export class SqlConsultRepository implements ConsultRepository {
     id: string,
     from: ConsultStatus[],
     to: ConsultStatus,
-    fields: Partial<Pick<Consult, 'startedAt' | 'endedAt' | 'endReason'>>,
+    fields: Partial<Pick<Consult, 'startedAt' | 'endedAt' | 'endReason' | 'nodeId'>>,
     at: number,
   ): Promise<Consult | undefined> {
     const sets = ['status = ?', 'updated_at = ?'];
@@ -174,6 +181,7 @@ export class SqlConsultRepository implements ConsultRepository {
     if (fields.startedAt != null) set('started_at = COALESCE(started_at, ?)', fields.startedAt);
     if (fields.endedAt != null) set('ended_at = ?', fields.endedAt);
     if (fields.endReason != null) set('end_reason = ?', fields.endReason);
+    if (fields.nodeId != null) set('node_id = ?', fields.nodeId);
     // Compare-and-set in one statement: of two concurrent transitions, one wins.
     const changes = await this.db.run(
       `UPDATE consults SET ${sets.join(', ')} WHERE id = ? AND status IN (${from.map(() => '?').join(',')})`,
