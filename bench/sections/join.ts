@@ -96,9 +96,9 @@ async function measureSystem(
   return { samples, summary: summarise(samples.map((x) => x.ms)), failures };
 }
 
-function gatewaySystem(s: Services): System {
+async function gatewaySystem(s: Services): Promise<System> {
   const consultId = `bench-join-${Date.now()}`;
-  const [host, ...joiners] = benchConsult(
+  const [host, ...joiners] = await benchConsult(
     s.gateway.gateway,
     consultId,
     s.opts.join.joins + WARMUP_JOINS,
@@ -178,7 +178,7 @@ export const joinSection: Section = {
     })),
   ],
   async run(s) {
-    const ours = await measureSystem(s, gatewaySystem(s));
+    const ours = await measureSystem(s, await gatewaySystem(s));
     const bare = await measureSystem(s, bareSystem(s));
     let janus: Awaited<ReturnType<typeof measureSystem>> | null = null;
     let janusReason = s.janusReason ?? undefined;
