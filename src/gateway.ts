@@ -102,6 +102,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     );
     const lobby = new Lobby(config.consults.lobbyDenyCooldownSeconds * 1000);
     const recorder = new ConsultRecorder(services.store, logger);
+    services.records.pendingWrites = () => recorder.queue.idle();
     // Consults a previous run left live were interrupted by its stop: close them first.
     await recorder.recoverInterrupted(services.consults);
     recorder.attach(rooms, services.consults, lobby);

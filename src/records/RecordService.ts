@@ -132,6 +132,9 @@ export class RecordService {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Waits for the record writes under way (the gateway sets it to its recorder's queue). */
+  pendingWrites: () => Promise<void> = async () => undefined;
+
   /** The consult and the view this user may have of its record (404 for anyone else). */
   async #access(
     claims: AccessClaims,
@@ -157,6 +160,8 @@ export class RecordService {
     action = 'record.view',
   ): Promise<ConsultRecord> {
     const { consult, view } = await this.#access(claims, consultId);
+    // What happened in the consult up to now is in the record, not still on its way there.
+    await this.pendingWrites();
     const record = await this.#assemble(consult, view, claims.sub);
     await this.audit.record({
       action,

@@ -33,6 +33,11 @@ export class WriteQueue {
     return this.#queue.length;
   }
 
+  /** Settles when the writes under way are done (not waiting out a retry): for read-your-writes. */
+  async idle(): Promise<void> {
+    while (this.#draining) await this.#drained;
+  }
+
   #kick(): void {
     if (this.#draining || this.#timer || this.#queue.length === 0) return;
     this.#draining = true;

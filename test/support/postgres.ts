@@ -39,13 +39,20 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return {
     url: url.toString(),
     drop: async () => {
-      const c = new pg.Client({ connectionString: TEST_POSTGRES_URL });
-      await c.connect();
-      try {
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await c.end();
+      // Autovacuum may still hold the new database a moment: retry, and never fail a test over it.
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const c = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+        try {
+          await c.connect();
+          await c.query(`DROP DATABASE IF EXISTS ${name}`);
+          return;
+        } catch {
+          await new Promise((r) => setTimeout(r, 250));
+        } finally {
+          await c.end().catch(() => undefined);
+        }
       }
+      console.warn(`could not drop the test database ${name}; drop it by hand`);
     },
   };
 }
