@@ -18,6 +18,37 @@ case "${1:-}" in
   *) die "unknown option '$1' (usage: scripts/setup.sh [--test])" ;;
 esac
 
+# The PostgreSQL the tests use (npm run test:postgres): Debian's cluster running, and a role
+# that may create the throw-away databases (test/support/postgres.ts). Idempotent.
+ensure_test_postgres() {
+  local role=telemed_test
+  local create_role="CREATE ROLE $role LOGIN CREATEDB PASSWORD '$role'"
+  if [ "$(id -u)" -ne 0 ]; then
+    if PGPASSWORD=$role psql -h 127.0.0.1 -U $role -d postgres -tAc 'SELECT 1' >/dev/null 2>&1; then
+      step "test PostgreSQL is up (role $role)"
+    else
+      step "the PostgreSQL tests need a running server and a role; as root run:"
+      echo "  apt-get install -y postgresql" >&2
+      echo "  pg_ctlcluster --skip-systemctl-redirect 15 main start" >&2
+      echo "  su postgres -c \"psql -c \\\"$create_role\\\"\"" >&2
+    fi
+    return 0
+  fi
+  local version cluster
+  version=$(pg_lsclusters -h 2>/dev/null | awk 'NR==1 {print $1}')
+  cluster=$(pg_lsclusters -h 2>/dev/null | awk 'NR==1 {print $2}')
+  [ -n "$version" ] || die "PostgreSQL is installed but has no cluster; run: pg_createcluster 15 main"
+  if ! pg_lsclusters -h | awk 'NR==1 {print $4}' | grep -q online; then
+    step "starting PostgreSQL $version/$cluster"
+    pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" start || die "could not start PostgreSQL $version/$cluster"
+  fi
+  if ! su postgres -c "psql -tAc \"SELECT 1 FROM pg_roles WHERE rolname = '$role'\"" | grep -q 1; then
+    step "creating the PostgreSQL role $role for the tests"
+    su postgres -c "psql -qc \"$create_role\"" || die "could not create the PostgreSQL role $role"
+  fi
+  step "test PostgreSQL is up (role $role)"
+}
+
 # --- Node.js ---
 command -v node >/dev/null 2>&1 || die "Node.js 20 or newer is required (https://nodejs.org or Debian's nodejs)"
 node_major=$(node -p 'process.versions.node.split(".")[0]')
@@ -26,7 +57,7 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 # --- Debian packages: the worker's build dependencies (and the test browsers) ---
 debs=(g++ make pkg-config ninja-build libuv1-dev libssl-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev)
 command -v python3 >/dev/null 2>&1 || debs+=(python3 python3-venv)
-[ "$mode" = test ] && debs+=(chromium firefox-esr janus)
+[ "$mode" = test ] && debs+=(chromium firefox-esr janus postgresql)
 # The cluster tests start their own redis-server on a free port (not the system service).
 [ "$mode" = test ] && debs+=(redis-server)
 if command -v dpkg-query >/dev/null 2>&1; then
@@ -69,5 +100,6 @@ fi
 if [ "$mode" = test ]; then
   [ -x /usr/bin/chromium ] || die "Chromium is missing at /usr/bin/chromium; install Debian's 'chromium' package"
   [ -x /usr/bin/firefox-esr ] || die "Firefox ESR is missing at /usr/bin/firefox-esr; install Debian's 'firefox-esr' package"
+  ensure_test_postgres
 fi
 step "set-up complete"

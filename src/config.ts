@@ -83,6 +83,22 @@ export const configSchema = z
     INITIAL_OUTGOING_BITRATE: intIn(100_000, 100_000_000, 2_000_000),
     /** SQLite database file; default DATA_DIR/gateway.db. */
     DATABASE_PATH: optionalString,
+    /** postgres://user:password@host:port/db selects PostgreSQL instead of SQLite. */
+    DATABASE_URL: z.preprocess(
+      emptyToUndefined,
+      z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+        .optional(),
+    ),
+    /** This gateway node's name (records which node hosts each live consult); default the hostname. */
+    NODE_ID: z.preprocess(
+      emptyToUndefined,
+      z
+        .string()
+        .regex(/^[\w.:-]{1,100}$/, 'letters, digits, . _ : - (at most 100)')
+        .optional(),
+    ),
     /** Lifetime of API access tokens, seconds. */
     ACCESS_TOKEN_TTL_SECONDS: intIn(60, 24 * 3600, 15 * 60),
     /** Lifetime of refresh tokens, seconds. */
@@ -233,6 +249,10 @@ export interface Config {
   demo: boolean;
   demoConsultId: string | null;
   databasePath: string;
+  /** PostgreSQL connection URL; when set, the store is PostgreSQL and databasePath is unused. */
+  databaseUrl?: string;
+  /** This node's id: a starting node marks only the live consults it hosted as interrupted. */
+  nodeId: string;
   auth: {
     accessTtlSeconds: number;
     refreshTtlSeconds: number;
@@ -366,6 +386,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databasePath: c.DATABASE_PATH
       ? path.resolve(c.DATABASE_PATH)
       : path.join(dataDir, 'gateway.db'),
+    ...(c.DATABASE_URL ? { databaseUrl: c.DATABASE_URL } : {}),
+    nodeId: c.NODE_ID ?? os.hostname(),
     auth: {
       accessTtlSeconds: c.ACCESS_TOKEN_TTL_SECONDS,
       refreshTtlSeconds: c.REFRESH_TOKEN_TTL_SECONDS,

@@ -27,7 +27,7 @@ import type { SignallingServer } from './signalling/server.js';
 import { attachSignalling } from './signalling/server.js';
 import { securePrivateFiles } from './store/privateFiles.js';
 import type { Store } from './store/repositories.js';
-import { createSqliteStore } from './store/sqlite/index.js';
+import { openStore } from './store/index.js';
 
 export interface Services {
   store: Store;
@@ -38,14 +38,14 @@ export interface Services {
 }
 
 /** The domain services over the configured store (also used by the operator CLIs). */
-export function createServices(config: Config, logger: Logger): Services {
+export async function createServices(config: Config, logger: Logger): Promise<Services> {
   for (const fix of securePrivateFiles(config.dataDir, config.databasePath)) {
     logger.warn(
       fix,
       'others could read a private file or directory: restricted it to this account',
     );
   }
-  const store = createSqliteStore(config.databasePath);
+  const store = await openStore(config);
   const audit = new AuditLog(store.audit, logger);
   const auth = new AuthService(store, audit, { secret: config.jwtSecret, ...config.auth });
   const consults = new ConsultService(store, audit, {
@@ -53,8 +53,15 @@ export function createServices(config: Config, logger: Logger): Services {
     lobbyOpenMinutes: config.consults.lobbyOpenMinutes,
     inviteTtlHours: config.consults.inviteTtlHours,
     joinTtlSeconds: config.auth.joinTtlSeconds,
+    nodeId: config.nodeId,
   });
   const records = new RecordService(store, audit, config.records);
+  try {
+    await auth.sessions.ready;
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   return { store, audit, auth, consults, records };
 }
 
@@ -77,7 +84,7 @@ export interface Gateway extends Services {
 }
 
 export async function startGateway(config: Config, logger: Logger): Promise<Gateway> {
-  const services = createServices(config, logger);
+  const services = await createServices(config, logger);
   let pool: WorkerPool | undefined;
   let cluster: ClusterNode | undefined;
   try {
@@ -101,8 +108,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     );
     const lobby = new Lobby(config.consults.lobbyDenyCooldownSeconds * 1000);
     const recorder = new ConsultRecorder(services.store, logger);
+    services.records.pendingWrites = () => recorder.queue.idle();
     // Consults a previous run left live were interrupted by its stop: close them first.
-    recorder.recoverInterrupted(services.consults);
+    await recorder.recoverInterrupted(services.consults);
     recorder.attach(rooms, services.consults, lobby);
     const sampler = new QualitySampler(
       rooms,
@@ -112,13 +120,11 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       config.records.sampleSeconds * 1000,
     );
     sampler.start();
-    services.records.purgeExpired();
+    await services.records.purgeExpired();
     const retention = setInterval(() => {
-      try {
-        services.records.purgeExpired();
-      } catch (err) {
+      services.records.purgeExpired().catch((err: unknown) => {
         logger.error({ err }, 'retention purge failed; will retry');
-      }
+      });
     }, 6 * 3600_000);
     retention.unref();
     let url = '';
@@ -199,8 +205,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
         // Transports close before the workers (and their WebRtcServers) do.
         rooms.closeAll('gateway_shutdown');
         // Live consults end here, as interrupted, with every participation closed now.
-        recorder.recoverInterrupted(services.consults);
-        const unwritten = recorder.queue.flush();
+        await recorder.recoverInterrupted(services.consults);
+        const unwritten = await recorder.queue.flush();
         if (unwritten)
           logger.error({ unwritten }, 'consult record writes still failing at shutdown');
         await new Promise<void>((resolve) => io.close(() => resolve()));
@@ -209,7 +215,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
         server.closeAllConnections?.();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         mailer.close();
-        services.store.close();
+        await services.store.close();
       })());
 
     return {
@@ -230,7 +236,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   } catch (err) {
     if (cluster) await cluster.leave().finally(() => cluster!.disconnect());
     pool?.close();
-    services.store.close();
+    await services.store.close();
     throw err;
   }
 }

@@ -17,10 +17,14 @@ export interface Participant {
   token: string;
 }
 
-function createUser(gw: Gateway, role: 'doctor' | 'specialist', name: string): string {
+async function createUser(
+  gw: Gateway,
+  role: 'doctor' | 'specialist',
+  name: string,
+): Promise<string> {
   const now = Date.now();
   const id = randomUUID();
-  gw.store.users.create({
+  await gw.store.users.create({
     id,
     email: `${id}@bench.local`,
     name,
@@ -38,18 +42,18 @@ function createUser(gw: Gateway, role: 'doctor' | 'specialist', name: string): s
  * Registers a consult with one publishing host and `specialists` participants (publishing
  * unless receiveOnly); returns the host first, then the specialists.
  */
-export function benchConsult(
+export async function benchConsult(
   gw: Gateway,
   consultId: string,
   specialists: number,
   opts: { receiveOnly?: boolean } = {},
-): Participant[] {
+): Promise<Participant[]> {
   const now = Date.now();
-  const hostId = createUser(gw, 'doctor', `bench host ${consultId}`);
-  const specialistIds = Array.from({ length: specialists }, (_, i) =>
-    createUser(gw, 'specialist', `bench specialist ${i + 1}`),
-  );
-  gw.store.consults.insert({
+  const hostId = await createUser(gw, 'doctor', `bench host ${consultId}`);
+  const specialistIds: string[] = [];
+  for (let i = 0; i < specialists; i++)
+    specialistIds.push(await createUser(gw, 'specialist', `bench specialist ${i + 1}`));
+  await gw.store.consults.insert({
     id: consultId,
     title: 'Benchmark consult',
     patientRef: 'BENCH',

@@ -30,6 +30,8 @@ export async function startBenchGateway(): Promise<BenchGateway> {
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
       DEMO_CONSULT_ID: '',
       CLIENT_DIR: path.join(BENCH_ROOT, 'client', 'dist'),
+      // DATABASE_URL=postgres://… benches the gateway on PostgreSQL instead of SQLite.
+      ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
     });
     try {
       const gateway = await startGateway(config, createLogger(config.logLevel, 'bench-gateway'));

@@ -133,9 +133,9 @@ async function measureInterleaved(s: Services, systems: System[]): Promise<Syste
   return out;
 }
 
-function gatewaySystem(s: Services): System {
+async function gatewaySystem(s: Services): Promise<System> {
   const consultId = `bench-join-${Date.now()}`;
-  const [host, ...joiners] = benchConsult(
+  const [host, ...joiners] = await benchConsult(
     s.gateway.gateway,
     consultId,
     s.opts.join.joins + WARMUP_JOINS,
@@ -223,7 +223,7 @@ export const joinSection: Section = {
     })),
   ],
   async run(s) {
-    const systems: System[] = [gatewaySystem(s), bareSystem(s)];
+    const systems: System[] = [await gatewaySystem(s), bareSystem(s)];
     let janusReason = s.janusReason ?? undefined;
     if (s.janus) {
       try {

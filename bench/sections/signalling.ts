@@ -126,7 +126,7 @@ export const signallingSection: Section = {
       const bareClients: { token: string; consultId: string }[] = [];
       for (let k = 0; k < consults; k++) {
         const id = `bench-sig-${round}-${k}`;
-        for (const p of benchConsult(s.gateway.gateway, id, consultSize - 1)) {
+        for (const p of await benchConsult(s.gateway.gateway, id, consultSize - 1)) {
           gatewayClients.push({ token: p.token, consultId: id });
           bareClients.push({ token: 'none', consultId: id });
         }

@@ -19,8 +19,11 @@ export class AuditLog {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Appends one row; retries a failed write three times before throwing. */
-  record(event: AuditEvent): AuditEntry {
+  /**
+   * Appends one row; retries a failed write three times before throwing. Inside a store
+   * transaction pass its `tx.audit`, so the row commits (or not) with the change it records.
+   */
+  async record(event: AuditEvent, into: AuditRepository = this.repo): Promise<AuditEntry> {
     const entry: AuditEntry = {
       id: randomUUID(),
       at: this.now(),
@@ -36,7 +39,7 @@ export class AuditLog {
     let lastError: unknown;
     for (let attempt = 1; attempt <= 3; attempt++) {
       try {
-        this.repo.append(entry);
+        await into.append(entry);
         return entry;
       } catch (err) {
         lastError = err;

@@ -7,7 +7,14 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { AuditLog } from '../audit/AuditLog.js';
 import { GatewayError } from '../errors.js';
-import type { Store, User, UserRole, UserWithSecret } from '../store/repositories.js';
+import type {
+  RefreshTokenRepository,
+  Repositories,
+  Store,
+  User,
+  UserRole,
+  UserWithSecret,
+} from '../store/repositories.js';
 import { signAccessToken } from './accessTokens.js';
 import { dummyPasswordHash, hashPassword, verifyPassword } from './passwords.js';
 import { SessionRevocations, type RevocationReason } from './SessionRevocations.js';
@@ -86,10 +93,10 @@ export class AuthService {
 
   async login(email: string, password: string, ip: string): Promise<Session> {
     const accountKey = email.trim().toLowerCase();
-    const user = this.store.users.findByEmailWithSecret(accountKey);
+    const user = await this.store.users.findByEmailWithSecret(accountKey);
     const check = await this.#checkPassword(accountKey, password, user, ip, 'auth.login');
     if (!check.accepted || !user) {
-      this.audit.record({
+      await this.audit.record({
         action: 'auth.login',
         actor: { id: user?.id ?? null, label: accountKey },
         ip,
@@ -98,8 +105,12 @@ export class AuthService {
       });
       throw new GatewayError('unauthorized', 'invalid e-mail or password');
     }
-    const session = this.#issue(user, randomUUID());
-    this.audit.record({ action: 'auth.login', actor: { id: user.id, label: user.email }, ip });
+    const session = await this.#issue(this.store.refreshTokens, user, randomUUID());
+    await this.audit.record({
+      action: 'auth.login',
+      actor: { id: user.id, label: user.email },
+      ip,
+    });
     return session;
   }
 
@@ -125,7 +136,7 @@ export class AuthService {
           ? `account\n${accountKey}\n${addr}`
           : `${attempt.reason}\n${addr}`;
       if (this.#throttledAudit.first(key)) {
-        this.audit.record({
+        await this.audit.record({
           action,
           actor: { id: user?.id ?? null, label: accountKey },
           ip,
@@ -169,8 +180,8 @@ export class AuthService {
     newPassword: string,
     ip: string,
   ): Promise<void> {
-    const found = this.store.users.findById(userId);
-    const user = found && this.store.users.findByEmailWithSecret(found.email);
+    const found = await this.store.users.findById(userId);
+    const user = found && (await this.store.users.findByEmailWithSecret(found.email));
     if (!user) throw new GatewayError('not_found', `no user ${userId}`);
     const check = await this.#checkPassword(
       user.email,
@@ -180,7 +191,7 @@ export class AuthService {
       'user.password.change',
     );
     if (!check.accepted) {
-      this.audit.record({
+      await this.audit.record({
         action: 'user.password.change',
         actor: { id: user.id, label: user.email },
         ip,
@@ -191,7 +202,7 @@ export class AuthService {
       throw new GatewayError('forbidden', 'the current password is wrong');
     }
     await this.#setPassword(user.id, newPassword);
-    this.audit.record({
+    await this.audit.record({
       action: 'user.password.change',
       actor: { id: user.id, label: user.email },
       ip,
@@ -211,9 +222,10 @@ export class AuthService {
         'conflict',
         'to change your own password use PUT /api/v1/users/me/password with your current password',
       );
-    if (!this.store.users.findById(id)) throw new GatewayError('not_found', `no user ${id}`);
+    if (!(await this.store.users.findById(id)))
+      throw new GatewayError('not_found', `no user ${id}`);
     const user = await this.#setPassword(id, newPassword);
-    this.audit.record({
+    await this.audit.record({
       action: 'user.password.reset',
       actor,
       ip,
@@ -226,9 +238,9 @@ export class AuthService {
   async #setPassword(userId: string, password: string): Promise<User> {
     const hash = await hashPassword(password, this.settings.scryptCost);
     const now = this.now();
-    const user = this.store.transaction(() => {
-      const u = this.store.users.setPasswordHash(userId, hash, now);
-      return u && this.#endSessions(userId, now);
+    const user = await this.store.transaction(async (tx) => {
+      const u = await tx.users.setPasswordHash(userId, hash, now);
+      return u && this.#endSessions(tx, userId, now);
     });
     if (!user) throw new GatewayError('not_found', `no user ${userId}`);
     // Every access token, join grant and live socket of the user ends with the old password.
@@ -236,10 +248,14 @@ export class AuthService {
     return user;
   }
 
-  #issue(user: User, familyId: string): Session {
+  async #issue(
+    refreshTokens: RefreshTokenRepository,
+    user: User,
+    familyId: string,
+  ): Promise<Session> {
     const now = this.now();
     const refreshToken = randomBytes(32).toString('base64url');
-    this.store.refreshTokens.insert({
+    await refreshTokens.insert({
       id: randomUUID(),
       userId: user.id,
       familyId,
@@ -262,11 +278,11 @@ export class AuthService {
   }
 
   /** Rotates a refresh token. Presenting an already-used one revokes its whole family. */
-  refresh(refreshToken: string, ip: string): Session {
+  async refresh(refreshToken: string, ip: string): Promise<Session> {
     const now = this.now();
-    const row = this.store.refreshTokens.findByHash(sha256(refreshToken));
-    const fail = (reason: string, userId: string | null = null) => {
-      this.audit.record({
+    const row = await this.store.refreshTokens.findByHash(sha256(refreshToken));
+    const fail = async (reason: string, userId: string | null = null) => {
+      await this.audit.record({
         action: 'auth.refresh',
         actor: { id: userId },
         ip,
@@ -275,30 +291,36 @@ export class AuthService {
       });
       return new GatewayError('unauthorized', 'invalid or expired refresh token');
     };
-    if (!row) throw fail('unknown');
+    if (!row) throw await fail('unknown');
     if (row.revokedAt !== null) {
-      this.store.refreshTokens.revokeFamily(row.familyId, now);
+      await this.store.refreshTokens.revokeFamily(row.familyId, now);
       this.sessions.familyRevoked(row.userId, row.familyId, 'refresh_reuse');
-      throw fail('reused', row.userId);
+      throw await fail('reused', row.userId);
     }
-    if (row.expiresAt <= now) throw fail('expired', row.userId);
-    const user = this.store.users.findById(row.userId);
-    if (!user || user.disabled) throw fail('disabled', row.userId);
-    const session = this.store.transaction(() => {
-      if (!this.store.refreshTokens.revoke(row.id, now, null)) return null;
-      return this.#issue(user, row.familyId);
+    if (row.expiresAt <= now) throw await fail('expired', row.userId);
+    const user = await this.store.users.findById(row.userId);
+    if (!user || user.disabled) throw await fail('disabled', row.userId);
+    // The old token is revoked (compare-and-set) and its successor stored in one transaction:
+    // of two concurrent rotations of one token, exactly one gets a session.
+    const session = await this.store.transaction(async (tx) => {
+      if (!(await tx.refreshTokens.revoke(row.id, now, null))) return null;
+      return this.#issue(tx.refreshTokens, user, row.familyId);
     });
-    if (!session) throw fail('reused', row.userId);
-    this.audit.record({ action: 'auth.refresh', actor: { id: user.id, label: user.email }, ip });
+    if (!session) throw await fail('reused', row.userId);
+    await this.audit.record({
+      action: 'auth.refresh',
+      actor: { id: user.id, label: user.email },
+      ip,
+    });
     return session;
   }
 
-  logout(refreshToken: string, ip: string): void {
-    const row = this.store.refreshTokens.findByHash(sha256(refreshToken));
+  async logout(refreshToken: string, ip: string): Promise<void> {
+    const row = await this.store.refreshTokens.findByHash(sha256(refreshToken));
     if (!row) return;
-    this.store.refreshTokens.revokeFamily(row.familyId, this.now());
+    await this.store.refreshTokens.revokeFamily(row.familyId, this.now());
     this.sessions.familyRevoked(row.userId, row.familyId, 'logout');
-    this.audit.record({ action: 'auth.logout', actor: { id: row.userId }, ip });
+    await this.audit.record({ action: 'auth.logout', actor: { id: row.userId }, ip });
   }
 
   async createUser(
@@ -307,11 +329,11 @@ export class AuthService {
     ip: string | null,
   ): Promise<User> {
     const email = input.email.trim().toLowerCase();
-    if (this.store.users.findByEmailWithSecret(email)) {
+    if (await this.store.users.findByEmailWithSecret(email)) {
       throw new GatewayError('conflict', `a user with e-mail ${email} already exists`);
     }
     const now = this.now();
-    const user = this.store.users.create({
+    const user = await this.store.users.create({
       id: randomUUID(),
       email,
       name: input.name.trim(),
@@ -321,7 +343,7 @@ export class AuthService {
       createdAt: now,
       updatedAt: now,
     });
-    this.audit.record({
+    await this.audit.record({
       action: 'user.create',
       actor,
       ip,
@@ -331,23 +353,23 @@ export class AuthService {
     return user;
   }
 
-  setDisabled(
+  async setDisabled(
     id: string,
     disabled: boolean,
     actor: { id: string; label?: string },
     ip: string,
-  ): User {
+  ): Promise<User> {
     if (id === actor.id && disabled)
       throw new GatewayError('conflict', 'you cannot disable your own account');
     const now = this.now();
-    const user = this.store.transaction(() => {
-      const u = this.store.users.setDisabled(id, disabled, now);
-      return u && disabled ? this.#endSessions(id, now) : u;
+    const user = await this.store.transaction(async (tx) => {
+      const u = await tx.users.setDisabled(id, disabled, now);
+      return u && disabled ? this.#endSessions(tx, id, now) : u;
     });
     if (!user) throw new GatewayError('not_found', `no user ${id}`);
     if (disabled) this.sessions.userRevoked(id, 'disabled');
     else this.sessions.forget(id);
-    this.audit.record({
+    await this.audit.record({
       action: disabled ? 'user.disable' : 'user.enable',
       actor,
       ip,
@@ -357,20 +379,25 @@ export class AuthService {
   }
 
   /** Changes a user's role; their tokens and sockets (minted for the old role) end at once. */
-  setRole(id: string, role: UserRole, actor: { id: string; label?: string }, ip: string): User {
+  async setRole(
+    id: string,
+    role: UserRole,
+    actor: { id: string; label?: string },
+    ip: string,
+  ): Promise<User> {
     if (id === actor.id) throw new GatewayError('conflict', 'you cannot change your own role');
-    const before = this.store.users.findById(id);
+    const before = await this.store.users.findById(id);
     if (!before) throw new GatewayError('not_found', `no user ${id}`);
     if (before.role === role) return before;
     const now = this.now();
-    const user = this.store.transaction(() => {
-      this.store.users.setRole(id, role, now);
+    const user = await this.store.transaction(async (tx) => {
+      await tx.users.setRole(id, role, now);
       // Refresh tokens stay: the next refresh issues a token with the new role.
-      return this.store.users.bumpTokenVersion(id, now);
+      return tx.users.bumpTokenVersion(id, now);
     });
     if (!user) throw new GatewayError('not_found', `no user ${id}`);
     this.sessions.userRevoked(id, 'role_changed');
-    this.audit.record({
+    await this.audit.record({
       action: 'user.role',
       actor,
       ip,
@@ -384,17 +411,17 @@ export class AuthService {
    * Logs a user out everywhere: every access token, join grant, refresh token and live socket
    * ends now. For password changes and any other "end all sessions" need; false: no such user.
    */
-  revokeSessions(userId: string, reason: RevocationReason): boolean {
-    const user = this.store.transaction(() => this.#endSessions(userId, this.now()));
+  async revokeSessions(userId: string, reason: RevocationReason): Promise<boolean> {
+    const user = await this.store.transaction((tx) => this.#endSessions(tx, userId, this.now()));
     if (!user) return false;
     this.sessions.userRevoked(userId, reason);
     return true;
   }
 
   /** Bumps the token version and revokes every refresh token (inside the caller's transaction). */
-  #endSessions(userId: string, now: number): User | undefined {
-    const user = this.store.users.bumpTokenVersion(userId, now);
-    if (user) this.store.refreshTokens.revokeAllForUser(userId, now);
+  async #endSessions(tx: Repositories, userId: string, now: number): Promise<User | undefined> {
+    const user = await tx.users.bumpTokenVersion(userId, now);
+    if (user) await tx.refreshTokens.revokeAllForUser(userId, now);
     return user;
   }
 }

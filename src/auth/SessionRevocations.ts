@@ -50,6 +50,10 @@ export class SessionRevocations extends TypedEmitter<RevocationEvents> {
   readonly #families = new Map<string, number>();
   readonly #cacheTtlMs: number;
   readonly #cacheSize: number;
+  /** Counts revocations, so a read that overlapped one is not cached. */
+  #epoch = 0;
+  /** Settles when the revoked logins of the last run are loaded (the checks wait for it). */
+  readonly ready: Promise<void>;
 
   constructor(
     private readonly store: Store,
@@ -60,14 +64,25 @@ export class SessionRevocations extends TypedEmitter<RevocationEvents> {
     this.#cacheTtlMs = settings.cacheTtlMs ?? 5_000;
     this.#cacheSize = settings.cacheSize ?? 10_000;
     // A restart must not bring logged-out tokens back to life.
-    const since = now() - settings.familyMemoryMs;
-    for (const f of store.refreshTokens.revokedFamiliesSince(since)) {
-      this.#families.set(f.familyId, f.revokedAt + settings.familyMemoryMs);
+    this.ready = this.#loadRevokedFamilies(now() - settings.familyMemoryMs);
+    // Callers of the checks see a failed load; this keeps it from being unhandled meanwhile.
+    this.ready.catch(() => undefined);
+  }
+
+  async #loadRevokedFamilies(since: number): Promise<void> {
+    for (const f of await this.store.refreshTokens.revokedFamiliesSince(since)) {
+      this.#families.set(f.familyId, f.revokedAt + this.settings.familyMemoryMs);
     }
+  }
+
+  /** Bumped by every revocation: a check that awaited may compare it to see one landed meanwhile. */
+  get epoch(): number {
+    return this.#epoch;
   }
 
   /** Every token and socket of the user ended (after its version was bumped in the store). */
   userRevoked(userId: string, reason: RevocationReason): void {
+    this.#epoch++;
     this.#users.delete(userId);
     this.safeEmit('sessionsRevoked', { userId, reason });
   }
@@ -82,12 +97,13 @@ export class SessionRevocations extends TypedEmitter<RevocationEvents> {
 
   /** The user's stored state changed without revoking anything (re-enabled): read it afresh. */
   forget(userId: string): void {
+    this.#epoch++;
     this.#users.delete(userId);
   }
 
   /** Refuses an access token of a disabled user, of an older version, or of an ended login. */
-  assertAccess(claims: AccessClaims): void {
-    const user = this.#user(claims.sub);
+  async assertAccess(claims: AccessClaims): Promise<void> {
+    const user = await this.#user(claims.sub);
     if (!user || user.disabled) throw new GatewayError('unauthorized', 'this account is disabled');
     if ((claims.tv ?? 0) !== user.version || this.#familyRevoked(claims.sid))
       throw new GatewayError('unauthorized', 'this session has ended; log in again');
@@ -98,9 +114,9 @@ export class SessionRevocations extends TypedEmitter<RevocationEvents> {
    * (with an invite) are revoked with their invite instead; unknown subjects are left to the
    * consult's own check.
    */
-  assertJoin(claims: JoinClaims): void {
+  async assertJoin(claims: JoinClaims): Promise<void> {
     if (claims.inviteId) return;
-    const user = this.#user(claims.sub);
+    const user = await this.#user(claims.sub);
     if (!user) return;
     if ((claims.tv ?? 0) !== user.version || this.#familyRevoked(claims.sid))
       throw new GatewayError(
@@ -115,14 +131,18 @@ export class SessionRevocations extends TypedEmitter<RevocationEvents> {
     return until !== undefined && until > this.now();
   }
 
-  #user(id: string): UserState | undefined {
+  async #user(id: string): Promise<UserState | undefined> {
+    await this.ready;
     const now = this.now();
     const cached = this.#users.get(id);
     if (cached && now - cached.readAt < this.#cacheTtlMs) return cached;
     this.#users.delete(id);
-    const u = this.store.users.findById(id);
+    const epoch = this.#epoch;
+    const u = await this.store.users.findById(id);
     if (!u) return undefined;
     const state = { version: u.tokenVersion, disabled: u.disabled, readAt: now };
+    // A revocation while the read was under way: what was read may predate it, so keep it not.
+    if (epoch !== this.#epoch) return state;
     if (this.#users.size >= this.#cacheSize)
       this.#users.delete(this.#users.keys().next().value as string);
     this.#users.set(id, state);

@@ -27,7 +27,7 @@ const argsSchema = z
     error: 'give --user, or --role (and --name)',
   });
 
-runCli(USAGE, () => {
+runCli(USAGE, async () => {
   const { values } = parseArgs({
     options: {
       consult: { type: 'string' },
@@ -38,26 +38,28 @@ runCli(USAGE, () => {
   });
   const args = argsSchema.parse(values);
   const config = loadConfig();
-  const { store, consults } = createServices(config, createLogger('silent'));
+  const { store, consults } = await createServices(config, createLogger('silent'));
   try {
-    const consult = consults.find(args.consult);
+    const consult = await consults.find(args.consult);
     if (!consult) throw new GatewayError('not_found', `no consult ${args.consult}`);
     let user = args.user;
     if (!user && args.role === 'doctor') user = consult.hostId;
     if (!user && args.role === 'specialist') {
-      const specialists = consult.specialistIds.map((id) => store.users.findById(id)!);
+      const specialists = await Promise.all(
+        consult.specialistIds.map(async (id) => (await store.users.findById(id))!),
+      );
       const match = specialists.find((s) => !args.name || s.name === args.name) ?? specialists[0];
       if (!match)
         throw new GatewayError('not_found', `consult ${consult.id} has no invited specialist`);
       user = match.id;
     }
     if (!user && args.role === 'admin') {
-      const admin = store.users.list({ role: 'admin', limit: 1, offset: 0 }).items[0];
+      const admin = (await store.users.list({ role: 'admin', limit: 1, offset: 0 })).items[0];
       if (!admin) throw new GatewayError('not_found', 'there is no admin account');
       user = admin.id;
     }
-    console.log(consults.mintOperatorGrant(consult.id, user!).token);
+    console.log((await consults.mintOperatorGrant(consult.id, user!)).token);
   } finally {
-    store.close();
+    await store.close();
   }
 });

@@ -81,10 +81,10 @@ runCli(USAGE, async () => {
     process.exit(2);
   }
   const config = loadConfig();
-  const services = createServices(config, createLogger('silent'));
+  const services = await createServices(config, createLogger('silent'));
   try {
     if (command === 'list') {
-      for (const u of services.store.users.list({ limit: 1000, offset: 0 }).items) {
+      for (const u of (await services.store.users.list({ limit: 1000, offset: 0 })).items) {
         console.log(
           `${u.id}  ${u.role.padEnd(10)} ${u.email.padEnd(30)} ${u.name}${u.disabled ? '  (disabled)' : ''}`,
         );
@@ -98,7 +98,7 @@ runCli(USAGE, async () => {
         process.exit(2);
       }
       const email = parsed.data.toLowerCase();
-      const user = services.store.users.findByEmailWithSecret(email);
+      const user = await services.store.users.findByEmailWithSecret(email);
       if (!user) throw new GatewayError('not_found', `no account with e-mail ${email}`);
       const password = await readNewPassword('new password: ');
       await services.auth.resetPassword(
@@ -119,6 +119,6 @@ runCli(USAGE, async () => {
     );
     console.log(`created ${user.role} ${user.email} (id ${user.id})`);
   } finally {
-    services.store.close();
+    await services.store.close();
   }
 });

@@ -22,6 +22,7 @@ import type {
   Guest,
   Invite,
   Page,
+  Repositories,
   Store,
 } from '../store/repositories.js';
 import { TypedEmitter } from '../util/TypedEmitter.js';
@@ -33,6 +34,8 @@ export interface ConsultSettings {
   lobbyOpenMinutes: number;
   inviteTtlHours: number;
   joinTtlSeconds: number;
+  /** This gateway node (config.nodeId): a consult going live here records it. */
+  nodeId: string;
 }
 
 /** Who is acting, with the address they act from (for the audit log). */
@@ -103,51 +106,51 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
   }
 
   /** Opens the lobby once its time has come (scheduled → open), persisting the change. */
-  #refresh(c: Consult): Consult {
+  async #refresh(c: Consult, db: Repositories = this.store): Promise<Consult> {
     if (
       c.status === 'scheduled' &&
       this.now() >= c.scheduledStart - this.settings.lobbyOpenMinutes * 60_000
     ) {
       return (
-        this.store.consults.transition(c.id, ['scheduled'], 'open', {}, this.now()) ??
-        this.#load(c.id)
+        (await db.consults.transition(c.id, ['scheduled'], 'open', {}, this.now())) ??
+        (await this.#load(c.id, db))
       );
     }
     return c;
   }
 
-  #load(id: string): Consult {
-    const c = this.store.consults.findById(id);
+  async #load(id: string, db: Repositories = this.store): Promise<Consult> {
+    const c = await db.consults.findById(id);
     if (!c) throw new GatewayError('not_found', `no consult ${id}`);
     return c;
   }
 
   /** A consult the actor may see (404 otherwise, so others' consults are not revealed). */
-  get(actor: AccessClaims, id: string): Consult {
-    const c = this.store.consults.findById(id);
+  async get(actor: AccessClaims, id: string, db: Repositories = this.store): Promise<Consult> {
+    const c = await db.consults.findById(id);
     if (!c || !this.#canSee(c, actor)) throw new GatewayError('not_found', `no consult ${id}`);
-    return this.#refresh(c);
+    return this.#refresh(c, db);
   }
 
   /** Any consult by id, for internal callers (signalling, operator tools). */
-  find(id: string): Consult | undefined {
-    const c = this.store.consults.findById(id);
+  async find(id: string): Promise<Consult | undefined> {
+    const c = await this.store.consults.findById(id);
     return c && this.#refresh(c);
   }
 
-  list(
+  async list(
     actor: AccessClaims,
     /** Who may see what is decided here from the actor, not by the caller. */
     filter: Omit<ConsultFilter, 'participantId'>,
-  ): Page<Consult> {
+  ): Promise<Page<Consult>> {
     // Open lobbies whose time has come before filtering by status.
-    const due = this.store.consults.list({
+    const due = await this.store.consults.list({
       status: ['scheduled'],
       to: this.now() + this.settings.lobbyOpenMinutes * 60_000,
       limit: 1000,
       offset: 0,
     });
-    for (const c of due.items) this.#refresh(c);
+    for (const c of due.items) await this.#refresh(c);
     return this.store.consults.list({
       ...filter,
       participantId: actor.role === 'admin' ? undefined : actor.sub,
@@ -156,15 +159,19 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
 
   // --- scheduling ---
 
-  #checkPeople(hostId: string, specialistIds: string[]): void {
-    const host = this.store.users.findById(hostId);
+  async #checkPeople(
+    hostId: string,
+    specialistIds: string[],
+    db: Repositories = this.store,
+  ): Promise<void> {
+    const host = await db.users.findById(hostId);
     if (!host || host.disabled || host.role !== 'doctor') {
       throw new GatewayError('bad_request', `hostId ${hostId} is not an active doctor`, [
         { path: ['hostId'], message: 'must be an active doctor' },
       ]);
     }
-    specialistIds.forEach((id, i) => {
-      const u = this.store.users.findById(id);
+    for (const [i, id] of specialistIds.entries()) {
+      const u = await db.users.findById(id);
       if (!u || u.disabled || u.role === 'admin' || id === hostId) {
         throw new GatewayError(
           'bad_request',
@@ -177,17 +184,17 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
           ],
         );
       }
-    });
+    }
   }
 
-  create(actor: Actor, input: NewConsult): Consult {
+  async create(actor: Actor, input: NewConsult, db: Repositories = this.store): Promise<Consult> {
     const { claims } = actor;
     if (claims.role === 'specialist')
       throw new GatewayError('forbidden', 'specialists cannot schedule consults');
     if (claims.role === 'doctor' && input.hostId !== claims.sub) {
       throw new GatewayError('forbidden', 'doctors schedule consults they host themselves');
     }
-    this.#checkPeople(input.hostId, input.specialistIds);
+    await this.#checkPeople(input.hostId, input.specialistIds, db);
     const now = this.now();
     const consult: Consult = {
       id: randomUUID(),
@@ -210,27 +217,30 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
       endedAt: null,
       endReason: null,
     };
-    this.store.consults.insert(consult);
-    this.audit.record({
-      action: 'consult.create',
-      actor: { id: claims.sub, label: claims.name },
-      ip: actor.ip,
-      object: { type: 'consult', id: consult.id },
-      details: {
-        hostId: consult.hostId,
-        specialistIds: consult.specialistIds,
-        guests: consult.guests.length,
+    await db.consults.insert(consult);
+    await this.audit.record(
+      {
+        action: 'consult.create',
+        actor: { id: claims.sub, label: claims.name },
+        ip: actor.ip,
+        object: { type: 'consult', id: consult.id },
+        details: {
+          hostId: consult.hostId,
+          specialistIds: consult.specialistIds,
+          guests: consult.guests.length,
+        },
       },
-    });
-    return this.#refresh(consult);
+      db.audit,
+    );
+    return this.#refresh(consult, db);
   }
 
-  update(
+  async update(
     actor: Actor,
     id: string,
     patch: Omit<ConsultPatch, 'guests'> & { guests?: NewConsult['guests'] },
-  ): Consult {
-    const c = this.get(actor.claims, id);
+  ): Promise<Consult> {
+    const c = await this.get(actor.claims, id);
     if (!this.#canManage(c, actor.claims))
       throw new GatewayError('forbidden', 'only the host or an admin may change a consult');
     if (c.status !== 'scheduled' && c.status !== 'open') {
@@ -247,16 +257,16 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
       ]);
     }
     if (patch.hostId || patch.specialistIds) {
-      this.#checkPeople(patch.hostId ?? c.hostId, patch.specialistIds ?? c.specialistIds);
+      await this.#checkPeople(patch.hostId ?? c.hostId, patch.specialistIds ?? c.specialistIds);
     }
     const guests = patch.guests?.map((g): Guest => ({
       id: randomUUID(),
       name: g.name,
       email: g.email ?? null,
     }));
-    const updated = this.store.consults.update(id, { ...patch, guests }, this.now());
+    const updated = await this.store.consults.update(id, { ...patch, guests }, this.now());
     if (!updated) throw new GatewayError('not_found', `no consult ${id}`);
-    this.audit.record({
+    await this.audit.record({
       action: 'consult.update',
       actor: { id: actor.claims.sub, label: actor.claims.name },
       ip: actor.ip,
@@ -269,16 +279,18 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
       updated.status === 'open' &&
       this.now() < updated.scheduledStart - this.settings.lobbyOpenMinutes * 60_000
     ) {
-      return this.store.consults.transition(id, ['open'], 'scheduled', {}, this.now()) ?? updated;
+      return (
+        (await this.store.consults.transition(id, ['open'], 'scheduled', {}, this.now())) ?? updated
+      );
     }
     return this.#refresh(updated);
   }
 
-  cancel(actor: Actor, id: string): Consult {
-    const c = this.get(actor.claims, id);
+  async cancel(actor: Actor, id: string): Promise<Consult> {
+    const c = await this.get(actor.claims, id);
     if (!this.#canManage(c, actor.claims))
       throw new GatewayError('forbidden', 'only the host or an admin may cancel a consult');
-    const cancelled = this.store.consults.transition(
+    const cancelled = await this.store.consults.transition(
       id,
       ['scheduled', 'open'],
       'cancelled',
@@ -287,7 +299,7 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
     );
     if (!cancelled)
       throw new GatewayError('conflict', `a consult that is ${c.status} cannot be cancelled`);
-    this.audit.record({
+    await this.audit.record({
       action: 'consult.cancel',
       actor: { id: actor.claims.sub, label: actor.claims.name },
       ip: actor.ip,
@@ -300,13 +312,13 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
   // --- lifecycle driven by the live room ---
 
   /** The host joined: the consult is live (from scheduled or open). */
-  markLive(id: string): Consult | undefined {
+  async markLive(id: string): Promise<Consult | undefined> {
     const now = this.now();
-    const live = this.store.consults.transition(
+    const live = await this.store.consults.transition(
       id,
       ['scheduled', 'open'],
       'live',
-      { startedAt: now },
+      { startedAt: now, nodeId: this.settings.nodeId },
       now,
     );
     if (live) this.safeEmit('consultLive', live);
@@ -314,8 +326,8 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
   }
 
   /** The gateway stopped while the consult was live: it ends as `interrupted` at `at`. */
-  interrupt(id: string, at: number): Consult | undefined {
-    const c = this.store.consults.transition(
+  async interrupt(id: string, at: number): Promise<Consult | undefined> {
+    const c = await this.store.consults.transition(
       id,
       ['live'],
       'ended',
@@ -323,7 +335,7 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
       this.now(),
     );
     if (c) {
-      this.audit.record({
+      await this.audit.record({
         action: 'consult.interrupted',
         actor: null,
         ip: null,
@@ -335,20 +347,29 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
     return c;
   }
 
-  /** Consults currently live (at start: those a stopped gateway left live). */
-  liveConsults(): Consult[] {
-    return this.store.consults.list({ status: ['live'], limit: 10_000, offset: 0 }).items;
+  /**
+   * Consults live on this node (at start: those it left live when it stopped). Consults other
+   * nodes host are theirs to recover.
+   */
+  async liveConsults(): Promise<Consult[]> {
+    const live = await this.store.consults.list({
+      status: ['live'],
+      hostedBy: this.settings.nodeId,
+      limit: 10_000,
+      offset: 0,
+    });
+    return live.items;
   }
 
   /** Ends a consult that is live or open; returns undefined when it already ended. */
-  end(
+  async end(
     id: string,
     reason: string,
     actor: { id: string | null; label?: string } | null,
     ip: string | null,
-  ): Consult | undefined {
+  ): Promise<Consult | undefined> {
     const now = this.now();
-    const ended = this.store.consults.transition(
+    const ended = await this.store.consults.transition(
       id,
       ['open', 'live'],
       'ended',
@@ -356,7 +377,7 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
       now,
     );
     if (ended) {
-      this.audit.record({
+      await this.audit.record({
         action: 'consult.end',
         actor,
         ip,
@@ -369,11 +390,11 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
   }
 
   /** The host (or an admin) ends the consult for everyone. */
-  endAsHost(actor: Actor, id: string): Consult {
-    const c = this.get(actor.claims, id);
+  async endAsHost(actor: Actor, id: string): Promise<Consult> {
+    const c = await this.get(actor.claims, id);
     if (!this.#canManage(c, actor.claims))
       throw new GatewayError('forbidden', 'only the host or an admin may end a consult');
-    const ended = this.end(
+    const ended = await this.end(
       id,
       'ended_by_host',
       { id: actor.claims.sub, label: actor.claims.name },
@@ -384,10 +405,10 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
   }
 
   /** Called when the last participant left: past the scheduled end, the consult is over. */
-  lastParticipantLeft(id: string): void {
-    const c = this.store.consults.findById(id);
+  async lastParticipantLeft(id: string): Promise<void> {
+    const c = await this.store.consults.findById(id);
     if (c && c.status === 'live' && this.now() >= c.scheduledEnd)
-      this.end(id, 'everyone_left', null, null);
+      await this.end(id, 'everyone_left', null, null);
   }
 
   // --- join grants ---
@@ -427,11 +448,11 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
   }
 
   /** A join grant for a logged-in participant (host, invited specialist, or admin). */
-  issueJoinGrant(actor: Actor, consultId: string): JoinGrant {
-    const c = this.get(actor.claims, consultId);
+  async issueJoinGrant(actor: Actor, consultId: string): Promise<JoinGrant> {
+    const c = await this.get(actor.claims, consultId);
     const isHost = c.hostId === actor.claims.sub;
     this.#assertJoinable(c, isHost || actor.claims.role === 'admin');
-    const user = this.store.users.findById(actor.claims.sub);
+    const user = await this.store.users.findById(actor.claims.sub);
     if (!user || user.disabled) throw new GatewayError('unauthorized', 'this account is disabled');
     const host = isHost || actor.claims.role === 'admin';
     const grant = this.#grant(
@@ -446,7 +467,7 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
       },
       grantsFor(host),
     );
-    this.audit.record({
+    await this.audit.record({
       action: 'consult.join_grant',
       actor: { id: user.id, label: user.email },
       ip: actor.ip,
@@ -457,12 +478,12 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
   }
 
   /** Operator tool path: a grant for an existing consult and one of its participants. */
-  mintOperatorGrant(consultId: string, userIdOrEmail: string): JoinGrant {
-    const c = this.find(consultId);
+  async mintOperatorGrant(consultId: string, userIdOrEmail: string): Promise<JoinGrant> {
+    const c = await this.find(consultId);
     if (!c) throw new GatewayError('not_found', `no consult ${consultId}`);
     const user =
-      this.store.users.findById(userIdOrEmail) ??
-      this.store.users.findByEmailWithSecret(userIdOrEmail.toLowerCase());
+      (await this.store.users.findById(userIdOrEmail)) ??
+      (await this.store.users.findByEmailWithSecret(userIdOrEmail.toLowerCase()));
     if (!user || user.disabled)
       throw new GatewayError('not_found', `no active user ${userIdOrEmail}`);
     const isHost = c.hostId === user.id;
@@ -486,13 +507,13 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
    * The socket edge's check: the token's consult exists and is joinable, and its bearer is
    * still a participant (an active account, or an invite that is not revoked or expired).
    */
-  authorizeJoin(claims: JoinClaims & { inviteId?: string }): Consult {
-    const c = this.find(claims.consultId);
+  async authorizeJoin(claims: JoinClaims & { inviteId?: string }): Promise<Consult> {
+    const c = await this.find(claims.consultId);
     if (!c) throw new GatewayError('forbidden', 'this consult does not exist');
     if (!JOINABLE.includes(c.status))
       throw new GatewayError('forbidden', `this consult is ${c.status}`);
     if (claims.inviteId) {
-      const invite = this.store.invites.findById(claims.inviteId);
+      const invite = await this.store.invites.findById(claims.inviteId);
       if (
         !invite ||
         invite.consultId !== c.id ||
@@ -503,7 +524,7 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
       }
       return c;
     }
-    const user = this.store.users.findById(claims.sub);
+    const user = await this.store.users.findById(claims.sub);
     if (!user || user.disabled) throw new GatewayError('forbidden', 'this account is not active');
     if (user.role !== 'admin' && !this.#isParticipant(c, user.id)) {
       throw new GatewayError('forbidden', 'you are not a participant of this consult');
@@ -517,32 +538,35 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
    * Schedules a consult and creates one invite link per guest entered, valid until an hour
    * after the consult's scheduled end (at least the usual invite lifetime), in one transaction.
    */
-  createWithInvites(
+  async createWithInvites(
     actor: Actor,
     input: NewConsult,
-  ): { consult: Consult; invites: { guestId: string; invite: Invite; token: string }[] } {
-    return this.store.transaction(() => {
-      const consult = this.create(actor, input);
+  ): Promise<{ consult: Consult; invites: { guestId: string; invite: Invite; token: string }[] }> {
+    return this.store.transaction(async (tx) => {
+      const consult = await this.create(actor, input, tx);
       const untilEnd = Math.ceil((consult.scheduledEnd - this.now()) / 3600_000) + 1;
       const expiresInHours = Math.max(this.settings.inviteTtlHours, untilEnd);
-      const invites = consult.guests.map((g) => ({
-        guestId: g.id,
-        ...this.createInvite(actor, consult.id, {
-          guestName: g.name,
-          email: g.email,
-          expiresInHours,
-        }),
-      }));
+      const invites: { guestId: string; invite: Invite; token: string }[] = [];
+      for (const g of consult.guests) {
+        const made = await this.createInvite(
+          actor,
+          consult.id,
+          { guestName: g.name, email: g.email, expiresInHours },
+          tx,
+        );
+        invites.push({ guestId: g.id, ...made });
+      }
       return { consult, invites };
     });
   }
 
-  createInvite(
+  async createInvite(
     actor: Actor,
     consultId: string,
     input: { guestName: string; email?: string | null; expiresInHours?: number; maxUses?: number },
-  ): { invite: Invite; token: string } {
-    const c = this.get(actor.claims, consultId);
+    db: Repositories = this.store,
+  ): Promise<{ invite: Invite; token: string }> {
+    const c = await this.get(actor.claims, consultId, db);
     if (!this.#canManage(c, actor.claims))
       throw new GatewayError('forbidden', 'only the host or an admin may invite');
     if (!JOINABLE.includes(c.status))
@@ -562,39 +586,42 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
       maxUses: input.maxUses ?? 1,
       uses: 0,
     };
-    this.store.invites.insert(invite);
+    await db.invites.insert(invite);
     const token = signToken(
       this.settings.secret,
       { inviteId: invite.id, consultId, name: invite.guestName },
       INVITE_AUDIENCE,
       hours * 3600,
     );
-    this.audit.record({
-      action: 'invite.create',
-      actor: { id: actor.claims.sub, label: actor.claims.name },
-      ip: actor.ip,
-      object: { type: 'invite', id: invite.id },
-      details: { consultId, guestName: invite.guestName, maxUses: invite.maxUses },
-    });
+    await this.audit.record(
+      {
+        action: 'invite.create',
+        actor: { id: actor.claims.sub, label: actor.claims.name },
+        ip: actor.ip,
+        object: { type: 'invite', id: invite.id },
+        details: { consultId, guestName: invite.guestName, maxUses: invite.maxUses },
+      },
+      db.audit,
+    );
     return { invite, token };
   }
 
-  listInvites(actor: AccessClaims, consultId: string): Invite[] {
-    const c = this.get(actor, consultId);
+  async listInvites(actor: AccessClaims, consultId: string): Promise<Invite[]> {
+    const c = await this.get(actor, consultId);
     if (!this.#canManage(c, actor))
       throw new GatewayError('forbidden', 'only the host or an admin may see invites');
     return this.store.invites.listByConsult(consultId);
   }
 
-  revokeInvite(actor: Actor, consultId: string, inviteId: string): Invite {
-    const c = this.get(actor.claims, consultId);
+  async revokeInvite(actor: Actor, consultId: string, inviteId: string): Promise<Invite> {
+    const c = await this.get(actor.claims, consultId);
     if (!this.#canManage(c, actor.claims))
       throw new GatewayError('forbidden', 'only the host or an admin may revoke');
-    const existing = this.store.invites.findById(inviteId);
+    const existing = await this.store.invites.findById(inviteId);
     if (!existing || existing.consultId !== consultId)
       throw new GatewayError('not_found', `no invite ${inviteId}`);
-    const invite = this.store.invites.revoke(inviteId, this.now())!;
-    this.audit.record({
+    const invite = (await this.store.invites.revoke(inviteId, this.now()))!;
+    await this.audit.record({
       action: 'invite.revoke',
       actor: { id: actor.claims.sub, label: actor.claims.name },
       ip: actor.ip,
@@ -610,10 +637,10 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
    * guest identity (`guest:<inviteId>:<redemptionId>`) who waits in the lobby; the invite's
    * use limit is counted atomically, so a forwarded link never yields someone else's seat.
    */
-  redeemInvite(
+  async redeemInvite(
     token: string,
     ip: string | null,
-  ): JoinGrant & { guestName: string; consultTitle: string } {
+  ): Promise<JoinGrant & { guestName: string; consultTitle: string }> {
     let claims: z.infer<typeof inviteClaimsSchema>;
     try {
       claims = verifyToken(
@@ -635,17 +662,17 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
         outcome: 'failure',
         details: { reason },
       });
-    const invite = this.store.invites.findById(claims.inviteId);
+    const invite = await this.store.invites.findById(claims.inviteId);
     if (!invite || invite.revokedAt !== null || invite.expiresAt <= this.now()) {
-      refused('revoked_or_expired');
+      await refused('revoked_or_expired');
       throw new GatewayError('unauthorized', 'this invitation has been revoked or has expired');
     }
-    const c = this.#load(invite.consultId);
+    const c = await this.#load(invite.consultId);
     // Checked before a use is counted: opening the link too early costs nothing.
-    this.#assertJoinable(this.#refresh(c), false);
+    this.#assertJoinable(await this.#refresh(c), false);
     const now = this.now();
-    if (!this.store.invites.redeem(invite.id, now)) {
-      refused('used');
+    if (!(await this.store.invites.redeem(invite.id, now))) {
+      await refused('used');
       const people = invite.maxUses === 1 ? 'one person' : `${invite.maxUses} people`;
       throw new GatewayError(
         'invite_used',
@@ -653,7 +680,7 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
       );
     }
     const sub = `guest:${invite.id}:${randomUUID()}`;
-    this.audit.record({
+    await this.audit.record({
       action: 'invite.use',
       actor: { id: sub, label: invite.guestName },
       ip,
@@ -678,10 +705,10 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
    * The name the gateway vouches for a join grant's bearer: their account's name, or the guest
    * name their invite was made for (not whatever name they choose to show).
    */
-  vouchedName(claims: JoinClaims): string {
+  async vouchedName(claims: JoinClaims): Promise<string> {
     const name = claims.inviteId
-      ? this.store.invites.findById(claims.inviteId)?.guestName
-      : this.store.users.findById(claims.sub)?.name;
+      ? (await this.store.invites.findById(claims.inviteId))?.guestName
+      : (await this.store.users.findById(claims.sub))?.name;
     return name ?? claims.name;
   }
 }

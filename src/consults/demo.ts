@@ -29,8 +29,9 @@ export async function seedDemo(
 ): Promise<DemoInfo> {
   const { store, auth, consults } = services;
   const credentials: DemoInfo['credentials'] = [];
-  if (!config.demo) return { credentials, links: null, noAccounts: store.users.count() === 0 };
-  if (store.users.count() === 0) {
+  if (!config.demo)
+    return { credentials, links: null, noAccounts: (await store.users.count()) === 0 };
+  if ((await store.users.count()) === 0) {
     for (const account of DEMO_ACCOUNTS) {
       const password = randomBytes(9).toString('base64url');
       await auth.createUser({ ...account, password }, { id: null, label: 'first start' }, null);
@@ -38,39 +39,39 @@ export async function seedDemo(
     }
   }
   if (!config.demoConsultId) return { credentials, links: null, noAccounts: false };
-  const doctor = store.users.findByEmailWithSecret('doctor@demo.local');
-  const specialist = store.users.findByEmailWithSecret('specialist@demo.local');
+  const doctor = await store.users.findByEmailWithSecret('doctor@demo.local');
+  const specialist = await store.users.findByEmailWithSecret('specialist@demo.local');
   if (!doctor || !specialist || doctor.disabled || specialist.disabled)
     return { credentials, links: null, noAccounts: false };
 
-  const consult = currentDemoConsult(services, config.demoConsultId, doctor, specialist);
+  const consult = await currentDemoConsult(services, config.demoConsultId, doctor, specialist);
   return {
     credentials,
     noAccounts: false,
     links: {
       consultId: consult.id,
-      doctor: `${baseUrl}/?token=${consults.mintOperatorGrant(consult.id, doctor.id).token}`,
-      specialist: `${baseUrl}/?token=${consults.mintOperatorGrant(consult.id, specialist.id).token}`,
+      doctor: `${baseUrl}/?token=${(await consults.mintOperatorGrant(consult.id, doctor.id)).token}`,
+      specialist: `${baseUrl}/?token=${(await consults.mintOperatorGrant(consult.id, specialist.id)).token}`,
     },
   };
 }
 
 /** The demo consult if it is still joinable and not past its end; otherwise a fresh one. */
-function currentDemoConsult(
+async function currentDemoConsult(
   services: Services,
   baseId: string,
   doctor: User,
   specialist: User,
-): Consult {
+): Promise<Consult> {
   const now = Date.now();
-  const existing = services.consults.find(baseId);
+  const existing = await services.consults.find(baseId);
   const usable = (c: Consult | undefined) =>
     c && ['scheduled', 'open', 'live'].includes(c.status) && c.scheduledEnd > now + 30 * 60_000;
   if (existing && usable(existing)) return existing;
   const id = existing
     ? `${baseId}-${new Date(now).toISOString().replace(/\D/g, '').slice(0, 14)}`
     : baseId;
-  services.store.consults.insert({
+  await services.store.consults.insert({
     id,
     title: 'Demo consult',
     patientRef: 'DEMO-0001',
@@ -87,5 +88,5 @@ function currentDemoConsult(
     endedAt: null,
     endReason: null,
   });
-  return services.consults.find(id)!;
+  return (await services.consults.find(id))!;
 }

@@ -125,7 +125,14 @@ export function createApp(deps: AppDeps): express.Express {
   consultRoutes(
     api,
     deps.consults,
-    (id) => deps.store.users.findById(id)?.name ?? id,
+    async (ids) => {
+      const names = new Map<string, string>();
+      for (const id of new Set(ids)) {
+        const user = await deps.store.users.findById(id);
+        if (user) names.set(id, user.name);
+      }
+      return (id) => names.get(id) ?? id;
+    },
     deps.publicUrl,
     deps.waitingCount,
     deps.mailer,

@@ -41,7 +41,7 @@ export interface RouteContext<P, Q, B> {
 export interface AuthChecker {
   secret: string;
   /** Throws (401) for tokens of accounts disabled, removed or revoked after the token was issued. */
-  assertCurrent(claims: AccessClaims): void;
+  assertCurrent(claims: AccessClaims): Promise<void>;
 }
 
 function parse<T extends z.ZodType>(
@@ -55,13 +55,13 @@ function parse<T extends z.ZodType>(
   return r.data;
 }
 
-export function authenticate(req: Request, checker: AuthChecker): AccessClaims {
+export async function authenticate(req: Request, checker: AuthChecker): Promise<AccessClaims> {
   const header = req.get('authorization') ?? '';
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   if (!match)
     throw new GatewayError('unauthorized', 'send an access token: Authorization: Bearer <token>');
   const claims = verifyAccessToken(checker.secret, match[1]!);
-  checker.assertCurrent(claims);
+  await checker.assertCurrent(claims);
   return claims;
 }
 
@@ -96,7 +96,7 @@ function addRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType,
   router[spec.method](spec.path, async (req: Request, res: Response) => {
     let user = undefined as unknown as AccessClaims;
     if (spec.auth !== 'public') {
-      user = authenticate(req, checker);
+      user = await authenticate(req, checker);
       if (Array.isArray(spec.auth) && !spec.auth.includes(user.role)) {
         throw new GatewayError('forbidden', `this needs the ${spec.auth.join(' or ')} role`);
       }

@@ -197,13 +197,15 @@ export class ConsultRecorder {
 
   /**
    * Stores a chat message before it is acknowledged or relayed; a failed write is an error
-   * the sender sees (and may retry), not a message that silently vanished.
+   * the sender sees (and may retry), not a message that silently vanished. Refused (conflict)
+   * when the consult already holds `maxPerConsult` messages.
    */
-  chat(
+  async chat(
     consultId: string,
     sender: { id: string; name: string; role: string },
     text: string,
-  ): ChatMessage {
+    maxPerConsult = Infinity,
+  ): Promise<ChatMessage> {
     const message: ChatMessage = {
       id: randomUUID(),
       consultId,
@@ -213,29 +215,36 @@ export class ConsultRecorder {
       senderRole: sender.role,
       text,
     };
+    let stored: boolean;
     try {
-      this.store.records.appendChat(message);
+      stored = await this.store.records.appendChat(message, maxPerConsult);
     } catch (err) {
       this.logger.error({ err, consultId }, 'chat message could not be stored');
       throw new GatewayError('unavailable', 'the message could not be saved; please send it again');
+    }
+    if (!stored) {
+      throw new GatewayError(
+        'conflict',
+        `this consult's chat is full (${maxPerConsult} messages); no more can be added`,
+      );
     }
     return message;
   }
 
   /** A page of the consult's chat before a message or time (the latest when `before` is unset). */
-  chatPage(
+  async chatPage(
     consultId: string,
     before: { id: string } | { at: number } | undefined,
     limit: number,
-  ): { messages: ChatMessage[]; hasMore: boolean } {
-    const page = this.store.records.chatPage(consultId, before, limit);
+  ): Promise<{ messages: ChatMessage[]; hasMore: boolean }> {
+    const page = await this.store.records.chatPage(consultId, before, limit);
     if (!page.anchorFound) {
       throw new GatewayError('not_found', 'no such chat message in this consult');
     }
     return { messages: page.messages, hasMore: page.hasMore };
   }
 
-  chatCount(consultId: string): number {
+  chatCount(consultId: string): Promise<number> {
     return this.store.records.chatCount(consultId);
   }
 
@@ -243,13 +252,13 @@ export class ConsultRecorder {
    * Consults a stopped gateway left live: close their open participations at the last time
    * anyone was seen and end them as `interrupted` then.
    */
-  recoverInterrupted(consults: ConsultService): string[] {
+  async recoverInterrupted(consults: ConsultService): Promise<string[]> {
     const recovered: string[] = [];
-    for (const c of consults.liveConsults()) {
-      const lastSeen = this.store.records.lastActivity(c.id) ?? c.startedAt ?? this.now();
-      this.store.transaction(() => {
-        this.store.records.closeOpenParticipations(c.id, 'interrupted');
-        this.store.records.appendEvent({
+    for (const c of await consults.liveConsults()) {
+      const lastSeen = (await this.store.records.lastActivity(c.id)) ?? c.startedAt ?? this.now();
+      await this.store.transaction(async (tx) => {
+        await tx.records.closeOpenParticipations(c.id, 'interrupted');
+        await tx.records.appendEvent({
           consultId: c.id,
           at: lastSeen,
           type: 'consult.interrupted',
@@ -258,7 +267,7 @@ export class ConsultRecorder {
           details: { detectedAt: this.now() },
         });
       });
-      consults.interrupt(c.id, lastSeen);
+      await consults.interrupt(c.id, lastSeen);
       recovered.push(c.id);
     }
     if (recovered.length)

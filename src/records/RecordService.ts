@@ -68,31 +68,38 @@ export class RecordService {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Waits for the record writes under way (the gateway sets it to its recorder's queue). */
+  pendingWrites: () => Promise<void> = async () => undefined;
+
   /** The consult and the view this user may have of its record (404 for anyone else). */
-  #access(
+  async #access(
     claims: AccessClaims,
     consultId: string,
-  ): { consult: Consult; view: 'full' | 'participant' } {
-    const consult = this.store.consults.findById(consultId);
+  ): Promise<{ consult: Consult; view: 'full' | 'participant' }> {
+    const consult = await this.store.consults.findById(consultId);
     if (!consult) throw new GatewayError('not_found', `no consult ${consultId}`);
     if (claims.role === 'admin' || consult.hostId === claims.sub) return { consult, view: 'full' };
     const tookPart =
       consult.specialistIds.includes(claims.sub) ||
-      this.store.records.participations(consultId).some((p) => p.participantId === claims.sub);
+      (await this.store.records.participations(consultId)).some(
+        (p) => p.participantId === claims.sub,
+      );
     if (tookPart) return { consult, view: 'participant' };
     throw new GatewayError('not_found', `no consult ${consultId}`);
   }
 
   /** Assembles the record (audited as record.view, or record.export for the FHIR export). */
-  get(
+  async get(
     claims: AccessClaims,
     consultId: string,
     ip: string | null,
     action = 'record.view',
-  ): ConsultRecord {
-    const { consult, view } = this.#access(claims, consultId);
-    const record = this.#assemble(consult, view, claims.sub);
-    this.audit.record({
+  ): Promise<ConsultRecord> {
+    const { consult, view } = await this.#access(claims, consultId);
+    // What happened in the consult up to now is in the record, not still on its way there.
+    await this.pendingWrites();
+    const record = await this.#assemble(consult, view, claims.sub);
+    await this.audit.record({
       action,
       actor: { id: claims.sub, label: claims.name },
       ip,
@@ -102,14 +109,23 @@ export class RecordService {
     return record;
   }
 
-  #assemble(c: Consult, view: 'full' | 'participant', viewerId: string): ConsultRecord {
+  async #assemble(
+    c: Consult,
+    view: 'full' | 'participant',
+    viewerId: string,
+  ): Promise<ConsultRecord> {
     const now = this.now();
-    const participations = this.store.records.participations(c.id);
+    const [participations, samples, storedNotes, events, chat] = await Promise.all([
+      this.store.records.participations(c.id),
+      this.store.records.samples(c.id),
+      view === 'full' ? this.store.records.latestNotes(c.id) : undefined,
+      this.store.records.events(c.id),
+      this.store.records.chat(c.id),
+    ]);
     const byParticipant = new Map<string, Participation[]>();
     for (const p of participations) {
       byParticipant.set(p.participantId, [...(byParticipant.get(p.participantId) ?? []), p]);
     }
-    const events = this.store.records.events(c.id);
     const prechecks = new Map<string, Record<string, unknown>>();
     for (const e of events) {
       const precheck = e.type === 'participant.joined' ? e.details?.precheck : undefined;
@@ -140,7 +156,6 @@ export class RecordService {
         totalSeconds: Math.round(totalMs / 1000),
       };
     });
-    const samples = this.store.records.samples(c.id);
     const quality = participants
       .filter((p) => view === 'full' || p.participantId === viewerId)
       .map((p) => {
@@ -155,7 +170,7 @@ export class RecordService {
           })),
         };
       });
-    const notes = view === 'full' ? this.store.records.latestNotes(c.id) : undefined;
+    const notes = storedNotes;
     const interrupted = c.status === 'ended' && c.endReason === 'interrupted';
     return {
       consultId: c.id,
@@ -179,7 +194,7 @@ export class RecordService {
       })),
       sampleSeconds: this.settings.sampleSeconds,
       quality,
-      chat: this.store.records.chat(c.id).map((m) => ({
+      chat: chat.map((m) => ({
         id: m.id,
         at: iso(m.at)!,
         senderId: m.senderId,
@@ -200,13 +215,13 @@ export class RecordService {
   }
 
   /** The host (or an admin) saves notes and the outcome, during or after the consult. */
-  saveNotes(
+  async saveNotes(
     claims: AccessClaims,
     consultId: string,
     ip: string | null,
     input: { notes: string; outcome: string },
-  ): ConsultNotes {
-    const { consult, view } = this.#access(claims, consultId);
+  ): Promise<ConsultNotes> {
+    const { consult, view } = await this.#access(claims, consultId);
     if (view !== 'full')
       throw new GatewayError('forbidden', 'only the host or an admin writes the notes');
     if (consult.status === 'cancelled' || consult.status === 'scheduled') {
@@ -216,36 +231,42 @@ export class RecordService {
       );
     }
     const notes: ConsultNotes = { consultId, at: this.now(), authorId: claims.sub, ...input };
-    this.store.transaction(() => {
-      this.store.records.saveNotes(notes);
-      this.audit.record({
-        action: 'consult.notes',
-        actor: { id: claims.sub, label: claims.name },
-        ip,
-        object: { type: 'consult', id: consultId },
-        details: { notesLength: input.notes.length, outcomeLength: input.outcome.length },
-      });
+    await this.store.transaction(async (tx) => {
+      await tx.records.saveNotes(notes);
+      await this.audit.record(
+        {
+          action: 'consult.notes',
+          actor: { id: claims.sub, label: claims.name },
+          ip,
+          object: { type: 'consult', id: consultId },
+          details: { notesLength: input.notes.length, outcomeLength: input.outcome.length },
+        },
+        tx.audit,
+      );
     });
     return notes;
   }
 
   /** Purges records past the retention period (logged in the audit log); returns the purged ids. */
-  purgeExpired(): string[] {
+  async purgeExpired(): Promise<string[]> {
     if (this.settings.retentionDays <= 0) return [];
     const before = this.now() - this.settings.retentionDays * 24 * 3600_000;
-    const purged = this.store.transaction(() => {
-      const ids = this.store.records.purgeEndedBefore(before);
+    const purged = await this.store.transaction(async (tx) => {
+      const ids = await tx.records.purgeEndedBefore(before);
       if (ids.length) {
-        this.audit.record({
-          action: 'retention.purge',
-          actor: { id: null, label: 'retention' },
-          ip: null,
-          details: {
-            consults: ids,
-            retentionDays: this.settings.retentionDays,
-            endedBefore: iso(before),
+        await this.audit.record(
+          {
+            action: 'retention.purge',
+            actor: { id: null, label: 'retention' },
+            ip: null,
+            details: {
+              consults: ids,
+              retentionDays: this.settings.retentionDays,
+              endedBefore: iso(before),
+            },
           },
-        });
+          tx.audit,
+        );
       }
       return ids;
     });

@@ -6,36 +6,49 @@ import type { Logger } from '../logger.js';
 
 interface Pending {
   label: string;
-  write: () => void;
+  write: () => Promise<unknown> | unknown;
   attempts: number;
 }
 
 export class WriteQueue {
   readonly #queue: Pending[] = [];
   #timer: NodeJS.Timeout | undefined;
+  /** One drain at a time, so the head of the queue is never written twice at once. */
+  #draining = false;
+  #drained: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly logger: Logger,
     private readonly maxDelayMs = 5000,
   ) {}
 
-  /** Writes now if nothing is waiting; otherwise (or on failure) queues the write for retry. */
-  write(label: string, write: () => void): void {
+  /** Starts the write now if nothing is waiting; otherwise (or on failure) queues it for retry. */
+  write(label: string, write: () => Promise<unknown> | unknown): void {
     this.#queue.push({ label, write, attempts: 0 });
-    if (this.#queue.length === 1) this.#drain();
+    this.#kick();
   }
 
-  /** Writes still waiting for a retry (for health and metrics). */
+  /** Writes still waiting (under way or for a retry; for health and metrics). */
   get pending(): number {
     return this.#queue.length;
   }
 
-  #drain(): void {
-    this.#timer = undefined;
+  /** Settles when the writes under way are done (not waiting out a retry): for read-your-writes. */
+  async idle(): Promise<void> {
+    while (this.#draining) await this.#drained;
+  }
+
+  #kick(): void {
+    if (this.#draining || this.#timer || this.#queue.length === 0) return;
+    this.#draining = true;
+    this.#drained = this.#drain();
+  }
+
+  async #drain(): Promise<void> {
     while (this.#queue.length) {
       const next = this.#queue[0]!;
       try {
-        next.write();
+        await next.write();
         this.#queue.shift();
       } catch (err) {
         next.attempts++;
@@ -50,18 +63,31 @@ export class WriteQueue {
           },
           'consult record write failed; will retry',
         );
-        this.#timer = setTimeout(() => this.#drain(), delay);
+        this.#timer = setTimeout(() => {
+          this.#timer = undefined;
+          this.#kick();
+        }, delay);
         this.#timer.unref();
+        this.#draining = false;
         return;
       }
     }
+    this.#draining = false;
   }
 
-  /** Tries every queued write once more (at shutdown); returns how many are still unwritten. */
-  flush(): number {
+  #cancelRetry(): void {
     clearTimeout(this.#timer);
-    this.#drain();
-    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Waits for the writes under way, tries every queued write once more (at shutdown); returns how many are still unwritten. */
+  async flush(): Promise<number> {
+    this.#cancelRetry();
+    await this.#drained;
+    this.#cancelRetry();
+    this.#kick();
+    await this.#drained;
+    this.#cancelRetry();
     return this.#queue.length;
   }
 }

@@ -42,11 +42,11 @@ export class ChatPolicy {
   ) {}
 
   /** Stores a message once the sender is within its rate and the consult within its cap. */
-  post(
+  async post(
     consultId: string,
     sender: { id: string; name: string; role: string },
     text: string,
-  ): ChatMessage {
+  ): Promise<ChatMessage> {
     const bucket = this.#bucket(this.#posts, consultId, sender.id, this.limits);
     if (!bucket.take()) {
       throw new GatewayError(
@@ -54,31 +54,26 @@ export class ChatPolicy {
         `you are sending messages too fast; wait ${bucket.waitSeconds()} s and send again`,
       );
     }
-    if (this.recorder.chatCount(consultId) >= this.limits.maxPerConsult) {
-      throw new GatewayError(
-        'conflict',
-        `this consult's chat is full (${this.limits.maxPerConsult} messages); no more can be added`,
-      );
-    }
-    return this.recorder.chat(consultId, sender, text);
+    // The cap is counted in the store with the insert, so concurrent posts cannot pass it together.
+    return this.recorder.chat(consultId, sender, text, this.limits.maxPerConsult);
   }
 
   /** What `join` carries: the latest messages and whether older ones exist. */
-  onJoin(consultId: string): { chat: ChatEntry[]; chatHasMore: boolean } {
+  async onJoin(consultId: string): Promise<{ chat: ChatEntry[]; chatHasMore: boolean }> {
     if (this.limits.historyOnJoin === 0) {
-      return { chat: [], chatHasMore: this.recorder.chatCount(consultId) > 0 };
+      return { chat: [], chatHasMore: (await this.recorder.chatCount(consultId)) > 0 };
     }
-    const page = this.recorder.chatPage(consultId, undefined, this.limits.historyOnJoin);
+    const page = await this.recorder.chatPage(consultId, undefined, this.limits.historyOnJoin);
     return { chat: page.messages.map(chatEntry), chatHasMore: page.hasMore };
   }
 
   /** Older messages, oldest first, for one participant's "load earlier messages". */
-  history(
+  async history(
     consultId: string,
     userId: string,
     before: { id: string } | { at: number },
     limit: number,
-  ): { messages: ChatEntry[]; hasMore: boolean } {
+  ): Promise<{ messages: ChatEntry[]; hasMore: boolean }> {
     const bucket = this.#bucket(this.#pages, consultId, userId, HISTORY_PAGES);
     if (!bucket.take()) {
       throw new GatewayError(
@@ -86,7 +81,7 @@ export class ChatPolicy {
         `too many history requests; wait ${bucket.waitSeconds()} s and retry`,
       );
     }
-    const page = this.recorder.chatPage(consultId, before, limit);
+    const page = await this.recorder.chatPage(consultId, before, limit);
     return { messages: page.messages.map(chatEntry), hasMore: page.hasMore };
   }
 

@@ -199,4 +199,13 @@ export const migrations: Migration[] = [
       UPDATE users SET token_version = 1 WHERE disabled = 1;
     `,
   },
+  {
+    version: 6,
+    name: 'the node hosting a live consult (start-up recovery ends only its own)',
+    sql: `
+      -- Set when the consult goes live on a node (NODE_ID); a starting node interrupts only its own.
+      ALTER TABLE consults ADD COLUMN node_id TEXT;
+      CREATE INDEX consults_status_node ON consults(status, node_id);
+    `,
+  },
 ];

@@ -1,6 +1,7 @@
 /**
- * Storage behind one interface per aggregate, so another database can replace SQLite.
- * Times are epoch milliseconds; implementations must make each method atomic.
+ * Storage behind one interface per aggregate, asynchronous so a network database (PostgreSQL)
+ * can sit behind it as well as the embedded SQLite. Times are epoch milliseconds;
+ * implementations must make each method atomic.
  */
 import type { ConsultStatus, UserRole } from '../protocol/vocabulary.js';
 
@@ -38,17 +39,17 @@ export interface UserFilter {
 }
 
 export interface UserRepository {
-  create(user: Omit<UserWithSecret, 'tokenVersion'>): User;
-  findById(id: string): User | undefined;
-  findByEmailWithSecret(email: string): UserWithSecret | undefined;
-  list(filter: UserFilter): Page<User>;
-  setDisabled(id: string, disabled: boolean, at: number): User | undefined;
-  setRole(id: string, role: UserRole, at: number): User | undefined;
+  create(user: Omit<UserWithSecret, 'tokenVersion'>): Promise<User>;
+  findById(id: string): Promise<User | undefined>;
+  findByEmailWithSecret(email: string): Promise<UserWithSecret | undefined>;
+  list(filter: UserFilter): Promise<Page<User>>;
+  setDisabled(id: string, disabled: boolean, at: number): Promise<User | undefined>;
+  setRole(id: string, role: UserRole, at: number): Promise<User | undefined>;
   /** Increments the user's token version; undefined when there is no such user. */
-  bumpTokenVersion(id: string, at: number): User | undefined;
+  bumpTokenVersion(id: string, at: number): Promise<User | undefined>;
   /** Replaces the password hash; undefined when there is no such user. */
-  setPasswordHash(id: string, passwordHash: string, at: number): User | undefined;
-  count(): number;
+  setPasswordHash(id: string, passwordHash: string, at: number): Promise<User | undefined>;
+  count(): Promise<number>;
 }
 
 export interface RefreshTokenRow {
@@ -63,14 +64,16 @@ export interface RefreshTokenRow {
 }
 
 export interface RefreshTokenRepository {
-  insert(row: RefreshTokenRow): void;
-  findByHash(tokenHash: string): RefreshTokenRow | undefined;
+  insert(row: RefreshTokenRow): Promise<void>;
+  findByHash(tokenHash: string): Promise<RefreshTokenRow | undefined>;
   /** Marks one token used/revoked; false when it already was (a concurrent rotation). */
-  revoke(id: string, at: number, replacedBy: string | null): boolean;
-  revokeFamily(familyId: string, at: number): void;
-  revokeAllForUser(userId: string, at: number): void;
+  revoke(id: string, at: number, replacedBy: string | null): Promise<boolean>;
+  revokeFamily(familyId: string, at: number): Promise<void>;
+  revokeAllForUser(userId: string, at: number): Promise<void>;
   /** Families with every token revoked (logout, reuse, disable), the last revocation after `since`. */
-  revokedFamiliesSince(since: number): { familyId: string; userId: string; revokedAt: number }[];
+  revokedFamiliesSince(
+    since: number,
+  ): Promise<{ familyId: string; userId: string; revokedAt: number }[]>;
 }
 
 export interface Guest {
@@ -95,6 +98,8 @@ export interface Consult {
   startedAt: number | null;
   endedAt: number | null;
   endReason: string | null;
+  /** The gateway node hosting it while live (NODE_ID); null before it went live. */
+  nodeId?: string | null;
 }
 
 export interface ConsultFilter {
@@ -103,6 +108,8 @@ export interface ConsultFilter {
   status?: ConsultStatus[];
   from?: number;
   to?: number;
+  /** Only consults hosted by this node (or by no recorded node: live before nodes were recorded). */
+  hostedBy?: string;
   /** By scheduled start: oldest first (default) or newest first. */
   order?: 'asc' | 'desc';
   limit: number;
@@ -123,10 +130,10 @@ export type ConsultPatch = Partial<
 >;
 
 export interface ConsultRepository {
-  insert(consult: Consult): void;
-  findById(id: string): Consult | undefined;
-  list(filter: ConsultFilter): Page<Consult>;
-  update(id: string, patch: ConsultPatch, at: number): Consult | undefined;
+  insert(consult: Consult): Promise<void>;
+  findById(id: string): Promise<Consult | undefined>;
+  list(filter: ConsultFilter): Promise<Page<Consult>>;
+  update(id: string, patch: ConsultPatch, at: number): Promise<Consult | undefined>;
   /**
    * Moves a consult to `to` only if its status is one of `from` (compare-and-set), setting
    * the given timestamps; returns the updated consult, or undefined when it was not in `from`.
@@ -135,9 +142,9 @@ export interface ConsultRepository {
     id: string,
     from: ConsultStatus[],
     to: ConsultStatus,
-    fields: Partial<Pick<Consult, 'startedAt' | 'endedAt' | 'endReason'>>,
+    fields: Partial<Pick<Consult, 'startedAt' | 'endedAt' | 'endReason' | 'nodeId'>>,
     at: number,
-  ): Consult | undefined;
+  ): Promise<Consult | undefined>;
 }
 
 export interface Invite {
@@ -157,15 +164,15 @@ export interface Invite {
 }
 
 export interface InviteRepository {
-  insert(invite: Invite): void;
-  findById(id: string): Invite | undefined;
-  listByConsult(consultId: string): Invite[];
-  revoke(id: string, at: number): Invite | undefined;
+  insert(invite: Invite): Promise<void>;
+  findById(id: string): Promise<Invite | undefined>;
+  listByConsult(consultId: string): Promise<Invite[]>;
+  revoke(id: string, at: number): Promise<Invite | undefined>;
   /**
    * Counts one redemption at `at`, atomically, if the invite still has a use left and is
    * neither revoked nor expired; false otherwise.
    */
-  redeem(id: string, at: number): boolean;
+  redeem(id: string, at: number): Promise<boolean>;
 }
 
 export interface AuditEntry {
@@ -196,8 +203,8 @@ export interface AuditFilter {
 
 /** Append-only: there is deliberately no update or delete. */
 export interface AuditRepository {
-  append(entry: AuditEntry): void;
-  search(filter: AuditFilter): Page<AuditEntry>;
+  append(entry: AuditEntry): Promise<void>;
+  search(filter: AuditFilter): Promise<Page<AuditEntry>>;
 }
 
 export interface Participation {
@@ -263,19 +270,23 @@ export interface ConsultNotes {
 
 /** The consult record, written while it happens (append-mostly). */
 export interface RecordRepository {
-  openParticipation(p: Participation): void;
-  closeParticipation(id: string, at: number, reason: string): void;
-  touchParticipations(ids: string[], at: number): void;
+  openParticipation(p: Participation): Promise<void>;
+  closeParticipation(id: string, at: number, reason: string): Promise<void>;
+  touchParticipations(ids: string[], at: number): Promise<void>;
   /** Closes every open participation of the consult at its last-seen time; returns how many. */
-  closeOpenParticipations(consultId: string, reason: string): number;
-  participations(consultId: string): Participation[];
-  appendEvent(e: ConsultEvent): void;
-  events(consultId: string): ConsultEvent[];
-  lastActivity(consultId: string): number | undefined;
-  appendSamples(samples: QualitySample[]): void;
-  samples(consultId: string): QualitySample[];
-  appendChat(m: ChatMessage): void;
-  chat(consultId: string): ChatMessage[];
+  closeOpenParticipations(consultId: string, reason: string): Promise<number>;
+  participations(consultId: string): Promise<Participation[]>;
+  appendEvent(e: ConsultEvent): Promise<void>;
+  events(consultId: string): Promise<ConsultEvent[]>;
+  lastActivity(consultId: string): Promise<number | undefined>;
+  appendSamples(samples: QualitySample[]): Promise<void>;
+  samples(consultId: string): Promise<QualitySample[]>;
+  /**
+   * Stores a message unless the consult already holds `maxPerConsult` (counted atomically, so
+   * concurrent posts cannot pass the cap together); false when it is full.
+   */
+  appendChat(m: ChatMessage, maxPerConsult?: number): Promise<boolean>;
+  chat(consultId: string): Promise<ChatMessage[]>;
   /**
    * Up to `limit` messages just before `before` (a message id of this consult, or a time), or
    * the latest ones; oldest first. `anchorFound` is false when `before` names no message here.
@@ -284,22 +295,29 @@ export interface RecordRepository {
     consultId: string,
     before: { id: string } | { at: number } | undefined,
     limit: number,
-  ): { messages: ChatMessage[]; hasMore: boolean; anchorFound: boolean };
-  chatCount(consultId: string): number;
-  saveNotes(n: ConsultNotes): void;
-  latestNotes(consultId: string): ConsultNotes | undefined;
+  ): Promise<{ messages: ChatMessage[]; hasMore: boolean; anchorFound: boolean }>;
+  chatCount(consultId: string): Promise<number>;
+  saveNotes(n: ConsultNotes): Promise<void>;
+  latestNotes(consultId: string): Promise<ConsultNotes | undefined>;
   /** Deletes consults (and their whole record) that ended before `before`; returns their ids. */
-  purgeEndedBefore(before: number): string[];
+  purgeEndedBefore(before: number): Promise<string[]>;
 }
 
-export interface Store {
+/** The repositories, as seen outside a transaction or inside one. */
+export interface Repositories {
   users: UserRepository;
   refreshTokens: RefreshTokenRepository;
   consults: ConsultRepository;
   invites: InviteRepository;
   audit: AuditRepository;
   records: RecordRepository;
-  /** Runs fn atomically: all its writes land, or none do. */
-  transaction<T>(fn: () => T): T;
-  close(): void;
+}
+
+export interface Store extends Repositories {
+  /**
+   * Runs fn atomically on one connection: all the writes it makes through `tx` land, or none
+   * do. Use only `tx` inside fn (the outer repositories wait for the transaction to end).
+   */
+  transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
 }

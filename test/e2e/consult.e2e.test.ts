@@ -20,7 +20,7 @@ beforeAll(async () => {
   gw = await startTestGateway();
   doctor = await gw.user('doctor', 'Dr. Grey');
   specialist = await gw.user('specialist', 'Dr. Shepherd');
-  consult = gw.consult(doctor, [specialist]);
+  consult = await gw.consult(doctor, [specialist]);
 });
 
 afterAll(async () => {
@@ -31,7 +31,7 @@ afterAll(async () => {
 /** Opens the consult page with a join grant (as `npm run token` mints it). */
 async function openConsult(user: User): Promise<Page> {
   const { page } = await openPage(browsers, user.name);
-  await page.goto(`${gw.url}/?token=${gw.grant(consult.id, user)}`);
+  await page.goto(`${gw.url}/?token=${await gw.grant(consult.id, user)}`);
   // The page joins on its own from the URL token; otherwise press Join.
   const join = page.getByTestId('join-button');
   if ((await join.isVisible()) && (await join.textContent()) === 'Join consult') await join.click();
@@ -70,7 +70,7 @@ describe('a two-browser consult', () => {
 
     // The server sees both peers with simulcast camera video and audio.
     expect(gw.rooms.counts()).toMatchObject({ consults: 1, peers: 2, producers: 4, consumers: 4 });
-    expect(gw.consults.find(consult.id)?.status).toBe('live');
+    expect((await gw.consults.find(consult.id))?.status).toBe('live');
 
     await specialistPage.getByTestId('leave-button').click();
     await expect

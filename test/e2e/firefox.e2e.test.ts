@@ -77,7 +77,7 @@ async function firefox(name: string): Promise<Person> {
 
 /** Opens the consult page with a join grant; the page joins on its own (or via Join). */
 async function open(person: Person, consult: Consult, user: User): Promise<void> {
-  await person.goto(`${gw.url}/?token=${gw.grant(consult.id, user)}`);
+  await person.goto(`${gw.url}/?token=${await gw.grant(consult.id, user)}`);
   await person.evaluate(() => {
     const join = document.querySelector<HTMLButtonElement>('[data-testid="join-button"]');
     if (join && join.offsetParent !== null && join.textContent === 'Join consult') join.click();
@@ -131,7 +131,7 @@ describe.each([
   { host: 'chromium', guest: 'firefox' },
 ] as const)('a Chromium–Firefox consult ($host hosts, $guest is admitted)', ({ host, guest }) => {
   it('each side decodes the other’s video and receives its audio within 20 s of admission', async () => {
-    const consult = gw.consult(doctor, [specialist]);
+    const consult = await gw.consult(doctor, [specialist]);
     const launch = { chromium, firefox };
     const [hostPerson, guestPerson] = await Promise.all([
       launch[host](`${host} host`),

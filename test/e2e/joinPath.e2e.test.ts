@@ -20,7 +20,7 @@ beforeAll(async () => {
   gw = await startTestGateway();
   doctor = await gw.user('doctor', 'Dr. Grey');
   viewers = [await gw.user('specialist', 'Dr. Yang'), await gw.user('specialist', 'Dr. Karev')];
-  consult = gw.consult(doctor, viewers);
+  consult = await gw.consult(doctor, viewers);
 });
 
 afterAll(async () => {
@@ -71,7 +71,7 @@ async function openViewer(user: User, blockWebSocket: boolean): Promise<Page> {
 describe('joining', () => {
   it('a viewer joins over a WebSocket from the start and opens only a receive transport', async () => {
     const { page: host } = await openPage(browsers, 'host');
-    await host.goto(`${gw.url}/?token=${gw.grant(consult.id, doctor)}`);
+    await host.goto(`${gw.url}/?token=${await gw.grant(consult.id, doctor)}`);
     await waitConnected(host);
 
     const viewer = await openViewer(viewers[0]!, false);

@@ -38,7 +38,7 @@ beforeAll(async () => {
   doctor = await gw.user('doctor', 'Dr. Grey');
   cardio = await gw.user('specialist', 'Dr. Shepherd');
   radio = await gw.user('specialist', 'Dr. Yang');
-  consult = gw.consult(doctor, [cardio, radio], {
+  consult = await gw.consult(doctor, [cardio, radio], {
     title: 'Cardiology follow-up with a long title that cannot fit on one phone line',
   });
 });
@@ -94,7 +94,7 @@ async function inViewport(page: Page, testid: string) {
 async function openSpecialist(user: User): Promise<Page> {
   const { page } = await openPage(browsers, user.name, [], LAPTOP);
   await page.addInitScript(TRACK_SPY);
-  await page.goto(`${gw.url}/?token=${gw.grant(consult.id, user)}`);
+  await page.goto(`${gw.url}/?token=${await gw.grant(consult.id, user)}`);
   await page.getByTestId('lobby-waiting').waitFor({ timeout: 15_000 });
   return page;
 }
@@ -124,7 +124,7 @@ describe('the consult room on a phone and a laptop', () => {
     ({ page: phone } = await openPage(browsers, 'doctor', [], PHONE));
     await phone.addInitScript(TRACK_SPY);
     await logIn(phone, gw.url, doctor.email, '/doctor');
-    await phone.goto(`${gw.url}/consult?token=${gw.grant(consult.id, doctor)}`);
+    await phone.goto(`${gw.url}/consult?token=${await gw.grant(consult.id, doctor)}`);
     await waitConnected(phone);
 
     cardioPage = await openSpecialist(cardio);

@@ -23,7 +23,7 @@ beforeAll(async () => {
   gw = await startTestGateway();
   doctor = await gw.user('doctor', 'Dr. Grey');
   specialist = await gw.user('specialist', 'Dr. Bailey');
-  consult = gw.consult(doctor, [specialist], { title: 'Pre-call check consult' });
+  consult = await gw.consult(doctor, [specialist], { title: 'Pre-call check consult' });
 });
 
 afterAll(async () => {
@@ -75,7 +75,7 @@ describe('the pre-call check and waiting-room alerts in the browser', () => {
 
     // The specialist arrives and waits.
     const { page: guest } = await openPage(browsers, 'specialist');
-    await guest.goto(`${gw.url}/?token=${gw.grant(consult.id, specialist)}`);
+    await guest.goto(`${gw.url}/?token=${await gw.grant(consult.id, specialist)}`);
     await guest.getByTestId('lobby-waiting').waitFor({ timeout: 15_000 });
     await expect.poll(() => gw.lobby.list(consult.id).length, { timeout: 10_000 }).toBe(1);
     const arrivedAt = gw.lobby.list(consult.id)[0]!.since;

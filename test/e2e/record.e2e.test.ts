@@ -27,7 +27,7 @@ beforeAll(async () => {
   admin = await gw.user('admin', 'Ada Admin');
   doctor = await gw.user('doctor', 'Dr. Grey');
   specialist = await gw.user('specialist', 'Dr. Shepherd');
-  consult = gw.consult(doctor, [specialist], { title: 'Cardiology follow-up' });
+  consult = await gw.consult(doctor, [specialist], { title: 'Cardiology follow-up' });
 });
 
 afterAll(async () => {
@@ -57,7 +57,7 @@ describe('the consult record in the browser', () => {
 
     // The specialist joins with a join grant and is admitted from the lobby.
     const { page: remote } = await openPage(browsers, 'specialist');
-    await remote.goto(`${gw.url}/?token=${gw.grant(consult.id, specialist)}`);
+    await remote.goto(`${gw.url}/?token=${await gw.grant(consult.id, specialist)}`);
     await clinic.getByTestId('lobby-entry').getByTestId('admit-button').click({ timeout: 15_000 });
     await waitConnected(remote);
     await expect.poll(() => receivesMedia(clinic), { timeout: 15_000, interval: 250 }).toBe(true);

@@ -49,7 +49,7 @@ describe('scheduling, invitation and the waiting room in the browser', () => {
       .filter({ hasText: 'Cardiology second opinion' });
     await adminRow.waitFor({ timeout: 10_000 });
     const consultId = (await adminRow.getAttribute('data-consult-id'))!;
-    const scheduled = gw.consults.find(consultId)!;
+    const scheduled = (await gw.consults.find(consultId))!;
     expect(scheduled).toMatchObject({
       hostId: doctor.id,
       specialistIds: [specialist.id],
@@ -74,7 +74,7 @@ describe('scheduling, invitation and the waiting room in the browser', () => {
     await row.getByTestId('start-button').click();
     await clinic.waitForURL(/\/consult\?token=/);
     await waitConnected(clinic);
-    expect(gw.consults.find(consultId)?.status).toBe('live');
+    expect((await gw.consults.find(consultId))?.status).toBe('live');
 
     // The external specialist opens the invite link in another browser and waits.
     const { page: guest } = await openPage(browsers, 'guest');

@@ -210,7 +210,7 @@ async function cameraLimits(page: Page, receiver: User) {
 async function openConsult(user: User): Promise<Page> {
   const { browser, page } = await openPage(browsers, user.name);
   await browser.context.addInitScript(RECORD_SENDERS);
-  await page.goto(`${gw.url}/?token=${gw.grant(consult.id, user)}`);
+  await page.goto(`${gw.url}/?token=${await gw.grant(consult.id, user)}`);
   const join = page.getByTestId('join-button');
   if ((await join.isVisible()) && (await join.textContent()) === 'Join consult') await join.click();
   return page;
@@ -220,7 +220,7 @@ beforeAll(async () => {
   gw = await startTestGateway();
   doctor = await gw.user('doctor', 'Dr. Grey');
   specialist = await gw.user('specialist', 'Dr. Shepherd');
-  consult = gw.consult(doctor, [specialist]);
+  consult = await gw.consult(doctor, [specialist]);
   [doctorPage, specialistPage] = await Promise.all([openConsult(doctor), openConsult(specialist)]);
   const connected = async (page: Page) => (await connectionState(page)) === 'connected';
   await timeUntil(() => connected(doctorPage), 20_000, 'the doctor connected');

@@ -141,7 +141,7 @@ describe('login and sessions', () => {
       'alg none': jwt.sign(claims, '', { ...opts, algorithm: 'none' }),
       HS512: jwt.sign(claims, TEST_SECRET, { ...opts, algorithm: 'HS512' }),
       'bad signature': jwt.sign(claims, 'not-the-secret-at-all', opts),
-      'join grant as access token': gw.grant(gw.consult(doctor).id, doctor),
+      'join grant as access token': await gw.grant((await gw.consult(doctor)).id, doctor),
       expired: jwt.sign(claims, TEST_SECRET, { ...opts, expiresIn: -60 }),
       garbage: 'abc.def.ghi',
     };

@@ -100,15 +100,15 @@ describe('npm start', () => {
     );
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
-    const services = createServices(
+    const services = await createServices(
       loadConfig({ DATA_DIR: dataDir, SCRYPT_COST: '1024' }),
       createLogger('silent'),
     );
     try {
-      expect(services.store.users.count()).toBe(0);
-      expect(services.consults.find('demo')).toBeUndefined();
+      expect(await services.store.users.count()).toBe(0);
+      expect(await services.consults.find('demo')).toBeUndefined();
     } finally {
-      services.store.close();
+      await services.store.close();
     }
   });
 
@@ -155,7 +155,7 @@ describe('operator commands', () => {
     expect(res.stderr).toBe('');
     expect(res.status).toBe(0);
     expect(res.stdout).toMatch(/created admin chief@hospital\.example/);
-    const services = createServices(
+    const services = await createServices(
       loadConfig({ JWT_SECRET: secret, DATA_DIR: dataDir }),
       createLogger('silent'),
     );
@@ -167,7 +167,7 @@ describe('operator commands', () => {
       );
       expect(session.user.role).toBe('admin');
     } finally {
-      services.store.close();
+      await services.store.close();
     }
     const weak = spawnSync(
       'npm',
@@ -198,14 +198,14 @@ describe('operator commands', () => {
   it("npm run user passwd sets a new password from stdin and ends the user's sessions", async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-passwd-'));
     const config = loadConfig({ JWT_SECRET: secret, DATA_DIR: dataDir, SCRYPT_COST: '1024' });
-    let services = createServices(config, createLogger('silent'));
+    let services = await createServices(config, createLogger('silent'));
     await services.auth.createUser(
       { email: 'dr.who@h.example', name: 'Dr. Who', role: 'doctor', password: 'old passphrase!' },
       null,
       null,
     );
     const session = await services.auth.login('dr.who@h.example', 'old passphrase!', '127.0.0.1');
-    services.store.close();
+    await services.store.close();
     const passwd = (email: string, input: string) =>
       spawnSync('npm', ['run', '--silent', 'user', '--', 'passwd', email], {
         cwd: root,
@@ -227,7 +227,7 @@ describe('operator commands', () => {
     expect(res.stderr).toBe('');
     expect(res.status).toBe(0);
     expect(res.stdout).toMatch(/changed the password of dr\.who@h\.example/);
-    services = createServices(config, createLogger('silent'));
+    services = await createServices(config, createLogger('silent'));
     try {
       await expect(
         services.auth.login('dr.who@h.example', 'old passphrase!', '127.0.0.1'),
@@ -235,24 +235,26 @@ describe('operator commands', () => {
       await expect(
         services.auth.login('dr.who@h.example', 'a new long passphrase', '127.0.0.1'),
       ).resolves.toMatchObject({ user: { role: 'doctor' } });
-      expect(() => services.auth.refresh(session.refreshToken, '127.0.0.1')).toThrow(
+      await expect(services.auth.refresh(session.refreshToken, '127.0.0.1')).rejects.toThrow(
         /invalid or expired refresh token/,
       );
-      const audit = services.audit.search({
-        action: 'user.password.reset',
-        limit: 10,
-        offset: 0,
-      }).items;
+      const audit = (
+        await services.audit.search({
+          action: 'user.password.reset',
+          limit: 10,
+          offset: 0,
+        })
+      ).items;
       expect(audit).toHaveLength(1);
       expect(audit[0]).toMatchObject({ actorLabel: 'operator (npm run user)' });
     } finally {
-      services.store.close();
+      await services.store.close();
     }
   }, 90_000);
 
   it('npm run token prints a grant for an existing consult and participant, signed with JWT_SECRET', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-token-'));
-    const services = createServices(
+    const services = await createServices(
       loadConfig({ JWT_SECRET: secret, DATA_DIR: dataDir, SCRYPT_COST: '1024' }),
       createLogger('silent'),
     );
@@ -261,7 +263,7 @@ describe('operator commands', () => {
       null,
       null,
     );
-    const consult = services.consults.create(
+    const consult = await services.consults.create(
       { claims: { sub: doctor.id, role: 'doctor', name: doctor.name }, ip: null },
       {
         title: 'Ward round',
@@ -273,7 +275,7 @@ describe('operator commands', () => {
         guests: [],
       },
     );
-    services.store.close();
+    await services.store.close();
     const run = (...args: string[]) =>
       spawnSync('npm', ['run', '--silent', 'token', '--', ...args], {
         cwd: root,

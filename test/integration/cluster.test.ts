@@ -41,7 +41,7 @@ beforeAll(async () => {
     SCRYPT_COST: '1024',
     LOG_LEVEL: 'silent',
   };
-  services = createServices(loadConfig(env), createLogger('silent'));
+  services = await createServices(loadConfig(env), createLogger('silent'));
   const nodeEnv = {
     DATABASE_PATH: path.join(sharedDir, 'gateway.db'),
     NODE_DEAD_AFTER_SECONDS: String(DEAD_AFTER_S),
@@ -52,7 +52,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of clients.splice(0)) c.close();
   await Promise.all((nodes ?? []).map((n) => n.stop()));
-  services?.store.close();
+  await services?.store.close();
   await redis?.stop();
   if (sharedDir) fs.rmSync(sharedDir, { recursive: true, force: true });
 }, 60_000);
@@ -114,7 +114,7 @@ describe('a three-node cluster', () => {
     );
     const now = Date.now();
     const consultId = `cluster-${now}`;
-    services.store.consults.insert({
+    await services.store.consults.insert({
       id: consultId,
       title: 'Split consult',
       patientRef: 'P-CLUSTER',
@@ -131,9 +131,10 @@ describe('a three-node cluster', () => {
       endedAt: null,
       endReason: null,
     });
-    const grant = (userId: string) => services.consults.mintOperatorGrant(consultId, userId).token;
+    const grant = async (userId: string) =>
+      (await services.consults.mintOperatorGrant(consultId, userId)).token;
     const join = async (node: ClusterNodeProcess, userId: string) => {
-      const client = await connectClient(node.url, grant(userId));
+      const client = await connectClient(node.url, await grant(userId));
       clients.push(client);
       await client.call<JoinResponse>('join', { consultId });
       return client;

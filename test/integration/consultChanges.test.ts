@@ -44,8 +44,8 @@ describe('a consult whose participants change', () => {
       )
     ).body as { id: string };
     // Before the host joins (a live consult cannot be changed): they wait in the lobby.
-    const spec = await connectClient(gw.url, gw.grant(consult.id, specialist));
-    const other = await connectClient(gw.url, gw.grant(consult.id, colleague));
+    const spec = await connectClient(gw.url, await gw.grant(consult.id, specialist));
+    const other = await connectClient(gw.url, await gw.grant(consult.id, colleague));
     clients.push(spec, other);
     const waiting = await spec.call<WaitingResponse>('join', { consultId: consult.id });
     expect(waiting.waiting).toBe(true);

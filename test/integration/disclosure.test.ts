@@ -25,7 +25,7 @@ async function people(g: TestGateway) {
   const colleague = await g.user('doctor', 'Dr. Other');
   const specialist = await g.user('specialist', 'Dr. Shepherd');
   const gone = await g.user('specialist', 'Dr. Gone');
-  g.store.users.setDisabled(gone.id, true, Date.now());
+  await g.store.users.setDisabled(gone.id, true, Date.now());
   return { admin, doctor, colleague, specialist, gone };
 }
 
@@ -80,8 +80,13 @@ describe('caching', () => {
     expect(login.status).toBe(200);
     expect(login.headers.get('cache-control')).toBe('no-store');
     const token = login.body.accessToken as string;
-    const consult = gw.consult(p.doctor, [p.specialist]);
-    gw.consults.end(consult.id, 'ended_by_host', { id: p.doctor.id, label: p.doctor.name }, null);
+    const consult = await gw.consult(p.doctor, [p.specialist]);
+    await gw.consults.end(
+      consult.id,
+      'ended_by_host',
+      { id: p.doctor.id, label: p.doctor.name },
+      null,
+    );
 
     const responses = await Promise.all([
       api.post('/auth/refresh', { refreshToken: login.body.refreshToken }),

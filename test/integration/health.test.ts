@@ -25,8 +25,8 @@ describe('health and metrics', () => {
   it('report workers with their load, and the consults, peers and media objects (to loopback)', async () => {
     gw = await startTestGateway({ WORKERS: '2' });
     const host = await gw.user('doctor', 'Dr. Grey');
-    const consult = gw.consult(host);
-    const doctor = await joinAsHost(gw, consult.id, gw.grant(consult.id, host));
+    const consult = await gw.consult(host);
+    const doctor = await joinAsHost(gw, consult.id, await gw.grant(consult.id, host));
     clients.push(doctor.client);
     const send = await doctor.client.call<{ id: string }>('createTransport', { direction: 'send' });
     await doctor.client.call('produce', {

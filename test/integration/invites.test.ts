@@ -39,9 +39,9 @@ async function setup(env: Record<string, string> = {}): Promise<Setup> {
   const g = (gw = await startTestGateway({ RECONNECT_GRACE_SECONDS: '10', ...env }));
   const api = apiClient(`${g.url}`);
   const hostUser = await g.user('doctor', 'Dr. Grey');
-  const consult = g.consult(hostUser);
+  const consult = await g.consult(hostUser);
   const hostToken = await api.login(hostUser.email, TEST_PASSWORD);
-  const host = await joinAsHost(g, consult.id, g.grant(consult.id, hostUser));
+  const host = await joinAsHost(g, consult.id, await g.grant(consult.id, hostUser));
   clients.push(host.client);
   return {
     g,
@@ -342,7 +342,7 @@ describe('names', () => {
       verifiedName: 'Pat Guest',
     });
     await host.client.call('endConsult', {});
-    g.recorder.queue.flush();
+    await g.recorder.queue.flush();
 
     const record = (await api.get(`/consults/${consult.id}/record`, hostToken)).body;
     const guest = record.participants.find((p: any) => p.kind === 'guest');

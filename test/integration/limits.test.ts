@@ -32,14 +32,19 @@ async function setup(env: Record<string, string> = {}) {
   const host = await g.user('doctor', 'Dr. Grey');
   const specialist = await g.user('specialist', 'Dr. Shepherd');
   const second = await g.user('specialist', 'Dr. Bailey');
-  const consultId = g.consult(host, [specialist, second]).id;
+  const consultId = (await g.consult(host, [specialist, second])).id;
   const hostJoins = async () => {
-    const joined = await joinAsHost(g, consultId, g.grant(consultId, host));
+    const joined = await joinAsHost(g, consultId, await g.grant(consultId, host));
     clients.push(joined.client);
     return joined;
   };
   const specialistJoins = async (hostClient: TestClient) => {
-    const joined = await joinAdmitted(g, consultId, g.grant(consultId, specialist), hostClient);
+    const joined = await joinAdmitted(
+      g,
+      consultId,
+      await g.grant(consultId, specialist),
+      hostClient,
+    );
     clients.push(joined.client);
     return joined;
   };
@@ -271,7 +276,9 @@ describe('chat limits', () => {
       senderRole: 'doctor',
       text: `m${i} ${'x'.repeat(1990)}`,
     }));
-    g.store.transaction(() => stored.forEach((m) => g.store.records.appendChat(m)));
+    await g.store.transaction(async (tx) => {
+      for (const m of stored) await tx.records.appendChat(m);
+    });
     const host = await hostJoins();
     const specialist = await specialistJoins(host.client);
     const texts = (entries: ChatEntry[]) => entries.map((m) => m.text.split(' ')[0]);
@@ -318,7 +325,7 @@ describe('chat limits', () => {
     const { g, consultId, hostJoins, specialist } = await setup();
     const host = await hostJoins();
     await host.client.call('chatMessage', { text: 'patient history follows' });
-    const waiting = await connectClient(g.url, g.grant(consultId, specialist));
+    const waiting = await connectClient(g.url, await g.grant(consultId, specialist));
     clients.push(waiting);
     await waiting.call('join', { consultId });
     expect(
@@ -332,10 +339,10 @@ describe('ending a consult', () => {
     const { g, consultId, host: hostUser, second, hostJoins, specialistJoins } = await setup();
     const host = await hostJoins();
     const specialist = await specialistJoins(host.client);
-    const waiting = await connectClient(g.url, g.grant(consultId, second));
+    const waiting = await connectClient(g.url, await g.grant(consultId, second));
     clients.push(waiting);
     expect(await waiting.call('join', { consultId })).toMatchObject({ waiting: true });
-    const idle = await connectClient(g.url, g.grant(consultId, hostUser));
+    const idle = await connectClient(g.url, await g.grant(consultId, hostUser));
     clients.push(idle);
     const others = [specialist.client, waiting, idle];
     const gone = others.map(
@@ -375,12 +382,12 @@ describe('message size', () => {
 describe('client address in socket audit rows', () => {
   async function joinThroughProxy(env: Record<string, string>) {
     const { g, host, consultId } = await setup(env);
-    const client = await connectClient(g.url, g.grant(consultId, host), {
+    const client = await connectClient(g.url, await g.grant(consultId, host), {
       extraHeaders: { 'x-forwarded-for': '198.51.100.23, 203.0.113.7' },
     });
     clients.push(client);
     await client.call('join', { consultId });
-    const rows = g.audit.search({ action: 'consult.join', limit: 10, offset: 0 }).items;
+    const rows = (await g.audit.search({ action: 'consult.join', limit: 10, offset: 0 })).items;
     expect(rows).toHaveLength(1);
     return rows[0]!.sourceIp;
   }

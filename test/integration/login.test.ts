@@ -32,8 +32,8 @@ async function loginFrom(ip: string, email: string, password: string) {
 const ATTACKER = '203.0.113.66';
 const USER_ADDRESS = '198.51.100.23';
 
-function auditRows(actorId: string, action = 'auth.login') {
-  return gw.store.audit.search({ action, actorId, limit: 10_000, offset: 0 }).items;
+async function auditRows(actorId: string, action = 'auth.login') {
+  return (await gw.store.audit.search({ action, actorId, limit: 10_000, offset: 0 })).items;
 }
 
 describe('a burst of parallel guesses (production scrypt cost)', () => {
@@ -100,7 +100,7 @@ describe('a burst of parallel guesses (production scrypt cost)', () => {
     expect((await loginFrom(USER_ADDRESS, doctor.email, TEST_PASSWORD)).status).toBe(200);
 
     // Audit: bounded rows for 300 attempts (the evaluated failures, one per refusal kind).
-    expect(auditRows(doctor.id).length).toBeLessThanOrEqual(evaluated + 2);
+    expect((await auditRows(doctor.id)).length).toBeLessThanOrEqual(evaluated + 2);
   }, 90_000);
 
   it('does not accept the right password beyond the limit when it comes last in a parallel burst', async () => {
@@ -139,7 +139,7 @@ describe('lock-out and messages', () => {
     for (let i = 0; i < 20; i++) await loginFrom(ATTACKER, doctor.email, `more ${i}`);
     expect((await loginFrom(USER_ADDRESS, doctor.email, TEST_PASSWORD)).status).toBe(200);
     // 20 more throttled attempts: no more audit rows than the first throttled one.
-    const throttledRows = auditRows(doctor.id).filter(
+    const throttledRows = (await auditRows(doctor.id)).filter(
       (e) => (e.details as { reason?: string } | null)?.reason === 'throttled',
     );
     expect(throttledRows).toHaveLength(1);
@@ -155,9 +155,9 @@ describe('lock-out and messages', () => {
     expect(refused.every((r) => r.status === 429)).toBe(true);
     expect(refused[0]!.body.error!.message).toMatch(/from your address; try again in 15 minutes/);
     expect((await loginFrom(USER_ADDRESS, doctor.email, TEST_PASSWORD)).status).toBe(200);
-    const rows = gw.store.audit
-      .search({ action: 'auth.login', limit: 10_000, offset: 0 })
-      .items.filter((e) => e.sourceIp === ATTACKER);
+    const rows = (
+      await gw.store.audit.search({ action: 'auth.login', limit: 10_000, offset: 0 })
+    ).items.filter((e) => e.sourceIp === ATTACKER);
     expect(rows).toHaveLength(21);
   });
 });
@@ -211,7 +211,9 @@ describe('password changes', () => {
     expect(
       (await api.post('/auth/login', { email: doctor.email, password: NEW_PASSWORD })).status,
     ).toBe(200);
-    expect(auditRows(doctor.id, 'user.password.change').map((e) => e.outcome)).toEqual(['success']);
+    expect((await auditRows(doctor.id, 'user.password.change')).map((e) => e.outcome)).toEqual([
+      'success',
+    ]);
   });
 
   it('a wrong current password is refused and counts as a failed login attempt', async () => {
@@ -267,12 +269,14 @@ describe('password changes', () => {
     expect(
       (await api.post('/auth/login', { email: doctor.email, password: NEW_PASSWORD })).status,
     ).toBe(200);
-    const rows = gw.store.audit.search({
-      action: 'user.password.reset',
-      objectId: doctor.id,
-      limit: 10,
-      offset: 0,
-    }).items;
+    const rows = (
+      await gw.store.audit.search({
+        action: 'user.password.reset',
+        objectId: doctor.id,
+        limit: 10,
+        offset: 0,
+      })
+    ).items;
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ actorId: admin.id, outcome: 'success' });
   });

@@ -27,10 +27,10 @@ async function consultWithTwo() {
   gw = await startTestGateway({ RECONNECT_GRACE_SECONDS: '10' });
   const host = await gw.user('doctor', 'Dr. Grey');
   const specialist = await gw.user('specialist', 'Dr. Shepherd');
-  const consult = gw.consult(host, [specialist]);
-  const doctor = await joinAsHost(gw, consult.id, gw.grant(consult.id, host));
+  const consult = await gw.consult(host, [specialist]);
+  const doctor = await joinAsHost(gw, consult.id, await gw.grant(consult.id, host));
   clients.push(doctor.client);
-  const specToken = gw.grant(consult.id, specialist);
+  const specToken = await gw.grant(consult.id, specialist);
   const spec = await joinAdmitted(gw, consult.id, specToken, doctor.client);
   clients.push(spec.client);
   return { g: gw, consult, doctor, spec, specToken };

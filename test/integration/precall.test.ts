@@ -37,7 +37,7 @@ beforeEach(async () => {
   gw = await startTestGateway();
   host = await gw.user('doctor', 'Dr. Grey');
   specialist = await gw.user('specialist', 'Dr. Shepherd');
-  consult = gw.consult(host, [specialist]);
+  consult = await gw.consult(host, [specialist]);
 });
 
 afterEach(async () => {
@@ -69,7 +69,7 @@ async function connect(token: string): Promise<TestClient> {
 
 describe('the network check echo', () => {
   it('answers a join grant: ping, a download of the asked size, an upload counted', async () => {
-    const grant = gw.grant(consult.id, specialist);
+    const grant = await gw.grant(consult.id, specialist);
     const ping = await net('/ping', grant);
     expect(ping.status).toBe(200);
     expect(ping.headers.get('cache-control')).toBe('no-store');
@@ -87,16 +87,16 @@ describe('the network check echo', () => {
     // An access token (a login) is not a join grant.
     const access = await apiClient(gw.url).login(host.email, TEST_PASSWORD);
     expect((await net('/ping', access)).status).toBe(401);
-    const grant = gw.grant(consult.id, specialist);
+    const grant = await gw.grant(consult.id, specialist);
     expect((await net(`/download?bytes=${NETCHECK_MAX_BYTES + 1}`, grant)).status).toBe(400);
     expect((await net('/download?bytes=-5', grant)).status).toBe(400);
     expect((await upload(grant, NETCHECK_MAX_BYTES + 1)).status).toBe(400);
-    gw.consults.end(consult.id, 'ended_by_host', { id: host.id }, null);
+    await gw.consults.end(consult.id, 'ended_by_host', { id: host.id }, null);
     expect((await net('/ping', grant)).status).toBe(403);
   });
 
   it('limits each participant per minute, in requests and in bytes', async () => {
-    const grant = gw.grant(consult.id, specialist);
+    const grant = await gw.grant(consult.id, specialist);
     const statuses: number[] = [];
     for (let i = 0; i < NETCHECK_REQUESTS_PER_MINUTE + 1; i++) {
       statuses.push((await net('/ping', grant)).status);
@@ -104,7 +104,7 @@ describe('the network check echo', () => {
     expect(statuses.slice(0, -1).every((s) => s === 200)).toBe(true);
     expect(statuses.at(-1)).toBe(429);
     // Someone else's budget is their own; bytes run out before requests do.
-    const other = gw.grant(consult.id, host);
+    const other = await gw.grant(consult.id, host);
     const big = Math.floor(NETCHECK_BYTES_PER_MINUTE / NETCHECK_MAX_BYTES);
     for (let i = 0; i < big; i++) {
       expect((await net(`/download?bytes=${NETCHECK_MAX_BYTES}`, other)).status).toBe(200);
@@ -115,9 +115,9 @@ describe('the network check echo', () => {
 
 describe('the pre-call check in the record', () => {
   it('is kept with the join and shown per participant', async () => {
-    const hostSide = await joinAsHost(gw, consult.id, gw.grant(consult.id, host));
+    const hostSide = await joinAsHost(gw, consult.id, await gw.grant(consult.id, host));
     clients.push(hostSide.client);
-    const guest = await connect(gw.grant(consult.id, specialist));
+    const guest = await connect(await gw.grant(consult.id, specialist));
     const lobbyChanged = hostSide.client.next('lobbyChanged');
     const waiting = await guest.call<WaitingResponse>('join', {
       consultId: consult.id,
@@ -148,9 +148,9 @@ describe('the pre-call check in the record', () => {
   });
 
   it('refuses a malformed check at join, without joining', async () => {
-    const hostSide = await joinAsHost(gw, consult.id, gw.grant(consult.id, host));
+    const hostSide = await joinAsHost(gw, consult.id, await gw.grant(consult.id, host));
     clients.push(hostSide.client);
-    const guest = await connect(gw.grant(consult.id, specialist));
+    const guest = await connect(await gw.grant(consult.id, specialist));
     for (const precheck of [
       { ...PRECHECK, camera: 'perfect' },
       { ...PRECHECK, network: { ...PRECHECK.network, rttMs: 1e12 } },
@@ -166,9 +166,9 @@ describe('the pre-call check in the record', () => {
 
 describe("the host's message to the waiting room", () => {
   async function hostAndWaitingGuest() {
-    const hostSide = await joinAsHost(gw, consult.id, gw.grant(consult.id, host));
+    const hostSide = await joinAsHost(gw, consult.id, await gw.grant(consult.id, host));
     clients.push(hostSide.client);
-    const guest = await connect(gw.grant(consult.id, specialist));
+    const guest = await connect(await gw.grant(consult.id, specialist));
     const lobbyChanged = hostSide.client.next('lobbyChanged');
     const waiting = await guest.call<WaitingResponse>('join', { consultId: consult.id });
     await lobbyChanged;
@@ -194,10 +194,10 @@ describe("the host's message to the waiting room", () => {
     expect(fromGuest.ok ? 'ok' : fromGuest.error.code).toBe('not_joined');
 
     // Someone else waiting in another consult of the same host.
-    const other = gw.consult(host, [specialist]);
-    const otherHost = await joinAsHost(gw, other.id, gw.grant(other.id, host));
+    const other = await gw.consult(host, [specialist]);
+    const otherHost = await joinAsHost(gw, other.id, await gw.grant(other.id, host));
     clients.push(otherHost.client);
-    const stranger = await connect(gw.grant(other.id, specialist));
+    const stranger = await connect(await gw.grant(other.id, specialist));
     const elsewhere = await stranger.request<WaitingResponse>('join', { consultId: other.id });
     expect(elsewhere.ok).toBe(true);
     const elsewherePeer = (elsewhere as { data: WaitingResponse }).data.peerId;
@@ -207,10 +207,15 @@ describe("the host's message to the waiting room", () => {
 
     // A joined participant is not in the waiting room.
     const specialist2 = await gw.user('specialist', 'Dr. Yang');
-    const c2 = gw.consult(host, [specialist2]);
-    const h2 = await joinAsHost(gw, c2.id, gw.grant(c2.id, host));
+    const c2 = await gw.consult(host, [specialist2]);
+    const h2 = await joinAsHost(gw, c2.id, await gw.grant(c2.id, host));
     clients.push(h2.client);
-    const admittedSide = await joinAdmitted(gw, c2.id, gw.grant(c2.id, specialist2), h2.client);
+    const admittedSide = await joinAdmitted(
+      gw,
+      c2.id,
+      await gw.grant(c2.id, specialist2),
+      h2.client,
+    );
     clients.push(admittedSide.client);
     const toJoined = await h2.client.request('lobbyMessage', {
       peerId: admittedSide.join.peerId,
@@ -256,11 +261,11 @@ describe("the host's message to the waiting room", () => {
 
 describe('the dashboard badge', () => {
   it('lists how many wait to the host, not to an invited specialist', async () => {
-    const hostSide = await joinAsHost(gw, consult.id, gw.grant(consult.id, host));
+    const hostSide = await joinAsHost(gw, consult.id, await gw.grant(consult.id, host));
     clients.push(hostSide.client);
     const guestUser = await gw.user('specialist', 'Dr. Karev');
-    const waiting = gw.consult(host, [specialist, guestUser]);
-    await connectClient(gw.url, gw.grant(waiting.id, guestUser)).then(async (c) => {
+    const waiting = await gw.consult(host, [specialist, guestUser]);
+    await connectClient(gw.url, await gw.grant(waiting.id, guestUser)).then(async (c) => {
       clients.push(c);
       await c.call('join', { consultId: waiting.id });
     });

@@ -57,10 +57,11 @@ describe('private files', () => {
   it('creates the data directory 0700 and the database, -wal and -shm 0600 once written', async () => {
     const parent = tempDir();
     const dataDir = path.join(parent, 'data');
-    gw = await startTestGateway({ DATA_DIR: dataDir });
+    // The SQLite files are what is checked here, whichever store the other tests use.
+    gw = await startTestGateway({ DATA_DIR: dataDir, DATABASE_URL: '' });
     const doctor = await gw.user('doctor');
-    const consult = gw.consult(doctor);
-    gw.consults.end(consult.id, 'ended_by_host', { id: doctor.id }, null);
+    const consult = await gw.consult(doctor);
+    await gw.consults.end(consult.id, 'ended_by_host', { id: doctor.id }, null);
 
     expect(mode(dataDir)).toBe('0700');
     const db = path.join(dataDir, 'gateway.db');

@@ -19,6 +19,7 @@ import { joinAdmitted, joinAsHost } from '../support/consult.js';
 import { validateR4Bundle } from '../support/fhir.js';
 import { startTestGateway, TEST_PASSWORD, type TestGateway } from '../support/gateway.js';
 import { apiClient } from '../support/http.js';
+import { usePostgres } from '../support/postgres.js';
 import { startGatewayProcess, type GatewayProcess } from '../support/process.js';
 
 let gw: TestGateway | undefined;
@@ -57,7 +58,7 @@ async function setup() {
   const specialist = await g.user('specialist', 'Dr. Shepherd');
   const admin = await g.user('admin', 'Ada Admin');
   const outsider = await g.user('doctor', 'Dr. Other');
-  const consult = g.consult(host, [specialist]);
+  const consult = await g.consult(host, [specialist]);
   const api = apiClient(g.url);
   return { g, host, specialist, admin, outsider, consult, api };
 }
@@ -66,10 +67,15 @@ describe('the consult record', () => {
   it('records participants, their times, the media and lobby timeline, quality and chat as they happen', async () => {
     const { g, host, specialist, admin, outsider, consult, api } = await setup();
     gw = g;
-    const doctor = await joinAsHost(g, consult.id, g.grant(consult.id, host));
+    const doctor = await joinAsHost(g, consult.id, await g.grant(consult.id, host));
     clients.push(doctor.client);
     const { mic } = await publish(doctor.client);
-    const spec = await joinAdmitted(g, consult.id, g.grant(consult.id, specialist), doctor.client);
+    const spec = await joinAdmitted(
+      g,
+      consult.id,
+      await g.grant(consult.id, specialist),
+      doctor.client,
+    );
     clients.push(spec.client);
     await spec.client.call('createTransport', { direction: 'recv' });
     await doctor.client.call('pauseProducer', { producerId: mic });
@@ -187,9 +193,14 @@ describe('the consult record', () => {
   it('exports a FHIR R4 Bundle whose resources are complete and whose references resolve', async () => {
     const { g, host, specialist, consult, api } = await setup();
     gw = g;
-    const doctor = await joinAsHost(g, consult.id, g.grant(consult.id, host));
+    const doctor = await joinAsHost(g, consult.id, await g.grant(consult.id, host));
     clients.push(doctor.client);
-    const spec = await joinAdmitted(g, consult.id, g.grant(consult.id, specialist), doctor.client);
+    const spec = await joinAdmitted(
+      g,
+      consult.id,
+      await g.grant(consult.id, specialist),
+      doctor.client,
+    );
     clients.push(spec.client);
     await doctor.client.call('chatMessage', { text: 'Hello' });
     await spec.client.call('chatMessage', { text: 'Hi, reviewing the echo now' });
@@ -286,7 +297,7 @@ describe('a gateway killed mid-consult', () => {
       SCRYPT_COST: '1024',
       QUALITY_SAMPLE_SECONDS: '1',
     };
-    const services = createServices(loadConfig(env), createLogger('silent'));
+    const services = await createServices(loadConfig(env), createLogger('silent'));
     const mk = (role: 'doctor' | 'specialist', name: string) =>
       services.auth.createUser(
         { role, name, email: `${role}@crash.example`, password: TEST_PASSWORD },
@@ -295,7 +306,7 @@ describe('a gateway killed mid-consult', () => {
       );
     const host: User = await mk('doctor', 'Dr. Grey');
     const specialist: User = await mk('specialist', 'Dr. Shepherd');
-    const consult = services.consults.create(
+    const consult = await services.consults.create(
       { claims: { sub: host.id, role: 'doctor', name: host.name }, ip: null },
       {
         title: 'Night consult',
@@ -307,9 +318,9 @@ describe('a gateway killed mid-consult', () => {
         guests: [],
       },
     );
-    const hostGrant = services.consults.mintOperatorGrant(consult.id, host.id).token;
-    const specGrant = services.consults.mintOperatorGrant(consult.id, specialist.id).token;
-    services.store.close();
+    const hostGrant = (await services.consults.mintOperatorGrant(consult.id, host.id)).token;
+    const specGrant = (await services.consults.mintOperatorGrant(consult.id, specialist.id)).token;
+    await services.store.close();
 
     const first = await startGatewayProcess(env);
     procs.push(first);
@@ -404,7 +415,12 @@ describe('the audit log', () => {
       (await api.post(`/consults/${consult.id}/join`, {}, hostToken)).body.token,
     );
     clients.push(doctor.client);
-    const spec = await joinAdmitted(g, consult.id, g.grant(consult.id, specialist), doctor.client);
+    const spec = await joinAdmitted(
+      g,
+      consult.id,
+      await g.grant(consult.id, specialist),
+      doctor.client,
+    );
     clients.push(spec.client);
     const guest = await connectClient(g.url, redeemed.body.token);
     clients.push(guest);
@@ -462,13 +478,16 @@ describe('the audit log', () => {
       const res = await api.request(method, '/audit', { token: adminToken, body: {} });
       expect(res.status, method).toBe(404);
     }
-    // Even below the API, the database refuses changes to audit rows.
-    const db = new Database(path.join(g.dataDir, 'gateway.db'));
-    try {
-      expect(() => db.prepare("UPDATE audit_log SET action = 'x'").run()).toThrow(/append-only/);
-      expect(() => db.prepare('DELETE FROM audit_log').run()).toThrow(/append-only/);
-    } finally {
-      db.close();
+    // Even below the API, the database refuses changes to audit rows (PostgreSQL's trigger:
+    // test/integration/store.test.ts).
+    if (!usePostgres) {
+      const db = new Database(path.join(g.dataDir, 'gateway.db'));
+      try {
+        expect(() => db.prepare("UPDATE audit_log SET action = 'x'").run()).toThrow(/append-only/);
+        expect(() => db.prepare('DELETE FROM audit_log').run()).toThrow(/append-only/);
+      } finally {
+        db.close();
+      }
     }
   });
 });
@@ -480,19 +499,19 @@ describe('retention', () => {
     const host = await g.user('doctor', 'Dr. Old');
     const admin = await g.user('admin', 'Ada');
     const day = 24 * 3600_000;
-    const old = g.consult(host, [], {
+    const old = await g.consult(host, [], {
       status: 'ended',
       scheduledStart: Date.now() - 40 * day,
       scheduledEnd: Date.now() - 40 * day + 3600_000,
       startedAt: Date.now() - 40 * day,
       endedAt: Date.now() - 40 * day + 1800_000,
     });
-    const recent = g.consult(host, [], {
+    const recent = await g.consult(host, [], {
       status: 'ended',
       startedAt: Date.now() - day,
       endedAt: Date.now() - day,
     });
-    g.store.records.appendChat({
+    await g.store.records.appendChat({
       id: 'm1',
       consultId: old.id,
       at: old.startedAt!,
@@ -501,7 +520,7 @@ describe('retention', () => {
       senderRole: 'doctor',
       text: 'old',
     });
-    expect(g.records.purgeExpired()).toEqual([old.id]);
+    expect(await g.records.purgeExpired()).toEqual([old.id]);
     const api = apiClient(g.url);
     const token = await api.login(host.email, TEST_PASSWORD);
     expect((await api.get(`/consults/${old.id}/record`, token)).status).toBe(404);

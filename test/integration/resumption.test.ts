@@ -18,10 +18,10 @@ async function consultWithTwo(graceSeconds: string) {
   gw = await startTestGateway({ RECONNECT_GRACE_SECONDS: graceSeconds });
   const host = await gw.user('doctor', 'Dr. Grey');
   const specialist = await gw.user('specialist', 'Dr. Shepherd');
-  const consult = gw.consult(host, [specialist]);
-  const doctor = await joinAsHost(gw, consult.id, gw.grant(consult.id, host));
+  const consult = await gw.consult(host, [specialist]);
+  const doctor = await joinAsHost(gw, consult.id, await gw.grant(consult.id, host));
   clients.push(doctor.client);
-  const specToken = gw.grant(consult.id, specialist);
+  const specToken = await gw.grant(consult.id, specialist);
   const spec = await joinAdmitted(gw, consult.id, specToken, doctor.client);
   clients.push(spec.client);
   const send = await spec.client.call<TransportResponse>('createTransport', { direction: 'send' });

@@ -15,7 +15,7 @@ async function setup(env: Record<string, string> = {}) {
   const g = await startTestGateway(env);
   const host = await g.user('doctor', 'Dr. Grey');
   const specialist = await g.user('specialist', 'Dr. Shepherd');
-  CONSULT = g.consult(host, [specialist]).id;
+  CONSULT = (await g.consult(host, [specialist])).id;
   return { g, host, specialist };
 }
 
@@ -26,13 +26,13 @@ afterEach(async () => {
 });
 
 async function hostJoins(g: TestGateway, host: User) {
-  const joined = await joinAsHost(g, CONSULT, g.grant(CONSULT, host));
+  const joined = await joinAsHost(g, CONSULT, await g.grant(CONSULT, host));
   clients.push(joined.client);
   return joined;
 }
 
 async function specialistJoins(g: TestGateway, specialist: User, hostClient: TestClient) {
-  const joined = await joinAdmitted(g, CONSULT, g.grant(CONSULT, specialist), hostClient);
+  const joined = await joinAdmitted(g, CONSULT, await g.grant(CONSULT, specialist), hostClient);
   clients.push(joined.client);
   return joined;
 }
@@ -109,7 +109,7 @@ describe('malformed payloads', () => {
   it('requests with valid shape but unknown ids get not_found; requests before join get not_joined', async () => {
     const { g, host } = await setup();
     gw = g;
-    const fresh = await connectClient(gw.url, gw.grant(CONSULT, host));
+    const fresh = await connectClient(gw.url, await gw.grant(CONSULT, host));
     clients.push(fresh);
     expect(await fresh.request('createTransport', { direction: 'send' })).toMatchObject({
       ok: false,

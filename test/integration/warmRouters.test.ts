@@ -32,20 +32,20 @@ describe('routers of emptied consults', () => {
   it('are kept warm and taken by the next join of the same consult only', async () => {
     gw = await startTestGateway({ ROUTER_WARM_SECONDS: '60' });
     const host = await gw.user('doctor');
-    const a = gw.consult(host);
-    const b = gw.consult(host);
+    const a = await gw.consult(host);
+    const b = await gw.consult(host);
 
-    const first = await joinAndLeave(gw, a.id, gw.grant(a.id, host));
+    const first = await joinAndLeave(gw, a.id, await gw.grant(a.id, host));
     expect(first.closed).toBe(false);
     expect(gw.rooms.warmRouters).toBe(1);
 
     // Another consult creates its own router.
-    const other = await joinAndLeave(gw, b.id, gw.grant(b.id, host));
+    const other = await joinAndLeave(gw, b.id, await gw.grant(b.id, host));
     expect(other.id).not.toBe(first.id);
     expect(gw.rooms.warmRouters).toBe(2);
 
     // The same consult gets its warm router back, with working media.
-    const { client } = await joinAsHost(gw, a.id, gw.grant(a.id, host));
+    const { client } = await joinAsHost(gw, a.id, await gw.grant(a.id, host));
     clients.push(client);
     expect(gw.rooms.rooms.get(a.id)!.router).toBe(first);
     expect(gw.rooms.warmRouters).toBe(1);
@@ -63,8 +63,8 @@ describe('routers of emptied consults', () => {
   it('are closed at once with ROUTER_WARM_SECONDS=0', async () => {
     gw = await startTestGateway({ ROUTER_WARM_SECONDS: '0' });
     const host = await gw.user('doctor');
-    const a = gw.consult(host);
-    const first = await joinAndLeave(gw, a.id, gw.grant(a.id, host));
+    const a = await gw.consult(host);
+    const first = await joinAndLeave(gw, a.id, await gw.grant(a.id, host));
     expect(first.closed).toBe(true);
     expect(gw.rooms.warmRouters).toBe(0);
   });
@@ -72,8 +72,8 @@ describe('routers of emptied consults', () => {
   it('are closed when their time is up', async () => {
     gw = await startTestGateway({ ROUTER_WARM_SECONDS: '1' });
     const host = await gw.user('doctor');
-    const a = gw.consult(host);
-    const first = await joinAndLeave(gw, a.id, gw.grant(a.id, host));
+    const a = await gw.consult(host);
+    const first = await joinAndLeave(gw, a.id, await gw.grant(a.id, host));
     expect(first.closed).toBe(false);
     await expect.poll(() => first.closed, { timeout: 5000 }).toBe(true);
     expect(gw.rooms.warmRouters).toBe(0);

@@ -7,6 +7,7 @@ import type { Consult, User, UserRole } from '../../src/store/repositories.js';
 import { loadConfig } from '../../src/config.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/logger.js';
+import { createTestDatabase, usePostgres, type TestDatabase } from './postgres.js';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef';
 
@@ -17,9 +18,9 @@ export interface TestGateway extends Gateway {
   /** Creates an account (password: TEST_PASSWORD). */
   user(role: UserRole, name?: string): Promise<User>;
   /** Creates a consult whose lobby is open now, hosted by `host` with `specialists` invited. */
-  consult(host: User, specialists?: User[], fields?: Partial<Consult>): Consult;
+  consult(host: User, specialists?: User[], fields?: Partial<Consult>): Promise<Consult>;
   /** A join grant for a participant of a consult, as `npm run token` mints it. */
-  grant(consultId: string, user: User): string;
+  grant(consultId: string, user: User): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -27,8 +28,14 @@ export const TEST_PASSWORD = 'correct horse battery staple';
 let seq = 0;
 
 /** Each test file gets its own RTC ports; a clash (parallel files) retries on another base. */
+/**
+ * The store is SQLite in the temp dir, or with TEST_DATABASE=postgres a throw-away PostgreSQL
+ * database (dropped at stop), unless `env` names its own DATABASE_URL.
+ */
 export async function startTestGateway(env: Record<string, string> = {}): Promise<TestGateway> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-test-'));
+  const database: TestDatabase | undefined =
+    usePostgres && env.DATABASE_URL === undefined ? await createTestDatabase() : undefined;
   let lastError: unknown;
   for (let attempt = 0; attempt < 8; attempt++) {
     const portBase = 20000 + Math.floor(Math.random() * 20000);
@@ -43,6 +50,7 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
       DEMO_CONSULT_ID: '',
       SCRYPT_COST: '1024',
       RECONNECT_GRACE_SECONDS: '1',
+      ...(database ? { DATABASE_URL: database.url } : {}),
       ...env,
     });
     try {
@@ -67,10 +75,10 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
             null,
             null,
           ),
-        consult: (host: User, specialists: User[] = [], fields: Partial<Consult> = {}) => {
+        consult: async (host: User, specialists: User[] = [], fields: Partial<Consult> = {}) => {
           const now = Date.now();
           const id = fields.id ?? `consult-${++seq}-${now}`;
-          gateway.store.consults.insert({
+          await gateway.store.consults.insert({
             id,
             title: 'Test consult',
             patientRef: 'P-TEST',
@@ -88,12 +96,13 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
             endReason: null,
             ...fields,
           });
-          return gateway.consults.find(id)!;
+          return (await gateway.consults.find(id))!;
         },
-        grant: (consultId: string, user: User) =>
-          gateway.consults.mintOperatorGrant(consultId, user.id).token,
+        grant: async (consultId: string, user: User) =>
+          (await gateway.consults.mintOperatorGrant(consultId, user.id)).token,
         stop: async () => {
           await gateway.close();
+          await database?.drop();
           fs.rmSync(dataDir, { recursive: true, force: true });
         },
       });
@@ -102,5 +111,6 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
       if (!/cannot listen/.test(String((err as Error).message))) break;
     }
   }
+  await database?.drop();
   throw lastError;
 }

@@ -87,11 +87,11 @@ export async function startRelayedConsult(options: RelayedConsultOptions): Promi
     });
     const doctor = await gw.user('doctor', options.names.doctor);
     const specialist = await gw.user('specialist', options.names.specialist);
-    const consult = gw.consult(doctor, [specialist]);
+    const consult = await gw.consult(doctor, [specialist]);
     const open = async (user: User, args: readonly string[] = []) => {
       const { page } = await openPage(browsers, user.name, args);
       if (options.initScript) await page.addInitScript({ content: options.initScript });
-      await page.goto(`${gw.url}/?token=${gw.grant(consult.id, user)}`);
+      await page.goto(`${gw.url}/?token=${await gw.grant(consult.id, user)}`);
       return page;
     };
     const doctorPage = await within(

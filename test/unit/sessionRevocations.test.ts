@@ -11,8 +11,8 @@ let store: Store;
 let clock: number;
 const now = () => clock;
 
-function addUser(id: string, disabled = false) {
-  store.users.create({
+async function addUser(id: string, disabled = false) {
+  await store.users.create({
     id,
     email: `${id}@test.local`,
     name: id,
@@ -40,70 +40,70 @@ const join = (sub: string, extra: Partial<JoinClaims> = {}): JoinClaims => ({
   ...extra,
 });
 
-beforeEach(() => {
+beforeEach(async () => {
   store = createSqliteStore(':memory:');
   clock = 1_000_000;
-  addUser('u1');
+  await addUser('u1');
 });
 
 describe('SessionRevocations', () => {
-  it('refuses tokens behind the user version; a bump from another process counts after the cache TTL', () => {
+  it('refuses tokens behind the user version; a bump from another process counts after the cache TTL', async () => {
     const s = new SessionRevocations(store, { familyMemoryMs: 60_000, cacheTtlMs: 5_000 }, now);
-    expect(() => s.assertAccess(access('u1'))).not.toThrow();
-    store.users.bumpTokenVersion('u1', clock);
+    await expect(s.assertAccess(access('u1'))).resolves.toBeUndefined();
+    await store.users.bumpTokenVersion('u1', clock);
     // Cached: another process's bump is seen only when the entry is read again.
     clock += 4_999;
-    expect(() => s.assertAccess(access('u1', 0))).not.toThrow();
+    await expect(s.assertAccess(access('u1', 0))).resolves.toBeUndefined();
     clock += 1;
-    expect(() => s.assertAccess(access('u1', 0))).toThrow(/ended/);
-    expect(() => s.assertAccess(access('u1', 1))).not.toThrow();
-    expect(() => s.assertJoin(join('u1'))).toThrow(/revoked/);
-    expect(() => s.assertJoin(join('u1', { tv: 1 }))).not.toThrow();
+    await expect(s.assertAccess(access('u1', 0))).rejects.toThrow(/ended/);
+    await expect(s.assertAccess(access('u1', 1))).resolves.toBeUndefined();
+    await expect(s.assertJoin(join('u1'))).rejects.toThrow(/revoked/);
+    await expect(s.assertJoin(join('u1', { tv: 1 }))).resolves.toBeUndefined();
   });
 
-  it('userRevoked drops the cached version at once and tells listeners', () => {
+  it('userRevoked drops the cached version at once and tells listeners', async () => {
     const s = new SessionRevocations(store, { familyMemoryMs: 60_000 }, now);
     const heard: Revocation[] = [];
     s.on('sessionsRevoked', (r) => heard.push(r));
-    s.assertAccess(access('u1', 0));
-    store.users.bumpTokenVersion('u1', clock);
+    await s.assertAccess(access('u1', 0));
+    await store.users.bumpTokenVersion('u1', clock);
     s.userRevoked('u1', 'disabled');
-    expect(() => s.assertAccess(access('u1', 0))).toThrow();
+    await expect(s.assertAccess(access('u1', 0))).rejects.toThrow();
     expect(heard).toEqual([{ userId: 'u1', reason: 'disabled' }]);
   });
 
-  it('refuses a revoked family until its tokens would have expired, and only that family', () => {
+  it('refuses a revoked family until its tokens would have expired, and only that family', async () => {
     const s = new SessionRevocations(store, { familyMemoryMs: 60_000 }, now);
     s.familyRevoked('u1', 'fam-a', 'logout');
-    expect(() => s.assertAccess(access('u1', 0, 'fam-a'))).toThrow(/ended/);
-    expect(() => s.assertJoin(join('u1', { sid: 'fam-a' }))).toThrow(/revoked/);
-    expect(() => s.assertAccess(access('u1', 0, 'fam-b'))).not.toThrow();
+    await expect(s.assertAccess(access('u1', 0, 'fam-a'))).rejects.toThrow(/ended/);
+    await expect(s.assertJoin(join('u1', { sid: 'fam-a' }))).rejects.toThrow(/revoked/);
+    await expect(s.assertAccess(access('u1', 0, 'fam-b'))).resolves.toBeUndefined();
     clock += 60_000;
-    expect(() => s.assertAccess(access('u1', 0, 'fam-a'))).not.toThrow();
+    await expect(s.assertAccess(access('u1', 0, 'fam-a'))).resolves.toBeUndefined();
   });
 
-  it('leaves guests and unknown subjects to their own checks, and refuses disabled accounts', () => {
-    addUser('off', true);
+  it('leaves guests and unknown subjects to their own checks, and refuses disabled accounts', async () => {
+    await addUser('off', true);
     const s = new SessionRevocations(store, { familyMemoryMs: 60_000 }, now);
-    store.users.bumpTokenVersion('u1', clock);
-    expect(() => s.assertJoin(join('u1', { inviteId: 'i1' }))).not.toThrow();
-    expect(() => s.assertJoin(join('nobody'))).not.toThrow();
-    expect(() => s.assertAccess(access('nobody'))).toThrow(/disabled/);
-    expect(() => s.assertAccess(access('off'))).toThrow(/disabled/);
+    await store.users.bumpTokenVersion('u1', clock);
+    await expect(s.assertJoin(join('u1', { inviteId: 'i1' }))).resolves.toBeUndefined();
+    await expect(s.assertJoin(join('nobody'))).resolves.toBeUndefined();
+    await expect(s.assertAccess(access('nobody'))).rejects.toThrow(/disabled/);
+    await expect(s.assertAccess(access('off'))).rejects.toThrow(/disabled/);
   });
 
-  it('keeps at most cacheSize users and still answers for the ones it dropped', () => {
-    for (const id of ['u2', 'u3', 'u4']) addUser(id);
+  it('keeps at most cacheSize users and still answers for the ones it dropped', async () => {
+    for (const id of ['u2', 'u3', 'u4']) await addUser(id);
     const s = new SessionRevocations(store, { familyMemoryMs: 60_000, cacheSize: 2 }, now);
-    for (const id of ['u1', 'u2', 'u3', 'u4']) s.assertAccess(access(id));
-    store.users.bumpTokenVersion('u1', clock);
+    for (const id of ['u1', 'u2', 'u3', 'u4']) await s.assertAccess(access(id));
+    await store.users.bumpTokenVersion('u1', clock);
     // u1 was dropped from the cache, so the bump is read at once.
-    expect(() => s.assertAccess(access('u1', 0))).toThrow();
+    await expect(s.assertAccess(access('u1', 0))).rejects.toThrow();
   });
 });
 
 describe('migration 5', () => {
-  it('starts accounts disabled before it at version 1, so their tokens without tv stay refused', () => {
+  it('starts accounts disabled before it at version 1, so their tokens without tv stay refused', async () => {
     const db = openDatabase(
       ':memory:',
       migrations.filter((m) => m.version < 5),

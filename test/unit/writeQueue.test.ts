@@ -17,6 +17,7 @@ describe('WriteQueue', () => {
         written.push('b');
       });
       queue.write('c', () => written.push('c'));
+      await vi.advanceTimersByTimeAsync(0);
       expect(written).toEqual(['a']);
       expect(queue.pending).toBe(2);
       expect(errors).toHaveBeenCalledTimes(1);
@@ -29,11 +30,11 @@ describe('WriteQueue', () => {
     }
   });
 
-  it('flush() reports what still cannot be written', () => {
+  it('flush() reports what still cannot be written', async () => {
     const queue = new WriteQueue(createLogger('silent'));
     queue.write('stuck', () => {
       throw new Error('disk full');
     });
-    expect(queue.flush()).toBe(1);
+    expect(await queue.flush()).toBe(1);
   });
 });

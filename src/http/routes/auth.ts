@@ -36,8 +36,8 @@ export function authRoutes(api: Api, auth: AuthService): void {
       auth: 'public',
       body: refreshBody,
     },
-    ({ body, ip }) => {
-      auth.logout(body.refreshToken, ip);
+    async ({ body, ip }) => {
+      await auth.logout(body.refreshToken, ip);
       return undefined;
     },
   );

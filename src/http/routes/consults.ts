@@ -25,14 +25,16 @@ const ms = (iso: string | undefined) => (iso === undefined ? undefined : Date.pa
 export function consultRoutes(
   api: Api,
   consults: ConsultService,
-  nameOf: (userId: string) => string,
+  /** Resolves user ids to display names (unknown ids show as the id). */
+  namesOf: (userIds: string[]) => Promise<(userId: string) => string>,
   publicUrl: () => string,
   /** How many wait in a consult's waiting room (for the host's dashboard badge). */
   waitingCount: (consultId: string) => number | Promise<number> = () => 0,
   /** E-mails the invite links made at scheduling (when SMTP_URL is set). */
   mailer?: InviteMailer,
 ): void {
-  const dto = (c: Parameters<typeof toConsultDto>[0]) => toConsultDto(c, nameOf);
+  const dto = async (c: Parameters<typeof toConsultDto>[0]) =>
+    toConsultDto(c, await namesOf([c.hostId, ...c.specialistIds]));
   api.route(
     {
       method: 'post',
@@ -77,7 +79,7 @@ export function consultRoutes(
           };
         }),
       );
-      return { ...dto(consult), invites: links };
+      return { ...(await dto(consult)), invites: links };
     },
   );
   api.route(
@@ -91,12 +93,12 @@ export function consultRoutes(
       response: pageOf(consultDto),
     },
     async ({ query, user }) => {
-      const page = consults.list(user, { ...query, from: ms(query.from), to: ms(query.to) });
+      const page = await consults.list(user, { ...query, from: ms(query.from), to: ms(query.to) });
       const manages = (c: { hostId: string }) => user.role === 'admin' || c.hostId === user.sub;
       const items = await Promise.all(
         page.items.map(async (c) =>
           manages(c) && (c.status === 'open' || c.status === 'live')
-            ? { ...dto(c), waiting: await waitingCount(c.id) }
+            ? { ...(await dto(c)), waiting: await waitingCount(c.id) }
             : dto(c),
         ),
       );
@@ -118,7 +120,7 @@ export function consultRoutes(
       params: idParams,
       response: consultDto,
     },
-    ({ params, user }) => dto(consults.get(user, params.id)),
+    async ({ params, user }) => await dto(await consults.get(user, params.id)),
   );
   api.route(
     {
@@ -131,9 +133,9 @@ export function consultRoutes(
       body: updateConsultBody,
       response: consultDto,
     },
-    ({ params, body, user, ip }) =>
-      dto(
-        consults.update({ claims: user, ip }, params.id, {
+    async ({ params, body, user, ip }) =>
+      await dto(
+        await consults.update({ claims: user, ip }, params.id, {
           ...body,
           scheduledStart: ms(body.scheduledStart),
           scheduledEnd: ms(body.scheduledEnd),
@@ -150,7 +152,8 @@ export function consultRoutes(
       params: idParams,
       response: consultDto,
     },
-    ({ params, user, ip }) => dto(consults.cancel({ claims: user, ip }, params.id)),
+    async ({ params, user, ip }) =>
+      await dto(await consults.cancel({ claims: user, ip }, params.id)),
   );
   api.route(
     {
@@ -162,7 +165,8 @@ export function consultRoutes(
       params: idParams,
       response: consultDto,
     },
-    ({ params, user, ip }) => dto(consults.endAsHost({ claims: user, ip }, params.id)),
+    async ({ params, user, ip }) =>
+      await dto(await consults.endAsHost({ claims: user, ip }, params.id)),
   );
   api.route(
     {
@@ -188,8 +192,8 @@ export function consultRoutes(
       response: z.object({ invite: inviteDto, url: z.string(), token: z.string() }),
       status: 201,
     },
-    ({ params, body, user, ip }) => {
-      const { invite, token } = consults.createInvite({ claims: user, ip }, params.id, body);
+    async ({ params, body, user, ip }) => {
+      const { invite, token } = await consults.createInvite({ claims: user, ip }, params.id, body);
       return { invite: toInviteDto(invite), token, url: `${publicUrl()}/?invite=${token}` };
     },
   );
@@ -203,7 +207,9 @@ export function consultRoutes(
       params: idParams,
       response: z.object({ items: z.array(inviteDto) }),
     },
-    ({ params, user }) => ({ items: consults.listInvites(user, params.id).map(toInviteDto) }),
+    async ({ params, user }) => ({
+      items: (await consults.listInvites(user, params.id)).map(toInviteDto),
+    }),
   );
   api.route(
     {
@@ -215,8 +221,8 @@ export function consultRoutes(
       params: inviteParams,
       response: inviteDto,
     },
-    ({ params, user, ip }) =>
-      toInviteDto(consults.revokeInvite({ claims: user, ip }, params.id, params.inviteId)),
+    async ({ params, user, ip }) =>
+      toInviteDto(await consults.revokeInvite({ claims: user, ip }, params.id, params.inviteId)),
   );
   api.route(
     {

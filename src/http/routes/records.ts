@@ -35,13 +35,14 @@ export function recordRoutes(
       params: idParams,
       response: z.looseObject({ resourceType: z.literal('Bundle') }),
     },
-    ({ params, user, ip, res }) => {
-      const record = records.get(user, params.id, ip, 'record.export');
-      const consult = store.consults.findById(params.id)!;
-      const invited = [consult.hostId, ...consult.specialistIds].flatMap((id) => {
-        const u = store.users.findById(id);
-        return u ? [{ participantId: u.id, displayName: u.name }] : [];
-      });
+    async ({ params, user, ip, res }) => {
+      const record = await records.get(user, params.id, ip, 'record.export');
+      const consult = (await store.consults.findById(params.id))!;
+      const invited: { participantId: string; displayName: string }[] = [];
+      for (const id of [consult.hostId, ...consult.specialistIds]) {
+        const u = await store.users.findById(id);
+        if (u) invited.push({ participantId: u.id, displayName: u.name });
+      }
       res.type('application/fhir+json');
       return toFhirBundle(record, invited);
     },
@@ -57,8 +58,8 @@ export function recordRoutes(
       body: notesBody,
       response: z.object({ notes: z.string(), outcome: z.string(), updatedAt: z.string() }),
     },
-    ({ params, body, user, ip }) => {
-      const saved = records.saveNotes(user, params.id, ip, body);
+    async ({ params, body, user, ip }) => {
+      const saved = await records.saveNotes(user, params.id, ip, body);
       return {
         notes: saved.notes,
         outcome: saved.outcome,
@@ -81,8 +82,8 @@ export function recordRoutes(
         offset: z.number(),
       }),
     },
-    ({ query }) => {
-      const page = audit.search({
+    async ({ query }) => {
+      const page = await audit.search({
         action: query.action,
         actorId: query.actor,
         objectId: query.object,

@@ -28,9 +28,9 @@ export function userRoutes(api: Api, auth: AuthService, store: Store): void {
       query: usersQuery,
       response: pageOf(z.union([userDto, colleagueDto])),
     },
-    ({ query, user }) => {
+    async ({ query, user }) => {
       const admin = user.role === 'admin';
-      const page = store.users.list(
+      const page = await store.users.list(
         admin ? query : { ...query, roles: ['doctor', 'specialist'], enabledOnly: true },
       );
       return {
@@ -66,11 +66,12 @@ export function userRoutes(api: Api, auth: AuthService, store: Store): void {
       body: updateUserBody,
       response: userDto,
     },
-    ({ params, body, user, ip }) => {
+    async ({ params, body, user, ip }) => {
       const actor = { id: user.sub, label: user.name };
-      let changed = body.role === undefined ? null : auth.setRole(params.id, body.role, actor, ip);
+      let changed =
+        body.role === undefined ? null : await auth.setRole(params.id, body.role, actor, ip);
       if (body.disabled !== undefined)
-        changed = auth.setDisabled(params.id, body.disabled, actor, ip);
+        changed = await auth.setDisabled(params.id, body.disabled, actor, ip);
       return toUserDto(changed!);
     },
   );

@@ -103,20 +103,20 @@ export async function runFuzz(gw: TestGateway, opts: FuzzOptions): Promise<FuzzR
   const participantUser = await gw.user('specialist', 'Fuzz Participant');
   const lobbyUser = await gw.user('specialist', 'Fuzz Waiting');
   const otherHostUser = await gw.user('doctor', 'Other Host');
-  const consult = gw.consult(hostUser, [participantUser, lobbyUser]);
-  const other = gw.consult(otherHostUser);
+  const consult = await gw.consult(hostUser, [participantUser, lobbyUser]);
+  const other = await gw.consult(otherHostUser);
 
-  const host = await joinAsHost(gw, consult.id, gw.grant(consult.id, hostUser));
-  const otherHost = await joinAsHost(gw, other.id, gw.grant(other.id, otherHostUser));
+  const host = await joinAsHost(gw, consult.id, await gw.grant(consult.id, hostUser));
+  const otherHost = await joinAsHost(gw, other.id, await gw.grant(other.id, otherHostUser));
   sockets.push(host.client, otherHost.client);
   const participant = await joinAdmitted(
     gw,
     consult.id,
-    gw.grant(consult.id, participantUser),
+    await gw.grant(consult.id, participantUser),
     host.client,
   );
   sockets.push(participant.client);
-  const lobbyClient = await connectClient(gw.url, gw.grant(consult.id, lobbyUser));
+  const lobbyClient = await connectClient(gw.url, await gw.grant(consult.id, lobbyUser));
   sockets.push(lobbyClient);
   const waiting = await lobbyClient.call<{ peerId: string }>('join', { consultId: consult.id });
 
@@ -349,8 +349,8 @@ export async function runFuzz(gw: TestGateway, opts: FuzzOptions): Promise<FuzzR
   // A newcomer is served as usual.
   try {
     const freshHost = await gw.user('doctor', 'Fresh Host');
-    const fresh = gw.consult(freshHost);
-    const newcomer = await joinAsHost(gw, fresh.id, gw.grant(fresh.id, freshHost));
+    const fresh = await gw.consult(freshHost);
+    const newcomer = await joinAsHost(gw, fresh.id, await gw.grant(fresh.id, freshHost));
     sockets.push(newcomer.client);
     await newcomer.client.call('createTransport', { direction: 'send' });
     const health = await fetch(`${gw.url}/healthz`);

@@ -121,26 +121,26 @@ export function fakeDeps(
   const calls = { markLive: 0, end: [] as string[], audit: [] as string[] };
   const deps: SessionDeps = {
     consults: {
-      find: () => consult as never,
-      vouchedName: (c: JoinClaims) => c.name,
-      markLive: () => {
+      find: async () => consult as never,
+      vouchedName: async (c: JoinClaims) => c.name,
+      markLive: async () => {
         calls.markLive++;
         consult.status = 'live';
         return consult as never;
       },
-      end: (_id: string, reason: string) => {
+      end: async (_id: string, reason: string) => {
         if (consult.status === 'ended') return undefined;
         consult.status = 'ended';
         calls.end.push(reason);
         return consult as never;
       },
-      authorizeJoin: () => consult as never,
-      lastParticipantLeft: () => undefined,
+      authorizeJoin: async () => consult as never,
+      lastParticipantLeft: async () => undefined,
     },
     lobby: new Lobby(opts.denyCooldownMs ?? 0),
     rooms: { getOrCreate: async () => room as unknown as Room, rooms },
     audit: {
-      record: (e) => {
+      record: async (e) => {
         calls.audit.push(e.action);
         return e as never;
       },

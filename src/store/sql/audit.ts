@@ -1,5 +1,5 @@
-import type { Db } from '../database.js';
 import type { AuditEntry, AuditFilter, AuditRepository, Page } from '../repositories.js';
+import type { Sql } from './executor.js';
 
 interface Row {
   id: string;
@@ -14,16 +14,14 @@ interface Row {
   details: string | null;
 }
 
-export class SqliteAuditRepository implements AuditRepository {
-  constructor(private readonly db: Db) {}
+export class SqlAuditRepository implements AuditRepository {
+  constructor(private readonly db: Sql) {}
 
-  append(e: AuditEntry): void {
-    this.db
-      .prepare(
-        `INSERT INTO audit_log (id, at, action, actor_id, actor_label, source_ip, object_type, object_id, outcome, details)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
+  async append(e: AuditEntry): Promise<void> {
+    await this.db.run(
+      `INSERT INTO audit_log (id, at, action, actor_id, actor_label, source_ip, object_type, object_id, outcome, details)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
         e.id,
         e.at,
         e.action,
@@ -34,10 +32,11 @@ export class SqliteAuditRepository implements AuditRepository {
         e.objectId,
         e.outcome,
         e.details ? JSON.stringify(e.details) : null,
-      );
+      ],
+    );
   }
 
-  search(f: AuditFilter): Page<AuditEntry> {
+  async search(f: AuditFilter): Promise<Page<AuditEntry>> {
     const where: string[] = [];
     const args: (string | number)[] = [];
     if (f.action) {
@@ -55,12 +54,14 @@ export class SqliteAuditRepository implements AuditRepository {
     if (f.from !== undefined) add('at >= ?', f.from);
     if (f.to !== undefined) add('at <= ?', f.to);
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const rows = this.db
-      .prepare(`SELECT * FROM audit_log ${clause} ORDER BY seq DESC LIMIT ? OFFSET ?`)
-      .all(...args, f.limit, f.offset) as Row[];
-    const { n } = this.db.prepare(`SELECT COUNT(*) AS n FROM audit_log ${clause}`).get(...args) as {
-      n: number;
-    };
+    const rows = await this.db.all<Row>(
+      `SELECT * FROM audit_log ${clause} ORDER BY seq DESC LIMIT ? OFFSET ?`,
+      [...args, f.limit, f.offset],
+    );
+    const { n } = (await this.db.get<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM audit_log ${clause}`,
+      args,
+    ))!;
     return {
       total: n,
       items: rows.map((r) => ({
