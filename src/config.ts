@@ -91,14 +91,6 @@ export const configSchema = z
         .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
         .optional(),
     ),
-    /** This gateway node's name (records which node hosts each live consult); default the hostname. */
-    NODE_ID: z.preprocess(
-      emptyToUndefined,
-      z
-        .string()
-        .regex(/^[\w.:-]{1,100}$/, 'letters, digits, . _ : - (at most 100)')
-        .optional(),
-    ),
     /** Lifetime of API access tokens, seconds. */
     ACCESS_TOKEN_TTL_SECONDS: intIn(60, 24 * 3600, 15 * 60),
     /** Lifetime of refresh tokens, seconds. */
@@ -387,7 +379,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ? path.resolve(c.DATABASE_PATH)
       : path.join(dataDir, 'gateway.db'),
     ...(c.DATABASE_URL ? { databaseUrl: c.DATABASE_URL } : {}),
-    nodeId: c.NODE_ID ?? os.hostname(),
+    // NODE_ID is read with the cluster settings (one setting, one check): it names this node
+    // in the cluster and in the store's record of which node hosts each live consult.
+    nodeId: cluster.nodeId,
     auth: {
       accessTtlSeconds: c.ACCESS_TOKEN_TTL_SECONDS,
       refreshTtlSeconds: c.REFRESH_TOKEN_TTL_SECONDS,

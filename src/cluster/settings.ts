@@ -80,11 +80,12 @@ export interface RtcAddresses {
 export function parseClusterSettings(
   env: NodeJS.ProcessEnv,
   rtc: RtcAddresses | undefined,
-): { settings: ClusterSettings | null; problems: string[] } {
+): { settings: ClusterSettings | null; nodeId: string; problems: string[] } {
   const parsed = clusterSchema.safeParse(env);
   if (!parsed.success) {
     return {
       settings: null,
+      nodeId: '',
       problems: parsed.error.issues.map((issue) => {
         const key = String(issue.path[0] ?? '');
         const given =
@@ -98,7 +99,7 @@ export function parseClusterSettings(
   if (c.PIPE_PORT_MIN > c.PIPE_PORT_MAX) {
     problems.push(`PIPE_PORT_MIN: must not be above PIPE_PORT_MAX (${c.PIPE_PORT_MAX})`);
   }
-  if (!c.REDIS_URL || !rtc) return { settings: null, problems };
+  if (!c.REDIS_URL || !rtc) return { settings: null, nodeId: c.NODE_ID, problems };
   const listenIp = c.PIPE_LISTEN_IP ?? rtc.listenIp;
   const wildcard = listenIp === '0.0.0.0' || listenIp === '::';
   const announcedIp = c.PIPE_ANNOUNCED_IP ?? (wildcard ? rtc.announcedIp : undefined);
@@ -114,6 +115,7 @@ export function parseClusterSettings(
       deadAfterMs: c.NODE_DEAD_AFTER_SECONDS * 1000,
       pipe: { listenIp, announcedIp, portMin: c.PIPE_PORT_MIN, portMax: c.PIPE_PORT_MAX },
     },
+    nodeId: c.NODE_ID,
     problems,
   };
 }
