@@ -82,7 +82,9 @@ export class ConsultSession {
 
   async #wait(conn: Connection, vouched: string, alias?: string): Promise<WaitingResponse> {
     const { claims } = conn;
-    if (!conn.waitingPeerId) {
+    // Kept here: a newer connection of the same person may take the entry over meanwhile.
+    let peerId = conn.waitingPeerId;
+    if (!peerId) {
       const wait = await this.deps.lobby.deniedFor(this.consultId, claims.sub);
       if (wait > 0) {
         const minutes = Math.ceil(wait / 60_000);
@@ -104,11 +106,12 @@ export class ConsultSession {
       // One waiting entry per identity: this connection takes it over from the earlier one.
       const previous = replaced && this.#connection(replaced.socketId);
       if (previous && previous !== conn) this.#endReplaced(previous);
-      conn.waitingPeerId = entry.peerId;
-      if (!replaced) await this.#audit(conn, 'consult.lobby_wait', { peerId: entry.peerId });
+      peerId = entry.peerId;
+      conn.waitingPeerId = peerId;
+      if (!replaced) await this.#audit(conn, 'consult.lobby_wait', { peerId });
       this.#lobbyNotifier.changed();
     }
-    return { waiting: true, peerId: conn.waitingPeerId };
+    return { waiting: true, peerId };
   }
 
   async #takeSeat(

@@ -5,6 +5,10 @@ import type { JoinClaims } from '../auth/tokens.js';
 import type { ClientToServerEvents } from '../protocol/events.js';
 import type { ServerToClientEvents } from '../protocol/serverEvents.js';
 import type { Peer } from '../sfu/Peer.js';
+import { whenIdle } from './handler.js';
+
+/** A connection being ended waits this long at most for the events it is still handling. */
+const CLOSE_AFTER_MS = 5000;
 
 export interface SocketData {
   claims: JoinClaims;
@@ -47,7 +51,9 @@ export class SocketConnection implements Connection {
   }
 
   close(): void {
-    // After the current event: the one who caused it gets its ack first.
-    setImmediate(() => this.socket.disconnect(true));
+    // After the events it is handling (at most CLOSE_AFTER_MS): whoever asked gets the answer.
+    void whenIdle(this.socket, CLOSE_AFTER_MS).then(() =>
+      setImmediate(() => this.socket.disconnect(true)),
+    );
   }
 }

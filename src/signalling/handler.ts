@@ -27,6 +27,39 @@ function limiterOf(socket: Socket): EventLimiter {
   return limiter;
 }
 
+/** Events of each socket still being handled (their acks not yet sent), and who waits for none. */
+const inFlight = new WeakMap<Socket, { count: number; idle: (() => void)[] }>();
+
+function track(socket: Socket): () => void {
+  let state = inFlight.get(socket);
+  if (!state) {
+    state = { count: 0, idle: [] };
+    inFlight.set(socket, state);
+  }
+  const s = state;
+  s.count++;
+  return () => {
+    if (--s.count > 0) return;
+    for (const resolve of s.idle.splice(0)) resolve();
+  };
+}
+
+/**
+ * Resolves once no event of the socket is being handled (or after `maxMs`), so a connection
+ * ended by someone else (a newer tab, the host) still gets the answer to what it asked first.
+ */
+export function whenIdle(socket: Socket, maxMs: number): Promise<void> {
+  const state = inFlight.get(socket);
+  if (!state || state.count === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, maxMs);
+    state.idle.push(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /** Runs `fn` for every `entry.name` event on the socket, with the payload parsed by `entry.request`. */
 export function handle<E extends EventEntry>(
   socket: Socket,
@@ -39,6 +72,7 @@ export function handle<E extends EventEntry>(
   socket.on(event, async (...args: unknown[]) => {
     const last = args[args.length - 1];
     const ack = typeof last === 'function' ? (args.pop() as (res: unknown) => void) : undefined;
+    const done = track(socket);
     try {
       const verdict = limiterOf(socket).check();
       if (verdict === 'flood') {
@@ -75,6 +109,8 @@ export function handle<E extends EventEntry>(
       } catch (ackErr) {
         logger.warn({ event, err: ackErr }, 'could not ack');
       }
+    } finally {
+      done();
     }
   });
 }
