@@ -11,7 +11,7 @@ import type { AuditLog } from '../audit/AuditLog.js';
 import type { ClusterNode } from '../cluster/ClusterNode.js';
 import type { ConsultService } from '../consults/ConsultService.js';
 import type { InviteMailer } from '../consults/InviteMailer.js';
-import type { RecordService } from '../records/RecordService.js';
+import type { RecordService } from '../clinicalRecord/RecordService.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RoomRegistry } from '../sfu/RoomRegistry.js';

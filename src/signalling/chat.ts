@@ -3,7 +3,7 @@
  * a consult may hold, and how much history a join carries (older messages are paged).
  */
 import { GatewayError } from '../errors.js';
-import type { ConsultRecorder } from '../records/ConsultRecorder.js';
+import type { ConsultRecorder } from '../clinicalRecord/ConsultRecorder.js';
 import type { ChatMessage } from '../store/repositories.js';
 import type { ChatEntry } from '../protocol/payloads.js';
 import { TokenBucket, type Clock } from './rateLimit.js';

@@ -13,7 +13,7 @@ import { AuditLog } from '../../src/audit/AuditLog.js';
 import { AuthService } from '../../src/auth/AuthService.js';
 import { ConsultService } from '../../src/consults/ConsultService.js';
 import { createLogger } from '../../src/logger.js';
-import { ConsultRecorder } from '../../src/records/ConsultRecorder.js';
+import { ConsultRecorder } from '../../src/clinicalRecord/ConsultRecorder.js';
 import { openStore } from '../../src/store/index.js';
 import type { Consult, Store, User } from '../../src/store/repositories.js';
 import { createTestDatabase, usePostgres, type TestDatabase } from '../support/postgres.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../src/logger.js';
-import { WriteQueue } from '../../src/records/WriteQueue.js';
+import { WriteQueue } from '../../src/clinicalRecord/WriteQueue.js';
 
 describe('WriteQueue', () => {
   it('reports a failed write, retries it, and keeps later writes in order behind it', async () => {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { AuditLog } from '../../audit/AuditLog.js';
-import { toFhirBundle } from '../../records/fhir.js';
-import type { RecordService } from '../../records/RecordService.js';
+import { toFhirBundle } from '../../clinicalRecord/fhir.js';
+import type { RecordService } from '../../clinicalRecord/RecordService.js';
 import type { Store } from '../../store/repositories.js';
 import type { Api } from '../route.js';
 import { auditEntryDto, auditQuery, idParams, notesBody } from '../schemas.js';
