@@ -42,7 +42,7 @@ const SECTIONS: Record<SectionName, Section> = {
   memory: memorySection,
   join: joinSection,
   crossnode: crossNodeSection,
-  workerfanout: workerFanoutSection,
+  workers: workerFanoutSection,
 };
 
 const log = (message: string) =>

@@ -14,7 +14,7 @@ export const SECTIONS = [
   'density',
   'join',
   'crossnode',
-  'workerfanout',
+  'workers',
 ] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
@@ -61,9 +61,9 @@ export interface BenchOptions {
   memory: { participants: number; consultSize: number };
   /** Packets through the one-node and the two-node path (sent once, read on both). */
   crossnode: { packets: number; rateHz: number };
-  /** One sender's receivers on `workers` workers of one node, against one worker. */
-  workerfanout: {
-    workers: number;
+  /** One sender's receivers on `count` workers of one node, against one worker. */
+  workers: {
+    count: number;
     search: LimitSearch;
     warmupMs: number;
     stepMs: number;
@@ -106,8 +106,8 @@ const PRESETS: Record<Mode, Preset> = {
     signalling: { clients: 400, concurrency: [1, 10, 50], consultSize: 4 },
     memory: { participants: 120, consultSize: 3 },
     crossnode: { packets: 1500, rateHz: 150 },
-    workerfanout: {
-      workers: 2,
+    workers: {
+      count: 2,
       search: search(50, 3200),
       warmupMs: 1000,
       stepMs: 3000,
@@ -136,8 +136,8 @@ const PRESETS: Record<Mode, Preset> = {
     signalling: { clients: 80, concurrency: [1, 20], consultSize: 4 },
     memory: { participants: 30, consultSize: 3 },
     crossnode: { packets: 300, rateHz: 200 },
-    workerfanout: {
-      workers: 2,
+    workers: {
+      count: 2,
       search: search(20, 160, 0.25),
       warmupMs: 600,
       stepMs: 1500,
@@ -160,8 +160,8 @@ const PRESETS: Record<Mode, Preset> = {
     signalling: { clients: 8, concurrency: [4], consultSize: 4 },
     memory: { participants: 6, consultSize: 3 },
     crossnode: { packets: 60, rateHz: 200 },
-    workerfanout: {
-      workers: 2,
+    workers: {
+      count: 2,
       search: search(4, 4),
       warmupMs: 400,
       stepMs: 600,
@@ -189,7 +189,7 @@ const USAGE = `usage: npm run bench -- [options]
   --memory-participants N  participants connected for the memory figures
   --latency-packets N      packets per latency path
   --crossnode-packets N    packets through the one-node and two-node paths
-  --workerfanout FROM,MAX  one-worker limit search range of the workerfanout section`;
+  --workers-search FROM,MAX  one-worker limit search range of the workers section`;
 
 function intList(flag: string, value: string | undefined): number[] {
   const list = (value ?? '').split(',').map((s) => Number(s.trim()));
@@ -289,8 +289,8 @@ export function parseOptions(argv: string[], root: string): BenchOptions {
       case '--crossnode-packets':
         opts.crossnode.packets = int(flag, next());
         break;
-      case '--workerfanout':
-        range(flag, next(), opts.workerfanout.search);
+      case '--workers-search':
+        range(flag, next(), opts.workers.search);
         break;
       case '-h':
       case '--help':

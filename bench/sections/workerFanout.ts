@@ -67,7 +67,7 @@ async function consultTarget(
 const fitting = (workers: number, m: number) => workers * m - (workers - 1);
 
 export const workerFanoutSection: Section = {
-  name: 'workerfanout',
+  name: 'workers',
   specs: [
     {
       id: 'maxN',
@@ -86,9 +86,9 @@ export const workerFanoutSection: Section = {
     },
   ],
   async run(s) {
-    const cfg = s.opts.workerfanout;
+    const cfg = s.opts.workers;
     const pool = await WorkerPool.create({
-      count: cfg.workers,
+      count: cfg.count,
       listenIp: '127.0.0.1',
       announcedIp: undefined,
       portBase: 20000 + Math.floor(Math.random() * 20000),
@@ -108,11 +108,11 @@ export const workerFanoutSection: Section = {
         await consultTarget(pool, Number.MAX_SAFE_INTEGER, monitored, sinkPort),
         cfg.search,
         cfg,
-        'workerfanout one worker',
+        'workers: one worker',
       );
       const values: Record<string, Measured> = {};
       const details: Record<string, unknown> = {
-        workers: cfg.workers,
+        workers: cfg.count,
         monitoredConsumers: cfg.sample,
         oneWorker: one,
         note: "CPU criterion on the sender's worker, which carries at least as many consumers as any other worker plus the ingest and the pipe consumers; consumers are SRTP PlainTransports with a browser's capabilities (NACK, PLI, RTX)",
@@ -126,10 +126,10 @@ export const workerFanoutSection: Section = {
         return { values, details };
       }
       // From the target (0.8 × workers × m) up to what fits under the per-worker limit m.
-      const max = fitting(cfg.workers, m);
+      const max = fitting(cfg.count, m);
       const search: LimitSearch = {
         ...cfg.search,
-        start: Math.min(max, Math.ceil(SCALING_TARGET * cfg.workers * m)),
+        start: Math.min(max, Math.ceil(SCALING_TARGET * cfg.count * m)),
         max,
       };
       const spread = await consultTarget(pool, m, monitored, sinkPort);
@@ -139,7 +139,7 @@ export const workerFanoutSection: Section = {
         spread,
         search,
         cfg,
-        `workerfanout ${cfg.workers} workers`,
+        `workers: ${cfg.count} workers`,
       );
       details.perWorkerLimit = m;
       details.workersSeries = many;
@@ -152,16 +152,16 @@ export const workerFanoutSection: Section = {
         value: o.value,
         baseline: b.value,
         notReached: { value: o.notReached, baseline: b.notReached },
-        note: `${cfg.workers} workers, per-worker limit ${m}: ${seriesNote(many)}. One worker: ${seriesNote(one)}`,
+        note: `${cfg.count} workers, per-worker limit ${m}: ${seriesNote(many)}. One worker: ${seriesNote(one)}`,
       };
-      const share = many.limit / (cfg.workers * m);
+      const share = many.limit / (cfg.count * m);
       values.scaling =
         many.reached && one.reached
           ? { value: share, baseline: SCALING_TARGET }
           : {
               value: null,
               baseline: SCALING_TARGET,
-              reason: `${many.reached ? `${cfg.workers} workers: limit ${many.limit}` : `${cfg.workers} workers: not reached at ${many.limit}`}${bound}; ${many.limit} / (${cfg.workers} × ${m}) = ${share.toFixed(2)}`,
+              reason: `${many.reached ? `${cfg.count} workers: limit ${many.limit}` : `${cfg.count} workers: not reached at ${many.limit}`}${bound}; ${many.limit} / (${cfg.count} × ${m}) = ${share.toFixed(2)}`,
             };
       return { values, details };
     } finally {
