@@ -60,13 +60,14 @@ export const crossNodeSection: Section = {
       s.log('crossnode: starting nodes a and b (separate processes, one Redis)');
       const [a, b] = await Promise.all([s.agent('clusterNode'), s.agent('clusterNode')]);
       nodes.push(a, b);
-      const base = 42000 + Math.floor(Math.random() * 400) * 2;
+      // Ten pipe ports per node, away from other runs' (a taken port is skipped by the bridge).
+      const base = 42000 + Math.floor(Math.random() * 80) * 10;
       await Promise.all([
-        a.call('start', { nodeId: 'bench-a', redisUrl: redis.url, pipePorts: [base, base + 1] }),
+        a.call('start', { nodeId: 'bench-a', redisUrl: redis.url, pipePorts: [base, base + 9] }),
         b.call('start', {
           nodeId: 'bench-b',
           redisUrl: redis.url,
-          pipePorts: [base + 800, base + 801],
+          pipePorts: [base + 800, base + 809],
         }),
       ]);
       const sender = await s.agent('traffic');
