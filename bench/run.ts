@@ -31,6 +31,8 @@ import { joinSection } from './sections/join.js';
 import { latencySection } from './sections/latency.js';
 import { memorySection } from './sections/memory.js';
 import { signallingSection } from './sections/signalling.js';
+import { crossNodeSection } from './sections/crossNode.js';
+import { workerFanoutSection } from './sections/workerFanout.js';
 
 const SECTIONS: Record<SectionName, Section> = {
   latency: latencySection,
@@ -39,6 +41,8 @@ const SECTIONS: Record<SectionName, Section> = {
   signalling: signallingSection,
   memory: memorySection,
   join: joinSection,
+  crossnode: crossNodeSection,
+  workers: workerFanoutSection,
 };
 
 const log = (message: string) =>

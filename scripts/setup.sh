@@ -100,6 +100,8 @@ fi
 if [ "$mode" = test ]; then
   [ -x /usr/bin/chromium ] || die "Chromium is missing at /usr/bin/chromium; install Debian's 'chromium' package"
   [ -x /usr/bin/firefox-esr ] || die "Firefox ESR is missing at /usr/bin/firefox-esr; install Debian's 'firefox-esr' package"
+  # The cluster tests and the crossnode bench start their own redis-server on a free port.
+  command -v redis-server >/dev/null 2>&1 || die "redis-server is missing; install Debian's 'redis-server' package"
   ensure_test_postgres
 fi
 step "set-up complete"

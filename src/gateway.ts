@@ -133,7 +133,12 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       ...services,
       pool,
       rooms,
-      metrics: createMetrics(rooms, pool, () => recorder.queue.pending),
+      metrics: createMetrics(
+        rooms,
+        pool,
+        () => recorder.queue.pending,
+        () => cluster,
+      ),
       jwtSecret: config.jwtSecret,
       corsOrigins: config.corsOrigins,
       metricsToken: config.metricsToken,

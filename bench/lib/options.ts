@@ -6,7 +6,16 @@ import path from 'node:path';
 import type { LimitSearch } from './stats.js';
 
 /** In run order: memory first, while both workers and the Node heap are still fresh. */
-export const SECTIONS = ['memory', 'latency', 'signalling', 'fanout', 'density', 'join'] as const;
+export const SECTIONS = [
+  'memory',
+  'latency',
+  'signalling',
+  'fanout',
+  'density',
+  'join',
+  'crossnode',
+  'workers',
+] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 export type Mode = 'full' | 'quick' | 'tiny';
@@ -50,6 +59,17 @@ export interface BenchOptions {
   };
   signalling: { clients: number; concurrency: number[]; consultSize: number };
   memory: { participants: number; consultSize: number };
+  /** Packets through the one-node and the two-node path (sent once, read on both). */
+  crossnode: { packets: number; rateHz: number };
+  /** One sender's receivers on `count` workers of one node, against one worker. */
+  workers: {
+    count: number;
+    search: LimitSearch;
+    warmupMs: number;
+    stepMs: number;
+    sample: number;
+    budgetMs: number;
+  };
 }
 
 type Preset = Omit<
@@ -85,6 +105,15 @@ const PRESETS: Record<Mode, Preset> = {
     },
     signalling: { clients: 400, concurrency: [1, 10, 50], consultSize: 4 },
     memory: { participants: 120, consultSize: 3 },
+    crossnode: { packets: 1500, rateHz: 150 },
+    workers: {
+      count: 2,
+      search: search(50, 3200),
+      warmupMs: 1000,
+      stepMs: 3000,
+      sample: 32,
+      budgetMs: 120_000,
+    },
   },
   quick: {
     join: { joins: 5, warmupMs: 1500, timeoutMs: 15_000 },
@@ -106,6 +135,15 @@ const PRESETS: Record<Mode, Preset> = {
     },
     signalling: { clients: 80, concurrency: [1, 20], consultSize: 4 },
     memory: { participants: 30, consultSize: 3 },
+    crossnode: { packets: 300, rateHz: 200 },
+    workers: {
+      count: 2,
+      search: search(20, 160, 0.25),
+      warmupMs: 600,
+      stepMs: 1500,
+      sample: 8,
+      budgetMs: 15_000,
+    },
   },
   tiny: {
     join: { joins: 1, warmupMs: 1500, timeoutMs: 15_000 },
@@ -121,6 +159,15 @@ const PRESETS: Record<Mode, Preset> = {
     density: { search: search(1, 1), warmupMs: 400, stepMs: 600, sample: 2, budgetMs: 5_000 },
     signalling: { clients: 8, concurrency: [4], consultSize: 4 },
     memory: { participants: 6, consultSize: 3 },
+    crossnode: { packets: 60, rateHz: 200 },
+    workers: {
+      count: 2,
+      search: search(4, 4),
+      warmupMs: 400,
+      stepMs: 600,
+      sample: 2,
+      budgetMs: 5_000,
+    },
   },
 };
 
@@ -140,7 +187,9 @@ const USAGE = `usage: npm run bench -- [options]
   --step-ms MS             measuring window of each fan-out/density probe
   --signalling-clients N   Socket.IO clients per concurrency level
   --memory-participants N  participants connected for the memory figures
-  --latency-packets N      packets per latency path`;
+  --latency-packets N      packets per latency path
+  --crossnode-packets N    packets through the one-node and two-node paths
+  --workers-search FROM,MAX  one-worker limit search range of the workers section`;
 
 function intList(flag: string, value: string | undefined): number[] {
   const list = (value ?? '').split(',').map((s) => Number(s.trim()));
@@ -236,6 +285,12 @@ export function parseOptions(argv: string[], root: string): BenchOptions {
         break;
       case '--latency-packets':
         opts.latency.packets = int(flag, next());
+        break;
+      case '--crossnode-packets':
+        opts.crossnode.packets = int(flag, next());
+        break;
+      case '--workers-search':
+        range(flag, next(), opts.workers.search);
         break;
       case '-h':
       case '--help':

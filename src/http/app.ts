@@ -6,6 +6,7 @@ import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
 import type { Registry } from 'prom-client';
+import { z } from 'zod';
 import type { AuthService } from '../auth/AuthService.js';
 import type { AuditLog } from '../audit/AuditLog.js';
 import type { ClusterNode } from '../cluster/ClusterNode.js';
@@ -17,6 +18,7 @@ import type { Logger } from '../logger.js';
 import type { RoomRegistry } from '../sfu/RoomRegistry.js';
 import type { WorkerPool } from '../sfu/WorkerPool.js';
 import type { Store } from '../store/repositories.js';
+import { createClusterMetrics } from './clusterMetrics.js';
 import { monitoringAccess, monitoringRefusal } from './monitoring.js';
 import { Api } from './route.js';
 import { authRoutes } from './routes/auth.js';
@@ -54,6 +56,9 @@ export interface AppDeps {
 }
 
 export const API_BASE = '/api/v1';
+
+/** /metrics?scope=node (the default: this node) or ?scope=cluster (the registry's totals). */
+const metricsQuery = z.object({ scope: z.enum(['node', 'cluster']).optional() });
 
 export function createApp(deps: AppDeps): express.Express {
   const { pool, rooms, metrics, clientDir, logger } = deps;
@@ -95,11 +100,29 @@ export function createApp(deps: AppDeps): express.Express {
     );
   });
 
+  // ?scope=cluster: the cluster's totals from the node registry, same access as the node's.
+  let clusterMetrics: { node: ClusterNode; registry: Registry } | undefined;
   app.get('/metrics', async (req, res) => {
     if (monitoringAccess(req, deps.metricsToken) !== 'granted')
       throw monitoringRefusal(deps.metricsToken);
+    const query = metricsQuery.safeParse(req.query);
+    if (!query.success) throw GatewayError.fromZod(query.error, 'query');
+    const { scope } = query.data;
+    let registry = metrics;
+    if (scope === 'cluster') {
+      const node = deps.cluster?.();
+      if (!node) {
+        throw new GatewayError(
+          'not_found',
+          'this gateway is not a cluster node (REDIS_URL is unset): read /metrics without scope',
+        );
+      }
+      if (clusterMetrics?.node !== node)
+        clusterMetrics = { node, registry: createClusterMetrics(node) };
+      registry = clusterMetrics.registry;
+    }
     res.setHeader('Cache-Control', 'no-store');
-    res.type(metrics.contentType).send(await metrics.metrics());
+    res.type(registry.contentType).send(await registry.metrics());
   });
 
   const router = express.Router();

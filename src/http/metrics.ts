@@ -1,14 +1,20 @@
 /** Prometheus metrics (prom-client), gathered from the live rooms and workers at scrape time. */
 import client from 'prom-client';
+import type { ClusterNode } from '../cluster/ClusterNode.js';
 import type { RoomRegistry } from '../sfu/RoomRegistry.js';
 import type { WorkerPool } from '../sfu/WorkerPool.js';
+import { registerNodeClusterMetrics } from './clusterMetrics.js';
 import { workerStats, type WorkerStats } from './workerStats.js';
 
-/** `pendingRecordWrites` reports consult-record writes waiting for a retry (should stay 0). */
+/**
+ * `pendingRecordWrites` reports consult-record writes waiting for a retry (should stay 0);
+ * `cluster` adds this node's cluster gauges (state, Redis, pipes) when it is a cluster node.
+ */
 export function createMetrics(
   rooms: RoomRegistry,
   pool: WorkerPool,
   pendingRecordWrites: () => number = () => 0,
+  cluster: () => ClusterNode | undefined = () => undefined,
 ): client.Registry {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'gateway_node_' });
@@ -104,5 +110,6 @@ export function createMetrics(
       this.set((await workers()).filter((w) => w.alive).length);
     },
   });
+  registerNodeClusterMetrics(registry, cluster);
   return registry;
 }

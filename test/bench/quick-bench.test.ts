@@ -16,6 +16,8 @@ import { joinSection } from '../../bench/sections/join.js';
 import { latencySection } from '../../bench/sections/latency.js';
 import { memorySection } from '../../bench/sections/memory.js';
 import { signallingSection } from '../../bench/sections/signalling.js';
+import { crossNodeSection } from '../../bench/sections/crossNode.js';
+import { workerFanoutSection } from '../../bench/sections/workerFanout.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-test-'));
@@ -26,6 +28,8 @@ const specs = [
   signallingSection,
   memorySection,
   joinSection,
+  crossNodeSection,
+  workerFanoutSection,
 ];
 
 afterAll(() => fs.rmSync(outDir, { recursive: true, force: true }));
@@ -39,7 +43,7 @@ function runBench(): Promise<{ code: number | null; output: string }> {
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 140_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 200_000);
   return new Promise((resolve) =>
     child.on('exit', (code) => {
       clearTimeout(timer);
@@ -103,7 +107,12 @@ describe('npm run bench --tiny', () => {
       }
     }
     // The gateway's own figures are measured even at the smallest sizes.
-    for (const id of ['latency.sfu.p50', 'signalling.joinsPerSecond', 'join.p50']) {
+    for (const id of [
+      'latency.sfu.p50',
+      'signalling.joinsPerSecond',
+      'join.p50',
+      'crossnode.added.p50',
+    ]) {
       expect(result.figures.find((f) => f.id === id)?.value, id).not.toBeNull();
     }
     // The smallest limit searches probe one load: it passes ("not reached at" it, never a
@@ -124,5 +133,5 @@ describe('npm run bench --tiny', () => {
     const md = fs.readFileSync(path.join(outDir, json!.replace(/\.json$/, '.md')), 'utf8');
     for (const section of SECTIONS) expect(md).toContain(`## ${section}`);
     expect(md).toContain(result.machine.cpuModel);
-  }, 150_000);
+  }, 210_000);
 });

@@ -154,6 +154,46 @@ describe('a three-node cluster', () => {
     joined = { onA, onB, onC };
   });
 
+  it("reports the cluster's totals at /metrics?scope=cluster, and each node's own part, without naming a consult", async () => {
+    const scrape = async (node: ClusterNodeProcess, query = '') =>
+      (await fetch(`${node.url}/metrics${query}`)).text();
+    const value = (text: string, series: string) => {
+      const escaped = series.replace(/[{}]/g, (c) => `\\${c}`);
+      return Number(new RegExp(`^${escaped} (\\S+)$`, 'm').exec(text)?.[1]);
+    };
+    // Each node reports its load with its heartbeat (every second here): the three joins show.
+    let totals = '';
+    await timeUntil(
+      async () => {
+        totals = await scrape(nodes[1]!, '?scope=cluster');
+        return value(totals, 'gateway_cluster_peers') === 3;
+      },
+      DEAD_AFTER_S * 1000 * 3,
+      'three peers in the cluster totals',
+    );
+    expect(value(totals, 'gateway_cluster_registry_up')).toBe(1);
+    expect(value(totals, 'gateway_cluster_nodes{state="up"}')).toBe(3);
+    expect(value(totals, 'gateway_cluster_nodes{state="dead"}')).toBe(0);
+    expect(value(totals, 'gateway_cluster_workers')).toBe(3);
+    // One consult, one room on each node it spans.
+    expect(value(totals, 'gateway_cluster_consults')).toBe(3);
+    for (const id of ['a', 'b', 'c']) {
+      expect(value(totals, `gateway_cluster_node_peers{node="${id}"}`)).toBe(1);
+      expect(value(totals, `gateway_cluster_node_silent_seconds{node="${id}"}`)).toBeLessThan(
+        DEAD_AFTER_S,
+      );
+    }
+    const own = await scrape(nodes[0]!);
+    expect(value(own, 'gateway_redis_up{node="a"}')).toBe(1);
+    expect(value(own, 'gateway_node_draining{node="a"}')).toBe(0);
+    expect(value(own, 'gateway_pipe_links{node="a"}')).toBe(0);
+    expect(value(own, 'gateway_peers')).toBe(1);
+    // Counts and node names only: no consult id, title, patient reference or person.
+    for (const text of [totals, own]) {
+      expect(text).not.toMatch(/cluster-\d|Split consult|P-CLUSTER|Dr\. Host|Admin [bc]|@test/);
+    }
+  });
+
   it('recovers from a Redis restart that lost everything: nodes listed again, broadcasts cross again', async () => {
     const { onA, onB, onC } = joined!;
     await redis.restart();
@@ -196,6 +236,11 @@ describe('a three-node cluster', () => {
     console.log(`node c reported dead ${took} ms after SIGKILL (limit ${DEAD_AFTER_S} s)`);
     // The survivors are still alive.
     expect((await listOn(a)).filter((n) => n.alive).map((n) => n.id)).toEqual(['a', 'b']);
+    const totals = await (await fetch(`${a.url}/metrics?scope=cluster`)).text();
+    expect(totals).toMatch(/^gateway_cluster_nodes\{state="dead"\} 1$/m);
+    expect(totals).toMatch(/^gateway_cluster_nodes\{state="up"\} 2$/m);
+    expect(totals).toMatch(/^gateway_cluster_workers 2$/m);
+    expect(totals).not.toMatch(/^gateway_cluster_node_peers\{node="c"\}/m);
   });
 
   it('drops a cleanly stopped node from the list instead of reporting it dead', async () => {

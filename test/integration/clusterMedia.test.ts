@@ -84,6 +84,16 @@ describe('media between two nodes', () => {
     const one = { links: 1, srtpLinks: 1, outgoing: 1, incoming: 1 };
     expect(await pipes(b)).toEqual({ ...one, outgoing: 0 });
     expect(await pipes(a)).toEqual({ ...one, incoming: 0 });
+    // The bridge's counts are in each node's /metrics.
+    const metricsOf = async (node: ClusterNodeProcess) =>
+      (await fetch(`${node.url}/metrics`)).text();
+    const onB = await metricsOf(b);
+    expect(onB).toMatch(/^gateway_pipe_links\{node="b"\} 1$/m);
+    expect(onB).toMatch(/^gateway_pipe_links_srtp\{node="b"\} 1$/m);
+    expect(onB).toMatch(/^gateway_piped_producers\{node="b",direction="incoming"\} 1$/m);
+    expect(await metricsOf(a)).toMatch(
+      /^gateway_piped_producers\{node="a",direction="outgoing"\} 1$/m,
+    );
     const [portA] = await a.call<number[]>('pipePorts');
     const [portB] = await b.call<number[]>('pipePorts');
     expect(portA).toBeGreaterThanOrEqual(47100);

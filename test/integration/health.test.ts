@@ -71,6 +71,26 @@ describe('health and metrics', () => {
     expect(text).toMatch(/^gateway_worker_cpu_seconds\{worker="0"\} \S+$/m);
     expect(text).toMatch(/^gateway_worker_rss_bytes\{worker="1"\} \d+$/m);
     expect(text).toMatch(/^gateway_node_process_resident_memory_bytes \d+$/m);
+    expect(text).toMatch(/^gateway_node_nodejs_eventloop_lag_p99_seconds \S+$/m);
+    // One node: the cluster gauges are declared but have no samples.
+    expect(text).toMatch(/^# TYPE gateway_pipe_links gauge$/m);
+    expect(text).not.toMatch(/^gateway_(pipe_links|redis_up|node_draining)\b/m);
+  });
+
+  it('answers ?scope=cluster on a single node with not_found, and a bad scope with bad_request', async () => {
+    gw = await startTestGateway();
+    const cluster = await fetch(`${gw.url}/metrics?scope=cluster`);
+    expect(cluster.status).toBe(404);
+    expect(((await cluster.json()) as any).error).toMatchObject({
+      code: 'not_found',
+      message: expect.stringContaining('REDIS_URL'),
+    });
+    for (const query of ['scope=everything', 'scope=node&scope=cluster', 'scope=']) {
+      const res = await fetch(`${gw.url}/metrics?${query}`);
+      expect(res.status, query).toBe(400);
+      expect(((await res.json()) as any).error.code, query).toBe('bad_request');
+    }
+    expect((await fetch(`${gw.url}/metrics?scope=node`)).status).toBe(200);
   });
 });
 
@@ -92,7 +112,8 @@ describe('who may see health detail and metrics', () => {
     expect(metrics.status).toBe(200);
     expect(await metrics.text()).toMatch(/^gateway_peers 0$/m);
 
-    // Even on loopback, a configured token is required.
+    // Even on loopback, a configured token is required (also for the cluster's totals).
+    expect((await get('/metrics?scope=cluster')).status).toBe(401);
     const anonymous = await get('/metrics');
     expect(anonymous.status).toBe(401);
     expect(((await anonymous.json()) as any).error).toMatchObject({
