@@ -5,8 +5,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
+import { GatewayError } from '../errors.js';
 import type { Services } from '../gateway.js';
 import type { Consult, User, UserRole } from '../store/repositories.js';
+import { isUniqueViolation } from '../store/sql/executor.js';
 
 export const DEMO_ACCOUNTS: { role: UserRole; email: string; name: string }[] = [
   { role: 'admin', email: 'admin@demo.local', name: 'Demo Admin' },
@@ -34,7 +36,13 @@ export async function seedDemo(
   if ((await store.users.count()) === 0) {
     for (const account of DEMO_ACCOUNTS) {
       const password = randomBytes(9).toString('base64url');
-      await auth.createUser({ ...account, password }, { id: null, label: 'first start' }, null);
+      try {
+        await auth.createUser({ ...account, password }, { id: null, label: 'first start' }, null);
+      } catch (err) {
+        // Another node starting on the same empty database created it first; it prints its own.
+        if (err instanceof GatewayError && err.code === 'conflict') continue;
+        throw err;
+      }
       credentials.push({ role: account.role, email: account.email, password });
     }
   }
@@ -71,7 +79,7 @@ async function currentDemoConsult(
   const id = existing
     ? `${baseId}-${new Date(now).toISOString().replace(/\D/g, '').slice(0, 14)}`
     : baseId;
-  await services.store.consults.insert({
+  const insert = services.store.consults.insert({
     id,
     title: 'Demo consult',
     patientRef: 'DEMO-0001',
@@ -87,6 +95,10 @@ async function currentDemoConsult(
     startedAt: null,
     endedAt: null,
     endReason: null,
+  });
+  // Nodes starting together on one database race to create it; the loser uses the winner's.
+  await insert.catch((err: unknown) => {
+    if (!isUniqueViolation(err)) throw err;
   });
   return (await services.consults.find(id))!;
 }

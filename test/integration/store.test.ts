@@ -228,6 +228,39 @@ describe.each(backends)('store on %s', (backend) => {
     expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
   });
 
+  it('creates one account when the same e-mail is added several times at once', async () => {
+    const auth = new AuthService(store, new AuditLog(store.audit, logger), {
+      secret: 'test-secret-0123456789abcdef',
+      accessTtlSeconds: 60,
+      refreshTtlSeconds: 600,
+      scryptCost: 1024,
+      loginMaxFailuresPerAccount: 5,
+      loginMaxFailuresPerIp: 50,
+      loginAccountSlowdownFailures: 3,
+      loginMaxConcurrentChecks: 4,
+      loginWindowSeconds: 900,
+    });
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) =>
+        auth.createUser(
+          {
+            email: 'Same@test.local',
+            name: `Dr ${i}`,
+            role: 'doctor',
+            password: 'a long passphrase',
+          },
+          null,
+          null,
+        ),
+      ),
+    );
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    for (const o of outcomes) {
+      if (o.status === 'rejected') expect(o.reason).toMatchObject({ code: 'conflict' });
+    }
+    expect(await store.users.count()).toBe(1);
+  });
+
   it('refuses to change or delete audit rows in the database itself', async () => {
     await store.audit.append({
       id: 'a1',

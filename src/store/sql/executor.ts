@@ -16,3 +16,16 @@ export interface Sql {
    */
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
 }
+
+/**
+ * Whether a statement failed on a unique constraint (SQLite's SQLITE_CONSTRAINT_UNIQUE or
+ * PostgreSQL's 23505): the losing side of two concurrent inserts of the same key.
+ */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return (
+    code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
+    code === '23505'
+  );
+}

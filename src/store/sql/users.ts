@@ -6,7 +6,8 @@ import type {
   UserRole,
   UserWithSecret,
 } from '../repositories.js';
-import type { Sql } from './executor.js';
+import { GatewayError } from '../../errors.js';
+import { isUniqueViolation, type Sql } from './executor.js';
 
 interface Row {
   id: string;
@@ -34,12 +35,29 @@ const toUser = (r: Row): User => ({
 export class SqlUserRepository implements UserRepository {
   constructor(private readonly db: Sql) {}
 
+  /** Inserts a user; `conflict` when the e-mail is taken (also by an insert racing this one). */
   async create(u: Omit<UserWithSecret, 'tokenVersion'>): Promise<User> {
-    await this.db.run(
-      `INSERT INTO users (id, email, name, role, password_hash, disabled, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      [u.id, u.email, u.name, u.role, u.passwordHash, u.disabled ? 1 : 0, u.createdAt, u.updatedAt],
-    );
+    try {
+      await this.db.run(
+        `INSERT INTO users (id, email, name, role, password_hash, disabled, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          u.id,
+          u.email,
+          u.name,
+          u.role,
+          u.passwordHash,
+          u.disabled ? 1 : 0,
+          u.createdAt,
+          u.updatedAt,
+        ],
+      );
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        throw new GatewayError('conflict', `a user with e-mail ${u.email} already exists`);
+      }
+      throw err;
+    }
     return (await this.findById(u.id))!;
   }
 
