@@ -9,6 +9,7 @@ import { Server as IoServer } from 'socket.io';
 import { AuditLog } from './audit/AuditLog.js';
 import { AuthService } from './auth/AuthService.js';
 import { ClusterNode } from './cluster/ClusterNode.js';
+import { ClusterRelay } from './cluster/ClusterRelay.js';
 import type { Config } from './config.js';
 import { ConsultService } from './consults/ConsultService.js';
 import { Lobby } from './consults/Lobby.js';
@@ -109,8 +110,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     const lobby = new Lobby(config.consults.lobbyDenyCooldownSeconds * 1000);
     const recorder = new ConsultRecorder(services.store, logger);
     services.records.pendingWrites = () => recorder.queue.idle();
-    // Consults a previous run left live were interrupted by its stop: close them first.
-    await recorder.recoverInterrupted(services.consults);
+    // Consults a previous run left live were interrupted by its stop: close them first (a
+    // cluster node does it once it can ask the other nodes which of them they carry on).
+    if (!config.cluster) await recorder.recoverInterrupted(services.consults);
     recorder.attach(rooms, services.consults, lobby);
     const sampler = new QualitySampler(
       rooms,
@@ -167,7 +169,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
         logger,
       });
     }
-    attachSignalling(io, {
+    const live = attachSignalling(io, {
       rooms,
       consults: services.consults,
       lobby,
@@ -181,6 +183,18 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       clientAddress: (h) => clientAddress(trust, h.address, h.headers['x-forwarded-for']),
       logger,
     });
+    const relay =
+      cluster &&
+      new ClusterRelay({
+        nodeId: cluster.id,
+        bus: cluster.bus,
+        registry: cluster.registry,
+        consults: services.consults,
+        sessions: services.auth.sessions,
+        live,
+        logger,
+      });
+    if (relay) await recorder.recoverInterrupted(services.consults, (c) => relay.stillCarried(c));
 
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -198,6 +212,16 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     let closing: Promise<void> | undefined;
     const close = () =>
       (closing ??= (async () => {
+        // Asked while the bus is up: live consults another node carries on are not interrupted.
+        const carried = relay
+          ? await services.consults
+              .liveConsults()
+              .then((c) => relay.stillCarried(c))
+              .catch((err: unknown) => {
+                logger.error({ err }, 'could not ask which consults other nodes carry on');
+                return undefined;
+              })
+          : undefined;
         // Other nodes stop counting on this one before its media goes.
         await node?.leave();
         sampler.stop();
@@ -205,7 +229,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
         // Transports close before the workers (and their WebRtcServers) do.
         rooms.closeAll('gateway_shutdown');
         // Live consults end here, as interrupted, with every participation closed now.
-        await recorder.recoverInterrupted(services.consults);
+        await recorder.recoverInterrupted(
+          services.consults,
+          carried && (() => Promise.resolve(carried)),
+        );
         const unwritten = await recorder.queue.flush();
         if (unwritten)
           logger.error({ unwritten }, 'consult record writes still failing at shutdown');

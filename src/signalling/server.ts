@@ -173,5 +173,6 @@ function relayRoomEvents(io: SignallingServer, room: Room): void {
   );
   room.on('activeSpeaker', (peerId) => io.to(key).emit('activeSpeaker', { peerId }));
   watchPeerLinks(room, io.of('/').adapter, peerKey, (p, m) => others(p).emit('peerConnection', m));
-  room.on('close', () => io.in(key).socketsLeave(key));
+  // Only this node's sockets: in a cluster the consult goes on with the sockets of other nodes.
+  room.on('close', () => io.local.in(key).socketsLeave(key));
 }
