@@ -10,6 +10,8 @@ import { AuditLog } from './audit/AuditLog.js';
 import { AuthService } from './auth/AuthService.js';
 import { ClusterNode } from './cluster/ClusterNode.js';
 import { ClusterRelay } from './cluster/ClusterRelay.js';
+import { RedisLoginThrottle } from './cluster/RedisLoginThrottle.js';
+import { RedisRateLimits } from './cluster/RedisRateLimits.js';
 import type { Config } from './config.js';
 import { ConsultService } from './consults/ConsultService.js';
 import { Lobby } from './consults/Lobby.js';
@@ -24,6 +26,7 @@ import { QualitySampler } from './clinicalRecord/QualitySampler.js';
 import { RecordService } from './clinicalRecord/RecordService.js';
 import { RoomRegistry } from './sfu/RoomRegistry.js';
 import { WorkerPool } from './sfu/WorkerPool.js';
+import { MemoryRateLimits, type RateLimits } from './signalling/rateLimit.js';
 import type { SignallingServer } from './signalling/server.js';
 import { attachSignalling } from './signalling/server.js';
 import { securePrivateFiles } from './store/privateFiles.js';
@@ -130,6 +133,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     }, 6 * 3600_000);
     retention.unref();
     let url = '';
+    // Per-key limits: in memory on one node; in a cluster, in Redis once the node is connected.
+    let rateLimits: RateLimits = new MemoryRateLimits();
     const mailer = new InviteMailer(config.smtp, logger);
     const app = createApp({
       ...services,
@@ -144,6 +149,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       trustProxy: config.trustProxy,
       cluster: () => cluster,
       waitingCount: (consultId) => lobby.list(consultId).length,
+      rateLimits: () => rateLimits,
       mailer,
       logger,
     });
@@ -168,6 +174,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
         },
         logger,
       });
+      rateLimits = new RedisRateLimits(cluster.redis, rateLimits, logger);
+      services.auth.useLoginThrottle(
+        new RedisLoginThrottle(cluster.redis, services.auth.loginLimits, logger),
+      );
     }
     const live = attachSignalling(io, {
       rooms,
@@ -180,6 +190,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       jwtSecret: config.jwtSecret,
       reconnectGraceMs: config.reconnectGraceSeconds * 1000,
       limits: config.signalling,
+      rateLimits,
       clientAddress: (h) => clientAddress(trust, h.address, h.headers['x-forwarded-for']),
       logger,
     });
