@@ -61,11 +61,12 @@ describe('RedisRateLimits', () => {
   it('refills at its rate, up to its burst', async () => {
     const [a, b] = twoNodes();
     const k = key('refill');
-    const rate = { perSecond: 20, burst: 2 };
+    // One token per 500 ms: the takes between two sleeps are far quicker than that.
+    const rate = { perSecond: 2, burst: 2 };
     expect((await a.take(k, rate)).ok).toBe(true);
     expect((await b.take(k, rate)).ok).toBe(true);
     expect((await a.take(k, rate)).ok).toBe(false);
-    await sleep(120); // 2.4 tokens' worth, capped at the burst of 2
+    await sleep(1100); // 2.2 tokens' worth, capped at the burst of 2
     const after = [await b.take(k, rate), await a.take(k, rate), await b.take(k, rate)];
     expect(after.map((r) => r.ok)).toEqual([true, true, false]);
   });
