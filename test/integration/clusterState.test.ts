@@ -5,6 +5,7 @@
  * checks) count the requests of both nodes together.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from 'redis';
 import { NETCHECK_REQUESTS_PER_MINUTE } from '../../src/http/routes/netcheck.js';
 import { TEST_PASSWORD } from '../support/gateway.js';
 import { apiClient } from '../support/http.js';
@@ -116,6 +117,58 @@ describe('what one node decides reaches sockets on the other', () => {
     expect((await ended).reason).toBe('access_revoked');
     // Node B learnt the ended login itself, not only within its user cache's few seconds.
     expect((await apiB.get('/auth/me', token)).status).toBe(401);
+  });
+});
+
+describe('what arrives over the bus', () => {
+  it("removing a specialist through node A's API ends their waiting connection on node B", async () => {
+    const host = await cluster.user('doctor', 'Dr. Remover');
+    const specialist = await cluster.user('doctor', 'Dr. Removed');
+    const consultId = await cluster.consultHostedBy(host, [specialist]);
+    // Before the consult is live (a live one cannot be changed): the specialist waits on B.
+    const onB = await cluster.join(cluster.b, consultId, specialist);
+    const ended = onB.next<{ reason: string }>('consultEnded');
+    const gone = disconnected(onB);
+    const apiA = apiClient(cluster.a.url);
+    const res = await apiA.patch(
+      `/consults/${consultId}`,
+      { specialistIds: [] },
+      await apiA.login(host.email, TEST_PASSWORD),
+    );
+    expect(res.status).toBe(200);
+    expect((await ended).reason).toBe('access_revoked');
+    await gone;
+  });
+
+  it('is parsed: malformed or unknown notes are dropped, the node and its consults go on', async () => {
+    const host = await cluster.user('doctor', 'Dr. Steady');
+    const admin = await cluster.user('admin', 'Admin Steady');
+    const consultId = await cluster.consultHostedBy(host);
+    const hostOnA = await cluster.join(cluster.a, consultId, host);
+    const onB = await cluster.join(cluster.b, consultId, admin);
+    const redis = createClient({ url: cluster.redis.url });
+    await redis.connect();
+    try {
+      const note = (type: string, payload: unknown) =>
+        JSON.stringify({ kind: 'note', from: 'a', type, payload });
+      for (const message of [
+        'not json',
+        note('consult.closed', { consultId }), // no reason
+        note('consult.closed', { consultId: 42, reason: 'ended_by_host' }),
+        note('sessions.revoked', { userId: admin.id, reason: 'because' }),
+        note('consults.carried', { ids: 'all' }),
+        note('no.such.type', {}),
+      ])
+        await redis.publish('telemed:bus:b', message);
+    } finally {
+      redis.destroy();
+    }
+    // Node B still serves the consult: a chat from A reaches the admin on B, who was not ended.
+    const heard = onB.next<{ text: string }>('chatMessage');
+    await hostOnA.call('chatMessage', { text: 'still on' });
+    expect((await heard).text).toBe('still on');
+    expect(onB.received('consultEnded')).toEqual([]);
+    expect(onB.socket.connected).toBe(true);
   });
 });
 

@@ -28,8 +28,8 @@ export interface TwoNodes {
   /** Starts a node of this cluster (e.g. `a` again after it stopped) with the same settings. */
   startNode(id: string): Promise<ClusterNodeProcess>;
   user(role: 'doctor' | 'admin', name: string): Promise<User>;
-  /** A consult whose lobby is open now, hosted by `host`; returns its id. */
-  consultHostedBy(host: User): Promise<string>;
+  /** A consult whose lobby is open now, hosted by `host`, `specialists` invited; returns its id. */
+  consultHostedBy(host: User, specialists?: User[]): Promise<string>;
   connect(node: ClusterNodeProcess, token: string): Promise<TestClient>;
   /** Joins on `node` with an operator grant (the host, or an admin: no lobby). */
   join(node: ClusterNodeProcess, consultId: string, u: User): Promise<TestClient>;
@@ -76,7 +76,7 @@ export async function startTwoNodes(env: Record<string, string> = {}): Promise<T
         null,
         null,
       ),
-    async consultHostedBy(host) {
+    async consultHostedBy(host, specialists = []) {
       const now = Date.now();
       const id = `split-${++seq}-${now}`;
       await services.store.consults.insert({
@@ -86,7 +86,7 @@ export async function startTwoNodes(env: Record<string, string> = {}): Promise<T
         scheduledStart: now - 60_000,
         scheduledEnd: now + 3600_000,
         hostId: host.id,
-        specialistIds: [],
+        specialistIds: specialists.map((u) => u.id),
         guests: [],
         status: 'scheduled',
         createdBy: host.id,
