@@ -9,6 +9,9 @@ import { Server as IoServer } from 'socket.io';
 import { AuditLog } from './audit/AuditLog.js';
 import { AuthService } from './auth/AuthService.js';
 import { ClusterNode } from './cluster/ClusterNode.js';
+import { ClusterRelay } from './cluster/ClusterRelay.js';
+import { RedisLoginThrottle } from './cluster/RedisLoginThrottle.js';
+import { RedisRateLimits } from './cluster/RedisRateLimits.js';
 import type { Config } from './config.js';
 import { ConsultService } from './consults/ConsultService.js';
 import { Lobby } from './consults/Lobby.js';
@@ -23,6 +26,7 @@ import { QualitySampler } from './clinicalRecord/QualitySampler.js';
 import { RecordService } from './clinicalRecord/RecordService.js';
 import { RoomRegistry } from './sfu/RoomRegistry.js';
 import { WorkerPool } from './sfu/WorkerPool.js';
+import { MemoryRateLimits, type RateLimits } from './signalling/rateLimit.js';
 import type { SignallingServer } from './signalling/server.js';
 import { attachSignalling } from './signalling/server.js';
 import { securePrivateFiles } from './store/privateFiles.js';
@@ -109,8 +113,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     const lobby = new Lobby(config.consults.lobbyDenyCooldownSeconds * 1000);
     const recorder = new ConsultRecorder(services.store, logger);
     services.records.pendingWrites = () => recorder.queue.idle();
-    // Consults a previous run left live were interrupted by its stop: close them first.
-    await recorder.recoverInterrupted(services.consults);
+    // Consults a previous run left live were interrupted by its stop: close them first (a
+    // cluster node does it once it can ask the other nodes which of them they carry on).
+    if (!config.cluster) await recorder.recoverInterrupted(services.consults);
     recorder.attach(rooms, services.consults, lobby);
     const sampler = new QualitySampler(
       rooms,
@@ -128,6 +133,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     }, 6 * 3600_000);
     retention.unref();
     let url = '';
+    // Per-key limits: in memory on one node; in a cluster, in Redis once the node is connected.
+    let rateLimits: RateLimits = new MemoryRateLimits();
     const mailer = new InviteMailer(config.smtp, logger);
     const app = createApp({
       ...services,
@@ -147,6 +154,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       trustProxy: config.trustProxy,
       cluster: () => cluster,
       waitingCount: (consultId) => lobby.list(consultId).length,
+      rateLimits: () => rateLimits,
       mailer,
       logger,
     });
@@ -171,8 +179,12 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
         },
         logger,
       });
+      rateLimits = new RedisRateLimits(cluster.redis, rateLimits, logger);
+      services.auth.useLoginThrottle(
+        new RedisLoginThrottle(cluster.redis, services.auth.loginLimits, logger),
+      );
     }
-    attachSignalling(io, {
+    const live = attachSignalling(io, {
       rooms,
       consults: services.consults,
       lobby,
@@ -183,9 +195,22 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       jwtSecret: config.jwtSecret,
       reconnectGraceMs: config.reconnectGraceSeconds * 1000,
       limits: config.signalling,
+      rateLimits,
       clientAddress: (h) => clientAddress(trust, h.address, h.headers['x-forwarded-for']),
       logger,
     });
+    const relay =
+      cluster &&
+      new ClusterRelay({
+        nodeId: cluster.id,
+        bus: cluster.bus,
+        registry: cluster.registry,
+        consults: services.consults,
+        sessions: services.auth.sessions,
+        live,
+        logger,
+      });
+    if (relay) await recorder.recoverInterrupted(services.consults, (c) => relay.stillCarried(c));
 
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -203,6 +228,16 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     let closing: Promise<void> | undefined;
     const close = () =>
       (closing ??= (async () => {
+        // Asked while the bus is up: live consults another node carries on are not interrupted.
+        const carried = relay
+          ? await services.consults
+              .liveConsults()
+              .then((c) => relay.stillCarried(c))
+              .catch((err: unknown) => {
+                logger.error({ err }, 'could not ask which consults other nodes carry on');
+                return undefined;
+              })
+          : undefined;
         // Other nodes stop counting on this one before its media goes.
         await node?.leave();
         sampler.stop();
@@ -210,7 +245,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
         // Transports close before the workers (and their WebRtcServers) do.
         rooms.closeAll('gateway_shutdown');
         // Live consults end here, as interrupted, with every participation closed now.
-        await recorder.recoverInterrupted(services.consults);
+        await recorder.recoverInterrupted(
+          services.consults,
+          carried && (() => Promise.resolve(carried)),
+        );
         const unwritten = await recorder.queue.flush();
         if (unwritten)
           logger.error({ unwritten }, 'consult record writes still failing at shutdown');

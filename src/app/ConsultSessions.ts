@@ -24,24 +24,16 @@ export class ConsultSessions {
     const { consults, rooms, sessions, logger } = deps;
     const failed = (what: string) => (err: unknown) => logger.error({ err }, what);
     consults.on('consultClosed', (consult) => {
-      const session = this.#live.get(consult.id);
-      this.#live.delete(consult.id);
       const reason = (consult.endReason ?? consult.status) as EndReason;
-      if (session) session.ended(reason).catch(failed('could not end a consult session'));
-      else rooms.rooms.get(consult.id)?.close('consult_ended');
+      this.ended(consult.id, reason).catch(failed('could not end a consult session'));
     });
     consults.on('consultUpdated', (consult) => {
       this.participantsChanged(consult.id).catch(failed('could not re-check a consult'));
     });
     consults.on('inviteRevoked', (invite) => {
-      this.#live
-        .get(invite.consultId)
-        ?.inviteRevoked(invite.id)
-        .catch(failed('could not end an invite'));
+      this.inviteRevoked(invite.consultId, invite.id).catch(failed('could not end an invite'));
     });
-    sessions.on('sessionsRevoked', ({ userId, familyId }) => {
-      for (const session of this.#live.values()) session.accessRevoked(userId, familyId);
-    });
+    sessions.on('sessionsRevoked', ({ userId, familyId }) => this.accessRevoked(userId, familyId));
     rooms.on('roomCreated', (room) => {
       room.on('close', (reason) => {
         if (reason !== 'empty') return;
@@ -50,6 +42,34 @@ export class ConsultSessions {
         );
       });
     });
+  }
+
+  /**
+   * The consult ended (here or, in a cluster, on another node): its connections on this node
+   * are told why and let go, its room here closes.
+   */
+  async ended(consultId: string, reason: EndReason): Promise<void> {
+    const session = this.#live.get(consultId);
+    this.#live.delete(consultId);
+    if (session) await session.ended(reason);
+    else this.deps.rooms.rooms.get(consultId)?.close('consult_ended');
+  }
+
+  /** An invite was revoked: whoever came with it to this node is out. */
+  async inviteRevoked(consultId: string, inviteId: string): Promise<void> {
+    await this.#live.get(consultId)?.inviteRevoked(inviteId);
+  }
+
+  /** A user's sessions (or one login of theirs) ended: their connections on this node close. */
+  accessRevoked(userId: string, familyId?: string): void {
+    for (const session of this.#live.values()) session.accessRevoked(userId, familyId);
+  }
+
+  /** Whether this node carries the consult: someone is connected to it here, or holds a seat. */
+  carries(consultId: string): boolean {
+    if ((this.#live.get(consultId)?.connections.size ?? 0) > 0) return true;
+    const room = this.deps.rooms.rooms.get(consultId);
+    return Boolean(room && !room.closed && room.peers.size > 0);
   }
 
   /** The consult's session, created on its first connection. */

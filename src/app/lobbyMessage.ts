@@ -5,7 +5,7 @@
  */
 import type { Lobby } from '../consults/Lobby.js';
 import { GatewayError } from '../errors.js';
-import { TokenBucket, type Clock } from '../signalling/rateLimit.js';
+import { MemoryRateLimits, type RateLimits } from '../signalling/rateLimit.js';
 
 /** A host may send a burst of this many, then one every LOBBY_MESSAGE_INTERVAL_S seconds. */
 export const LOBBY_MESSAGE_BURST = 3;
@@ -18,28 +18,25 @@ export interface LobbyMessageDelivery {
   at: number;
 }
 
-export class LobbyMessages {
-  readonly #buckets = new Map<string, TokenBucket>();
+const RATE = { perSecond: 1 / LOBBY_MESSAGE_INTERVAL_S, burst: LOBBY_MESSAGE_BURST };
 
+export class LobbyMessages {
   constructor(
     private readonly lobby: Lobby,
-    private readonly now: Clock = Date.now,
+    /** Token buckets per consult and host (shared by every node in a cluster). */
+    private readonly rates: RateLimits = new MemoryRateLimits(),
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** Where to deliver `peerId`'s message, or why not (not waiting here, too many messages). */
   async send(consultId: string, hostId: string, peerId: string): Promise<LobbyMessageDelivery> {
     const entry = (await this.lobby.list(consultId)).find((e) => e.peerId === peerId);
     if (!entry) throw new GatewayError('not_found', `nobody waits in the lobby as ${peerId}`);
-    const key = `${consultId}\u0000${hostId}`;
-    let bucket = this.#buckets.get(key);
-    if (!bucket) {
-      bucket = new TokenBucket(1 / LOBBY_MESSAGE_INTERVAL_S, LOBBY_MESSAGE_BURST, this.now);
-      this.#buckets.set(key, bucket);
-    }
-    if (!bucket.take()) {
+    const taken = await this.rates.take(`lobbymsg\u0000${consultId}\u0000${hostId}`, RATE);
+    if (!taken.ok) {
       throw new GatewayError(
         'rate_limited',
-        `too many messages to the waiting room; wait ${bucket.waitSeconds()} s`,
+        `too many messages to the waiting room; wait ${taken.waitSeconds} s`,
       );
     }
     return { socketId: entry.socketId, displayName: entry.displayName, at: this.now() };
@@ -47,9 +44,7 @@ export class LobbyMessages {
 
   /** Drops a consult's limits when it ends. */
   forget(consultId: string): void {
-    for (const key of this.#buckets.keys()) {
-      if (key.startsWith(`${consultId}\u0000`)) this.#buckets.delete(key);
-    }
+    this.rates.forget(`lobbymsg\u0000${consultId}\u0000`);
   }
 }
 
@@ -57,6 +52,8 @@ const perLobby = new WeakMap<Lobby, LobbyMessages>();
 
 export interface LobbyMessageContext {
   lobby: Lobby;
+  /** Where the per-host limit is counted (default: this process's memory). */
+  rates?: RateLimits;
   consultId: string;
   host: { id: string; name: string };
   /** Throws unless the caller is joined and may admit in this consult. */
@@ -73,7 +70,7 @@ export async function lobbyMessage(
   await ctx.authorize();
   let messages = perLobby.get(ctx.lobby);
   if (!messages) {
-    messages = new LobbyMessages(ctx.lobby);
+    messages = new LobbyMessages(ctx.lobby, ctx.rates);
     perLobby.set(ctx.lobby, messages);
   }
   const d = await messages.send(ctx.consultId, ctx.host.id, req.peerId);

@@ -18,7 +18,14 @@ import type {
 import { signAccessToken } from './accessTokens.js';
 import { dummyPasswordHash, hashPassword, verifyPassword } from './passwords.js';
 import { SessionRevocations, type RevocationReason } from './SessionRevocations.js';
-import { addressKey, inWords, LoginThrottle, OncePerWindow } from './throttle.js';
+import {
+  addressKey,
+  inWords,
+  LoginThrottle,
+  OncePerWindow,
+  type LoginAttempts,
+  type LoginLimits,
+} from './throttle.js';
 
 export interface AuthSettings {
   secret: string;
@@ -52,9 +59,11 @@ export interface NewUser {
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 export class AuthService {
-  readonly #throttle: LoginThrottle;
+  #throttle: LoginAttempts;
   readonly #throttledAudit: OncePerWindow;
   #passwordChecks = 0;
+  /** The login throttle's limits, from the LOGIN_* settings. */
+  readonly loginLimits: LoginLimits;
   /** Revoked versions and logins, and the event signalling ends sockets on. */
   readonly sessions: SessionRevocations;
 
@@ -65,17 +74,15 @@ export class AuthService {
     private readonly now: () => number = Date.now,
   ) {
     const windowMs = settings.loginWindowSeconds * 1000;
-    this.#throttle = new LoginThrottle(
-      {
-        failuresPerAccountAddress: settings.loginMaxFailuresPerAccount,
-        failuresPerAddress: settings.loginMaxFailuresPerIp,
-        accountSlowdownFailures: settings.loginAccountSlowdownFailures,
-        windowMs,
-        maxConcurrentChecks: settings.loginMaxConcurrentChecks,
-        maxConcurrentChecksPerAccount: 1,
-      },
-      now,
-    );
+    this.loginLimits = {
+      failuresPerAccountAddress: settings.loginMaxFailuresPerAccount,
+      failuresPerAddress: settings.loginMaxFailuresPerIp,
+      accountSlowdownFailures: settings.loginAccountSlowdownFailures,
+      windowMs,
+      maxConcurrentChecks: settings.loginMaxConcurrentChecks,
+      maxConcurrentChecksPerAccount: 1,
+    };
+    this.#throttle = new LoginThrottle(this.loginLimits, now);
     this.#throttledAudit = new OncePerWindow(windowMs, now);
     const longestTokenS = Math.max(settings.accessTtlSeconds, settings.joinTtlSeconds ?? 86_400);
     // Tokens are accepted up to 5 s past expiry (clock tolerance).
@@ -84,6 +91,11 @@ export class AuthService {
       { familyMemoryMs: (longestTokenS + 5) * 1000 },
       now,
     );
+  }
+
+  /** Counts login attempts elsewhere (a cluster node: in Redis, shared by every node). */
+  useLoginThrottle(throttle: LoginAttempts): void {
+    this.#throttle = throttle;
   }
 
   /** Passwords verified since start (each one costs a scrypt hash on libuv's thread pool). */
@@ -126,7 +138,7 @@ export class AuthService {
     ip: string,
     action: string,
   ): Promise<{ accepted: boolean; passwordOk: boolean }> {
-    const attempt = this.#throttle.reserve(accountKey, ip);
+    const attempt = await this.#throttle.reserve(accountKey, ip);
     if (!attempt.ok) {
       // One audit row per address and reason (and account, for an address that failed on it)
       // per window, however many attempts follow: an address cannot make rows by varying e-mails.

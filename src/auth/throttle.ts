@@ -68,7 +68,16 @@ export function addressKey(ip: string): string {
     .join(':')}::/64`;
 }
 
-export class LoginThrottle {
+/**
+ * Where login attempts are counted: `LoginThrottle` in memory (one node), or shared through
+ * Redis in a cluster (`RedisLoginThrottle`), so an address's guesses count on every node.
+ */
+export interface LoginAttempts {
+  /** Checks and, if allowed, counts an attempt on `account` from `ip` and takes a check slot. */
+  reserve(account: string, ip: string): Attempt | Refusal | Promise<Attempt | Refusal>;
+}
+
+export class LoginThrottle implements LoginAttempts {
   readonly #pairs = new Map<string, Counter>();
   readonly #accounts = new Map<string, Counter>();
   readonly #addresses = new Map<string, AddressState>();
@@ -180,7 +189,7 @@ export class LoginThrottle {
   }
 }
 
-function refuse(reason: RefusalReason, waitMs: number): Refusal {
+export function refuse(reason: RefusalReason, waitMs: number): Refusal {
   return { ok: false, reason, retryAfter: Math.max(1, Math.ceil(waitMs / 1000)) };
 }
 

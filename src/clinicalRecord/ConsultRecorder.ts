@@ -11,7 +11,13 @@ import type { Logger } from '../logger.js';
 import type { Peer } from '../sfu/Peer.js';
 import type { Room } from '../sfu/Room.js';
 import type { RoomRegistry } from '../sfu/RoomRegistry.js';
-import type { ChatMessage, ConsultEvent, Participation, Store } from '../store/repositories.js';
+import type {
+  ChatMessage,
+  Consult,
+  ConsultEvent,
+  Participation,
+  Store,
+} from '../store/repositories.js';
 import { WriteQueue } from './WriteQueue.js';
 
 export class ConsultRecorder {
@@ -250,11 +256,18 @@ export class ConsultRecorder {
 
   /**
    * Consults a stopped gateway left live: close their open participations at the last time
-   * anyone was seen and end them as `interrupted` then.
+   * anyone was seen and end them as `interrupted` then. In a cluster, `keep` names those
+   * another node still carries (or may: it did not answer), which are left live.
    */
-  async recoverInterrupted(consults: ConsultService): Promise<string[]> {
+  async recoverInterrupted(
+    consults: ConsultService,
+    keep?: (live: Consult[]) => Promise<Set<string>>,
+  ): Promise<string[]> {
     const recovered: string[] = [];
-    for (const c of await consults.liveConsults()) {
+    const live = await consults.liveConsults();
+    const kept = keep && live.length ? await keep(live) : new Set<string>();
+    for (const c of live) {
+      if (kept.has(c.id)) continue;
       const lastSeen = (await this.store.records.lastActivity(c.id)) ?? c.startedAt ?? this.now();
       await this.store.transaction(async (tx) => {
         await tx.records.closeOpenParticipations(c.id, 'interrupted');

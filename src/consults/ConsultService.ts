@@ -361,6 +361,11 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
     return live.items;
   }
 
+  /** Another node carries the live consult on: it becomes that node's to recover. */
+  async handOver(id: string, nodeId: string): Promise<Consult | undefined> {
+    return this.store.consults.transition(id, ['live'], 'live', { nodeId }, this.now());
+  }
+
   /** Ends a consult that is live or open; returns undefined when it already ended. */
   async end(
     id: string,

@@ -24,6 +24,7 @@ import { Api } from './route.js';
 import { authRoutes } from './routes/auth.js';
 import { consultRoutes } from './routes/consults.js';
 import { netcheckRoutes } from './routes/netcheck.js';
+import { MemoryRateLimits, type RateLimits } from '../signalling/rateLimit.js';
 import { recordRoutes } from './routes/records.js';
 import { userRoutes } from './routes/users.js';
 import { workerStats } from './workerStats.js';
@@ -50,6 +51,8 @@ export interface AppDeps {
   cluster?: () => ClusterNode | undefined;
   /** How many wait in a consult's waiting room (the host's dashboard badge; default none). */
   waitingCount?: (consultId: string) => number | Promise<number>;
+  /** Where per-key request limits are counted (Redis in a cluster); default: this process. */
+  rateLimits?: () => RateLimits;
   /** E-mails invite links made at scheduling (optional). */
   mailer?: InviteMailer;
   logger: Logger;
@@ -161,7 +164,8 @@ export function createApp(deps: AppDeps): express.Express {
     deps.mailer,
   );
   recordRoutes(api, deps.records, deps.audit, deps.store);
-  netcheckRoutes(router, deps.jwtSecret, deps.consults);
+  const memoryLimits = new MemoryRateLimits();
+  netcheckRoutes(router, deps.jwtSecret, deps.consults, deps.rateLimits ?? (() => memoryLimits));
   router.get('/openapi.json', (_req, res) => {
     res.json(api.openApi(API_BASE));
   });

@@ -6,7 +6,7 @@ import { GatewayError } from '../errors.js';
 import type { ConsultRecorder } from '../clinicalRecord/ConsultRecorder.js';
 import type { ChatMessage } from '../store/repositories.js';
 import type { ChatEntry } from '../protocol/payloads.js';
-import { TokenBucket, type Clock } from './rateLimit.js';
+import { MemoryRateLimits, type RateLimits } from './rateLimit.js';
 
 export interface ChatLimits {
   /** Messages per second one participant may post on average, and at once. */
@@ -30,15 +30,16 @@ export const chatEntry = (m: ChatMessage): ChatEntry => ({
   text: m.text,
 });
 
-export class ChatPolicy {
-  /** Token buckets by consult, then by participant (user id). */
-  readonly #posts = new Map<string, Map<string, TokenBucket>>();
-  readonly #pages = new Map<string, Map<string, TokenBucket>>();
+/** The rate-limit keys of a consult's chat: posts and history pages, per participant. */
+const postKey = (consultId: string, userId: string) => `chat\u0000${consultId}\u0000${userId}`;
+const pageKey = (consultId: string, userId: string) => `chatpage\u0000${consultId}\u0000${userId}`;
 
+export class ChatPolicy {
   constructor(
     private readonly recorder: ConsultRecorder,
     readonly limits: ChatLimits,
-    private readonly now: Clock = Date.now,
+    /** Token buckets per consult and participant (shared by every node in a cluster). */
+    private readonly rates: RateLimits = new MemoryRateLimits(),
   ) {}
 
   /** Stores a message once the sender is within its rate and the consult within its cap. */
@@ -47,11 +48,12 @@ export class ChatPolicy {
     sender: { id: string; name: string; role: string },
     text: string,
   ): Promise<ChatMessage> {
-    const bucket = this.#bucket(this.#posts, consultId, sender.id, this.limits);
-    if (!bucket.take()) {
+    const { perSecond, burst } = this.limits;
+    const taken = await this.rates.take(postKey(consultId, sender.id), { perSecond, burst });
+    if (!taken.ok) {
       throw new GatewayError(
         'rate_limited',
-        `you are sending messages too fast; wait ${bucket.waitSeconds()} s and send again`,
+        `you are sending messages too fast; wait ${taken.waitSeconds} s and send again`,
       );
     }
     // The cap is counted in the store with the insert, so concurrent posts cannot pass it together.
@@ -74,11 +76,11 @@ export class ChatPolicy {
     before: { id: string } | { at: number },
     limit: number,
   ): Promise<{ messages: ChatEntry[]; hasMore: boolean }> {
-    const bucket = this.#bucket(this.#pages, consultId, userId, HISTORY_PAGES);
-    if (!bucket.take()) {
+    const taken = await this.rates.take(pageKey(consultId, userId), HISTORY_PAGES);
+    if (!taken.ok) {
       throw new GatewayError(
         'rate_limited',
-        `too many history requests; wait ${bucket.waitSeconds()} s and retry`,
+        `too many history requests; wait ${taken.waitSeconds} s and retry`,
       );
     }
     const page = await this.recorder.chatPage(consultId, before, limit);
@@ -87,21 +89,7 @@ export class ChatPolicy {
 
   /** Drops a consult's buckets (it ended). */
   forget(consultId: string): void {
-    this.#posts.delete(consultId);
-    this.#pages.delete(consultId);
-  }
-
-  #bucket(
-    all: Map<string, Map<string, TokenBucket>>,
-    consultId: string,
-    userId: string,
-    rate: { perSecond: number; burst: number },
-  ): TokenBucket {
-    let consult = all.get(consultId);
-    if (!consult) all.set(consultId, (consult = new Map()));
-    let bucket = consult.get(userId);
-    if (!bucket)
-      consult.set(userId, (bucket = new TokenBucket(rate.perSecond, rate.burst, this.now)));
-    return bucket;
+    this.rates.forget(postKey(consultId, ''));
+    this.rates.forget(pageKey(consultId, ''));
   }
 }

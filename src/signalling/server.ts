@@ -29,7 +29,7 @@ import { lobbyHandlers } from './handlers/lobby.js';
 import { mediaHandlers } from './handlers/media.js';
 import { moderationHandlers } from './handlers/moderation.js';
 import { sessionHandlers } from './handlers/session.js';
-import { defaultEventLimits } from './rateLimit.js';
+import { defaultEventLimits, type RateLimits } from './rateLimit.js';
 import { watchPeerLinks } from './peerLinks.js';
 import { SocketConnection, consultKey, peerKey, type SocketData } from './SocketConnection.js';
 
@@ -57,6 +57,8 @@ export interface SignallingDeps {
   reconnectGraceMs: number;
   /** Event and chat rate limits, chat history bounds. */
   limits: SignallingLimits;
+  /** Where per-participant limits (chat, lobby messages) are counted; default: this process. */
+  rateLimits?: RateLimits;
   /** The client's address from a handshake, by the same proxy rule as HTTP (default: TCP peer). */
   clientAddress?: (handshake: Socket['handshake']) => string;
   logger: Logger;
@@ -74,7 +76,7 @@ const handlerGroups = [
 export function attachSignalling(io: SignallingServer, deps: SignallingDeps): ConsultSessions {
   const { consults, sessions, jwtSecret } = deps;
   const log = deps.logger.child({ component: 'signalling' });
-  const chat = new ChatPolicy(deps.recorder, deps.limits.chat);
+  const chat = new ChatPolicy(deps.recorder, deps.limits.chat, deps.rateLimits);
   const live = new ConsultSessions({
     consults,
     rooms: deps.rooms,
@@ -173,5 +175,6 @@ function relayRoomEvents(io: SignallingServer, room: Room): void {
   );
   room.on('activeSpeaker', (peerId) => io.to(key).emit('activeSpeaker', { peerId }));
   watchPeerLinks(room, io.of('/').adapter, peerKey, (p, m) => others(p).emit('peerConnection', m));
-  room.on('close', () => io.in(key).socketsLeave(key));
+  // Only this node's sockets: in a cluster the consult goes on with the sockets of other nodes.
+  room.on('close', () => io.local.in(key).socketsLeave(key));
 }

@@ -13,6 +13,7 @@ import type { JoinClaims } from '../../auth/tokens.js';
 import { verifyJoinToken } from '../../auth/tokens.js';
 import type { ConsultService } from '../../consults/ConsultService.js';
 import { GatewayError } from '../../errors.js';
+import type { RateLimits } from '../../signalling/rateLimit.js';
 
 /** The largest download or upload one request may ask for. */
 export const NETCHECK_MAX_BYTES = 1_000_000;
@@ -25,36 +26,22 @@ const downloadQuery = z.object({
   bytes: z.coerce.number().int().min(1).max(NETCHECK_MAX_BYTES),
 });
 
-/** A fixed one-minute window per subject: requests and bytes. */
-class Budget {
-  readonly #used = new Map<string, { windowStart: number; requests: number; bytes: number }>();
-
-  constructor(private readonly now: () => number) {}
-
-  /** Counts a request of `bytes` for `subject`, or throws 429 when the minute's budget is spent. */
-  take(subject: string, bytes: number): void {
-    const now = this.now();
-    if (this.#used.size > 10_000) {
-      for (const [k, v] of this.#used) if (now - v.windowStart >= 60_000) this.#used.delete(k);
-    }
-    let u = this.#used.get(subject);
-    if (!u || now - u.windowStart >= 60_000) {
-      u = { windowStart: now, requests: 0, bytes: 0 };
-      this.#used.set(subject, u);
-    }
-    if (
-      u.requests + 1 > NETCHECK_REQUESTS_PER_MINUTE ||
-      u.bytes + bytes > NETCHECK_BYTES_PER_MINUTE
-    ) {
-      const wait = Math.ceil((u.windowStart + 60_000 - now) / 1000);
-      throw new GatewayError(
-        'too_many_requests',
-        `too many network checks; wait ${wait} s and check again`,
-      );
-    }
-    u.requests += 1;
-    u.bytes += bytes;
-  }
+/**
+ * Counts a request of `bytes` for `subject` in its one-minute window (on every node in a
+ * cluster), or throws 429 when the minute's budget of requests or bytes is spent.
+ */
+async function takeBudget(limits: RateLimits, subject: string, bytes: number): Promise<void> {
+  const taken = await limits.count(
+    `netcheck\u0000${subject}`,
+    60_000,
+    [1, bytes],
+    [NETCHECK_REQUESTS_PER_MINUTE, NETCHECK_BYTES_PER_MINUTE],
+  );
+  if (!taken.ok)
+    throw new GatewayError(
+      'too_many_requests',
+      `too many network checks; wait ${taken.waitSeconds} s and check again`,
+    );
 }
 
 /** Mounts /netcheck/ping, /netcheck/download and /netcheck/upload on `router`. */
@@ -62,16 +49,16 @@ export function netcheckRoutes(
   router: Router,
   jwtSecret: string,
   consults: ConsultService,
+  limits: () => RateLimits,
   now: () => number = Date.now,
 ): void {
-  const budget = new Budget(now);
   const grant = async (req: Request, bytes: number): Promise<JoinClaims> => {
     const match = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
     if (!match)
       throw new GatewayError('unauthorized', 'send your join grant: Authorization: Bearer <token>');
     const claims = verifyJoinToken(jwtSecret, match[1]);
     await consults.authorizeJoin(claims);
-    budget.take(claims.sub, bytes);
+    await takeBudget(limits(), claims.sub, bytes);
     return claims;
   };
 

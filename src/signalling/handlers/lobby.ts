@@ -25,6 +25,7 @@ export function lobbyHandlers(ctx: HandlerContext): void {
     lobbyMessage(
       {
         lobby: ctx.deps.lobby,
+        rates: ctx.deps.rateLimits,
         consultId: session.consultId,
         host: { id: conn.claims.sub, name: conn.claims.name },
         authorize: async () => {
