@@ -15,7 +15,8 @@ import {
   type LeaveReason,
   type RejoinReason,
 } from '../protocol/vocabulary.js';
-import type { Peer } from '../sfu/Peer.js';
+import type { types } from 'mediasoup';
+import type { ConsumerAppData, Peer } from '../sfu/Peer.js';
 import { toClient } from '../sfu/wire.js';
 import { LobbyNotifier } from './LobbyNotifier.js';
 import { may } from './permissions.js';
@@ -109,7 +110,7 @@ export class ConsultSession {
       peerId = entry.peerId;
       conn.waitingPeerId = peerId;
       if (!replaced) await this.#audit(conn, 'consult.lobby_wait', { peerId });
-      this.#lobbyNotifier.changed();
+      this.#lobbyChanged();
     }
     return { waiting: true, peerId };
   }
@@ -172,11 +173,26 @@ export class ConsultSession {
       peerId: peer.id,
       resumeSecret: this.#seats.issueSecret(peer.id),
       routerRtpCapabilities: toClient.rtpCapabilities(room.router.rtpCapabilities),
-      peers: [...room.peers.values()].filter((p) => p !== peer).map(peerInfo),
+      peers: [
+        ...[...room.peers.values()].filter((p) => p !== peer).map(peerInfo),
+        ...(await this.deps.placement.remotePeers(this.consultId)),
+      ],
       ...(await this.deps.chat.onJoin(this.consultId)),
       ...(lobby ? { lobby: lobby.waiting, lobbyTotal: lobby.total } : {}),
       ...(seat ? { resumed: resumedState(peer) } : {}),
     };
+  }
+
+  /** Consumes another participant's producer, on this node or piped from the node it lives on. */
+  async consume(
+    conn: Connection,
+    producerId: string,
+    rtpCapabilities: types.RtpCapabilities,
+  ): Promise<types.Consumer<ConsumerAppData>> {
+    const peer = this.seatOf(conn);
+    const room = this.deps.rooms.rooms.get(this.consultId);
+    if (!room || room.closed) throw new GatewayError('not_joined', 'join the consult first');
+    return this.deps.placement.consume(room, peer, producerId, rtpCapabilities);
   }
 
   /** Leaves the lobby, or the seat. */
@@ -184,24 +200,26 @@ export class ConsultSession {
     if (conn.waitingPeerId) {
       await this.deps.lobby.withdraw(this.consultId, conn.waitingPeerId);
       conn.waitingPeerId = undefined;
-      this.#lobbyNotifier.changed();
+      this.#lobbyChanged();
       return;
     }
     this.seatOf(conn).close('left');
   }
 
-  /** The host lets someone in: they are told to join again. */
+  /** The host lets someone in: they are told to join again (on whatever node they wait). */
   async admit(host: Connection, peerId: string): Promise<void> {
     const entry = await this.deps.lobby.admit(this.consultId, peerId);
     if (!entry) throw new GatewayError('not_found', `nobody waits in the lobby as ${peerId}`);
-    this.#connection(entry.socketId)?.send('admitted', {});
+    const target = this.#connection(entry.socketId);
+    if (target) target.send('admitted', {});
+    else this.deps.otherNodes?.send(entry.socketId, 'admitted', {});
     await this.#audit(
       host,
       'consult.admit',
       { peerId, displayName: entry.displayName },
       { type: 'participant', id: entry.userId },
     );
-    this.#lobbyNotifier.changed();
+    this.#lobbyChanged();
   }
 
   /** The host refuses someone waiting; `message` is shown to them. */
@@ -214,6 +232,9 @@ export class ConsultSession {
       target.waitingPeerId = undefined;
       target.send('denied', { reason: why });
       target.close();
+    } else if (this.deps.otherNodes) {
+      this.deps.otherNodes.send(entry.socketId, 'denied', { reason: why });
+      this.deps.otherNodes.close(entry.socketId);
     }
     await this.#audit(
       host,
@@ -221,7 +242,7 @@ export class ConsultSession {
       { peerId, displayName: entry.displayName },
       { type: 'participant', id: entry.userId },
     );
-    this.#lobbyNotifier.changed();
+    this.#lobbyChanged();
   }
 
   /** The host removes a participant; `message` (their own words) is shown to them. */
@@ -265,7 +286,7 @@ export class ConsultSession {
     if (conn.waitingPeerId) {
       await this.deps.lobby.withdraw(this.consultId, conn.waitingPeerId);
       conn.waitingPeerId = undefined;
-      this.#lobbyNotifier.changed();
+      this.#lobbyChanged();
     }
     const peer = conn.peer;
     if (peer && !peer.closed) this.#seats.release(peer, conn, this.deps.graceMs);
@@ -376,6 +397,16 @@ export class ConsultSession {
         ).catch((err: unknown) => this.deps.logger.error({ err }, 'could not audit a leave'));
       }
     });
+  }
+
+  /** Another node changed the consult's lobby: this node's hosts are told. */
+  lobbyChangedElsewhere(): void {
+    this.#lobbyNotifier.changed();
+  }
+
+  #lobbyChanged(): void {
+    this.#lobbyNotifier.changed();
+    this.deps.otherNodes?.lobbyChanged(this.consultId);
   }
 
   #sendLobby(): void {

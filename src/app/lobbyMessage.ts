@@ -3,7 +3,7 @@
  * waiting in the host's own consult, at most LOBBY_MESSAGE_MAX_CHARS, and rate-limited per
  * host and consult so a waiting guest cannot be flooded.
  */
-import type { Lobby } from '../consults/Lobby.js';
+import type { LobbyStore } from '../consults/Lobby.js';
 import { GatewayError } from '../errors.js';
 import { TokenBucket, type Clock } from '../signalling/rateLimit.js';
 
@@ -22,7 +22,7 @@ export class LobbyMessages {
   readonly #buckets = new Map<string, TokenBucket>();
 
   constructor(
-    private readonly lobby: Lobby,
+    private readonly lobby: LobbyStore,
     private readonly now: Clock = Date.now,
   ) {}
 
@@ -53,10 +53,10 @@ export class LobbyMessages {
   }
 }
 
-const perLobby = new WeakMap<Lobby, LobbyMessages>();
+const perLobby = new WeakMap<LobbyStore, LobbyMessages>();
 
 export interface LobbyMessageContext {
-  lobby: Lobby;
+  lobby: LobbyStore;
   consultId: string;
   host: { id: string; name: string };
   /** Throws unless the caller is joined and may admit in this consult. */
