@@ -134,6 +134,13 @@ export class ConsultSession {
         'you are already in this consult in another window (or your connection there is still being restored): close it, or try again in a minute',
       );
     }
+    // A seat on another node is not taken over from here (that is failover's and drain's job).
+    if (!seat && (await this.deps.placement.seatElsewhere(this.consultId, claims.sub))) {
+      throw new GatewayError(
+        'seat_taken',
+        'you are already in this consult through another server (another window, or a connection still being restored): close it, or try again in a minute',
+      );
+    }
     let peer: Peer;
     if (seat) {
       const previous = this.#seats.holderOf(seat.id);

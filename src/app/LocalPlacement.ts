@@ -22,5 +22,6 @@ export async function consumeLocal(
 export const localPlacement: MediaPlacement = {
   remotePeers: () => Promise.resolve([]),
   consume: consumeLocal,
+  seatElsewhere: () => Promise.resolve(undefined),
   seatsElsewhere: () => Promise.resolve(0),
 };

@@ -69,6 +69,8 @@ export interface MediaPlacement {
     producerId: string,
     rtpCapabilities: types.RtpCapabilities,
   ): Promise<types.Consumer<ConsumerAppData>>;
+  /** The seat `userId` holds on another live node, if any. */
+  seatElsewhere(consultId: string, userId: string): Promise<string | undefined>;
   /** How many of the consult's seats other (live) nodes hold. */
   seatsElsewhere(consultId: string): Promise<number>;
 }

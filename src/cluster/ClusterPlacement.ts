@@ -57,6 +57,12 @@ export class ClusterPlacement implements MediaPlacement {
     }));
   }
 
+  async seatElsewhere(consultId: string, userId: string): Promise<string | undefined> {
+    const { seats } = await this.#elsewhere(consultId);
+    for (const [peerId, seat] of seats) if (seat.userId === userId) return peerId;
+    return undefined;
+  }
+
   async seatsElsewhere(consultId: string): Promise<number> {
     return (await this.#elsewhere(consultId)).seats.size;
   }

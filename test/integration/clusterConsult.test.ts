@@ -220,5 +220,10 @@ describe('a consult spanning two nodes', () => {
       expect(res).toMatchObject({ ok: false, error: { code: 'not_found' } });
     }
     expect(await pipes(b)).toMatchObject({ incoming: 0 });
+
+    // The same person joining again through the other node does not get a second seat.
+    const twice = await connect(a, second.specialistToken);
+    const again = await twice.request('join', { consultId: second.consultId });
+    expect(again).toMatchObject({ ok: false, error: { code: 'seat_taken' } });
   }, 30_000);
 });
