@@ -107,6 +107,13 @@ export class ConsultSession {
       // One waiting entry per identity: this connection takes it over from the earlier one.
       const previous = replaced && this.#connection(replaced.socketId);
       if (previous && previous !== conn) this.#endReplaced(previous);
+      else if (replaced && !previous && this.deps.otherNodes) {
+        // It waited through another node: that connection is ended there.
+        this.deps.otherNodes.send(replaced.socketId, 'consultEnded', {
+          reason: 'joined_from_another_connection',
+        });
+        this.deps.otherNodes.close(replaced.socketId);
+      }
       peerId = entry.peerId;
       conn.waitingPeerId = peerId;
       if (!replaced) await this.#audit(conn, 'consult.lobby_wait', { peerId });
@@ -205,9 +212,7 @@ export class ConsultSession {
   /** Leaves the lobby, or the seat. */
   async leave(conn: Connection): Promise<void> {
     if (conn.waitingPeerId) {
-      await this.deps.lobby.withdraw(this.consultId, conn.waitingPeerId);
-      conn.waitingPeerId = undefined;
-      this.#lobbyChanged();
+      await this.#withdraw(conn, conn.waitingPeerId);
       return;
     }
     this.seatOf(conn).close('left');
@@ -290,11 +295,7 @@ export class ConsultSession {
   /** The connection dropped: out of the lobby; its seat waits the grace period for it. */
   async disconnected(conn: Connection): Promise<void> {
     this.connections.delete(conn);
-    if (conn.waitingPeerId) {
-      await this.deps.lobby.withdraw(this.consultId, conn.waitingPeerId);
-      conn.waitingPeerId = undefined;
-      this.#lobbyChanged();
-    }
+    if (conn.waitingPeerId) await this.#withdraw(conn, conn.waitingPeerId);
     const peer = conn.peer;
     if (peer && !peer.closed) this.#seats.release(peer, conn, this.deps.graceMs);
   }
@@ -360,6 +361,18 @@ export class ConsultSession {
   #connection(id: string): Connection | undefined {
     for (const conn of this.connections) if (conn.id === id) return conn;
     return undefined;
+  }
+
+  /** Takes the connection's entry out of the lobby. */
+  async #withdraw(conn: Connection, peerId: string): Promise<void> {
+    // In a cluster a connection on another node may have taken the entry over meanwhile.
+    const taken =
+      this.deps.otherNodes &&
+      (await this.deps.lobby.list(this.consultId)).find((e) => e.peerId === peerId)?.socketId !==
+        conn.id;
+    if (!taken) await this.deps.lobby.withdraw(this.consultId, peerId);
+    conn.waitingPeerId = undefined;
+    if (!taken) this.#lobbyChanged();
   }
 
   /** Ends a connection that another connection of the same person replaced. */

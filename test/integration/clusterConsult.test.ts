@@ -191,6 +191,32 @@ describe('a consult spanning two nodes', () => {
     expect(hostAgain.received('consultEnded')).toEqual([]);
   }, 60_000);
 
+  it('a second wait of the same person through the other node takes the lobby entry over', async () => {
+    const { consultId, hostToken, specialistToken } = await a.call<{
+      consultId: string;
+      hostToken: string;
+      specialistToken: string;
+    }>('seed');
+    const host = await connect(a, hostToken);
+    await host.call<JoinResponse>('join', { consultId });
+    const onB = await connect(b, specialistToken);
+    const first = await onB.call<WaitingResponse>('join', { consultId });
+    const ended = onB.next<{ reason: string }>('consultEnded');
+    const gone = new Promise<void>((resolve) => onB.socket.once('disconnect', () => resolve()));
+    const onA = await connect(a, specialistToken);
+    const second = await onA.call<WaitingResponse>('join', { consultId });
+    expect(second.peerId).toBe(first.peerId);
+    expect(await ended).toEqual({ reason: 'joined_from_another_connection' });
+    await gone;
+    // The ended connection's disconnect on b does not take the entry away from a's.
+    const lobby = await b.call<{ socketId: string }[]>('lobby', { consultId });
+    expect(lobby.map((e) => e.socketId)).toEqual([onA.socket.id]);
+    const admitted = onA.next('admitted');
+    await host.call('admit', { peerId: second.peerId });
+    await admitted;
+    expect((await onA.call<JoinResponse>('join', { consultId })).peerId).toBe(first.peerId);
+  }, 30_000);
+
   it('refuses to consume a producer id of another consult, or one that does not exist', async () => {
     const first = await a.call<{ consultId: string; hostToken: string }>('seed');
     const second = await a.call<{ consultId: string; hostToken: string; specialistToken: string }>(
