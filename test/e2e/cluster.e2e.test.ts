@@ -31,9 +31,11 @@ const browsers: TestBrowser[] = [];
 beforeAll(async () => {
   [redis, db] = await Promise.all([startRedis(), createTestDatabase()]);
   const env = { DATABASE_URL: db.url };
-  // One after the other: both run the store's migrations on the shared database.
-  a = await startClusterNode('a', redis.url, env);
-  b = await startClusterNode('b', redis.url, env);
+  // Together: the store's migrations take an advisory lock, so the nodes migrate in turn.
+  [a, b] = await Promise.all([
+    startClusterNode('a', redis.url, env),
+    startClusterNode('b', redis.url, env),
+  ]);
 }, 150_000);
 
 afterAll(async () => {

@@ -41,17 +41,11 @@ const receivers: RtpReceiver[] = [];
 beforeAll(async () => {
   [redis, db] = await Promise.all([startRedis(), createTestDatabase()]);
   const env = { DATABASE_URL: db.url, RECONNECT_GRACE_SECONDS: '1' };
-  // One after the other: both run the store's migrations on the shared database.
-  a = await startClusterNode('a', redis.url, {
-    ...env,
-    PIPE_PORT_MIN: '47200',
-    PIPE_PORT_MAX: '47219',
-  });
-  b = await startClusterNode('b', redis.url, {
-    ...env,
-    PIPE_PORT_MIN: '47220',
-    PIPE_PORT_MAX: '47239',
-  });
+  // Together: the store's migrations take an advisory lock, so the nodes migrate in turn.
+  [a, b] = await Promise.all([
+    startClusterNode('a', redis.url, { ...env, PIPE_PORT_MIN: '47200', PIPE_PORT_MAX: '47219' }),
+    startClusterNode('b', redis.url, { ...env, PIPE_PORT_MIN: '47220', PIPE_PORT_MAX: '47239' }),
+  ]);
 }, 150_000);
 
 afterAll(async () => {
