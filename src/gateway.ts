@@ -12,9 +12,10 @@ import { ClusterNode } from './cluster/ClusterNode.js';
 import { ClusterRelay } from './cluster/ClusterRelay.js';
 import { RedisLoginThrottle } from './cluster/RedisLoginThrottle.js';
 import { RedisRateLimits } from './cluster/RedisRateLimits.js';
+import { RedisLobby } from './cluster/RedisLobby.js';
 import type { Config } from './config.js';
 import { ConsultService } from './consults/ConsultService.js';
-import { Lobby } from './consults/Lobby.js';
+import { Lobby, type LobbyStore } from './consults/Lobby.js';
 import { createApp } from './http/app.js';
 import { InviteMailer } from './consults/InviteMailer.js';
 import { clientAddress, type TrustFn } from './http/clientAddress.js';
@@ -73,7 +74,7 @@ export interface Gateway extends Services {
   config: Config;
   recorder: ConsultRecorder;
   sampler: QualitySampler;
-  lobby: Lobby;
+  lobby: LobbyStore;
   pool: WorkerPool;
   rooms: RoomRegistry;
   io: SignallingServer;
@@ -110,7 +111,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       logger,
       config.routerWarmSeconds * 1000,
     );
-    const lobby = new Lobby(config.consults.lobbyDenyCooldownSeconds * 1000);
+    const denyCooldownMs = config.consults.lobbyDenyCooldownSeconds * 1000;
+    // In a cluster the lobby is shared: a guest may wait on one node, the host admit on another.
+    const redisLobby = config.cluster ? new RedisLobby(denyCooldownMs) : undefined;
+    const lobby: LobbyStore = redisLobby ?? new Lobby(denyCooldownMs);
     const recorder = new ConsultRecorder(services.store, logger);
     services.records.pendingWrites = () => recorder.queue.idle();
     // Consults a previous run left live were interrupted by its stop: close them first (a
@@ -153,7 +157,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       clientDir: config.clientDir,
       trustProxy: config.trustProxy,
       cluster: () => cluster,
-      waitingCount: (consultId) => lobby.list(consultId).length,
+      waitingCount: async (consultId) => (await lobby.list(consultId)).length,
       rateLimits: () => rateLimits,
       mailer,
       logger,
@@ -183,9 +187,11 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       services.auth.useLoginThrottle(
         new RedisLoginThrottle(cluster.redis, services.auth.loginLimits, logger),
       );
+      redisLobby?.use(cluster.redis);
     }
     const live = attachSignalling(io, {
       rooms,
+      ...(cluster ? { placement: cluster.placement } : {}),
       consults: services.consults,
       lobby,
       audit: services.audit,

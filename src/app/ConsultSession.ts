@@ -15,7 +15,8 @@ import {
   type LeaveReason,
   type RejoinReason,
 } from '../protocol/vocabulary.js';
-import type { Peer } from '../sfu/Peer.js';
+import type { types } from 'mediasoup';
+import type { ConsumerAppData, Peer } from '../sfu/Peer.js';
 import { toClient } from '../sfu/wire.js';
 import { LobbyNotifier } from './LobbyNotifier.js';
 import { may } from './permissions.js';
@@ -106,10 +107,17 @@ export class ConsultSession {
       // One waiting entry per identity: this connection takes it over from the earlier one.
       const previous = replaced && this.#connection(replaced.socketId);
       if (previous && previous !== conn) this.#endReplaced(previous);
+      else if (replaced && !previous && this.deps.otherNodes) {
+        // It waited through another node: that connection is ended there.
+        this.deps.otherNodes.send(replaced.socketId, 'consultEnded', {
+          reason: 'joined_from_another_connection',
+        });
+        this.deps.otherNodes.close(replaced.socketId);
+      }
       peerId = entry.peerId;
       conn.waitingPeerId = peerId;
       if (!replaced) await this.#audit(conn, 'consult.lobby_wait', { peerId });
-      this.#lobbyNotifier.changed();
+      this.#lobbyChanged();
     }
     return { waiting: true, peerId };
   }
@@ -131,6 +139,13 @@ export class ConsultSession {
       throw new GatewayError(
         'seat_taken',
         'you are already in this consult in another window (or your connection there is still being restored): close it, or try again in a minute',
+      );
+    }
+    // A seat on another node is not taken over from here (that is failover's and drain's job).
+    if (!seat && (await this.deps.placement.seatElsewhere(this.consultId, claims.sub))) {
+      throw new GatewayError(
+        'seat_taken',
+        'you are already in this consult through another server (another window, or a connection still being restored): close it, or try again in a minute',
       );
     }
     let peer: Peer;
@@ -172,36 +187,51 @@ export class ConsultSession {
       peerId: peer.id,
       resumeSecret: this.#seats.issueSecret(peer.id),
       routerRtpCapabilities: toClient.rtpCapabilities(room.router.rtpCapabilities),
-      peers: [...room.peers.values()].filter((p) => p !== peer).map(peerInfo),
+      peers: [
+        ...[...room.peers.values()].filter((p) => p !== peer).map(peerInfo),
+        ...(await this.deps.placement.remotePeers(this.consultId)),
+      ],
       ...(await this.deps.chat.onJoin(this.consultId)),
       ...(lobby ? { lobby: lobby.waiting, lobbyTotal: lobby.total } : {}),
       ...(seat ? { resumed: resumedState(peer) } : {}),
     };
   }
 
+  /** Consumes another participant's producer, on this node or piped from the node it lives on. */
+  async consume(
+    conn: Connection,
+    producerId: string,
+    rtpCapabilities: types.RtpCapabilities,
+  ): Promise<types.Consumer<ConsumerAppData>> {
+    const peer = this.seatOf(conn);
+    const room = this.deps.rooms.rooms.get(this.consultId);
+    if (!room || room.closed) throw new GatewayError('not_joined', 'join the consult first');
+    return this.deps.placement.consume(room, peer, producerId, rtpCapabilities);
+  }
+
   /** Leaves the lobby, or the seat. */
   async leave(conn: Connection): Promise<void> {
     if (conn.waitingPeerId) {
-      await this.deps.lobby.withdraw(this.consultId, conn.waitingPeerId);
-      conn.waitingPeerId = undefined;
-      this.#lobbyNotifier.changed();
+      await this.#withdraw(conn, conn.waitingPeerId);
       return;
     }
     this.seatOf(conn).close('left');
   }
 
-  /** The host lets someone in: they are told to join again. */
+  /** The host lets someone in: they are told to join again (on whatever node they wait). */
   async admit(host: Connection, peerId: string): Promise<void> {
     const entry = await this.deps.lobby.admit(this.consultId, peerId);
     if (!entry) throw new GatewayError('not_found', `nobody waits in the lobby as ${peerId}`);
-    this.#connection(entry.socketId)?.send('admitted', {});
+    const target = this.#connection(entry.socketId);
+    if (target) target.send('admitted', {});
+    else this.deps.otherNodes?.send(entry.socketId, 'admitted', {});
     await this.#audit(
       host,
       'consult.admit',
       { peerId, displayName: entry.displayName },
       { type: 'participant', id: entry.userId },
     );
-    this.#lobbyNotifier.changed();
+    this.#lobbyChanged();
   }
 
   /** The host refuses someone waiting; `message` is shown to them. */
@@ -214,6 +244,9 @@ export class ConsultSession {
       target.waitingPeerId = undefined;
       target.send('denied', { reason: why });
       target.close();
+    } else if (this.deps.otherNodes) {
+      this.deps.otherNodes.send(entry.socketId, 'denied', { reason: why });
+      this.deps.otherNodes.close(entry.socketId);
     }
     await this.#audit(
       host,
@@ -221,7 +254,7 @@ export class ConsultSession {
       { peerId, displayName: entry.displayName },
       { type: 'participant', id: entry.userId },
     );
-    this.#lobbyNotifier.changed();
+    this.#lobbyChanged();
   }
 
   /** The host removes a participant; `message` (their own words) is shown to them. */
@@ -262,11 +295,7 @@ export class ConsultSession {
   /** The connection dropped: out of the lobby; its seat waits the grace period for it. */
   async disconnected(conn: Connection): Promise<void> {
     this.connections.delete(conn);
-    if (conn.waitingPeerId) {
-      await this.deps.lobby.withdraw(this.consultId, conn.waitingPeerId);
-      conn.waitingPeerId = undefined;
-      this.#lobbyNotifier.changed();
-    }
+    if (conn.waitingPeerId) await this.#withdraw(conn, conn.waitingPeerId);
     const peer = conn.peer;
     if (peer && !peer.closed) this.#seats.release(peer, conn, this.deps.graceMs);
   }
@@ -334,6 +363,18 @@ export class ConsultSession {
     return undefined;
   }
 
+  /** Takes the connection's entry out of the lobby. */
+  async #withdraw(conn: Connection, peerId: string): Promise<void> {
+    // In a cluster a connection on another node may have taken the entry over meanwhile.
+    const taken =
+      this.deps.otherNodes &&
+      (await this.deps.lobby.list(this.consultId)).find((e) => e.peerId === peerId)?.socketId !==
+        conn.id;
+    if (!taken) await this.deps.lobby.withdraw(this.consultId, peerId);
+    conn.waitingPeerId = undefined;
+    if (!taken) this.#lobbyChanged();
+  }
+
   /** Ends a connection that another connection of the same person replaced. */
   #endReplaced(conn: Connection): void {
     conn.waitingPeerId = undefined;
@@ -376,6 +417,16 @@ export class ConsultSession {
         ).catch((err: unknown) => this.deps.logger.error({ err }, 'could not audit a leave'));
       }
     });
+  }
+
+  /** Another node changed the consult's lobby: this node's hosts are told. */
+  lobbyChangedElsewhere(): void {
+    this.#lobbyNotifier.changed();
+  }
+
+  #lobbyChanged(): void {
+    this.#lobbyNotifier.changed();
+    this.deps.otherNodes?.lobbyChanged(this.consultId);
   }
 
   #sendLobby(): void {

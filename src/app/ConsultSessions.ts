@@ -37,9 +37,11 @@ export class ConsultSessions {
     rooms.on('roomCreated', (room) => {
       room.on('close', (reason) => {
         if (reason !== 'empty') return;
-        Promise.resolve(consults.lastParticipantLeft(room.consultId)).catch(
-          failed('could not end an empty consult'),
-        );
+        // In a cluster the consult goes on while another node still seats someone.
+        deps.placement
+          .seatsElsewhere(room.consultId)
+          .then((n) => (n > 0 ? undefined : consults.lastParticipantLeft(room.consultId)))
+          .catch(failed('could not end an empty consult'));
       });
     });
   }
@@ -87,6 +89,11 @@ export class ConsultSessions {
     const session = this.of(conn.claims.consultId);
     session.connected(conn);
     return session;
+  }
+
+  /** The consult's live session on this node, if it has one. */
+  find(consultId: string): ConsultSession | undefined {
+    return this.#live.get(consultId);
   }
 
   /** The consult's participants changed: its connections are checked again. */

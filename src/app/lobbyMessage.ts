@@ -3,7 +3,7 @@
  * waiting in the host's own consult, at most LOBBY_MESSAGE_MAX_CHARS, and rate-limited per
  * host and consult so a waiting guest cannot be flooded.
  */
-import type { Lobby } from '../consults/Lobby.js';
+import type { LobbyStore } from '../consults/Lobby.js';
 import { GatewayError } from '../errors.js';
 import { MemoryRateLimits, type RateLimits } from '../signalling/rateLimit.js';
 
@@ -22,7 +22,7 @@ const RATE = { perSecond: 1 / LOBBY_MESSAGE_INTERVAL_S, burst: LOBBY_MESSAGE_BUR
 
 export class LobbyMessages {
   constructor(
-    private readonly lobby: Lobby,
+    private readonly lobby: LobbyStore,
     /** Token buckets per consult and host (shared by every node in a cluster). */
     private readonly rates: RateLimits = new MemoryRateLimits(),
     private readonly now: () => number = Date.now,
@@ -48,10 +48,10 @@ export class LobbyMessages {
   }
 }
 
-const perLobby = new WeakMap<Lobby, LobbyMessages>();
+const perLobby = new WeakMap<LobbyStore, LobbyMessages>();
 
 export interface LobbyMessageContext {
-  lobby: Lobby;
+  lobby: LobbyStore;
   /** Where the per-host limit is counted (default: this process's memory). */
   rates?: RateLimits;
   consultId: string;

@@ -5,11 +5,12 @@
 import type { AuditLog } from '../audit/AuditLog.js';
 import type { JoinClaims } from '../auth/tokens.js';
 import type { ConsultService } from '../consults/ConsultService.js';
-import type { Lobby } from '../consults/Lobby.js';
+import type { LobbyStore } from '../consults/Lobby.js';
 import type { Logger } from '../logger.js';
-import type { ChatEntry } from '../protocol/payloads.js';
+import type { ChatEntry, PeerInfo } from '../protocol/payloads.js';
 import type { ServerToClientEvents } from '../protocol/serverEvents.js';
-import type { Peer } from '../sfu/Peer.js';
+import type { types } from 'mediasoup';
+import type { ConsumerAppData, Peer } from '../sfu/Peer.js';
 import type { Room } from '../sfu/Room.js';
 
 export type ServerMessage<E extends keyof ServerToClientEvents> = Parameters<
@@ -54,10 +55,46 @@ export interface ChatPort {
 }
 export type JoinChat = { chat: ChatEntry[]; chatHasMore: boolean };
 
+/**
+ * Which node hosts each participant and producer of a consult: `LocalPlacement` on a single
+ * node (everything is in this node's room), the Redis directory and pipe bridge in a cluster.
+ */
+export interface MediaPlacement {
+  /** The consult's participants seated on other nodes, with their producers. */
+  remotePeers(consultId: string): Promise<PeerInfo[]>;
+  /** Consumes producer `producerId` of the consult for `peer`, wherever the producer lives. */
+  consume(
+    room: Room,
+    peer: Peer,
+    producerId: string,
+    rtpCapabilities: types.RtpCapabilities,
+  ): Promise<types.Consumer<ConsumerAppData>>;
+  /** The seat `userId` holds on another live node, if any. */
+  seatElsewhere(consultId: string, userId: string): Promise<string | undefined>;
+  /** How many of the consult's seats other (live) nodes hold. */
+  seatsElsewhere(consultId: string): Promise<number>;
+}
+
+/** Sockets on other nodes of a cluster (absent on a single node). */
+export interface OtherNodes {
+  /** Sends to a connection of this consult on whatever node it is. */
+  send<E extends keyof ServerToClientEvents>(
+    socketId: string,
+    event: E,
+    msg: ServerMessage<E>,
+  ): void;
+  /** Ends a connection on whatever node it is. */
+  close(socketId: string): void;
+  /** The consult's lobby changed: the other nodes tell their hosts (`lobbyChanged`). */
+  lobbyChanged(consultId: string): void;
+}
+
 export interface SessionDeps {
   consults: ConsultPort;
-  lobby: Lobby;
+  lobby: LobbyStore;
   rooms: RoomPort;
+  placement: MediaPlacement;
+  otherNodes?: OtherNodes;
   audit: Pick<AuditLog, 'record'>;
   chat: ChatPort;
   /** How long a seat whose connection dropped is kept (media and all) before it closes. */

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ConsultService } from '../consults/ConsultService.js';
-import type { Lobby, LobbyEntry } from '../consults/Lobby.js';
+import type { LobbyEntry, LobbyStore } from '../consults/Lobby.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Peer } from '../sfu/Peer.js';
@@ -34,7 +34,7 @@ export class ConsultRecorder {
   }
 
   /** Subscribes to the live rooms, the lobby and the consult lifecycle. */
-  attach(rooms: RoomRegistry, consults: ConsultService, lobby: Lobby): void {
+  attach(rooms: RoomRegistry, consults: ConsultService, lobby: LobbyStore): void {
     rooms.on('roomCreated', (room) => this.#watchRoom(room));
     consults.on('consultLive', (c) =>
       this.#event({

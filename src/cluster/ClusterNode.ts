@@ -8,6 +8,8 @@ import type { Server } from 'socket.io';
 import type { Logger } from '../logger.js';
 import type { RoomRegistry } from '../sfu/RoomRegistry.js';
 import { ClusterBus } from './ClusterBus.js';
+import { ClusterPlacement } from './ClusterPlacement.js';
+import { ConsultDirectory } from './ConsultDirectory.js';
 import { NodeRegistry, type NodeInfo } from './NodeRegistry.js';
 import { PipeBridge } from './PipeBridge.js';
 import { connectRedis, KEY_PREFIX, type Redis } from './redis.js';
@@ -28,6 +30,8 @@ export class ClusterNode {
   #startedAt = Date.now();
   #draining = false;
   #closed = false;
+  /** Which node hosts each participant and producer; consumes across nodes through the bridge. */
+  readonly placement: ClusterPlacement;
 
   private constructor(
     readonly settings: ClusterSettings,
@@ -35,8 +39,11 @@ export class ClusterNode {
     readonly bus: ClusterBus,
     readonly registry: NodeRegistry,
     readonly bridge: PipeBridge,
+    directory: ConsultDirectory,
     private readonly opts: ClusterNodeOptions,
-  ) {}
+  ) {
+    this.placement = new ClusterPlacement(directory, registry, bridge);
+  }
 
   get id(): string {
     return this.settings.nodeId;
@@ -61,6 +68,8 @@ export class ClusterNode {
         }),
       );
       const bus = await ClusterBus.create(redis, settings.nodeId, logger);
+      // Before signalling attaches: its entries are written before the broadcasts that announce them.
+      const directory = new ConsultDirectory(redis, settings.nodeId, rooms, logger);
       const bridge = new PipeBridge({
         bus,
         listen: settings.pipe,
@@ -89,7 +98,10 @@ export class ClusterNode {
       });
       registry.on('nodeDown', (id) => bridge.dropNode(id));
       registry.on('nodeLeft', (id) => bridge.dropNode(id));
-      made.node = new ClusterNode(settings, redis, bus, registry, bridge, { ...opts, logger });
+      made.node = new ClusterNode(settings, redis, bus, registry, bridge, directory, {
+        ...opts,
+        logger,
+      });
       return made.node;
     } catch (err) {
       redis.destroy();

@@ -131,3 +131,21 @@ export class Lobby extends TypedEmitter<LobbyEvents> {
     this.#denied.delete(consultId);
   }
 }
+
+type Maybe<T> = T | Promise<T>;
+
+/**
+ * What the app layer needs of a lobby: the in-memory `Lobby` on a single node, the Redis one
+ * (`cluster/RedisLobby.ts`) when the consult's participants may wait and host on other nodes.
+ */
+export interface LobbyStore extends Pick<TypedEmitter<LobbyEvents>, 'on'> {
+  add(consultId: string, entry: LobbyEntry): Maybe<{ entry: LobbyEntry; replaced?: LobbyEntry }>;
+  deniedFor(consultId: string, userId: string): Maybe<number>;
+  withdraw(consultId: string, peerId: string): Maybe<LobbyEntry | undefined>;
+  deny(consultId: string, peerId: string, reason: string): Maybe<LobbyEntry | undefined>;
+  list(consultId: string): Maybe<LobbyEntry[]>;
+  admit(consultId: string, peerId: string): Maybe<LobbyEntry | undefined>;
+  admittedPeerId(consultId: string, userId: string): Maybe<string | undefined>;
+  revokeAdmission(consultId: string, userId: string): Maybe<void>;
+  clear(consultId: string): Maybe<void>;
+}

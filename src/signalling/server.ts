@@ -5,12 +5,14 @@
  */
 import type { Server, Socket } from 'socket.io';
 import { ConsultSessions } from '../app/ConsultSessions.js';
+import { localPlacement } from '../app/LocalPlacement.js';
+import type { MediaPlacement } from '../app/ports.js';
 import type { AuditLog } from '../audit/AuditLog.js';
 import type { SessionRevocations } from '../auth/SessionRevocations.js';
 import { verifyJoinToken } from '../auth/tokens.js';
 import type { SignallingLimits } from '../config.js';
 import type { ConsultService } from '../consults/ConsultService.js';
-import type { Lobby } from '../consults/Lobby.js';
+import type { LobbyStore } from '../consults/Lobby.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ClientToServerEvents } from '../protocol/events.js';
@@ -30,6 +32,7 @@ import { mediaHandlers } from './handlers/media.js';
 import { moderationHandlers } from './handlers/moderation.js';
 import { sessionHandlers } from './handlers/session.js';
 import { defaultEventLimits, type RateLimits } from './rateLimit.js';
+import { otherNodes } from './otherNodes.js';
 import { watchPeerLinks } from './peerLinks.js';
 import { SocketConnection, consultKey, peerKey, type SocketData } from './SocketConnection.js';
 
@@ -45,8 +48,10 @@ export type SignallingServer = Server<
 
 export interface SignallingDeps {
   rooms: RoomRegistry;
+  /** Where each participant's media lives (default: all on this node). */
+  placement?: MediaPlacement;
   consults: ConsultService;
-  lobby: Lobby;
+  lobby: LobbyStore;
   audit: AuditLog;
   recorder: ConsultRecorder;
   sampler: QualitySampler;
@@ -77,9 +82,13 @@ export function attachSignalling(io: SignallingServer, deps: SignallingDeps): Co
   const { consults, sessions, jwtSecret } = deps;
   const log = deps.logger.child({ component: 'signalling' });
   const chat = new ChatPolicy(deps.recorder, deps.limits.chat, deps.rateLimits);
+  // In a cluster (placement given) the lobby and its deliveries reach the other nodes.
+  const remote = deps.placement ? otherNodes(io) : undefined;
   const live = new ConsultSessions({
+    ...(remote ? { otherNodes: remote } : {}),
     consults,
     rooms: deps.rooms,
+    placement: deps.placement ?? localPlacement,
     sessions,
     lobby: deps.lobby,
     audit: deps.audit,
@@ -87,6 +96,7 @@ export function attachSignalling(io: SignallingServer, deps: SignallingDeps): Co
     graceMs: deps.reconnectGraceMs,
     logger: log,
   });
+  remote?.listen(live);
 
   // The grant and the consult are checked here, once per connection; what could change them
   // later (consult closed or changed, invite or sessions revoked) ends the connection.

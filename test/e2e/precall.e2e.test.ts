@@ -77,8 +77,10 @@ describe('the pre-call check and waiting-room alerts in the browser', () => {
     const { page: guest } = await openPage(browsers, 'specialist');
     await guest.goto(`${gw.url}/?token=${await gw.grant(consult.id, specialist)}`);
     await guest.getByTestId('lobby-waiting').waitFor({ timeout: 15_000 });
-    await expect.poll(() => gw.lobby.list(consult.id).length, { timeout: 10_000 }).toBe(1);
-    const arrivedAt = gw.lobby.list(consult.id)[0]!.since;
+    await expect
+      .poll(async () => (await gw.lobby.list(consult.id)).length, { timeout: 10_000 })
+      .toBe(1);
+    const arrivedAt = (await gw.lobby.list(consult.id))[0]!.since;
 
     // The host was alerted: a beep and a notification, within a second of the arrival.
     await expect.poll(async () => (await alerts(clinic)).notifications.length).toBe(1);

@@ -242,7 +242,7 @@ describe('the waiting room under abuse', () => {
     }
     const elapsed = Date.now() - started;
     expect(peerIds.size).toBe(1);
-    expect(g.lobby.list(consult.id)).toHaveLength(1);
+    expect(await g.lobby.list(consult.id)).toHaveLength(1);
     // Only the newest socket of that identity still waits.
     await timeUntil(
       () => sockets.filter((c) => c.socket.connected).length === 1,
@@ -286,7 +286,7 @@ describe('the waiting room under abuse', () => {
     const res = await again.request('join', { consultId: consult.id });
     expect(res).toMatchObject({ ok: false, error: { code: 'denied_recently' } });
     expect(!res.ok && res.error.message).toMatch(/10 minutes/);
-    expect(g.lobby.list(consult.id)).toHaveLength(0);
+    expect(await g.lobby.list(consult.id)).toHaveLength(0);
   });
 });
 

@@ -160,7 +160,7 @@ describe('the pre-call check in the record', () => {
       const res = await guest.request('join', { consultId: consult.id, precheck });
       expect(res.ok ? 'ok' : res.error.code).toBe('bad_request');
     }
-    expect(gw.lobby.list(consult.id)).toHaveLength(0);
+    expect(await gw.lobby.list(consult.id)).toHaveLength(0);
   });
 });
 

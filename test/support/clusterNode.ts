@@ -18,7 +18,16 @@ type Command =
   | { cmd: 'closeProducer'; producerId: string }
   | { cmd: 'consumerStats'; consumerId: string }
   | { cmd: 'pipes' }
-  | { cmd: 'pipePorts' };
+  | { cmd: 'pipePorts' }
+  | { cmd: 'seed' }
+  | {
+      cmd: 'plainTransport';
+      consultId: string;
+      peerId: string;
+      direction: 'send' | 'recv';
+      port?: number;
+    }
+  | { cmd: 'lobby'; consultId: string };
 
 const config = loadConfig(process.env);
 const gateway = await startGateway(config, createLogger(config.logLevel, 'cluster-node'));
@@ -89,6 +98,66 @@ async function run(c: Command): Promise<unknown> {
       return cluster.bridge.stats();
     case 'pipePorts':
       return cluster.bridge.ports();
+    case 'seed': {
+      // A consult hosted by a doctor with one specialist, in the cluster's shared database.
+      const suffix = Math.random().toString(36).slice(2, 8);
+      const user = (role: 'doctor' | 'specialist') =>
+        gateway.auth.createUser(
+          {
+            role,
+            name: `${role} ${suffix}`,
+            email: `${role}.${suffix}@test.local`,
+            password: 'correct horse battery staple',
+          },
+          null,
+          null,
+        );
+      const [doctor, specialist] = [await user('doctor'), await user('specialist')];
+      const now = Date.now();
+      const consultId = `cluster-consult-${suffix}`;
+      await gateway.store.consults.insert({
+        id: consultId,
+        title: 'Cluster consult',
+        patientRef: 'P-CLUSTER',
+        scheduledStart: now - 60_000,
+        scheduledEnd: now + 3600_000,
+        hostId: doctor.id,
+        specialistIds: [specialist.id],
+        guests: [],
+        status: 'scheduled',
+        createdBy: doctor.id,
+        createdAt: now,
+        updatedAt: now,
+        startedAt: null,
+        endedAt: null,
+        endReason: null,
+      });
+      return {
+        consultId,
+        hostToken: (await gateway.consults.mintOperatorGrant(consultId, doctor.id)).token,
+        specialistToken: (await gateway.consults.mintOperatorGrant(consultId, specialist.id)).token,
+      };
+    }
+    case 'plainTransport': {
+      // Stands in for a joined peer's WebRTC transport: plain RTP from/to the test's UDP
+      // sockets, no ICE or DTLS. Produce and consume on it through the protocol as usual.
+      const room = gateway.rooms.rooms.get(c.consultId);
+      const peer = room?.peers.get(c.peerId);
+      if (!room || !peer) throw new Error(`no peer ${c.peerId} on this node`);
+      const transport = await room.router.createPlainTransport({
+        listenIp: '127.0.0.1',
+        rtcpMux: true,
+        comedia: c.direction === 'send',
+      });
+      if (c.port !== undefined) await transport.connect({ ip: '127.0.0.1', port: c.port });
+      peer.transports.set(transport.id, {
+        transport: transport as unknown as types.WebRtcTransport,
+        direction: c.direction,
+      });
+      return { transportId: transport.id, port: transport.tuple.localPort };
+    }
+    case 'lobby':
+      return gateway.lobby.list(c.consultId);
   }
 }
 

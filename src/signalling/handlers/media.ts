@@ -7,7 +7,7 @@ import { handle } from '../handler.js';
 import { permit, type HandlerContext } from './context.js';
 
 export function mediaHandlers(ctx: HandlerContext): void {
-  const { socket, log, conn, session, deps } = ctx;
+  const { socket, log, conn, session } = ctx;
   const seat = () => session.seatOf(conn);
 
   handle(socket, log, clientEvents.createTransport, async ({ direction }) => {
@@ -40,19 +40,17 @@ export function mediaHandlers(ctx: HandlerContext): void {
   });
 
   handle(socket, log, clientEvents.consume, async (req) => {
-    const peer = seat();
+    seat();
     await permit(ctx, 'consume');
-    const room = deps.rooms.rooms.get(conn.claims.consultId);
-    if (!room) throw new GatewayError('not_joined', 'join the consult first');
-    const producer = room.findProducer(req.producerId);
-    if (producer.appData.peerId === peer.id) {
-      throw new GatewayError('bad_request', 'cannot consume your own producer');
-    }
-    const consumer = await peer.consume(producer, fromClient.rtpCapabilities(req.rtpCapabilities));
+    const consumer = await session.consume(
+      conn,
+      req.producerId,
+      fromClient.rtpCapabilities(req.rtpCapabilities),
+    );
     return {
       consumerId: consumer.id,
-      producerId: producer.id,
-      peerId: producer.appData.peerId,
+      producerId: consumer.producerId,
+      peerId: consumer.appData.peerId,
       kind: consumer.kind,
       rtpParameters: toClient.rtpParameters(consumer.rtpParameters),
       appData: { source: consumer.appData.source },

@@ -1,5 +1,6 @@
 /** Fakes for the app layer's ports: connections, a room with peers, the consult service. */
 import { randomUUID } from 'node:crypto';
+import { localPlacement } from '../../../src/app/LocalPlacement.js';
 import type { Connection, ServerMessage, SessionDeps } from '../../../src/app/ports.js';
 import { grantsFor, type JoinClaims } from '../../../src/auth/tokens.js';
 import { Lobby } from '../../../src/consults/Lobby.js';
@@ -120,6 +121,7 @@ export function fakeDeps(
   const consult = { id: CONSULT, hostId: opts.hostId ?? 'doc', status: 'open' };
   const calls = { markLive: 0, end: [] as string[], audit: [] as string[] };
   const deps: SessionDeps = {
+    placement: localPlacement,
     consults: {
       find: async () => consult as never,
       vouchedName: async (c: JoinClaims) => c.name,

@@ -1,0 +1,94 @@
+/**
+ * Placement in a cluster: the one place that answers "which node hosts this participant, this
+ * producer" (the consult directory in Redis, filtered by the registry's live nodes), and that
+ * consumes a producer of another node through the pipe bridge onto this node's router.
+ */
+import type { types } from 'mediasoup';
+import { consumeLocal } from '../app/LocalPlacement.js';
+import type { MediaPlacement } from '../app/ports.js';
+import { names } from '../app/views.js';
+import { GatewayError } from '../errors.js';
+import type { PeerInfo } from '../protocol/payloads.js';
+import type { ConsumerAppData, Peer, ProducerAppData } from '../sfu/Peer.js';
+import type { Room } from '../sfu/Room.js';
+import type { ConsultDirectory, ConsultEntries } from './ConsultDirectory.js';
+import type { NodeRegistry } from './NodeRegistry.js';
+import type { PipeBridge } from './PipeBridge.js';
+
+export class ClusterPlacement implements MediaPlacement {
+  constructor(
+    private readonly directory: ConsultDirectory,
+    private readonly registry: Pick<NodeRegistry, 'list'>,
+    private readonly bridge: Pick<PipeBridge, 'consume'>,
+  ) {}
+
+  get nodeId(): string {
+    return this.directory.nodeId;
+  }
+
+  /** The consult's entries on other nodes that the registry shows alive (not dead, not gone). */
+  async #elsewhere(consultId: string): Promise<ConsultEntries> {
+    const [entries, nodes] = await Promise.all([
+      this.directory.entries(consultId),
+      this.registry.list(),
+    ]);
+    const alive = new Set(nodes.filter((n) => n.alive).map((n) => n.id));
+    const keep = (node: string) => node !== this.nodeId && alive.has(node);
+    return {
+      seats: new Map([...entries.seats].filter(([, s]) => keep(s.node))),
+      producers: new Map([...entries.producers].filter(([, p]) => keep(p.node))),
+    };
+  }
+
+  async remotePeers(consultId: string): Promise<PeerInfo[]> {
+    const { seats, producers } = await this.#elsewhere(consultId);
+    return [...seats].map(([peerId, seat]) => ({
+      peerId,
+      ...names(seat),
+      role: seat.role,
+      producers: [...producers]
+        .filter(([, p]) => p.peerId === peerId && p.node === seat.node)
+        .map(([producerId, p]) => ({
+          producerId,
+          kind: p.kind,
+          appData: { source: p.source },
+          paused: p.paused,
+        })),
+    }));
+  }
+
+  async seatElsewhere(consultId: string, userId: string): Promise<string | undefined> {
+    const { seats } = await this.#elsewhere(consultId);
+    for (const [peerId, seat] of seats) if (seat.userId === userId) return peerId;
+    return undefined;
+  }
+
+  async seatsElsewhere(consultId: string): Promise<number> {
+    return (await this.#elsewhere(consultId)).seats.size;
+  }
+
+  /**
+   * A producer of this node's room is consumed directly; one of another node is piped here
+   * (once per node, released with its last consumer here) and consumed from the pipe.
+   */
+  async consume(
+    room: Room,
+    peer: Peer,
+    producerId: string,
+    rtpCapabilities: types.RtpCapabilities,
+  ): Promise<types.Consumer<ConsumerAppData>> {
+    if ([...room.peers.values()].some((p) => p.producers.has(producerId))) {
+      return consumeLocal(room, peer, producerId, rtpCapabilities);
+    }
+    const entry = await this.directory.producer(room.consultId, producerId);
+    if (!entry || entry.node === this.nodeId) {
+      throw new GatewayError('not_found', `no producer ${producerId} in this consult`);
+    }
+    if (entry.peerId === peer.id) {
+      throw new GatewayError('bad_request', 'cannot consume your own producer');
+    }
+    return this.bridge.consume(room.consultId, entry.node, producerId, (piped) =>
+      peer.consume(piped as types.Producer<ProducerAppData>, rtpCapabilities),
+    );
+  }
+}

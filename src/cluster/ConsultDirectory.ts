@@ -1,0 +1,167 @@
+/**
+ * A consult's roster and producers across the cluster, in Redis: each node writes the seats
+ * and producers of its own room for the consult (`telemed:consult:<id>:seats`, `…:producers`,
+ * field = peer or producer id, value = JSON naming the node), so a node can tell a joiner who
+ * sits elsewhere and find the node a producer lives on. Redis rather than PostgreSQL: these
+ * entries change with every produce and pause, are read on every join and remote consume, and
+ * lose nothing of the record when Redis is lost (the nodes rewrite them as their rooms change).
+ */
+import { z } from 'zod';
+import type { Logger } from '../logger.js';
+import { mediaKindSchema, mediaSourceSchema, roleSchema } from '../protocol/vocabulary.js';
+import type { Peer } from '../sfu/Peer.js';
+import type { Room } from '../sfu/Room.js';
+import type { RoomRegistry } from '../sfu/RoomRegistry.js';
+import { KEY_PREFIX, type Redis } from './redis.js';
+
+export const seatsKey = (consultId: string) => `${KEY_PREFIX}consult:${consultId}:seats`;
+export const producersKey = (consultId: string) => `${KEY_PREFIX}consult:${consultId}:producers`;
+
+/** Entries outlive a crashed cluster by at most this long. */
+const TTL_SECONDS = 24 * 3600;
+
+const name = z.string().min(1).max(200);
+export const seatEntrySchema = z.object({
+  node: name,
+  userId: name,
+  displayName: z.string().max(200),
+  alias: z.string().max(200).optional(),
+  role: roleSchema,
+});
+export type SeatEntry = z.infer<typeof seatEntrySchema>;
+
+export const producerEntrySchema = z.object({
+  node: name,
+  peerId: name,
+  kind: mediaKindSchema,
+  source: mediaSourceSchema,
+  paused: z.boolean(),
+});
+export type ProducerEntry = z.infer<typeof producerEntrySchema>;
+
+export interface ConsultEntries {
+  seats: Map<string, SeatEntry>;
+  producers: Map<string, ProducerEntry>;
+}
+
+export class ConsultDirectory {
+  readonly #log: Logger;
+
+  constructor(
+    private readonly redis: Redis,
+    readonly nodeId: string,
+    rooms: Pick<RoomRegistry, 'on'>,
+    logger: Logger,
+  ) {
+    this.#log = logger.child({ component: 'consult-directory' });
+    rooms.on('roomCreated', (room) => this.#track(room));
+  }
+
+  /** Every seat and producer of the consult, on any node (entries that do not parse are skipped). */
+  async entries(consultId: string): Promise<ConsultEntries> {
+    const [seats, producers] = await Promise.all([
+      this.redis.hGetAll(seatsKey(consultId)),
+      this.redis.hGetAll(producersKey(consultId)),
+    ]);
+    return {
+      seats: parseAll(seats, seatEntrySchema),
+      producers: parseAll(producers, producerEntrySchema),
+    };
+  }
+
+  /** The entry of one producer, if any node has it. */
+  async producer(consultId: string, producerId: string): Promise<ProducerEntry | undefined> {
+    const raw = await this.redis.hGet(producersKey(consultId), producerId);
+    return raw ? parseOne(raw, producerEntrySchema) : undefined;
+  }
+
+  /**
+   * Mirrors this node's room into the hashes. Listeners are attached when the room is created,
+   * before signalling's, so an entry is written (on the same connection) before the broadcast
+   * that announces it: whoever reacts to `newProducer` finds the producer.
+   */
+  #track(room: Room): void {
+    const { consultId } = room;
+    const seats = new Set<string>();
+    const owned = new Map<string, { peer: Peer; paused: boolean }>();
+    const writeProducer = (peer: Peer, producerId: string) => {
+      const producer = peer.producers.get(producerId);
+      if (!producer) return;
+      owned.set(producerId, { peer, paused: producer.paused });
+      const entry: ProducerEntry = {
+        node: this.nodeId,
+        peerId: peer.id,
+        kind: producer.kind,
+        source: producer.appData.source,
+        paused: producer.paused,
+      };
+      this.#write(producersKey(consultId), producerId, entry);
+    };
+    room.on('peerJoined', (peer) => {
+      seats.add(peer.id);
+      const { userId, displayName, alias, role } = peer.identity;
+      const entry: SeatEntry = {
+        node: this.nodeId,
+        userId,
+        displayName,
+        ...(alias === undefined ? {} : { alias }),
+        role,
+      };
+      this.#write(seatsKey(consultId), peer.id, entry);
+    });
+    room.on('newProducer', (peer, producer) => writeProducer(peer, producer.id));
+    room.on('producerPaused', (peer, id) => writeProducer(peer, id));
+    room.on('producerResumed', (peer, id) => writeProducer(peer, id));
+    room.on('producerClosed', (_peer, id) => {
+      owned.delete(id);
+      this.#remove(producersKey(consultId), [id]);
+    });
+    room.on('peerLeft', (peer) => {
+      seats.delete(peer.id);
+      // A leaving peer's producers close with it, without events of their own.
+      const gone = [...owned].filter(([, o]) => o.peer === peer).map(([id]) => id);
+      for (const id of gone) owned.delete(id);
+      this.#remove(producersKey(consultId), gone);
+      this.#remove(seatsKey(consultId), [peer.id]);
+    });
+    room.on('close', () => {
+      this.#remove(producersKey(consultId), [...owned.keys()]);
+      this.#remove(seatsKey(consultId), [...seats]);
+      owned.clear();
+      seats.clear();
+    });
+  }
+
+  #write(key: string, field: string, value: object): void {
+    // Two commands, not MULTI: a plain command is queued on the connection at once.
+    const failed = (err: unknown) =>
+      this.#log.warn({ err, key, field }, 'could not write the directory');
+    this.redis.hSet(key, field, JSON.stringify(value)).catch(failed);
+    this.redis.expire(key, TTL_SECONDS).catch(failed);
+  }
+
+  #remove(key: string, fields: string[]): void {
+    if (fields.length === 0) return;
+    this.redis
+      .hDel(key, fields)
+      .catch((err: unknown) => this.#log.warn({ err, key }, 'could not update the directory'));
+  }
+}
+
+function parseOne<T>(raw: string, schema: z.ZodType<T>): T | undefined {
+  try {
+    const parsed = schema.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseAll<T>(raw: Record<string, string>, schema: z.ZodType<T>): Map<string, T> {
+  const out = new Map<string, T>();
+  for (const [field, value] of Object.entries(raw)) {
+    const entry = parseOne(value, schema);
+    if (entry !== undefined) out.set(field, entry);
+  }
+  return out;
+}

@@ -1,0 +1,249 @@
+/**
+ * One consult across two gateway nodes (separate processes, one Redis, one PostgreSQL
+ * database), through the real protocol: the host joins on node a, the specialist waits in the
+ * lobby on node b and is admitted from a; each sees the other in the roster, consumes the
+ * other's microphone through the SRTP pipe between the nodes and real RTP arrives; closing a
+ * producer on a closes the consumer on b, and leaving on b is seen on a.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type {
+  ConsumeResponse,
+  JoinResponse,
+  LobbyEntryInfo,
+  WaitingResponse,
+} from '../../src/protocol/index.js';
+import { audioRtpParameters, connectClient, type TestClient } from '../support/client.js';
+import {
+  startClusterNode,
+  startRedis,
+  type ClusterNodeProcess,
+  type TestRedis,
+} from '../support/cluster.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { receiveRtp, sendRtp, type RtpReceiver, type RtpSender } from '../support/rtpSocket.js';
+import { timeUntil } from '../support/wait.js';
+
+interface Pipes {
+  links: number;
+  srtpLinks: number;
+  outgoing: number;
+  incoming: number;
+}
+
+let redis: TestRedis;
+let db: TestDatabase;
+let a: ClusterNodeProcess;
+let b: ClusterNodeProcess;
+const clients: TestClient[] = [];
+const senders: RtpSender[] = [];
+const receivers: RtpReceiver[] = [];
+
+beforeAll(async () => {
+  [redis, db] = await Promise.all([startRedis(), createTestDatabase()]);
+  const env = { DATABASE_URL: db.url, RECONNECT_GRACE_SECONDS: '1' };
+  // Together: the store's migrations take an advisory lock, so the nodes migrate in turn.
+  [a, b] = await Promise.all([
+    startClusterNode('a', redis.url, { ...env, PIPE_PORT_MIN: '47200', PIPE_PORT_MAX: '47219' }),
+    startClusterNode('b', redis.url, { ...env, PIPE_PORT_MIN: '47220', PIPE_PORT_MAX: '47239' }),
+  ]);
+}, 150_000);
+
+afterAll(async () => {
+  for (const c of clients) c.close();
+  for (const s of senders) s.stop();
+  for (const r of receivers) r.close();
+  await Promise.all([a?.stop(), b?.stop()]);
+  await Promise.all([redis?.stop(), db?.drop()]);
+}, 60_000);
+
+async function connect(node: ClusterNodeProcess, token: string): Promise<TestClient> {
+  const client = await connectClient(node.url, token);
+  clients.push(client);
+  return client;
+}
+
+/** Produces a microphone through the protocol on a plain-RTP send transport, and sends RTP to it. */
+async function produceMic(
+  node: ClusterNodeProcess,
+  client: TestClient,
+  consultId: string,
+  peerId: string,
+  ssrc: number,
+) {
+  const { transportId, port } = await node.call<{ transportId: string; port: number }>(
+    'plainTransport',
+    { consultId, peerId, direction: 'send' },
+  );
+  const { producerId } = await client.call<{ producerId: string }>('produce', {
+    transportId,
+    kind: 'audio',
+    rtpParameters: audioRtpParameters(ssrc),
+    appData: { source: 'mic' },
+  });
+  senders.push(sendRtp(port, ssrc));
+  return producerId;
+}
+
+/** Consumes through the protocol onto a plain-RTP receive transport that sends to a local UDP socket. */
+async function consume(
+  node: ClusterNodeProcess,
+  client: TestClient,
+  join: JoinResponse,
+  consultId: string,
+  producerId: string,
+) {
+  const receiver = await receiveRtp();
+  receivers.push(receiver);
+  await node.call('plainTransport', {
+    consultId,
+    peerId: join.peerId,
+    direction: 'recv',
+    port: receiver.port,
+  });
+  const consumed = await client.call<ConsumeResponse>('consume', {
+    producerId,
+    rtpCapabilities: join.routerRtpCapabilities,
+  });
+  await client.call('resumeConsumer', { consumerId: consumed.consumerId });
+  return { consumed, receiver };
+}
+
+const pipes = (node: ClusterNodeProcess) => node.call<Pipes>('pipes');
+
+describe('a consult spanning two nodes', () => {
+  it('admits across nodes, shows each side the other, and carries media both ways through the pipe', async () => {
+    const { consultId, hostToken, specialistToken } = await a.call<{
+      consultId: string;
+      hostToken: string;
+      specialistToken: string;
+    }>('seed');
+
+    const host = await connect(a, hostToken);
+    const hostJoin = await host.call<JoinResponse>('join', { consultId });
+    expect(hostJoin.peers).toEqual([]);
+
+    // The specialist waits on b; the host on a sees them in the lobby and admits them.
+    const specialist = await connect(b, specialistToken);
+    const lobbyChanged = host.next<{ waiting: LobbyEntryInfo[]; total: number }>('lobbyChanged');
+    const waiting = await specialist.call<WaitingResponse>('join', { consultId });
+    expect(waiting.waiting).toBe(true);
+    const lobby = await lobbyChanged;
+    expect(lobby.waiting.map((e) => e.peerId)).toEqual([waiting.peerId]);
+    const admitted = specialist.next('admitted');
+    const peerJoined = host.next<{ peerId: string; role: string }>('peerJoined');
+    await host.call('admit', { peerId: waiting.peerId });
+    await admitted;
+    const specialistJoin = await specialist.call<JoinResponse>('join', { consultId });
+    expect(specialistJoin.peerId).toBe(waiting.peerId);
+
+    // Each sees the other: the joiner in its join answer, the host by peerJoined.
+    expect(specialistJoin.peers.map((p) => [p.peerId, p.role])).toEqual([
+      [hostJoin.peerId, 'doctor'],
+    ]);
+    expect(await peerJoined).toMatchObject({ peerId: specialistJoin.peerId, role: 'specialist' });
+
+    // The host's microphone on a reaches the specialist's consumer on b.
+    const newProducer = specialist.next<{ peerId: string; producerId: string }>('newProducer');
+    const hostMic = await produceMic(a, host, consultId, hostJoin.peerId, 2221);
+    expect(await newProducer).toMatchObject({ peerId: hostJoin.peerId, producerId: hostMic });
+    const onB = await consume(b, specialist, specialistJoin, consultId, hostMic);
+    expect(onB.consumed).toMatchObject({
+      producerId: hostMic,
+      peerId: hostJoin.peerId,
+      kind: 'audio',
+    });
+    const took = await timeUntil(() => onB.receiver.packets() >= 25, 15_000, 'RTP from a on b');
+    console.log(`host's RTP through the pipe after ${took} ms`);
+    expect(await pipes(b)).toMatchObject({ links: 1, srtpLinks: 1, incoming: 1 });
+
+    // And the specialist's microphone on b reaches the host on a.
+    const specialistMic = await produceMic(b, specialist, consultId, specialistJoin.peerId, 3331);
+    const onA = await consume(a, host, hostJoin, consultId, specialistMic);
+    expect(onA.consumed).toMatchObject({ peerId: specialistJoin.peerId });
+    await timeUntil(() => onA.receiver.packets() >= 25, 15_000, 'RTP from b on a');
+    expect(await pipes(a)).toMatchObject({ incoming: 1 });
+
+    // A late joiner's view: the roster and producers of b, as a sees them, in a's join answer.
+    // (the host's second connection takes its seat over, media and all)
+    const hostAgain = await connect(a, hostToken);
+    const rejoin = await hostAgain.call<JoinResponse>('join', { consultId });
+    const remote = rejoin.peers.find((p) => p.peerId === specialistJoin.peerId);
+    expect(remote?.producers.map((p) => p.producerId)).toEqual([specialistMic]);
+
+    // Closing the host's producer on a closes the specialist's consumer on b.
+    const consumerClosed = specialist.next<{ consumerId: string }>('consumerClosed');
+    const producerClosed = specialist.next<{ producerId: string }>('producerClosed');
+    await hostAgain.call('closeProducer', { producerId: hostMic });
+    expect(await consumerClosed).toEqual({ consumerId: onB.consumed.consumerId });
+    expect(await producerClosed).toMatchObject({ producerId: hostMic });
+    await timeUntil(async () => (await pipes(b)).incoming === 0, 10_000, 'pipe released on b');
+
+    // Leaving on b is seen on a, and the consult goes on (the host is still in it on a).
+    const peerLeft = hostAgain.next<{ peerId: string }>('peerLeft');
+    await specialist.call('leave');
+    expect(await peerLeft).toEqual({ peerId: specialistJoin.peerId });
+    expect(hostAgain.received('consultEnded')).toEqual([]);
+  }, 60_000);
+
+  it('a second wait of the same person through the other node takes the lobby entry over', async () => {
+    const { consultId, hostToken, specialistToken } = await a.call<{
+      consultId: string;
+      hostToken: string;
+      specialistToken: string;
+    }>('seed');
+    const host = await connect(a, hostToken);
+    await host.call<JoinResponse>('join', { consultId });
+    const onB = await connect(b, specialistToken);
+    const first = await onB.call<WaitingResponse>('join', { consultId });
+    const ended = onB.next<{ reason: string }>('consultEnded');
+    const gone = new Promise<void>((resolve) => onB.socket.once('disconnect', () => resolve()));
+    const onA = await connect(a, specialistToken);
+    const second = await onA.call<WaitingResponse>('join', { consultId });
+    expect(second.peerId).toBe(first.peerId);
+    expect(await ended).toEqual({ reason: 'joined_from_another_connection' });
+    await gone;
+    // The ended connection's disconnect on b does not take the entry away from a's.
+    const lobby = await b.call<{ socketId: string }[]>('lobby', { consultId });
+    expect(lobby.map((e) => e.socketId)).toEqual([onA.socket.id]);
+    const admitted = onA.next('admitted');
+    await host.call('admit', { peerId: second.peerId });
+    await admitted;
+    expect((await onA.call<JoinResponse>('join', { consultId })).peerId).toBe(first.peerId);
+  }, 30_000);
+
+  it('refuses to consume a producer id of another consult, or one that does not exist', async () => {
+    const first = await a.call<{ consultId: string; hostToken: string }>('seed');
+    const second = await a.call<{ consultId: string; hostToken: string; specialistToken: string }>(
+      'seed',
+    );
+    const owner = await connect(a, first.hostToken);
+    const ownerJoin = await owner.call<JoinResponse>('join', { consultId: first.consultId });
+    const foreign = await produceMic(a, owner, first.consultId, ownerJoin.peerId, 4441);
+
+    const host = await connect(a, second.hostToken);
+    await host.call<JoinResponse>('join', { consultId: second.consultId });
+    const intruder = await connect(b, second.specialistToken);
+    const waiting = await intruder.call<WaitingResponse>('join', { consultId: second.consultId });
+    await host.call('admit', { peerId: waiting.peerId });
+    const join = await intruder.call<JoinResponse>('join', { consultId: second.consultId });
+    await b.call('plainTransport', {
+      consultId: second.consultId,
+      peerId: join.peerId,
+      direction: 'recv',
+      port: 9,
+    });
+    for (const producerId of [foreign, 'no-such-producer']) {
+      const res = await intruder.request('consume', {
+        producerId,
+        rtpCapabilities: join.routerRtpCapabilities,
+      });
+      expect(res).toMatchObject({ ok: false, error: { code: 'not_found' } });
+    }
+    expect(await pipes(b)).toMatchObject({ incoming: 0 });
+
+    // The same person joining again through the other node does not get a second seat.
+    const twice = await connect(a, second.specialistToken);
+    const again = await twice.request('join', { consultId: second.consultId });
+    expect(again).toMatchObject({ ok: false, error: { code: 'seat_taken' } });
+  }, 30_000);
+});
