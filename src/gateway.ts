@@ -21,6 +21,7 @@ import type { Logger } from './logger.js';
 import { ConsultRecorder } from './clinicalRecord/ConsultRecorder.js';
 import { QualitySampler } from './clinicalRecord/QualitySampler.js';
 import { RecordService } from './clinicalRecord/RecordService.js';
+import { MediaProbes } from './sfu/MediaProbes.js';
 import { RoomRegistry } from './sfu/RoomRegistry.js';
 import { WorkerPool } from './sfu/WorkerPool.js';
 import type { SignallingServer } from './signalling/server.js';
@@ -72,6 +73,8 @@ export interface Gateway extends Services {
   lobby: Lobby;
   pool: WorkerPool;
   rooms: RoomRegistry;
+  /** The network check's probe transports (closed before the workers). */
+  probes: MediaProbes;
   io: SignallingServer;
   /** This node of the cluster (REDIS_URL set); undefined on a single node. */
   cluster: ClusterNode | undefined;
@@ -106,6 +109,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       logger,
       config.routerWarmSeconds * 1000,
     );
+    const probes = new MediaProbes(pool, { ttlMs: config.netcheckProbeSeconds * 1000 });
     const lobby = new Lobby(config.consults.lobbyDenyCooldownSeconds * 1000);
     const recorder = new ConsultRecorder(services.store, logger);
     services.records.pendingWrites = () => recorder.queue.idle();
@@ -133,6 +137,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       ...services,
       pool,
       rooms,
+      probes,
       metrics: createMetrics(rooms, pool, () => recorder.queue.pending),
       jwtSecret: config.jwtSecret,
       corsOrigins: config.corsOrigins,
@@ -204,6 +209,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
         clearInterval(retention);
         // Transports close before the workers (and their WebRtcServers) do.
         rooms.closeAll('gateway_shutdown');
+        probes.close();
         // Live consults end here, as interrupted, with every participation closed now.
         await recorder.recoverInterrupted(services.consults);
         const unwritten = await recorder.queue.flush();
@@ -226,6 +232,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       lobby,
       pool,
       rooms,
+      probes,
       io,
       cluster,
       server,

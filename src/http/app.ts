@@ -22,12 +22,15 @@ import { Api } from './route.js';
 import { authRoutes } from './routes/auth.js';
 import { consultRoutes } from './routes/consults.js';
 import { netcheckRoutes } from './routes/netcheck.js';
+import type { MediaProbes } from '../sfu/MediaProbes.js';
 import { recordRoutes } from './routes/records.js';
 import { userRoutes } from './routes/users.js';
 import { workerStats } from './workerStats.js';
 
 export interface AppDeps {
   pool: WorkerPool;
+  /** The network check's probe transports on the media server. */
+  probes: MediaProbes;
   rooms: RoomRegistry;
   metrics: Registry;
   store: Store;
@@ -138,7 +141,7 @@ export function createApp(deps: AppDeps): express.Express {
     deps.mailer,
   );
   recordRoutes(api, deps.records, deps.audit, deps.store);
-  netcheckRoutes(router, deps.jwtSecret, deps.consults);
+  netcheckRoutes(router, deps.jwtSecret, deps.consults, deps.probes);
   router.get('/openapi.json', (_req, res) => {
     res.json(api.openApi(API_BASE));
   });
