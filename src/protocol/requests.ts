@@ -32,11 +32,10 @@ export const precheckSchema = z.strictObject({
     path: z.enum(['udp', 'tcp', 'https']),
     /** Why the media probe gave no figures (only with `path: 'https'`). */
     media: z.enum(['unreachable', 'refused', 'unsupported']).optional(),
-    /** The HTTPS figures, kept beside media figures (only with `path` udp/tcp). */
+    /** The HTTPS round trip, kept beside the media figures (only with `path` udp/tcp). */
     https: z
       .strictObject({
         rttMs: z.number().min(0).max(60_000).nullable(),
-        upKbps: z.number().min(0).max(10_000_000).nullable(),
       })
       .optional(),
   }),

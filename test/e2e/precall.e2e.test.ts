@@ -125,9 +125,13 @@ describe('the pre-call check and waiting-room alerts in the browser', () => {
       .poll(() => network.getAttribute('data-verdict'), { timeout: 15_000 })
       .toMatch(/^(good|fair|poor)$/);
     const verdict = (await network.getAttribute('data-verdict'))!;
+    // Measured against the media port itself: on loopback UDP gets through.
+    expect(await network.getAttribute('data-path')).toBe('udp');
     expect(await network.getByTestId('precall-network-verdict').textContent()).toMatch(
-      /round trip \d+ ms/,
+      /round trip \d+ ms to the media server over UDP/,
     );
+    // The probe transport was closed once its burst was counted.
+    expect(gw.probes.open).toBe(0);
 
     // The dashboard, in another tab of the host, shows who waits.
     const dashboard = await clinicBrowser.context.newPage();
@@ -160,13 +164,23 @@ describe('the pre-call check and waiting-room alerts in the browser', () => {
       camera: 'ok',
       microphone: 'ok',
       micHeard: true,
-      network: { verdict, path: 'https', rttMs: expect.any(Number) },
+      network: {
+        verdict,
+        path: 'udp',
+        rttMs: expect.any(Number),
+        upKbps: expect.any(Number),
+        https: { rttMs: expect.any(Number) },
+      },
     });
+    // The upstream figure is what the media server counted from the burst: some data came.
+    expect((await precheckOf()).network.upKbps).toBeGreaterThan(0);
     await clinic.goto(`${gw.url}/consults/${consult.id}/record`);
     const line = clinic.getByTestId('record-precheck');
     await line.waitFor({ timeout: 10_000 });
     expect(await line.textContent()).toMatch(/camera worked, microphone worked \(heard\)/);
     expect(await line.getAttribute('data-network')).toBe(verdict);
+    expect(await line.getAttribute('data-path')).toBe('udp');
+    expect(await line.textContent()).toMatch(/media server over UDP .*round trip \d+ ms/);
   }, 90_000);
 
   it('a doctor schedules with a guest (link and QR code), checks devices, then starts with the check recorded', async () => {
