@@ -1,5 +1,5 @@
 /** The network check's verdict from its figures, and its advice (pure: unit-tested). */
-import type { Precheck } from '../../src/protocol';
+import type { Precheck } from '../../src/protocol/index.js';
 
 type NetworkResult = Precheck['network'];
 /** The media ports the gateway listens on. */
