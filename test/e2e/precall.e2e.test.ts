@@ -224,7 +224,7 @@ describe('the pre-call check and waiting-room alerts in the browser', () => {
     expect(await line.getAttribute('data-network')).toBe(verdict);
     expect(await line.getAttribute('data-path')).toBe('udp');
     expect(await line.textContent()).toMatch(/media server over UDP .*round trip \d+ ms/);
-  }, 90_000);
+  }, 120_000);
 
   it('a doctor schedules with a guest (link and QR code), checks devices, then starts with the check recorded', async () => {
     const { page } = await openPage(browsers, 'scheduler');
