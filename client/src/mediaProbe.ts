@@ -119,7 +119,11 @@ export async function probeMedia(token: string): Promise<MediaProbeOutcome> {
       );
     });
     const dp = await transport.produceData({ ordered: true, label: 'netcheck' });
-    if (!(await opened(dp))) return { ok: false, reason: 'unreachable', ports };
+    if (!(await opened(dp))) {
+      // Frees this participant's probe at once instead of at its expiry.
+      await post(token, `/${probeId}/result`).catch(() => undefined);
+      return { ok: false, reason: 'unreachable', ports };
+    }
     // Measured before the burst: a full send queue would add its own delay.
     const rttMs = await roundTrip(transport);
     await burst(dp);

@@ -66,6 +66,8 @@ describe('the pre-call network check over a blocked network', () => {
     expect(await network.getByTestId('precall-network-verdict').textContent()).toMatch(
       new RegExp(`cannot reach the media server \\(UDP or TCP port ${port}\\)`),
     );
+    // The unreachable probe was closed by the client, not left to its expiry.
+    expect(gw.probes.open).toBe(0);
     relay.reset();
   }, 120_000);
 });
