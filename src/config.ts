@@ -126,6 +126,8 @@ export const configSchema = z
     RECONNECT_GRACE_SECONDS: intIn(0, 600, 30),
     /** An emptied consult's router is kept this long for the next join (seconds; 0: closed at once). */
     ROUTER_WARM_SECONDS: intIn(0, 3600, 15),
+    /** The network check's probe transport on the media server is closed this long after it opened. */
+    NETCHECK_PROBE_SECONDS: intIn(1, 60, 15),
     /** Signalling events one connection may send per second on average, and at once. */
     SOCKET_EVENTS_PER_SECOND: intIn(1, 10_000, 50),
     SOCKET_EVENT_BURST: intIn(1, 100_000, 100),
@@ -266,6 +268,7 @@ export interface Config {
   records: { sampleSeconds: number; retentionDays: number };
   reconnectGraceSeconds: number;
   routerWarmSeconds: number;
+  netcheckProbeSeconds: number;
   signalling: SignallingLimits;
   /** Cluster mode (REDIS_URL set): this node's id, Redis, pipe transports; null on one node. */
   cluster: ClusterSettings | null;
@@ -404,6 +407,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     records: { sampleSeconds: c.QUALITY_SAMPLE_SECONDS, retentionDays: c.RETENTION_DAYS },
     reconnectGraceSeconds: c.RECONNECT_GRACE_SECONDS,
     routerWarmSeconds: c.ROUTER_WARM_SECONDS,
+    netcheckProbeSeconds: c.NETCHECK_PROBE_SECONDS,
     signalling: {
       eventsPerSecond: c.SOCKET_EVENTS_PER_SECOND,
       eventBurst: c.SOCKET_EVENT_BURST,

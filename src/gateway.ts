@@ -25,6 +25,7 @@ import type { Logger } from './logger.js';
 import { ConsultRecorder } from './clinicalRecord/ConsultRecorder.js';
 import { QualitySampler } from './clinicalRecord/QualitySampler.js';
 import { RecordService } from './clinicalRecord/RecordService.js';
+import { MediaProbes } from './sfu/MediaProbes.js';
 import { RoomRegistry } from './sfu/RoomRegistry.js';
 import { WorkerPool } from './sfu/WorkerPool.js';
 import { MemoryRateLimits, type RateLimits } from './signalling/rateLimit.js';
@@ -77,6 +78,8 @@ export interface Gateway extends Services {
   lobby: LobbyStore;
   pool: WorkerPool;
   rooms: RoomRegistry;
+  /** The network check's probe transports (closed before the workers). */
+  probes: MediaProbes;
   io: SignallingServer;
   /** This node of the cluster (REDIS_URL set); undefined on a single node. */
   cluster: ClusterNode | undefined;
@@ -111,6 +114,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       logger,
       config.routerWarmSeconds * 1000,
     );
+    const probes = new MediaProbes(pool, { ttlMs: config.netcheckProbeSeconds * 1000 });
     const denyCooldownMs = config.consults.lobbyDenyCooldownSeconds * 1000;
     // In a cluster the lobby is shared: a guest may wait on one node, the host admit on another.
     const redisLobby = config.cluster ? new RedisLobby(denyCooldownMs) : undefined;
@@ -144,6 +148,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       ...services,
       pool,
       rooms,
+      probes,
       metrics: createMetrics(
         rooms,
         pool,
@@ -250,6 +255,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
         clearInterval(retention);
         // Transports close before the workers (and their WebRtcServers) do.
         rooms.closeAll('gateway_shutdown');
+        probes.close();
         // Live consults end here, as interrupted, with every participation closed now.
         await recorder.recoverInterrupted(
           services.consults,
@@ -275,6 +281,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       lobby,
       pool,
       rooms,
+      probes,
       io,
       cluster,
       server,

@@ -32,6 +32,8 @@ import type { LocalMedia } from './resume';
 import { keepResumeSecret, storedResumeSecret } from './seat';
 import { newSession, remoteStats, sampleQuality, transportState } from './session';
 import { refitCamera } from './simulcast';
+import { saveDevicePrefs } from './devicePrefs';
+import { openDevice } from './media';
 import type { ConsumerEntry, Direction, Session, VideoState } from './session';
 import { decodeToken } from './token';
 import type { TokenClaims } from './token';
@@ -96,6 +98,8 @@ export class RoomClient extends Emitter<RoomEvents> {
   private micMuted = false;
   private cameraOff = false;
   private screenPending = false;
+  /** Device switches run one after another. */
+  private deviceSwitch: Promise<void> = Promise.resolve();
   /** The encodings each camera producer sends now, to refit them when the capture size changes. */
   private readonly cameraEncodings = new WeakMap<ms.Producer, ms.RtpEncodingParameters[]>();
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
@@ -298,6 +302,77 @@ export class RoomClient extends Emitter<RoomEvents> {
       if (s?.ready && !s.closed && this.phase === 'joined') await this.produce(s, source, track);
     }
     this.emit('localMedia', this.local.camera ? new MediaStream([this.local.camera]) : null);
+    this.emit('localState', this.localState);
+  }
+
+  /**
+   * Switches to another camera or microphone mid-call: opens it, sends it on the existing
+   * producer with replaceTrack (the others keep seeing and hearing us, no re-join), refits
+   * the camera's simulcast layers to the new capture size, and remembers the choice. If the
+   * device cannot be opened the old one stays and an error says why.
+   */
+  switchDevice(source: 'mic' | 'camera', deviceId: string): Promise<void> {
+    const run = this.deviceSwitch.then(() => this.replaceDevice(source, deviceId));
+    this.deviceSwitch = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The local producers and the track each sends now (for tests and diagnostics). */
+  get localProducers(): { source: MediaSource; producerId: string; trackId: string | null }[] {
+    const s = this.session;
+    if (!s || s.closed) return [];
+    return [...s.producers].map(([source, p]) => ({
+      source,
+      producerId: p.id,
+      trackId: p.track?.id ?? null,
+    }));
+  }
+
+  /** The camera or microphone track this page captures now, if any. */
+  localTrack(source: 'mic' | 'camera'): MediaStreamTrack | undefined {
+    return this.local[source];
+  }
+
+  private async replaceDevice(source: 'mic' | 'camera', deviceId: string): Promise<void> {
+    if (!this.active || !this.tokenClaims?.grants.publish) return;
+    await this.mediaPromise;
+    saveDevicePrefs(
+      source === 'mic' ? { micId: deviceId } : { cameraId: deviceId, facingMode: undefined },
+    );
+    let track: MediaStreamTrack;
+    try {
+      track = await openDevice(source, deviceId);
+    } catch (err) {
+      this.emit('error', { code: 'media', message: (err as Error).message, fatal: false });
+      return;
+    }
+    if (!this.active) return track.stop();
+    track.enabled = source === 'mic' ? !this.micMuted : !this.cameraOff;
+    const old = this.local[source];
+    this.local[source] = track;
+    const s = this.session;
+    const producer = s?.producers.get(source);
+    try {
+      if (s && producer && !producer.closed) {
+        await producer.replaceTrack({ track });
+        if (source === 'camera') {
+          s.producing = s.producing
+            .then(() => this.refitCamera(s, producer))
+            .catch(() => undefined);
+          await s.producing;
+        }
+      } else if (s?.ready && !s.closed && this.phase === 'joined') {
+        await this.produce(s, source, track);
+      }
+    } catch (err) {
+      // The old device keeps sending.
+      this.local[source] = old;
+      track.stop();
+      this.reportError(err, `Could not switch your ${source === 'mic' ? 'microphone' : 'camera'}`);
+      return;
+    }
+    if (old !== track) old?.stop();
+    if (source === 'camera') this.emit('localMedia', new MediaStream([track]));
     this.emit('localState', this.localState);
   }
 

@@ -57,6 +57,29 @@ export async function getUserTracks(): Promise<UserTracks> {
   };
 }
 
+/**
+ * A track from exactly this camera or microphone (switching mid-call), with the usual
+ * constraints; throws a plain-words Error when it cannot be opened.
+ */
+export async function openDevice(
+  source: 'mic' | 'camera',
+  deviceId: string,
+): Promise<MediaStreamTrack> {
+  const md = navigator.mediaDevices;
+  if (!md?.getUserMedia) throw new Error(NO_MEDIA_DEVICES.message);
+  const exact = { deviceId: { exact: deviceId } };
+  try {
+    const stream = await md.getUserMedia(
+      source === 'mic' ? { audio: { ...AUDIO, ...exact } } : { video: { ...VIDEO, ...exact } },
+    );
+    const track = stream.getTracks()[0];
+    if (!track) throw new Error(`The ${source === 'mic' ? 'microphone' : 'camera'} gave nothing.`);
+    return track;
+  } catch (err) {
+    throw new Error(mediaProblem(err, source === 'mic' ? 'microphone' : 'camera').message);
+  }
+}
+
 /** A screen/window capture track, or null if the user cancelled the picker. */
 export async function getScreenTrack(): Promise<MediaStreamTrack | null> {
   if (!navigator.mediaDevices?.getDisplayMedia) {

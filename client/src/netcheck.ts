@@ -1,15 +1,22 @@
 /**
- * The pre-call network check: round trip and download/upload bitrate measured against the
- * gateway itself over HTTPS (the page's own connection, TCP). It says whether video will be
- * comfortable; it cannot prove that UDP reaches the media port (the call falls back to TCP).
+ * The pre-call network check: the round trip to the media port, whether media gets through
+ * over UDP or only TCP, and the upstream bitrate the media server counted (see mediaProbe);
+ * the download, and every figure when the media port cannot be checked, over HTTPS.
  */
 import { API_BASE } from './api';
 import type { Precheck } from '../../src/protocol';
-import { networkVerdict } from './networkVerdict';
+import { probeMedia } from './mediaProbe';
+import type { MediaPorts } from './mediaProbe';
+import { networkAdvice, networkVerdict } from './networkVerdict';
 
-export { networkVerdict };
+export { networkAdvice, networkVerdict };
 
 export type NetworkResult = Precheck['network'];
+/** The result, and the media ports the gateway listens on (for the advice; null if unknown). */
+export interface NetworkCheck {
+  result: NetworkResult;
+  ports: MediaPorts | null;
+}
 
 const PINGS = 5;
 /** A first transfer of this size; a second, larger one when the first was too quick to time. */
@@ -28,58 +35,73 @@ async function timed(input: string, init: RequestInit): Promise<{ ms: number; re
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const kbps = (bytes: number, ms: number) => Math.round((bytes * 8) / Math.max(ms, 1));
 
-/** What the verdict means for the call, and what to do about it. */
-export function networkAdvice(n: NetworkResult): string {
-  const figures =
-    n.verdict === 'failed'
-      ? ''
-      : ` (round trip ${Math.round(n.rttMs ?? 0)} ms, download ${fmtKbps(n.downKbps)}, upload ${fmtKbps(n.upKbps)})`;
-  switch (n.verdict) {
-    case 'good':
-      return `Your connection to the consult service is good for HD video${figures}.`;
-    case 'fair':
-      return `Video will work at lower quality${figures}. Pause downloads and other video apps, or move closer to your Wi-Fi router.`;
-    case 'poor':
-      return `Your connection is weak${figures}: expect audio with little or no video. Move closer to your Wi-Fi router, use a cable, or switch to mobile data, then check again.`;
-    default:
-      return 'The consult service could not be reached. Check that you are online, then press Check again.';
+/** Round trip, download and (unless the media probe measured it) upload over HTTPS. */
+async function checkHttps(
+  headers: Record<string, string>,
+  withUpload: boolean,
+): Promise<{ rttMs: number; downKbps: number; upKbps: number | null }> {
+  const rtts: number[] = [];
+  for (let i = 0; i < PINGS; i++) {
+    rtts.push((await timed(`${API_BASE}/netcheck/ping`, { headers })).ms);
   }
+  // The first ping may include setting up the connection: the median ignores it.
+  const rttMs = Math.round(median(rtts.slice(1)));
+  const down = async (bytes: number) =>
+    (await timed(`${API_BASE}/netcheck/download?bytes=${bytes}`, { headers })).ms;
+  const up = async (bytes: number) =>
+    (
+      await timed(`${API_BASE}/netcheck/upload`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/octet-stream' },
+        body: new Uint8Array(bytes),
+      })
+    ).ms;
+  const measure = async (run: (bytes: number) => Promise<number>) => {
+    const ms = await run(SMALL);
+    return ms >= QUICK_MS ? kbps(SMALL, ms) : kbps(LARGE, await run(LARGE));
+  };
+  const downKbps = await measure(down);
+  const upKbps = withUpload ? await measure(up) : null;
+  return { rttMs, downKbps, upKbps };
 }
 
-function fmtKbps(v: number | null): string {
-  if (v === null) return '—';
-  return v >= 1000 ? `${(v / 1000).toFixed(1)} Mbit/s` : `${v} kbit/s`;
-}
-
-/** Runs the check with `token` (the join grant); never throws: a failure is the `failed` verdict. */
-export async function checkNetwork(token: string): Promise<NetworkResult> {
+/**
+ * Runs the check with `token` (the join grant): the media probe first, then HTTPS. Never
+ * throws: an unreachable gateway is the `failed` verdict, an unreachable media port too.
+ */
+export async function checkNetwork(token: string): Promise<NetworkCheck> {
   const headers = { authorization: `Bearer ${token}` };
+  const media = await probeMedia(token);
+  let https;
   try {
-    const rtts: number[] = [];
-    for (let i = 0; i < PINGS; i++) {
-      rtts.push((await timed(`${API_BASE}/netcheck/ping`, { headers })).ms);
-    }
-    // The first ping may include setting up the connection: the median ignores it.
-    const rttMs = Math.round(median(rtts.slice(1)));
-    const down = async (bytes: number) =>
-      (await timed(`${API_BASE}/netcheck/download?bytes=${bytes}`, { headers })).ms;
-    const up = async (bytes: number) =>
-      (
-        await timed(`${API_BASE}/netcheck/upload`, {
-          method: 'POST',
-          headers: { ...headers, 'content-type': 'application/octet-stream' },
-          body: new Uint8Array(bytes),
-        })
-      ).ms;
-    const measure = async (run: (bytes: number) => Promise<number>) => {
-      const ms = await run(SMALL);
-      return ms >= QUICK_MS ? kbps(SMALL, ms) : kbps(LARGE, await run(LARGE));
-    };
-    const downKbps = await measure(down);
-    const upKbps = await measure(up);
-    const figures = { rttMs, downKbps, upKbps };
-    return { ...figures, verdict: networkVerdict(figures), path: 'https' };
+    https = await checkHttps(headers, !media.ok);
   } catch {
-    return { rttMs: null, downKbps: null, upKbps: null, verdict: 'failed', path: 'https' };
+    const failed = { rttMs: null, downKbps: null, upKbps: null, verdict: 'failed' as const };
+    return { result: { ...failed, path: 'https' }, ports: media.ports };
   }
+  if (!media.ok) {
+    const figures = { ...https, upKbps: https.upKbps };
+    const verdict = media.reason === 'unreachable' ? 'failed' : networkVerdict(figures);
+    return {
+      result: { ...figures, verdict, path: 'https', media: media.reason },
+      ports: media.ports,
+    };
+  }
+  const figures = {
+    rttMs: media.rttMs ?? https.rttMs,
+    downKbps: https.downKbps,
+    upKbps: media.upKbps,
+  };
+  let verdict = networkVerdict(figures);
+  // TCP carries video, but a lost packet stalls everything behind it.
+  if (media.path === 'tcp' && verdict === 'good') verdict = 'fair';
+  return {
+    result: {
+      ...figures,
+      verdict,
+      path: media.path,
+      https: { rttMs: https.rttMs },
+    },
+    ports: media.ports,
+  };
 }

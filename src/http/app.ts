@@ -25,12 +25,15 @@ import { authRoutes } from './routes/auth.js';
 import { consultRoutes } from './routes/consults.js';
 import { netcheckRoutes } from './routes/netcheck.js';
 import { MemoryRateLimits, type RateLimits } from '../signalling/rateLimit.js';
+import type { MediaProbes } from '../sfu/MediaProbes.js';
 import { recordRoutes } from './routes/records.js';
 import { userRoutes } from './routes/users.js';
 import { workerStats } from './workerStats.js';
 
 export interface AppDeps {
   pool: WorkerPool;
+  /** The network check's probe transports on the media server. */
+  probes: MediaProbes;
   rooms: RoomRegistry;
   metrics: Registry;
   store: Store;
@@ -165,7 +168,13 @@ export function createApp(deps: AppDeps): express.Express {
   );
   recordRoutes(api, deps.records, deps.audit, deps.store);
   const memoryLimits = new MemoryRateLimits();
-  netcheckRoutes(router, deps.jwtSecret, deps.consults, deps.rateLimits ?? (() => memoryLimits));
+  netcheckRoutes(
+    router,
+    deps.jwtSecret,
+    deps.consults,
+    deps.rateLimits ?? (() => memoryLimits),
+    deps.probes,
+  );
   router.get('/openapi.json', (_req, res) => {
     res.json(api.openApi(API_BASE));
   });

@@ -10,7 +10,8 @@ export const deviceVerdictSchema = z.enum(['ok', 'denied', 'in_use', 'none', 'er
 /**
  * The pre-call check's result, sent with `join` and kept in the consult record: devices, whether
  * the microphone was heard, whether the speaker test was played, and the network figures
- * measured against the gateway over HTTPS (round trip, download and upload bitrate).
+ * measured against the gateway: round trip and upstream over the media port (UDP or TCP) when
+ * the media probe got through, download (and the fallback figures) over HTTPS.
  */
 export const precheckSchema = z.strictObject({
   camera: deviceVerdictSchema,
@@ -21,11 +22,22 @@ export const precheckSchema = z.strictObject({
   speakerTested: z.boolean(),
   network: z.strictObject({
     verdict: z.enum(['good', 'fair', 'poor', 'failed']),
+    /** Round trip: to the media port when `path` is udp/tcp, else over HTTPS. */
     rttMs: z.number().min(0).max(60_000).nullable(),
+    /** Always measured over HTTPS (the media probe measures upstream only). */
     downKbps: z.number().min(0).max(10_000_000).nullable(),
+    /** Upstream: counted by the media server when `path` is udp/tcp, else over HTTPS. */
     upKbps: z.number().min(0).max(10_000_000).nullable(),
-    /** What was measured: the HTTPS (TCP) path to the gateway. */
-    path: z.literal('https'),
+    /** The path the media probe reached the media port on, or `https` when it did not. */
+    path: z.enum(['udp', 'tcp', 'https']),
+    /** Why the media probe gave no figures (only with `path: 'https'`). */
+    media: z.enum(['unreachable', 'refused', 'unsupported']).optional(),
+    /** The HTTPS round trip, kept beside the media figures (only with `path` udp/tcp). */
+    https: z
+      .strictObject({
+        rttMs: z.number().min(0).max(60_000).nullable(),
+      })
+      .optional(),
   }),
   /** ISO time the check finished. */
   at: z.iso.datetime({ offset: true }),

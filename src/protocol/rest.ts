@@ -4,6 +4,14 @@
  */
 import { z } from 'zod';
 import type { ChatEntry, QualityEntry } from './payloads.js';
+import { dtlsParametersSchema } from './rtp.js';
+import type {
+  DtlsParameters,
+  IceCandidate,
+  IceParameters,
+  RtpCapabilities,
+  SctpParameters,
+} from './rtp.js';
 import { consultStatusSchema, grantsSchema, personName, userRoleSchema } from './vocabulary.js';
 import type { ConsultStatus } from './vocabulary.js';
 
@@ -288,4 +296,40 @@ export interface ConsultRecord {
   notes: { notes: string; outcome: string; updatedAt: string; updatedBy: string } | null;
   /** `full` for the host and admins, `participant` for other participants. */
   view: 'full' | 'participant';
+}
+
+/** `POST /netcheck/media`: a short-lived probe transport on the media server, for the network check. */
+export interface MediaProbeOffer {
+  probeId: string;
+  /** For `Device.load` (the probe's router offers the consult codecs). */
+  routerRtpCapabilities: RtpCapabilities;
+  transport: {
+    id: string;
+    iceParameters: IceParameters;
+    iceCandidates: IceCandidate[];
+    dtlsParameters: DtlsParameters;
+    sctpParameters: SctpParameters;
+  };
+  /** The media ports the gateway listens on (UDP and TCP), for the "ask IT" advice. */
+  ports: { first: number; last: number };
+  /** The probe is closed this long after it was created, whatever the client does. */
+  expiresInMs: number;
+}
+export const mediaProbeConnectRequest = z.object({ dtlsParameters: dtlsParametersSchema });
+export const mediaProbeDataRequest = z.object({
+  sctpStreamParameters: z.object({
+    streamId: z.number().int().min(0).max(65534),
+    ordered: z.boolean().optional(),
+    maxPacketLifeTime: z.number().int().min(0).max(65535).optional(),
+    maxRetransmits: z.number().int().min(0).max(65535).optional(),
+  }),
+});
+/** What the media server counted from the probe's burst; the probe is closed with this answer. */
+export interface MediaProbeResult {
+  /** The ICE path the browser reached the media port on, null if it never did. */
+  path: 'udp' | 'tcp' | null;
+  /** Bytes the probe's data channel delivered. */
+  bytes: number;
+  /** Those bytes over the time between the first and the last arrival, null if none came. */
+  upKbps: number | null;
 }

@@ -11,6 +11,7 @@ export type RtpParameters = msc.RtpParameters;
 export type DtlsParameters = msc.DtlsParameters;
 export type IceParameters = msc.IceParameters;
 export type IceCandidate = msc.IceCandidate;
+export type SctpParameters = msc.SctpParameters;
 
 const looseRecord = z.record(z.string(), z.unknown());
 

@@ -12,6 +12,7 @@ import type {
   IceParameters,
   RtpCapabilities,
   RtpParameters,
+  SctpParameters,
   dtlsParametersSchema,
   rtpCapabilitiesSchema,
   rtpParametersSchema,
@@ -24,6 +25,7 @@ export const toClient = {
   iceParameters: (p: types.IceParameters) => p as unknown as IceParameters,
   iceCandidates: (c: types.IceCandidate[]) => c as unknown as IceCandidate[],
   dtlsParameters: (p: types.DtlsParameters) => p as unknown as DtlsParameters,
+  sctpParameters: (p: types.SctpParameters) => p as unknown as SctpParameters,
 };
 
 /** Parsed request parameters as mediasoup takes them (mediasoup checks them deeply). */

@@ -3,7 +3,8 @@
  * pre-call check lists devices, shows a moving microphone level and a network verdict, and
  * that verdict reaches the consult record; the host hears a beep and gets a notification
  * within a second of the guest's arrival, sees the dashboard badge, and can send the guest
- * a message shown on the waiting page.
+ * a message shown on the waiting page. Once admitted, the guest switches camera and microphone
+ * mid-call without re-joining.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -11,7 +12,7 @@ import type { TestBrowser } from '../support/browser.js';
 import { TEST_PASSWORD, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { apiClient } from '../support/http.js';
 import type { Consult, User } from '../../src/store/repositories.js';
-import { localInput, logIn, openPage, waitConnected } from './helpers.js';
+import { localInput, logIn, mediaCounter, openPage, waitConnected } from './helpers.js';
 
 let gw: TestGateway;
 let doctor: User;
@@ -127,9 +128,13 @@ describe('the pre-call check and waiting-room alerts in the browser', () => {
       .poll(() => network.getAttribute('data-verdict'), { timeout: 15_000 })
       .toMatch(/^(good|fair|poor)$/);
     const verdict = (await network.getAttribute('data-verdict'))!;
+    // Measured against the media port itself: on loopback UDP gets through.
+    expect(await network.getAttribute('data-path')).toBe('udp');
     expect(await network.getByTestId('precall-network-verdict').textContent()).toMatch(
-      /round trip \d+ ms/,
+      /round trip \d+ ms to the media server over UDP/,
     );
+    // The probe transport was closed once its burst was counted.
+    expect(gw.probes.open).toBe(0);
 
     // The dashboard, in another tab of the host, shows who waits.
     const dashboard = await clinicBrowser.context.newPage();
@@ -152,6 +157,48 @@ describe('the pre-call check and waiting-room alerts in the browser', () => {
     await entry.getByTestId('admit-button').click();
     await waitConnected(guest);
     expect(await guest.getByTestId('precall').count()).toBe(0);
+
+    // Mid-call the guest picks a camera and a microphone: the same producers send the new
+    // tracks (no re-join), the choice is remembered, and the host keeps decoding the video.
+    type Sent = { source: string; producerId: string; trackId: string | null }[];
+    const sending = () =>
+      guest.evaluate(
+        () =>
+          (globalThis as unknown as { __consult: { localProducers: Sent } }).__consult
+            .localProducers,
+      );
+    await expect
+      .poll(async () => (await sending()).map((p) => p.source).sort(), { timeout: 15_000 })
+      .toEqual(['camera', 'mic']);
+    const before = await sending();
+    const menu = guest.getByTestId('device-menu');
+    await menu.locator('summary').click();
+    const pick = async (testid: string) => {
+      const select = menu.getByTestId(testid);
+      await expect.poll(() => select.locator('option:not([value=""])').count()).toBeGreaterThan(0);
+      await expect.poll(() => select.isDisabled()).toBe(false);
+      const value = (await select.locator('option').last().getAttribute('value'))!;
+      await select.selectOption(value);
+      return value;
+    };
+    const cameraId = await pick('device-camera');
+    const micId = await pick('device-mic');
+    const switched = async () => {
+      const now = await sending();
+      return before.every((b) => {
+        const a = now.find((p) => p.source === b.source);
+        return a?.producerId === b.producerId && a.trackId !== null && a.trackId !== b.trackId;
+      });
+    };
+    await expect.poll(switched, { timeout: 10_000 }).toBe(true);
+    expect(
+      await guest.evaluate(() => JSON.parse(localStorage.getItem('telemed.devices') ?? '{}')),
+    ).toMatchObject({ cameraId, micId });
+    const received = mediaCounter(clinic);
+    const framesAfterSwitch = (await received()).video;
+    await expect
+      .poll(async () => (await received()).video, { timeout: 10_000 })
+      .toBeGreaterThan(framesAfterSwitch + 15);
     const api = apiClient(gw.url);
     const token = await api.login(doctor.email, TEST_PASSWORD);
     const precheckOf = async () =>
@@ -162,14 +209,24 @@ describe('the pre-call check and waiting-room alerts in the browser', () => {
       camera: 'ok',
       microphone: 'ok',
       micHeard: true,
-      network: { verdict, path: 'https', rttMs: expect.any(Number) },
+      network: {
+        verdict,
+        path: 'udp',
+        rttMs: expect.any(Number),
+        upKbps: expect.any(Number),
+        https: { rttMs: expect.any(Number) },
+      },
     });
+    // The upstream figure is what the media server counted from the burst: some data came.
+    expect((await precheckOf()).network.upKbps).toBeGreaterThan(0);
     await clinic.goto(`${gw.url}/consults/${consult.id}/record`);
     const line = clinic.getByTestId('record-precheck');
     await line.waitFor({ timeout: 10_000 });
     expect(await line.textContent()).toMatch(/camera worked, microphone worked \(heard\)/);
     expect(await line.getAttribute('data-network')).toBe(verdict);
-  }, 90_000);
+    expect(await line.getAttribute('data-path')).toBe('udp');
+    expect(await line.textContent()).toMatch(/media server over UDP .*round trip \d+ ms/);
+  }, 120_000);
 
   it('a doctor schedules with a guest (link and QR code), checks devices, then starts with the check recorded', async () => {
     const { page } = await openPage(browsers, 'scheduler');

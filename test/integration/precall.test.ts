@@ -154,7 +154,9 @@ describe('the pre-call check in the record', () => {
     for (const precheck of [
       { ...PRECHECK, camera: 'perfect' },
       { ...PRECHECK, network: { ...PRECHECK.network, rttMs: 1e12 } },
-      { ...PRECHECK, network: { ...PRECHECK.network, path: 'udp' } },
+      { ...PRECHECK, network: { ...PRECHECK.network, path: 'quic' } },
+      { ...PRECHECK, network: { ...PRECHECK.network, path: 'udp', https: { rttMs: 1e9 } } },
+      { ...PRECHECK, network: { ...PRECHECK.network, media: 'gone' } },
       { ...PRECHECK, extra: 'x'.repeat(100_000) },
     ]) {
       const res = await guest.request('join', { consultId: consult.id, precheck });

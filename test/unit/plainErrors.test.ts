@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { DAMAGED_LINK, refusal } from '../../client/src/joinErrors.js';
 import { mediaProblem } from '../../client/src/mediaErrors.js';
-import { networkVerdict } from '../../client/src/networkVerdict.js';
+import { networkAdvice, networkVerdict } from '../../client/src/networkVerdict.js';
 
 const jargon = /jwt|token|payload|NotAllowedError|NotReadableError|\d+ s\b/i;
 
@@ -55,5 +55,39 @@ describe('the network verdict', () => {
     expect(networkVerdict({ rttMs: 40, downKbps: 20_000, upKbps: 100 })).toBe('poor');
     expect(networkVerdict({ rttMs: 900, downKbps: 20_000, upKbps: 5_000 })).toBe('poor');
     expect(networkVerdict({ rttMs: null, downKbps: null, upKbps: null })).toBe('failed');
+  });
+});
+
+describe('the network advice', () => {
+  const figures = { rttMs: 30, downKbps: 20_000, upKbps: 5_000 };
+  const ports = { first: 40000, last: 40003 };
+
+  it('says video goes over TCP and which UDP ports IT should allow', () => {
+    const text = networkAdvice({ ...figures, verdict: 'fair', path: 'tcp' }, ports);
+    expect(text).toMatch(/Video will go over TCP: it works but may stutter/);
+    expect(text).toMatch(/allow UDP ports 40000–40003/);
+  });
+
+  it('says plainly when the media server cannot be reached, and what to do', () => {
+    const text = networkAdvice(
+      { ...figures, verdict: 'failed', path: 'https', media: 'unreachable' },
+      { first: 40000, last: 40000 },
+    );
+    expect(text).toMatch(/cannot reach the media server \(UDP or TCP port 40000\)/);
+    expect(text).toMatch(/Ask your IT team|mobile data/);
+  });
+
+  it('names the media path it measured, and says when it fell back to HTTPS', () => {
+    expect(networkAdvice({ ...figures, verdict: 'good', path: 'udp' })).toMatch(
+      /good for HD video \(round trip 30 ms to the media server over UDP/,
+    );
+    const fallback = networkAdvice({
+      ...figures,
+      verdict: 'good',
+      path: 'https',
+      media: 'refused',
+    });
+    expect(fallback).toMatch(/over HTTPS/);
+    expect(fallback).toMatch(/media server itself could not be checked/);
   });
 });

@@ -339,11 +339,15 @@ export class PrecallCheck {
 
   private runNetwork(): Promise<NetworkResult> {
     this.netAgain.hidden = true;
-    this.network.set('checking', 'Checking your connection to the consult service…');
-    const run = checkNetwork(this.opts.token).then((result) => {
+    this.network.set(
+      'checking',
+      'Checking your connection to the consult service and its media server…',
+    );
+    const run = checkNetwork(this.opts.token).then(({ result, ports }) => {
       if (this.netResult === run && !this.destroyed) {
-        this.network.set(result.verdict, networkAdvice(result));
+        this.network.set(result.verdict, networkAdvice(result, ports));
         this.network.el.dataset.verdict = result.verdict;
+        this.network.el.dataset.path = result.path;
         this.lastNetwork = result;
         this.changed();
         this.network.el.dataset.rttMs = String(result.rttMs ?? '');

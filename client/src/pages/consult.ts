@@ -21,6 +21,7 @@ import type { Cleanup } from '../router';
 import { h } from '../dom';
 import { consultLayout } from './consultLayout';
 import { ConsultChrome } from './consultChrome';
+import { DeviceMenu } from '../components/deviceMenu';
 import { Stage } from '../stage';
 import { ChatLog } from '../chat';
 import { ChatPanel } from '../components/chatPanel';
@@ -45,6 +46,8 @@ interface ConsultTestHook {
   /** Drops the signalling connection as a network failure would; it then reconnects. */
   dropSignalling(): void;
   readonly events: readonly PageEvent[];
+  /** The local producers and the track each sends (a device switch keeps the producer). */
+  readonly localProducers: { source: string; producerId: string; trackId: string | null }[];
 }
 
 declare global {
@@ -137,6 +140,12 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
     toggleMic: () => void client.setMicMuted(!client.localState.micMuted),
     toggleCamera: () => void client.setCameraOff(!client.localState.cameraOff),
   });
+  const devices = new DeviceMenu({
+    switchDevice: (source, deviceId) => client.switchDevice(source, deviceId),
+    current: (source) => client.localTrack(source),
+    audioRoot: ui.tiles,
+  });
+  ui.screen.after(devices.el);
   const stage = new Stage(ui.tiles, ui.spotlightExit);
   const tiles = new TileView(ui.tiles, {
     onChange: () => stage.schedule(),
@@ -170,6 +179,9 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
     },
     dropSignalling: () => client.dropSignalling(),
     events,
+    get localProducers() {
+      return client.localProducers;
+    },
   };
 
   // --- rendering ---
@@ -241,6 +253,7 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
     if (s.hasMic || s.hasCamera) hadMedia = true;
     const finished = FINISHED.has(client.connectionState);
     chrome.renderControls(s, { active: client.active, finished });
+    devices.setEnabled(s.joined && !finished && Boolean(claims?.grants.publish));
     renderChat(s.joined);
     if (!s.joined) renderLocalQuality(null);
     ui.localMuted.hidden = !(s.micMuted && s.hasMic);

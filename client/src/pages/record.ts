@@ -178,17 +178,23 @@ function precheckLine(p: RecordParticipant): HTMLElement | null {
     n.verdict === 'failed'
       ? ''
       : ` (round trip ${Math.round(n.rttMs ?? 0)} ms, down ${n.downKbps} kbit/s, up ${n.upKbps} kbit/s)`;
+  const connection =
+    n.path === 'udp' || n.path === 'tcp'
+      ? `connection to the media server over ${n.path.toUpperCase()} ${NETWORK_WORDS[n.verdict] ?? n.verdict}`
+      : n.media === 'unreachable'
+        ? 'media server not reached over UDP or TCP'
+        : `connection to the gateway (HTTPS; media server not checked) ${NETWORK_WORDS[n.verdict] ?? n.verdict}`;
   return h(
     'span',
     {
       class: 'record-precheck muted',
       testid: 'record-precheck',
-      dataset: { network: n.verdict },
+      dataset: { network: n.verdict, path: n.path },
     },
     `Pre-call check: camera ${DEVICE_WORDS[c.camera] ?? c.camera}, microphone ${
       DEVICE_WORDS[c.microphone] ?? c.microphone
     }${c.micHeard ? ' (heard)' : ''}, speaker ${c.speakerTested ? 'tested' : 'not tested'}; ` +
-      `connection to the gateway ${NETWORK_WORDS[n.verdict] ?? n.verdict}${figures}.`,
+      `${connection}${figures}.`,
   );
 }
 

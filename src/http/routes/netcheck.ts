@@ -1,15 +1,20 @@
 /**
  * The pre-call network check's echo: a tiny ping (round trip), a download and an upload of a
  * bounded size (achievable bitrate), all over the same HTTPS connection the browser uses to
- * reach the gateway. It measures the TCP path to this host, not UDP to the media port; the
- * client says so. Only the bearer of a join grant for a joinable consult may use it, and each
- * grant's subject gets a small budget of requests and bytes per minute.
+ * reach the gateway; and the media probe (`/netcheck/media`), a short-lived WebRTC transport
+ * on the media port the browser sends a burst to (see sfu/MediaProbes). HTTP, not Socket.IO:
+ * the host runs the check before any socket exists. Only the bearer of a join grant for a
+ * joinable consult may use it, and each grant's subject gets a small budget of requests and
+ * bytes per minute (and of probes, see MediaProbes).
  */
 import { randomBytes } from 'node:crypto';
 import express from 'express';
 import type { Request, Router } from 'express';
 import { z } from 'zod';
 import type { JoinClaims } from '../../auth/tokens.js';
+import { mediaProbeConnectRequest, mediaProbeDataRequest } from '../../protocol/rest.js';
+import type { MediaProbes } from '../../sfu/MediaProbes.js';
+import { fromClient } from '../../sfu/wire.js';
 import { verifyJoinToken } from '../../auth/tokens.js';
 import type { ConsultService } from '../../consults/ConsultService.js';
 import { GatewayError } from '../../errors.js';
@@ -44,12 +49,13 @@ async function takeBudget(limits: RateLimits, subject: string, bytes: number): P
     );
 }
 
-/** Mounts /netcheck/ping, /netcheck/download and /netcheck/upload on `router`. */
+/** Mounts /netcheck/ping, /netcheck/download, /netcheck/upload and /netcheck/media on `router`. */
 export function netcheckRoutes(
   router: Router,
   jwtSecret: string,
   consults: ConsultService,
   limits: () => RateLimits,
+  probes: MediaProbes,
   now: () => number = Date.now,
 ): void {
   const grant = async (req: Request, bytes: number): Promise<JoinClaims> => {
@@ -93,5 +99,34 @@ export function netcheckRoutes(
       }
       res.json({ bytes: body.length });
     });
+  });
+
+  // The media probe: open, DTLS, data channel, then the count (which closes it).
+  router.post('/netcheck/media', async (req, res) => {
+    const claims = await grant(req, 0);
+    res.json(await probes.create(claims.sub));
+  });
+  router.post('/netcheck/media/:id/connect', async (req, res) => {
+    const body = mediaProbeConnectRequest.safeParse(req.body);
+    if (!body.success) throw GatewayError.fromZod(body.error, 'body');
+    const claims = await grant(req, 0);
+    await probes.connect(
+      claims.sub,
+      String(req.params.id),
+      fromClient.dtlsParameters(body.data.dtlsParameters),
+    );
+    res.json({});
+  });
+  router.post('/netcheck/media/:id/data', async (req, res) => {
+    const body = mediaProbeDataRequest.safeParse(req.body);
+    if (!body.success) throw GatewayError.fromZod(body.error, 'body');
+    const claims = await grant(req, 0);
+    res.json(
+      await probes.produceData(claims.sub, String(req.params.id), body.data.sctpStreamParameters),
+    );
+  });
+  router.post('/netcheck/media/:id/result', async (req, res) => {
+    const claims = await grant(req, 0);
+    res.json(await probes.result(claims.sub, String(req.params.id)));
   });
 }
