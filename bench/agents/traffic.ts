@@ -23,6 +23,11 @@ export interface StreamSpec {
   ssrc: number;
   /** Overrides the shape's packet rate (latency runs). */
   framesPerSecond?: number;
+  /**
+   * Where an SFU that latches its RTCP feedback on a first packet (a Janus remote publisher's
+   * rtcp_port) expects one: sent at the start of each run, so its key-frame requests reach us.
+   */
+  rtcpPort?: number;
 }
 
 export interface RunArgs {
@@ -171,6 +176,10 @@ async function run(args: RunArgs): Promise<RunReport> {
     };
   });
   const bySsrc = new Map(streams.map((s) => [s.spec.ssrc, s]));
+  for (const { spec } of streams) {
+    if (spec.rtcpPort)
+      sender.send(emptyReceiverReport(spec.ssrc), spec.rtcpPort, spec.host ?? '127.0.0.1');
+  }
   // An SFU asks for a key frame (PLI/FIR) when a consumer starts: answer it like a browser.
   onRtcp = (msg) => {
     for (const ssrc of keyFrameRequests(msg)) {
@@ -256,6 +265,16 @@ async function run(args: RunArgs): Promise<RunReport> {
     }),
     delaysUs,
   };
+}
+
+/** An RTCP receiver report with no report blocks (8 bytes), from ssrc. */
+function emptyReceiverReport(ssrc: number): Buffer {
+  const buf = Buffer.alloc(8);
+  buf.writeUInt8(0x80, 0);
+  buf.writeUInt8(201, 1);
+  buf.writeUInt16BE(1, 2);
+  buf.writeUInt32BE(ssrc >>> 0, 4);
+  return buf;
 }
 
 serveAgent({ openReceivers, closeReceivers, run });

@@ -167,6 +167,8 @@ export function plotOf(r: ResultFile): string {
   const fanout = r.sections.fanout?.details as
     | Record<string, { gateway?: { steps?: Stepish[] }; janus?: { steps?: Stepish[] } | null }>
     | undefined;
+  add('fan-out video to WebRTC subscribers, gateway', fanout?.['video.webrtc']?.gateway);
+  add('fan-out video to WebRTC subscribers, Janus', fanout?.['video.webrtc']?.janus);
   for (const key of ['video', 'video.plain', 'audio']) {
     add(`fan-out ${key}, gateway`, fanout?.[key]?.gateway);
     add(`fan-out ${key}, Janus forwarders`, fanout?.[key]?.janus);

@@ -99,14 +99,15 @@ export class JanusRoom {
   }
 
   /**
-   * Adds a remote publisher with the given m-lines; returns the port to send its RTP to.
+   * Adds a remote publisher with the given m-lines; returns the port to send its RTP to, and
+   * the port to latch on for its RTCP feedback (key-frame requests) when Janus offers one.
    * Stream i must be sent with SSRC janusRemoteSsrc(i).
    */
   async addPublisher(
     id: number,
     kinds: ('audio' | 'video')[],
-  ): Promise<{ port: number; ssrcs: number[] }> {
-    const res = await this.api.request<{ port: number }>({
+  ): Promise<{ port: number; rtcpPort: number | null; ssrcs: number[] }> {
+    const res = await this.api.request<{ port: number; rtcp_port?: number }>({
       request: 'add_remote_publisher',
       room: this.room,
       id,
@@ -120,7 +121,11 @@ export class JanusRoom {
         ...(kind === 'audio' ? { audiolevel_ext_id: AUDIO_LEVEL_EXT_ID } : {}),
       })),
     });
-    return { port: res.port, ssrcs: kinds.map((_, i) => janusRemoteSsrc(i)) };
+    return {
+      port: res.port,
+      rtcpPort: res.rtcp_port ?? null,
+      ssrcs: kinds.map((_, i) => janusRemoteSsrc(i)),
+    };
   }
 
   /**
