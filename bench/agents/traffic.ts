@@ -13,6 +13,7 @@ import {
   buildPacket,
   keyFrameRequests,
   parseRtp,
+  streamKey,
   type StreamShape,
 } from '../lib/rtp.js';
 
@@ -51,6 +52,8 @@ export interface RunReport {
   sentInWindow: number;
   /** The same, per sending SSRC. */
   sentPerSsrc: Record<number, number>;
+  /** The same, per stream (`port:ssrc`): Janus remote publishers all send the same SSRCs. */
+  sentPerStream: Record<string, number>;
   sentTotal: number;
   windowMs: number;
   receivers: ReceiverReport[];
@@ -140,7 +143,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // One sending socket for the agent's life: an SFU that latches on the sender's address
 // (comedia) must see the same source port in every run.
 let senderSocket: dgram.Socket | null = null;
-const continued = new Map<number, { seq: number; timestamp: number; frames: number }>();
+/** A stream's counters by `port:ssrc`, carried over between runs. */
+const continued = new Map<string, { seq: number; timestamp: number; frames: number }>();
+
 let onRtcp: (msg: Buffer) => void = () => undefined;
 
 async function senderSocketOnce(): Promise<dgram.Socket> {
@@ -161,7 +166,7 @@ async function run(args: RunArgs): Promise<RunReport> {
     const interval = BigInt(Math.round(1e9 / fps));
     // A sender's sequence numbers go on across runs, as a real sender's would (an SRTP
     // forwarder refuses to encrypt a sequence number it has already passed).
-    const prev = continued.get(spec.ssrc);
+    const prev = continued.get(streamKey(spec));
     return {
       spec,
       shape,
@@ -227,16 +232,19 @@ async function run(args: RunArgs): Promise<RunReport> {
   }
   delaysUs = [];
   sentAtWindowStart = sent;
-  const perSsrcAtStart = new Map(streams.map((st) => [st.spec.ssrc, st.sent]));
+  const sentAtStart = new Map(streams.map((st) => [st, st.sent]));
   counting = true;
   const t0 = process.hrtime.bigint();
   await sleep(args.measureMs);
   sentAtWindowEnd = sent;
   clearInterval(timer);
   const sentPerSsrc: Record<number, number> = {};
-  for (const st of streams) sentPerSsrc[st.spec.ssrc] = st.sent - perSsrcAtStart.get(st.spec.ssrc)!;
+  const sentPerStream: Record<string, number> = {};
   for (const st of streams) {
-    continued.set(st.spec.ssrc, { seq: st.seq, timestamp: st.timestamp, frames: st.frames });
+    const n = st.sent - sentAtStart.get(st)!;
+    sentPerSsrc[st.spec.ssrc] = (sentPerSsrc[st.spec.ssrc] ?? 0) + n;
+    sentPerStream[streamKey(st.spec)] = n;
+    continued.set(streamKey(st.spec), { seq: st.seq, timestamp: st.timestamp, frames: st.frames });
   }
   // Packets already on their way (or queued in a lagging SFU) still count.
   await sleep(300);
@@ -247,6 +255,7 @@ async function run(args: RunArgs): Promise<RunReport> {
   return {
     sentInWindow: sentAtWindowEnd - sentAtWindowStart,
     sentPerSsrc,
+    sentPerStream,
     sentTotal: sent,
     windowMs,
     receivers: receivers.map((r) => {

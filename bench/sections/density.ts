@@ -40,8 +40,8 @@ function densityTarget(
     transports: { close(): void }[];
     streams: StreamSpec[];
   }[] = [];
-  /** Sending SSRCs per receiving endpoint, in creation order (PARTIES per consult). */
-  const sources: number[][] = [];
+  /** Sending streams per receiving endpoint, in creation order (PARTIES per consult). */
+  const sources: { port: number; ssrc: number }[][] = [];
   const open = async (k: number) => {
     const c = await openConsult(k);
     const transports: { close(): void }[] = [];
@@ -64,7 +64,9 @@ function densityTarget(
     for (let p = 0; p < PARTIES; p++) {
       const others = parties.filter((_, i) => i !== p);
       const port = destination(k * PARTIES + p, monitored, sinkPort);
-      sources[k * PARTIES + p] = others.flatMap((x) => x.ssrcs);
+      sources[k * PARTIES + p] = others.flatMap((x) =>
+        x.ssrcs.map((ssrc) => ({ port: x.port, ssrc })),
+      );
       const producerIds = others.flatMap((x) => x.producers.map((pr) => pr.id));
       transports.push(await plainEgress(c.router, producerIds, port));
     }

@@ -10,7 +10,7 @@ import type { RunReport, StreamSpec } from '../agents/traffic.js';
 import type { Agent } from '../lib/agent.js';
 import type { types } from 'mediasoup';
 import { JanusApi } from '../lib/janus.js';
-import { plainReceiverCapabilities } from '../lib/rtp.js';
+import { plainReceiverCapabilities, streamKey } from '../lib/rtp.js';
 import { CpuWindow, rssMiB } from '../lib/proc.js';
 import type { Measured, Section, Services } from '../lib/section.js';
 import { JanusRoom, inBatches, plainEgress, plainIngest } from '../lib/sfu.js';
@@ -29,8 +29,8 @@ export interface LoadTarget {
   streams(): StreamSpec[];
   /** How many of the monitored receivers are in use at the current size. */
   monitoredInUse(): number;
-  /** The sending SSRCs whose packets monitored receiver i gets. */
-  sources(i: number): number[];
+  /** The sending streams (port and SSRC) whose packets monitored receiver i gets. */
+  sources(i: number): { port: number; ssrc: number }[];
   teardown(): Promise<void>;
 }
 
@@ -113,7 +113,9 @@ async function probe(
   let received = 0;
   let expected = 0;
   counted.forEach((r, i) => {
-    const sent = target.sources(i).reduce((a, ssrc) => a + (report.sentPerSsrc[ssrc] ?? 0), 0);
+    const sent = target
+      .sources(i)
+      .reduce((a, src) => a + (report.sentPerStream[streamKey(src)] ?? 0), 0);
     const want = Math.max(sent, r.expected);
     expected += want;
     received += Math.min(r.received, want);
@@ -221,7 +223,7 @@ function fanoutTarget(
     },
     streams: () => [{ port: ingest.port, kind: ingest.kind, ssrc: ingest.ssrc }],
     monitoredInUse: () => Math.min(consumers.length, monitored.length),
-    sources: () => [ingest.ssrc],
+    sources: () => [{ port: ingest.port, ssrc: ingest.ssrc }],
     teardown,
   };
 }

@@ -31,8 +31,6 @@ import { fit, MAX_CPU, MAX_LOSS, type Series, type Step } from './fanout.js';
 
 /** The machine counts as saturated above this share of all its cores over a probe's window. */
 export const SATURATED = 0.9;
-/** A probe fails when its subscribers get less than this share of what was sent (a stalled SFU). */
-const MIN_DELIVERED = 0.9;
 /** Subscribers set up concurrently (each is a full ICE + DTLS handshake in the one page). */
 const SETUP_WIDTH = 8;
 
@@ -43,8 +41,8 @@ export interface WebrtcStep extends Step {
   /** The whole machine's busy CPU over the window, percent of one core (cores × 100 max). */
   machineCpu: number;
   saturated: boolean;
-  /** Share of the sent packets the subscribers received (Chromium's inbound-rtp counters). */
-  delivered: number;
+  /** Subscribers that received nothing in the window (a stalled path: a failure, not 0 % loss). */
+  stalled: number;
   /** Frames Chromium decoded / received in the window (the synthetic VP8 does not decode). */
   framesDecoded: number;
   framesReceived: number;
@@ -241,32 +239,30 @@ async function probe(
   const subscriberCpu = pct(browser0, cpuSecondsOf(browserPids));
   const machineCpu = pct(busy0, busySeconds());
   const after = await pageStats(page);
-  const report = await running;
-  // What the agent sent per second in its window, times each subscriber's own interval
-  // between its two readings (the page reads them one after another).
-  const sentRate = (report.sentPerSsrc[subs.ingest.ssrc] ?? 0) / (cfg.stepMs / 1000);
+  await running;
+  // Loss as each subscriber's Chromium counts it (sequence gaps after its NACKs), summed.
   const first = new Map(before.map((x) => [x.id, x]));
-  const d = { received: 0, lost: 0, expected: 0, decoded: 0, frames: 0, nacks: 0, plis: 0 };
+  const d = { received: 0, lost: 0, decoded: 0, frames: 0, nacks: 0, plis: 0 };
   let connected = 0;
+  let stalled = 0;
   for (const b of after) {
     if (b.connected) connected++;
     const a = first.get(b.id);
     if (!a) continue;
+    if (b.packetsReceived === a.packetsReceived) stalled++;
     d.received += b.packetsReceived - a.packetsReceived;
     d.lost += Math.max(0, b.packetsLost - a.packetsLost);
-    d.expected += (sentRate * Math.max(0, b.at - a.at)) / 1000;
     d.decoded += b.framesDecoded - a.framesDecoded;
     d.frames += b.framesReceived - a.framesReceived;
     d.nacks += b.nackCount - a.nackCount;
     d.plis += b.pliCount - a.pliCount;
   }
-  const expected = Math.round(d.expected);
   const received = d.received;
-  const delivered = expected > 0 ? received / expected : 0;
-  const loss = received + d.lost > 0 ? d.lost / (received + d.lost) : 1;
+  const expected = d.received + d.lost;
+  const loss = expected > 0 ? d.lost / expected : 1;
   const saturated = machineCpu >= SATURATED * os.cpus().length * 100;
   const connectedAll = connected >= n;
-  const pass = connectedAll && loss < MAX_LOSS && delivered >= MIN_DELIVERED && sfuCpu! < MAX_CPU;
+  const pass = connectedAll && stalled === 0 && loss < MAX_LOSS && sfuCpu! < MAX_CPU;
   const subscriberBound = !pass && connectedAll && saturated && sfuCpu! < MAX_CPU;
   const step: WebrtcStep = {
     n,
@@ -284,7 +280,7 @@ async function probe(
     subscriberCpu,
     machineCpu,
     saturated,
-    delivered,
+    stalled,
     framesDecoded: d.decoded,
     framesReceived: d.frames,
     nacks: d.nacks,
@@ -293,8 +289,8 @@ async function probe(
   };
   s.log(
     `${label} N=${n}: sfu ${sfuCpu!.toFixed(1)}% cpu, subscribers ${subscriberCpu.toFixed(0)}%, ` +
-      `machine ${machineCpu.toFixed(0)}%, loss ${(loss * 100).toFixed(3)}%, delivered ` +
-      `${(delivered * 100).toFixed(1)}% (${received}/${expected}), connected ${connected}/${n}, ` +
+      `machine ${machineCpu.toFixed(0)}%, loss ${(loss * 100).toFixed(3)}% (${received}/${expected}), ` +
+      `stalled ${stalled}, connected ${connected}/${n}, ` +
       `decoded ${step.framesDecoded}/${step.framesReceived} frames → ` +
       (pass ? 'pass' : subscriberBound ? 'subscriber-bound (search ends)' : 'FAIL'),
   );
@@ -332,7 +328,7 @@ async function webrtcSeries(
   const stoppedBy = failed
     ? failed.sfuCpu >= MAX_CPU
       ? `CPU ${failed.sfuCpu.toFixed(0)}% at N=${failed.n}`
-      : `loss ${(failed.loss * 100).toFixed(2)}% / delivered ${(failed.delivered * 100).toFixed(1)}% at N=${failed.n}`
+      : `loss ${(failed.loss * 100).toFixed(2)}%, ${failed.stalled} stalled at N=${failed.n}`
     : bound !== null
       ? `subscriber-bound at N=${bound}: the machine was saturated (the subscribers' browser used ` +
         `${steps.find((x) => x.n === bound)!.subscriberCpu.toFixed(0)}% CPU) before the SFU reached its limit`
