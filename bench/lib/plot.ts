@@ -174,9 +174,15 @@ export function plotOf(r: ResultFile): string {
     add(`fan-out ${key}, Janus forwarders`, fanout?.[key]?.janus);
   }
   const density = r.sections.density?.details as
-    { gateway?: { steps?: Stepish[] }; bare?: { steps?: Stepish[] } } | undefined;
+    | {
+        gateway?: { steps?: Stepish[] };
+        bare?: { steps?: Stepish[] };
+        janus?: { steps?: Stepish[] } | null;
+      }
+    | undefined;
   add('density (consults), gateway', density?.gateway);
   add('density (consults), bare mediasoup', density?.bare);
+  add('density (consults), Janus forwarders', density?.janus);
   const m = r.machine;
   return renderPlot(`${r.startedAt} (${r.mode}), ${m.cores} cores, ${m.cpuModel}`, joins, cpu);
 }
