@@ -42,6 +42,8 @@ export interface BenchOptions {
     sample: number;
     /** Stop searching once a series has run this long. */
     budgetMs: number;
+    /** The same for a WebRTC series (its probes set up browser peer connections). */
+    webrtcBudgetMs: number;
   };
   density: {
     search: LimitSearch;
@@ -73,11 +75,12 @@ const PRESETS: Record<Mode, Preset> = {
     fanout: {
       video: search(50, 3200),
       audio: search(100, 6400),
-      webrtc: search(10, 400),
+      webrtc: search(10, 320),
       warmupMs: 1000,
       stepMs: 3000,
       sample: 32,
       budgetMs: 120_000,
+      webrtcBudgetMs: 90_000,
     },
     density: {
       search: search(5, 320),
@@ -100,6 +103,7 @@ const PRESETS: Record<Mode, Preset> = {
       stepMs: 1500,
       sample: 8,
       budgetMs: 15_000,
+      webrtcBudgetMs: 15_000,
     },
     density: {
       search: search(2, 16, 0.25),
@@ -122,6 +126,7 @@ const PRESETS: Record<Mode, Preset> = {
       stepMs: 600,
       sample: 2,
       budgetMs: 5_000,
+      webrtcBudgetMs: 5_000,
     },
     density: { search: search(1, 1), warmupMs: 400, stepMs: 600, sample: 2, budgetMs: 5_000 },
     signalling: { clients: 8, concurrency: [4], consultSize: 4 },

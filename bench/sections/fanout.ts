@@ -365,7 +365,10 @@ export const fanoutSection: Section = {
         'CPU is percent of one core for the whole SFU process (mediasoup worker, or all Janus threads).',
     };
     try {
-      const webrtc = await webrtcFanout(s, traffic, cfg.webrtc, cfg);
+      const webrtc = await webrtcFanout(s, traffic, cfg.webrtc, {
+        ...cfg,
+        budgetMs: cfg.webrtcBudgetMs,
+      });
       details['video.webrtc'] = webrtc;
       const wg = limitOf(webrtc.gateway);
       const wj = webrtc.janus ? limitOf(webrtc.janus) : null;
