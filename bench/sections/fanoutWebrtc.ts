@@ -50,7 +50,35 @@ export interface WebrtcStep extends Step {
   plis: number;
   /** True when the probe halted the search: loss with the machine, not the SFU, out of CPU. */
   subscriberBound: boolean;
+  /** Why the subscribers could not be set up at this N (the probe then halts the search). */
+  setupError?: string;
 }
+
+/** The record of a probe whose subscribers could not all be set up. */
+const setupFailed = (n: number, error: string): WebrtcStep => ({
+  n,
+  sfuCpu: 0,
+  nodeCpu: 0,
+  agentCpu: 0,
+  sfuRssMiB: 0,
+  nodeRssMiB: 0,
+  loss: 0,
+  received: 0,
+  expected: 0,
+  receiverDrops: 0,
+  setupMs: 0,
+  pass: false,
+  subscriberCpu: 0,
+  machineCpu: 0,
+  saturated: false,
+  stalled: 0,
+  framesDecoded: 0,
+  framesReceived: 0,
+  nacks: 0,
+  plis: 0,
+  subscriberBound: false,
+  setupError: error,
+});
 
 export interface WebrtcSeries extends Series {
   steps: WebrtcStep[];
@@ -314,8 +342,14 @@ async function webrtcSeries(
     found = await findLimit(
       search,
       async (n) => {
-        const step = await probe(s, traffic, page, subs, current, n, cfg, label);
-        return { pass: step.pass, result: step, halt: step.subscriberBound };
+        try {
+          const step = await probe(s, traffic, page, subs, current, n, cfg, label);
+          return { pass: step.pass, result: step, halt: step.subscriberBound };
+        } catch (err) {
+          // Subscribers that cannot connect in time on a saturated machine say nothing of the SFU.
+          s.log(`${label} N=${n}: set-up failed (${(err as Error).message}): search ends`);
+          return { pass: false, result: setupFailed(n, (err as Error).message), halt: true };
+        }
       },
       () => Date.now() - t0 > cfg.budgetMs,
     );
@@ -329,12 +363,14 @@ async function webrtcSeries(
     ? failed.sfuCpu >= MAX_CPU
       ? `CPU ${failed.sfuCpu.toFixed(0)}% at N=${failed.n}`
       : `loss ${(failed.loss * 100).toFixed(2)}%, ${failed.stalled} stalled at N=${failed.n}`
-    : bound !== null
-      ? `subscriber-bound at N=${bound}: the machine was saturated (the subscribers' browser used ` +
-        `${steps.find((x) => x.n === bound)!.subscriberCpu.toFixed(0)}% CPU) before the SFU reached its limit`
-      : found.stopped
-        ? `time budget (${cfg.budgetMs / 1000} s) after N=${found.limit}`
-        : `search range ends at ${search.max}`;
+    : bound !== null && steps.find((x) => x.n === bound)!.setupError
+      ? `subscribers could not be set up at N=${bound}: ${steps.find((x) => x.n === bound)!.setupError}`
+      : bound !== null
+        ? `subscriber-bound at N=${bound}: the machine was saturated (the subscribers' browser used ` +
+          `${steps.find((x) => x.n === bound)!.subscriberCpu.toFixed(0)}% CPU) before the SFU reached its limit`
+        : found.stopped
+          ? `time budget (${cfg.budgetMs / 1000} s) after N=${found.limit}`
+          : `search range ends at ${search.max}`;
   const passing = steps.filter((x) => x.pass).sort((a, b) => a.n - b.n);
   const line = fit(passing.map((x) => ({ x: x.n, y: x.sfuCpu })));
   const slope = line && line.slope > 0 ? line.slope : null;
