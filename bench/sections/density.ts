@@ -98,6 +98,28 @@ function densityTarget(
   };
 }
 
+/**
+ * rtp_forward, retried while Janus reports the just-added remote publisher as missing ("No
+ * such feed": seen on a busy machine when a request follows add_remote_publisher closely).
+ */
+async function forwardOnceReady(
+  room: JanusRoom,
+  publisherId: number,
+  mid: string,
+  port: number,
+  ssrc: number,
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await room.forward(publisherId, mid, port, true, ssrc);
+      return;
+    } catch (err) {
+      if (attempt >= 40 || !/No such feed/.test((err as Error).message)) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
 /** K consults on Janus VideoRoom: three remote publishers per room, forwarders as receivers. */
 function janusDensityTarget(
   sfuPid: number,
@@ -128,8 +150,9 @@ function janusDensityTarget(
       let n = 0;
       for (const o of others) {
         // One SSRC per forwarded stream: the remote publishers all send the same two SSRCs.
-        for (const mid of ['0', '1'])
-          await room.forward(o.id, mid, port, true, 0x50000 + i * 16 + n++);
+        for (const mid of ['0', '1']) {
+          await forwardOnceReady(room, o.id, mid, port, 0x50000 + i * 16 + n++);
+        }
       }
     }
     consults.push({ room, streams });
@@ -245,6 +268,7 @@ export const densitySection: Section = {
         );
       } catch (err) {
         janusReason = `Janus run failed: ${(err as Error).message}`;
+        s.log(`${janusReason}; janus log:\n${s.janus.logTail(1500)}`);
       } finally {
         await api.close();
       }
