@@ -13,6 +13,7 @@ import {
   buildPacket,
   keyFrameRequests,
   parseRtp,
+  streamKey,
   type StreamShape,
 } from '../lib/rtp.js';
 
@@ -23,6 +24,11 @@ export interface StreamSpec {
   ssrc: number;
   /** Overrides the shape's packet rate (latency runs). */
   framesPerSecond?: number;
+  /**
+   * Where an SFU that latches its RTCP feedback on a first packet (a Janus remote publisher's
+   * rtcp_port) expects one: sent at the start of each run, so its key-frame requests reach us.
+   */
+  rtcpPort?: number;
 }
 
 export interface RunArgs {
@@ -46,6 +52,8 @@ export interface RunReport {
   sentInWindow: number;
   /** The same, per sending SSRC. */
   sentPerSsrc: Record<number, number>;
+  /** The same, per stream (`port:ssrc`): Janus remote publishers all send the same SSRCs. */
+  sentPerStream: Record<string, number>;
   sentTotal: number;
   windowMs: number;
   receivers: ReceiverReport[];
@@ -135,7 +143,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // One sending socket for the agent's life: an SFU that latches on the sender's address
 // (comedia) must see the same source port in every run.
 let senderSocket: dgram.Socket | null = null;
-const continued = new Map<number, { seq: number; timestamp: number; frames: number }>();
+/** A stream's counters by `port:ssrc`, carried over between runs. */
+const continued = new Map<string, { seq: number; timestamp: number; frames: number }>();
+
 let onRtcp: (msg: Buffer) => void = () => undefined;
 
 async function senderSocketOnce(): Promise<dgram.Socket> {
@@ -156,7 +166,7 @@ async function run(args: RunArgs): Promise<RunReport> {
     const interval = BigInt(Math.round(1e9 / fps));
     // A sender's sequence numbers go on across runs, as a real sender's would (an SRTP
     // forwarder refuses to encrypt a sequence number it has already passed).
-    const prev = continued.get(spec.ssrc);
+    const prev = continued.get(streamKey(spec));
     return {
       spec,
       shape,
@@ -171,6 +181,10 @@ async function run(args: RunArgs): Promise<RunReport> {
     };
   });
   const bySsrc = new Map(streams.map((s) => [s.spec.ssrc, s]));
+  for (const { spec } of streams) {
+    if (spec.rtcpPort)
+      sender.send(emptyReceiverReport(spec.ssrc), spec.rtcpPort, spec.host ?? '127.0.0.1');
+  }
   // An SFU asks for a key frame (PLI/FIR) when a consumer starts: answer it like a browser.
   onRtcp = (msg) => {
     for (const ssrc of keyFrameRequests(msg)) {
@@ -218,16 +232,19 @@ async function run(args: RunArgs): Promise<RunReport> {
   }
   delaysUs = [];
   sentAtWindowStart = sent;
-  const perSsrcAtStart = new Map(streams.map((st) => [st.spec.ssrc, st.sent]));
+  const sentAtStart = new Map(streams.map((st) => [st, st.sent]));
   counting = true;
   const t0 = process.hrtime.bigint();
   await sleep(args.measureMs);
   sentAtWindowEnd = sent;
   clearInterval(timer);
   const sentPerSsrc: Record<number, number> = {};
-  for (const st of streams) sentPerSsrc[st.spec.ssrc] = st.sent - perSsrcAtStart.get(st.spec.ssrc)!;
+  const sentPerStream: Record<string, number> = {};
   for (const st of streams) {
-    continued.set(st.spec.ssrc, { seq: st.seq, timestamp: st.timestamp, frames: st.frames });
+    const n = st.sent - sentAtStart.get(st)!;
+    sentPerSsrc[st.spec.ssrc] = (sentPerSsrc[st.spec.ssrc] ?? 0) + n;
+    sentPerStream[streamKey(st.spec)] = n;
+    continued.set(streamKey(st.spec), { seq: st.seq, timestamp: st.timestamp, frames: st.frames });
   }
   // Packets already on their way (or queued in a lagging SFU) still count.
   await sleep(300);
@@ -238,6 +255,7 @@ async function run(args: RunArgs): Promise<RunReport> {
   return {
     sentInWindow: sentAtWindowEnd - sentAtWindowStart,
     sentPerSsrc,
+    sentPerStream,
     sentTotal: sent,
     windowMs,
     receivers: receivers.map((r) => {
@@ -256,6 +274,16 @@ async function run(args: RunArgs): Promise<RunReport> {
     }),
     delaysUs,
   };
+}
+
+/** An RTCP receiver report with no report blocks (8 bytes), from ssrc. */
+function emptyReceiverReport(ssrc: number): Buffer {
+  const buf = Buffer.alloc(8);
+  buf.writeUInt8(0x80, 0);
+  buf.writeUInt8(201, 1);
+  buf.writeUInt16BE(1, 2);
+  buf.writeUInt32BE(ssrc >>> 0, 4);
+  return buf;
 }
 
 serveAgent({ openReceivers, closeReceivers, run });

@@ -20,7 +20,8 @@ export interface LoadSample {
   windowMs: number;
 }
 
-function busySeconds(): number {
+/** CPU seconds the whole machine has been busy (all cores), from /proc/stat. */
+export function busySeconds(): number {
   const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
   const [, ...ticks] = line.trim().split(/\s+/).map(Number);
   // user nice system idle iowait irq softirq steal: idle and iowait are not busy.

@@ -43,12 +43,16 @@ export interface BenchOptions {
   fanout: {
     video: LimitSearch;
     audio: LimitSearch;
+    /** Video to WebRTC subscribers in a browser (the subscribers share the machine). */
+    webrtc: LimitSearch;
     warmupMs: number;
     stepMs: number;
     /** Consumers whose packets are read and counted; the others go to a sink that drops them. */
     sample: number;
     /** Stop searching once a series has run this long. */
     budgetMs: number;
+    /** The same for a WebRTC series (its probes set up browser peer connections). */
+    webrtcBudgetMs: number;
   };
   density: {
     search: LimitSearch;
@@ -91,10 +95,12 @@ const PRESETS: Record<Mode, Preset> = {
     fanout: {
       video: search(50, 3200),
       audio: search(100, 6400),
+      webrtc: search(10, 320),
       warmupMs: 1000,
       stepMs: 3000,
       sample: 32,
       budgetMs: 120_000,
+      webrtcBudgetMs: 90_000,
     },
     density: {
       search: search(5, 320),
@@ -121,10 +127,12 @@ const PRESETS: Record<Mode, Preset> = {
     fanout: {
       video: search(20, 160, 0.25),
       audio: search(50, 400, 0.25),
+      webrtc: search(4, 32, 0.25),
       warmupMs: 600,
       stepMs: 1500,
       sample: 8,
       budgetMs: 15_000,
+      webrtcBudgetMs: 15_000,
     },
     density: {
       search: search(2, 16, 0.25),
@@ -151,10 +159,12 @@ const PRESETS: Record<Mode, Preset> = {
     fanout: {
       video: search(4, 4),
       audio: search(4, 4),
+      webrtc: search(2, 2),
       warmupMs: 400,
       stepMs: 600,
       sample: 2,
       budgetMs: 5_000,
+      webrtcBudgetMs: 5_000,
     },
     density: { search: search(1, 1), warmupMs: 400, stepMs: 600, sample: 2, budgetMs: 5_000 },
     signalling: { clients: 8, concurrency: [4], consultSize: 4 },
@@ -183,6 +193,7 @@ const USAGE = `usage: npm run bench -- [options]
   --joins N                browser joins per system
   --fanout-video FROM,MAX  video fan-out limit search range (consumers)
   --fanout-audio FROM,MAX  audio fan-out limit search range (consumers)
+  --fanout-webrtc FROM,MAX video fan-out to WebRTC subscribers: search range (subscribers)
   --density FROM,MAX       limit search range of concurrent 3-party consults
   --step-ms MS             measuring window of each fan-out/density probe
   --signalling-clients N   Socket.IO clients per concurrency level
@@ -270,6 +281,9 @@ export function parseOptions(argv: string[], root: string): BenchOptions {
         break;
       case '--fanout-audio':
         range(flag, next(), opts.fanout.audio);
+        break;
+      case '--fanout-webrtc':
+        range(flag, next(), opts.fanout.webrtc);
         break;
       case '--density':
         range(flag, next(), opts.density.search);

@@ -19,7 +19,11 @@ export async function buildPages(): Promise<string> {
       emptyOutDir: true,
       target: 'es2022',
       rollupOptions: {
-        input: { bare: path.join(root, 'bare.html'), janus: path.join(root, 'janus.html') },
+        input: {
+          bare: path.join(root, 'bare.html'),
+          janus: path.join(root, 'janus.html'),
+          fanout: path.join(root, 'fanout.html'),
+        },
       },
     },
   });

@@ -167,14 +167,22 @@ export function plotOf(r: ResultFile): string {
   const fanout = r.sections.fanout?.details as
     | Record<string, { gateway?: { steps?: Stepish[] }; janus?: { steps?: Stepish[] } | null }>
     | undefined;
+  add('fan-out video to WebRTC subscribers, gateway', fanout?.['video.webrtc']?.gateway);
+  add('fan-out video to WebRTC subscribers, Janus', fanout?.['video.webrtc']?.janus);
   for (const key of ['video', 'video.plain', 'audio']) {
     add(`fan-out ${key}, gateway`, fanout?.[key]?.gateway);
     add(`fan-out ${key}, Janus forwarders`, fanout?.[key]?.janus);
   }
   const density = r.sections.density?.details as
-    { gateway?: { steps?: Stepish[] }; bare?: { steps?: Stepish[] } } | undefined;
+    | {
+        gateway?: { steps?: Stepish[] };
+        bare?: { steps?: Stepish[] };
+        janus?: { steps?: Stepish[] } | null;
+      }
+    | undefined;
   add('density (consults), gateway', density?.gateway);
   add('density (consults), bare mediasoup', density?.bare);
+  add('density (consults), Janus forwarders', density?.janus);
   const m = r.machine;
   return renderPlot(`${r.startedAt} (${r.mode}), ${m.cores} cores, ${m.cpuModel}`, joins, cpu);
 }

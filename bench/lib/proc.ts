@@ -57,3 +57,39 @@ export function udpDrops(): Map<number, number> {
   }
   return out;
 }
+
+/** Pids of a process's descendants whose command name matches `name` (e.g. a browser's processes). */
+export function descendants(root: number, name: RegExp): number[] {
+  const parent = new Map<number, { ppid: number; comm: string }>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parent.set(Number(entry), { ppid, comm });
+    } catch {
+      // exited while listing
+    }
+  }
+  const isBelow = (pid: number): boolean => {
+    for (let p = parent.get(pid)?.ppid; p !== undefined && p > 1; p = parent.get(p)?.ppid) {
+      if (p === root) return true;
+    }
+    return false;
+  };
+  return [...parent].filter(([pid, x]) => name.test(x.comm) && isBelow(pid)).map(([pid]) => pid);
+}
+
+/** CPU seconds used so far by a set of processes (those that exited count as 0). */
+export function cpuSecondsOf(pids: number[]): number {
+  let sum = 0;
+  for (const pid of pids) {
+    try {
+      sum += cpuSeconds(pid);
+    } catch {
+      // exited
+    }
+  }
+  return sum;
+}

@@ -37,6 +37,9 @@ export const OPUS_32K: StreamShape = {
 export const AUDIO_LEVEL_EXT_ID = 10;
 export const AUDIO_LEVEL_URI = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
 
+/** A sent stream's key in the traffic agent's per-stream counts: its destination port and SSRC. */
+export const streamKey = (s: { port: number; ssrc: number }) => `${s.port}:${s.ssrc}`;
+
 export function packetsPerSecond(shape: StreamShape): number {
   return shape.framesPerSecond * shape.packetsPerFrame;
 }

@@ -83,7 +83,8 @@ export class JanusRoom {
     readonly room: number,
   ) {}
 
-  static async create(api: JanusApi): Promise<JanusRoom> {
+  /** A room; `talkingEvents` has it compute who is talking (like an active-speaker observer). */
+  static async create(api: JanusApi, talkingEvents = false): Promise<JanusRoom> {
     const room = nextRoom++;
     await api.request({
       request: 'create',
@@ -92,21 +93,22 @@ export class JanusRoom {
       videocodec: 'vp8',
       audiocodec: 'opus',
       audiolevel_ext: true,
-      audiolevel_event: false,
+      audiolevel_event: talkingEvents,
       notify_joining: false,
     });
     return new JanusRoom(api, room);
   }
 
   /**
-   * Adds a remote publisher with the given m-lines; returns the port to send its RTP to.
+   * Adds a remote publisher with the given m-lines; returns the port to send its RTP to, and
+   * the port to latch on for its RTCP feedback (key-frame requests) when Janus offers one.
    * Stream i must be sent with SSRC janusRemoteSsrc(i).
    */
   async addPublisher(
     id: number,
     kinds: ('audio' | 'video')[],
-  ): Promise<{ port: number; ssrcs: number[] }> {
-    const res = await this.api.request<{ port: number }>({
+  ): Promise<{ port: number; rtcpPort: number | null; ssrcs: number[] }> {
+    const res = await this.api.request<{ port: number; rtcp_port?: number }>({
       request: 'add_remote_publisher',
       room: this.room,
       id,
@@ -120,20 +122,30 @@ export class JanusRoom {
         ...(kind === 'audio' ? { audiolevel_ext_id: AUDIO_LEVEL_EXT_ID } : {}),
       })),
     });
-    return { port: res.port, ssrcs: kinds.map((_, i) => janusRemoteSsrc(i)) };
+    return {
+      port: res.port,
+      rtcpPort: res.rtcp_port ?? null,
+      ssrcs: kinds.map((_, i) => janusRemoteSsrc(i)),
+    };
   }
 
   /**
-   * An RTP forwarder of one publisher m-line to 127.0.0.1:port (SRTP unless srtp is false);
-   * returns its stream id (for stopForward).
+   * An RTP forwarder of one publisher m-line to 127.0.0.1:port (SRTP unless srtp is false),
+   * sending with `ssrc` when given (else the publisher's); returns its stream id (for stopForward).
    */
-  async forward(publisherId: number, mid: string, port: number, srtp = true): Promise<number> {
+  async forward(
+    publisherId: number,
+    mid: string,
+    port: number,
+    srtp = true,
+    ssrc?: number,
+  ): Promise<number> {
     const res = await this.api.request<{ forwarders?: { stream_id: number }[] }>({
       request: 'rtp_forward',
       room: this.room,
       publisher_id: publisherId,
       host: '127.0.0.1',
-      streams: [{ mid, port }],
+      streams: [{ mid, port, ...(ssrc !== undefined ? { ssrc } : {}) }],
       ...(srtp ? { srtp_suite: 80, srtp_crypto: randomBytes(30).toString('base64') } : {}),
     });
     const id = res.forwarders?.[0]?.stream_id;

@@ -88,25 +88,37 @@ export interface LimitResult<P> {
   reached: boolean;
   /** Every probe in the order run. */
   probes: { n: number; pass: boolean; result: P }[];
-  /** True when `stop` ended the search early. */
+  /** True when `stop` or a halting probe ended the search early. */
   stopped: boolean;
+  /** The probe that halted the search (the system under test was not what limited it), if any. */
+  haltedAt: number | null;
 }
 
 /**
  * Finds the largest load that passes: grows geometrically from `start` until a probe fails
  * (or `max` passes), then bisects between the last pass and the first failure. Probes are
  * integers and never repeated. `stop` (checked before every probe after the first) ends the
- * search early, e.g. on a time budget.
+ * search early, e.g. on a time budget. A probe that returns `halt` (its outcome says nothing
+ * about the system under test, e.g. the load generator ran out of CPU) is recorded as
+ * neither pass nor failure and ends the search.
  */
 export async function findLimit<P>(
   cfg: LimitSearch,
-  probe: (n: number) => Promise<{ pass: boolean; result: P }>,
+  probe: (n: number) => Promise<{ pass: boolean; result: P; halt?: boolean }>,
   stop: () => boolean = () => false,
 ): Promise<LimitResult<P>> {
   const probes: LimitResult<P>['probes'] = [];
   let stopped = false;
-  const run = async (n: number) => {
-    const r = await probe(n);
+  let haltedAt: number | null = null;
+  /** The probe's verdict, or null when it halted the search. */
+  const run = async (n: number): Promise<boolean | null> => {
+    const { halt, ...r } = await probe(n);
+    if (halt) {
+      probes.push({ n, pass: false, result: r.result });
+      haltedAt = n;
+      stopped = true;
+      return null;
+    }
     probes.push({ n, ...r });
     return r.pass;
   };
@@ -115,7 +127,9 @@ export async function findLimit<P>(
   let hi: number | null = null;
   for (let n = Math.max(1, Math.round(cfg.start)); ;) {
     if (halt()) break;
-    if (await run(n)) lo = n;
+    const pass = await run(n);
+    if (pass === null) break;
+    if (pass) lo = n;
     else {
       hi = n;
       break;
@@ -123,10 +137,13 @@ export async function findLimit<P>(
     if (n >= cfg.max) break;
     n = Math.min(cfg.max, Math.max(n + 1, Math.round(n * cfg.factor)));
   }
-  while (hi !== null && hi - lo > 1 && hi - lo > lo * cfg.resolution && !halt()) {
+  while (haltedAt === null && hi !== null && hi - lo > 1 && hi - lo > lo * cfg.resolution) {
+    if (halt()) break;
     const mid = Math.floor((lo + hi) / 2);
-    if (await run(mid)) lo = mid;
+    const pass = await run(mid);
+    if (pass === null) break;
+    if (pass) lo = mid;
     else hi = mid;
   }
-  return { limit: lo, failedAt: hi, reached: hi !== null, probes, stopped };
+  return { limit: lo, failedAt: hi, reached: hi !== null, probes, stopped, haltedAt };
 }

@@ -3,13 +3,18 @@
  * (32 kbit/s) and VP8 (500 kbit/s) into a PlainTransport and receiving the other two
  * parties' four streams over an SRTP PlainTransport, K stepped up. On the gateway's worker
  * (a consult room per consult, its active-speaker observer fed with the audio) and, as the
- * baseline, on bare mediasoup routers with the same codecs.
+ * baselines, on bare mediasoup routers with the same codecs, and on Janus VideoRoom: a room per
+ * consult (computing talking events from the audio levels), each party a remote publisher fed
+ * the same RTP, each party's receiver the SRTP RTP forwarders of the other two parties' four
+ * streams. Same streams, rates, codecs and receivers; Janus's forwarders carry no RTCP and keep
+ * no NACK buffer, so its figure is a lower bound of its cost per consult.
  */
 import type { types } from 'mediasoup';
 import type { StreamSpec } from '../agents/traffic.js';
 import { mediaCodecs } from '../../src/sfu/codecs.js';
 import type { Measured, Section, Services } from '../lib/section.js';
-import { plainEgress, plainIngest } from '../lib/sfu.js';
+import { JanusApi } from '../lib/janus.js';
+import { JanusRoom, plainEgress, plainIngest } from '../lib/sfu.js';
 import {
   destination,
   limitOf,
@@ -40,8 +45,8 @@ function densityTarget(
     transports: { close(): void }[];
     streams: StreamSpec[];
   }[] = [];
-  /** Sending SSRCs per receiving endpoint, in creation order (PARTIES per consult). */
-  const sources: number[][] = [];
+  /** Sending streams per receiving endpoint, in creation order (PARTIES per consult). */
+  const sources: { port: number; ssrc: number }[][] = [];
   const open = async (k: number) => {
     const c = await openConsult(k);
     const transports: { close(): void }[] = [];
@@ -64,7 +69,9 @@ function densityTarget(
     for (let p = 0; p < PARTIES; p++) {
       const others = parties.filter((_, i) => i !== p);
       const port = destination(k * PARTIES + p, monitored, sinkPort);
-      sources[k * PARTIES + p] = others.flatMap((x) => x.ssrcs);
+      sources[k * PARTIES + p] = others.flatMap((x) =>
+        x.ssrcs.map((ssrc) => ({ port: x.port, ssrc })),
+      );
       const producerIds = others.flatMap((x) => x.producers.map((pr) => pr.id));
       transports.push(await plainEgress(c.router, producerIds, port));
     }
@@ -91,6 +98,86 @@ function densityTarget(
   };
 }
 
+/**
+ * rtp_forward, retried while Janus reports the just-added remote publisher as missing ("No
+ * such feed": seen on a busy machine when a request follows add_remote_publisher closely).
+ */
+async function forwardOnceReady(
+  room: JanusRoom,
+  publisherId: number,
+  mid: string,
+  port: number,
+  ssrc: number,
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await room.forward(publisherId, mid, port, true, ssrc);
+      return;
+    } catch (err) {
+      if (attempt >= 40 || !/No such feed/.test((err as Error).message)) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+/** K consults on Janus VideoRoom: three remote publishers per room, forwarders as receivers. */
+function janusDensityTarget(
+  sfuPid: number,
+  api: JanusApi,
+  monitored: number[],
+  sinkPort: number,
+): LoadTarget {
+  const consults: { room: JanusRoom; streams: StreamSpec[] }[] = [];
+  const sources: { port: number; ssrc: number }[][] = [];
+  const open = async (k: number) => {
+    const room = await JanusRoom.create(api, true);
+    const streams: StreamSpec[] = [];
+    const parties: { id: number; port: number; ssrcs: number[] }[] = [];
+    for (let p = 0; p < PARTIES; p++) {
+      const pub = await room.addPublisher(p + 1, ['audio', 'video']);
+      const [audio, video] = pub.ssrcs as [number, number];
+      streams.push(
+        { port: pub.port, kind: 'audio', ssrc: audio },
+        { port: pub.port, kind: 'video', ssrc: video },
+      );
+      parties.push({ id: p + 1, port: pub.port, ssrcs: pub.ssrcs });
+    }
+    for (let p = 0; p < PARTIES; p++) {
+      const i = k * PARTIES + p;
+      const others = parties.filter((_, j) => j !== p);
+      const port = destination(i, monitored, sinkPort);
+      sources[i] = others.flatMap((x) => x.ssrcs.map((ssrc) => ({ port: x.port, ssrc })));
+      let n = 0;
+      for (const o of others) {
+        // One SSRC per forwarded stream: the remote publishers all send the same two SSRCs.
+        for (const mid of ['0', '1']) {
+          await forwardOnceReady(room, o.id, mid, port, 0x50000 + i * 16 + n++);
+        }
+      }
+    }
+    consults.push({ room, streams });
+  };
+  const closeLast = async () => {
+    await consults.pop()!.room.destroy();
+    sources.length = consults.length * PARTIES;
+  };
+  return {
+    sfuPid,
+    async resize(n) {
+      while (consults.length > n) await closeLast();
+      while (consults.length < n) await open(consults.length);
+    },
+    streams: () => consults.flatMap((c) => c.streams),
+    monitoredInUse: () => Math.min(sources.length, monitored.length),
+    sources: (i) => sources[i] ?? [],
+    async teardown() {
+      while (consults.length) await closeLast();
+    },
+  };
+}
+
+const JANUS = 'Janus VideoRoom (remote publishers → SRTP RTP forwarders; lower bound of its cost)';
+
 export const densitySection: Section = {
   name: 'density',
   specs: [
@@ -108,6 +195,21 @@ export const densitySection: Section = {
       unit: '% core',
       better: 'lower',
       baselineLabel: 'bare mediasoup routers',
+    },
+    {
+      id: 'janus.maxK',
+      label:
+        '3-party consults (opus + 500 kbit/s VP8 each), largest K (loss < 0.1 %, CPU < 85 %, bisected), vs Janus',
+      unit: 'consults',
+      better: 'higher',
+      baselineLabel: JANUS,
+    },
+    {
+      id: 'janus.cpuPerConsult',
+      label: 'SFU process CPU per 3-party consult, vs Janus',
+      unit: '% core',
+      better: 'lower',
+      baselineLabel: JANUS,
     },
   ],
   async run(s: Services) {
@@ -151,16 +253,37 @@ export const densitySection: Section = {
       cfg,
       'density bare',
     );
+    let janus: Series | null = null;
+    let janusReason = s.janusReason;
+    if (s.janus) {
+      const api = await JanusApi.open(s.janus.httpUrl);
+      try {
+        janus = await limitSeries(
+          s,
+          traffic,
+          janusDensityTarget(s.janus.pid, api, monitored, sinkPort),
+          cfg.search,
+          cfg,
+          'density janus',
+        );
+      } catch (err) {
+        janusReason = `Janus run failed: ${(err as Error).message}`;
+        s.log(`${janusReason}; janus log:\n${s.janus.logTail(1500)}`);
+      } finally {
+        await api.close();
+      }
+    }
     await traffic.call('closeReceivers');
     const o = limitOf(ours);
     const b = limitOf(bare);
+    const j = janus ? limitOf(janus) : null;
     const values: Record<string, Measured> = {
       maxK: {
         value: o.value,
         baseline: b.value,
         notReached: { value: o.notReached, baseline: b.notReached },
         note:
-          `gateway: ${seriesNote(ours)}. bare: ${seriesNote(bare)}; not compared with Janus yet` +
+          `gateway: ${seriesNote(ours)}. bare: ${seriesNote(bare)}` +
           (observerFed ? '' : '. (active-speaker observer not reachable: not fed)'),
       },
       cpuPerConsult: {
@@ -168,7 +291,23 @@ export const densitySection: Section = {
         baseline: bare.cpuPerStream,
         note: 'slope of worker CPU over K across the passing steps',
       },
+      'janus.maxK': {
+        value: o.value,
+        baseline: j ? j.value : null,
+        notReached: { value: o.notReached, baseline: j?.notReached },
+        note: `gateway: ${seriesNote(ours)}` + (janus ? `. Janus: ${seriesNote(janus)}` : ''),
+        reason: janus ? undefined : (janusReason ?? undefined),
+      },
+      'janus.cpuPerConsult': {
+        value: ours.cpuPerStream,
+        baseline: janus ? janus.cpuPerStream : null,
+        note: 'slope of the SFU process CPU (all Janus threads) over K across the passing steps',
+        reason: janus ? undefined : (janusReason ?? undefined),
+      },
     };
-    return { values, details: { gateway: ours, bare, monitoredReceivers: cfg.sample } };
+    return {
+      values,
+      details: { gateway: ours, bare, janus, janusReason, monitoredReceivers: cfg.sample },
+    };
   },
 };

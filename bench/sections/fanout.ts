@@ -1,18 +1,21 @@
 /**
  * Fan-out capacity: one synthetic producer (500 kbit/s VP8, or 32 kbit/s opus) forwarded
- * to N SRTP consumers, N stepped up, on the gateway's worker and on Janus VideoRoom (remote
- * publisher → SRTP RTP forwarders): both get the same stream and the same receivers. Per
- * step: the SFU process's CPU, the gateway (Node) process's CPU, RSS, consumer loss.
+ * to N receivers, N bisected, on the gateway's worker and on Janus VideoRoom: first to WebRTC
+ * subscribers in a browser (fanoutWebrtc.ts: the like-for-like rows), then to SRTP
+ * PlainTransport consumers vs Janus SRTP RTP forwarders (the forwarders are a lower bound of
+ * Janus's cost: no RTCP, no NACK buffer). Both systems get the same stream and the same
+ * receivers. Per step: the SFU process's CPU, the gateway (Node) process's CPU, RSS, loss.
  */
 import type { RunReport, StreamSpec } from '../agents/traffic.js';
 import type { Agent } from '../lib/agent.js';
 import type { types } from 'mediasoup';
 import { JanusApi } from '../lib/janus.js';
-import { plainReceiverCapabilities } from '../lib/rtp.js';
+import { plainReceiverCapabilities, streamKey } from '../lib/rtp.js';
 import { CpuWindow, rssMiB } from '../lib/proc.js';
 import type { Measured, Section, Services } from '../lib/section.js';
 import { JanusRoom, inBatches, plainEgress, plainIngest } from '../lib/sfu.js';
 import { findLimit, type LimitResult, type LimitSearch } from '../lib/stats.js';
+import { webrtcFanout } from './fanoutWebrtc.js';
 
 export const MAX_LOSS = 0.001;
 export const MAX_CPU = 85;
@@ -26,8 +29,8 @@ export interface LoadTarget {
   streams(): StreamSpec[];
   /** How many of the monitored receivers are in use at the current size. */
   monitoredInUse(): number;
-  /** The sending SSRCs whose packets monitored receiver i gets. */
-  sources(i: number): number[];
+  /** The sending streams (port and SSRC) whose packets monitored receiver i gets. */
+  sources(i: number): { port: number; ssrc: number }[];
   teardown(): Promise<void>;
 }
 
@@ -110,7 +113,9 @@ async function probe(
   let received = 0;
   let expected = 0;
   counted.forEach((r, i) => {
-    const sent = target.sources(i).reduce((a, ssrc) => a + (report.sentPerSsrc[ssrc] ?? 0), 0);
+    const sent = target
+      .sources(i)
+      .reduce((a, src) => a + (report.sentPerStream[streamKey(src)] ?? 0), 0);
     const want = Math.max(sent, r.expected);
     expected += want;
     received += Math.min(r.received, want);
@@ -218,7 +223,7 @@ function fanoutTarget(
     },
     streams: () => [{ port: ingest.port, kind: ingest.kind, ssrc: ingest.ssrc }],
     monitoredInUse: () => Math.min(consumers.length, monitored.length),
-    sources: () => [ingest.ssrc],
+    sources: () => [{ port: ingest.port, ssrc: ingest.ssrc }],
     teardown,
   };
 }
@@ -289,6 +294,9 @@ export function seriesNote(x: Series): string {
 
 const WHAT = { video: '500 kbit/s VP8', audio: '32 kbit/s opus' };
 const JANUS = 'Janus VideoRoom SRTP RTP forwarders (lower bound: no RTCP, no NACK buffer)';
+const JANUS_WEBRTC = 'Janus VideoRoom WebRTC subscribers (same browser page)';
+const WEBRTC_WHO =
+  'WebRTC subscribers in one Chromium page (ICE, DTLS-SRTP, RTCP, NACK), through the WebRtcServer';
 
 /** The series run per kind: browser-like consumers, and (video) consumers like Janus's forwarders. */
 const SERIES = [
@@ -309,22 +317,38 @@ const SERIES = [
 
 export const fanoutSection: Section = {
   name: 'fanout',
-  specs: SERIES.flatMap((x) => [
+  specs: [
     {
-      id: `${x.key}.maxN`,
-      label: `${WHAT[x.kind]} to N SRTP consumers, largest N per worker (loss < 0.1 %, CPU < 85 %, bisected): ${x.who}`,
-      unit: 'consumers',
+      id: 'video.webrtc.maxN',
+      label: `${WHAT.video} to N ${WEBRTC_WHO}, largest N (loss < 0.1 %, CPU < 85 %, bisected; "not reached" when the subscribers saturate the machine first)`,
+      unit: 'subscribers',
       better: 'higher' as const,
-      baselineLabel: JANUS,
+      baselineLabel: JANUS_WEBRTC,
     },
     {
-      id: `${x.key}.cpuPerStream`,
-      label: `${WHAT[x.kind]}: SFU CPU per forwarded stream: ${x.who}`,
+      id: 'video.webrtc.cpuPerStream',
+      label: `${WHAT.video}: SFU CPU per forwarded stream to ${WEBRTC_WHO}`,
       unit: '% core',
       better: 'lower' as const,
-      baselineLabel: JANUS,
+      baselineLabel: JANUS_WEBRTC,
     },
-  ]),
+    ...SERIES.flatMap((x) => [
+      {
+        id: `${x.key}.maxN`,
+        label: `${WHAT[x.kind]} to N SRTP consumers, largest N per worker (loss < 0.1 %, CPU < 85 %, bisected): ${x.who}`,
+        unit: 'consumers',
+        better: 'higher' as const,
+        baselineLabel: JANUS,
+      },
+      {
+        id: `${x.key}.cpuPerStream`,
+        label: `${WHAT[x.kind]}: SFU CPU per forwarded stream: ${x.who}`,
+        unit: '% core',
+        better: 'lower' as const,
+        baselineLabel: JANUS,
+      },
+    ]),
+  ],
   async run(s) {
     const cfg = s.opts.fanout;
     const traffic = await s.agent('traffic');
@@ -340,6 +364,39 @@ export const fanoutSection: Section = {
         'Loss is counted on the monitored consumers; the others send to a socket whose packets the kernel drops unread. ' +
         'CPU is percent of one core for the whole SFU process (mediasoup worker, or all Janus threads).',
     };
+    try {
+      const webrtc = await webrtcFanout(s, traffic, cfg.webrtc, {
+        ...cfg,
+        budgetMs: cfg.webrtcBudgetMs,
+      });
+      details['video.webrtc'] = webrtc;
+      const wg = limitOf(webrtc.gateway);
+      const wj = webrtc.janus ? limitOf(webrtc.janus) : null;
+      const webrtcReason = webrtc.janus ? undefined : (webrtc.janusReason ?? undefined);
+      values['video.webrtc.maxN'] = {
+        value: wg.value,
+        baseline: wj ? wj.value : null,
+        notReached: { value: wg.notReached, baseline: wj?.notReached },
+        note:
+          `gateway: ${seriesNote(webrtc.gateway)}` +
+          (webrtc.janus ? `. Janus: ${seriesNote(webrtc.janus)}` : ''),
+        reason: webrtcReason,
+      };
+      values['video.webrtc.cpuPerStream'] = {
+        value: webrtc.gateway.cpuPerStream,
+        baseline: webrtc.janus ? webrtc.janus.cpuPerStream : null,
+        note: 'slope of the SFU process CPU over N across the passing probes (the subscribers are not counted)',
+        reason: webrtcReason,
+      };
+    } catch (err) {
+      // The browser side failing must not cost the forwarder rows: report why, go on.
+      const reason = `WebRTC fan-out failed: ${(err as Error).message}`;
+      s.log(reason);
+      details['video.webrtc'] = { error: (err as Error).stack ?? reason };
+      for (const id of ['video.webrtc.maxN', 'video.webrtc.cpuPerStream']) {
+        values[id] = { value: null, baseline: null, reason };
+      }
+    }
     const janusSeries: Partial<Record<'audio' | 'video', Series | null>> = {};
     let reason = s.janusReason ?? undefined;
     for (const x of SERIES) {

@@ -54,7 +54,7 @@ async function consultTarget(
     },
     streams: () => [{ port: ingest.port, kind: 'video', ssrc: SSRC }],
     monitoredInUse: () => Math.min(consumers.length, monitored.length),
-    sources: () => [SSRC],
+    sources: () => [{ port: ingest.port, ssrc: SSRC }],
     async teardown() {
       for (const t of consumers.splice(0)) t.close();
       ingest.transport.close();

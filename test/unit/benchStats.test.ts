@@ -92,6 +92,28 @@ describe('findLimit', () => {
     expect(sys.probed).toEqual([10, 20]);
     expect(r).toMatchObject({ limit: 20, reached: false, stopped: true });
   });
+
+  it('ends on a halting probe without counting it as a failure ("not reached", not a limit)', async () => {
+    // The load generator saturates at 150: the system under test never failed.
+    const probed: number[] = [];
+    const r = await findLimit({ start: 50, max: 800, factor: 2, resolution: 0.05 }, async (n) => {
+      probed.push(n);
+      return { pass: true, result: n, halt: n > 150 };
+    });
+    expect(probed).toEqual([50, 100, 200]);
+    expect(r).toMatchObject({ limit: 100, failedAt: null, reached: false, haltedAt: 200 });
+    expect(r.probes.map((p) => p.pass)).toEqual([true, true, false]);
+  });
+
+  it('keeps a limit found before a halting probe in the bisection', async () => {
+    const probed: number[] = [];
+    const r = await findLimit({ start: 50, max: 800, factor: 2, resolution: 0 }, async (n) => {
+      probed.push(n);
+      return { pass: n <= 130, result: n, halt: n === 150 };
+    });
+    expect(probed).toEqual([50, 100, 200, 150]);
+    expect(r).toMatchObject({ limit: 100, failedAt: 200, reached: true, haltedAt: 150 });
+  });
 });
 
 describe('a limit figure', () => {
