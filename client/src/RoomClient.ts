@@ -26,7 +26,7 @@ import type { PeerUpdate } from './peers';
 import { worst } from './quality';
 import { RequestError, describeError, request, sentLargeMessageRecently } from './request';
 import type { ConsultSocket, RequestData, RequestName, ResponseData } from './request';
-import { IceRecovery, NetworkWatch, selectedPair } from './resilience';
+import { IceRecovery, NetworkWatch, restartOnOwnPath, selectedPair } from './resilience';
 import { canResume, planResume } from './resume';
 import type { LocalMedia } from './resume';
 import { keepResumeSecret, storedResumeSecret } from './seat';
@@ -972,7 +972,7 @@ export class RoomClient extends Emitter<RoomEvents> {
       () => this.restartIce(s, transport),
       () => this.session === s && !s.closed && s.ready && this.phase === 'joined',
       () => (direction === 'send' ? this.sending(s) : this.receiving(s)),
-      direction === 'recv' ? { stallMs: RECV_STALL_MS } : {},
+      direction === 'recv' ? { stallMs: RECV_STALL_MS, quietNeedsOutbound: false } : {},
     );
     s.recovery[direction] = recovery;
     recovery.on('restarted', (reason) => {
@@ -981,6 +981,7 @@ export class RoomClient extends Emitter<RoomEvents> {
       this.emit('iceRestart', { direction, reason });
     });
     recovery.on('stalled', () => this.updateState());
+    recovery.on('quiet', () => restartOnOwnPath(s.recovery));
     recovery.on('error', (err) => {
       if (!s.closed) this.reportError(err, 'Could not restore the media connection');
     });

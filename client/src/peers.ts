@@ -17,7 +17,8 @@ interface PeerModel {
   connection: RemotePeerView['connection'];
 }
 
-export type PeerUpdate = Omit<PeerInfo, 'producers'> & { producers?: PeerInfo['producers'] };
+export type PeerUpdate = Omit<PeerInfo, 'producers' | 'connection'> &
+  Partial<Pick<PeerInfo, 'producers' | 'connection'>>;
 
 /** Every mutator returns the peer's new view (null when nothing changed) for the caller to emit. */
 export class PeerDirectory {
@@ -35,6 +36,7 @@ export class PeerDirectory {
     const peer = this.ensure(info.peerId);
     peer.displayName = personLabel(info);
     peer.role = info.role;
+    if (info.connection) peer.connection = info.connection;
     for (const p of info.producers ?? []) {
       peer.producers.set(p.producerId, {
         kind: p.kind,

@@ -9,7 +9,7 @@ import { RequestError } from './request';
 
 /** Why an ICE restart was run. */
 export type RestartReason =
-  'disconnected' | 'failed' | 'stalled' | 'network' | 'signalling' | 'udp';
+  'disconnected' | 'failed' | 'stalled' | 'quiet' | 'network' | 'signalling' | 'udp';
 
 export interface IceRecoveryOptions {
   /** How long a transport may stay 'disconnected' before a restart: ICE often recovers alone. */
@@ -30,6 +30,20 @@ export interface IceRecoveryOptions {
   /** How often the transport's received bytes are read. */
   stallCheckMs: number;
   /**
+   * A transport that hears something every few checks (RTCP feedback on a sending transport,
+   * media on a receiving one) is "quiet" after `quietFactor` times its usual interval between
+   * arrivals, and at least `quietMinMs`: long before `stallMs`. On its own a quiet transport
+   * only says 'quiet'; the caller restarts on it when the evidence points at our own path
+   * (see `restartOnOwnPath`). A NAT rebinding or handover shows as quiet on both transports.
+   */
+  quietMinMs: number;
+  quietFactor: number;
+  /**
+   * Quiet counts only while this side kept sending (a sending transport whose own packets
+   * stopped, e.g. a starved encoder, gets no feedback either: that says nothing about the path).
+   */
+  quietNeedsOutbound: boolean;
+  /**
    * On ICE-TCP this long after connecting (or restarting) while UDP had worked, or on ICE-TCP
    * from the start: restart ICE once more so it can pick UDP again, ms. After an outage,
    * Chromium selects the first pair that answers (the TCP one, whose checks waited in a
@@ -47,7 +61,10 @@ export const ICE_RECOVERY_DEFAULTS: Readonly<IceRecoveryOptions> = Object.freeze
   retryBaseMs: 2000,
   retryMaxMs: 8000,
   stallMs: 800,
-  stallCheckMs: 200,
+  stallCheckMs: 100,
+  quietMinMs: 250,
+  quietFactor: 3,
+  quietNeedsOutbound: true,
   udpReturnAfterMs: 2000,
   maxUdpReturns: 2,
 });
@@ -61,6 +78,8 @@ type IceRecoveryEvents = {
   gaveUp: [];
   /** The transport stopped receiving what it should (true), or receives again (false). */
   stalled: [boolean];
+  /** Nothing arrived for several times the usual interval (once per silence): maybe our path broke. */
+  quiet: [];
 };
 
 const broken = (state: ms.ConnectionState): boolean =>
@@ -87,8 +106,21 @@ export class IceRecovery extends Emitter<IceRecoveryEvents> {
   #reading = false;
   #bytes = -1;
   #bytesChangedAt = performance.now();
+  /** Bytes sent when the last check saw new bytes arrive, and at the last check. */
+  #sentAtArrival = 0;
+  #sent = 0;
   #stalled = false;
   #healthySince = performance.now();
+  /** Smoothed interval between checks that saw new bytes, ms (null until measured). */
+  #cadence: number | null = null;
+  #cadenceSamples = 0;
+  /** 'quiet' was said for this silence (cleared when bytes arrive). */
+  #quietSaid = false;
+  #quietAt = -Infinity;
+  /** A restart ran for this silence already (cleared when bytes arrive). */
+  #restartedInSilence = false;
+  /** When the last restart started or was applied: a stall restart waits stallMs after it. */
+  #restartedAt = -Infinity;
   // Back to UDP.
   /** The transport has used a UDP pair (null: no pair seen yet). */
   #usedUdp: boolean | null = null;
@@ -116,6 +148,37 @@ export class IceRecovery extends Emitter<IceRecoveryEvents> {
   /** Connected as far as ICE knows, but nothing arrives although it should: media is stuck. */
   get stalled(): boolean {
     return this.#stalled;
+  }
+
+  /** How long the transport has received nothing while it should, ms (0 when nothing is expected). */
+  get silentMs(): number {
+    if (this.#closed || this.transport.connectionState !== 'connected' || !this.expectsTraffic()) {
+      return 0;
+    }
+    return performance.now() - this.#bytesChangedAt;
+  }
+
+  /** Silent for several times its usual interval between arrivals (see `quietMinMs`). */
+  get quiet(): boolean {
+    const threshold = this.#quietThreshold();
+    return threshold !== null && this.silentMs >= threshold && this.#sentDuringSilence();
+  }
+
+  /** Was quiet within the last `ms` (a quiet spell that ended since counts). */
+  quietWithin(ms: number): boolean {
+    return performance.now() - this.#quietAt <= ms;
+  }
+
+  /**
+   * Restarts ICE now on evidence the caller has about our own path (reason 'quiet'), once per
+   * silence: a second restart before the first one's checks finish would only delay them.
+   */
+  restartNow(): void {
+    if (this.#closed || this.#restartedInSilence || this.transport.connectionState === 'new') {
+      return;
+    }
+    this.#restartedInSilence = true;
+    void this.#run('quiet');
   }
 
   /** Feed every `connectionstatechange` of the transport. */
@@ -196,6 +259,7 @@ export class IceRecovery extends Emitter<IceRecoveryEvents> {
     try {
       const report = await this.transport.getStats();
       bytes = bytesReceived(report);
+      this.#sent = bytesSent(report);
       pair = selectedPair(report);
     } catch {
       bytes = null; // closed meanwhile
@@ -205,13 +269,53 @@ export class IceRecovery extends Emitter<IceRecoveryEvents> {
     if (bytes === null || this.#closed) return;
     this.#checkProtocol(pair, now);
     if (bytes !== this.#bytes) {
+      // A silence that no check saw is no evidence: it may be this check that came late.
+      if (this.#quietSaid) this.#quietAt = now;
+      else if (this.#bytes >= 0 && !this.#stalled) this.#learnCadence(now - this.#bytesChangedAt);
       this.#bytes = bytes;
       this.#bytesChangedAt = now;
+      this.#sentAtArrival = this.#sent;
+      this.#quietSaid = false;
+      this.#restartedInSilence = false;
       this.#setStalled(false);
-    } else if (!this.#stalled && now - this.#bytesChangedAt >= this.#o.stallMs) {
-      this.#setStalled(true);
-      void this.#run('stalled');
+      return;
     }
+    const silent = now - this.#bytesChangedAt;
+    if (!this.#stalled && silent >= this.#o.stallMs) {
+      this.#setStalled(true);
+      // A restart that ran during this silence gets its checks' time before another one.
+      if (now - this.#restartedAt >= this.#o.stallMs) void this.#run('stalled');
+      else if (!this.#timer && !this.#running) this.#checkLater('stalled');
+      return;
+    }
+    const threshold = this.#quietThreshold();
+    if (
+      !this.#quietSaid &&
+      threshold !== null &&
+      silent >= threshold &&
+      this.#sentDuringSilence()
+    ) {
+      this.#quietSaid = true;
+      this.#quietAt = now;
+      this.emit('quiet');
+    }
+  }
+
+  #sentDuringSilence(): boolean {
+    return !this.#o.quietNeedsOutbound || this.#sent > this.#sentAtArrival;
+  }
+
+  /** Folds an interval between arrivals into the usual one. */
+  #learnCadence(interval: number): void {
+    this.#cadence = this.#cadence === null ? interval : 0.9 * this.#cadence + 0.1 * interval;
+    this.#cadenceSamples += 1;
+  }
+
+  /** Silence that makes this transport quiet, ms; null while its cadence is unknown or too slow. */
+  #quietThreshold(): number | null {
+    if (this.#cadence === null || this.#cadenceSamples < 10) return null;
+    const threshold = Math.max(this.#o.quietMinMs, this.#o.quietFactor * this.#cadence);
+    return threshold < this.#o.stallMs ? threshold : null;
   }
 
   /** Restarts ICE when the transport settled on ICE-TCP although UDP had worked (or never tried it). */
@@ -257,10 +361,12 @@ export class IceRecovery extends Emitter<IceRecoveryEvents> {
     }
     this.#attempts += 1;
     this.#running = true;
+    this.#restartedAt = performance.now();
     try {
       await this.restart();
       if (this.#closed) return;
       this.#pairSettlingSince = performance.now();
+      this.#restartedAt = this.#pairSettlingSince;
       this.#restarts += 1;
       this.emit('restarted', reason);
     } catch (err) {
@@ -392,6 +498,16 @@ export function bytesReceived(report: RTCStatsReport): number | null {
   return total;
 }
 
+/** Bytes the transport sent so far (0 if not reported). */
+export function bytesSent(report: RTCStatsReport): number {
+  let total = 0;
+  report.forEach((stat: unknown) => {
+    const s = stat as StatRecord;
+    if (s.type === 'transport' && typeof s.bytesSent === 'number') total += s.bytesSent;
+  });
+  return total;
+}
+
 /** Reads the selected candidate pair from a transport's stats report (null before ICE connects). */
 export function selectedPair(report: RTCStatsReport): SelectedPair | null {
   const byId = new Map<string, StatRecord>();
@@ -424,4 +540,22 @@ export function selectedPair(report: RTCStatsReport): SelectedPair | null {
     bytesSent: int(pair.bytesSent),
     bytesReceived: int(pair.bytesReceived),
   };
+}
+
+/**
+ * Restarts on evidence about our own path, long before a stall: a sending transport hears the
+ * gateway's RTCP feedback on what it sends, so its silence is ours (a remote sender's dropout
+ * never silences it); the receiving transport joins in when it is silent too (a NAT rebinding
+ * or handover silences both). A receiving transport silent alone waits for its stall: the
+ * remote sender may have dropped. Call on either transport's 'quiet'.
+ */
+export function restartOnOwnPath(
+  recovery: Partial<Record<'send' | 'recv', IceRecovery>>,
+  partnerSilentMs = 250,
+  ownPathWindowMs = 2000,
+): void {
+  const { send, recv } = recovery;
+  if (!send || !(send.quiet || send.quietWithin(ownPathWindowMs))) return;
+  if (send.quiet) send.restartNow();
+  if (recv && recv.silentMs >= partnerSilentMs) recv.restartNow();
 }

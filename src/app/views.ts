@@ -43,6 +43,7 @@ export const peerInfo = (peer: Peer): PeerInfo => ({
   ...names(peer.identity),
   role: peer.identity.role,
   producers: producers(peer),
+  connection: peer.connection,
 });
 
 /** What a participant taking over its seat still has on the server. */

@@ -22,6 +22,8 @@ export interface PeerInfo extends PersonNames {
   peerId: string;
   role: Role;
   producers: ProducerInfo[];
+  /** Whether this peer's link is down now, as `peerConnection` would say it. */
+  connection: 'connected' | 'reconnecting';
 }
 
 export interface LobbyEntryInfo extends PersonNames {

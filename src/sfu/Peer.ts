@@ -65,6 +65,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
   readonly consumers = new Map<string, types.Consumer<ConsumerAppData>>();
   /** Fits this peer's incoming video to its downlink; signalling relays its events to the client. */
   readonly bandwidth = new BandwidthAdapter();
+  /** What the others were last told of this peer's link (`peerConnection`); joiners get it too. */
+  connection: 'connected' | 'reconnecting' = 'connected';
   #closed = false;
   /** Reservations taken before the first await, so concurrent requests cannot exceed the limits. */
   readonly #creatingTransports = new Set<Direction>();

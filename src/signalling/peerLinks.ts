@@ -75,6 +75,7 @@ export function watchPeerLinks(
     const state = s.socketDown || s.mediaDown ? 'reconnecting' : 'connected';
     if (state === s.told) return;
     s.told = state;
+    peer.connection = state;
     tell(peer, { peerId: peer.id, state });
   };
   const peerOfRoom = (name: string) => {

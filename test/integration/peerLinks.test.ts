@@ -23,17 +23,19 @@ afterEach(async () => {
   gw = undefined;
 });
 
+/** Two joined participants; `late` is invited too but has not joined. */
 async function consultWithTwo() {
   gw = await startTestGateway({ RECONNECT_GRACE_SECONDS: '10' });
   const host = await gw.user('doctor', 'Dr. Grey');
   const specialist = await gw.user('specialist', 'Dr. Shepherd');
-  const consult = await gw.consult(host, [specialist]);
+  const late = await gw.user('specialist', 'Dr. Yang');
+  const consult = await gw.consult(host, [specialist, late]);
   const doctor = await joinAsHost(gw, consult.id, await gw.grant(consult.id, host));
   clients.push(doctor.client);
   const specToken = await gw.grant(consult.id, specialist);
   const spec = await joinAdmitted(gw, consult.id, specToken, doctor.client);
   clients.push(spec.client);
-  return { g: gw, consult, doctor, spec, specToken };
+  return { g: gw, consult, doctor, spec, specToken, late };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -62,6 +64,33 @@ describe('peerConnection', () => {
     expect(back.received('peerConnection')).toEqual([]);
     expect(spec.client.received('peerConnection')).toEqual([]);
     console.log(`socket drop: the others told ${toldMs} ms after it`);
+  });
+
+  it('someone who joins while a participant is reconnecting is told so in the join data, then told when they are back', async () => {
+    const { g, consult, doctor, spec, specToken, late } = await consultWithTwo();
+    const dropped = doctor.client.next<PeerConnectionMessage>('peerConnection', 2000);
+    spec.client.close();
+    await dropped;
+
+    const lateJoin = await joinAdmitted(
+      g,
+      consult.id,
+      await g.grant(consult.id, late),
+      doctor.client,
+    );
+    clients.push(lateJoin.client);
+    const byId = new Map(lateJoin.join.peers.map((p) => [p.peerId, p.connection]));
+    expect(byId.get(spec.join.peerId)).toBe('reconnecting');
+    expect(byId.get(doctor.join.peerId)).toBe('connected');
+
+    const back = await connectClient(g.url, specToken);
+    clients.push(back);
+    const returned = lateJoin.client.next<PeerConnectionMessage>('peerConnection', 2000);
+    await back.call<JoinResponse>('join', {
+      consultId: consult.id,
+      resumeSecret: spec.join.resumeSecret,
+    });
+    expect(await returned).toEqual({ peerId: spec.join.peerId, state: 'connected' });
   });
 
   it('someone who leaves is gone (peerLeft), not reconnecting', async () => {

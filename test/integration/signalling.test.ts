@@ -152,6 +152,7 @@ describe('a two-party consult over real sockets', () => {
         verifiedName: 'Dr. Grey',
         role: 'doctor',
         producers: [{ producerId, kind: 'audio', appData: { source: 'mic' }, paused: false }],
+        connection: 'connected',
       },
     ]);
   });
