@@ -46,6 +46,7 @@ export class ClusterPlacement implements MediaPlacement {
       peerId,
       ...names(seat),
       role: seat.role,
+      connection: seat.connection ?? 'connected',
       producers: [...producers]
         .filter(([, p]) => p.peerId === peerId && p.node === seat.node)
         .map(([producerId, p]) => ({

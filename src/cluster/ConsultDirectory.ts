@@ -27,6 +27,8 @@ export const seatEntrySchema = z.object({
   displayName: z.string().max(200),
   alias: z.string().max(200).optional(),
   role: roleSchema,
+  /** What the others were last told about this seat's link (absent: connected). */
+  connection: z.enum(['connected', 'reconnecting']).optional(),
 });
 export type SeatEntry = z.infer<typeof seatEntrySchema>;
 
@@ -97,8 +99,7 @@ export class ConsultDirectory {
       };
       this.#write(producersKey(consultId), producerId, entry);
     };
-    room.on('peerJoined', (peer) => {
-      seats.add(peer.id);
+    const writeSeat = (peer: Peer) => {
       const { userId, displayName, alias, role } = peer.identity;
       const entry: SeatEntry = {
         node: this.nodeId,
@@ -106,8 +107,16 @@ export class ConsultDirectory {
         displayName,
         ...(alias === undefined ? {} : { alias }),
         role,
+        connection: peer.connection,
       };
       this.#write(seatsKey(consultId), peer.id, entry);
+    };
+    room.on('peerJoined', (peer) => {
+      seats.add(peer.id);
+      writeSeat(peer);
+    });
+    room.on('peerConnection', (peer) => {
+      if (seats.has(peer.id)) writeSeat(peer);
     });
     room.on('newProducer', (peer, producer) => writeProducer(peer, producer.id));
     room.on('producerPaused', (peer, id) => writeProducer(peer, id));

@@ -20,6 +20,8 @@ type RoomEvents = {
   producerPaused: [peer: Peer, producerId: string];
   producerResumed: [peer: Peer, producerId: string];
   activeSpeaker: [peerId: string | null];
+  /** A peer's link went down or came back (`peer.connection`), as the others were told. */
+  peerConnection: [peer: Peer];
   /** The room is gone: every peer was closed with this reason. */
   close: [reason: RoomCloseReason];
 };
@@ -39,6 +41,10 @@ export class Room extends TypedEmitter<RoomEvents> {
    * when it keeps it (the room then does not close it).
    */
   keepWarm?: (media: WarmMedia) => boolean;
+  /** Announces that `peer.connection` changed (the cluster's directory mirrors it). */
+  connectionChanged(peer: Peer): void {
+    this.safeEmit('peerConnection', peer);
+  }
   readonly #onWorkerClose = () => this.close('media_server_restarted');
   readonly #onDominantSpeaker = ({ producer }: types.ActiveSpeakerObserverDominantSpeaker) => {
     const peerId = (producer.appData as Partial<ProducerAppData>).peerId ?? null;

@@ -76,6 +76,7 @@ export function watchPeerLinks(
     if (state === s.told) return;
     s.told = state;
     peer.connection = state;
+    room.connectionChanged(peer);
     tell(peer, { peerId: peer.id, state });
   };
   const peerOfRoom = (name: string) => {
