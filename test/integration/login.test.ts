@@ -3,6 +3,7 @@
  * bursts, static pages during a burst, lock-out by strangers, audit volume, password API.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../src/auth/passwords.js';
 import type { User } from '../../src/store/repositories.js';
 import { startTestGateway, TEST_PASSWORD, type TestGateway } from '../support/gateway.js';
 import { burstFromAnotherProcess } from '../support/burst.js';
@@ -90,11 +91,15 @@ describe('a burst of parallel guesses (production scrypt cost)', () => {
       `300 parallel guesses: ${evaluated} passwords checked, ${refused.length} refused at once;` +
         ` GET / p99 ${burstP99.toFixed(1)} ms during the burst, ${baselineP99.toFixed(1)} ms before`,
     );
-    // Under 200 ms on an idle machine; on a loaded one, at most 200 ms over its own baseline.
+    // A GET queued behind the hashes (the thread pool taken by them) would wait a whole hash:
+    // time one on this machine now, loaded as it is, and allow less than that (or 200 ms).
+    const h0 = performance.now();
+    await hashPassword('a password', 2 ** 15);
+    const hashMs = performance.now() - h0;
     expect(
       burstP99,
-      `GET / p99 ${burstP99} ms during the burst, ${baselineP99} ms before`,
-    ).toBeLessThan(200 + baselineP99);
+      `GET / p99 ${burstP99} ms during the burst, ${baselineP99} ms before, one hash ${hashMs} ms`,
+    ).toBeLessThan(baselineP99 + Math.max(200, hashMs));
 
     // The real user, from an address that did not guess, logs in at once.
     expect((await loginFrom(USER_ADDRESS, doctor.email, TEST_PASSWORD)).status).toBe(200);
