@@ -152,7 +152,13 @@ describe('the consult room on a phone and a laptop', () => {
     }));
     expect(scroll.y).toBe(0);
     expect(scroll.page).toBeLessThanOrEqual(scroll.window);
-    for (const id of ['mute-button', 'camera-button', 'leave-button', 'end-button']) {
+    for (const id of [
+      'mute-button',
+      'camera-button',
+      'device-menu',
+      'leave-button',
+      'end-button',
+    ]) {
       await inViewport(phone, id);
     }
     // Every control has a name for screen readers.

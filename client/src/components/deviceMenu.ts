@@ -6,6 +6,7 @@
  */
 import { applySpeaker, canChooseSpeaker, loadDevicePrefs, saveDevicePrefs } from '../devicePrefs';
 import { h } from '../dom';
+import { icon } from '../icons';
 
 export interface DeviceMenuOptions {
   /** Switches the call's camera or microphone to this device. */
@@ -31,7 +32,8 @@ export class DeviceMenu {
       h(
         'summary',
         { class: 'control', 'aria-label': 'Choose camera, microphone and speaker' },
-        'Devices',
+        icon('devices'),
+        h('span', { class: 'control-label' }, 'Devices'),
       ),
       h(
         'div',
