@@ -320,6 +320,18 @@ export class ConsultSession {
     if (peer && !peer.closed) this.#seats.release(peer, conn, this.deps.graceMs);
   }
 
+  /**
+   * Another node took this seat over with its resume secret (this node was cut off, not
+   * dead): the connection here is ended and the seat closed without `peerLeft`.
+   */
+  seatMovedAway(peerId: string): void {
+    const peer = this.deps.rooms.rooms.get(this.consultId)?.peers.get(peerId);
+    if (!peer) return;
+    const holder = this.#seats.holderOf(peerId);
+    if (holder) this.#endReplaced(holder);
+    peer.close('moved');
+  }
+
   /** The consult ended or was cancelled: everyone is told why and let go. */
   async ended(reason: EndReason): Promise<void> {
     const everyone = [...this.connections];

@@ -42,7 +42,7 @@ export class ClusterNode {
     directory: ConsultDirectory,
     private readonly opts: ClusterNodeOptions,
   ) {
-    this.placement = new ClusterPlacement(directory, registry, bridge);
+    this.placement = new ClusterPlacement(directory, registry, bridge, bus);
   }
 
   get id(): string {

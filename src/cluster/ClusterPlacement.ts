@@ -13,6 +13,7 @@ import type { PeerInfo } from '../protocol/payloads.js';
 import type { ConsumerAppData, Peer, ProducerAppData } from '../sfu/Peer.js';
 import type { Room } from '../sfu/Room.js';
 import type { ConsultDirectory, ConsultEntries } from './ConsultDirectory.js';
+import type { ClusterBus } from './ClusterBus.js';
 import type { NodeRegistry } from './NodeRegistry.js';
 import type { PipeBridge } from './PipeBridge.js';
 
@@ -21,6 +22,7 @@ export class ClusterPlacement implements MediaPlacement {
     private readonly directory: ConsultDirectory,
     private readonly registry: Pick<NodeRegistry, 'list'>,
     private readonly bridge: Pick<PipeBridge, 'consume'>,
+    private readonly bus?: Pick<ClusterBus, 'notify'>,
   ) {}
 
   get nodeId(): string {
@@ -91,6 +93,10 @@ export class ClusterPlacement implements MediaPlacement {
         'another connection has just taken this seat over: close the other window, or try again in a minute',
       );
     }
+    // If the old node is alive (a network split), it drops its copy of the seat.
+    this.bus
+      ?.notify(seat.node, 'seat.moved', { consultId, peerId, epoch: claim.epoch })
+      .catch(() => undefined);
     return { peerId, fromNode: seat.node, producersGone: claim.producersGone };
   }
 

@@ -167,7 +167,10 @@ function relayRoomEvents(io: SignallingServer, room: Room): void {
       role: peer.identity.role,
     });
   });
-  room.on('peerLeft', (peer) => others(peer).emit('peerLeft', { peerId: peer.id }));
+  room.on('peerLeft', (peer, reason) => {
+    // The seat goes on on another node.
+    if (reason !== 'moved') others(peer).emit('peerLeft', { peerId: peer.id });
+  });
   room.on('newProducer', (peer, producer) =>
     others(peer).emit('newProducer', {
       peerId: peer.id,

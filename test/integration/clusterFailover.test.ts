@@ -5,6 +5,7 @@
  * never sees them leave; they produce again on a and the host receives their RTP. A wrong
  * secret moves nothing; two connections with the right secret at once get one seat.
  */
+import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JoinResponse, WaitingResponse } from '../../src/protocol/index.js';
 import { audioRtpParameters, connectClient, type TestClient } from '../support/client.js';
@@ -29,16 +30,23 @@ const clients: TestClient[] = [];
 const senders: RtpSender[] = [];
 const receivers: RtpReceiver[] = [];
 
+const startB = () =>
+  startClusterNode('b', redis.url, {
+    ...env(),
+    PIPE_PORT_MIN: '47320',
+    PIPE_PORT_MAX: '47339',
+  });
+const env = () => ({
+  DATABASE_URL: db.url,
+  RECONNECT_GRACE_SECONDS: String(GRACE_S),
+  NODE_DEAD_AFTER_SECONDS: String(DEAD_AFTER_S),
+});
+
 beforeAll(async () => {
   [redis, db] = await Promise.all([startRedis(), createTestDatabase()]);
-  const env = {
-    DATABASE_URL: db.url,
-    RECONNECT_GRACE_SECONDS: String(GRACE_S),
-    NODE_DEAD_AFTER_SECONDS: String(DEAD_AFTER_S),
-  };
   [a, b] = await Promise.all([
-    startClusterNode('a', redis.url, { ...env, PIPE_PORT_MIN: '47300', PIPE_PORT_MAX: '47319' }),
-    startClusterNode('b', redis.url, { ...env, PIPE_PORT_MIN: '47320', PIPE_PORT_MAX: '47339' }),
+    startClusterNode('a', redis.url, { ...env(), PIPE_PORT_MIN: '47300', PIPE_PORT_MAX: '47319' }),
+    startB(),
   ]);
 }, 150_000);
 
@@ -195,5 +203,55 @@ describe('failover of a seat to another node', () => {
     const rejoin = await hostAgain.call<JoinResponse>('join', { consultId });
     const seen = rejoin.peers.filter((p) => p.peerId === before.peerId);
     expect(seen.map((p) => p.producers.map((x) => x.producerId))).toEqual([[newMic]]);
+  }, 45_000);
+
+  it('a takeover while the old node is alive (a split) wins, and that node drops its copy', async () => {
+    b = await startB();
+    const { consultId, hostToken, specialistToken } = await a.call<{
+      consultId: string;
+      hostToken: string;
+      specialistToken: string;
+    }>('seed');
+    const host = await connect(a, hostToken);
+    const hostJoin = await host.call<JoinResponse>('join', { consultId });
+    const onB = await connect(b, specialistToken);
+    const waiting = await onB.call<WaitingResponse>('join', { consultId });
+    const admitted = onB.next('admitted');
+    await host.call('admit', { peerId: waiting.peerId });
+    await admitted;
+    const before = await onB.call<JoinResponse>('join', { consultId });
+    const oldMic = await produceMic(b, onB, consultId, before.peerId, 7771);
+
+    // b is up and its connection open; the client takes the seat over through a.
+    const ended = onB.next<{ reason: string }>('consultEnded');
+    const gone = new Promise<void>((resolve) => onB.socket.once('disconnect', () => resolve()));
+    const onA = await connect(a, specialistToken);
+    const after = await onA.call<JoinResponse>('join', {
+      consultId,
+      resumeSecret: before.resumeSecret,
+    });
+    expect(after).toMatchObject({ peerId: before.peerId, resumed: { producers: [] } });
+    expect(await ended).toEqual({ reason: 'joined_from_another_connection' });
+    await gone;
+    // b closed its copy (its producer too) without telling anyone the seat left.
+    await expect(
+      b.call('plainTransport', { consultId, peerId: before.peerId, direction: 'send' }),
+    ).rejects.toThrow(/no peer/);
+    await sleep(2 * GRACE_S * 1000);
+    expect(host.received('peerLeft')).toEqual([]);
+    // (from a at the takeover, and again from b as its copy closes)
+    const closed = host.received('producerClosed');
+    expect(closed.length).toBeGreaterThan(0);
+    expect(new Set(closed.map((m) => JSON.stringify(m)))).toEqual(
+      new Set([JSON.stringify({ peerId: before.peerId, producerId: oldMic })]),
+    );
+    // b's late removal left a's entry alone: the seat is a's, one move on, no secret of b's.
+    const r = createClient({ url: redis.url });
+    await r.connect();
+    const seat = await r.hGet(`telemed:consult:${consultId}:seats`, before.peerId);
+    r.destroy();
+    expect(JSON.parse(seat!)).toMatchObject({ node: 'a', epoch: 1, userId: expect.any(String) });
+    expect(JSON.parse(seat!).resume).toMatch(/^[0-9a-f]{64}$/);
+    expect(hostJoin.peerId).not.toBe(before.peerId);
   }, 45_000);
 });
