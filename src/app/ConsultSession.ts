@@ -197,6 +197,7 @@ export class ConsultSession {
       ...(moved ? { fromNode: moved.fromNode } : {}),
     });
     const lobby = host ? lobbySnapshot(await this.deps.lobby.list(this.consultId)) : undefined;
+    const nodes = await this.deps.placement.entryPoints?.().catch(() => undefined);
     const resumeSecret = this.#seats.issueSecret(peer.id);
     await this.deps.placement
       .seatSecret?.(this.consultId, peer.id, resumeSecret)
@@ -214,6 +215,7 @@ export class ConsultSession {
       ...(await this.deps.chat.onJoin(this.consultId)),
       ...(lobby ? { lobby: lobby.waiting, lobbyTotal: lobby.total } : {}),
       ...(seat || moved ? { resumed: resumedState(peer) } : {}),
+      ...(nodes?.length ? { nodes } : {}),
     };
   }
 

@@ -85,6 +85,8 @@ export interface MediaPlacement {
   ): Promise<MovedSeat | undefined>;
   /** The claimed seat was not taken after all (the join failed before seating it). */
   unclaimSeat?(consultId: string, peerId: string): void;
+  /** The public URLs of the nodes taking participants now, this one first (cluster only). */
+  entryPoints?(): Promise<string[]>;
   /** Records the seat's new resume secret where other nodes can check it (its digest only). */
   seatSecret?(consultId: string, peerId: string, resumeSecret: string): Promise<void>;
 }

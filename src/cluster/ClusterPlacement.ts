@@ -100,6 +100,12 @@ export class ClusterPlacement implements MediaPlacement {
     return { peerId, fromNode: seat.node, producersGone: claim.producersGone };
   }
 
+  async entryPoints(): Promise<string[]> {
+    const up = (await this.registry.list()).filter((n) => n.alive && n.state === 'up');
+    up.sort((x, y) => Number(y.id === this.nodeId) - Number(x.id === this.nodeId));
+    return up.map((n) => n.url);
+  }
+
   unclaimSeat(consultId: string, peerId: string): void {
     this.directory.unclaim(consultId, peerId);
   }

@@ -108,6 +108,9 @@ async function consume(
   return receiver;
 }
 
+/** A node's port (its registered URL says localhost where the test's says 127.0.0.1). */
+const port = (url: string) => new URL(url).port;
+
 const bAlive = async () =>
   (await a.call<{ id: string; alive: boolean }[]>('nodes')).some((n) => n.id === 'b' && n.alive);
 
@@ -126,6 +129,8 @@ describe('failover of a seat to another node', () => {
     await host.call('admit', { peerId: waiting.peerId });
     await admitted;
     const before = await onB.call<JoinResponse>('join', { consultId });
+    // The answer names where else to go: the live nodes, this one first.
+    expect(before.nodes?.map(port)).toEqual([port(b.url), port(a.url)]);
 
     // The specialist's microphone on b reaches the host on a through the pipe.
     const oldMic = await produceMic(b, onB, consultId, before.peerId, 5551);
@@ -175,6 +180,7 @@ describe('failover of a seat to another node', () => {
     expect(await bAlive()).toBe(true);
     const { client: specialist, join: after } = won[0]!;
     expect(after.peerId).toBe(before.peerId);
+    expect(port(after.nodes![0]!)).toBe(port(a.url));
     expect(after.resumed).toEqual({ transports: [], producers: [], consumers: [] });
     expect(after.peers.map((p) => p.peerId)).toEqual([hostJoin.peerId]);
 
