@@ -69,6 +69,22 @@ const FATAL_CODES = new Set([
 ]);
 const QUALITY_INTERVAL_MS = 2000;
 const MAX_SERVER_DISCONNECTS = 5;
+/** Failed reconnects to one node after which the client tries the cluster's next node. */
+const NODE_GONE_AFTER_FAILURES = 2;
+
+/** The signalling socket, to this page's server or (in a cluster, after a failover) `url`. */
+function openSocket(url: string | undefined, token: string): ConsultSocket {
+  const opts = {
+    auth: { token },
+    forceNew: true,
+    reconnectionDelayMax: 5000,
+    // WebSocket from the start (no long-polling phase to upgrade from, ~50 ms off a join);
+    // long-polling only where the WebSocket fails to open (a proxy that blocks it).
+    transports: ['websocket', 'polling'],
+    tryAllTransports: true,
+  };
+  return url === undefined ? io(opts) : io(url, opts);
+}
 /**
  * Nothing received for this long on the receive transport is our own stall. Longer than the
  * send side's: when all we receive comes from one sender whose uplink dropped, the server
@@ -95,6 +111,10 @@ export class RoomClient extends Emitter<RoomEvents> {
   /** Bumped on every join and teardown, so a stale getUserMedia result is discarded. */
   private mediaEpoch = 0;
   private serverDisconnects = 0;
+  /** In a cluster: the other nodes' URLs from the last join (where to go if ours is gone). */
+  private entryPoints: string[] = [];
+  /** Failed reconnects to the current node in a row (moving to another one after a few). */
+  private failedReconnects = 0;
   private micMuted = false;
   private cameraOff = false;
   private screenPending = false;
@@ -168,15 +188,8 @@ export class RoomClient extends Emitter<RoomEvents> {
     this.serverDisconnects = 0;
     const epoch = ++this.mediaEpoch;
     this.mediaPromise = claims.grants.publish ? this.acquireLocalMedia(epoch) : Promise.resolve();
-    const socket: ConsultSocket = io({
-      auth: { token },
-      forceNew: true,
-      reconnectionDelayMax: 5000,
-      // WebSocket from the start (no long-polling phase to upgrade from, ~50 ms off a join);
-      // long-polling only where the WebSocket fails to open (a proxy that blocks it).
-      transports: ['websocket', 'polling'],
-      tryAllTransports: true,
-    });
+    this.entryPoints = [];
+    const socket = openSocket(undefined, token);
     this.socket = socket;
     this.bindSocket(socket);
     this.networkWatch.start();
@@ -432,6 +445,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     const mine = (): boolean => socket === this.socket;
     socket.on('connect', () => {
       if (!mine()) return;
+      this.failedReconnects = 0;
       const s = this.session;
       if (s?.ready && !s.closed) {
         void this.resumeSession(socket, s);
@@ -480,6 +494,8 @@ export class RoomClient extends Emitter<RoomEvents> {
         this.fail({ code, message: refusal(code, message).message });
       } else {
         console.warn('connect_error, retrying:', message);
+        this.failedReconnects += 1;
+        if (this.failedReconnects >= NODE_GONE_AFTER_FAILURES) this.moveToAnotherNode(socket);
       }
     });
     socket.on('peerJoined', (m) => this.dispatch(socket, () => this.upsertPeer(m)));
@@ -604,8 +620,28 @@ export class RoomClient extends Emitter<RoomEvents> {
   /** Keeps the resume secret of a join ack: the next join (after a drop or reload) shows it. */
   private noteSeat(res: ResponseData<'join'>): void {
     if (res.waiting || !this.tokenClaims) return;
+    // Ours is listed first; the others are where to take the seat if ours goes away.
+    if (res.nodes) this.entryPoints = res.nodes.slice(1);
     this.resumeSecret = res.resumeSecret;
     keepResumeSecret(this.tokenClaims, res.resumeSecret);
+  }
+
+  /**
+   * Our node does not answer (it died, or we cannot reach it): reconnect through the next
+   * node of the cluster; 'connect' then joins with the resume secret, which moves the seat
+   * there, and the session is rebuilt on it (the server answers `resumed` with nothing kept).
+   */
+  private moveToAnotherNode(old: ConsultSocket): void {
+    const next = this.entryPoints.shift();
+    if (!next || !this.token) return;
+    console.info(`our server does not answer; taking our seat through ${next}`);
+    this.failedReconnects = 0;
+    old.removeAllListeners();
+    old.disconnect();
+    const socket = openSocket(next, this.token);
+    this.socket = socket;
+    if (this.session) this.session.socket = socket;
+    this.bindSocket(socket);
   }
 
   /** The seat is gone for good (left, ended, denied): its secret is of no further use. */

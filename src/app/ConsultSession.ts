@@ -141,8 +141,11 @@ export class ConsultSession {
         'you are already in this consult in another window (or your connection there is still being restored): close it, or try again in a minute',
       );
     }
-    // A seat on another node is not taken over from here (that is failover's and drain's job).
-    if (!seat && (await this.deps.placement.seatElsewhere(this.consultId, claims.sub))) {
+    // A seat on another node moves here only with its resume secret (failover, a split).
+    const moved = seat
+      ? undefined
+      : await this.deps.placement.claimSeat?.(this.consultId, claims.sub, req.resumeSecret);
+    if (!seat && !moved && (await this.deps.placement.seatElsewhere(this.consultId, claims.sub))) {
       throw new GatewayError(
         'seat_taken',
         'you are already in this consult through another server (another window, or a connection still being restored): close it, or try again in a minute',
@@ -154,21 +157,31 @@ export class ConsultSession {
       if (previous && previous !== conn) this.#endReplaced(previous);
       peer = seat;
     } else {
-      peer = room.join(
-        {
-          userId: claims.sub,
-          displayName: vouched,
-          ...(alias === undefined ? {} : { alias }),
-          role: claims.role,
-          client: {
-            userAgent: conn.userAgent,
-            networkType: req.networkType,
-            ...(req.precheck ? { precheck: req.precheck } : {}),
+      try {
+        peer = room.join(
+          {
+            userId: claims.sub,
+            displayName: vouched,
+            ...(alias === undefined ? {} : { alias }),
+            role: claims.role,
+            client: {
+              userAgent: conn.userAgent,
+              networkType: req.networkType,
+              ...(req.precheck ? { precheck: req.precheck } : {}),
+            },
+            ...(moved ? { movedFrom: moved.fromNode } : {}),
           },
-        },
-        conn.waitingPeerId ?? admittedAs,
-      );
+          moved?.peerId ?? conn.waitingPeerId ?? admittedAs,
+        );
+      } catch (err) {
+        if (moved) this.deps.placement.unclaimSeat?.(this.consultId, moved.peerId);
+        throw err;
+      }
       this.#wire(peer);
+      // The old node's producers are gone; the client produces again here.
+      for (const id of moved?.producersGone ?? []) {
+        this.deps.otherNodes?.producerClosed(this.consultId, peer.id, id);
+      }
     }
     this.#seats.hold(peer, conn);
     conn.waitingPeerId = undefined;
@@ -178,14 +191,22 @@ export class ConsultSession {
     if (host && (await this.deps.consults.find(this.consultId))?.hostId === claims.sub) {
       await this.deps.consults.markLive(this.consultId);
     }
-    await this.#audit(conn, seat ? 'consult.resume' : 'consult.join', {
+    await this.#audit(conn, seat || moved ? 'consult.resume' : 'consult.join', {
       peerId: peer.id,
       role: claims.role,
+      ...(moved ? { fromNode: moved.fromNode } : {}),
     });
     const lobby = host ? lobbySnapshot(await this.deps.lobby.list(this.consultId)) : undefined;
+    const nodes = await this.deps.placement.entryPoints?.().catch(() => undefined);
+    const resumeSecret = this.#seats.issueSecret(peer.id);
+    await this.deps.placement
+      .seatSecret?.(this.consultId, peer.id, resumeSecret)
+      .catch((err: unknown) =>
+        this.deps.logger.warn({ err }, 'could not share the resume secret: no takeover elsewhere'),
+      );
     return {
       peerId: peer.id,
-      resumeSecret: this.#seats.issueSecret(peer.id),
+      resumeSecret,
       routerRtpCapabilities: toClient.rtpCapabilities(room.router.rtpCapabilities),
       peers: [
         ...[...room.peers.values()].filter((p) => p !== peer).map(peerInfo),
@@ -193,7 +214,8 @@ export class ConsultSession {
       ],
       ...(await this.deps.chat.onJoin(this.consultId)),
       ...(lobby ? { lobby: lobby.waiting, lobbyTotal: lobby.total } : {}),
-      ...(seat ? { resumed: resumedState(peer) } : {}),
+      ...(seat || moved ? { resumed: resumedState(peer) } : {}),
+      ...(nodes?.length ? { nodes } : {}),
     };
   }
 
@@ -298,6 +320,18 @@ export class ConsultSession {
     if (conn.waitingPeerId) await this.#withdraw(conn, conn.waitingPeerId);
     const peer = conn.peer;
     if (peer && !peer.closed) this.#seats.release(peer, conn, this.deps.graceMs);
+  }
+
+  /**
+   * Another node took this seat over with its resume secret (this node was cut off, not
+   * dead): the connection here is ended and the seat closed without `peerLeft`.
+   */
+  seatMovedAway(peerId: string): void {
+    const peer = this.deps.rooms.rooms.get(this.consultId)?.peers.get(peerId);
+    if (!peer) return;
+    const holder = this.#seats.holderOf(peerId);
+    if (holder) this.#endReplaced(holder);
+    peer.close('moved');
   }
 
   /** The consult ended or was cancelled: everyone is told why and let go. */

@@ -73,6 +73,30 @@ export interface MediaPlacement {
   seatElsewhere(consultId: string, userId: string): Promise<string | undefined>;
   /** How many of the consult's seats other (live) nodes hold. */
   seatsElsewhere(consultId: string): Promise<number>;
+  /**
+   * Takes over `userId`'s seat on another node (dead or alive) when `resumeSecret` proves it:
+   * the seat moves here atomically. Undefined when no such seat or the secret does not prove
+   * it; `seat_taken` when another connection took it over first. Absent on a single node.
+   */
+  claimSeat?(
+    consultId: string,
+    userId: string,
+    resumeSecret: string | undefined,
+  ): Promise<MovedSeat | undefined>;
+  /** The claimed seat was not taken after all (the join failed before seating it). */
+  unclaimSeat?(consultId: string, peerId: string): void;
+  /** The public URLs of the nodes taking participants now, this one first (cluster only). */
+  entryPoints?(): Promise<string[]>;
+  /** Records the seat's new resume secret where other nodes can check it (its digest only). */
+  seatSecret?(consultId: string, peerId: string, resumeSecret: string): Promise<void>;
+}
+
+/** A seat that moved here from another node (failover). */
+export interface MovedSeat {
+  peerId: string;
+  fromNode: string;
+  /** The seat's producers on the old node: gone, others are told `producerClosed`. */
+  producersGone: string[];
 }
 
 /** Sockets on other nodes of a cluster (absent on a single node). */
@@ -87,6 +111,8 @@ export interface OtherNodes {
   close(socketId: string): void;
   /** The consult's lobby changed: the other nodes tell their hosts (`lobbyChanged`). */
   lobbyChanged(consultId: string): void;
+  /** Tells the consult's other participants, on every node, that a producer is gone. */
+  producerClosed(consultId: string, peerId: string, producerId: string): void;
 }
 
 export interface SessionDeps {

@@ -32,6 +32,8 @@ export class ClusterNode {
   #closed = false;
   /** Which node hosts each participant and producer; consumes across nodes through the bridge. */
   readonly placement: ClusterPlacement;
+  /** The live nodes' origins (node id → URL origin), as this node's registry watch sees them. */
+  readonly #origins = new Map<string, string>();
 
   private constructor(
     readonly settings: ClusterSettings,
@@ -42,7 +44,21 @@ export class ClusterNode {
     directory: ConsultDirectory,
     private readonly opts: ClusterNodeOptions,
   ) {
-    this.placement = new ClusterPlacement(directory, registry, bridge);
+    this.placement = new ClusterPlacement(directory, registry, bridge, bus);
+    registry.on('nodeUp', (n) => {
+      const origin = URL.canParse(n.url) ? new URL(n.url).origin : undefined;
+      if (origin) this.#origins.set(n.id, origin);
+    });
+    registry.on('nodeDown', (id) => this.#origins.delete(id));
+    registry.on('nodeLeft', (id) => this.#origins.delete(id));
+  }
+
+  /**
+   * Where a page served by this node may open its signalling (CSP `connect-src`): the live
+   * nodes' origins, as http(s) and ws(s), so the client can move to another node on failover.
+   */
+  connectSources(): string[] {
+    return [...new Set(this.#origins.values())].flatMap((o) => [o, o.replace(/^http/, 'ws')]);
   }
 
   get id(): string {

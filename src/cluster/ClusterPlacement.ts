@@ -3,15 +3,17 @@
  * producer" (the consult directory in Redis, filtered by the registry's live nodes), and that
  * consumes a producer of another node through the pipe bridge onto this node's router.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { types } from 'mediasoup';
 import { consumeLocal } from '../app/LocalPlacement.js';
-import type { MediaPlacement } from '../app/ports.js';
+import type { MediaPlacement, MovedSeat } from '../app/ports.js';
 import { names } from '../app/views.js';
 import { GatewayError } from '../errors.js';
 import type { PeerInfo } from '../protocol/payloads.js';
 import type { ConsumerAppData, Peer, ProducerAppData } from '../sfu/Peer.js';
 import type { Room } from '../sfu/Room.js';
 import type { ConsultDirectory, ConsultEntries } from './ConsultDirectory.js';
+import type { ClusterBus } from './ClusterBus.js';
 import type { NodeRegistry } from './NodeRegistry.js';
 import type { PipeBridge } from './PipeBridge.js';
 
@@ -20,6 +22,7 @@ export class ClusterPlacement implements MediaPlacement {
     private readonly directory: ConsultDirectory,
     private readonly registry: Pick<NodeRegistry, 'list'>,
     private readonly bridge: Pick<PipeBridge, 'consume'>,
+    private readonly bus?: Pick<ClusterBus, 'notify'>,
   ) {}
 
   get nodeId(): string {
@@ -69,6 +72,50 @@ export class ClusterPlacement implements MediaPlacement {
   }
 
   /**
+   * The seat moves here when the resume secret proves it, whether its node is dead (failover)
+   * or not (a network split: the proven client wins): an atomic claim on the seat's entry.
+   */
+  async claimSeat(
+    consultId: string,
+    userId: string,
+    resumeSecret: string | undefined,
+  ): Promise<MovedSeat | undefined> {
+    if (!resumeSecret) return undefined;
+    const { seats } = await this.directory.entries(consultId);
+    const found = [...seats].find(([, s]) => s.userId === userId && s.node !== this.nodeId);
+    if (!found) return undefined;
+    const [peerId, seat] = found;
+    const digest = digestOf(resumeSecret);
+    if (!seat.resume || !sameDigest(seat.resume, digest)) return undefined;
+    const claim = await this.directory.claim(consultId, peerId, seat.node, digest);
+    if (!claim) {
+      throw new GatewayError(
+        'seat_taken',
+        'another connection has just taken this seat over: close the other window, or try again in a minute',
+      );
+    }
+    // If the old node is alive (a network split), it drops its copy of the seat.
+    this.bus
+      ?.notify(seat.node, 'seat.moved', { consultId, peerId, epoch: claim.epoch })
+      .catch(() => undefined);
+    return { peerId, fromNode: seat.node, producersGone: claim.producersGone };
+  }
+
+  async entryPoints(): Promise<string[]> {
+    const up = (await this.registry.list()).filter((n) => n.alive && n.state === 'up');
+    up.sort((x, y) => Number(y.id === this.nodeId) - Number(x.id === this.nodeId));
+    return up.map((n) => n.url);
+  }
+
+  unclaimSeat(consultId: string, peerId: string): void {
+    this.directory.unclaim(consultId, peerId);
+  }
+
+  async seatSecret(consultId: string, peerId: string, resumeSecret: string): Promise<void> {
+    await this.directory.setResume(consultId, peerId, digestOf(resumeSecret));
+  }
+
+  /**
    * A producer of this node's room is consumed directly; one of another node is piped here
    * (once per node, released with its last consumer here) and consumed from the pipe.
    */
@@ -92,4 +139,12 @@ export class ClusterPlacement implements MediaPlacement {
       peer.consume(piped as types.Producer<ProducerAppData>, rtpCapabilities),
     );
   }
+}
+
+const digestOf = (secret: string) => createHash('sha256').update(secret).digest('hex');
+
+function sameDigest(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }

@@ -33,6 +33,7 @@ const sessionsRevoked = z.object({
   familyId: id.optional(),
   reason: z.enum(revocationReasons),
 });
+const seatMoved = z.object({ consultId: id, peerId: id, epoch: z.number().int().min(0) });
 const carriedRequest = z.object({ ids: z.array(id).max(10_000) });
 const carriedAnswer = z.object({ carried: z.array(id) });
 
@@ -71,6 +72,8 @@ export class ClusterRelay {
         this.#applying = false;
       }
     });
+    // Another node took one of this node's seats over with its resume secret.
+    bus.handle('seat.moved', seatMoved, (p) => live.find(p.consultId)?.seatMovedAway(p.peerId));
     bus.handle('consults.carried', carriedRequest, (p) => ({
       carried: p.ids.filter((consultId) => live.carries(consultId)),
     }));

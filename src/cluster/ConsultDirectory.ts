@@ -13,6 +13,7 @@ import type { Peer } from '../sfu/Peer.js';
 import type { Room } from '../sfu/Room.js';
 import type { RoomRegistry } from '../sfu/RoomRegistry.js';
 import { KEY_PREFIX, type Redis } from './redis.js';
+import { CLAIM_SEAT, REMOVE_SEATS, SET_RESUME, WRITE_SEAT } from './seatScripts.js';
 
 export const seatsKey = (consultId: string) => `${KEY_PREFIX}consult:${consultId}:seats`;
 export const producersKey = (consultId: string) => `${KEY_PREFIX}consult:${consultId}:producers`;
@@ -29,6 +30,10 @@ export const seatEntrySchema = z.object({
   role: roleSchema,
   /** What the others were last told about this seat's link (absent: connected). */
   connection: z.enum(['connected', 'reconnecting']).optional(),
+  /** Bumped each time the seat moves to another node (failover); see seatScripts.ts. */
+  epoch: z.number().int().min(0).optional(),
+  /** sha256 (hex) of the seat's current resume secret: proves a takeover on another node. */
+  resume: z.string().max(128).optional(),
 });
 export type SeatEntry = z.infer<typeof seatEntrySchema>;
 
@@ -46,8 +51,20 @@ export interface ConsultEntries {
   producers: Map<string, ProducerEntry>;
 }
 
+/** What a node that took a seat over learned: its new epoch and the old node's producers. */
+export interface SeatClaim {
+  epoch: number;
+  producersGone: string[];
+}
+
+const seatRef = (consultId: string, peerId: string) => `${consultId}\n${peerId}`;
+
 export class ConsultDirectory {
   readonly #log: Logger;
+  /** Seats this node claimed and is about to seat (consult + peer → epoch). */
+  readonly #claimed = new Map<string, number>();
+  /** The epoch of each seat this node last wrote (a later update must not move it back). */
+  readonly #written = new Map<string, number>();
 
   constructor(
     private readonly redis: Redis,
@@ -78,6 +95,39 @@ export class ConsultDirectory {
   }
 
   /**
+   * Moves the seat `peerId` from `fromNode` to this node if its resume digest is still `digest`
+   * (one atomic compare-and-set); undefined when another claim won or the seat changed.
+   */
+  async claim(
+    consultId: string,
+    peerId: string,
+    fromNode: string,
+    digest: string,
+  ): Promise<SeatClaim | undefined> {
+    const reply = (await this.redis.eval(CLAIM_SEAT, {
+      keys: [seatsKey(consultId), producersKey(consultId)],
+      arguments: [peerId, fromNode, digest, this.nodeId, String(TTL_SECONDS)],
+    })) as string[] | null;
+    if (!reply) return undefined;
+    const [epoch, ...producersGone] = reply;
+    this.#claimed.set(seatRef(consultId, peerId), Number(epoch));
+    return { epoch: Number(epoch), producersGone };
+  }
+
+  /** Forgets a claim whose seat was not taken after all (the join failed). */
+  unclaim(consultId: string, peerId: string): void {
+    this.#claimed.delete(seatRef(consultId, peerId));
+  }
+
+  /** Stores the digest of the seat's new resume secret, if this node holds the seat. */
+  async setResume(consultId: string, peerId: string, digest: string): Promise<void> {
+    await this.redis.eval(SET_RESUME, {
+      keys: [seatsKey(consultId)],
+      arguments: [peerId, this.nodeId, digest],
+    });
+  }
+
+  /**
    * Mirrors this node's room into the hashes. Listeners are attached when the room is created,
    * before signalling's, so an entry is written (on the same connection) before the broadcast
    * that announces it: whoever reacts to `newProducer` finds the producer.
@@ -99,7 +149,7 @@ export class ConsultDirectory {
       };
       this.#write(producersKey(consultId), producerId, entry);
     };
-    const writeSeat = (peer: Peer) => {
+    const writeSeat = (peer: Peer, epoch?: (ref: string) => number | undefined) => {
       const { userId, displayName, alias, role } = peer.identity;
       const entry: SeatEntry = {
         node: this.nodeId,
@@ -109,14 +159,22 @@ export class ConsultDirectory {
         role,
         connection: peer.connection,
       };
-      this.#write(seatsKey(consultId), peer.id, entry);
+      const ref = seatRef(consultId, peer.id);
+      this.#writeSeat(consultId, peer.id, entry, epoch?.(ref));
     };
     room.on('peerJoined', (peer) => {
       seats.add(peer.id);
-      writeSeat(peer);
+      writeSeat(peer, (ref) => {
+        const claimed = this.#claimed.get(ref);
+        this.#claimed.delete(ref);
+        return claimed;
+      });
     });
     room.on('peerConnection', (peer) => {
-      if (seats.has(peer.id)) writeSeat(peer);
+      // Only over the epoch this node wrote: a seat that moved on stays the other node's.
+      const ref = seatRef(consultId, peer.id);
+      if (seats.has(peer.id) && this.#written.has(ref))
+        writeSeat(peer, () => this.#written.get(ref));
     });
     room.on('newProducer', (peer, producer) => writeProducer(peer, producer.id));
     room.on('producerPaused', (peer, id) => writeProducer(peer, id));
@@ -131,11 +189,11 @@ export class ConsultDirectory {
       const gone = [...owned].filter(([, o]) => o.peer === peer).map(([id]) => id);
       for (const id of gone) owned.delete(id);
       this.#remove(producersKey(consultId), gone);
-      this.#remove(seatsKey(consultId), [peer.id]);
+      this.#removeSeats(consultId, [peer.id]);
     });
     room.on('close', () => {
       this.#remove(producersKey(consultId), [...owned.keys()]);
-      this.#remove(seatsKey(consultId), [...seats]);
+      this.#removeSeats(consultId, [...seats]);
       owned.clear();
       seats.clear();
     });
@@ -147,6 +205,41 @@ export class ConsultDirectory {
       this.#log.warn({ err, key, field }, 'could not write the directory');
     this.redis.hSet(key, field, JSON.stringify(value)).catch(failed);
     this.redis.expire(key, TTL_SECONDS).catch(failed);
+  }
+
+  /** Writes a seat unless it has moved to another node meanwhile (then that node's entry stays). */
+  #writeSeat(consultId: string, peerId: string, entry: SeatEntry, epoch?: number): void {
+    this.redis
+      .eval(WRITE_SEAT, {
+        keys: [seatsKey(consultId)],
+        arguments: [
+          peerId,
+          JSON.stringify(entry),
+          epoch === undefined ? '' : String(epoch),
+          String(TTL_SECONDS),
+        ],
+      })
+      .then((written) => {
+        const ref = seatRef(consultId, peerId);
+        if (written === -1) {
+          this.#written.delete(ref);
+          this.#log.warn({ consultId, peerId }, 'seat moved to another node');
+        } else this.#written.set(ref, Number(written));
+      })
+      .catch((err: unknown) =>
+        this.#log.warn({ err, consultId, peerId }, 'could not write a seat'),
+      );
+  }
+
+  /** Removes seats this node still holds (a seat taken over elsewhere is that node's now). */
+  #removeSeats(consultId: string, peerIds: string[]): void {
+    if (peerIds.length === 0) return;
+    for (const peerId of peerIds) this.#written.delete(seatRef(consultId, peerId));
+    this.redis
+      .eval(REMOVE_SEATS, { keys: [seatsKey(consultId)], arguments: [this.nodeId, ...peerIds] })
+      .catch((err: unknown) =>
+        this.#log.warn({ err, consultId }, 'could not update the directory'),
+      );
   }
 
   #remove(key: string, fields: string[]): void {

@@ -79,6 +79,11 @@ export function createApp(deps: AppDeps): express.Express {
           // The client draws quality charts into canvases and plays MediaStreams; no inline scripts.
           'img-src': ["'self'", 'data:', 'blob:'],
           'media-src': ["'self'", 'blob:'],
+          // In a cluster the client may move its signalling to another node (failover).
+          'connect-src': [
+            "'self'",
+            (_req, _res) => deps.cluster?.()?.connectSources().join(' ') ?? '',
+          ],
         },
       },
     }),

@@ -103,6 +103,11 @@ export interface JoinResponse {
   /** RtpCapabilities of the consult's router (for Device.load). */
   routerRtpCapabilities: RtpCapabilities;
   peers: PeerInfo[];
+  /**
+   * In a cluster: the public URLs of the nodes taking participants now (this one first). If
+   * this node goes away, join through another with `resumeSecret` to keep the seat.
+   */
+  nodes?: string[];
 }
 
 export interface TransportResponse {

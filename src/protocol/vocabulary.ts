@@ -54,7 +54,14 @@ export type RoomCloseReason =
   'empty' | 'consult_ended' | 'media_server_restarted' | 'gateway_shutdown';
 
 /** Why a participant's seat closed: the consult record's leave reason. */
-export type LeaveReason = 'left' | 'disconnected' | 'removed' | 'access_revoked' | RoomCloseReason;
+export type LeaveReason =
+  | 'left'
+  | 'disconnected'
+  | 'removed'
+  | 'access_revoked'
+  /** Taken over through another node with its resume secret (failover, a network split). */
+  | 'moved'
+  | RoomCloseReason;
 
 /** Reasons in `rejoinRequired`: the media path is gone, join again. */
 export const rejoinReasons = ['media_server_restarted', 'gateway_shutdown'] as const;

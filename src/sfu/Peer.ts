@@ -31,6 +31,8 @@ export interface PeerIdentity {
   role: Role;
   /** What the client told us about itself, for the consult record. */
   client?: { userAgent?: string; networkType?: string; precheck?: Precheck };
+  /** The node this seat moved from (failover): the others know the seat, it is not a new join. */
+  movedFrom?: string;
 }
 
 export interface TransportLimits {

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { ConsultSessions } from '../app/ConsultSessions.js';
 import type { OtherNodes } from '../app/ports.js';
 import type { SignallingServer } from './server.js';
+import { consultKey, peerKey } from './SocketConnection.js';
 
 const LOBBY_CHANGED = 'telemed:lobbyChanged';
 const consultIdSchema = z.string().min(1).max(200);
@@ -24,6 +25,11 @@ export function otherNodes(io: SignallingServer): OtherNodes & {
       void (io.to(socketId).emit as (e: string, m: unknown) => boolean)(event, msg),
     close: (socketId) => io.in(socketId).disconnectSockets(true),
     lobbyChanged: (consultId) => void nodes.serverSideEmit(LOBBY_CHANGED, consultId),
+    producerClosed: (consultId, peerId, producerId) =>
+      void io
+        .to(consultKey(consultId))
+        .except(peerKey(peerId))
+        .emit('producerClosed', { peerId, producerId }),
     listen(live) {
       nodes.on(LOBBY_CHANGED, (consultId: unknown) => {
         const parsed = consultIdSchema.safeParse(consultId);

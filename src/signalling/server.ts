@@ -158,14 +158,19 @@ export function attachSignalling(io: SignallingServer, deps: SignallingDeps): Co
 function relayRoomEvents(io: SignallingServer, room: Room): void {
   const key = consultKey(room.consultId);
   const others = (peer: Peer) => io.to(key).except(peerKey(peer.id));
-  room.on('peerJoined', (peer) =>
+  room.on('peerJoined', (peer) => {
+    // A seat that moved here from another node is known to everyone already.
+    if (peer.identity.movedFrom !== undefined) return;
     others(peer).emit('peerJoined', {
       peerId: peer.id,
       ...names(peer.identity),
       role: peer.identity.role,
-    }),
-  );
-  room.on('peerLeft', (peer) => others(peer).emit('peerLeft', { peerId: peer.id }));
+    });
+  });
+  room.on('peerLeft', (peer, reason) => {
+    // The seat goes on on another node.
+    if (reason !== 'moved') others(peer).emit('peerLeft', { peerId: peer.id });
+  });
   room.on('newProducer', (peer, producer) =>
     others(peer).emit('newProducer', {
       peerId: peer.id,

@@ -2,7 +2,9 @@
  * A consult split across two gateway nodes (separate processes, one Redis, one PostgreSQL
  * database) with real Chromium: the doctor's page on node a, the specialist's on node b. The
  * specialist waits in b's lobby, the doctor admits them from a, and each page decodes the
- * other's video and receives its audio through the SRTP pipe between the nodes.
+ * other's video and receives its audio through the SRTP pipe between the nodes. When node b is
+ * SIGKILLed, the specialist's page takes its seat over through node a and media flows again,
+ * while the doctor's page keeps the specialist's tile throughout.
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +16,14 @@ import {
   type TestRedis,
 } from '../support/cluster.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
-import { openPage, receivesMedia, waitConnected } from './helpers.js';
+import {
+  connectionState,
+  openPage,
+  receivesMedia,
+  remoteStats,
+  transportStats,
+  waitConnected,
+} from './helpers.js';
 
 interface Pipes {
   links: number;
@@ -95,5 +104,67 @@ describe('a two-browser consult across two nodes', () => {
     await expect
       .poll(() => doctorPage.getByTestId('remote-video').count(), { timeout: 10_000 })
       .toBe(0);
+  }, 90_000);
+
+  it('SIGKILL of node b: the specialist page moves to node a with its seat; the doctor never loses the tile', async () => {
+    const { hostToken, specialistToken } = await a.call<{
+      hostToken: string;
+      specialistToken: string;
+    }>('seed');
+    const [doctorPage, specialistPage] = await Promise.all([
+      openConsult(a, 'doctor2@a', hostToken),
+      openConsult(b, 'specialist2@b', specialistToken),
+    ]);
+    await waitConnected(doctorPage);
+    const entry = doctorPage.getByTestId('lobby-entry');
+    await entry.waitFor({ timeout: 15_000 });
+    await entry.getByTestId('admit-button').click();
+    await waitConnected(specialistPage);
+    for (const page of [doctorPage, specialistPage]) {
+      await expect.poll(() => receivesMedia(page), { timeout: 20_000, interval: 250 }).toBe(true);
+    }
+    const consumersBefore = async (page: Page) =>
+      new Set((await remoteStats(page)).map((s) => s.consumerId));
+    const [doctorHad, specialistHad] = await Promise.all([
+      consumersBefore(doctorPage),
+      consumersBefore(specialistPage),
+    ]);
+    const transportsHad = new Set((await transportStats(specialistPage)).map((t) => t.transportId));
+    /** Video frames and audio from consumers the page did not have before the kill. */
+    const freshMedia = async (page: Page, had: Set<string>) => {
+      const fresh = (await remoteStats(page)).filter((s) => !had.has(s.consumerId));
+      return (
+        fresh.some((s) => s.kind === 'video' && (s.framesDecoded ?? 0) > 0) &&
+        fresh.some((s) => s.kind === 'audio' && s.packetsReceived > 0)
+      );
+    };
+
+    const killedAt = Date.now();
+    await b.crash();
+    let tiles = 1;
+    await expect
+      .poll(
+        async () => {
+          // The specialist's tile (the video in it is replaced with the new producer).
+          tiles = Math.min(tiles, await doctorPage.getByTestId('remote-tile').count());
+          return (
+            (await connectionState(specialistPage)) === 'connected' &&
+            (await transportStats(specialistPage)).every(
+              (t) => !transportsHad.has(t.transportId),
+            ) &&
+            (await freshMedia(specialistPage, specialistHad)) &&
+            (await freshMedia(doctorPage, doctorHad))
+          );
+        },
+        { timeout: 30_000, interval: 250 },
+      )
+      .toBe(true);
+    console.log(`media both ways again ${Date.now() - killedAt} ms after the kill`);
+    // The doctor's page never lost the specialist's tile (no peerLeft), and has one video.
+    expect(tiles).toBe(1);
+    expect(await doctorPage.getByTestId('remote-tile').count()).toBe(1);
+    await expect
+      .poll(() => doctorPage.getByTestId('remote-video').count(), { timeout: 5_000 })
+      .toBe(1);
   }, 90_000);
 });
