@@ -76,6 +76,20 @@ describe.each(backends)('store on %s', (backend) => {
     });
   };
 
+  /** The real authentication service on this store (a cheap scrypt cost). */
+  const authService = () =>
+    new AuthService(store, new AuditLog(store.audit, logger), {
+      secret: 'test-secret-0123456789abcdef',
+      accessTtlSeconds: 60,
+      refreshTtlSeconds: 600,
+      scryptCost: 1024,
+      loginMaxFailuresPerAccount: 5,
+      loginMaxFailuresPerIp: 50,
+      loginAccountSlowdownFailures: 3,
+      loginMaxConcurrentChecks: 4,
+      loginWindowSeconds: 900,
+    });
+
   const consult = async (host: User, fields: Partial<Consult> = {}): Promise<Consult> => {
     const c: Consult = {
       id: `c${++seq}`,
@@ -205,17 +219,7 @@ describe.each(backends)('store on %s', (backend) => {
   });
 
   it('rotates a refresh token once when it is presented twice at the same time', async () => {
-    const auth = new AuthService(store, new AuditLog(store.audit, logger), {
-      secret: 'test-secret-0123456789abcdef',
-      accessTtlSeconds: 60,
-      refreshTtlSeconds: 600,
-      scryptCost: 1024,
-      loginMaxFailuresPerAccount: 5,
-      loginMaxFailuresPerIp: 50,
-      loginAccountSlowdownFailures: 3,
-      loginMaxConcurrentChecks: 4,
-      loginWindowSeconds: 900,
-    });
+    const auth = authService();
     await auth.createUser(
       { email: 'dr@test.local', name: 'Dr', role: 'doctor', password: 'a long passphrase' },
       null,
@@ -229,17 +233,7 @@ describe.each(backends)('store on %s', (backend) => {
   });
 
   it('creates one account when the same e-mail is added several times at once', async () => {
-    const auth = new AuthService(store, new AuditLog(store.audit, logger), {
-      secret: 'test-secret-0123456789abcdef',
-      accessTtlSeconds: 60,
-      refreshTtlSeconds: 600,
-      scryptCost: 1024,
-      loginMaxFailuresPerAccount: 5,
-      loginMaxFailuresPerIp: 50,
-      loginAccountSlowdownFailures: 3,
-      loginMaxConcurrentChecks: 4,
-      loginWindowSeconds: 900,
-    });
+    const auth = authService();
     const outcomes = await Promise.allSettled(
       Array.from({ length: 6 }, (_, i) =>
         auth.createUser(
