@@ -15,7 +15,7 @@ import {
   type LoginLimits,
   type Refusal,
 } from '../auth/throttle.js';
-import { KEY_PREFIX, type Redis } from './redis.js';
+import { BoundedScripts, KEY_PREFIX, type Redis } from './redis.js';
 
 const DAY_MS = 24 * 3600_000;
 
@@ -80,8 +80,7 @@ export class RedisLoginThrottle implements LoginAttempts {
   #runningTotal = 0;
   /** Counts attempts while Redis does not answer (its own check-slot limits are off: ours hold). */
   readonly #local: LoginThrottle;
-  readonly #timeoutMs: number;
-  #down = false;
+  readonly #scripts: BoundedScripts;
 
   constructor(
     private readonly redis: Redis,
@@ -89,7 +88,10 @@ export class RedisLoginThrottle implements LoginAttempts {
     private readonly logger: Logger,
     opts: RedisLoginThrottleOptions = {},
   ) {
-    this.#timeoutMs = opts.timeoutMs ?? 500;
+    this.#scripts = new BoundedScripts(redis, opts.timeoutMs ?? 500, logger, {
+      down: 'login attempts are counted on this node until Redis answers',
+      back: 'login attempts are counted in Redis again',
+    });
     this.#local = new LoginThrottle({
       ...limits,
       maxConcurrentChecks: Infinity,
@@ -161,33 +163,7 @@ export class RedisLoginThrottle implements LoginAttempts {
   }
 
   /** Runs a script; undefined when Redis is down or slow (the caller counts in memory). */
-  async #eval(script: string, keys: string[], args: number[]): Promise<unknown> {
-    if (!this.redis.isReady) return this.#unavailable('Redis is not connected');
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const reply = await Promise.race([
-        this.redis.eval(script, { keys, arguments: args.map(String) }),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`no answer within ${this.#timeoutMs} ms`)),
-            this.#timeoutMs,
-          );
-        }),
-      ]);
-      if (this.#down) this.logger.warn('login attempts are counted in Redis again');
-      this.#down = false;
-      return reply;
-    } catch (err) {
-      return this.#unavailable((err as Error).message);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  #unavailable(why: string): undefined {
-    if (!this.#down)
-      this.logger.error({ why }, 'login attempts are counted on this node until Redis answers');
-    this.#down = true;
-    return undefined;
+  #eval(script: string, keys: string[], args: number[]): Promise<unknown> {
+    return this.#scripts.eval(script, keys, args.map(String));
   }
 }

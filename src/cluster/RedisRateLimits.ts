@@ -8,7 +8,7 @@
  */
 import type { Logger } from '../logger.js';
 import type { Rate, RateLimits, Take } from '../signalling/rateLimit.js';
-import { KEY_PREFIX, type Redis } from './redis.js';
+import { BoundedScripts, KEY_PREFIX, type Redis } from './redis.js';
 
 /** A token bucket: refills at ARGV[1] tokens per ms up to ARGV[2]; takes ARGV[3]. */
 const TAKE = `
@@ -53,8 +53,7 @@ export interface RedisRateLimitsOptions {
 }
 
 export class RedisRateLimits implements RateLimits {
-  readonly #timeoutMs: number;
-  #down = false;
+  readonly #scripts: BoundedScripts;
 
   constructor(
     private readonly redis: Redis,
@@ -63,7 +62,10 @@ export class RedisRateLimits implements RateLimits {
     private readonly logger: Logger,
     opts: RedisRateLimitsOptions = {},
   ) {
-    this.#timeoutMs = opts.timeoutMs ?? 250;
+    this.#scripts = new BoundedScripts(redis, opts.timeoutMs ?? 250, logger, {
+      down: 'rate limits fall back to this node until Redis answers',
+      back: 'rate limits are shared through Redis again',
+    });
   }
 
   async take(key: string, rate: Rate, cost = 1): Promise<Take> {
@@ -98,33 +100,7 @@ export class RedisRateLimits implements RateLimits {
   }
 
   /** Runs a script on `rl:<key>`; undefined when Redis is down or slow (the caller falls back). */
-  async #eval(script: string, key: string, args: string[]): Promise<unknown> {
-    if (!this.redis.isReady) return this.#unavailable('Redis is not connected');
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const reply = await Promise.race([
-        this.redis.eval(script, { keys: [`${KEY_PREFIX}rl:${key}`], arguments: args }),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`no answer within ${this.#timeoutMs} ms`)),
-            this.#timeoutMs,
-          );
-        }),
-      ]);
-      if (this.#down) this.logger.warn('rate limits are shared through Redis again');
-      this.#down = false;
-      return reply;
-    } catch (err) {
-      return this.#unavailable((err as Error).message);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  #unavailable(why: string): undefined {
-    if (!this.#down)
-      this.logger.error({ why }, 'rate limits fall back to this node until Redis answers');
-    this.#down = true;
-    return undefined;
+  #eval(script: string, key: string, args: string[]): Promise<unknown> {
+    return this.#scripts.eval(script, [`${KEY_PREFIX}rl:${key}`], args);
   }
 }

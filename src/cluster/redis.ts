@@ -49,3 +49,48 @@ export async function connectRedis(url: string, logger: Logger, timeoutMs = 5000
   }
   return client;
 }
+
+/**
+ * Runs Lua scripts with a deadline: answers undefined when Redis is disconnected, fails or
+ * does not answer in `timeoutMs`, so the caller falls back to this node's memory. Logs the
+ * outage once, and once more when Redis answers again.
+ */
+export class BoundedScripts {
+  #down = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly timeoutMs: number,
+    private readonly logger: Logger,
+    private readonly say: { down: string; back: string },
+  ) {}
+
+  async eval(script: string, keys: string[], args: string[]): Promise<unknown> {
+    if (!this.redis.isReady) return this.#unavailable('Redis is not connected');
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const reply = await Promise.race([
+        this.redis.eval(script, { keys, arguments: args }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${this.timeoutMs} ms`)),
+            this.timeoutMs,
+          );
+        }),
+      ]);
+      if (this.#down) this.logger.warn(this.say.back);
+      this.#down = false;
+      return reply;
+    } catch (err) {
+      return this.#unavailable((err as Error).message);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #unavailable(why: string): undefined {
+    if (!this.#down) this.logger.error({ why }, this.say.down);
+    this.#down = true;
+    return undefined;
+  }
+}
