@@ -47,7 +47,11 @@ describe('a burst of parallel guesses (production scrypt cost)', () => {
   });
 
   it('evaluates no more passwords than the limit, keeps GET / fast, and does not lock out the real user', async () => {
-    /** Times sequential GET / (static files are read through libuv's thread pool too): p99. */
+    /**
+     * Times sequential GET / (static files are read through libuv's thread pool too): the 90th
+     * percentile. Not the maximum: on a shared machine one GET in thirty can meet another
+     * process's burst; GETs queued behind password hashes would all wait, so p90 shows it.
+     */
     const timeGets = async (min: number, max: number, until: () => boolean) => {
       const times: number[] = [];
       while (times.length < max && (times.length < min || !until())) {
@@ -57,10 +61,10 @@ describe('a burst of parallel guesses (production scrypt cost)', () => {
         times.push(performance.now() - t0);
         expect(res.status).toBe(200);
       }
-      return times.sort((a, b) => a - b)[Math.ceil(times.length * 0.99) - 1]!;
+      return times.sort((a, b) => a - b)[Math.ceil(times.length * 0.9) - 1]!;
     };
     // The same GETs without a burst: what this (shared, possibly busy) machine takes anyway.
-    const baselineP99 = await timeGets(30, 30, () => true);
+    const baselineP90 = await timeGets(30, 30, () => true);
 
     const checksBefore = gw.auth.passwordChecks;
     // The attacker is another process (another machine), so only the gateway's work is measured here.
@@ -75,7 +79,7 @@ describe('a burst of parallel guesses (production scrypt cost)', () => {
     await burst.sending;
     let finished = false;
     void burst.done.then(() => (finished = true));
-    const burstP99 = await timeGets(20, 50, () => finished);
+    const burstP90 = await timeGets(30, 60, () => finished);
     const results = await burst.done;
 
     const evaluated = gw.auth.passwordChecks - checksBefore;
@@ -89,7 +93,7 @@ describe('a burst of parallel guesses (production scrypt cost)', () => {
     }
     console.log(
       `300 parallel guesses: ${evaluated} passwords checked, ${refused.length} refused at once;` +
-        ` GET / p99 ${burstP99.toFixed(1)} ms during the burst, ${baselineP99.toFixed(1)} ms before`,
+        ` GET / p90 ${burstP90.toFixed(1)} ms during the burst, ${baselineP90.toFixed(1)} ms before`,
     );
     // A GET queued behind the hashes (the thread pool taken by them) would wait a whole hash:
     // time one on this machine now, loaded as it is, and allow less than that (or 200 ms).
@@ -97,9 +101,9 @@ describe('a burst of parallel guesses (production scrypt cost)', () => {
     await hashPassword('a password', 2 ** 15);
     const hashMs = performance.now() - h0;
     expect(
-      burstP99,
-      `GET / p99 ${burstP99} ms during the burst, ${baselineP99} ms before, one hash ${hashMs} ms`,
-    ).toBeLessThan(baselineP99 + Math.max(200, hashMs));
+      burstP90,
+      `GET / p90 ${burstP90} ms during the burst, ${baselineP90} ms before, one hash ${hashMs} ms`,
+    ).toBeLessThan(baselineP90 + Math.max(200, hashMs));
 
     // The real user, from an address that did not guess, logs in at once.
     expect((await loginFrom(USER_ADDRESS, doctor.email, TEST_PASSWORD)).status).toBe(200);
