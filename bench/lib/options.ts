@@ -15,6 +15,7 @@ export const SECTIONS = [
   'join',
   'crossnode',
   'workers',
+  'failover',
 ] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
@@ -65,6 +66,8 @@ export interface BenchOptions {
   memory: { participants: number; consultSize: number };
   /** Packets through the one-node and the two-node path (sent once, read on both). */
   crossnode: { packets: number; rateHz: number };
+  /** SIGKILLs of the node carrying a sender, and joins timed per side (same node, other node). */
+  failover: { kills: number; joins: number };
   /** One sender's receivers on `count` workers of one node, against one worker. */
   workers: {
     count: number;
@@ -112,6 +115,7 @@ const PRESETS: Record<Mode, Preset> = {
     signalling: { clients: 400, concurrency: [1, 10, 50], consultSize: 4 },
     memory: { participants: 120, consultSize: 3 },
     crossnode: { packets: 1500, rateHz: 150 },
+    failover: { kills: 10, joins: 20 },
     workers: {
       count: 2,
       search: search(50, 3200),
@@ -144,6 +148,7 @@ const PRESETS: Record<Mode, Preset> = {
     signalling: { clients: 80, concurrency: [1, 20], consultSize: 4 },
     memory: { participants: 30, consultSize: 3 },
     crossnode: { packets: 300, rateHz: 200 },
+    failover: { kills: 3, joins: 6 },
     workers: {
       count: 2,
       search: search(20, 160, 0.25),
@@ -170,6 +175,7 @@ const PRESETS: Record<Mode, Preset> = {
     signalling: { clients: 8, concurrency: [4], consultSize: 4 },
     memory: { participants: 6, consultSize: 3 },
     crossnode: { packets: 60, rateHz: 200 },
+    failover: { kills: 1, joins: 2 },
     workers: {
       count: 2,
       search: search(4, 4),
