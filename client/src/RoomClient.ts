@@ -490,6 +490,16 @@ export class RoomClient extends Emitter<RoomEvents> {
       const message = err.data?.message ?? err.message;
       if (!socket.active) {
         const code = (err.data as { code?: string } | undefined)?.code ?? 'unauthorized';
+        // The server could not check the grant now (its database or Redis is restarting):
+        // not a refusal, try again a few times, as after a server-side disconnect.
+        if (code === 'unavailable' && this.serverDisconnects < MAX_SERVER_DISCONNECTS) {
+          this.serverDisconnects += 1;
+          console.warn('server unavailable, retrying:', message);
+          this.retryTimer = setTimeout(() => {
+            if (mine() && this.active) socket.connect();
+          }, 1000 * this.serverDisconnects);
+          return;
+        }
         this.fail({ code, message: refusal(code, message).message });
       } else {
         console.warn('connect_error, retrying:', message);
