@@ -206,6 +206,8 @@ const USAGE = `usage: npm run bench -- [options]
   --memory-participants N  participants connected for the memory figures
   --latency-packets N      packets per latency path
   --crossnode-packets N    packets through the one-node and two-node paths
+  --failover-kills N       SIGKILLs of the sender's node (BENCH_FAILOVER_AB=1: N more, old policy)
+  --failover-joins N       joins timed per side (same node, other node)
   --workers-search FROM,MAX  one-worker limit search range of the workers section`;
 
 function intList(flag: string, value: string | undefined): number[] {
@@ -308,6 +310,12 @@ export function parseOptions(argv: string[], root: string): BenchOptions {
         break;
       case '--crossnode-packets':
         opts.crossnode.packets = int(flag, next());
+        break;
+      case '--failover-kills':
+        opts.failover.kills = int(flag, next());
+        break;
+      case '--failover-joins':
+        opts.failover.joins = int(flag, next());
         break;
       case '--workers-search':
         range(flag, next(), opts.workers.search);

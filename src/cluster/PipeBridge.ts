@@ -143,6 +143,28 @@ export class PipeBridge {
     return consumer;
   }
 
+  /**
+   * Pipes producers of `node` here before anyone asks (a join answer just listed them: its
+   * client consumes them next, after setting up its transports), so the pipe negotiation
+   * overlaps that set-up. Each is held for `holdMs`, then kept only if someone consumes it.
+   */
+  prepare(consultId: string, node: string, producerIds: string[], holdMs = 10_000): void {
+    if (node === this.#opts.bus.nodeId) return;
+    for (const producerId of producerIds) {
+      this.#pipe(consultId, node, producerId).then(
+        (producer) => {
+          const link = this.#links.get(linkKey(consultId, node));
+          const entry = link?.producers.get(producerId);
+          if (!link || !entry || entry.producer !== producer || producer.closed) return;
+          entry.users++;
+          setTimeout(() => this.#unuse(link, producerId, entry), holdMs).unref();
+        },
+        (err: Error) =>
+          this.#log.debug({ consultId, node, producerId, err: err.message }, 'no early pipe'),
+      );
+    }
+  }
+
   /** What is piped now, for tests and /metrics. */
   stats() {
     let outgoing = 0;
