@@ -32,6 +32,7 @@ import { latencySection } from './sections/latency.js';
 import { memorySection } from './sections/memory.js';
 import { signallingSection } from './sections/signalling.js';
 import { crossNodeSection } from './sections/crossNode.js';
+import { failoverSection } from './sections/failover.js';
 import { workerFanoutSection } from './sections/workerFanout.js';
 
 const SECTIONS: Record<SectionName, Section> = {
@@ -43,6 +44,7 @@ const SECTIONS: Record<SectionName, Section> = {
   join: joinSection,
   crossnode: crossNodeSection,
   workers: workerFanoutSection,
+  failover: failoverSection,
 };
 
 const log = (message: string) =>

@@ -15,6 +15,7 @@ export const SECTIONS = [
   'join',
   'crossnode',
   'workers',
+  'failover',
 ] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
@@ -65,6 +66,8 @@ export interface BenchOptions {
   memory: { participants: number; consultSize: number };
   /** Packets through the one-node and the two-node path (sent once, read on both). */
   crossnode: { packets: number; rateHz: number };
+  /** SIGKILLs of the node carrying a sender, and joins timed per side (same node, other node). */
+  failover: { kills: number; joins: number };
   /** One sender's receivers on `count` workers of one node, against one worker. */
   workers: {
     count: number;
@@ -112,6 +115,7 @@ const PRESETS: Record<Mode, Preset> = {
     signalling: { clients: 400, concurrency: [1, 10, 50], consultSize: 4 },
     memory: { participants: 120, consultSize: 3 },
     crossnode: { packets: 1500, rateHz: 150 },
+    failover: { kills: 10, joins: 20 },
     workers: {
       count: 2,
       search: search(50, 3200),
@@ -144,6 +148,7 @@ const PRESETS: Record<Mode, Preset> = {
     signalling: { clients: 80, concurrency: [1, 20], consultSize: 4 },
     memory: { participants: 30, consultSize: 3 },
     crossnode: { packets: 300, rateHz: 200 },
+    failover: { kills: 3, joins: 6 },
     workers: {
       count: 2,
       search: search(20, 160, 0.25),
@@ -170,6 +175,7 @@ const PRESETS: Record<Mode, Preset> = {
     signalling: { clients: 8, concurrency: [4], consultSize: 4 },
     memory: { participants: 6, consultSize: 3 },
     crossnode: { packets: 60, rateHz: 200 },
+    failover: { kills: 1, joins: 2 },
     workers: {
       count: 2,
       search: search(4, 4),
@@ -200,6 +206,8 @@ const USAGE = `usage: npm run bench -- [options]
   --memory-participants N  participants connected for the memory figures
   --latency-packets N      packets per latency path
   --crossnode-packets N    packets through the one-node and two-node paths
+  --failover-kills N       SIGKILLs of the sender's node (BENCH_FAILOVER_AB=1: N more, old policy)
+  --failover-joins N       joins timed per side (same node, other node)
   --workers-search FROM,MAX  one-worker limit search range of the workers section`;
 
 function intList(flag: string, value: string | undefined): number[] {
@@ -302,6 +310,12 @@ export function parseOptions(argv: string[], root: string): BenchOptions {
         break;
       case '--crossnode-packets':
         opts.crossnode.packets = int(flag, next());
+        break;
+      case '--failover-kills':
+        opts.failover.kills = int(flag, next());
+        break;
+      case '--failover-joins':
+        opts.failover.joins = int(flag, next());
         break;
       case '--workers-search':
         range(flag, next(), opts.workers.search);

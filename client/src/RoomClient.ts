@@ -9,6 +9,7 @@ import type {
   TransportResponse,
 } from '../../src/protocol';
 import { Emitter } from './emitter';
+import { NODE_GONE_AFTER_FAILURES, RECONNECT } from './failover';
 import {
   captureSize,
   getScreenTrack,
@@ -69,15 +70,13 @@ const FATAL_CODES = new Set([
 ]);
 const QUALITY_INTERVAL_MS = 2000;
 const MAX_SERVER_DISCONNECTS = 5;
-/** Failed reconnects to one node after which the client tries the cluster's next node. */
-const NODE_GONE_AFTER_FAILURES = 2;
 
 /** The signalling socket, to this page's server or (in a cluster, after a failover) `url`. */
 function openSocket(url: string | undefined, token: string): ConsultSocket {
   const opts = {
     auth: { token },
     forceNew: true,
-    reconnectionDelayMax: 5000,
+    ...RECONNECT,
     // WebSocket from the start (no long-polling phase to upgrade from, ~50 ms off a join);
     // long-polling only where the WebSocket fails to open (a proxy that blocks it).
     transports: ['websocket', 'polling'],
@@ -491,6 +490,16 @@ export class RoomClient extends Emitter<RoomEvents> {
       const message = err.data?.message ?? err.message;
       if (!socket.active) {
         const code = (err.data as { code?: string } | undefined)?.code ?? 'unauthorized';
+        // The server could not check the grant now (its database or Redis is restarting):
+        // not a refusal, try again a few times, as after a server-side disconnect.
+        if (code === 'unavailable' && this.serverDisconnects < MAX_SERVER_DISCONNECTS) {
+          this.serverDisconnects += 1;
+          console.warn('server unavailable, retrying:', message);
+          this.retryTimer = setTimeout(() => {
+            if (mine() && this.active) socket.connect();
+          }, 1000 * this.serverDisconnects);
+          return;
+        }
         this.fail({ code, message: refusal(code, message).message });
       } else {
         console.warn('connect_error, retrying:', message);

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { GatewayError, toGatewayError } from '../errors.js';
 import { errorCodes } from '../protocol/index.js';
 import type { Logger } from '../logger.js';
-import { KEY_PREFIX, type Redis } from './redis.js';
+import { assertReady, KEY_PREFIX, type Redis } from './redis.js';
 
 const channelOf = (nodeId: string) => `${KEY_PREFIX}bus:${nodeId}`;
 
@@ -85,6 +85,8 @@ export class ClusterBus {
     timeoutMs = 5000,
   ): Promise<z.infer<S>> {
     if (this.#closed) throw new GatewayError('unavailable', 'this node is stopping');
+    // Not queued for after the outage: the other node would act on it when nobody waits anymore.
+    assertReady(this.pub);
     const id = randomUUID();
     const answer = new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -21,7 +21,7 @@ export class ClusterPlacement implements MediaPlacement {
   constructor(
     private readonly directory: ConsultDirectory,
     private readonly registry: Pick<NodeRegistry, 'list'>,
-    private readonly bridge: Pick<PipeBridge, 'consume'>,
+    private readonly bridge: Pick<PipeBridge, 'consume' | 'prepare'>,
     private readonly bus?: Pick<ClusterBus, 'notify'>,
   ) {}
 
@@ -45,6 +45,10 @@ export class ClusterPlacement implements MediaPlacement {
 
   async remotePeers(consultId: string): Promise<PeerInfo[]> {
     const { seats, producers } = await this.#elsewhere(consultId);
+    // The joiner consumes these next: their pipes are negotiated while it sets up transports.
+    const byNode = new Map<string, string[]>();
+    for (const [id, p] of producers) byNode.set(p.node, [...(byNode.get(p.node) ?? []), id]);
+    for (const [node, ids] of byNode) this.bridge.prepare(consultId, node, ids);
     return [...seats].map(([peerId, seat]) => ({
       peerId,
       ...names(seat),

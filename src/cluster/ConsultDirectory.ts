@@ -12,7 +12,7 @@ import { mediaKindSchema, mediaSourceSchema, roleSchema } from '../protocol/voca
 import type { Peer } from '../sfu/Peer.js';
 import type { Room } from '../sfu/Room.js';
 import type { RoomRegistry } from '../sfu/RoomRegistry.js';
-import { KEY_PREFIX, type Redis } from './redis.js';
+import { assertReady, KEY_PREFIX, type Redis } from './redis.js';
 import { CLAIM_SEAT, REMOVE_SEATS, SET_RESUME, WRITE_SEAT } from './seatScripts.js';
 
 export const seatsKey = (consultId: string) => `${KEY_PREFIX}consult:${consultId}:seats`;
@@ -65,6 +65,10 @@ export class ConsultDirectory {
   readonly #claimed = new Map<string, number>();
   /** The epoch of each seat this node last wrote (a later update must not move it back). */
   readonly #written = new Map<string, number>();
+  /** The resume digest of each seat this node holds, to write again after Redis lost it. */
+  readonly #resume = new Map<string, string>();
+  /** Writes each tracked room's seats and producers again (by consult). */
+  readonly #rewrites = new Map<string, () => void>();
 
   constructor(
     private readonly redis: Redis,
@@ -74,10 +78,19 @@ export class ConsultDirectory {
   ) {
     this.#log = logger.child({ component: 'consult-directory' });
     rooms.on('roomCreated', (room) => this.#track(room));
+    // Back after an outage, Redis may have lost everything (a restart without persistence):
+    // this node's rooms go back in, so joiners elsewhere see its people and consume from them.
+    redis.on('ready', () => this.rewrite());
+  }
+
+  /** Writes every seat and producer of this node's rooms again (idempotent; a moved seat stays moved). */
+  rewrite(): void {
+    for (const rewrite of this.#rewrites.values()) rewrite();
   }
 
   /** Every seat and producer of the consult, on any node (entries that do not parse are skipped). */
   async entries(consultId: string): Promise<ConsultEntries> {
+    assertReady(this.redis);
     const [seats, producers] = await Promise.all([
       this.redis.hGetAll(seatsKey(consultId)),
       this.redis.hGetAll(producersKey(consultId)),
@@ -90,6 +103,7 @@ export class ConsultDirectory {
 
   /** The entry of one producer, if any node has it. */
   async producer(consultId: string, producerId: string): Promise<ProducerEntry | undefined> {
+    assertReady(this.redis);
     const raw = await this.redis.hGet(producersKey(consultId), producerId);
     return raw ? parseOne(raw, producerEntrySchema) : undefined;
   }
@@ -104,6 +118,7 @@ export class ConsultDirectory {
     fromNode: string,
     digest: string,
   ): Promise<SeatClaim | undefined> {
+    assertReady(this.redis);
     const reply = (await this.redis.eval(CLAIM_SEAT, {
       keys: [seatsKey(consultId), producersKey(consultId)],
       arguments: [peerId, fromNode, digest, this.nodeId, String(TTL_SECONDS)],
@@ -121,6 +136,7 @@ export class ConsultDirectory {
 
   /** Stores the digest of the seat's new resume secret, if this node holds the seat. */
   async setResume(consultId: string, peerId: string, digest: string): Promise<void> {
+    this.#resume.set(seatRef(consultId, peerId), digest);
     await this.redis.eval(SET_RESUME, {
       keys: [seatsKey(consultId)],
       arguments: [peerId, this.nodeId, digest],
@@ -160,7 +176,8 @@ export class ConsultDirectory {
         connection: peer.connection,
       };
       const ref = seatRef(consultId, peer.id);
-      this.#writeSeat(consultId, peer.id, entry, epoch?.(ref));
+      const resume = this.#resume.get(ref);
+      this.#writeSeat(consultId, peer.id, resume ? { ...entry, resume } : entry, epoch?.(ref));
     };
     room.on('peerJoined', (peer) => {
       seats.add(peer.id);
@@ -191,7 +208,18 @@ export class ConsultDirectory {
       this.#remove(producersKey(consultId), gone);
       this.#removeSeats(consultId, [peer.id]);
     });
+    const rewrite = () => {
+      for (const id of seats) {
+        const ref = seatRef(consultId, id);
+        const peer = room.peers.get(id);
+        // Only seats this node wrote and still holds (one that moved on stays the other node's).
+        if (peer && this.#written.has(ref)) writeSeat(peer, () => this.#written.get(ref));
+      }
+      for (const [id, { peer }] of owned) writeProducer(peer, id);
+    };
+    this.#rewrites.set(consultId, rewrite);
     room.on('close', () => {
+      if (this.#rewrites.get(consultId) === rewrite) this.#rewrites.delete(consultId);
       this.#remove(producersKey(consultId), [...owned.keys()]);
       this.#removeSeats(consultId, [...seats]);
       owned.clear();
@@ -234,7 +262,10 @@ export class ConsultDirectory {
   /** Removes seats this node still holds (a seat taken over elsewhere is that node's now). */
   #removeSeats(consultId: string, peerIds: string[]): void {
     if (peerIds.length === 0) return;
-    for (const peerId of peerIds) this.#written.delete(seatRef(consultId, peerId));
+    for (const peerId of peerIds) {
+      this.#written.delete(seatRef(consultId, peerId));
+      this.#resume.delete(seatRef(consultId, peerId));
+    }
     this.redis
       .eval(REMOVE_SEATS, { keys: [seatsKey(consultId)], arguments: [this.nodeId, ...peerIds] })
       .catch((err: unknown) =>

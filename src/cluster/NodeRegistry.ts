@@ -6,10 +6,12 @@
 import { z } from 'zod';
 import type { Logger } from '../logger.js';
 import { TypedEmitter } from '../util/TypedEmitter.js';
-import { KEY_PREFIX, type Redis } from './redis.js';
+import { assertReady, KEY_PREFIX, type Redis } from './redis.js';
 
 const NODES = `${KEY_PREFIX}nodes`;
 const nodeKey = (id: string) => `${KEY_PREFIX}node:${id}`;
+/** Set when a node leaves cleanly: its absence from the list is a departure, not lost data. */
+const leftKey = (id: string) => `${KEY_PREFIX}node-left:${id}`;
 /** A dead node stays listed (as dead) this many times its silence limit, then is forgotten. */
 const FORGET_AFTER_DEAD_TIMES = 10;
 
@@ -49,12 +51,13 @@ export interface NodeStatus extends NodeInfo {
   alive: boolean;
 }
 
-// KEYS: nodes zset, node key. ARGV: id, info JSON, info lifetime ms. Returns Redis's now (ms).
+// KEYS: nodes zset, node key, left key. ARGV: id, info JSON, info lifetime ms. Returns Redis's now (ms).
 const HEARTBEAT = `
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+redis.call('DEL', KEYS[3])
 return now`;
 
 // KEYS: nodes zset. ARGV: key prefix of node infos, forget-after ms.
@@ -97,6 +100,8 @@ export class NodeRegistry extends TypedEmitter<RegistryEvents> {
   #timer: NodeJS.Timeout | undefined;
   #alive = new Set<string>();
   #closed = false;
+  /** Since when this node has reached Redis without a break (undefined: not now). */
+  #reachableSince: number | undefined;
 
   constructor(opts: NodeRegistryOptions) {
     super();
@@ -117,22 +122,34 @@ export class NodeRegistry extends TypedEmitter<RegistryEvents> {
   }
 
   async #tick(): Promise<void> {
-    const self = this.#opts.self?.();
-    if (self) await this.heartbeat(self);
-    await this.#watch();
+    // While Redis is down nothing is queued: the tick after it is back beats at once.
+    if (!this.#opts.redis.isReady) {
+      this.#reachableSince = undefined;
+      return;
+    }
+    try {
+      const self = this.#opts.self?.();
+      if (self) await this.heartbeat(self);
+      this.#reachableSince ??= Date.now();
+      await this.#watch();
+    } catch (err) {
+      this.#reachableSince = undefined;
+      throw err;
+    }
   }
 
   /** Writes this node's description and the time it was seen. */
   async heartbeat(info: NodeInfo): Promise<void> {
     const lifetime = this.#opts.deadAfterMs * FORGET_AFTER_DEAD_TIMES;
     await this.#opts.redis.eval(HEARTBEAT, {
-      keys: [NODES, nodeKey(info.id)],
+      keys: [NODES, nodeKey(info.id), leftKey(info.id)],
       arguments: [info.id, JSON.stringify(info), String(lifetime)],
     });
   }
 
   /** Every node known to the cluster, alive or recently dead, by id. */
   async list(): Promise<NodeStatus[]> {
+    assertReady(this.#opts.redis);
     const forgetAfter = this.#opts.deadAfterMs * FORGET_AFTER_DEAD_TIMES;
     const reply = (await this.#opts.redis.eval(LIST, {
       keys: [NODES],
@@ -175,13 +192,18 @@ export class NodeRegistry extends TypedEmitter<RegistryEvents> {
         this.safeEmit('nodeUp', node);
       }
     }
+    // Back from a Redis outage, the others have not beaten yet (and an emptied Redis lists
+    // nobody): nobody is taken for dead or gone until each had a full silence limit to beat.
+    const settled = Date.now() - (this.#reachableSince ?? Infinity) >= this.#opts.deadAfterMs;
     for (const id of [...this.#alive]) {
       if (seen.has(id)) continue;
-      this.#alive.delete(id);
-      if (!listed.has(id)) {
+      if (!listed.has(id) && (await this.#opts.redis.exists(leftKey(id)))) {
+        this.#alive.delete(id);
         this.safeEmit('nodeLeft', id);
         continue;
       }
+      if (!settled) continue;
+      this.#alive.delete(id);
       this.#opts.logger.warn({ node: id }, 'cluster node is silent past the limit: dead');
       this.safeEmit('nodeDown', id);
     }
@@ -194,7 +216,13 @@ export class NodeRegistry extends TypedEmitter<RegistryEvents> {
     clearInterval(this.#timer);
     const id = this.#opts.self?.().id;
     if (leave && id) {
-      await this.#opts.redis.multi().zRem(NODES, id).del(nodeKey(id)).exec();
+      const lifetime = this.#opts.deadAfterMs * FORGET_AFTER_DEAD_TIMES;
+      await this.#opts.redis
+        .multi()
+        .zRem(NODES, id)
+        .del(nodeKey(id))
+        .set(leftKey(id), '1', { PX: lifetime })
+        .exec();
     }
   }
 }

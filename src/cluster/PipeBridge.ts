@@ -59,6 +59,14 @@ const producedSchema = z.object({
   appData: z.record(z.string(), z.unknown()),
 });
 
+/** A producer piped here: its consumers (and an early pipe's hold) count as users. */
+interface PipedProducer {
+  producer: types.Producer;
+  users: number;
+  /** Set while an early pipe (`prepare`) waits for its first consumer. */
+  held?: NodeJS.Timeout;
+}
+
 /** One end of the pipe between this node and another for one consult. */
 interface Link {
   consultId: string;
@@ -67,7 +75,7 @@ interface Link {
   /** Sending end: pipe consumers by producer id. */
   consumers: Map<string, types.Consumer>;
   /** Receiving end: pipe producers by id, with how many local consumers use each. */
-  producers: Map<string, { producer: types.Producer; users: number }>;
+  producers: Map<string, PipedProducer>;
 }
 
 const linkKey = (consultId: string, node: string) => `${consultId}\n${node}`;
@@ -140,7 +148,40 @@ export class PipeBridge {
       throw err;
     }
     consumer.observer.once('close', () => this.#unuse(link, producerId, entry));
+    if (entry.held) {
+      // The early pipe found its consumer: from now on it lives as long as its consumers.
+      clearTimeout(entry.held);
+      entry.held = undefined;
+      this.#unuse(link, producerId, entry);
+    }
     return consumer;
+  }
+
+  /**
+   * Pipes producers of `node` here before anyone asks (a join answer just listed them: its
+   * client consumes them next, after setting up its transports), so the pipe negotiation
+   * overlaps that set-up. Each is held for `holdMs`, then kept only if someone consumes it.
+   */
+  prepare(consultId: string, node: string, producerIds: string[], holdMs = 10_000): void {
+    if (node === this.#opts.bus.nodeId) return;
+    for (const producerId of producerIds) {
+      this.#pipe(consultId, node, producerId).then(
+        (producer) => {
+          const link = this.#links.get(linkKey(consultId, node));
+          const entry = link?.producers.get(producerId);
+          if (!link || !entry || entry.producer !== producer || producer.closed) return;
+          if (entry.held || entry.users > 0) return;
+          entry.users++;
+          entry.held = setTimeout(() => {
+            entry.held = undefined;
+            this.#unuse(link, producerId, entry);
+          }, holdMs);
+          entry.held.unref();
+        },
+        (err: Error) =>
+          this.#log.debug({ consultId, node, producerId, err: err.message }, 'no early pipe'),
+      );
+    }
   }
 
   /** What is piped now, for tests and /metrics. */
@@ -174,7 +215,7 @@ export class PipeBridge {
     this.#links.clear();
   }
 
-  #unuse(link: Link, producerId: string, entry: { producer: types.Producer; users: number }): void {
+  #unuse(link: Link, producerId: string, entry: PipedProducer): void {
     entry.users--;
     if (entry.users > 0 || link.producers.get(producerId) !== entry) return;
     this.#log.debug({ consultId: link.consultId, node: link.node, producerId }, 'pipe released');

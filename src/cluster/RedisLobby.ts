@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { LobbyEntry, LobbyStore } from '../consults/Lobby.js';
 import { GatewayError } from '../errors.js';
 import { TypedEmitter } from '../util/TypedEmitter.js';
-import { KEY_PREFIX, type Redis } from './redis.js';
+import { assertReady, KEY_PREFIX, type Redis } from './redis.js';
 
 const key = (consultId: string, part: 'lobby' | 'admitted' | 'denied') =>
   `${KEY_PREFIX}consult:${consultId}:${part}`;
@@ -52,6 +52,7 @@ export class RedisLobby extends TypedEmitter<LobbyEvents> implements LobbyStore 
 
   get #r(): Redis {
     if (!this.#redis) throw new GatewayError('unavailable', 'the lobby is not ready; try again');
+    assertReady(this.#redis);
     return this.#redis;
   }
 

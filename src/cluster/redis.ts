@@ -1,11 +1,25 @@
 /** The cluster's Redis connection: reconnects by itself, logs its outages once, fails fast at start. */
 import { createClient } from 'redis';
+import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 export type Redis = ReturnType<typeof createClient>;
 
 /** Key prefix of everything the gateway keeps in Redis. */
 export const KEY_PREFIX = 'telemed:';
+
+/**
+ * Throws `unavailable` while the connection is down, so a request that needs Redis gets a
+ * clear answer at once instead of waiting in the client's queue for as long as the outage lasts.
+ */
+export function assertReady(redis: Redis): void {
+  if (!redis.isReady) {
+    throw new GatewayError(
+      'unavailable',
+      "the cluster's Redis is unreachable (restarting?); try again in a few seconds",
+    );
+  }
+}
 
 /**
  * Connects to REDIS_URL; rejects with a message saying what to check when Redis cannot be

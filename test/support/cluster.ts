@@ -22,6 +22,10 @@ export interface TestRedis {
   url: string;
   /** SIGKILLs Redis (everything in it is lost: no persistence) and starts a new one on the same port. */
   restart(): Promise<void>;
+  /** SIGKILLs Redis and leaves it down (everything in it is lost) until `up`. */
+  down(): Promise<void>;
+  /** Starts a new, empty Redis on the same port after `down`. */
+  up(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -67,6 +71,10 @@ export async function startRedis(): Promise<TestRedis> {
     url: `redis://127.0.0.1:${port}`,
     async restart() {
       await server.kill();
+      server = await spawnRedis(port);
+    },
+    down: () => server.kill(),
+    async up() {
       server = await spawnRedis(port);
     },
     stop: () => server.kill(),

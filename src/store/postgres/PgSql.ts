@@ -3,6 +3,7 @@
  * holds one connection from BEGIN to COMMIT. The shared SQL's `?` placeholders become $1, $2…
  */
 import pg from 'pg';
+import { GatewayError } from '../../errors.js';
 import type { Sql } from '../sql/executor.js';
 
 /** BIGINT (epoch milliseconds, counts) as a JS number, like SQLite gives: exact below 2^53. */
@@ -29,6 +30,29 @@ function toPg(sql: string): string {
 
 type Queryable = pg.Pool | pg.PoolClient;
 
+/** Socket errors, and PostgreSQL's "shutting down", "starting up" and connection classes (57P0x, 08xxx). */
+const CONNECTION_CODES =
+  /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENOTFOUND|57P0[1-3]|08\w{3})$/;
+
+/**
+ * The database unreachable (restarting, network) becomes `unavailable` with what to do, so
+ * callers answer 503 / an `unavailable` ack rather than `internal` or a misleading refusal.
+ */
+export function asUnavailable(err: unknown): unknown {
+  const e = err as { code?: unknown; message?: unknown };
+  const lost =
+    (typeof e?.code === 'string' && CONNECTION_CODES.test(e.code)) ||
+    (typeof e?.message === 'string' &&
+      /^Connection terminated|connection timeout|Client has encountered a connection error/.test(
+        e.message,
+      ));
+  if (!lost) return err;
+  return new GatewayError(
+    'unavailable',
+    'the database is unreachable (restarting?); try again in a few seconds',
+  );
+}
+
 export class PgSql implements Sql {
   #savepoints = 0;
 
@@ -38,8 +62,7 @@ export class PgSql implements Sql {
   ) {}
 
   async all<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
-    const res = await this.db.query(toPg(sql), params as unknown[]);
-    return res.rows as T[];
+    return (await this.#query(sql, params)).rows as T[];
   }
 
   async get<T>(sql: string, params: readonly unknown[] = []): Promise<T | undefined> {
@@ -47,14 +70,29 @@ export class PgSql implements Sql {
   }
 
   async run(sql: string, params: readonly unknown[] = []): Promise<number> {
-    const res = await this.db.query(toPg(sql), params as unknown[]);
-    return res.rowCount ?? 0;
+    return (await this.#query(sql, params)).rowCount ?? 0;
+  }
+
+  async #query(sql: string, params: readonly unknown[]): Promise<pg.QueryResult> {
+    try {
+      return await this.db.query(toPg(sql), params as unknown[]);
+    } catch (err) {
+      throw asUnavailable(err);
+    }
   }
 
   async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
     if (this.inTx) return this.#savepoint(fn);
-    const client = await (this.db as pg.Pool).connect();
+    const client = await (this.db as pg.Pool).connect().catch((err: unknown) => {
+      throw asUnavailable(err);
+    });
     let broken = false;
+    // Checked out, the client has no pool listener: a server restart between two statements
+    // would emit an unhandled 'error' and end the process. The next statement fails instead.
+    const lost = () => {
+      broken = true;
+    };
+    client.on('error', lost);
     try {
       await client.query('BEGIN');
       try {
@@ -67,7 +105,10 @@ export class PgSql implements Sql {
         });
         throw err;
       }
+    } catch (err) {
+      throw asUnavailable(err);
     } finally {
+      client.off('error', lost);
       client.release(broken);
     }
   }
