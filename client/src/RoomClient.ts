@@ -90,6 +90,11 @@ function openSocket(url: string | undefined, token: string): ConsultSocket {
  * says so (`peerConnection`) within ~1 s, and that is no reason to restart our ICE.
  */
 const RECV_STALL_MS = 2500;
+/**
+ * The transports' traffic watch (stats read every 100 ms) starts with the first remote video
+ * packet, or this long after a transport connected when none comes (alone, audio only).
+ */
+const WATCH_AFTER_CONNECT_MS = 1500;
 
 /** Media and signalling for one participant of a consult. UI-agnostic; talk to it via events. */
 export class RoomClient extends Emitter<RoomEvents> {
@@ -666,7 +671,8 @@ export class RoomClient extends Emitter<RoomEvents> {
     this.session = s;
     const live = (): boolean => this.session === s && !s.closed;
     try {
-      const joinReq = this.joinPayload(this.tokenClaims.consultId);
+      // The receive transport comes with the join answer (one round trip less).
+      const joinReq = { ...this.joinPayload(this.tokenClaims.consultId), recvTransport: true };
       let res: ResponseData<'join'>;
       try {
         res = await this.req(s, 'join', joinReq);
@@ -696,26 +702,29 @@ export class RoomClient extends Emitter<RoomEvents> {
     }
     const joined: JoinResponse = res;
     this.ownPeerId = joined.peerId;
-    this.emit('chatHistory', joined.chat ?? [], joined.chatHasMore ?? false);
-    if (joined.lobby) this.emit('lobby', joined.lobby, joined.lobbyTotal ?? joined.lobby.length);
-    for (const p of joined.peers) this.upsertPeer(p);
-
+    // The first frame's path first (device, receive transport, consume requests); the page's
+    // own updates (tiles, chat, lobby) while those requests travel.
     const device = new Device();
     await device.load({
       routerRtpCapabilities: joined.routerRtpCapabilities,
     });
+    if (!live()) return;
     s.device = device;
-    // A participant who may publish opens the send transport alongside; one who may not never does.
-    const sending = this.tokenClaims?.grants.publish ? this.sendTransport(s) : null;
-    sending?.catch(() => undefined); // reported when a produce needs it
-    const recvInfo = await this.req(s, 'createTransport', { direction: 'recv' });
+    const recvInfo =
+      joined.recvTransport ?? (await this.req(s, 'createTransport', { direction: 'recv' }));
     if (!live()) return;
     this.createTransport(s, device, 'recv', recvInfo);
-
     for (const p of joined.peers) {
       if (p.peerId === this.ownPeerId) continue;
       for (const pr of p.producers) void this.consume(s, p.peerId, pr.producerId);
     }
+    // Before any consume answer can come back: consume() looks the peer up.
+    for (const p of joined.peers) this.upsertPeer(p);
+    this.emit('chatHistory', joined.chat ?? [], joined.chatHasMore ?? false);
+    if (joined.lobby) this.emit('lobby', joined.lobby, joined.lobbyTotal ?? joined.lobby.length);
+    // A participant who may publish opens the send transport now; one who may not never does.
+    const sending = this.tokenClaims?.grants.publish ? this.sendTransport(s) : null;
+    sending?.catch(() => undefined); // reported when a produce needs it
     this.flush(s);
     s.ready = true;
     this.serverDisconnects = 0;
@@ -1017,7 +1026,10 @@ export class RoomClient extends Emitter<RoomEvents> {
       () => this.restartIce(s, transport),
       () => this.session === s && !s.closed && s.ready && this.phase === 'joined',
       () => (direction === 'send' ? this.sending(s) : this.receiving(s)),
-      direction === 'recv' ? { stallMs: RECV_STALL_MS, quietNeedsOutbound: false } : {},
+      {
+        watchFromStart: s.watching,
+        ...(direction === 'recv' ? { stallMs: RECV_STALL_MS, quietNeedsOutbound: false } : {}),
+      },
     );
     s.recovery[direction] = recovery;
     recovery.on('restarted', (reason) => {
@@ -1043,7 +1055,17 @@ export class RoomClient extends Emitter<RoomEvents> {
       this.emit('transportState', { direction, state });
       this.updateState();
       recovery.onStateChange(state);
+      if (state === 'connected' && !s.watching) {
+        setTimeout(() => this.watchTraffic(s), WATCH_AFTER_CONNECT_MS);
+      }
     });
+  }
+
+  /** Starts every transport's traffic watch of the session (once media flows: after the join). */
+  private watchTraffic(s: Session): void {
+    if (s.closed || s.watching) return;
+    s.watching = true;
+    for (const recovery of Object.values(s.recovery)) recovery.watchTraffic();
   }
 
   /** Some producer is live (so the gateway sends RTCP feedback on the send transport). */
@@ -1327,6 +1349,9 @@ export class RoomClient extends Emitter<RoomEvents> {
       const consumerId = entry.consumerId;
       this.emitPeer(this.peers.setPaused(entry.peerId, producerId, res.producerPaused));
       consumer.on('trackended', () => this.removeConsumer(s, consumerId));
+      if (consumer.kind === 'video' && !s.watching) {
+        consumer.track.addEventListener('unmute', () => this.watchTraffic(s), { once: true });
+      }
       consumer.on('transportclose', () => this.removeConsumer(s, consumerId));
       this.emit('trackAdded', {
         peerId: entry.peerId,

@@ -30,6 +30,11 @@ export interface IceRecoveryOptions {
   /** How often the transport's received bytes are read. */
   stallCheckMs: number;
   /**
+   * Read them from the start; false: only once `watchTraffic()` is called (after the first
+   * frame), so that a join's busiest moment is not also spent reading stats.
+   */
+  watchFromStart: boolean;
+  /**
    * A transport that hears something every few checks (RTCP feedback on a sending transport,
    * media on a receiving one) is "quiet" after `quietFactor` times its usual interval between
    * arrivals, and at least `quietMinMs`: long before `stallMs`. On its own a quiet transport
@@ -62,6 +67,7 @@ export const ICE_RECOVERY_DEFAULTS: Readonly<IceRecoveryOptions> = Object.freeze
   retryMaxMs: 8000,
   stallMs: 800,
   stallCheckMs: 100,
+  watchFromStart: true,
   quietMinMs: 250,
   quietFactor: 3,
   quietNeedsOutbound: true,
@@ -102,7 +108,7 @@ export class IceRecovery extends Emitter<IceRecoveryEvents> {
   #gaveUp = false;
   #closed = false;
   // Stall detection.
-  readonly #watch: ReturnType<typeof setInterval>;
+  #watch: ReturnType<typeof setInterval> | null = null;
   #reading = false;
   #bytes = -1;
   #bytesChangedAt = performance.now();
@@ -137,7 +143,21 @@ export class IceRecovery extends Emitter<IceRecoveryEvents> {
   ) {
     super();
     this.#o = { ...ICE_RECOVERY_DEFAULTS, ...options };
+    if (this.#o.watchFromStart) this.watchTraffic();
+  }
+
+  /** Starts reading the transport's traffic every `stallCheckMs` (stalls, quiet, back to UDP); idempotent. */
+  watchTraffic(): void {
+    if (this.#closed || this.#watch) return;
+    const now = performance.now();
+    this.#bytesChangedAt = now;
+    this.#healthySince = now;
     this.#watch = setInterval(() => void this.#checkTraffic(), this.#o.stallCheckMs);
+  }
+
+  /** The traffic watch runs (see `watchTraffic`). */
+  get watching(): boolean {
+    return this.#watch !== null;
   }
 
   /** ICE restarts this transport went through. */
@@ -230,7 +250,8 @@ export class IceRecovery extends Emitter<IceRecoveryEvents> {
   close(): void {
     this.#closed = true;
     this.#clearTimer();
-    clearInterval(this.#watch);
+    if (this.#watch) clearInterval(this.#watch);
+    this.#watch = null;
   }
 
   /** Connected and receiving what it should. */

@@ -57,6 +57,8 @@ export interface Session {
   recovery: Partial<Record<Direction, IceRecovery>>;
   /** Per video consumer id (may arrive before the consumer exists locally). */
   video: Map<string, VideoState>;
+  /** The transports' traffic watch runs (started once media flows, not during the join). */
+  watching: boolean;
 }
 
 export function newSession(socket: ConsultSocket): Session {
@@ -76,6 +78,7 @@ export function newSession(socket: ConsultSocket): Session {
     producing: Promise.resolve(),
     recovery: {},
     video: new Map(),
+    watching: false,
   };
 }
 

@@ -4,6 +4,7 @@
  */
 export * from './errors.js';
 export * from './events.js';
+export * from './limits.js';
 export * from './payloads.js';
 export * from './requests.js';
 export * from './rest.js';

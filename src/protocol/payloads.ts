@@ -108,6 +108,8 @@ export interface JoinResponse {
    * this node goes away, join through another with `resumeSecret` to keep the seat.
    */
   nodes?: string[];
+  /** When the join asked for it (`recvTransport: true`): the new receive transport, as `createTransport` answers. */
+  recvTransport?: TransportResponse;
 }
 
 export interface TransportResponse {

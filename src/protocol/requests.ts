@@ -1,5 +1,6 @@
 /** The payload of every client → server event, as a zod schema (parsed by `handle()`). */
 import { z } from 'zod';
+import { LOBBY_MESSAGE_MAX_CHARS } from './limits.js';
 import { dtlsParametersSchema, rtpCapabilitiesSchema, rtpParametersSchema } from './rtp.js';
 import { mediaKindSchema, mediaSourceSchema, personName } from './vocabulary.js';
 
@@ -54,6 +55,8 @@ export const joinRequest = z.object({
   networkType: z.string().trim().max(32).optional(),
   /** The pre-call check this participant ran before joining, for the record. */
   precheck: precheckSchema.optional(),
+  /** Create this participant's receive transport with the join: the answer's `recvTransport` (one round trip less). */
+  recvTransport: z.boolean().optional(),
 });
 export const CHAT_MAX_CHARS = 2000;
 export const chatMessageRequest = z.object({
@@ -97,7 +100,6 @@ export const admitRequest = z.object({ peerId: id });
 /** The host's own words to the one refused or removed; shown to them, never used as a code. */
 const hostMessage = z.string().trim().min(1).max(200);
 export const denyRequest = z.object({ peerId: id, reason: hostMessage.optional() });
-export const LOBBY_MESSAGE_MAX_CHARS = 200;
 /** The host's short message to someone waiting in the lobby ("I will be with you in 5 minutes"). */
 export const lobbyMessageRequest = z.object({
   peerId: id,

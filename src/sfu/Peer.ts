@@ -301,8 +301,11 @@ export class Peer extends TypedEmitter<PeerEvents> {
     });
     this.bandwidth.add(consumer, producer, transport);
     // A lost key-frame request must not leave the new viewer a second without a picture.
-    chaseFirstKeyFrame(consumer, DEFAULT_FIRST_KEY_FRAME, (layer) =>
-      this.bandwidth.capFirstFrame(consumer.id, layer),
+    chaseFirstKeyFrame(
+      consumer,
+      DEFAULT_FIRST_KEY_FRAME,
+      (layer) => this.bandwidth.capFirstFrame(consumer.id, layer),
+      transport,
     );
     return consumer;
   }

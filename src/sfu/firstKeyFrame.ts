@@ -4,7 +4,10 @@
  * requests for the same stream, so one lost request costs a second of black video. Until a
  * key frame has been forwarded, every `intervalMs` this asks again and, on a simulcast
  * consumer, lowers its spatial layer one step, so that a request for another stream goes out
- * at once; the cap is lifted as soon as a key frame is forwarded.
+ * at once; the cap is lifted as soon as a key frame is forwarded. With the consumer's WebRTC
+ * transport given, the wait starts only once that transport is connected (DTLS): before, no
+ * frame can flow, and asking (and lowering the layer) then only moves the consumer's target
+ * away from the key frame mediasoup itself asks for when the transport connects.
  */
 import type { types } from 'mediasoup';
 import { consumerMaxLayers } from './layers.js';
@@ -29,6 +32,7 @@ export function chaseFirstKeyFrame(
   consumer: types.Consumer,
   options: FirstKeyFrameOptions = DEFAULT_FIRST_KEY_FRAME,
   cap?: LayerCap,
+  transport?: Pick<types.WebRtcTransport, 'dtlsState' | 'observer'>,
 ): () => void {
   if (consumer.kind !== 'video' || consumer.closed) return () => undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -40,11 +44,15 @@ export function chaseFirstKeyFrame(
   const onTrace = (trace: types.ConsumerTraceEventData) => {
     if (trace.type === 'keyframe' && trace.direction === 'out') stop();
   };
+  const connected = () => !transport || transport.dtlsState === 'connected';
   const onResume = () => {
-    if (done || timer) return;
+    if (done || timer || !connected()) return;
     consumer.on('trace', onTrace);
     consumer.enableTraceEvent(['keyframe']).catch(() => undefined);
     timer = setTimeout(retry, options.intervalMs);
+  };
+  const onDtlsState = (state: types.DtlsState) => {
+    if (state === 'connected' && !consumer.paused) onResume();
   };
   const retry = () => {
     timer = undefined;
@@ -69,6 +77,7 @@ export function chaseFirstKeyFrame(
     done = true;
     clearTimeout(timer);
     consumer.observer.off('resume', onResume);
+    transport?.observer.off('dtlsstatechange', onDtlsState);
     consumer.off('trace', onTrace);
     if (!consumer.closed) {
       consumer.enableTraceEvent([]).catch(() => undefined);
@@ -77,6 +86,7 @@ export function chaseFirstKeyFrame(
   }
 
   consumer.observer.on('resume', onResume);
+  transport?.observer.on('dtlsstatechange', onDtlsState);
   consumer.observer.once('close', stop);
   if (!consumer.paused) onResume();
   return stop;

@@ -1,10 +1,12 @@
 /**
  * The client's join path: the signalling socket is a WebSocket from the start (no
- * long-polling phase), long-polling still works where WebSockets are blocked, and a
- * participant who may not publish opens no send transport.
+ * long-polling phase), long-polling still works where WebSockets are blocked, a
+ * participant who may not publish opens no send transport, and a viewer's consume requests
+ * follow its join answer directly (the receive transport comes with it).
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIRST_FRAME_HOOK } from '../../bench/lib/firstFrame.js';
 import type { TestBrowser } from '../support/browser.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import type { Consult, User } from '../../src/store/repositories.js';
@@ -49,21 +51,48 @@ async function socketRequests(page: Page): Promise<{ ws: string[]; polling: stri
   }));
 }
 
-/** Records every WebSocket the page opens; `block` makes each one fail as a blocking proxy would. */
+/**
+ * Records every WebSocket the page opens, and on it the Socket.IO requests sent and the
+ * answers received (`__io`, in order); `block` makes each one fail as a blocking proxy would.
+ */
 const WS_WATCH = (block: boolean) => `(() => {
   const Native = window.WebSocket;
   window.__ws = [];
+  window.__io = [];
   window.WebSocket = class extends Native {
     constructor(url, ...rest) {
       window.__ws.push(String(url));
       super(${block ? "'ws://127.0.0.1:9/'" : 'url'}, ...rest);
+      this.addEventListener('message', (e) => {
+        const ack = /^43(\\d+)/.exec(String(e.data));
+        if (ack) window.__io.push({ at: performance.now(), ack: Number(ack[1]) });
+      });
+    }
+    send(data) {
+      const req = /^42(\\d+)\\["(\\w+)"/.exec(String(data));
+      if (req) window.__io.push({ at: performance.now(), id: Number(req[1]), name: req[2] });
+      return super.send(data);
     }
   };
 })();`;
 
+type IoRecord = { at: number; id: number; name: string } | { at: number; ack: number };
+
+/** The Socket.IO requests and answers of the page before its first remote video frame. */
+async function beforeFirstFrame(page: Page): Promise<IoRecord[]> {
+  await expect
+    .poll(() => page.evaluate('window.__benchJoin.firstFrame !== null'), { timeout: 20_000 })
+    .toBe(true);
+  return page.evaluate(() => {
+    const w = window as unknown as { __io: IoRecord[]; __benchJoin: { firstFrame: number } };
+    return w.__io.filter((r) => r.at <= w.__benchJoin.firstFrame);
+  });
+}
+
 async function openViewer(user: User, blockWebSocket: boolean): Promise<Page> {
   const { page } = await openPage(browsers, user.name);
   await page.addInitScript({ content: WS_WATCH(blockWebSocket) });
+  await page.addInitScript({ content: FIRST_FRAME_HOOK });
   await page.goto(`${gw.url}/?token=${viewerToken(user)}`);
   return page;
 }
@@ -81,6 +110,21 @@ describe('joining', () => {
     const seen = await socketRequests(viewer);
     expect(seen.ws.length).toBeGreaterThanOrEqual(1);
     expect(seen.polling).toEqual([]);
+
+    // Join, then at once a consume per producer (no createTransport round trip in between),
+    // then the transport's connect and the resumes: three rounds before the first frame.
+    const io = await beforeFirstFrame(viewer);
+    const sent = io.filter((r) => 'name' in r);
+    expect(sent.map((r) => r.name)).not.toContain('createTransport');
+    expect(sent[0]!.name).toBe('join');
+    const joinAck = io.findIndex((r) => 'ack' in r && r.ack === sent[0]!.id);
+    const consumes = io.flatMap((r, i) => ('name' in r && r.name === 'consume' ? [i] : []));
+    expect(consumes.length).toBe(2); // the host's camera and microphone
+    // Nothing else was sent or answered between the join answer and the consume requests.
+    expect(io.slice(joinAck + 1, Math.max(...consumes) + 1).every((r) => 'name' in r)).toBe(true);
+    expect(new Set(sent.slice(1).map((r) => r.name))).toEqual(
+      new Set(['consume', 'connectTransport', 'resumeConsumer']),
+    );
 
     expect((await transportStats(viewer)).map((t) => t.direction)).toEqual(['recv']);
     const room = gw.rooms.rooms.get(consult.id)!;

@@ -160,7 +160,7 @@ async function setUp() {
     await sleep(20);
   }
   await sleep(300);
-  return { producer, consumer, sender, received };
+  return { router, producer, consumer, sender, received };
 }
 
 /** Resumes the viewer with its first key-frame request lost; resolves at its first packet. */
@@ -208,5 +208,32 @@ describe('the first key frame of a new video consumer', () => {
     await sleep(700); // longer than two more retries would take
     expect(caps.at(-1)).toBeNull();
     expect(caps.filter((c) => c !== null).length).toBeLessThan(4);
+  }, 20_000);
+
+  it("waits for a WebRTC consumer's transport to connect before asking again", async () => {
+    const x = await setUp();
+    // A browser's receive transport that has not finished ICE/DTLS yet (it never will here).
+    const recv = await x.router.createWebRtcTransport({ listenIps: [{ ip: '127.0.0.1' }] });
+    const consumer = await recv.consume({
+      producerId: x.producer.id,
+      rtpCapabilities: x.router.rtpCapabilities,
+      paused: true,
+    });
+    const caps: (number | null)[] = [];
+    const before = x.sender.requests.length;
+    chaseFirstKeyFrame(
+      consumer,
+      { intervalMs: 100, maxRetries: 4 },
+      async (layer) => {
+        caps.push(layer);
+      },
+      recv,
+    );
+    await consumer.resume();
+    await sleep(600); // every retry of the chase would have run by now
+    x.sender.stop();
+    // Nothing asked, no layer lowered: the request mediasoup makes at connect stays the one.
+    expect(caps).toEqual([]);
+    expect(x.sender.requests.length - before).toBe(0);
   }, 20_000);
 });

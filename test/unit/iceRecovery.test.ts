@@ -16,9 +16,12 @@ type RestartReason =
 interface IceRecoveryOptions {
   stallMs: number;
   quietNeedsOutbound: boolean;
+  watchFromStart: boolean;
 }
 interface IceRecovery {
   readonly stalled: boolean;
+  readonly watching: boolean;
+  watchTraffic(): void;
   on(event: 'restarted', listener: (reason: RestartReason) => void): () => void;
   on(event: 'quiet', listener: () => void): () => void;
   onStateChange(state: string): void;
@@ -43,8 +46,11 @@ class ScriptedTransport {
   received = 0;
   sent = 0;
   protocol: 'udp' | 'tcp' = 'udp';
+  /** getStats() calls so far. */
+  reads = 0;
 
   getStats(): Promise<Map<string, Record<string, unknown>>> {
+    this.reads += 1;
     const candidate = (id: string) => ({
       id,
       type: id === 'l' ? 'local-candidate' : 'remote-candidate',
@@ -282,6 +288,27 @@ describe('restarting early on evidence about our own path', () => {
     up = false;
     await vi.advanceTimersByTimeAsync(1500);
     expect(s.quiet).toEqual([]);
+    expect(s.restarts.map((r) => r.reason)).toEqual(['stalled']);
+  });
+});
+
+describe('the traffic watch during a join', () => {
+  it('reads no stats until told media flows, then detects a stall as before', async () => {
+    const s = side({ watchFromStart: false });
+    let up = false; // the join: connected, nothing received yet
+    traffic(s, 20, () => up);
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(s.transport.reads).toBe(0);
+    expect(s.restarts).toEqual([]); // a silent join is no stall while unwatched
+
+    up = true; // the first frame
+    s.recovery.watchTraffic();
+    expect(s.recovery.watching).toBe(true);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(s.transport.reads).toBeGreaterThan(10);
+    expect(s.restarts).toEqual([]);
+    up = false;
+    await vi.advanceTimersByTimeAsync(1500);
     expect(s.restarts.map((r) => r.reason)).toEqual(['stalled']);
   });
 });

@@ -2,7 +2,8 @@
  * The host's waiting-room panel: who waits and for how long, with Admit, Deny and a short
  * message for each; each arrival beeps and notifies (see alerts.ts).
  */
-import { LOBBY_MESSAGE_MAX_CHARS, type LobbyEntryInfo } from '../../../src/protocol';
+import type { LobbyEntryInfo } from '../../../src/protocol';
+import { LOBBY_MESSAGE_MAX_CHARS } from '../../../src/protocol/limits';
 import { alertArrival, alertsNeedClick, unlockAlerts } from '../alerts';
 import { formatClockShort, personLabel } from '../format';
 import { describeError } from '../request';

@@ -1,24 +1,30 @@
 /** Media: transports, producers and consumers of the caller's own seat. */
+import type { types } from 'mediasoup';
 import { clientEvents } from '../../protocol/events.js';
+import type { TransportResponse } from '../../protocol/payloads.js';
 import { GatewayError } from '../../errors.js';
 import { peerStats } from '../../sfu/peerStats.js';
 import { fromClient, toClient } from '../../sfu/wire.js';
 import { handle } from '../handler.js';
 import { permit, type HandlerContext } from './context.js';
 
+/** What the client needs of a new transport (the `createTransport` answer). */
+export function transportInfo(transport: types.WebRtcTransport): TransportResponse {
+  return {
+    id: transport.id,
+    iceParameters: toClient.iceParameters(transport.iceParameters),
+    iceCandidates: toClient.iceCandidates(transport.iceCandidates),
+    dtlsParameters: toClient.dtlsParameters(transport.dtlsParameters),
+  };
+}
+
 export function mediaHandlers(ctx: HandlerContext): void {
   const { socket, log, conn, session } = ctx;
   const seat = () => session.seatOf(conn);
 
-  handle(socket, log, clientEvents.createTransport, async ({ direction }) => {
-    const transport = await seat().createTransport(direction);
-    return {
-      id: transport.id,
-      iceParameters: toClient.iceParameters(transport.iceParameters),
-      iceCandidates: toClient.iceCandidates(transport.iceCandidates),
-      dtlsParameters: toClient.dtlsParameters(transport.dtlsParameters),
-    };
-  });
+  handle(socket, log, clientEvents.createTransport, async ({ direction }) =>
+    transportInfo(await seat().createTransport(direction)),
+  );
 
   handle(socket, log, clientEvents.connectTransport, async (req) => {
     await seat()
