@@ -6,6 +6,7 @@
  * the flows that carry ICE checks for the receiver's *receive* transport (its ufrag), so the
  * sender's media and the receiver's own uplink pass untouched.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Page } from 'playwright-core';
 import type { types } from 'mediasoup';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -163,6 +164,10 @@ function videoState(): string {
 /** Records the adapter's decisions for one test, to print with its figures or its failure. */
 function recordDecisions() {
   const t0 = Date.now();
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
+  const lag = () =>
+    `event loop delay p50 ${(loop.percentile(50) / 1e6).toFixed(1)} p99 ${(loop.percentile(99) / 1e6).toFixed(1)} max ${(loop.max / 1e6).toFixed(1)} ms`;
   const events: string[] = [];
   const log = (what: string) => events.push(`${Date.now() - t0} ms ${what}`);
   const mine = (e: { consumerId: string }) => e.consumerId === video.id;
@@ -218,13 +223,14 @@ function recordDecisions() {
     /** Stops recording; returns the log as one line. */
     stop: () => {
       for (const off of unsubscribe.splice(0)) off();
-      return `${events.join(', ')}; estimates ${estimates.join(' ')}`;
+      loop.disable();
+      return `${events.join(', ')}; estimates ${estimates.join(' ')}; ${lag()}`;
     },
     /** Waits like timeUntil; a timeout names the decisions so far and the video's state. */
     until: (predicate: () => boolean | Promise<boolean>, timeoutMs: number, what: string) =>
       timeUntil(predicate, timeoutMs, what).catch((err: Error) => {
         throw new Error(
-          `${err.message}; decisions: ${events.join(', ')}; ${videoState()}; estimates ${estimates.join(' ')}`,
+          `${err.message}; decisions: ${events.join(', ')}; ${videoState()}; estimates ${estimates.join(' ')}; ${lag()}`,
         );
       }),
   };
@@ -249,9 +255,9 @@ beforeAll(
     const recv = [...receiver.transports.values()].find((t) => t.direction === 'recv')!.transport;
     downlink = { ufrag: recv.iceParameters.usernameFragment };
     // Full quality: the best layer the sender offers, once the receiver gets it.
-    await timeUntil(atFullQuality, 20_000, 'receiver at full quality').catch((err: Error) => {
-      throw new Error(`${err.message}; ${videoState()}`);
-    });
+    const start = recordDecisions();
+    await start.until(atFullQuality, 20_000, 'receiver at full quality');
+    console.log(`set-up: ${start.stop()}`);
     const decided = (e: { consumerId: string }) => {
       if (e.consumerId === video.id) lastDecisionAt = Date.now();
     };
