@@ -30,7 +30,9 @@ import {
   type Cap,
   type Layers,
   type PolicyMemory,
+  type PolicyInput,
   type PolicyOptions,
+  trialFloor,
   type VideoLevel,
 } from './bandwidthPolicy.js';
 import {
@@ -444,23 +446,20 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     const ceiling = estimate.ceiling && bound === null ? { estimateCeiling: estimate.ceiling } : {};
     const congested = [...audio, ...video].some((e) => e.score <= opts.poorScore);
     const audioReserve = audio.reduce((sum, e) => sum + Math.max(e.bitrate, opts.audioFloorBps), 0);
-    const decision = decide(
-      {
-        now,
-        availableBitrate: available,
-        ...ceiling,
-        audioBitrate: audioReserve,
-        congested,
-        overloaded: bound !== null,
-        consumers: video.map((e) => ({
-          id: e.consumer.id,
-          source: e.consumer.appData.source === 'screen' ? 'screen' : 'camera',
-          levels: e.levels,
-        })),
-      },
-      this.#memory,
-      opts,
-    );
+    const input: PolicyInput = {
+      now,
+      availableBitrate: available,
+      ...ceiling,
+      audioBitrate: audioReserve,
+      congested,
+      overloaded: bound !== null,
+      consumers: video.map((e) => ({
+        id: e.consumer.id,
+        source: e.consumer.appData.source === 'screen' ? 'screen' : 'camera',
+        levels: e.levels,
+      })),
+    };
+    const decision = decide(input, this.#memory, opts);
     this.safeEmit('estimate', {
       availableBitrate: estimate.bitrate,
       queueBound: bound,
@@ -481,7 +480,7 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     );
     // Video on trial lets the estimator probe: ask for a probe while the trial runs.
     if (decision.trials.length && bound === null) await this.#requestProbe(transport, available);
-    await this.#holdFloor(transport, trialFloor(video, decision.trials, audioReserve, opts));
+    await this.#holdFloor(transport, trialFloor(input, decision.trials, opts));
   }
 
   /**
@@ -641,23 +640,6 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
       });
     }
   }
-}
-
-/**
- * The estimate a trial needs for its lowest levels to fit the policy's budget at its end
- * (audio first, the headroom, a tenth for margin), bit/s; 0 when nothing is on trial.
- */
-function trialFloor(
-  video: readonly Entry[],
-  trials: readonly string[],
-  audioReserve: number,
-  opts: BandwidthAdapterOptions,
-): number {
-  const lowest = video
-    .filter((e) => trials.includes(e.consumer.id))
-    .reduce((sum, e) => sum + (e.levels[0]?.bitrate ?? 0), 0);
-  if (lowest === 0) return 0;
-  return ((lowest + audioReserve) / opts.headroom) * (1 + opts.upMargin);
 }
 
 function ref(entry: Entry): ConsumerRef {
