@@ -30,7 +30,9 @@ import {
   type Cap,
   type Layers,
   type PolicyMemory,
+  type PolicyInput,
   type PolicyOptions,
+  trialFloor,
   type VideoLevel,
 } from './bandwidthPolicy.js';
 import {
@@ -173,6 +175,8 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
   readonly #memory: PolicyMemory = new Map();
   readonly #probe = newProbeState();
   readonly #delay = newDelayState();
+  /** The minimum outgoing bitrate held on the transport for a trial resume, bit/s (0: none). */
+  #floor = 0;
   /** What the receive transport is sending, bit/s. */
   #sendBitrate = 0;
   /** Bytes the receiver's browser has sent on the receive transport (its RTCP), and when they last grew. */
@@ -441,23 +445,21 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     const available = bound === null ? estimate.bitrate : Math.min(estimate.bitrate, bound);
     const ceiling = estimate.ceiling && bound === null ? { estimateCeiling: estimate.ceiling } : {};
     const congested = [...audio, ...video].some((e) => e.score <= opts.poorScore);
-    const decision = decide(
-      {
-        now,
-        availableBitrate: available,
-        ...ceiling,
-        audioBitrate: audio.reduce((sum, e) => sum + Math.max(e.bitrate, opts.audioFloorBps), 0),
-        congested,
-        overloaded: bound !== null,
-        consumers: video.map((e) => ({
-          id: e.consumer.id,
-          source: e.consumer.appData.source === 'screen' ? 'screen' : 'camera',
-          levels: e.levels,
-        })),
-      },
-      this.#memory,
-      opts,
-    );
+    const audioReserve = audio.reduce((sum, e) => sum + Math.max(e.bitrate, opts.audioFloorBps), 0);
+    const input: PolicyInput = {
+      now,
+      availableBitrate: available,
+      ...ceiling,
+      audioBitrate: audioReserve,
+      congested,
+      overloaded: bound !== null,
+      consumers: video.map((e) => ({
+        id: e.consumer.id,
+        source: e.consumer.appData.source === 'screen' ? 'screen' : 'camera',
+        levels: e.levels,
+      })),
+    };
+    const decision = decide(input, this.#memory, opts);
     this.safeEmit('estimate', {
       availableBitrate: estimate.bitrate,
       queueBound: bound,
@@ -478,6 +480,23 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     );
     // Video on trial lets the estimator probe: ask for a probe while the trial runs.
     if (decision.trials.length && bound === null) await this.#requestProbe(transport, available);
+    await this.#holdFloor(transport, trialFloor(input, decision.trials, opts));
+  }
+
+  /**
+   * Holds the transport's minimum outgoing bitrate at `bps` (0: none). While every video
+   * consumer is paused the estimate sinks to mediasoup's floor (30 kbit/s) and cannot climb
+   * on audio alone; mediasoup then forwards no layer of a trial resume, and no probe runs
+   * (audio alone is above such an estimate, so the link is not "application limited"). The
+   * floor lets the trial's lowest layer flow for real: the receiver's own reports judge it
+   * (loss or queueing ends it at once), and the estimate, fed by that traffic, is what the
+   * policy judges at its end.
+   */
+  async #holdFloor(transport: types.WebRtcTransport, bps: number): Promise<void> {
+    const floor = bps > 0 ? Math.max(30_000, Math.round(bps)) : 0;
+    if (floor === this.#floor) return;
+    this.#floor = floor;
+    await transport.setMinOutgoingBitrate(floor).catch(() => undefined);
   }
 
   /**

@@ -204,6 +204,24 @@ export function videoBudget(input: PolicyInput, options: PolicyOptions): number 
 }
 
 /**
+ * The estimate a trial resume needs for its consumers' lowest levels to fit the video budget
+ * at its end, with the upgrade margin (bit/s; 0 when nothing is on trial). The adapter holds
+ * the transport's minimum outgoing bitrate there while the trial runs: with only audio
+ * flowing the estimate sinks to mediasoup's floor, which no video layer fits.
+ */
+export function trialFloor(
+  input: Pick<PolicyInput, 'consumers' | 'audioBitrate'>,
+  trials: readonly string[],
+  options: PolicyOptions,
+): number {
+  const lowest = input.consumers
+    .filter((c) => trials.includes(c.id))
+    .reduce((sum, c) => sum + (c.levels[0]?.bitrate ?? 0), 0);
+  if (lowest === 0) return 0;
+  return ((lowest + input.audioBitrate) / options.headroom) * (1 + options.upMargin);
+}
+
+/**
  * Decides each consumer's cap from the measurements and what was decided before (updating
  * `memory`). A consumer seen for the first time starts uncapped and is lowered at once if
  * that does not fit. Consumers missing from the input are forgotten.

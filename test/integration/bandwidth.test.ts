@@ -6,13 +6,14 @@
  * the flows that carry ICE checks for the receiver's *receive* transport (its ufrag), so the
  * sender's media and the receiver's own uplink pass untouched.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Page } from 'playwright-core';
 import type { types } from 'mediasoup';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ADAPTER_OPTIONS, type EstimateEvent } from '../../src/sfu/BandwidthAdapter.js';
 import { DEFAULT_LAYER_WATCH, LayerWatch } from '../../src/sfu/LayerWatch.js';
 import type { Peer } from '../../src/sfu/Peer.js';
-import type { FlowScope, ImpairmentRelay } from '../support/relay/index.js';
+import type { RelayPatch, ThreadedRelay } from '../support/relay/index.js';
 import {
   FIXTURE_BOUND_MS,
   startRelayedConsult,
@@ -21,14 +22,53 @@ import {
 import { sleep, timeUntil as waitUntil } from '../support/wait.js';
 import { watchMedia } from '../e2e/helpers.js';
 
-let fixture: RelayedConsult;
-let relay: ImpairmentRelay;
+let fixture: RelayedConsult<ThreadedRelay>;
+let relay: ThreadedRelay;
 let senderPage: Page;
 let receiverPage: Page;
 let receiver: Peer;
 let video: types.Consumer;
-/** The receive transport's flows at the relay: what "the receiver's downlink" is. */
-let downlink: FlowScope;
+/** The cap on the receiver's downlink now, and the ufrag whose flows carry it. */
+let cap: { patch: RelayPatch; downlink: { ufrag: string } } | null = null;
+/** Notes in the running test's log (set by recordDecisions). */
+let note: (what: string) => void = () => undefined;
+
+/**
+ * The receiver's downlink at the relay: the flows of its receive transport's ufrag now. A
+ * receiver that restarts ICE under a cap (its client does when its media stalls) gets a new
+ * ufrag and may come from a new port, a new flow the old scope does not match.
+ */
+function downlinkNow(): { ufrag: string } {
+  const peer = fixture.peerOf(fixture.specialist) ?? receiver;
+  const recv = [...peer.transports.values()].find((t) => t.direction === 'recv')!.transport;
+  return { ufrag: recv.iceParameters.usernameFragment };
+}
+
+/** Caps the receiver's downlink (until liftCap), following it across ICE restarts. */
+function capDownlink(patch: RelayPatch): void {
+  cap = { patch, downlink: downlinkNow() };
+  relay.set(patch, cap.downlink);
+}
+
+/** Lifts the cap; returns the relay's counters of the capped flows. */
+function liftCap() {
+  if (!cap) throw new Error('no cap to lift');
+  const stats = relay.stats(cap.downlink).down;
+  relay.reset(cap.downlink);
+  cap = null;
+  return stats;
+}
+
+/** Moves the cap to the receive transport's new ufrag after an ICE restart. */
+function followRestart(): void {
+  if (!cap) return;
+  const now = downlinkNow();
+  if (now.ufrag === cap.downlink.ufrag) return;
+  relay.reset(cap.downlink);
+  cap.downlink = now;
+  relay.set(cap.patch, now);
+  note('the receiver restarted ICE: cap moved to its new ufrag');
+}
 
 /**
  * Chromium sends only two simulcast layers of a 640×480 camera (160p ~100 kbit/s, 320p
@@ -125,7 +165,24 @@ async function settled(): Promise<void> {
 
 /** The bandwidth tests poll more slowly: each poll reads stats from two browsers. */
 const timeUntil = (predicate: () => boolean | Promise<boolean>, timeoutMs: number, what: string) =>
-  waitUntil(predicate, timeoutMs, what, 200);
+  waitUntil(
+    () => {
+      followRestart();
+      return predicate();
+    },
+    timeoutMs,
+    what,
+    200,
+  );
+
+/** Waits `ms` while a cap stays on the receiver's downlink (across ICE restarts). */
+async function holdCap(ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    followRestart();
+    await sleep(Math.min(200, until - Date.now()));
+  }
+}
 
 const lowestOrPaused = () =>
   receiver.bandwidth.isVideoPaused(video.id) || video.currentLayers?.spatialLayer === 0;
@@ -163,8 +220,21 @@ function videoState(): string {
 /** Records the adapter's decisions for one test, to print with its figures or its failure. */
 function recordDecisions() {
   const t0 = Date.now();
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
+  relay.lag(); // from now
+  /** How late timers ran on the test's loop and on the relay's thread (5 ms resolution). */
+  const lag = () => {
+    const r = relay.lag();
+    const ms = (ns: number) => (ns / 1e6).toFixed(1);
+    return (
+      `event loop delay p99/max: test ${ms(loop.percentile(99))}/${ms(loop.max)} ms,` +
+      ` relay thread ${r.p99}/${r.max} ms (${r.priority})`
+    );
+  };
   const events: string[] = [];
   const log = (what: string) => events.push(`${Date.now() - t0} ms ${what}`);
+  note = log;
   const mine = (e: { consumerId: string }) => e.consumerId === video.id;
   const onLayers = (e: { consumerId: string; maxLayers: unknown }) => {
     if (mine(e)) log(`layers ${JSON.stringify(e.maxLayers)}`);
@@ -218,13 +288,16 @@ function recordDecisions() {
     /** Stops recording; returns the log as one line. */
     stop: () => {
       for (const off of unsubscribe.splice(0)) off();
-      return `${events.join(', ')}; estimates ${estimates.join(' ')}`;
+      loop.disable();
+      note = () => undefined;
+      return `${events.join(', ')}; estimates ${estimates.join(' ')}; ${lag()}`;
     },
     /** Waits like timeUntil; a timeout names the decisions so far and the video's state. */
     until: (predicate: () => boolean | Promise<boolean>, timeoutMs: number, what: string) =>
       timeUntil(predicate, timeoutMs, what).catch((err: Error) => {
         throw new Error(
-          `${err.message}; decisions: ${events.join(', ')}; ${videoState()}; estimates ${estimates.join(' ')}`,
+          `${err.message}; decisions: ${events.join(', ')}; ${videoState()}; estimates ${estimates.join(' ')}; ${lag()}` +
+            (cap ? `; capped flows ${JSON.stringify(relay.stats(cap.downlink).down)}` : ''),
         );
       }),
   };
@@ -237,6 +310,7 @@ beforeAll(
       names: { doctor: 'Dr. Sender', specialist: 'Dr. Receiver' },
       doctorArgs: THREE_LAYERS,
       initScript: KEEP_TRANSCEIVERS,
+      relayThread: true,
     });
     ({ relay, doctorPage: senderPage, specialistPage: receiverPage } = fixture);
     receiver = fixture.peerOf(fixture.specialist)!;
@@ -246,12 +320,10 @@ beforeAll(
       'receiver consumes the camera',
     );
     video = [...receiver.consumers.values()].find((c) => c.kind === 'video')!;
-    const recv = [...receiver.transports.values()].find((t) => t.direction === 'recv')!.transport;
-    downlink = { ufrag: recv.iceParameters.usernameFragment };
     // Full quality: the best layer the sender offers, once the receiver gets it.
-    await timeUntil(atFullQuality, 20_000, 'receiver at full quality').catch((err: Error) => {
-      throw new Error(`${err.message}; ${videoState()}`);
-    });
+    const start = recordDecisions();
+    await start.until(atFullQuality, 20_000, 'receiver at full quality');
+    console.log(`set-up: ${start.stop()}`);
     const decided = (e: { consumerId: string }) => {
       if (e.consumerId === video.id) lastDecisionAt = Date.now();
     };
@@ -269,6 +341,7 @@ beforeAll(
 );
 
 afterEach(({ task }) => {
+  if (cap) liftCap(); // a failed test must not leave its cap on the next one
   if (task.result?.state === 'fail' && relay) {
     console.log(`relay seed ${relay.seed} (replay with RELAY_SEED=${relay.seed})`);
   }
@@ -329,11 +402,10 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
     await settled();
     const decisions = recordDecisions();
     const audio = watchAudio();
-    relay.set({ down: { rateBps: 300_000 } }, downlink);
+    capDownlink({ down: { rateBps: 300_000 } });
     const dropMs = await decisions.until(lowestOrPaused, 10_000, 'lowest layer or paused');
-    await sleep(8000); // stay capped: video stays down, audio keeps flowing
-    const capped = relay.stats(downlink).down;
-    relay.reset(downlink);
+    await holdCap(8000); // stay capped: video stays down, audio keeps flowing
+    const capped = liftCap();
     // The clock starts as the cap is lifted (not after the audio watch's last read).
     const liftedAt = Date.now();
     decisions.log('cap lifted');
@@ -362,7 +434,7 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
   it('a 60 kbit/s cap: video is paused for the receiver while audio continues, and resumes after', async () => {
     await settled();
     const decisions = recordDecisions();
-    relay.set({ down: { rateBps: 60_000 } }, downlink);
+    capDownlink({ down: { rateBps: 60_000 } });
     // Paused on the server: nothing is sent.
     const pauseMs = await decisions.until(
       () => receiver.bandwidth.isVideoPaused(video.id) && video.paused,
@@ -371,9 +443,9 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
       'video paused',
     );
     const audio = watchAudio();
-    await sleep(5000);
+    await holdCap(5000);
     const pausedAudio = await audio.stop();
-    relay.reset(downlink);
+    liftCap();
     const liftedAt = Date.now();
     decisions.log('cap lifted');
     // Paused video is tried again after a hold that grows while trials fail (up to 12 s).

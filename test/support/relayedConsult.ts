@@ -10,7 +10,7 @@ import type { Consult, User } from '../../src/store/repositories.js';
 import { connectionState, openPage } from '../e2e/helpers.js';
 import type { TestBrowser } from './browser.js';
 import { startTestGateway, type TestGateway } from './gateway.js';
-import { ImpairmentRelay } from './relay/index.js';
+import { ImpairmentRelay, ThreadedRelay } from './relay/index.js';
 import { timeUntil } from './wait.js';
 
 export interface RelayedConsultOptions {
@@ -21,11 +21,17 @@ export interface RelayedConsultOptions {
   doctorArgs?: readonly string[];
   /** A script every consult page runs before the client does (Playwright's addInitScript). */
   initScript?: string;
+  /**
+   * Run the relay on a worker thread of its own (ThreadedRelay: scopes by ufrag only), so
+   * the test's own event loop cannot hold its packets (bandwidth estimation reads every
+   * such stall as a queue).
+   */
+  relayThread?: boolean;
 }
 
-export interface RelayedConsult {
+export interface RelayedConsult<Relay = ImpairmentRelay> {
   gw: TestGateway;
-  relay: ImpairmentRelay;
+  relay: Relay;
   doctor: User;
   specialist: User;
   consult: Consult;
@@ -60,14 +66,21 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 
 export const isConnected = async (page: Page) => (await connectionState(page)) === 'connected';
 
-export async function startRelayedConsult(options: RelayedConsultOptions): Promise<RelayedConsult> {
+export async function startRelayedConsult(
+  options: RelayedConsultOptions & { relayThread: true },
+): Promise<RelayedConsult<ThreadedRelay>>;
+export async function startRelayedConsult(options: RelayedConsultOptions): Promise<RelayedConsult>;
+/** Starts the gateway, the relay and both pages; the specialist is admitted and connected. */
+export async function startRelayedConsult(
+  options: RelayedConsultOptions,
+): Promise<RelayedConsult<ImpairmentRelay | ThreadedRelay>> {
   const gw = await startTestGateway({
     RTC_LISTEN_IP: '127.0.0.1',
     ANNOUNCED_IP: '127.0.0.2',
     ...options.env,
   });
   const browsers: TestBrowser[] = [];
-  let relay: ImpairmentRelay | undefined;
+  let relay: ImpairmentRelay | ThreadedRelay | undefined;
   const t0 = Date.now();
   const steps: string[] = [];
   /** Notes how long set-up took so far, for the log and for a failure. */
@@ -79,12 +92,13 @@ export async function startRelayedConsult(options: RelayedConsultOptions): Promi
   };
   try {
     const port = gw.pool.slots[0]!.port;
-    relay = await ImpairmentRelay.start({
+    const at = {
       listenHost: '127.0.0.2',
       listenPort: port,
       targetHost: '127.0.0.1',
       targetPort: port,
-    });
+    };
+    relay = await (options.relayThread ? ThreadedRelay.start(at) : ImpairmentRelay.start(at));
     const doctor = await gw.user('doctor', options.names.doctor);
     const specialist = await gw.user('specialist', options.names.specialist);
     const consult = await gw.consult(doctor, [specialist]);

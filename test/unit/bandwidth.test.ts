@@ -11,6 +11,7 @@ import {
   type PolicyInput,
   type PolicyMemory,
   type VideoConsumerInput,
+  trialFloor,
   type VideoLevel,
 } from '../../src/sfu/bandwidthPolicy.js';
 import {
@@ -216,6 +217,40 @@ describe('decide(): hysteresis over time', () => {
     // Trial at 6 s; the probe found the link open at 8 s: at 9 s the trial holds.
     const opened = run2((s) => (s >= 8 ? 400_000 : 60_000), null);
     expect(opened[9]).not.toBe('paused');
+  });
+
+  it('a trial held at its floor keeps its lowest level when the link carries it', () => {
+    // The adapter holds the estimate at trialFloor() while the trial runs: at that estimate
+    // the trial must hold at its end (a floor any lower would end every trial in a pause).
+    const memory: PolicyMemory = new Map();
+    const at = (second: number, availableBitrate: number) =>
+      decide(
+        {
+          now: second * 1000,
+          availableBitrate,
+          audioBitrate: 40_000,
+          congested: false,
+          overloaded: false,
+          consumers: [camera('a')],
+        },
+        memory,
+      );
+    let floor = 0;
+    const caps: ReturnType<typeof spatial>[] = [];
+    for (let second = 0; second < 10; second++) {
+      const d = at(second, second === 0 ? 2_000_000 : Math.max(30_000, floor));
+      floor = trialFloor(
+        { consumers: [camera('a')], audioBitrate: 40_000 },
+        d.trials,
+        DEFAULT_POLICY,
+      );
+      caps.push(spatial(d.caps.get('a')!));
+      if (second === 6) expect(floor).toBeGreaterThan(30_000); // on trial: a floor is held
+    }
+    expect(caps[5]).toBe('paused');
+    expect(caps[6]).not.toBe('paused');
+    expect(caps[9]).not.toBe('paused'); // it held
+    expect(floor).toBe(0); // and the floor is gone once it has
   });
 
   it('does not try paused video while other video still flows (the estimate can see the link)', () => {

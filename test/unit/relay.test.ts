@@ -20,6 +20,7 @@ import {
   seededRandom,
   stunBindingRequest,
   stunUsername,
+  ThreadedRelay,
 } from '../support/relay/index.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -88,12 +89,17 @@ afterEach(async () => {
  * A sink and a relay in front of it; retried when a port of the pair is taken. The relay
  * uses its default seed (RELAY_SEED, else a fixed one); a failing test prints it.
  */
-async function setup(echoUdp = false): Promise<{ sink: Sink; relay: ImpairmentRelay }> {
+async function setup(echoUdp?: boolean): Promise<{ sink: Sink; relay: ImpairmentRelay }>;
+async function setup(echoUdp: boolean, thread: true): Promise<{ sink: Sink; relay: ThreadedRelay }>;
+async function setup(
+  echoUdp = false,
+  thread = false,
+): Promise<{ sink: Sink; relay: ImpairmentRelay | ThreadedRelay }> {
   for (let attempt = 0; ; attempt++) {
     let sink: Sink | undefined;
     try {
       const started = (sink = await startSink(echoUdp));
-      const relay = await ImpairmentRelay.start({
+      const relay = await (thread ? ThreadedRelay : ImpairmentRelay).start({
         listenHost: '127.0.0.2',
         listenPort: started.port,
         targetHost: '127.0.0.1',
@@ -114,7 +120,7 @@ async function setup(echoUdp = false): Promise<{ sink: Sink; relay: ImpairmentRe
   }
 }
 
-async function udpClient(relay: ImpairmentRelay) {
+async function udpClient(relay: Pick<ImpairmentRelay, 'address'>) {
   const socket = dgram.createSocket('udp4');
   await new Promise<void>((resolve) => socket.bind({ address: '127.0.0.1', port: 0 }, resolve));
   const echoes: Received[] = [];
@@ -520,5 +526,38 @@ describe('ImpairmentRelay over TCP (RFC 4571 framing)', () => {
     await expect.poll(() => client.frames.length, { timeout: 2000 }).toBe(1);
     expect(stunUsername(client.frames[0]!.frame.subarray(2))).toBe('gw:browser');
     expect(relay.flows().find((f) => f.protocol === 'tcp')?.ufrags).toEqual(['gw']);
+  });
+});
+
+describe('ThreadedRelay (the relay on its own thread)', () => {
+  it('impairs by ufrag scope, answers settings and counters synchronously, and cuts for its duration', async () => {
+    const { sink, relay } = await setup(false, true);
+    const a = await udpClient(relay);
+    const b = await udpClient(relay);
+    a.socket.send(stunBindingRequest('gatewayA:browser1'), relay.address.port, '127.0.0.2');
+    b.socket.send(stunBindingRequest('gatewayB:browser2'), relay.address.port, '127.0.0.2');
+    await expect.poll(() => sink.received.length).toBe(2);
+    expect(relay.flows().map((f) => f.ufrags)).toEqual(
+      expect.arrayContaining([['gatewayA'], ['gatewayB']]),
+    );
+    relay.set({ up: { loss: 1 } }, { ufrag: 'gatewayA' });
+    sink.received.length = 0;
+    await sendPaced(a.send, 20, 2);
+    await sendPaced(b.send, 20, 2);
+    await expect.poll(() => relay.stats({ ufrag: 'gatewayA' }).up.droppedLoss).toBe(20);
+    await expect.poll(() => sink.received.length).toBe(20);
+    expect(relay.stats({ ufrag: 'gatewayB' }).up.droppedLoss).toBe(0);
+    relay.reset({ ufrag: 'gatewayA' });
+    await sendPaced(a.send, 5, 2);
+    await expect.poll(() => sink.received.length).toBe(25);
+    // A cut: everything sent meanwhile is dropped; the promise ends with it.
+    const started = performance.now();
+    const cut = relay.cut(300);
+    await sendPaced(b.send, 10, 10);
+    await cut;
+    expect(performance.now() - started).toBeGreaterThanOrEqual(299);
+    expect(relay.stats().up.droppedCut).toBe(10);
+    // It says at which priority its thread runs (raised where the system allows it).
+    expect(relay.lag().priority).toMatch(/nice|normal priority/);
   });
 });
