@@ -110,6 +110,8 @@ export async function startClusterNode(
       REDIS_URL: redisUrl,
       NODE_ID: nodeId,
       PIPE_LISTEN_IP: '127.0.0.1',
+      // SIGTERM drains a cluster node; test clients that do not follow `migrate` hold it this long.
+      DRAIN_TIMEOUT_SECONDS: '2',
       ...env,
     },
   });
