@@ -252,3 +252,82 @@ describe('a rolling restart of three nodes during a consult', () => {
     );
   }, 90_000);
 });
+
+describe('draining, from the outside', () => {
+  it('only the operator can drain a node; joins avoid it; a wrong or replayed secret moves nothing', async () => {
+    const a = cluster.get('a');
+    const seeded = await a.call<{ consultId: string; hostToken: string; specialistToken: string }>(
+      'seed',
+    );
+    const id = seeded.consultId;
+    const host = await connect(a, seeded.hostToken);
+    const first = await host.call<JoinResponse>('join', { consultId: id });
+
+    // Without the token, with a wrong one, or from a web page (Origin), nothing drains.
+    const drainA = (headers: Record<string, string>) =>
+      fetch(`${a.url}/drain`, { method: 'POST', headers });
+    expect((await drainA({})).status).toBe(401);
+    expect((await drainA({ authorization: 'Bearer wrong' })).status).toBe(401);
+    const fromPage = await drainA({
+      authorization: 'Bearer drain-test-token',
+      origin: 'https://evil.example',
+    });
+    expect(fromPage.status).toBe(403);
+    const listed = async () =>
+      (await cluster.get('b').call<{ id: string; state: string }[]>('nodes')).find(
+        (n) => n.id === 'a',
+      )?.state;
+    expect(await listed()).toBe('up');
+    expect(host.received('migrate')).toEqual([]);
+
+    // The operator drains a: its participant is told where to go, the cluster sees it draining.
+    const told = host.next<{ url: string; reason: string }>('migrate');
+    const ok = await drainA({ authorization: 'Bearer drain-test-token' });
+    expect(ok.status).toBe(202);
+    const { url, reason } = await told;
+    expect(reason).toBe('drain');
+    expect(cluster.byUrl(url)).not.toBe('a');
+    expect(await listed()).toBe('draining');
+
+    // A new connection to a is refused with where to go instead.
+    const refused = await connectClient(a.url, seeded.specialistToken).then(
+      (c) => (c.close(), undefined),
+      (err: Error & { data?: { code?: string; url?: string } }) => err.data,
+    );
+    expect(refused?.code).toBe('node_draining');
+    expect(cluster.byUrl(refused!.url!)).not.toBe('a');
+    // Joins elsewhere never offer a as an entry point.
+    const onC = await connect(cluster.get('c'), seeded.specialistToken);
+    const waiting = await onC.call<WaitingResponse>('join', { consultId: id });
+    expect(waiting.waiting).toBe(true);
+
+    // A wrong secret through another node moves nothing: the seat stays a's, the host stays in.
+    const target = cluster.get(cluster.byUrl(url)!);
+    const intruder = await connect(target, seeded.hostToken);
+    const wrong = await intruder.request('join', { consultId: id, resumeSecret: 'x'.repeat(43) });
+    expect(wrong).toMatchObject({ ok: false, error: { code: 'seat_taken' } });
+    expect(host.socket.connected).toBe(true);
+
+    // The host moves with the right secret; the same secret replayed elsewhere moves nothing.
+    const moved = await connect(target, seeded.hostToken);
+    const after = await moved.call<JoinResponse>('join', {
+      consultId: id,
+      resumeSecret: first.resumeSecret,
+    });
+    expect(after.peerId).toBe(first.peerId);
+    expect(after.nodes?.map((n) => cluster.byUrl(n))).not.toContain('a');
+    const other = ['b', 'c'].find((n) => n !== cluster.byUrl(url))!;
+    const replay = await connect(cluster.get(other), seeded.hostToken);
+    const replayed = await replay.request('join', {
+      consultId: id,
+      resumeSecret: first.resumeSecret,
+    });
+    expect(replayed).toMatchObject({ ok: false, error: { code: 'seat_taken' } });
+    // Until the host lets go of a, a keeps its old media; then a exits, empty.
+    host.close();
+    await timeUntil(() => a.child.exitCode !== null, 15_000, 'a exits once empty');
+    expect(a.output()).not.toMatch(/drain timed out/);
+    expect(moved.received('consultEnded')).toEqual([]);
+    expect(moved.socket.connected).toBe(true);
+  }, 60_000);
+});
