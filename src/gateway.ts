@@ -312,14 +312,13 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
         while (told > 0 && busy() && Date.now() < deadline) {
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
-        logger.info(
-          {
-            ms: Date.now() - started,
-            moved: before - rooms.counts().peers,
-            left: rooms.counts().peers,
-          },
-          busy() ? 'drain timed out; stopping with those left' : 'drained',
-        );
+        const outcome = {
+          ms: Date.now() - started,
+          moved: before - rooms.counts().peers,
+          left: rooms.counts().peers,
+        };
+        if (busy()) logger.warn(outcome, 'drain timed out; stopping with those left');
+        else logger.info(outcome, 'drained');
       })());
     const gateway: Gateway = {
       ...services,

@@ -227,6 +227,7 @@ describe('a rolling restart of three nodes during a consult', () => {
       const drainedMs = performance.now() - started;
       // The drain moved them (it did not time out: the node's log says so).
       expect(node.output()).not.toMatch(/drain timed out/);
+      expect([node.child.exitCode, node.child.signalCode]).toEqual([0, null]);
       for (const p of onIt) expect(p.node).not.toBe(name);
       await cluster.start(name);
       await mediaFlows();
