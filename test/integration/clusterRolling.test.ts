@@ -223,7 +223,7 @@ describe('a rolling restart of three nodes during a consult', () => {
       const onIt = people.filter((p) => p.node === name);
       for (const p of people) p.receiver.takeGap();
       const started = performance.now();
-      await node.stop();
+      await node.stop(30_000);
       const drainedMs = performance.now() - started;
       // The drain moved them (it did not time out: the node's log says so).
       expect(node.output()).not.toMatch(/drain timed out/);
