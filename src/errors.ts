@@ -17,6 +17,7 @@ const statusByCode: Record<ErrorCode, number> = {
   invite_used: 409,
   seat_taken: 409,
   denied_recently: 403,
+  node_draining: 503,
 };
 
 export class GatewayError extends Error {
@@ -28,6 +29,8 @@ export class GatewayError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly issues?: AckError['issues'],
+    /** `node_draining`: the public URL of a node to go to instead. */
+    readonly url?: string,
   ) {
     super(message);
     this.name = 'GatewayError';

@@ -89,7 +89,17 @@ export interface Gateway extends Services {
   port: number;
   /** Stops accepting, tells peers, closes every room, then every worker and the database. */
   close(): Promise<void>;
+  /**
+   * How SIGTERM stops the gateway: a cluster node drains (its participants move to other
+   * nodes, at most DRAIN_TIMEOUT_SECONDS), then closes; a single node just closes.
+   */
+  shutdown(): Promise<void>;
+  /** Called when an operator asks this node to drain (POST /drain); main.ts stops the process. */
+  onDrainRequest: () => void;
 }
+
+/** A seat that moved away from a draining node keeps its old media at most this long. */
+const HANDOVER_MS = 20_000;
 
 export async function startGateway(config: Config, logger: Logger): Promise<Gateway> {
   const services = await createServices(config, logger);
@@ -141,6 +151,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     }, 6 * 3600_000);
     retention.unref();
     let url = '';
+    let requestDrain = () => false;
     // Per-key limits: in memory on one node; in a cluster, in Redis once the node is connected.
     let rateLimits: RateLimits = new MemoryRateLimits();
     const mailer = new InviteMailer(config.smtp, logger);
@@ -164,6 +175,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       cluster: () => cluster,
       waitingCount: async (consultId) => (await lobby.list(consultId)).length,
       rateLimits: () => rateLimits,
+      requestDrain: () => requestDrain(),
       mailer,
       logger,
     });
@@ -194,9 +206,15 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       );
       redisLobby?.use(cluster.redis);
     }
+    const clusterNode = cluster;
+    const drainState = clusterNode && {
+      draining: () => clusterNode.draining,
+      target: async () => (await clusterNode.targets(1))[0],
+    };
     const live = attachSignalling(io, {
       rooms,
       ...(cluster ? { placement: cluster.placement } : {}),
+      ...(drainState ? { drain: drainState } : {}),
       consults: services.consults,
       lobby,
       audit: services.audit,
@@ -219,6 +237,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
         consults: services.consults,
         sessions: services.auth.sessions,
         live,
+        handoverMs: () => (cluster?.draining ? HANDOVER_MS : undefined),
         logger,
       });
     if (relay) await recorder.recoverInterrupted(services.consults, (c) => relay.stillCarried(c));
@@ -273,7 +292,35 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
         await services.store.close();
       })());
 
-    return {
+    let draining: Promise<void> | undefined;
+    /** Moves every participant of this node to other nodes, waiting until they have gone. */
+    const drain = () =>
+      (draining ??= (async () => {
+        if (!node || closing) return;
+        const started = Date.now();
+        await node.drain();
+        const told = await live
+          .migrateAll((n) => node.targets(n))
+          .catch((err: unknown) => {
+            logger.error({ err }, 'could not tell the participants where to go');
+            return 0;
+          });
+        const before = rooms.counts().peers;
+        logger.info({ told, peers: before }, 'draining: participants told to move');
+        const deadline = started + node.settings.drainTimeoutMs;
+        const busy = () => rooms.counts().peers > 0 || live.connectionCount > 0;
+        while (told > 0 && busy() && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        const outcome = {
+          ms: Date.now() - started,
+          moved: before - rooms.counts().peers,
+          left: rooms.counts().peers,
+        };
+        if (busy()) logger.warn(outcome, 'drain timed out; stopping with those left');
+        else logger.info(outcome, 'drained');
+      })());
+    const gateway: Gateway = {
       ...services,
       config,
       recorder,
@@ -288,7 +335,15 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       url,
       port,
       close,
+      shutdown: () => (node ? drain().then(close) : close()),
+      onDrainRequest: () => void gateway.shutdown(),
     };
+    requestDrain = () => {
+      if (!node) return false;
+      gateway.onDrainRequest();
+      return true;
+    };
+    return gateway;
   } catch (err) {
     if (cluster) await cluster.leave().finally(() => cluster!.disconnect());
     pool?.close();

@@ -64,10 +64,14 @@ async function main(): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 10_000);
+    // SIGTERM drains a cluster node first: it waits (at most DRAIN_TIMEOUT_SECONDS) for its
+    // participants to move to other nodes. SIGINT (Ctrl-C) stops at once.
+    const drains = Boolean(gateway.cluster) && signal !== 'SIGINT';
+    logger.info({ signal }, drains ? 'draining, then shutting down' : 'shutting down');
+    const drainMs = drains ? gateway.cluster!.settings.drainTimeoutMs : 0;
+    const force = setTimeout(() => process.exit(1), drainMs + 10_000);
     force.unref();
-    gateway.close().then(
+    (drains ? gateway.shutdown() : gateway.close()).then(
       () => process.exit(0),
       (err) => {
         logger.error({ err }, 'shutdown failed');
@@ -75,6 +79,7 @@ async function main(): Promise<void> {
       },
     );
   };
+  gateway.onDrainRequest = () => stop('drain command');
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 }

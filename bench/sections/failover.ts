@@ -134,7 +134,8 @@ export const failoverSection: Section = {
       );
       const svc = services;
       s.log('failover: starting nodes a, b and c (separate processes, one Redis, PostgreSQL)');
-      for (const n of await startNodes(['a', 'b', 'c'], redis.url, env)) nodes.set(n.nodeId, n);
+      for (const n of (await startNodes(['a', 'b', 'c'], redis.url, env)).nodes.values())
+        nodes.set(n.nodeId, n);
       const node = (id: string) => nodes.get(id)!;
       const user = (role: 'doctor' | 'admin', name: string) =>
         svc.auth.createUser(

@@ -119,6 +119,11 @@ export class RoomClient extends Emitter<RoomEvents> {
   private entryPoints: string[] = [];
   /** Failed reconnects to the current node in a row (moving to another one after a few). */
   private failedReconnects = 0;
+  /**
+   * Set while the session moves to another node (its node drains): the old session and socket
+   * keep their media flowing until the new session is up, then close (make-before-break).
+   */
+  private handover: { session: Session; socket: ConsultSocket } | null = null;
   private micMuted = false;
   private cameraOff = false;
   private screenPending = false;
@@ -455,6 +460,11 @@ export class RoomClient extends Emitter<RoomEvents> {
         void this.resumeSession(socket, s);
         return;
       }
+      if (this.handover) {
+        // Moving off a draining node: the old session stays until this one is up.
+        void this.startSession(socket, 0);
+        return;
+      }
       this.closeSession();
       if (this.phase !== 'connecting') this.setPhase('reconnecting');
       void this.startSession(socket, 0);
@@ -492,6 +502,12 @@ export class RoomClient extends Emitter<RoomEvents> {
     });
     socket.on('connect_error', (err: Error & { data?: { message?: string } }) => {
       if (!mine() || !this.active) return;
+      const data = err.data as { code?: string; url?: string } | undefined;
+      if (data?.code === 'node_draining' && data.url) {
+        // That node is shutting down for a restart: it names another.
+        this.moveTo(socket, data.url);
+        return;
+      }
       const message = err.data?.message ?? err.message;
       if (!socket.active) {
         const code = (err.data as { code?: string } | undefined)?.code ?? 'unauthorized';
@@ -592,6 +608,9 @@ export class RoomClient extends Emitter<RoomEvents> {
       this.setPhase('denied');
       this.emit('denied', reason);
     });
+    socket.on('migrate', ({ url }) => {
+      if (mine() && this.active) this.migrate(socket, url);
+    });
     socket.on('rejoinRequired', ({ reason }) => {
       if (!mine() || !this.active) return;
       console.info('rejoin required:', reason);
@@ -647,15 +666,60 @@ export class RoomClient extends Emitter<RoomEvents> {
    */
   private moveToAnotherNode(old: ConsultSocket): void {
     const next = this.entryPoints.shift();
-    if (!next || !this.token) return;
+    if (!next) return;
     console.info(`our server does not answer; taking our seat through ${next}`);
+    this.moveTo(old, next);
+  }
+
+  /** Reconnects through `url` (another node of the cluster), dropping the old socket. */
+  private moveTo(old: ConsultSocket, url: string): void {
+    if (!this.token) return;
     this.failedReconnects = 0;
     old.removeAllListeners();
     old.disconnect();
-    const socket = openSocket(next, this.token);
+    const socket = openSocket(url, this.token);
     this.socket = socket;
     if (this.session) this.session.socket = socket;
     this.bindSocket(socket);
+  }
+
+  /**
+   * Our node drains (`migrate`): join through `url` with the resume secret (the seat moves,
+   * nobody sees us leave), build transports, consumers and producers there, and only then
+   * close the old ones and the old socket. Not joined yet: just reconnect there.
+   */
+  private migrate(old: ConsultSocket, url: string): void {
+    const s = this.session;
+    if (this.handover || !this.token) return;
+    if (!s?.ready || s.closed || this.phase !== 'joined') {
+      this.moveTo(old, url);
+      return;
+    }
+    console.info(`our server is restarting; moving to ${url}`);
+    this.handover = { session: s, socket: old };
+    // Its events no longer matter (the new node's do); its media flows until the handover.
+    old.removeAllListeners();
+    this.session = null;
+    this.stopQualityPolling();
+    const socket = openSocket(url, this.token);
+    this.socket = socket;
+    this.bindSocket(socket);
+  }
+
+  /** The new session is up (or could not be made): the old one's media and socket close. */
+  private finishHandover(): void {
+    const h = this.handover;
+    if (!h) return;
+    this.handover = null;
+    const old = h.session;
+    old.closed = true;
+    for (const recovery of Object.values(old.recovery)) recovery.close();
+    for (const id of [...old.consumers.keys()]) this.removeConsumer(old, id);
+    for (const p of old.producers.values()) p.close();
+    old.producers.clear();
+    old.transports.send?.close();
+    old.transports.recv?.close();
+    h.socket.disconnect();
   }
 
   /** The seat is gone for good (left, ended, denied): its secret is of no further use. */
@@ -685,9 +749,13 @@ export class RoomClient extends Emitter<RoomEvents> {
       this.noteSeat(res);
       if (!live()) return;
       await this.setUp(s, res);
+      await s.consuming;
     } catch (err) {
       if (!live()) return;
       this.onSessionError(socket, err, attempt);
+    } finally {
+      // After a move off a draining node: the new session is up (or failed), the old goes.
+      this.finishHandover();
     }
   }
 
@@ -714,9 +782,10 @@ export class RoomClient extends Emitter<RoomEvents> {
       joined.recvTransport ?? (await this.req(s, 'createTransport', { direction: 'recv' }));
     if (!live()) return;
     this.createTransport(s, device, 'recv', recvInfo);
+    const consuming: Promise<void>[] = [];
     for (const p of joined.peers) {
       if (p.peerId === this.ownPeerId) continue;
-      for (const pr of p.producers) void this.consume(s, p.peerId, pr.producerId);
+      for (const pr of p.producers) consuming.push(this.consume(s, p.peerId, pr.producerId));
     }
     // Before any consume answer can come back: consume() looks the peer up.
     for (const p of joined.peers) this.upsertPeer(p);
@@ -725,6 +794,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     // A participant who may publish opens the send transport now; one who may not never does.
     const sending = this.tokenClaims?.grants.publish ? this.sendTransport(s) : null;
     sending?.catch(() => undefined); // reported when a produce needs it
+    s.consuming = Promise.allSettled(consuming);
     this.flush(s);
     s.ready = true;
     this.serverDisconnects = 0;
@@ -930,6 +1000,7 @@ export class RoomClient extends Emitter<RoomEvents> {
   /** Ends everything: session, socket and local media. */
   private teardown(): void {
     this.networkWatch.stop();
+    this.finishHandover();
     this.closeSession();
     const socket = this.socket;
     this.socket = null;

@@ -54,6 +54,8 @@ export interface Session {
   ready: boolean;
   /** Producing local media after the join (resumption waits for it). */
   producing: Promise<void>;
+  /** Consuming what the join listed (a move to another node waits for it). */
+  consuming: Promise<unknown>;
   recovery: Partial<Record<Direction, IceRecovery>>;
   /** Per video consumer id (may arrive before the consumer exists locally). */
   video: Map<string, VideoState>;
@@ -76,6 +78,7 @@ export function newSession(socket: ConsultSocket): Session {
     mediaReady: false,
     ready: false,
     producing: Promise.resolve(),
+    consuming: Promise.resolve(),
     recovery: {},
     video: new Map(),
     watching: false,

@@ -34,6 +34,8 @@ export class ConsultSession {
   readonly #lobbyNotifier: LobbyNotifier;
   /** Connections whose join is under way (a second join meanwhile is a conflict). */
   readonly #joining = new WeakSet<Connection>();
+  /** Seats moved to another node while this one drains: kept until their client lets go. */
+  readonly #handedOver = new Set<string>();
 
   constructor(
     readonly consultId: string,
@@ -66,6 +68,7 @@ export class ConsultSession {
     if (this.#joining.has(conn) || (conn.peer && !conn.peer.closed)) {
       throw new GatewayError('conflict', 'already joined; leave first');
     }
+    if (this.deps.drain?.draining()) await this.#refuseDraining(conn);
     this.#joining.add(conn);
     try {
       // The record names people by what the gateway vouches for; a chosen name is an alias.
@@ -79,6 +82,16 @@ export class ConsultSession {
     } finally {
       this.#joining.delete(conn);
     }
+  }
+
+  /** This node is draining: the client is told where to go (`migrate`), the join refused. */
+  async #refuseDraining(conn: Connection): Promise<never> {
+    const url = await this.deps.drain?.target().catch(() => undefined);
+    if (url) conn.send('migrate', { url, reason: 'drain' });
+    throw new GatewayError(
+      'node_draining',
+      `this server is shutting down for a restart: join through ${url ?? 'another server of the cluster'}`,
+    );
   }
 
   async #wait(conn: Connection, vouched: string, alias?: string): Promise<WaitingResponse> {
@@ -178,8 +191,9 @@ export class ConsultSession {
         throw err;
       }
       this.#wire(peer);
-      // The old node's producers are gone; the client produces again here.
-      for (const id of moved?.producersGone ?? []) {
+      // The old node's producers are gone; the client produces again here. (A draining
+      // node keeps them until the client lets go, then announces their end itself.)
+      for (const id of moved?.handover ? [] : (moved?.producersGone ?? [])) {
         this.deps.otherNodes?.producerClosed(this.consultId, peer.id, id);
       }
     }
@@ -319,19 +333,46 @@ export class ConsultSession {
     this.connections.delete(conn);
     if (conn.waitingPeerId) await this.#withdraw(conn, conn.waitingPeerId);
     const peer = conn.peer;
-    if (peer && !peer.closed) this.#seats.release(peer, conn, this.deps.graceMs);
+    if (!peer || peer.closed) return;
+    // Its client moved to another node (drain) and now lets go of the old media.
+    if (this.#handedOver.has(peer.id) && this.#seats.holderOf(peer.id) === conn) {
+      peer.close('moved');
+      return;
+    }
+    this.#seats.release(peer, conn, this.deps.graceMs);
   }
 
   /**
    * Another node took this seat over with its resume secret (this node was cut off, not
-   * dead): the connection here is ended and the seat closed without `peerLeft`.
+   * dead): the connection here is ended and the seat closed without `peerLeft`. With
+   * `handoverMs` (this node drains) the seat's media stays until its client disconnects from
+   * here, having built its media on the new node (make-before-break), or that long at most.
    */
-  seatMovedAway(peerId: string): void {
+  seatMovedAway(peerId: string, handoverMs?: number): void {
     const peer = this.deps.rooms.rooms.get(this.consultId)?.peers.get(peerId);
-    if (!peer) return;
+    if (!peer || peer.closed) return;
     const holder = this.#seats.holderOf(peerId);
+    if (handoverMs !== undefined && holder) {
+      this.#handedOver.add(peerId);
+      const timer = setTimeout(() => this.seatMovedAway(peerId), handoverMs);
+      timer.unref();
+      peer.once('close', () => clearTimeout(timer));
+      return;
+    }
     if (holder) this.#endReplaced(holder);
     peer.close('moved');
+  }
+
+  /** Draining: tells each connection here which node to move to; answers how many were told. */
+  migrate(urls: () => string | undefined): number {
+    let told = 0;
+    for (const conn of this.connections) {
+      const url = urls();
+      if (!url) break;
+      conn.send('migrate', { url, reason: 'drain' });
+      told++;
+    }
+    return told;
   }
 
   /** The consult ended or was cancelled: everyone is told why and let go. */
@@ -435,6 +476,7 @@ export class ConsultSession {
     peer.once('close', (reason) => {
       const owner = holder();
       this.#seats.forget(peer.id);
+      this.#handedOver.delete(peer.id);
       if (owner) {
         owner.peer = undefined;
         owner.bindSeat(undefined);

@@ -96,6 +96,26 @@ export class ConsultSessions {
     return this.#live.get(consultId);
   }
 
+  /**
+   * Draining: every connection on this node is told to move (`migrate`), spread over `urls`
+   * (one per connection, from the cluster's least loaded nodes); answers how many were told.
+   */
+  async migrateAll(urls: (count: number) => Promise<string[]>): Promise<number> {
+    const count = [...this.#live.values()].reduce((n, s) => n + s.connections.size, 0);
+    const targets = count > 0 ? await urls(count) : [];
+    let next = 0;
+    let told = 0;
+    for (const session of this.#live.values()) told += session.migrate(() => targets[next++]);
+    return told;
+  }
+
+  /** Connections to this node, joined or not. */
+  get connectionCount(): number {
+    let n = 0;
+    for (const session of this.#live.values()) n += session.connections.size;
+    return n;
+  }
+
   /** The consult's participants changed: its connections are checked again. */
   async participantsChanged(consultId: string): Promise<void> {
     await this.#live.get(consultId)?.reauthorize();

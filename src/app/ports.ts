@@ -97,6 +97,18 @@ export interface MovedSeat {
   fromNode: string;
   /** The seat's producers on the old node: gone, others are told `producerClosed`. */
   producersGone: string[];
+  /**
+   * The old node is draining and alive: it keeps the seat's old media flowing until the client
+   * lets go of it (make-before-break), and announces its producers' end itself.
+   */
+  handover?: boolean;
+}
+
+/** A cluster node that is draining: it seats nobody new and names where to go instead. */
+export interface DrainState {
+  draining(): boolean;
+  /** The public URL of a node that takes participants now, if any. */
+  target(): Promise<string | undefined>;
 }
 
 /** Sockets on other nodes of a cluster (absent on a single node). */
@@ -125,5 +137,7 @@ export interface SessionDeps {
   chat: ChatPort;
   /** How long a seat whose connection dropped is kept (media and all) before it closes. */
   graceMs: number;
+  /** Cluster only: whether this node is draining, and where to send joins instead. */
+  drain?: DrainState;
   logger: Logger;
 }

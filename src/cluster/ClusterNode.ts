@@ -133,9 +133,42 @@ export class ClusterNode {
     this.opts.logger.info({ url }, 'joined the cluster');
   }
 
-  /** Marks the node as taking no new participants (it stays listed until it stops). */
-  drain(): void {
+  /**
+   * Marks the node as taking no new participants (it stays listed until it stops) and tells
+   * the cluster at once, so placement and the join answers' entry points leave it out.
+   */
+  async drain(): Promise<void> {
+    if (this.#draining) return;
     this.#draining = true;
+    await this.registry.heartbeat(this.describe()).catch((err: unknown) => {
+      this.opts.logger.warn({ err }, 'could not list this node as draining; the next beat will');
+    });
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /**
+   * Where to send `count` participants of this node: the live nodes that take participants,
+   * least loaded first (peers, then consumers), spreading the participants over them.
+   */
+  async targets(count: number): Promise<string[]> {
+    const up = (await this.registry.list()).filter(
+      (n) => n.alive && n.state === 'up' && n.id !== this.id,
+    );
+    if (up.length === 0) return [];
+    const load = new Map(up.map((n) => [n, n.load.peers]));
+    const out: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const [next] = [...load].sort(
+        ([x, a], [y, b]) =>
+          a - b || x.load.consumers - y.load.consumers || x.id.localeCompare(y.id),
+      )[0]!;
+      load.set(next, load.get(next)! + 1);
+      out.push(next.url);
+    }
+    return out;
   }
 
   /** What the registry says about this node. */

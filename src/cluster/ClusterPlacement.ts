@@ -85,7 +85,10 @@ export class ClusterPlacement implements MediaPlacement {
     resumeSecret: string | undefined,
   ): Promise<MovedSeat | undefined> {
     if (!resumeSecret) return undefined;
-    const { seats } = await this.directory.entries(consultId);
+    const [{ seats }, nodes] = await Promise.all([
+      this.directory.entries(consultId),
+      this.registry.list(),
+    ]);
     const found = [...seats].find(([, s]) => s.userId === userId && s.node !== this.nodeId);
     if (!found) return undefined;
     const [peerId, seat] = found;
@@ -102,7 +105,10 @@ export class ClusterPlacement implements MediaPlacement {
     this.bus
       ?.notify(seat.node, 'seat.moved', { consultId, peerId, epoch: claim.epoch })
       .catch(() => undefined);
-    return { peerId, fromNode: seat.node, producersGone: claim.producersGone };
+    // A draining node hands the seat over: it keeps the old media until the client lets go.
+    const from = nodes.find((n) => n.id === seat.node);
+    const handover = Boolean(from?.alive && from.state === 'draining');
+    return { peerId, fromNode: seat.node, producersGone: claim.producersGone, handover };
   }
 
   async entryPoints(): Promise<string[]> {

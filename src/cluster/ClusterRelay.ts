@@ -44,6 +44,8 @@ export interface ClusterRelayDeps {
   consults: ConsultService;
   sessions: SessionRevocations;
   live: ConsultSessions;
+  /** While this node drains: how long a seat that moved away keeps its media here. */
+  handoverMs?: () => number | undefined;
   logger: Logger;
 }
 
@@ -73,7 +75,9 @@ export class ClusterRelay {
       }
     });
     // Another node took one of this node's seats over with its resume secret.
-    bus.handle('seat.moved', seatMoved, (p) => live.find(p.consultId)?.seatMovedAway(p.peerId));
+    bus.handle('seat.moved', seatMoved, (p) =>
+      live.find(p.consultId)?.seatMovedAway(p.peerId, deps.handoverMs?.()),
+    );
     bus.handle('consults.carried', carriedRequest, (p) => ({
       carried: p.ids.filter((consultId) => live.carries(consultId)),
     }));

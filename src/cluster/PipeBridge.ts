@@ -79,6 +79,8 @@ interface Link {
 }
 
 const linkKey = (consultId: string, node: string) => `${consultId}\n${node}`;
+/** How a node refuses a link opened at the same time as its own. */
+const CROSSED = 'pipe opened from both nodes at once';
 
 export class PipeBridge {
   readonly #links = new Map<string, Link>();
@@ -310,6 +312,7 @@ export class PipeBridge {
       opening = (async () => {
         const { router } = this.#localMedia(consultId);
         const transport = await createPipeTransport(router, this.#opts.listen, { consultId, node });
+        let crossed = false;
         try {
           const remote = await this.#opts.bus.request(
             node,
@@ -325,8 +328,12 @@ export class PipeBridge {
           });
         } catch (err) {
           transport.close();
-          throw err;
+          crossed = err instanceof GatewayError && err.message.includes(CROSSED);
+          if (!crossed) throw err;
         }
+        // Both nodes opened at once and the other one's link wins: it arrives here through
+        // its `pipe.connect`, and serves this direction too.
+        if (crossed) return this.#linkOpenedBy(key);
         return this.#addLink(consultId, node, transport);
       })().finally(() => this.#opening.delete(key));
       this.#opening.set(key, opening);
@@ -356,8 +363,25 @@ export class PipeBridge {
     };
   }
 
+  /** The link the other node is opening to this one (we yielded to it), once it is up. */
+  async #linkOpenedBy(key: string): Promise<Link> {
+    const deadline = Date.now() + (this.#opts.timeoutMs ?? 5000);
+    for (;;) {
+      const link = this.#links.get(key);
+      if (link && !link.transport.closed) return link;
+      if (Date.now() > deadline)
+        throw new GatewayError('conflict', 'the pipe closed meanwhile; ask again');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
   /** Sending end: opens this node's side of the link a receiving node asked for. */
   async #answerConnect(req: z.infer<typeof connectRequest>, from: string) {
+    // Both nodes opening the link at once would each replace the other's transport and end
+    // with two halves that do not meet: the node with the smaller id keeps its own.
+    if (this.#opening.has(linkKey(req.consultId, from)) && this.#opts.bus.nodeId < from) {
+      throw new GatewayError('conflict', `${CROSSED}: use the link this node is opening`);
+    }
     const { router } = this.#localMedia(req.consultId);
     const transport = await createPipeTransport(router, this.#opts.listen, {
       consultId: req.consultId,

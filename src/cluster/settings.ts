@@ -51,6 +51,16 @@ export const clusterSchema = z.object({
       .max(600, { error: 'must be an integer between 1 and 600' })
       .default(15),
   ),
+  /** SIGTERM or `npm run drain`: the node exits once its participants moved, or after this long. */
+  DRAIN_TIMEOUT_SECONDS: z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number({ error: 'must be an integer between 0 and 3600' })
+      .int({ error: 'must be an integer between 0 and 3600' })
+      .min(0, { error: 'must be an integer between 0 and 3600' })
+      .max(3600, { error: 'must be an integer between 0 and 3600' })
+      .default(60),
+  ),
   /** Address the pipe transports to other nodes bind to; default: RTC_LISTEN_IP. */
   PIPE_LISTEN_IP: z.preprocess(emptyToUndefined, ip.optional()),
   /** Address other nodes send pipe media to; default: ANNOUNCED_IP, else PIPE_LISTEN_IP. */
@@ -64,6 +74,8 @@ export interface ClusterSettings {
   redisUrl: string;
   nodeId: string;
   deadAfterMs: number;
+  /** How long a draining node waits for its participants to move before it stops anyway. */
+  drainTimeoutMs: number;
   pipe: { listenIp: string; announcedIp: string | undefined; portMin: number; portMax: number };
 }
 
@@ -113,6 +125,7 @@ export function parseClusterSettings(
       redisUrl: c.REDIS_URL,
       nodeId: c.NODE_ID,
       deadAfterMs: c.NODE_DEAD_AFTER_SECONDS * 1000,
+      drainTimeoutMs: c.DRAIN_TIMEOUT_SECONDS * 1000,
       pipe: { listenIp, announcedIp, portMin: c.PIPE_PORT_MIN, portMax: c.PIPE_PORT_MAX },
     },
     nodeId: c.NODE_ID,

@@ -56,6 +56,8 @@ export interface AppDeps {
   waitingCount?: (consultId: string) => number | Promise<number>;
   /** Where per-key request limits are counted (Redis in a cluster); default: this process. */
   rateLimits?: () => RateLimits;
+  /** Cluster only: starts draining this node (`POST /drain`); false on a single node. */
+  requestDrain?: () => boolean;
   /** E-mails invite links made at scheduling (optional). */
   mailer?: InviteMailer;
   logger: Logger;
@@ -134,6 +136,28 @@ export function createApp(deps: AppDeps): express.Express {
     }
     res.setHeader('Cache-Control', 'no-store');
     res.type(registry.contentType).send(await registry.metrics());
+  });
+
+  // `npm run drain`: the operator's way to empty a cluster node before stopping it (as
+  // SIGTERM does). Same access as /metrics; never from a browser page (no Origin allowed),
+  // so a page open on the gateway machine cannot make it drain.
+  app.post('/drain', (req, res) => {
+    if (req.get('origin') !== undefined) {
+      throw new GatewayError(
+        'forbidden',
+        'a node is drained by `npm run drain`, not from a web page',
+      );
+    }
+    if (monitoringAccess(req, deps.metricsToken) !== 'granted')
+      throw monitoringRefusal(deps.metricsToken);
+    if (!deps.requestDrain?.()) {
+      throw new GatewayError(
+        'not_found',
+        'this gateway is not a cluster node (REDIS_URL is unset): stop it with SIGTERM',
+      );
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(202).json({ draining: true, node: deps.cluster?.()?.id });
   });
 
   const router = express.Router();

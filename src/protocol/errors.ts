@@ -17,6 +17,8 @@ export const errorCodes = [
   'seat_taken',
   /** The host denied this guest a short while ago. */
   'denied_recently',
+  /** This cluster node is draining: it takes nobody new; go to the node `migrate` names. */
+  'node_draining',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
 

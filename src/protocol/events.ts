@@ -81,6 +81,7 @@ export const clientEvents = named({
     'denied_recently',
     'seat_taken',
     'unavailable',
+    'node_draining',
   ]),
   createTransport: event<TransportResponse>()(createTransportRequest, [...seat, 'conflict']),
   connectTransport: event<Empty>()(connectTransportRequest, media),

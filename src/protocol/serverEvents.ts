@@ -66,6 +66,13 @@ export interface ServerToClientEvents {
   }) => void;
   /** Your media path is gone: drop local transports and `join` again. */
   rejoinRequired: (msg: { reason: RejoinReason }) => void;
+  /**
+   * Cluster only: this node is draining (shutting down for a restart). Move to `url` (another
+   * node's public URL) without leaving: connect there, `join` with your resume secret (the seat
+   * moves, nobody sees you leave), build your transports, producers and consumers there, and
+   * only then disconnect from this node, which closes your old media. `reason`: always 'drain'.
+   */
+  migrate: (msg: { url: string; reason: 'drain' }) => void;
 }
 
 export type ServerEvent = keyof ServerToClientEvents;

@@ -6,7 +6,7 @@
 import type { Server, Socket } from 'socket.io';
 import { ConsultSessions } from '../app/ConsultSessions.js';
 import { localPlacement } from '../app/LocalPlacement.js';
-import type { MediaPlacement } from '../app/ports.js';
+import type { DrainState, MediaPlacement } from '../app/ports.js';
 import type { AuditLog } from '../audit/AuditLog.js';
 import type { SessionRevocations } from '../auth/SessionRevocations.js';
 import { verifyJoinToken } from '../auth/tokens.js';
@@ -50,6 +50,8 @@ export interface SignallingDeps {
   rooms: RoomRegistry;
   /** Where each participant's media lives (default: all on this node). */
   placement?: MediaPlacement;
+  /** Cluster only: a draining node takes no new connections or seats and says where to go. */
+  drain?: DrainState;
   consults: ConsultService;
   lobby: LobbyStore;
   audit: AuditLog;
@@ -94,6 +96,7 @@ export function attachSignalling(io: SignallingServer, deps: SignallingDeps): Co
     audit: deps.audit,
     chat,
     graceMs: deps.reconnectGraceMs,
+    ...(deps.drain ? { drain: deps.drain } : {}),
     logger: log,
   });
   remote?.listen(live);
@@ -102,6 +105,16 @@ export function attachSignalling(io: SignallingServer, deps: SignallingDeps): Co
   // later (consult closed or changed, invite or sessions revoked) ends the connection.
   io.use((socket, next) => {
     void (async () => {
+      if (deps.drain?.draining()) {
+        // Before the grant is even read: the client goes to `url` and joins there.
+        const url = await deps.drain.target().catch(() => undefined);
+        throw new GatewayError(
+          'node_draining',
+          `this server is shutting down for a restart: connect to ${url ?? 'another server of the cluster'}`,
+          undefined,
+          url,
+        );
+      }
       const claims = verifyJoinToken(jwtSecret, socket.handshake.auth?.token);
       await consults.authorizeJoin(claims);
       await sessions.assertJoin(claims);
@@ -112,7 +125,7 @@ export function attachSignalling(io: SignallingServer, deps: SignallingDeps): Co
         const e =
           err instanceof GatewayError ? err : new GatewayError('unauthorized', 'invalid token');
         const refusal = new Error(e.message) as Error & { data: unknown };
-        refusal.data = { code: e.code };
+        refusal.data = { code: e.code, ...(e.url ? { url: e.url } : {}) };
         next(refusal);
       },
     );

@@ -57,7 +57,7 @@ beforeAll(async () => {
     createLogger('silent'),
   );
   const nodes = await startNodes(['a', 'b', 'c'], redis.url, env);
-  [a, b, c] = [nodes[0]!, nodes[1]!, nodes[2]!];
+  [a, b, c] = [nodes.get('a'), nodes.get('b'), nodes.get('c')];
 }, 150_000);
 
 afterAll(async () => {

@@ -92,6 +92,20 @@ describe('health and metrics', () => {
     }
     expect((await fetch(`${gw.url}/metrics?scope=node`)).status).toBe(200);
   });
+
+  it('refuses POST /drain on a single node (it stops with SIGTERM), and from any web page', async () => {
+    gw = await startTestGateway();
+    const single = await fetch(`${gw.url}/drain`, { method: 'POST' });
+    expect(single.status).toBe(404);
+    expect(((await single.json()) as any).error.message).toMatch(/REDIS_URL/);
+    const page = await fetch(`${gw.url}/drain`, {
+      method: 'POST',
+      headers: { origin: gw.url },
+    });
+    expect(page.status).toBe(403);
+    // Still serving.
+    expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
+  });
 });
 
 describe('who may see health detail and metrics', () => {

@@ -90,7 +90,8 @@ export interface ClusterNodeProcess {
   output(): string;
   /** SIGKILL: nothing of the node's shutdown runs, as in a crash. */
   crash(): Promise<void>;
-  stop(): Promise<void>;
+  /** SIGTERM (a cluster node drains first), SIGKILL if it has not exited after `killAfterMs`. */
+  stop(killAfterMs?: number): Promise<void>;
 }
 
 /** Starts a gateway node (test/support/clusterNode.ts) as its own process. */
@@ -118,6 +119,8 @@ export async function startClusterNode(
       REDIS_URL: redisUrl,
       NODE_ID: nodeId,
       PIPE_LISTEN_IP: '127.0.0.1',
+      // SIGTERM drains a cluster node; test clients that do not follow `migrate` hold it this long.
+      DRAIN_TIMEOUT_SECONDS: '2',
       ...env,
     },
   });
@@ -188,10 +191,10 @@ export async function startClusterNode(
       child.kill('SIGKILL');
       await exited;
     },
-    async stop() {
+    async stop(killAfterMs = 10_000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
-      const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const force = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
       await exited;
       clearTimeout(force);
     },

@@ -27,7 +27,8 @@ type Command =
       direction: 'send' | 'recv';
       port?: number;
     }
-  | { cmd: 'lobby'; consultId: string };
+  | { cmd: 'lobby'; consultId: string }
+  | { cmd: 'consult'; consultId: string };
 
 const config = loadConfig(process.env);
 const gateway = await startGateway(config, createLogger(config.logLevel, 'cluster-node'));
@@ -158,6 +159,9 @@ async function run(c: Command): Promise<unknown> {
     }
     case 'lobby':
       return gateway.lobby.list(c.consultId);
+    case 'consult':
+      // The record as the shared database has it now.
+      return gateway.consults.find(c.consultId);
   }
 }
 
@@ -167,7 +171,8 @@ process.on('message', (msg: { id: number } & Command) => {
     (err: Error) => process.send!({ id: msg.id, ok: false, error: err.message }),
   );
 });
-process.on('SIGTERM', () => {
-  void gateway.close().finally(() => process.exit(0));
-});
+// As main.ts: SIGTERM (or POST /drain) drains the node, then it exits.
+const stop = () => void gateway.shutdown().finally(() => process.exit(0));
+gateway.onDrainRequest = stop;
+process.on('SIGTERM', stop);
 process.send!({ ready: true, nodeId: cluster.id, url: gateway.url });

@@ -30,6 +30,7 @@ describe('cluster settings', () => {
         .replace(/[^A-Za-z0-9._-]/g, '-')
         .slice(0, 64),
       deadAfterMs: 15_000,
+      drainTimeoutMs: 60_000,
       pipe: { listenIp: '127.0.0.1', announcedIp: undefined, portMin: 42000, portMax: 42999 },
     });
   });
@@ -42,6 +43,7 @@ describe('cluster settings', () => {
       REDIS_URL: 'rediss://:pw@redis.internal:6380',
       NODE_ID: 'county-hospital-1',
       NODE_DEAD_AFTER_SECONDS: '5',
+      DRAIN_TIMEOUT_SECONDS: '0',
       PIPE_LISTEN_IP: '0.0.0.0',
       PIPE_ANNOUNCED_IP: '10.0.0.11',
       PIPE_PORT_MIN: '43000',
@@ -50,6 +52,7 @@ describe('cluster settings', () => {
     expect(c.cluster).toMatchObject({
       nodeId: 'county-hospital-1',
       deadAfterMs: 5000,
+      drainTimeoutMs: 0,
       pipe: { listenIp: '0.0.0.0', announcedIp: '10.0.0.11', portMin: 43000, portMax: 43100 },
     });
     // Pipes on every address default to the browsers' announced address.
@@ -68,6 +71,7 @@ describe('cluster settings', () => {
       REDIS_URL: 'http://user:secret@redis',
       NODE_ID: 'no spaces',
       NODE_DEAD_AFTER_SECONDS: '0',
+      DRAIN_TIMEOUT_SECONDS: '-1',
       PIPE_LISTEN_IP: 'eth0',
       PIPE_PORT_MIN: '80',
     });
@@ -75,6 +79,7 @@ describe('cluster settings', () => {
       'REDIS_URL',
       'NODE_ID',
       'NODE_DEAD_AFTER_SECONDS',
+      'DRAIN_TIMEOUT_SECONDS',
       'PIPE_LISTEN_IP',
       'PIPE_PORT_MIN',
     ]);
