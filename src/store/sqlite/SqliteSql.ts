@@ -3,6 +3,13 @@
  * while a transaction is open (it may await between statements), statements from outside it
  * wait for it to end, so nothing slips into another caller's transaction. Prepared statements
  * are cached per SQL string.
+ *
+ * Group commit: a write outside a transaction runs at once (later reads on the connection see
+ * it, order is kept) inside a batch transaction that commits when the event loop's current
+ * turn ends (setImmediate), one fsync for every write of the turn instead of one each. A
+ * write's promise settles only after its batch's COMMIT returned (synchronous = FULL: on disk),
+ * so what a caller acknowledges after awaiting it is never lost; a failed batch rejects all of
+ * its writes, none of which was acknowledged yet.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type Database from 'better-sqlite3';
@@ -12,12 +19,21 @@ import type { Sql } from '../sql/executor.js';
 /** How many distinct SQL strings keep a prepared statement (queries with IN lists vary). */
 const STATEMENT_CACHE_SIZE = 500;
 
+/** A write that ran in the open batch, waiting for the batch's COMMIT. */
+interface BatchedWrite {
+  changes: number;
+  resolve: (changes: number) => void;
+  reject: (err: unknown) => void;
+}
+
 interface Connection {
   db: Db;
   statements: Map<string, Database.Statement>;
   /** Settles when the open transaction ends; undefined when none is open. */
   open: Promise<void> | undefined;
   savepoints: number;
+  /** Writes of the open group-commit batch (its BEGIN was run); undefined when none is open. */
+  batch: BatchedWrite[] | undefined;
 }
 
 /** Which connection's transaction the current async call chain runs inside. */
@@ -29,7 +45,9 @@ export class SqliteSql implements Sql {
 
   constructor(db: Db | Connection, inTx = false) {
     this.#conn =
-      'prepare' in db ? { db, statements: new Map(), open: undefined, savepoints: 0 } : db;
+      'prepare' in db
+        ? { db, statements: new Map(), open: undefined, savepoints: 0, batch: undefined }
+        : db;
     this.#inTx = inTx;
   }
 
@@ -44,13 +62,55 @@ export class SqliteSql implements Sql {
   }
 
   async run(sql: string, params: readonly unknown[] = []): Promise<number> {
-    if (!this.#inTx && this.#conn.open) await this.#waitForTransaction();
-    return this.#statement(sql).run(...params).changes;
+    if (this.#inTx) return this.#statement(sql).run(...params).changes;
+    while (this.#conn.open) await this.#waitForTransaction();
+    return this.#batched(this.#statement(sql), params);
+  }
+
+  /** Commits the open batch now (before a transaction, a close); its writes' promises settle. */
+  commitBatch(): void {
+    const conn = this.#conn;
+    const batch = conn.batch;
+    if (!batch) return;
+    conn.batch = undefined;
+    try {
+      conn.db.exec('COMMIT');
+    } catch (err) {
+      if (conn.db.inTransaction) conn.db.exec('ROLLBACK');
+      for (const w of batch) w.reject(err);
+      return;
+    }
+    for (const w of batch) w.resolve(w.changes);
+  }
+
+  /** Runs the write inside the open batch (opening one); settles once the batch commits. */
+  #batched(stmt: Database.Statement, params: readonly unknown[]): Promise<number> {
+    const conn = this.#conn;
+    if (!conn.batch) {
+      conn.db.exec('BEGIN IMMEDIATE');
+      conn.batch = [];
+      setImmediate(() => this.commitBatch());
+    }
+    const batch = conn.batch;
+    let changes: number;
+    try {
+      changes = stmt.run(...params).changes;
+    } catch (err) {
+      // A failed statement is undone alone; an error that ended the whole transaction
+      // (I/O, disk full) took the batch's earlier writes with it: they fail too.
+      if (!conn.db.inTransaction) {
+        conn.batch = undefined;
+        for (const w of batch) w.reject(err);
+      }
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => batch.push({ changes, resolve, reject }));
   }
 
   async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
     if (this.#inTx) return this.#savepoint(fn);
     while (this.#conn.open) await this.#waitForTransaction();
+    this.commitBatch();
     const { db } = this.#conn;
     let ended!: () => void;
     this.#conn.open = new Promise((resolve) => (ended = resolve));

@@ -6,7 +6,10 @@ import { SqliteSql } from './SqliteSql.js';
 
 export function createSqliteStore(file: string): Store {
   const db = openDatabase(file);
-  return sqlStore(new SqliteSql(db), async () => {
+  const sql = new SqliteSql(db);
+  return sqlStore(sql, async () => {
+    // Writes of this event-loop turn are committed, not dropped with the connection.
+    sql.commitBatch();
     db.close();
   });
 }
