@@ -58,7 +58,8 @@ export class WriteQueue<C = void> {
   #kick(): void {
     if (this.#draining || this.#timer || this.#queue.length === 0) return;
     this.#draining = true;
-    this.#drained = this.#drain();
+    // After the writes the current task still queues (a join queues two rows): one batch.
+    this.#drained = Promise.resolve().then(() => this.#drain());
   }
 
   async #drain(): Promise<void> {

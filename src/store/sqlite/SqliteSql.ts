@@ -4,12 +4,13 @@
  * wait for it to end, so nothing slips into another caller's transaction. Prepared statements
  * are cached per SQL string.
  *
- * Group commit: a write outside a transaction runs at once (later reads on the connection see
- * it, order is kept) inside a batch transaction that commits when the event loop's current
- * turn ends (setImmediate), one fsync for every write of the turn instead of one each. A
- * write's promise settles only after its batch's COMMIT returned (synchronous = FULL: on disk),
- * so what a caller acknowledges after awaiting it is never lost; a failed batch rejects all of
- * its writes, none of which was acknowledged yet.
+ * Group commit: writes and transactions run at once (later reads on the connection see them,
+ * order is kept) inside one batch transaction that commits when the event loop's turn ends
+ * (setImmediate): one fsync for every write of the turn instead of one each. A transaction is
+ * a savepoint of the batch (undone alone when it fails). A write's or a transaction's promise
+ * settles only after its batch's COMMIT returned (synchronous = FULL: on disk), so what a
+ * caller acknowledges after awaiting it is never lost; a failed COMMIT fails every write of
+ * the batch, none of which was acknowledged yet.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type Database from 'better-sqlite3';
@@ -19,11 +20,16 @@ import type { Sql } from '../sql/executor.js';
 /** How many distinct SQL strings keep a prepared statement (queries with IN lists vary). */
 const STATEMENT_CACHE_SIZE = 500;
 
-/** A write that ran in the open batch, waiting for the batch's COMMIT. */
-interface BatchedWrite {
-  changes: number;
-  resolve: (changes: number) => void;
+/** A write (or transaction) that ran in the open batch, waiting for the batch's COMMIT. */
+interface Waiter {
+  resolve: () => void;
   reject: (err: unknown) => void;
+}
+
+interface Batch {
+  waiters: Waiter[];
+  /** The turn ended while a transaction was open: commit when it ends. */
+  due: boolean;
 }
 
 interface Connection {
@@ -32,8 +38,8 @@ interface Connection {
   /** Settles when the open transaction ends; undefined when none is open. */
   open: Promise<void> | undefined;
   savepoints: number;
-  /** Writes of the open group-commit batch (its BEGIN was run); undefined when none is open. */
-  batch: BatchedWrite[] | undefined;
+  /** The open group-commit batch (its BEGIN was run); undefined when none is open. */
+  batch: Batch | undefined;
 }
 
 /** Which connection's transaction the current async call chain runs inside. */
@@ -64,71 +70,95 @@ export class SqliteSql implements Sql {
   async run(sql: string, params: readonly unknown[] = []): Promise<number> {
     if (this.#inTx) return this.#statement(sql).run(...params).changes;
     while (this.#conn.open) await this.#waitForTransaction();
-    return this.#batched(this.#statement(sql), params);
-  }
-
-  /** Commits the open batch now (before a transaction, a close); its writes' promises settle. */
-  commitBatch(): void {
-    const conn = this.#conn;
-    const batch = conn.batch;
-    if (!batch) return;
-    conn.batch = undefined;
-    try {
-      conn.db.exec('COMMIT');
-    } catch (err) {
-      if (conn.db.inTransaction) conn.db.exec('ROLLBACK');
-      for (const w of batch) w.reject(err);
-      return;
-    }
-    for (const w of batch) w.resolve(w.changes);
-  }
-
-  /** Runs the write inside the open batch (opening one); settles once the batch commits. */
-  #batched(stmt: Database.Statement, params: readonly unknown[]): Promise<number> {
-    const conn = this.#conn;
-    if (!conn.batch) {
-      conn.db.exec('BEGIN IMMEDIATE');
-      conn.batch = [];
-      setImmediate(() => this.commitBatch());
-    }
-    const batch = conn.batch;
+    const stmt = this.#statement(sql);
+    const batch = this.#batch();
     let changes: number;
     try {
       changes = stmt.run(...params).changes;
     } catch (err) {
-      // A failed statement is undone alone; an error that ended the whole transaction
-      // (I/O, disk full) took the batch's earlier writes with it: they fail too.
-      if (!conn.db.inTransaction) {
-        conn.batch = undefined;
-        for (const w of batch) w.reject(err);
-      }
-      return Promise.reject(err);
+      // A failed statement is undone alone (the batch goes on) unless it ended the whole
+      // transaction (I/O error, disk full), which took the batch's other writes with it.
+      this.#failedBatch(batch, err);
+      throw err;
     }
-    return new Promise((resolve, reject) => batch.push({ changes, resolve, reject }));
+    await this.#committed(batch);
+    return changes;
   }
 
   async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
     if (this.#inTx) return this.#savepoint(fn);
     while (this.#conn.open) await this.#waitForTransaction();
-    this.commitBatch();
-    const { db } = this.#conn;
+    const conn = this.#conn;
+    const { db } = conn;
+    const batch = this.#batch();
+    const name = `tx${++conn.savepoints}`;
     let ended!: () => void;
-    this.#conn.open = new Promise((resolve) => (ended = resolve));
+    conn.open = new Promise((resolve) => (ended = resolve));
+    let result: T;
+    let committed: Promise<void>;
     try {
-      db.exec('BEGIN IMMEDIATE');
+      db.exec(`SAVEPOINT ${name}`);
       try {
-        const tx = new SqliteSql(this.#conn, true);
-        const result = await insideTransaction.run(this.#conn, () => fn(tx));
-        db.exec('COMMIT');
-        return result;
+        const tx = new SqliteSql(conn, true);
+        result = await insideTransaction.run(conn, () => fn(tx));
+        db.exec(`RELEASE ${name}`);
       } catch (err) {
-        if (db.inTransaction) db.exec('ROLLBACK');
+        if (db.inTransaction) {
+          db.exec(`ROLLBACK TO ${name}`);
+          db.exec(`RELEASE ${name}`);
+        } else this.#failedBatch(batch, err);
         throw err;
       }
+      committed = this.#committed(batch);
     } finally {
-      this.#conn.open = undefined;
+      conn.open = undefined;
       ended();
+      if (batch.due) this.commitBatch();
     }
+    await committed;
+    return result;
+  }
+
+  /** Commits the open batch now (at the turn's end, a close); its writes' promises settle. */
+  commitBatch(): void {
+    const conn = this.#conn;
+    const batch = conn.batch;
+    if (!batch) return;
+    if (conn.open) {
+      batch.due = true;
+      return;
+    }
+    conn.batch = undefined;
+    try {
+      conn.db.exec('COMMIT');
+    } catch (err) {
+      if (conn.db.inTransaction) conn.db.exec('ROLLBACK');
+      for (const w of batch.waiters) w.reject(err);
+      return;
+    }
+    for (const w of batch.waiters) w.resolve();
+  }
+
+  /** The open batch, begun (and its commit scheduled) when there is none. */
+  #batch(): Batch {
+    const conn = this.#conn;
+    if (!conn.batch) {
+      conn.db.exec('BEGIN IMMEDIATE');
+      conn.batch = { waiters: [], due: false };
+      setImmediate(() => this.commitBatch());
+    }
+    return conn.batch;
+  }
+
+  #committed(batch: Batch): Promise<void> {
+    return new Promise((resolve, reject) => batch.waiters.push({ resolve, reject }));
+  }
+
+  /** After an error: if it ended the transaction, the batch's writes are gone and fail. */
+  #failedBatch(batch: Batch, err: unknown): void {
+    if (this.#conn.db.inTransaction) return;
+    if (this.#conn.batch === batch) this.#conn.batch = undefined;
+    for (const w of batch.waiters) w.reject(err);
   }
 
   async #savepoint<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
