@@ -9,7 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/store/database.js';
 import { openStore } from '../../src/store/index.js';
+import { sqlStore } from '../../src/store/sql/index.js';
+import { SqliteSql } from '../../src/store/sqlite/SqliteSql.js';
 import type { AuditEntry, Store } from '../../src/store/repositories.js';
 import type { TestClient } from '../support/client.js';
 import { joinAsHost } from '../support/consult.js';
@@ -43,7 +46,9 @@ describe('SQLite group commit', () => {
     const other = new Database(file, { readonly: true });
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
     cleanups.push(() => store.close());
-    cleanups.push(() => other.close());
+    cleanups.push(() => {
+      other.close();
+    });
     return { store, other };
   }
   const committed = (other: Database.Database, ids: string[]) =>
@@ -92,6 +97,41 @@ describe('SQLite group commit', () => {
     expect(
       other.prepare("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'test.undone'").get(),
     ).toEqual({ n: 0 });
+  });
+
+  it('acknowledges a committed write only once the WAL sync is done', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'group-commit-'));
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'db.sqlite');
+    const db = openDatabase(file);
+    let release!: () => void;
+    let syncs = 0;
+    const sql = new SqliteSql(db, {
+      durable: () => {
+        syncs++;
+        return new Promise<void>((resolve) => (release = resolve));
+      },
+    });
+    const store = sqlStore(sql, async () => {
+      await sql.settle();
+      db.close();
+    });
+    cleanups.push(() => store.close());
+    const other = new Database(file, { readonly: true });
+    cleanups.push(() => {
+      other.close();
+    });
+    const id = randomUUID();
+    let acknowledged = false;
+    const written = store.audit.append(entry('test.synced', id)).then(() => (acknowledged = true));
+    // The batch commits when the turn ends; its sync is under way.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(committed(other, [id])).toBe(1);
+    expect(syncs).toBe(1);
+    expect(acknowledged).toBe(false);
+    release();
+    await written;
+    expect(acknowledged).toBe(true);
   });
 
   it('commits the writes of the turn when the store closes', async () => {

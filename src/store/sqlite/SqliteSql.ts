@@ -8,9 +8,11 @@
  * order is kept) inside one batch transaction that commits when the event loop's turn ends
  * (setImmediate): one fsync for every write of the turn instead of one each. A transaction is
  * a savepoint of the batch (undone alone when it fails). A write's or a transaction's promise
- * settles only after its batch's COMMIT returned (synchronous = FULL: on disk), so what a
- * caller acknowledges after awaiting it is never lost; a failed COMMIT fails every write of
- * the batch, none of which was acknowledged yet.
+ * settles only after its batch is on disk: after COMMIT returned (synchronous = FULL), or, with
+ * `durable` given, after it synced the WAL file off the main thread once COMMIT returned
+ * (synchronous = NORMAL writes the WAL without fsync). Either way what a caller acknowledges
+ * after awaiting a write is never lost; a failed COMMIT or sync fails every write of the
+ * batch, none of which was acknowledged yet.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type Database from 'better-sqlite3';
@@ -40,6 +42,18 @@ interface Connection {
   savepoints: number;
   /** The open group-commit batch (its BEGIN was run); undefined when none is open. */
   batch: Batch | undefined;
+  /** Makes committed transactions durable (syncs the WAL); unset when COMMIT does it. */
+  durable: (() => Promise<void>) | undefined;
+  /** Syncs under way. */
+  syncing: Set<Promise<void>>;
+}
+
+export interface SqliteSqlOptions {
+  /**
+   * Makes what was committed durable, called after each batch's COMMIT, its writes
+   * acknowledged once it resolves (for synchronous = NORMAL in WAL mode: fdatasync the WAL).
+   */
+  durable?: () => Promise<void>;
 }
 
 /** Which connection's transaction the current async call chain runs inside. */
@@ -49,10 +63,18 @@ export class SqliteSql implements Sql {
   readonly #conn: Connection;
   readonly #inTx: boolean;
 
-  constructor(db: Db | Connection, inTx = false) {
+  constructor(db: Db | Connection, options: SqliteSqlOptions = {}, inTx = false) {
     this.#conn =
       'prepare' in db
-        ? { db, statements: new Map(), open: undefined, savepoints: 0, batch: undefined }
+        ? {
+            db,
+            statements: new Map(),
+            open: undefined,
+            savepoints: 0,
+            batch: undefined,
+            durable: options.durable,
+            syncing: new Set(),
+          }
         : db;
     this.#inTx = inTx;
   }
@@ -99,7 +121,7 @@ export class SqliteSql implements Sql {
     try {
       db.exec(`SAVEPOINT ${name}`);
       try {
-        const tx = new SqliteSql(conn, true);
+        const tx = new SqliteSql(conn, {}, true);
         result = await insideTransaction.run(conn, () => fn(tx));
         db.exec(`RELEASE ${name}`);
       } catch (err) {
@@ -136,7 +158,23 @@ export class SqliteSql implements Sql {
       for (const w of batch.waiters) w.reject(err);
       return;
     }
-    for (const w of batch.waiters) w.resolve();
+    const { durable } = conn;
+    if (!durable) {
+      for (const w of batch.waiters) w.resolve();
+      return;
+    }
+    const sync = durable().then(
+      () => batch.waiters.forEach((w) => w.resolve()),
+      (err: unknown) => batch.waiters.forEach((w) => w.reject(err)),
+    );
+    conn.syncing.add(sync);
+    void sync.finally(() => conn.syncing.delete(sync));
+  }
+
+  /** Commits the open batch and waits for every sync under way (before the database closes). */
+  async settle(): Promise<void> {
+    this.commitBatch();
+    while (this.#conn.syncing.size) await Promise.all(this.#conn.syncing);
   }
 
   /** The open batch, begun (and its commit scheduled) when there is none. */
