@@ -156,14 +156,14 @@ describe('a gateway stopped right after a join', () => {
     const database: TestDatabase | undefined = usePostgres ? await createTestDatabase() : undefined;
     if (database) cleanups.push(() => database.drop());
     const gw: TestGateway = await startTestGateway(database ? { DATABASE_URL: database.url } : {});
-    let client: TestClient | undefined;
+    const clients: TestClient[] = [];
     cleanups.push(async () => {
-      client?.close();
+      for (const c of clients) c.close();
       fs.rmSync(gw.dataDir, { recursive: true, force: true });
     });
     const host = await gw.user('doctor');
     const consult = await gw.consult(host);
-    ({ client } = await joinAsHost(gw, consult.id, await gw.grant(consult.id, host)));
+    clients.push((await joinAsHost(gw, consult.id, await gw.grant(consult.id, host))).client);
     await gw.close();
 
     const store = await openStore({
