@@ -159,7 +159,7 @@ export class SqliteSql implements Sql {
       return;
     }
     const { durable } = conn;
-    if (!durable) {
+    if (!durable || batch.waiters.length === 0) {
       for (const w of batch.waiters) w.resolve();
       return;
     }
