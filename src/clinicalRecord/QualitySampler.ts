@@ -134,7 +134,7 @@ export class QualitySampler extends TypedEmitter<SamplerEvents> {
         if (live.length) this.safeEmit('sampled', room.consultId, live);
       }
       if (rows.length)
-        this.recorder.queue.write('quality.samples', () => this.store.records.appendSamples(rows));
+        this.recorder.queue.write('quality.samples', (db) => db.records.appendSamples(rows));
       this.recorder.heartbeat(at);
     } catch (err) {
       this.logger.warn({ err }, 'quality sampling failed');
