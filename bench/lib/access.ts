@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { mintJoinToken } from '../../src/auth/tokens.js';
 import type { Gateway } from '../../src/gateway.js';
+import { scheduledConsult } from '../../test/support/consultRow.js';
 
 export const BENCH_SECRET = 'bench-secret-0123456789abcdef';
 
@@ -53,23 +54,14 @@ export async function benchConsult(
   const specialistIds: string[] = [];
   for (let i = 0; i < specialists; i++)
     specialistIds.push(await createUser(gw, 'specialist', `bench specialist ${i + 1}`));
-  await gw.store.consults.insert({
-    id: consultId,
-    title: 'Benchmark consult',
-    patientRef: 'BENCH',
-    scheduledStart: now - 60_000,
-    scheduledEnd: now + 6 * 3600_000,
-    hostId,
-    specialistIds,
-    guests: [],
-    status: 'scheduled',
-    createdBy: hostId,
-    createdAt: now,
-    updatedAt: now,
-    startedAt: null,
-    endedAt: null,
-    endReason: null,
-  });
+  await gw.store.consults.insert(
+    scheduledConsult(consultId, hostId, {
+      title: 'Benchmark consult',
+      patientRef: 'BENCH',
+      scheduledEnd: now + 6 * 3600_000,
+      specialistIds,
+    }),
+  );
   const token = (userId: string, role: 'doctor' | 'specialist', publish: boolean) =>
     mintJoinToken(BENCH_SECRET, {
       consultId,

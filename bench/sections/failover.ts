@@ -37,6 +37,7 @@ import { audioRtpParameters } from '../../test/support/rtp.js';
 import { sendRtp, type RtpSender } from '../../test/support/rtpSocket.js';
 import type { Section } from '../lib/section.js';
 import { summarise } from '../lib/stats.js';
+import { scheduledConsult } from '../../test/support/consultRow.js';
 
 /** Issue 14's figures. */
 export const GAP_P50_TARGET_MS = 3000;
@@ -150,23 +151,13 @@ export const failoverSection: Section = {
       ];
       const now = Date.now();
       const consultId = `bench-failover-${now}`;
-      await svc.store.consults.insert({
-        id: consultId,
-        title: 'Bench failover',
-        patientRef: 'P-BENCH',
-        scheduledStart: now - 60_000,
-        scheduledEnd: now + 3 * 3600_000,
-        hostId: host.id,
-        specialistIds: [],
-        guests: [],
-        status: 'scheduled',
-        createdBy: host.id,
-        createdAt: now,
-        updatedAt: now,
-        startedAt: null,
-        endedAt: null,
-        endReason: null,
-      });
+      await svc.store.consults.insert(
+        scheduledConsult(consultId, host.id, {
+          title: 'Bench failover',
+          patientRef: 'P-BENCH',
+          scheduledEnd: now + 3 * 3600_000,
+        }),
+      );
       const grant = async (u: { id: string }) =>
         (await svc.consults.mintOperatorGrant(consultId, u.id)).token;
       const clients: (TestClient | Socket)[] = [];

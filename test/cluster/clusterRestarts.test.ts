@@ -21,6 +21,7 @@ import { TEST_PASSWORD, TEST_SECRET } from '../support/gateway.js';
 import { startNodes, startPrivatePostgres, type PrivatePostgres } from '../support/nodes.js';
 import { receiveRtp, sendRtp, type RtpReceiver, type RtpSender } from '../support/rtpSocket.js';
 import { sleep, timeUntil } from '../support/wait.js';
+import { scheduledConsult } from '../support/consultRow.js';
 
 /** Short, so that an outage longer than it would get nodes declared dead if that were the rule. */
 const DEAD_AFTER_S = 2;
@@ -81,23 +82,13 @@ const user = (role: 'doctor' | 'specialist' | 'admin') =>
 async function consultOf(host: User, specialists: User[]): Promise<string> {
   const now = Date.now();
   const id = `restarts-${++seq}-${now}`;
-  await services.store.consults.insert({
-    id,
-    title: 'Consult across restarts',
-    patientRef: 'P-RESTART',
-    scheduledStart: now - 60_000,
-    scheduledEnd: now + 3600_000,
-    hostId: host.id,
-    specialistIds: specialists.map((s) => s.id),
-    guests: [],
-    status: 'scheduled',
-    createdBy: host.id,
-    createdAt: now,
-    updatedAt: now,
-    startedAt: null,
-    endedAt: null,
-    endReason: null,
-  });
+  await services.store.consults.insert(
+    scheduledConsult(id, host.id, {
+      title: 'Consult across restarts',
+      patientRef: 'P-RESTART',
+      specialistIds: specialists.map((s) => s.id),
+    }),
+  );
   return id;
 }
 

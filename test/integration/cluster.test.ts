@@ -21,6 +21,7 @@ import {
 } from '../support/cluster.js';
 import { TEST_PASSWORD, TEST_SECRET } from '../support/gateway.js';
 import { timeUntil } from '../support/wait.js';
+import { scheduledConsult } from '../support/consultRow.js';
 
 const DEAD_AFTER_S = 3;
 let redis: TestRedis;
@@ -114,23 +115,9 @@ describe('a three-node cluster', () => {
     );
     const now = Date.now();
     const consultId = `cluster-${now}`;
-    await services.store.consults.insert({
-      id: consultId,
-      title: 'Split consult',
-      patientRef: 'P-CLUSTER',
-      scheduledStart: now - 60_000,
-      scheduledEnd: now + 3600_000,
-      hostId: host.id,
-      specialistIds: [],
-      guests: [],
-      status: 'scheduled',
-      createdBy: host.id,
-      createdAt: now,
-      updatedAt: now,
-      startedAt: null,
-      endedAt: null,
-      endReason: null,
-    });
+    await services.store.consults.insert(
+      scheduledConsult(consultId, host.id, { title: 'Split consult', patientRef: 'P-CLUSTER' }),
+    );
     const grant = async (userId: string) =>
       (await services.consults.mintOperatorGrant(consultId, userId)).token;
     const join = async (node: ClusterNodeProcess, userId: string) => {

@@ -9,6 +9,7 @@ import { loadConfig } from '../../src/config.js';
 import { startGateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/logger.js';
 import { audioRtpParameters } from './rtp.js';
+import { scheduledConsult } from './consultRow.js';
 
 type Command =
   | { cmd: 'nodes' }
@@ -114,25 +115,14 @@ async function run(c: Command): Promise<unknown> {
           null,
         );
       const [doctor, specialist] = [await user('doctor'), await user('specialist')];
-      const now = Date.now();
       const consultId = `cluster-consult-${suffix}`;
-      await gateway.store.consults.insert({
-        id: consultId,
-        title: 'Cluster consult',
-        patientRef: 'P-CLUSTER',
-        scheduledStart: now - 60_000,
-        scheduledEnd: now + 3600_000,
-        hostId: doctor.id,
-        specialistIds: [specialist.id],
-        guests: [],
-        status: 'scheduled',
-        createdBy: doctor.id,
-        createdAt: now,
-        updatedAt: now,
-        startedAt: null,
-        endedAt: null,
-        endReason: null,
-      });
+      await gateway.store.consults.insert(
+        scheduledConsult(consultId, doctor.id, {
+          title: 'Cluster consult',
+          patientRef: 'P-CLUSTER',
+          specialistIds: [specialist.id],
+        }),
+      );
       return {
         consultId,
         hostToken: (await gateway.consults.mintOperatorGrant(consultId, doctor.id)).token,

@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, usePostgres, type TestDatabase } from './postgres.js';
+import { scheduledConsult } from './consultRow.js';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef';
 
@@ -78,24 +79,12 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
         consult: async (host: User, specialists: User[] = [], fields: Partial<Consult> = {}) => {
           const now = Date.now();
           const id = fields.id ?? `consult-${++seq}-${now}`;
-          await gateway.store.consults.insert({
-            id,
-            title: 'Test consult',
-            patientRef: 'P-TEST',
-            scheduledStart: now - 60_000,
-            scheduledEnd: now + 3600_000,
-            hostId: host.id,
-            specialistIds: specialists.map((s) => s.id),
-            guests: [],
-            status: 'scheduled',
-            createdBy: host.id,
-            createdAt: now,
-            updatedAt: now,
-            startedAt: null,
-            endedAt: null,
-            endReason: null,
-            ...fields,
-          });
+          await gateway.store.consults.insert(
+            scheduledConsult(id, host.id, {
+              specialistIds: specialists.map((s) => s.id),
+              ...fields,
+            }),
+          );
           return (await gateway.consults.find(id))!;
         },
         grant: async (consultId: string, user: User) =>

@@ -19,6 +19,7 @@ import {
 } from './cluster.js';
 import { TEST_PASSWORD, TEST_SECRET } from './gateway.js';
 import { createTestDatabase } from './postgres.js';
+import { scheduledConsult } from './consultRow.js';
 
 export interface TwoNodes {
   a: ClusterNodeProcess;
@@ -79,23 +80,13 @@ export async function startTwoNodes(env: Record<string, string> = {}): Promise<T
     async consultHostedBy(host, specialists = []) {
       const now = Date.now();
       const id = `split-${++seq}-${now}`;
-      await services.store.consults.insert({
-        id,
-        title: 'Split consult',
-        patientRef: 'P-SPLIT',
-        scheduledStart: now - 60_000,
-        scheduledEnd: now + 3600_000,
-        hostId: host.id,
-        specialistIds: specialists.map((u) => u.id),
-        guests: [],
-        status: 'scheduled',
-        createdBy: host.id,
-        createdAt: now,
-        updatedAt: now,
-        startedAt: null,
-        endedAt: null,
-        endReason: null,
-      });
+      await services.store.consults.insert(
+        scheduledConsult(id, host.id, {
+          title: 'Split consult',
+          patientRef: 'P-SPLIT',
+          specialistIds: specialists.map((u) => u.id),
+        }),
+      );
       return id;
     },
     async connect(node, token) {
