@@ -120,6 +120,9 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
   if (!opts.token) return buildConsultPage(ctx, opts, client, null);
   const early = client.join(opts.token);
   early.catch(() => build()); // a bad token: nothing to wait for
+  ctx.root.replaceChildren(
+    h('p', { class: 'muted', testid: 'consult-joining', role: 'status' }, 'Joining the consult…'),
+  );
   let cleanup: Cleanup | null = null;
   let gone = false;
   let timer = setTimeout(() => build(), BUILD_BY_MS);
