@@ -3,22 +3,22 @@ export class Emitter<E extends Record<string, unknown[]>> {
   private readonly listeners: { [K in keyof E]?: Set<(...args: E[K]) => void> } = {};
   /** Events kept back since hold(), in order; null when not holding. */
   private held: (() => void)[] | null = null;
-  private onFirstHeld: (() => void) | null = null;
+  private onHeld: ((event: keyof E) => void) | null = null;
 
   /**
    * Keeps events back until release(), so listeners added later (a page still being built)
-   * miss none; `first` runs once, when the first event is kept back.
+   * miss none; `onHeld` is told the name of each event kept back.
    */
-  hold(first?: () => void): void {
+  hold(onHeld?: (event: keyof E) => void): void {
     this.held ??= [];
-    this.onFirstHeld = first ?? null;
+    this.onHeld = onHeld ?? null;
   }
 
   /** Delivers the events kept back since hold(), in order, and stops holding. */
   release(): void {
     const held = this.held ?? [];
     this.held = null;
-    this.onFirstHeld = null;
+    this.onHeld = null;
     for (const deliver of held) deliver();
   }
 
@@ -36,9 +36,7 @@ export class Emitter<E extends Record<string, unknown[]>> {
   protected emit<K extends keyof E>(event: K, ...args: E[K]): void {
     if (this.held) {
       this.held.push(() => this.emit(event, ...args));
-      const first = this.onFirstHeld;
-      this.onFirstHeld = null;
-      first?.();
+      this.onHeld?.(event);
       return;
     }
     for (const listener of [...(this.listeners[event] ?? [])]) {

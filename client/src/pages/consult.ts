@@ -107,7 +107,19 @@ function sentence(text: string): string {
 const FINISHED: ReadonlySet<ConnectionState> = new Set(['left', 'ended', 'denied']);
 
 /** The latest the page is built when the join has not answered yet. */
-const BUILD_BY_MS = 1000;
+const BUILD_BY_MS = 3000;
+
+/** Client events that may come before the join's answer: they do not start the page's build. */
+const UNTIL_JOINED = new Set<string>([
+  'transportState',
+  'lobby',
+  'activeSpeaker',
+  'serverQuality',
+  'quality',
+  'hostMessage',
+  'localState',
+  'localMedia',
+]);
 
 /**
  * Joining starts first, and the page is built only when the join's first answer comes (its
@@ -127,7 +139,10 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
   let gone = false;
   let timer = setTimeout(() => build(), BUILD_BY_MS);
   // In a task of its own: the client finishes what it was doing (the consume requests) first.
+  let scheduled = false;
   function build(): void {
+    if (scheduled) return;
+    scheduled = true;
     clearTimeout(timer);
     timer = setTimeout(() => {
       if (gone || cleanup) return;
@@ -135,7 +150,9 @@ export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup 
       client.release();
     }, 0);
   }
-  client.hold(build);
+  client.hold((event) => {
+    if (!UNTIL_JOINED.has(event)) build();
+  });
   return () => {
     gone = true;
     clearTimeout(timer);
