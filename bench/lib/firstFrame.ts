@@ -3,18 +3,28 @@
  * frame is presented (requestVideoFrameCallback) on any <video> in the page. Joiners do not
  * capture, so every video there is remote. The start is the page's first WebSocket (recorded
  * by wrapping the constructor, the same for every page) or its first Socket.IO HTTP request
- * (Resource Timing, same clock), whichever came first.
+ * (Resource Timing, same clock), whichever came first. It also records when the first
+ * WebSocket's "open" was handled and the main thread's long tasks (over 50 ms) in between.
  */
 export const FIRST_FRAME_HOOK = `(() => {
-  const state = { firstFrame: null, via: null, socketStart: null };
+  const state = { firstFrame: null, via: null, socketStart: null, socketOpen: null, longTasks: [] };
   window.__benchJoin = state;
   const NativeWebSocket = window.WebSocket;
   window.WebSocket = class extends NativeWebSocket {
     constructor(...args) {
-      if (state.socketStart === null) state.socketStart = performance.now();
+      const first = state.socketStart === null;
+      if (first) state.socketStart = performance.now();
       super(...args);
+      if (first) {
+        this.addEventListener('open', () => { state.socketOpen = performance.now(); }, { once: true });
+      }
     }
   };
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) state.longTasks.push({ at: e.startTime, ms: e.duration });
+    }).observe({ type: 'longtask', buffered: true });
+  } catch {}
   const seen = new WeakSet();
   const watch = (v) => {
     if (seen.has(v)) return;
@@ -46,5 +56,18 @@ export const READ_JOIN = `(() => {
     s.socketStart !== null ? { at: s.socketStart, what: 'websocket' } : null,
   ].filter(Boolean).sort((a, b) => a.at - b.at);
   if (!marks.length) return { error: 'no start mark' };
-  return { ms: s.firstFrame - marks[0].at, via: s.via, start: marks[0].what };
+  const start = marks[0].at;
+  // Main-thread tasks over 50 ms between the start and the first frame: those that began
+  // after the start, and what was left of the one running at the start (the socket's creator).
+  const after = s.longTasks.filter((t) => t.at >= start && t.at < s.firstFrame);
+  const creator = s.longTasks.find((t) => t.at < start && t.at + t.ms > start);
+  return {
+    ms: s.firstFrame - start,
+    via: s.via,
+    start: marks[0].what,
+    openHandledMs: s.socketOpen === null ? null : s.socketOpen - start,
+    longTasks: after.length,
+    longestTaskMs: after.reduce((m, t) => Math.max(m, t.ms), 0),
+    creatorTailMs: creator ? creator.at + creator.ms - start : 0,
+  };
 })()`;

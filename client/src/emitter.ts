@@ -1,6 +1,26 @@
 /** A minimal typed event emitter: `E` maps event names to listener argument tuples. */
 export class Emitter<E extends Record<string, unknown[]>> {
   private readonly listeners: { [K in keyof E]?: Set<(...args: E[K]) => void> } = {};
+  /** Events kept back since hold(), in order; null when not holding. */
+  private held: (() => void)[] | null = null;
+  private onHeld: ((event: keyof E) => void) | null = null;
+
+  /**
+   * Keeps events back until release(), so listeners added later (a page still being built)
+   * miss none; `onHeld` is told the name of each event kept back.
+   */
+  hold(onHeld?: (event: keyof E) => void): void {
+    this.held ??= [];
+    this.onHeld = onHeld ?? null;
+  }
+
+  /** Delivers the events kept back since hold(), in order, and stops holding. */
+  release(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    this.onHeld = null;
+    for (const deliver of held) deliver();
+  }
 
   /** Adds a listener; returns a function that removes it. */
   on<K extends keyof E>(event: K, listener: (...args: E[K]) => void): () => void {
@@ -14,6 +34,11 @@ export class Emitter<E extends Record<string, unknown[]>> {
   }
 
   protected emit<K extends keyof E>(event: K, ...args: E[K]): void {
+    if (this.held) {
+      this.held.push(() => this.emit(event, ...args));
+      this.onHeld?.(event);
+      return;
+    }
     for (const listener of [...(this.listeners[event] ?? [])]) {
       try {
         listener(...args);

@@ -1,8 +1,9 @@
 /**
  * The client's join path: the signalling socket is a WebSocket from the start (no
  * long-polling phase), long-polling still works where WebSockets are blocked, a
- * participant who may not publish opens no send transport, and a viewer's consume requests
- * follow its join answer directly (the receive transport comes with it).
+ * participant who may not publish opens no send transport, a viewer's consume requests
+ * follow its join answer directly (the receive transport comes with it), and the consult page
+ * is built only after those requests are sent (its building and drawing do not hold them up).
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,6 +77,16 @@ const WS_WATCH = (block: boolean) => `(() => {
   };
 })();`;
 
+/** When the consult page's markup (its connection state) entered the document. */
+const BUILT_WATCH = `(() => {
+  window.__built = null;
+  new MutationObserver((_, obs) => {
+    if (!document.querySelector('[data-testid="connection-state"]')) return;
+    window.__built = performance.now();
+    obs.disconnect();
+  }).observe(document, { subtree: true, childList: true });
+})();`;
+
 type IoRecord = { at: number; id: number; name: string } | { at: number; ack: number };
 
 /** The Socket.IO requests and answers of the page before its first remote video frame. */
@@ -93,6 +104,7 @@ async function openViewer(user: User, blockWebSocket: boolean): Promise<Page> {
   const { page } = await openPage(browsers, user.name);
   await page.addInitScript({ content: WS_WATCH(blockWebSocket) });
   await page.addInitScript({ content: FIRST_FRAME_HOOK });
+  await page.addInitScript({ content: BUILT_WATCH });
   await page.goto(`${gw.url}/?token=${viewerToken(user)}`);
   return page;
 }
@@ -125,6 +137,9 @@ describe('joining', () => {
     expect(new Set(sent.slice(1).map((r) => r.name))).toEqual(
       new Set(['consume', 'connectTransport', 'resumeConsumer']),
     );
+    // The page was built after the consume requests had gone, not before the join.
+    const built = (await viewer.evaluate('window.__built')) as number;
+    expect(built).toBeGreaterThan(Math.max(...consumes.map((i) => io[i]!.at)));
 
     expect((await transportStats(viewer)).map((t) => t.direction)).toEqual(['recv']);
     const room = gw.rooms.rooms.get(consult.id)!;

@@ -106,11 +106,68 @@ function sentence(text: string): string {
 /** States after which the call is over on this page (devices released, controls off). */
 const FINISHED: ReadonlySet<ConnectionState> = new Set(['left', 'ended', 'denied']);
 
+/** The latest the page is built when the join has not answered yet. */
+const BUILD_BY_MS = 3000;
+
+/** Client events that may come before the join's answer: they do not start the page's build. */
+const UNTIL_JOINED = new Set<string>([
+  'transportState',
+  'lobby',
+  'activeSpeaker',
+  'serverQuality',
+  'quality',
+  'hostMessage',
+  'localState',
+  'localMedia',
+]);
+
+/**
+ * Joining starts first, and the page is built only when the join's first answer comes (its
+ * consume requests are already on their way then), or after BUILD_BY_MS: the socket's
+ * handshake and the join are not kept waiting behind the page's building and drawing.
+ * The client keeps its events back until the page listens.
+ */
 export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup {
-  // Joining starts first: the socket connects while the page is built.
   const client = new RoomClient();
+  if (!opts.token) return buildConsultPage(ctx, opts, client, null);
+  const early = client.join(opts.token);
+  early.catch(() => build()); // a bad token: nothing to wait for
+  ctx.root.replaceChildren(
+    h('p', { class: 'muted', testid: 'consult-joining', role: 'status' }, 'Joining the consult…'),
+  );
+  let cleanup: Cleanup | null = null;
+  let gone = false;
+  let timer = setTimeout(() => build(), BUILD_BY_MS);
+  // In a task of its own: the client finishes what it was doing (the consume requests) first.
+  let scheduled = false;
+  function build(): void {
+    if (scheduled) return;
+    scheduled = true;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (gone || cleanup) return;
+      cleanup = buildConsultPage(ctx, opts, client, early);
+      client.release();
+    }, 0);
+  }
+  client.hold((event) => {
+    if (!UNTIL_JOINED.has(event)) build();
+  });
+  return () => {
+    gone = true;
+    clearTimeout(timer);
+    if (cleanup) cleanup();
+    else client.close();
+  };
+}
+
+function buildConsultPage(
+  ctx: AppContext,
+  opts: ConsultPageOptions,
+  client: RoomClient,
+  early: Promise<void> | null,
+): Cleanup {
   let claims: TokenClaims | null = null;
-  const early = opts.token ? client.join(opts.token) : null;
   if (opts.token) claims = safeDecode(opts.token);
 
   const { ui, root } = consultLayout({ tokenGiven: opts.token !== null });
