@@ -770,6 +770,12 @@ export class RoomClient extends Emitter<RoomEvents> {
     }
     const joined: JoinResponse = res;
     this.ownPeerId = joined.peerId;
+    // The answer's roster, chat and lobby at once, before anything awaits: a peerLeft,
+    // chatMessage or lobbyChanged that arrives while the device loads is newer than the
+    // answer and must not be overwritten by it (consume() also looks the peer up).
+    for (const p of joined.peers) this.upsertPeer(p);
+    this.emit('chatHistory', joined.chat ?? [], joined.chatHasMore ?? false);
+    if (joined.lobby) this.emit('lobby', joined.lobby, joined.lobbyTotal ?? joined.lobby.length);
     // The first frame's path first (device, receive transport, consume requests); the page's
     // own updates (tiles, chat, lobby) while those requests travel.
     const device = new Device();
@@ -787,10 +793,6 @@ export class RoomClient extends Emitter<RoomEvents> {
       if (p.peerId === this.ownPeerId) continue;
       for (const pr of p.producers) consuming.push(this.consume(s, p.peerId, pr.producerId));
     }
-    // Before any consume answer can come back: consume() looks the peer up.
-    for (const p of joined.peers) this.upsertPeer(p);
-    this.emit('chatHistory', joined.chat ?? [], joined.chatHasMore ?? false);
-    if (joined.lobby) this.emit('lobby', joined.lobby, joined.lobbyTotal ?? joined.lobby.length);
     // A participant who may publish opens the send transport now; one who may not never does.
     const sending = this.tokenClaims?.grants.publish ? this.sendTransport(s) : null;
     sending?.catch(() => undefined); // reported when a produce needs it

@@ -17,6 +17,7 @@ import { latencySection } from '../../bench/sections/latency.js';
 import { memorySection } from '../../bench/sections/memory.js';
 import { signallingSection } from '../../bench/sections/signalling.js';
 import { crossNodeSection } from '../../bench/sections/crossNode.js';
+import { failoverSection } from '../../bench/sections/failover.js';
 import { workerFanoutSection } from '../../bench/sections/workerFanout.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -29,6 +30,7 @@ const specs = [
   memorySection,
   joinSection,
   crossNodeSection,
+  failoverSection,
   workerFanoutSection,
 ];
 

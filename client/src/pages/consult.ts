@@ -112,6 +112,9 @@ const BUILD_BY_MS = 3000;
 /** Client events that may come before the join's answer: they do not start the page's build. */
 const UNTIL_JOINED = new Set<string>([
   'transportState',
+  // The join answer's roster, chat and lobby, given out before its consume requests go.
+  'peer',
+  'chatHistory',
   'lobby',
   'activeSpeaker',
   'serverQuality',
