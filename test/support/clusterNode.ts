@@ -88,11 +88,13 @@ async function run(c: Command): Promise<unknown> {
       const consumer = consumers.get(c.consumerId);
       if (!consumer || consumer.closed) return { closed: true, packets: 0 };
       // It may close while the stats are on their way (the producer on the other node closed).
+      // The worker may answer "not found" before its close notification reaches this object.
+      let gone = false;
       const stats = await consumer.getStats().catch((err: Error) => {
-        if (consumer.closed) return [];
+        if (consumer.closed || /not found/.test(err.message)) return ((gone = true), []);
         throw err;
       });
-      if (consumer.closed) return { closed: true, packets: 0 };
+      if (gone || consumer.closed) return { closed: true, packets: 0 };
       const outbound = stats.find((s) => s.type === 'outbound-rtp');
       return { closed: false, packets: outbound?.packetCount ?? 0 };
     }
