@@ -57,6 +57,15 @@ describe('health and metrics', () => {
       expect(w.rssBytes).toBeGreaterThan(1_000_000);
     }
 
+    // The join's record rows are written by a queue (batched after the join's own turn): the
+    // gauge shows them until they land, then none.
+    const pending = async () =>
+      Number(
+        /^gateway_record_writes_pending (\S+)$/m.exec(
+          await (await fetch(`${gw!.url}/metrics`)).text(),
+        )?.[1],
+      );
+    await expect.poll(pending, { timeout: 10_000 }).toBe(0);
     const res = await fetch(`${gw.url}/metrics`);
     expect(res.headers.get('content-type')).toMatch(/text\/plain/);
     const text = await res.text();
