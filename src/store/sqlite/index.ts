@@ -37,7 +37,10 @@ function walSyncer(file: string) {
     try {
       await (await handle).datasync();
     } catch (err) {
+      // Opened anew next time; this one is let go, not leaked.
+      const failed = handle;
       handle = undefined;
+      await (await failed.catch(() => undefined))?.close().catch(() => undefined);
       throw err;
     }
   };
