@@ -6,7 +6,10 @@
  * consumers share the rest: each gets its lowest level if it fits (screen share before
  * camera), then screen shares climb to full quality, then cameras climb one level at a time
  * in turn. A consumer whose lowest level does not fit is paused. Downgrades apply at once
- * (a pause only after the lowest level has not fitted for `pauseAfterMs`); upgrades need a
+ * when the receiver's reports show loss or a queue; on the estimate alone only once it has
+ * stayed low for `downgradeAfterMs` (mediasoup's own allocation already follows each estimate
+ * update below our cap, so a brief dip, e.g. a starved machine's delay jitter, costs no hold
+ * time); a pause only after the lowest level has not fitted for `pauseAfterMs`. Upgrades need a
  * margin, must hold for `upgradeAfterMs`, and wait a hold time after the consumer's last
  * downgrade. An upgrade that is followed by a downgrade within `failedUpgradeWindowMs` was a
  * failed probe: the hold doubles (up to `maxHoldAfterDowngradeMs`), so a capped link does
@@ -75,6 +78,11 @@ export interface PolicyOptions {
   failedUpgradeWindowMs: number;
   /** Pause only after the lowest level has not fitted for this long, ms. */
   pauseAfterMs: number;
+  /**
+   * Without loss or queue evidence (`congested`, `overloaded`), lower a cap only after the
+   * lower level has been all that fits for this long, ms.
+   */
+  downgradeAfterMs: number;
   /** How long a trial resume of paused video lasts before it may be paused again, ms (0: no trials). */
   resumeTrialMs: number;
 }
@@ -88,6 +96,7 @@ export const DEFAULT_POLICY: Readonly<PolicyOptions> = Object.freeze({
   maxHoldAfterDowngradeMs: 12_000,
   failedUpgradeWindowMs: 5000,
   pauseAfterMs: 1000,
+  downgradeAfterMs: 2000,
   resumeTrialMs: 3000,
 });
 
@@ -110,6 +119,8 @@ export interface ConsumerMemory {
   upgradeFitsSince: number | null;
   /** Since when not even the lowest level has fitted (null: it fits). */
   nothingFitsSince: number | null;
+  /** Since when only a level below the cap has fitted (null: the cap fits). */
+  lowerFitsSince: number | null;
   /** A trial resume is on until then, when it is judged (0: none). */
   trialUntil: number;
 }
@@ -252,6 +263,7 @@ export function decide(
         holdMs: options.holdAfterDowngradeMs,
         upgradeFitsSince: null,
         nothingFitsSince: null,
+        lowerFitsSince: null,
         trialUntil: 0,
       };
       memory.set(c.id, m);
@@ -274,9 +286,11 @@ export function decide(
       }
       mem.cap = cap;
       mem.lastDowngradeAt = now;
+      mem.lowerFitsSince = null;
       if (cap === null) mem.trialUntil = 0; // a failed trial is over
     };
     if (fits >= 0) m.nothingFitsSince = null;
+    if (fits >= current) m.lowerFitsSince = null;
     if (m.trialUntil) {
       if (input.overloaded) lower(null);
       else if (now >= m.trialUntil) {
@@ -291,7 +305,11 @@ export function decide(
     if (fits < current) {
       m.upgradeFitsSince = null;
       if (fits >= 0) {
-        lower(capAt(c.levels, fits));
+        m.lowerFitsSince ??= now;
+        const evidence = input.congested || input.overloaded === true;
+        if (evidence || now - m.lowerFitsSince >= options.downgradeAfterMs) {
+          lower(capAt(c.levels, fits));
+        }
       } else {
         m.nothingFitsSince ??= now;
         if (now - m.nothingFitsSince >= options.pauseAfterMs) lower(null);

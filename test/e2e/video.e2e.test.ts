@@ -164,7 +164,13 @@ async function reachTop(receiverPage: Page, senderPage: Page, withinMs: number) 
  * time it was below it for over 3 s (a layer the sender adds is forwarded once it has been
  * sent for a second, so a shorter lag is no drop).
  */
-async function staysOnTop(receiverPage: Page, senderPage: Page, ms: number): Promise<string[]> {
+async function staysOnTop(
+  receiverPage: Page,
+  senderPage: Page,
+  sender: User,
+  receiver: User,
+  ms: number,
+): Promise<string[]> {
   const drops: string[] = [];
   const started = Date.now();
   let belowSince: number | null = null;
@@ -173,7 +179,10 @@ async function staysOnTop(receiverPage: Page, senderPage: Page, ms: number): Pro
     if (now.ok) belowSince = null;
     else if (belowSince === null) belowSince = Date.now();
     else if (Date.now() - belowSince > 3000) {
-      drops.push(`+${Date.now() - started} ms: ${now.got} px while ${now.sent} px are sent`);
+      drops.push(
+        `+${Date.now() - started} ms: ${now.got} px while ${now.sent} px are sent` +
+          ` (${await cameraLimits(senderPage, receiver)}; ${sender.name}'s layers at the server ${await producerLayers(sender)})`,
+      );
       belowSince = null;
     }
     await new Promise((r) => setTimeout(r, 500));
@@ -204,7 +213,17 @@ async function cameraLimits(page: Page, receiver: User) {
   );
   const snap = peer?.bandwidth.snapshot();
   const video = snap?.consumers.find((c) => c.kind === 'video');
-  return `sender ${sender}; receiver estimate ${snap?.availableBitrate} cap ${JSON.stringify(video?.maxLayers)} levels ${JSON.stringify(video?.levels.map((l) => l.bitrate))}`;
+  const consumer = [...(peer?.consumers.values() ?? [])].find(
+    (c) => !c.closed && c.kind === 'video' && c.appData.source === 'camera',
+  );
+  const layers = `current ${JSON.stringify(consumer?.currentLayers)} preferred ${JSON.stringify(consumer?.preferredLayers)}`;
+  return `sender ${sender}; receiver estimate ${snap?.availableBitrate} cap ${JSON.stringify(video?.maxLayers)} levels ${JSON.stringify(video?.levels.map((l) => l.bitrate))}; consumer ${layers}`;
+}
+
+/** Each simulcast layer the server receives from a user's camera: rid, bitrate and score. */
+async function producerLayers(user: User): Promise<string> {
+  const stats = (await serverProducer(user, 'camera')?.getStats()) ?? [];
+  return stats.map((s) => `${s.rid}:${Math.round(s.bitrate / 1000)}k/score ${s.score}`).join(' ');
 }
 
 async function openConsult(user: User): Promise<Page> {
@@ -251,8 +270,8 @@ describe('video quality on a clean link', () => {
     );
     // A clean link carries the top layer: nothing may take the receivers off it.
     const drops = await Promise.all([
-      staysOnTop(doctorPage, specialistPage, 8000),
-      staysOnTop(specialistPage, doctorPage, 8000),
+      staysOnTop(doctorPage, specialistPage, specialist, doctor, 8000),
+      staysOnTop(specialistPage, doctorPage, doctor, specialist, 8000),
     ]);
     console.info(`below the sender's best over 8 s: ${JSON.stringify(drops)}`);
     expect(drops).toEqual([[], []]);

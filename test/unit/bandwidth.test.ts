@@ -120,10 +120,12 @@ describe('decide(): hysteresis over time', () => {
     consumers: VideoConsumerInput[] = [camera('a')],
     memory: PolicyMemory = new Map(),
     audioBitrate = 40_000,
+    lossAt: (second: number) => boolean = () => false,
   ) {
     return profile.map((availableBitrate, second) => {
+      const congested = lossAt(second);
       const { caps } = decide(
-        { now: second * 1000, availableBitrate, audioBitrate, congested: false, consumers },
+        { now: second * 1000, availableBitrate, audioBitrate, congested, consumers },
         memory,
       );
       return Object.fromEntries(caps) as Record<string, Cap>;
@@ -131,12 +133,24 @@ describe('decide(): hysteresis over time', () => {
   }
   const spatial = (cap: Cap) => (cap === null ? 'paused' : cap === FULL ? 'full' : cap);
 
-  it('starts at full quality and drops at once when the estimate falls', () => {
-    const caps = run([2_000_000, 2_000_000, 300_000]).map((c) => spatial(c.a!));
-    expect(caps[0]).toBe('full');
-    expect(caps[1]).toBe('full');
+  it('starts at full quality and drops at once when the estimate falls with loss', () => {
+    const profile = [2_000_000, 2_000_000, 430_000];
+    const caps = run(profile, undefined, undefined, undefined, (s) => s === 2);
+    expect(caps.map((c) => spatial(c.a!)).slice(0, 2)).toEqual(['full', 'full']);
+    // 430 k × 0.85 × 0.7 (congested) − 40 k audio = 216 k: the 30 fps 160p level (100 k).
+    expect(spatial(caps[2]!.a!)).toEqual({ spatialLayer: 0, temporalLayer: 2 });
+  });
+
+  it('on the estimate alone, lowers the cap only once the estimate has stayed low for downgradeAfterMs', () => {
+    // A 1 s dip with no loss (a starved machine's delay jitter) leaves the cap: mediasoup's
+    // own allocation follows it, and the camera is back on top as soon as the estimate is.
+    const dip = run([2_000_000, 300_000, 2_000_000, 2_000_000]).map((c) => spatial(c.a!));
+    expect(dip).toEqual(['full', 'full', 'full', 'full']);
+    // A lasting drop: lowered 2 s after it was first seen.
+    const drop = run([2_000_000, 300_000, 300_000, 300_000]).map((c) => spatial(c.a!));
+    expect(drop.slice(0, 3)).toEqual(['full', 'full', 'full']);
     // 300 k × 0.85 − 40 k audio = 215 k: the 30 fps 160p level (100 k).
-    expect(caps[2]).toEqual({ spatialLayer: 0, temporalLayer: 2 });
+    expect(drop[3]).toEqual({ spatialLayer: 0, temporalLayer: 2 });
   });
 
   it('pauses video only after nothing has fitted for pauseAfterMs, audio keeps its share', () => {
@@ -281,15 +295,20 @@ describe('decide(): hysteresis over time', () => {
   it('needs a margin above a level to climb to it', () => {
     // 1.2 M × 0.85 − 40 k = 980 k: 640p (900 k) fits, but not with a 10 % margin (990 k),
     // so a camera lowered to 160p climbs to 320p and stays there.
-    const caps = run([300_000, ...Array(10).fill(1_200_000)]).map((c) => spatial(c.a!));
-    expect(caps).not.toContain('full');
-    expect(caps[10]).toEqual({ spatialLayer: 1, temporalLayer: 2 });
+    const profile = [300_000, 300_000, 300_000, ...Array(10).fill(1_200_000)];
+    const caps = run(profile).map((c) => spatial(c.a!));
+    expect(caps[2]).toEqual({ spatialLayer: 0, temporalLayer: 2 });
+    expect(caps.slice(3)).not.toContain('full');
+    expect(caps[12]).toEqual({ spatialLayer: 1, temporalLayer: 2 });
   });
 
   it('backs off after failed upgrades instead of flapping on a link that cannot carry them', () => {
-    // Three seconds that look good, one that does not, for a minute: each upgrade fails.
-    const profile = Array.from({ length: 60 }, (_, i) => (i % 4 === 3 ? 600_000 : 1_400_000));
-    const caps = run(profile).map((c) => JSON.stringify(spatial(c.a!)));
+    // Three seconds that look good, one with loss that does not, for a minute: each upgrade fails.
+    const bad = (i: number) => i % 4 === 3;
+    const profile = Array.from({ length: 60 }, (_, i) => (bad(i) ? 600_000 : 1_400_000));
+    const caps = run(profile, undefined, undefined, undefined, bad).map((c) =>
+      JSON.stringify(spatial(c.a!)),
+    );
     const ups = caps.flatMap((c, i) => (i > 0 && c === '"full"' && caps[i - 1] !== c ? [i] : []));
     // Without back-off it would climb every 4 s (15 times); the hold grows to 12 s instead.
     expect(ups.length).toBeGreaterThan(1);
@@ -314,9 +333,10 @@ describe('decide(): hysteresis over time', () => {
         memory,
       ).caps.get('a');
     expect(at(0, 1_215_000)).toBe(FULL);
-    expect(at(1000, 1_000_000)).toEqual({ spatialLayer: 1, temporalLayer: 2 });
-    expect(at(6000, 1_215_000)).toEqual({ spatialLayer: 1, temporalLayer: 2 });
-    expect(at(8000, 1_215_000)).toBe(FULL);
+    expect(at(1000, 1_000_000)).toBe(FULL); // not yet: no loss, and only just lower
+    expect(at(3000, 1_000_000)).toEqual({ spatialLayer: 1, temporalLayer: 2 });
+    expect(at(8000, 1_215_000)).toEqual({ spatialLayer: 1, temporalLayer: 2 });
+    expect(at(10_000, 1_215_000)).toBe(FULL);
   });
 
   it('serves screen share before the camera; a screen that cannot fit gives way', () => {
