@@ -437,6 +437,7 @@ describe('probeDue(): asking the estimator to look above its estimate', () => {
           holdMs: 4000,
           upgradeFitsSince: null,
           nothingFitsSince: null,
+          lowerFitsSince: null,
           trialUntil: 0,
         },
       ],
