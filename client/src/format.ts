@@ -73,6 +73,8 @@ const REASONS: Record<string, string> = {
   gateway_shutdown: 'the gateway shut down',
   invite_revoked: 'the invitation was revoked',
   access_revoked: "the participant's access was revoked",
+  moved: 'moved to another gateway node, without a break',
+  node_lost: 'their gateway node failed; they went on through another',
 };
 
 /** A readable phrase for a server reason code ("ended_by_host" → "ended by the host"). */

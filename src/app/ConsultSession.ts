@@ -71,17 +71,44 @@ export class ConsultSession {
     if (this.deps.drain?.draining()) await this.#refuseDraining(conn);
     this.#joining.add(conn);
     try {
-      // The record names people by what the gateway vouches for; a chosen name is an alias.
-      const vouched = await this.deps.consults.vouchedName(claims);
-      const alias =
-        req.displayName !== undefined && req.displayName !== vouched ? req.displayName : undefined;
-      const host = may(claims.grants, 'skipLobby');
-      const admittedAs = await this.deps.lobby.admittedPeerId(this.consultId, claims.sub);
-      if (!host && !admittedAs) return await this.#wait(conn, vouched, alias);
-      return await this.#takeSeat(conn, req, vouched, alias, host, admittedAs);
+      return await this.#onePersonAtATime(claims.sub, async () => {
+        // The record names people by what the gateway vouches for; a chosen name is an alias.
+        const vouched = await this.deps.consults.vouchedName(claims);
+        const alias =
+          req.displayName !== undefined && req.displayName !== vouched
+            ? req.displayName
+            : undefined;
+        const host = may(claims.grants, 'skipLobby');
+        const admittedAs = await this.deps.lobby.admittedPeerId(this.consultId, claims.sub);
+        if (!host && !admittedAs) return await this.#wait(conn, vouched, alias);
+        return await this.#takeSeat(conn, req, vouched, alias, host, admittedAs);
+      });
     } finally {
       this.#joining.delete(conn);
     }
+  }
+
+  /** The last join of each person here, to run the next one after it. */
+  readonly #personJoins = new Map<string, Promise<void>>();
+
+  /**
+   * Runs `join` once every earlier join of the same person here has settled. Two connections
+   * of one person (two tabs, or a retry racing its original) would otherwise both pass the
+   * seat check before either took the seat, and both be seated with the same peer id, neither
+   * ended. One after the other, the later one takes the seat over (an account) or is refused
+   * (a guest without the seat's current secret), as for any second connection.
+   */
+  async #onePersonAtATime<T>(userId: string, join: () => Promise<T>): Promise<T> {
+    const run = (this.#personJoins.get(userId) ?? Promise.resolve()).then(join);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#personJoins.set(userId, settled);
+    void settled.then(() => {
+      if (this.#personJoins.get(userId) === settled) this.#personJoins.delete(userId);
+    });
+    return run;
   }
 
   /** This node is draining: the client is told where to go (`migrate`), the join refused. */
@@ -182,7 +209,9 @@ export class ConsultSession {
               networkType: req.networkType,
               ...(req.precheck ? { precheck: req.precheck } : {}),
             },
-            ...(moved ? { movedFrom: moved.fromNode } : {}),
+            ...(moved
+              ? { movedFrom: moved.fromNode, movedBy: moved.handover ? 'drain' : 'failover' }
+              : {}),
           },
           moved?.peerId ?? conn.waitingPeerId ?? admittedAs,
         );

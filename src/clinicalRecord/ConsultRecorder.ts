@@ -153,6 +153,14 @@ export class ConsultRecorder {
       leaveReason: null,
     };
     this.#open.set(peer.id, p);
+    if (peer.identity.movedBy === 'failover') {
+      // Its node was lost: the stay it recorded there is still open. Close it where that node
+      // last saw it, so the record shows the outage, not two overlapping stays. (A draining
+      // node closes its own, as 'moved', once the client has let go.)
+      this.queue.write('participation.lost', (db) =>
+        db.records.closeSeatParticipations(consultId, peer.id, at, 'node_lost'),
+      );
+    }
     this.queue.write('participation.open', (db) => db.records.openParticipation(p));
     this.#event({
       consultId,
@@ -164,6 +172,9 @@ export class ConsultRecorder {
         peerId: peer.id,
         role: p.role,
         networkType: p.networkType,
+        ...(peer.identity.movedFrom === undefined
+          ? {}
+          : { movedFrom: peer.identity.movedFrom, movedBy: peer.identity.movedBy }),
         // Kept on the join event (no column of its own): what the pre-call check found.
         ...(peer.identity.client?.precheck ? { precheck: peer.identity.client.precheck } : {}),
       },

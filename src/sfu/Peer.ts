@@ -33,6 +33,8 @@ export interface PeerIdentity {
   client?: { userAgent?: string; networkType?: string; precheck?: Precheck };
   /** The node this seat moved from (failover): the others know the seat, it is not a new join. */
   movedFrom?: string;
+  /** Why it moved: its client lost that node ('failover'), or that node drained ('drain'). */
+  movedBy?: 'failover' | 'drain';
 }
 
 export interface TransportLimits {

@@ -275,6 +275,16 @@ export interface RecordRepository {
   touchParticipations(ids: string[], at: number): Promise<void>;
   /** Closes every open participation of the consult at its last-seen time; returns how many. */
   closeOpenParticipations(consultId: string, reason: string): Promise<number>;
+  /**
+   * Closes a seat's participations that are still open and began before `before`, at their
+   * last-seen time (a seat that went on through another node); returns how many.
+   */
+  closeSeatParticipations(
+    consultId: string,
+    peerId: string,
+    before: number,
+    reason: string,
+  ): Promise<number>;
   participations(consultId: string): Promise<Participation[]>;
   appendEvent(e: ConsultEvent): Promise<void>;
   events(consultId: string): Promise<ConsultEvent[]>;

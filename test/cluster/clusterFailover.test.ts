@@ -5,6 +5,7 @@
  * never sees them leave; they produce again on a and the host receives their RTP. A wrong
  * secret moves nothing; two connections with the right secret at once get one seat.
  */
+import pg from 'pg';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JoinResponse, WaitingResponse } from '../../src/protocol/index.js';
@@ -111,6 +112,24 @@ async function consume(
 /** A node's port (its registered URL says localhost where the test's says 127.0.0.1). */
 const port = (url: string) => new URL(url).port;
 
+/** Rows of the cluster's shared PostgreSQL database. */
+async function sql<T = Record<string, unknown>>(text: string, values: unknown[]): Promise<T[]> {
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    return (await client.query(text, values)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+/** A seat's participations (stays) in the record, oldest first. */
+const stays = (consultId: string, peerId: string) =>
+  sql<{ joined_at: string; left_at: string | null; leave_reason: string | null }>(
+    'SELECT joined_at, left_at, leave_reason FROM participations WHERE consult_id = $1 AND peer_id = $2 ORDER BY joined_at',
+    [consultId, peerId],
+  );
+
 const bAlive = async () =>
   (await a.call<{ id: string; alive: boolean }[]>('nodes')).some((n) => n.id === 'b' && n.alive);
 
@@ -209,6 +228,26 @@ describe('failover of a seat to another node', () => {
     const rejoin = await hostAgain.call<JoinResponse>('join', { consultId });
     const seen = rejoin.peers.filter((p) => p.peerId === before.peerId);
     expect(seen.map((p) => p.producers.map((x) => x.producerId))).toEqual([[newMic]]);
+
+    // The record shows the outage: the stay on b closed where b last saw it, the one on a
+    // open, the consult still live.
+    await expect
+      .poll(() => stays(consultId, before.peerId), { timeout: 10_000 })
+      .toMatchObject([{ leave_reason: 'node_lost' }, { left_at: null }]);
+    const [onOld, onNew] = await stays(consultId, before.peerId);
+    expect(Number(onOld!.left_at)).toBeLessThanOrEqual(Number(onNew!.joined_at));
+    const moved = await sql<{ details: string }>(
+      "SELECT details FROM consult_events WHERE consult_id = $1 AND type = 'participant.joined' ORDER BY seq",
+      [consultId],
+    );
+    expect(moved.map((e) => JSON.parse(e.details) as Record<string, unknown>)).toMatchObject([
+      { peerId: hostJoin.peerId },
+      { peerId: before.peerId },
+      { peerId: before.peerId, movedFrom: 'b', movedBy: 'failover' },
+    ]);
+    expect(await sql('SELECT status FROM consults WHERE id = $1', [consultId])).toEqual([
+      { status: 'live' },
+    ]);
   }, 45_000);
 
   it('a takeover while the old node is alive (a split) wins, and that node drops its copy', async () => {

@@ -4,6 +4,7 @@ import type { JoinResponse, TransportResponse } from '../../src/protocol/index.j
 import { audioRtpParameters, connectClient, type TestClient } from '../support/client.js';
 import { joinAdmitted, joinAsHost } from '../support/consult.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { timeUntil } from '../support/wait.js';
 
 let gw: TestGateway | undefined;
 const clients: TestClient[] = [];
@@ -106,5 +107,33 @@ describe('session resumption', () => {
     const join = await second.call<JoinResponse>('join', { consultId: consult.id });
     expect((await ended).reason).toBe('joined_from_another_connection');
     expect(join.peerId).toBe(spec.join.peerId);
+  });
+
+  it('two connections of one person joining at the same moment get one seat; the earlier one is ended', async () => {
+    gw = await startTestGateway();
+    const host = await gw.user('doctor', 'Dr. Grey');
+    const consult = await gw.consult(host, []);
+    const token = await gw.grant(consult.id, host);
+    const [tab1, tab2] = await Promise.all([
+      connectClient(gw.url, token),
+      connectClient(gw.url, token),
+    ]);
+    clients.push(tab1, tab2);
+    const ended = Promise.race(
+      [tab1, tab2].map((c, i) =>
+        c.next<{ reason: string }>('consultEnded').then((m) => ({ i, m })),
+      ),
+    );
+    const joins = await Promise.all(
+      [tab1, tab2].map((c) => c.call<JoinResponse>('join', { consultId: consult.id })),
+    );
+    // One seat, not one per tab: the doctor's tile would show twice to everyone.
+    expect(gw.rooms.counts().peers).toBe(1);
+    expect(joins[1]!.peerId).toBe(joins[0]!.peerId);
+    // The one that joined first was replaced by the other, and told so; the other stays.
+    const { i, m } = await ended;
+    expect(m).toEqual({ reason: 'joined_from_another_connection' });
+    await timeUntil(() => ![tab1, tab2][i]!.socket.connected, 5000, 'the replaced tab closed');
+    expect([tab1, tab2][1 - i]!.socket.connected).toBe(true);
   });
 });

@@ -61,6 +61,18 @@ export class SqlRecordRepository implements RecordRepository {
     );
   }
 
+  async closeSeatParticipations(
+    consultId: string,
+    peerId: string,
+    before: number,
+    reason: string,
+  ): Promise<number> {
+    return this.db.run(
+      'UPDATE participations SET left_at = last_seen_at, leave_reason = ? WHERE consult_id = ? AND peer_id = ? AND joined_at < ? AND left_at IS NULL',
+      [reason, consultId, peerId, before],
+    );
+  }
+
   async participations(consultId: string): Promise<Participation[]> {
     const rows = await this.db.all<Record<string, unknown>>(
       'SELECT * FROM participations WHERE consult_id = ? ORDER BY joined_at, rowid',
