@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ConsumeResponse, TransportResponse } from '../../src/protocol/index.js';
 import type { Consult, User } from '../../src/store/repositories.js';
-import { audioRtpParameters, connectClient, type TestClient } from '../support/client.js';
+import { audioRtpParameters, type TestClient } from '../support/client.js';
 import { joinAdmitted, joinAsHost } from '../support/consult.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 
