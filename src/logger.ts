@@ -42,3 +42,28 @@ export function createLogger(
   };
   return destination ? pino(options, destination) : pino(options);
 }
+
+const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
+const noop = () => undefined;
+
+/**
+ * `parent.child(bindings)`, made when first used at an enabled level: a per-connection logger
+ * then costs nothing for the many connections that log nothing (pino's child() serialises and
+ * redacts its bindings when made).
+ */
+export function lazyChild(parent: Logger, bindings: pino.Bindings): Logger {
+  let child: Logger | undefined;
+  const real = () => (child ??= parent.child(bindings));
+  return new Proxy(parent, {
+    get(target, prop) {
+      if (!child && typeof prop === 'string' && LEVELS.has(prop) && !target.isLevelEnabled(prop))
+        return noop;
+      const c = real();
+      const value: unknown = Reflect.get(c, prop, c);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(c) : value;
+    },
+    set(_target, prop, value) {
+      return Reflect.set(real(), prop, value);
+    },
+  });
+}

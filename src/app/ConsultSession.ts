@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { GatewayError } from '../errors.js';
 import type { JoinRequest } from '../protocol/requests.js';
 import type { JoinResponse, WaitingResponse } from '../protocol/payloads.js';
+import type { Consult } from '../store/repositories.js';
 import {
   rejoinReasons,
   type EndReason,
@@ -36,6 +37,7 @@ export class ConsultSession {
   readonly #joining = new WeakSet<Connection>();
   /** Seats moved to another node while this one drains: kept until their client lets go. */
   readonly #handedOver = new Set<string>();
+  #known: Consult | undefined;
 
   constructor(
     readonly consultId: string,
@@ -46,6 +48,12 @@ export class ConsultSession {
 
   connected(conn: Connection): void {
     this.connections.add(conn);
+    if (conn.admission) this.#known = conn.admission.consult;
+  }
+
+  /** The consult as last read for one of its connections (current but for its status). */
+  get known(): Consult | undefined {
+    return this.#known;
   }
 
   /** The seat the connection speaks for; `not_joined` when it has none. */
@@ -73,7 +81,8 @@ export class ConsultSession {
     try {
       return await this.#onePersonAtATime(claims.sub, async () => {
         // The record names people by what the gateway vouches for; a chosen name is an alias.
-        const vouched = await this.deps.consults.vouchedName(claims);
+        const vouched =
+          conn.admission?.vouchedName ?? (await this.deps.consults.vouchedName(claims));
         const alias =
           req.displayName !== undefined && req.displayName !== vouched
             ? req.displayName
@@ -230,9 +239,14 @@ export class ConsultSession {
     conn.waitingPeerId = undefined;
     conn.peer = peer;
     conn.bindSeat(peer);
-    // The consult goes live when its host (not an observing admin) is in.
-    if (host && (await this.deps.consults.find(this.consultId))?.hostId === claims.sub) {
-      await this.deps.consults.markLive(this.consultId);
+    // The consult goes live when its host (not an observing admin) is in; a live one stays
+    // live (or ends, and ending it ends this connection).
+    const consult = host
+      ? (conn.admission?.consult ?? (await this.deps.consults.find(this.consultId)))
+      : undefined;
+    if (consult?.hostId === claims.sub && consult.status !== 'live') {
+      const live = await this.deps.consults.markLive(this.consultId);
+      if (live && conn.admission) conn.admission = { ...conn.admission, consult: live };
     }
     await this.#audit(conn, seat || moved ? 'consult.resume' : 'consult.join', {
       peerId: peer.id,
@@ -451,9 +465,12 @@ export class ConsultSession {
 
   /** The consult's participants changed: connections no longer allowed in are ended. */
   async reauthorize(): Promise<void> {
+    this.#known = undefined;
     for (const conn of [...this.connections]) {
       try {
-        await this.deps.consults.authorizeJoin(conn.claims);
+        const consult = await this.deps.consults.authorizeJoin(conn.claims);
+        if (conn.admission) conn.admission = { ...conn.admission, consult };
+        this.#known = consult;
       } catch {
         conn.send('consultEnded', { reason: 'access_revoked' });
         conn.peer?.close('access_revoked');

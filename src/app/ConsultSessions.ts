@@ -40,7 +40,11 @@ export class ConsultSessions {
         // In a cluster the consult goes on while another node still seats someone.
         deps.placement
           .seatsElsewhere(room.consultId)
-          .then((n) => (n > 0 ? undefined : consults.lastParticipantLeft(room.consultId)))
+          .then((n) =>
+            n > 0
+              ? undefined
+              : consults.lastParticipantLeft(room.consultId, this.#live.get(room.consultId)?.known),
+          )
           .catch(failed('could not end an empty consult'));
       });
     });

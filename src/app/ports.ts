@@ -4,7 +4,7 @@
  */
 import type { AuditLog } from '../audit/AuditLog.js';
 import type { JoinClaims } from '../auth/tokens.js';
-import type { ConsultService } from '../consults/ConsultService.js';
+import type { Admission, ConsultService } from '../consults/ConsultService.js';
 import type { LobbyStore } from '../consults/Lobby.js';
 import type { Logger } from '../logger.js';
 import type { ChatEntry, PeerInfo } from '../protocol/payloads.js';
@@ -25,6 +25,11 @@ export interface Connection {
   /** The client's address and User-Agent, for the audit log and the record. */
   readonly ip: string;
   readonly userAgent: string | undefined;
+  /**
+   * What the check at connect read (consult, vouched name), kept current by the session's
+   * events; absent: the session reads them when it needs them.
+   */
+  admission?: Admission;
   /** The seat this connection speaks for (set by the session). */
   peer: Peer | undefined;
   /** Set while it waits in the lobby. */

@@ -29,6 +29,12 @@ type RevocationEvents = {
   sessionsRevoked: [revocation: Revocation];
 };
 
+/** A user (or none) the caller read from the store after noting `epoch` (see `epoch`). */
+export interface FreshUser {
+  user: { tokenVersion: number; disabled: boolean } | undefined;
+  epoch: number;
+}
+
 interface UserState {
   version: number;
   disabled: boolean;
@@ -114,9 +120,9 @@ export class SessionRevocations extends TypedEmitter<RevocationEvents> {
    * (with an invite) are revoked with their invite instead; unknown subjects are left to the
    * consult's own check.
    */
-  async assertJoin(claims: JoinClaims): Promise<void> {
+  async assertJoin(claims: JoinClaims, read?: FreshUser): Promise<void> {
     if (claims.inviteId) return;
-    const user = await this.#user(claims.sub);
+    const user = read ? await this.#fresh(claims.sub, read) : await this.#user(claims.sub);
     if (!user) return;
     if ((claims.tv ?? 0) !== user.version || this.#familyRevoked(claims.sid))
       throw new GatewayError(
@@ -131,6 +137,30 @@ export class SessionRevocations extends TypedEmitter<RevocationEvents> {
     return until !== undefined && until > this.now();
   }
 
+  /**
+   * The user as the caller read it from the store (cached like a read of ours), unless a
+   * revocation landed since the caller's `epoch`: then it may predate it, and is read again.
+   */
+  async #fresh(id: string, read: FreshUser): Promise<UserState | undefined> {
+    await this.ready;
+    if (read.epoch !== this.#epoch) return this.#user(id);
+    if (!read.user) return undefined;
+    const state = {
+      version: read.user.tokenVersion,
+      disabled: read.user.disabled,
+      readAt: this.now(),
+    };
+    this.#remember(id, state);
+    return state;
+  }
+
+  #remember(id: string, state: UserState): void {
+    this.#users.delete(id);
+    if (this.#users.size >= this.#cacheSize)
+      this.#users.delete(this.#users.keys().next().value as string);
+    this.#users.set(id, state);
+  }
+
   async #user(id: string): Promise<UserState | undefined> {
     await this.ready;
     const now = this.now();
@@ -143,9 +173,7 @@ export class SessionRevocations extends TypedEmitter<RevocationEvents> {
     const state = { version: u.tokenVersion, disabled: u.disabled, readAt: now };
     // A revocation while the read was under way: what was read may predate it, so keep it not.
     if (epoch !== this.#epoch) return state;
-    if (this.#users.size >= this.#cacheSize)
-      this.#users.delete(this.#users.keys().next().value as string);
-    this.#users.set(id, state);
+    this.#remember(id, state);
     return state;
   }
 }

@@ -24,6 +24,7 @@ import type {
   Page,
   Repositories,
   Store,
+  User,
 } from '../store/repositories.js';
 import { TypedEmitter } from '../util/TypedEmitter.js';
 
@@ -52,6 +53,15 @@ export interface NewConsult {
   hostId: string;
   specialistIds: string[];
   guests: { name: string; email?: string | null }[];
+}
+
+/** What admitting a join grant read: the consult, and who its bearer is. */
+export interface Admission {
+  consult: Consult;
+  /** The name the gateway vouches for (see vouchedName), as of the check. */
+  vouchedName: string;
+  /** The bearer's account as read (absent for a guest). */
+  user?: User;
 }
 
 export interface JoinGrant {
@@ -409,8 +419,13 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
     return ended;
   }
 
-  /** Called when the last participant left: past the scheduled end, the consult is over. */
-  async lastParticipantLeft(id: string): Promise<void> {
+  /**
+   * Called when the last participant left: past the scheduled end, the consult is over.
+   * `known` (the consult as this node last read it) spares the read while its end is ahead:
+   * only an update moves the end, and updates reach the live session as `consultUpdated`.
+   */
+  async lastParticipantLeft(id: string, known?: Consult): Promise<void> {
+    if (known && this.now() < known.scheduledEnd) return;
     const c = await this.store.consults.findById(id);
     if (c && c.status === 'live' && this.now() >= c.scheduledEnd)
       await this.end(id, 'everyone_left', null, null);
@@ -513,6 +528,14 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
    * still a participant (an active account, or an invite that is not revoked or expired).
    */
   async authorizeJoin(claims: JoinClaims & { inviteId?: string }): Promise<Consult> {
+    return (await this.admit(claims)).consult;
+  }
+
+  /**
+   * authorizeJoin, answering what it read, so a connection checked once need not read it again
+   * (its later changes reach the connection as events: consultUpdated, consultClosed, ...).
+   */
+  async admit(claims: JoinClaims & { inviteId?: string }): Promise<Admission> {
     const c = await this.find(claims.consultId);
     if (!c) throw new GatewayError('forbidden', 'this consult does not exist');
     if (!JOINABLE.includes(c.status))
@@ -527,14 +550,14 @@ export class ConsultService extends TypedEmitter<ConsultEvents> {
       ) {
         throw new GatewayError('forbidden', 'this invitation is no longer valid');
       }
-      return c;
+      return { consult: c, vouchedName: invite.guestName };
     }
     const user = await this.store.users.findById(claims.sub);
     if (!user || user.disabled) throw new GatewayError('forbidden', 'this account is not active');
     if (user.role !== 'admin' && !this.#isParticipant(c, user.id)) {
       throw new GatewayError('forbidden', 'you are not a participant of this consult');
     }
-    return c;
+    return { consult: c, vouchedName: user.name, user };
   }
 
   // --- invitations ---

@@ -5,7 +5,7 @@
 import type { types } from 'mediasoup';
 import { GatewayError } from '../errors.js';
 import type { LeaveReason, RoomCloseReason } from '../protocol/vocabulary.js';
-import type { Logger } from '../logger.js';
+import { lazyChild, type Logger } from '../logger.js';
 import { TypedEmitter } from '../util/TypedEmitter.js';
 import { mediaCodecs } from './codecs.js';
 import type { PeerIdentity, ProducerAppData, TransportLimits } from './Peer.js';
@@ -79,13 +79,13 @@ export class Room extends TypedEmitter<RoomEvents> {
         warm.router,
         warm.speakerObserver,
         limits,
-        logger.child({ consultId }),
+        lazyChild(logger, { consultId }),
       );
     }
     const router = await slot.worker.createRouter({ mediaCodecs, appData: { consultId } });
     try {
       const observer = await router.createActiveSpeakerObserver({ interval: 300 });
-      return new Room(consultId, slot, router, observer, limits, logger.child({ consultId }));
+      return new Room(consultId, slot, router, observer, limits, lazyChild(logger, { consultId }));
     } catch (err) {
       router.close();
       throw err;

@@ -2,6 +2,7 @@
 import type { Socket } from 'socket.io';
 import type { Connection, ServerMessage } from '../app/ports.js';
 import type { JoinClaims } from '../auth/tokens.js';
+import type { Admission } from '../consults/ConsultService.js';
 import type { ClientToServerEvents } from '../protocol/events.js';
 import type { ServerToClientEvents } from '../protocol/serverEvents.js';
 import type { Peer } from '../sfu/Peer.js';
@@ -28,6 +29,7 @@ export class SocketConnection implements Connection {
   constructor(
     readonly socket: GatewaySocket,
     readonly ip: string,
+    public admission?: Admission,
   ) {
     this.claims = socket.data.claims;
     this.userAgent = socket.handshake.headers['user-agent']?.slice(0, 300);

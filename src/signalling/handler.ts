@@ -60,6 +60,18 @@ export function whenIdle(socket: Socket, maxMs: number): Promise<void> {
   });
 }
 
+/** Each protocol entry's error codes, made once (not per connection and event). */
+const declaredByEntry = new WeakMap<EventEntry, ReadonlySet<string>>();
+
+function declaredErrors(entry: EventEntry): ReadonlySet<string> {
+  let declared = declaredByEntry.get(entry);
+  if (!declared) {
+    declared = new Set<string>([...COMMON_ERRORS, ...entry.errors]);
+    declaredByEntry.set(entry, declared);
+  }
+  return declared;
+}
+
 /** Runs `fn` for every `entry.name` event on the socket, with the payload parsed by `entry.request`. */
 export function handle<E extends EventEntry>(
   socket: Socket,
@@ -68,7 +80,7 @@ export function handle<E extends EventEntry>(
   fn: (payload: z.output<E['request']>) => Promise<ResponseOf<E>> | ResponseOf<E>,
 ): void {
   const event = entry.name;
-  const declared = new Set<string>([...COMMON_ERRORS, ...entry.errors]);
+  const declared = declaredErrors(entry);
   socket.on(event, async (...args: unknown[]) => {
     const last = args[args.length - 1];
     const ack = typeof last === 'function' ? (args.pop() as (res: unknown) => void) : undefined;

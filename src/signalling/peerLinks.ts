@@ -29,7 +29,32 @@ export const DEFAULT_PEER_LINKS: Readonly<PeerLinkOptions> = Object.freeze({
 export interface RoomAdapter {
   rooms: Map<string, Set<string>>;
   on(event: 'join-room' | 'leave-room', listener: (room: string, id: string) => void): unknown;
-  off(event: 'join-room' | 'leave-room', listener: (room: string, id: string) => void): unknown;
+}
+
+/** What a socket joining or leaving a peer's own socket.io room means to its consult's watch. */
+interface PeerRoomWatch {
+  room: Room;
+  joined(): void;
+  left(): void;
+}
+
+/**
+ * Per adapter, the watched peer rooms by name, served by one listener per event: a listener
+ * per consult would run every consult's watch on every socket's every room change (and warn
+ * past ten consults).
+ */
+const watchedRooms = new WeakMap<RoomAdapter, Map<string, PeerRoomWatch>>();
+
+function peerRoomsOf(adapter: RoomAdapter): Map<string, PeerRoomWatch> {
+  let watched = watchedRooms.get(adapter);
+  if (!watched) {
+    const byName = new Map<string, PeerRoomWatch>();
+    adapter.on('join-room', (name) => byName.get(name)?.joined());
+    adapter.on('leave-room', (name) => byName.get(name)?.left());
+    watchedRooms.set(adapter, byName);
+    watched = byName;
+  }
+  return watched;
 }
 
 interface LinkState {
@@ -79,29 +104,33 @@ export function watchPeerLinks(
     room.connectionChanged(peer);
     tell(peer, { peerId: peer.id, state });
   };
-  const peerOfRoom = (name: string) => {
-    for (const peer of room.peers.values()) if (peerRoom(peer.id) === name) return peer;
-    return undefined;
-  };
   // A socket leaves its peer's room when it drops (and joins it when one attaches again).
-  const onLeave = (name: string) => {
-    const peer = peerOfRoom(name);
-    if (!peer) return;
-    // A peer that is leaving for good closes in the same turn: that is `peerLeft`, not a drop.
-    setImmediate(() => {
-      if (peer.closed || (adapter.rooms.get(name)?.size ?? 0) > 0) return;
-      stateOf(peer).socketDown = true;
-      update(peer);
+  const watched = peerRoomsOf(adapter);
+  const names = new Set<string>();
+  const watch = (peer: Peer) => {
+    const name = peerRoom(peer.id);
+    names.add(name);
+    watched.set(name, {
+      room,
+      left: () =>
+        // A peer that is leaving for good closes in the same turn: that is `peerLeft`, not a drop.
+        setImmediate(() => {
+          if (peer.closed || (adapter.rooms.get(name)?.size ?? 0) > 0) return;
+          stateOf(peer).socketDown = true;
+          update(peer);
+        }),
+      joined: () => {
+        stateOf(peer).socketDown = false;
+        update(peer);
+      },
     });
   };
-  const onJoin = (name: string) => {
-    const peer = peerOfRoom(name);
-    if (!peer) return;
-    stateOf(peer).socketDown = false;
-    update(peer);
+  const unwatch = (name: string) => {
+    names.delete(name);
+    if (watched.get(name)?.room === room) watched.delete(name);
   };
-  adapter.on('leave-room', onLeave);
-  adapter.on('join-room', onJoin);
+  for (const peer of room.peers.values()) watch(peer);
+  room.on('peerJoined', watch);
 
   let polling = false;
   const poll = async () => {
@@ -144,11 +173,13 @@ export function watchPeerLinks(
   };
   const timer = setInterval(() => void poll().catch(() => undefined), options.pollMs);
   timer.unref();
-  room.on('peerLeft', (peer) => states.delete(peer.id));
+  room.on('peerLeft', (peer) => {
+    states.delete(peer.id);
+    unwatch(peerRoom(peer.id));
+  });
   room.on('close', () => {
     clearInterval(timer);
-    adapter.off('leave-room', onLeave);
-    adapter.off('join-room', onJoin);
+    for (const name of [...names]) unwatch(name);
     states.clear();
   });
 }

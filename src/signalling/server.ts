@@ -11,10 +11,10 @@ import type { AuditLog } from '../audit/AuditLog.js';
 import type { SessionRevocations } from '../auth/SessionRevocations.js';
 import { verifyJoinToken } from '../auth/tokens.js';
 import type { SignallingLimits } from '../config.js';
-import type { ConsultService } from '../consults/ConsultService.js';
+import type { Admission, ConsultService } from '../consults/ConsultService.js';
 import type { LobbyStore } from '../consults/Lobby.js';
 import { GatewayError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { lazyChild, type Logger } from '../logger.js';
 import type { ClientToServerEvents } from '../protocol/events.js';
 import type { ServerToClientEvents } from '../protocol/serverEvents.js';
 import type { ConsultRecorder } from '../clinicalRecord/ConsultRecorder.js';
@@ -71,6 +71,9 @@ export interface SignallingDeps {
   logger: Logger;
 }
 
+/** What each connection's check read (kept off socket.data, which a cluster adapter ships). */
+const admissions = new WeakMap<Socket, Admission>();
+
 /** The handler files, one per concern; a new event goes into one of them. */
 const handlerGroups = [
   sessionHandlers,
@@ -116,9 +119,12 @@ export function attachSignalling(io: SignallingServer, deps: SignallingDeps): Co
         );
       }
       const claims = verifyJoinToken(jwtSecret, socket.handshake.auth?.token);
-      await consults.authorizeJoin(claims);
-      await sessions.assertJoin(claims);
+      const epoch = sessions.epoch;
+      const admission = await consults.admit(claims);
+      // The account as just read: no second read, unless a revocation landed meanwhile.
+      await sessions.assertJoin(claims, { user: admission.user, epoch });
       socket.data.claims = claims;
+      admissions.set(socket, admission);
     })().then(
       () => next(),
       (err: unknown) => {
@@ -144,7 +150,7 @@ export function attachSignalling(io: SignallingServer, deps: SignallingDeps): Co
   io.on('connection', (socket) => {
     limitEvents(socket, eventLimits);
     const ip = deps.clientAddress?.(socket.handshake) ?? socket.handshake.address;
-    const conn = new SocketConnection(socket, ip);
+    const conn = new SocketConnection(socket, ip, admissions.get(socket));
     const session = live.connected(conn);
     const { claims } = conn;
     const ctx: HandlerContext = {
@@ -154,7 +160,11 @@ export function attachSignalling(io: SignallingServer, deps: SignallingDeps): Co
       session,
       chat,
       deps,
-      log: log.child({ socketId: socket.id, userId: claims.sub, consultId: claims.consultId }),
+      log: lazyChild(log, {
+        socketId: socket.id,
+        userId: claims.sub,
+        consultId: claims.consultId,
+      }),
     };
     for (const register of handlerGroups) register(ctx);
     socket.on('disconnect', (reason) => {

@@ -92,6 +92,28 @@ describe('SessionRevocations', () => {
     await expect(s.assertAccess(access('off'))).rejects.toThrow(/disabled/);
   });
 
+  it("judges a join by the caller's own read of the user, unless a revocation landed since it noted the epoch", async () => {
+    const s = new SessionRevocations(store, { familyMemoryMs: 60_000 }, now);
+    const reads = { n: 0 };
+    const findById = store.users.findById.bind(store.users);
+    store.users.findById = (id) => (reads.n++, findById(id));
+    // The connect check read the user at version 0: no second read, and it is cached.
+    const epoch = s.epoch;
+    const read = (await store.users.findById('u1'))!;
+    reads.n = 0;
+    await expect(s.assertJoin(join('u1'), { user: read, epoch })).resolves.toBeUndefined();
+    await expect(s.assertJoin(join('u1'))).resolves.toBeUndefined();
+    expect(reads.n).toBe(0);
+    // Revoked between that read and the check: the read may predate the bump, so it is read again.
+    const before = s.epoch;
+    const stale = (await store.users.findById('u1'))!;
+    await store.users.bumpTokenVersion('u1', clock);
+    s.userRevoked('u1', 'revoked');
+    await expect(s.assertJoin(join('u1'), { user: stale, epoch: before })).rejects.toThrow(
+      /revoked/,
+    );
+  });
+
   it('keeps at most cacheSize users and still answers for the ones it dropped', async () => {
     for (const id of ['u2', 'u3', 'u4']) await addUser(id);
     const s = new SessionRevocations(store, { familyMemoryMs: 60_000, cacheSize: 2 }, now);
