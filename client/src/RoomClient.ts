@@ -91,10 +91,13 @@ function openSocket(url: string | undefined, token: string): ConsultSocket {
  */
 const RECV_STALL_MS = 2500;
 /**
- * The transports' traffic watch (stats read every 100 ms) starts with the first remote video
- * packet, or this long after a transport connected when none comes (alone, audio only).
+ * The transports' traffic watch (stats read every 100 ms) starts once the page shows the first
+ * remote frame (`mediaShown`), or this long after a transport connected when no remote video
+ * is on its way (alone, audio only, cameras off): not while the join's first frame decodes.
  */
 const WATCH_AFTER_CONNECT_MS = 1500;
+/** The latest the watch starts after a transport connected, even with a video still on its way. */
+const WATCH_BY_MS = 5000;
 
 /** Media and signalling for one participant of a consult. UI-agnostic; talk to it via events. */
 export class RoomClient extends Emitter<RoomEvents> {
@@ -1128,10 +1131,40 @@ export class RoomClient extends Emitter<RoomEvents> {
       this.emit('transportState', { direction, state });
       this.updateState();
       recovery.onStateChange(state);
-      if (state === 'connected' && !s.watching) {
-        setTimeout(() => this.watchTraffic(s), WATCH_AFTER_CONNECT_MS);
-      }
+      if (state === 'connected' && !s.watching) this.watchLater(s, WATCH_AFTER_CONNECT_MS, 0);
     });
+  }
+
+  /** The page shows a remote frame: the join is done, the transports' traffic watch starts. */
+  mediaShown(): void {
+    const s = this.session;
+    if (s?.ready && !s.closed) this.watchTraffic(s);
+  }
+
+  /** Starts the traffic watch in `ms`, later while a remote video is on its way (up to WATCH_BY_MS). */
+  private watchLater(s: Session, ms: number, waited: number): void {
+    setTimeout(() => {
+      if (s.closed || s.watching) return;
+      const spent = waited + ms;
+      if (spent < WATCH_BY_MS && this.videoOnItsWay(s)) {
+        this.watchLater(s, Math.min(ms, WATCH_BY_MS - spent), spent);
+      } else {
+        this.watchTraffic(s);
+      }
+    }, ms);
+  }
+
+  /** A remote video is resumed and live but its first packet has not come yet. */
+  private videoOnItsWay(s: Session): boolean {
+    return [...s.consumers.values()].some(
+      (e) =>
+        e.kind === 'video' &&
+        e.consumer !== null &&
+        !e.closed &&
+        !e.producerPaused &&
+        !s.video.get(e.consumerId)?.paused &&
+        e.consumer.track.muted,
+    );
   }
 
   /** Starts every transport's traffic watch of the session (once media flows: after the join). */
@@ -1422,9 +1455,6 @@ export class RoomClient extends Emitter<RoomEvents> {
       const consumerId = entry.consumerId;
       this.emitPeer(this.peers.setPaused(entry.peerId, producerId, res.producerPaused));
       consumer.on('trackended', () => this.removeConsumer(s, consumerId));
-      if (consumer.kind === 'video' && !s.watching) {
-        consumer.track.addEventListener('unmute', () => this.watchTraffic(s), { once: true });
-      }
       consumer.on('transportclose', () => this.removeConsumer(s, consumerId));
       this.emit('trackAdded', {
         peerId: entry.peerId,

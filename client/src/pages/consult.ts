@@ -481,12 +481,15 @@ function buildConsultPage(
     if (!ui.tiles.querySelector('.tile.remote[data-camera="on"]')) mountPanels();
     else panelTimer ??= setTimeout(mountPanels, 2000);
   });
-  // The first remote frame is on screen: now the side panels.
+  // The first remote frame is on screen: now the side panels and the transports' watch.
   ui.tiles.addEventListener(
     'playing',
     (event) => {
       if ((event.target as HTMLElement).dataset.testid === 'remote-video') {
-        setTimeout(mountPanels, 0);
+        setTimeout(() => {
+          mountPanels();
+          client.mediaShown();
+        }, 0);
       }
     },
     true,
