@@ -1,5 +1,4 @@
-import { Device } from 'mediasoup-client';
-import type { types as ms } from 'mediasoup-client';
+import type { Device, types as ms } from 'mediasoup-client';
 import { io } from 'socket.io-client';
 import type {
   JoinResponse,
@@ -8,6 +7,7 @@ import type {
   ResumedState,
   TransportResponse,
 } from '../../src/protocol';
+import { newDevice, readCapabilitiesAhead } from './device';
 import { Emitter } from './emitter';
 import { NODE_GONE_AFTER_FAILURES, RECONNECT } from './failover';
 import {
@@ -205,6 +205,8 @@ export class RoomClient extends Emitter<RoomEvents> {
     this.socket = socket;
     this.bindSocket(socket);
     this.networkWatch.start();
+    // While the handshake and the join travel: the device then loads without the browser's probe.
+    readCapabilitiesAhead();
   }
 
   /** Sends `leave`, disconnects and releases local media. */
@@ -781,7 +783,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     if (joined.lobby) this.emit('lobby', joined.lobby, joined.lobbyTotal ?? joined.lobby.length);
     // The first frame's path first (device, receive transport, consume requests); the page's
     // own updates (tiles, chat, lobby) while those requests travel.
-    const device = new Device();
+    const device = newDevice();
     await device.load({
       routerRtpCapabilities: joined.routerRtpCapabilities,
     });
@@ -792,9 +794,14 @@ export class RoomClient extends Emitter<RoomEvents> {
     if (!live()) return;
     this.createTransport(s, device, 'recv', recvInfo);
     const consuming: Promise<void>[] = [];
+    const requested: Promise<void>[] = [];
     for (const p of joined.peers) {
       if (p.peerId === this.ownPeerId) continue;
-      for (const pr of p.producers) consuming.push(this.consume(s, p.peerId, pr.producerId));
+      for (const pr of p.producers) {
+        requested.push(
+          new Promise((done) => consuming.push(this.consume(s, p.peerId, pr.producerId, done))),
+        );
+      }
     }
     // A participant who may publish opens the send transport now; one who may not never does.
     const sending = this.tokenClaims?.grants.publish ? this.sendTransport(s) : null;
@@ -806,6 +813,9 @@ export class RoomClient extends Emitter<RoomEvents> {
     this.setPhase('joined');
     this.emit('joined', { peerId: joined.peerId });
     this.emit('localState', this.localState);
+    void Promise.all(requested).then(() => {
+      if (live()) this.emit('mediaRequested');
+    });
     this.startQualityPolling(s);
     // A restart asked for while the session was being set up runs now.
     for (const recovery of Object.values(s.recovery)) recovery.signallingRestored();
@@ -1408,7 +1418,26 @@ export class RoomClient extends Emitter<RoomEvents> {
     if (this.peers.delete(peerId)) this.emit('peerRemoved', peerId);
   }
 
-  private async consume(s: Session, peerId: string, producerId: string): Promise<void> {
+  /** Consumes a producer and resumes it; `requested` is called once its resume is on its way (or it failed). */
+  private async consume(
+    s: Session,
+    peerId: string,
+    producerId: string,
+    requested?: () => void,
+  ): Promise<void> {
+    try {
+      await this.consumeAndResume(s, peerId, producerId, requested);
+    } finally {
+      requested?.();
+    }
+  }
+
+  private async consumeAndResume(
+    s: Session,
+    peerId: string,
+    producerId: string,
+    requested?: () => void,
+  ): Promise<void> {
     const device = s.device;
     const transport = s.transports.recv;
     if (!device || !transport || s.consumedProducers.has(producerId)) return;
@@ -1467,7 +1496,9 @@ export class RoomClient extends Emitter<RoomEvents> {
       // Bandwidth news about this consumer that came before it existed here.
       if (s.video.has(consumerId)) this.setRemoteVideo(consumerId, {});
       this.updateState();
-      await this.resumeConsumer(s, consumerId);
+      const resuming = this.resumeConsumer(s, consumerId);
+      requested?.();
+      await resuming;
     } catch (err) {
       if (entry && !entry.consumer) s.consumers.delete(entry.consumerId);
       // Consumed already; only resuming it failed (resumption retries that).
