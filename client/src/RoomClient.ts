@@ -1,5 +1,4 @@
-import { Device } from 'mediasoup-client';
-import type { types as ms } from 'mediasoup-client';
+import type { Device, types as ms } from 'mediasoup-client';
 import { io } from 'socket.io-client';
 import type {
   JoinResponse,
@@ -8,6 +7,7 @@ import type {
   ResumedState,
   TransportResponse,
 } from '../../src/protocol';
+import { newDevice, readCapabilitiesAhead } from './device';
 import { Emitter } from './emitter';
 import { NODE_GONE_AFTER_FAILURES, RECONNECT } from './failover';
 import {
@@ -91,10 +91,13 @@ function openSocket(url: string | undefined, token: string): ConsultSocket {
  */
 const RECV_STALL_MS = 2500;
 /**
- * The transports' traffic watch (stats read every 100 ms) starts with the first remote video
- * packet, or this long after a transport connected when none comes (alone, audio only).
+ * The transports' traffic watch (stats read every 100 ms) starts once the page shows the first
+ * remote frame (`mediaShown`), or this long after a transport connected when no remote video
+ * is on its way (alone, audio only, cameras off): not while the join's first frame decodes.
  */
 const WATCH_AFTER_CONNECT_MS = 1500;
+/** The latest the watch starts after a transport connected, even with a video still on its way. */
+const WATCH_BY_MS = 5000;
 
 /** Media and signalling for one participant of a consult. UI-agnostic; talk to it via events. */
 export class RoomClient extends Emitter<RoomEvents> {
@@ -202,6 +205,8 @@ export class RoomClient extends Emitter<RoomEvents> {
     this.socket = socket;
     this.bindSocket(socket);
     this.networkWatch.start();
+    // While the handshake and the join travel: the device then loads without the browser's probe.
+    readCapabilitiesAhead();
   }
 
   /** Sends `leave`, disconnects and releases local media. */
@@ -778,7 +783,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     if (joined.lobby) this.emit('lobby', joined.lobby, joined.lobbyTotal ?? joined.lobby.length);
     // The first frame's path first (device, receive transport, consume requests); the page's
     // own updates (tiles, chat, lobby) while those requests travel.
-    const device = new Device();
+    const device = newDevice();
     await device.load({
       routerRtpCapabilities: joined.routerRtpCapabilities,
     });
@@ -789,9 +794,14 @@ export class RoomClient extends Emitter<RoomEvents> {
     if (!live()) return;
     this.createTransport(s, device, 'recv', recvInfo);
     const consuming: Promise<void>[] = [];
+    const requested: Promise<void>[] = [];
     for (const p of joined.peers) {
       if (p.peerId === this.ownPeerId) continue;
-      for (const pr of p.producers) consuming.push(this.consume(s, p.peerId, pr.producerId));
+      for (const pr of p.producers) {
+        requested.push(
+          new Promise((done) => consuming.push(this.consume(s, p.peerId, pr.producerId, done))),
+        );
+      }
     }
     // A participant who may publish opens the send transport now; one who may not never does.
     const sending = this.tokenClaims?.grants.publish ? this.sendTransport(s) : null;
@@ -803,6 +813,9 @@ export class RoomClient extends Emitter<RoomEvents> {
     this.setPhase('joined');
     this.emit('joined', { peerId: joined.peerId });
     this.emit('localState', this.localState);
+    void Promise.all(requested).then(() => {
+      if (live()) this.emit('mediaRequested');
+    });
     this.startQualityPolling(s);
     // A restart asked for while the session was being set up runs now.
     for (const recovery of Object.values(s.recovery)) recovery.signallingRestored();
@@ -1128,10 +1141,40 @@ export class RoomClient extends Emitter<RoomEvents> {
       this.emit('transportState', { direction, state });
       this.updateState();
       recovery.onStateChange(state);
-      if (state === 'connected' && !s.watching) {
-        setTimeout(() => this.watchTraffic(s), WATCH_AFTER_CONNECT_MS);
-      }
+      if (state === 'connected' && !s.watching) this.watchLater(s, WATCH_AFTER_CONNECT_MS, 0);
     });
+  }
+
+  /** The page shows a remote frame: the join is done, the transports' traffic watch starts. */
+  mediaShown(): void {
+    const s = this.session;
+    if (s?.ready && !s.closed) this.watchTraffic(s);
+  }
+
+  /** Starts the traffic watch in `ms`, later while a remote video is on its way (up to WATCH_BY_MS). */
+  private watchLater(s: Session, ms: number, waited: number): void {
+    setTimeout(() => {
+      if (s.closed || s.watching) return;
+      const spent = waited + ms;
+      if (spent < WATCH_BY_MS && this.videoOnItsWay(s)) {
+        this.watchLater(s, Math.min(ms, WATCH_BY_MS - spent), spent);
+      } else {
+        this.watchTraffic(s);
+      }
+    }, ms);
+  }
+
+  /** A remote video is resumed and live but its first packet has not come yet. */
+  private videoOnItsWay(s: Session): boolean {
+    return [...s.consumers.values()].some(
+      (e) =>
+        e.kind === 'video' &&
+        e.consumer !== null &&
+        !e.closed &&
+        !e.producerPaused &&
+        !s.video.get(e.consumerId)?.paused &&
+        e.consumer.track.muted,
+    );
   }
 
   /** Starts every transport's traffic watch of the session (once media flows: after the join). */
@@ -1375,7 +1418,26 @@ export class RoomClient extends Emitter<RoomEvents> {
     if (this.peers.delete(peerId)) this.emit('peerRemoved', peerId);
   }
 
-  private async consume(s: Session, peerId: string, producerId: string): Promise<void> {
+  /** Consumes a producer and resumes it; `requested` is called once its resume is on its way (or it failed). */
+  private async consume(
+    s: Session,
+    peerId: string,
+    producerId: string,
+    requested?: () => void,
+  ): Promise<void> {
+    try {
+      await this.consumeAndResume(s, peerId, producerId, requested);
+    } finally {
+      requested?.();
+    }
+  }
+
+  private async consumeAndResume(
+    s: Session,
+    peerId: string,
+    producerId: string,
+    requested?: () => void,
+  ): Promise<void> {
     const device = s.device;
     const transport = s.transports.recv;
     if (!device || !transport || s.consumedProducers.has(producerId)) return;
@@ -1422,9 +1484,6 @@ export class RoomClient extends Emitter<RoomEvents> {
       const consumerId = entry.consumerId;
       this.emitPeer(this.peers.setPaused(entry.peerId, producerId, res.producerPaused));
       consumer.on('trackended', () => this.removeConsumer(s, consumerId));
-      if (consumer.kind === 'video' && !s.watching) {
-        consumer.track.addEventListener('unmute', () => this.watchTraffic(s), { once: true });
-      }
       consumer.on('transportclose', () => this.removeConsumer(s, consumerId));
       this.emit('trackAdded', {
         peerId: entry.peerId,
@@ -1437,7 +1496,9 @@ export class RoomClient extends Emitter<RoomEvents> {
       // Bandwidth news about this consumer that came before it existed here.
       if (s.video.has(consumerId)) this.setRemoteVideo(consumerId, {});
       this.updateState();
-      await this.resumeConsumer(s, consumerId);
+      const resuming = this.resumeConsumer(s, consumerId);
+      requested?.();
+      await resuming;
     } catch (err) {
       if (entry && !entry.consumer) s.consumers.delete(entry.consumerId);
       // Consumed already; only resuming it failed (resumption retries that).

@@ -125,6 +125,11 @@ export class IceRecovery extends Emitter<IceRecoveryEvents> {
   #quietAt = -Infinity;
   /** A restart ran for this silence already (cleared when bytes arrive). */
   #restartedInSilence = false;
+  /**
+   * Bytes arrived between two checks: only a transport that has delivered can stall (a
+   * join's transport still waiting for its first media is ICE's to judge, not ours).
+   */
+  #delivered = false;
   /** When the last restart started or was applied: a stall restart waits stallMs after it. */
   #restartedAt = -Infinity;
   // Back to UDP.
@@ -192,9 +197,15 @@ export class IceRecovery extends Emitter<IceRecoveryEvents> {
   /**
    * Restarts ICE now on evidence the caller has about our own path (reason 'quiet'), once per
    * silence: a second restart before the first one's checks finish would only delay them.
+   * Not before the transport has delivered anything: a join's silence is no broken path.
    */
   restartNow(): void {
-    if (this.#closed || this.#restartedInSilence || this.transport.connectionState === 'new') {
+    if (
+      this.#closed ||
+      !this.#delivered ||
+      this.#restartedInSilence ||
+      this.transport.connectionState === 'new'
+    ) {
       return;
     }
     this.#restartedInSilence = true;
@@ -293,6 +304,7 @@ export class IceRecovery extends Emitter<IceRecoveryEvents> {
       // A silence that no check saw is no evidence: it may be this check that came late.
       if (this.#quietSaid) this.#quietAt = now;
       else if (this.#bytes >= 0 && !this.#stalled) this.#learnCadence(now - this.#bytesChangedAt);
+      if (this.#bytes >= 0) this.#delivered = true;
       this.#bytes = bytes;
       this.#bytesChangedAt = now;
       this.#sentAtArrival = this.#sent;
@@ -302,6 +314,7 @@ export class IceRecovery extends Emitter<IceRecoveryEvents> {
       return;
     }
     const silent = now - this.#bytesChangedAt;
+    if (!this.#delivered) return;
     if (!this.#stalled && silent >= this.#o.stallMs) {
       this.#setStalled(true);
       // A restart that ran during this silence gets its checks' time before another one.

@@ -96,6 +96,11 @@ export type RoomEvents = {
   error: [ClientError];
   /** A (re)join succeeded; `peerId` is this client's peer id. */
   joined: [{ peerId: string }];
+  /**
+   * The join's media is requested (every consume sent its resume, or failed): what the join
+   * waits for now is the first frames, so a page can draw itself without delaying them.
+   */
+  mediaRequested: [];
   /** The local camera preview stream (null when there is none). */
   localMedia: [MediaStream | null];
   localState: [LocalState];

@@ -311,4 +311,33 @@ describe('the traffic watch during a join', () => {
     await vi.advanceTimersByTimeAsync(1500);
     expect(s.restarts.map((r) => r.reason)).toEqual(['stalled']);
   });
+
+  it('a transport that has not delivered media yet is neither stalled nor restarted early; once it has, it is', async () => {
+    const send = side();
+    const recv = side({ stallMs: 2500, quietNeedsOutbound: false });
+    const recoveries = { send: send.recovery, recv: recv.recovery };
+    for (const x of [send, recv]) x.recovery.on('quiet', () => restartOnOwnPath(recoveries));
+    let sendUp = true;
+    let recvUp = false; // the join: the first frame is still on its way
+    traffic(send, 50, () => sendUp);
+    traffic(recv, 20, () => recvUp);
+    await vi.advanceTimersByTimeAsync(4000);
+    expect(recv.transport.reads).toBeGreaterThan(10); // read…
+    expect(recv.recovery.stalled).toBe(false); // …but a silent join is no stall
+    expect(recv.restarts).toEqual([]);
+
+    // Our path goes quiet meanwhile: the send side restarts early, the undelivered receive side does not.
+    sendUp = false;
+    await vi.advanceTimersByTimeAsync(700);
+    expect(send.restarts.map((r) => r.reason)).toEqual(['quiet']);
+    expect(recv.restarts).toEqual([]);
+
+    // Media arrives, then stops: a stall as before.
+    sendUp = true;
+    recvUp = true;
+    await vi.advanceTimersByTimeAsync(2000);
+    recvUp = false;
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(recv.restarts.map((r) => r.reason)).toEqual(['stalled']);
+  });
 });

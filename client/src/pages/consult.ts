@@ -109,8 +109,15 @@ const FINISHED: ReadonlySet<ConnectionState> = new Set(['left', 'ended', 'denied
 /** The latest the page is built when the join has not answered yet. */
 const BUILD_BY_MS = 3000;
 
-/** Client events that may come before the join's answer: they do not start the page's build. */
+/**
+ * Client events that come before the join's media is requested (`mediaRequested`): they do
+ * not start the page's build.
+ */
 const UNTIL_JOINED = new Set<string>([
+  'state',
+  'joined',
+  'trackAdded',
+  'remoteVideo',
   'transportState',
   // The join answer's roster, chat and lobby, given out before its consume requests go.
   'peer',
@@ -125,9 +132,10 @@ const UNTIL_JOINED = new Set<string>([
 ]);
 
 /**
- * Joining starts first, and the page is built only when the join's first answer comes (its
- * consume requests are already on their way then), or after BUILD_BY_MS: the socket's
- * handshake and the join are not kept waiting behind the page's building and drawing.
+ * Joining starts first, and the page is built only once the join's media is requested (its
+ * consume and resume requests are on their way; what is left is the first frames' travel),
+ * on a refusal, the lobby or an error, or after BUILD_BY_MS: the socket's handshake, the join
+ * and the consumers' set-up are not kept waiting behind the page's building and drawing.
  * The client keeps its events back until the page listens.
  */
 export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup {
@@ -481,12 +489,15 @@ function buildConsultPage(
     if (!ui.tiles.querySelector('.tile.remote[data-camera="on"]')) mountPanels();
     else panelTimer ??= setTimeout(mountPanels, 2000);
   });
-  // The first remote frame is on screen: now the side panels.
+  // The first remote frame is on screen: now the side panels and the transports' watch.
   ui.tiles.addEventListener(
     'playing',
     (event) => {
       if ((event.target as HTMLElement).dataset.testid === 'remote-video') {
-        setTimeout(mountPanels, 0);
+        setTimeout(() => {
+          mountPanels();
+          client.mediaShown();
+        }, 0);
       }
     },
     true,

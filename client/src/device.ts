@@ -1,0 +1,56 @@
+/**
+ * mediasoup-client Devices whose browser capabilities are read ahead. Loading a Device asks
+ * the browser what it can send and receive (a throw-away RTCPeerConnection and an offer for
+ * each direction, tens of ms of a join's main thread); the answer does not depend on the
+ * router, so it is read once, while the socket's handshake travels, and reused.
+ */
+import { Device } from 'mediasoup-client';
+import type { types as ms } from 'mediasoup-client';
+
+type HandlerFactory = NonNullable<
+  NonNullable<ConstructorParameters<typeof Device>[0]>['handlerFactory']
+>;
+type Direction = Parameters<HandlerFactory['getNativeRtpCapabilities']>[0]['direction'];
+
+let readAhead: HandlerFactory | null | undefined;
+
+/** The browser's handler factory with its native capabilities memoised (null: not readable). */
+function factory(): HandlerFactory | null {
+  if (readAhead !== undefined) return readAhead;
+  let base: HandlerFactory | undefined;
+  try {
+    // The handler mediasoup-client picks for this browser (not exported on its own).
+    base = (new Device() as unknown as { _handlerFactory?: HandlerFactory })._handlerFactory;
+  } catch {
+    base = undefined; // an unsupported browser: Device() throws again where it is used
+  }
+  if (!base?.getNativeRtpCapabilities) return (readAhead = null);
+  const read = base.getNativeRtpCapabilities.bind(base);
+  const caps = new Map<Direction, Promise<ms.RtpCapabilities>>();
+  const native = ({ direction }: { direction: Direction }): Promise<ms.RtpCapabilities> => {
+    let p = caps.get(direction);
+    if (!p) {
+      // One retry: a failed early read must not fail the join that needs it.
+      p = read({ direction }).catch(() => read({ direction }));
+      p.catch(() => caps.delete(direction));
+      caps.set(direction, p);
+    }
+    return p;
+  };
+  return (readAhead = { ...base, getNativeRtpCapabilities: native });
+}
+
+/** Starts reading the browser's capabilities now (call early: before the join answer). */
+export function readCapabilitiesAhead(): void {
+  const f = factory();
+  if (!f) return;
+  for (const direction of ['recvonly', 'sendonly'] as const) {
+    f.getNativeRtpCapabilities({ direction }).catch(() => undefined);
+  }
+}
+
+/** A new Device (one per session) that loads from the capabilities read ahead. */
+export function newDevice(): Device {
+  const f = factory();
+  return f ? new Device({ handlerFactory: f }) : new Device();
+}
