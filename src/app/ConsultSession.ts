@@ -145,6 +145,8 @@ export class ConsultSession {
   ): Promise<JoinResponse> {
     const { claims } = conn;
     const room = await this.deps.rooms.getOrCreate(this.consultId);
+    // The pipes from other nodes are negotiated while the seat is taken, not after the answer.
+    this.deps.placement.prepare?.(this.consultId);
     const seat = [...room.peers.values()].find(
       (p) => p.identity.userId === claims.sub && !p.closed,
     );

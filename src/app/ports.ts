@@ -62,6 +62,11 @@ export type JoinChat = { chat: ChatEntry[]; chatHasMore: boolean };
 export interface MediaPlacement {
   /** The consult's participants seated on other nodes, with their producers. */
   remotePeers(consultId: string): Promise<PeerInfo[]>;
+  /**
+   * Starts bringing the consult's producers on other nodes here for a joiner about to consume
+   * them, without waiting (cluster only): the pipes are negotiated while the join goes on.
+   */
+  prepare?(consultId: string): void;
   /** Consumes producer `producerId` of the consult for `peer`, wherever the producer lives. */
   consume(
     room: Room,

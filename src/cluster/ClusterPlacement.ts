@@ -43,12 +43,24 @@ export class ClusterPlacement implements MediaPlacement {
     };
   }
 
-  async remotePeers(consultId: string): Promise<PeerInfo[]> {
-    const { seats, producers } = await this.#elsewhere(consultId);
-    // The joiner consumes these next: their pipes are negotiated while it sets up transports.
+  prepare(consultId: string): void {
+    this.#elsewhere(consultId).then(
+      ({ producers }) => this.#prepare(consultId, producers),
+      () => undefined, // the join's own reads report an outage
+    );
+  }
+
+  /** Pipes `producers` here early (each once: a pipe already made or under way is reused). */
+  #prepare(consultId: string, producers: ConsultEntries['producers']): void {
     const byNode = new Map<string, string[]>();
     for (const [id, p] of producers) byNode.set(p.node, [...(byNode.get(p.node) ?? []), id]);
     for (const [node, ids] of byNode) this.bridge.prepare(consultId, node, ids);
+  }
+
+  async remotePeers(consultId: string): Promise<PeerInfo[]> {
+    const { seats, producers } = await this.#elsewhere(consultId);
+    // The joiner consumes these next: their pipes are negotiated while it sets up transports.
+    this.#prepare(consultId, producers);
     return [...seats].map(([peerId, seat]) => ({
       peerId,
       ...names(seat),
