@@ -89,6 +89,7 @@ export class ClusterNode {
       const bridge = new PipeBridge({
         bus,
         listen: settings.pipe,
+        lingerMs: settings.pipeLingerMs,
         media: (consultId) => {
           const room = rooms.rooms.get(consultId);
           if (!room || room.closed) return undefined;
