@@ -14,7 +14,7 @@ import type { ConsumerAppData, Peer, ProducerAppData } from '../sfu/Peer.js';
 import type { Room } from '../sfu/Room.js';
 import type { ConsultDirectory, ConsultEntries } from './ConsultDirectory.js';
 import type { ClusterBus } from './ClusterBus.js';
-import type { NodeRegistry } from './NodeRegistry.js';
+import type { NodeRegistry, NodeStatus } from './NodeRegistry.js';
 import type { PipeBridge } from './PipeBridge.js';
 
 export class ClusterPlacement implements MediaPlacement {
@@ -29,12 +29,24 @@ export class ClusterPlacement implements MediaPlacement {
     return this.directory.nodeId;
   }
 
+  /** Reads of a consult's entries and the node list under way: a read asked meanwhile shares it. */
+  readonly #reading = new Map<string, Promise<[ConsultEntries, NodeStatus[]]>>();
+
+  /** The consult's entries and the registry's nodes, read now (or by a read under way). */
+  #read(consultId: string): Promise<[ConsultEntries, NodeStatus[]]> {
+    let reading = this.#reading.get(consultId);
+    if (!reading) {
+      reading = Promise.all([this.directory.entries(consultId), this.registry.list()]).finally(() =>
+        this.#reading.delete(consultId),
+      );
+      this.#reading.set(consultId, reading);
+    }
+    return reading;
+  }
+
   /** The consult's entries on other nodes that the registry shows alive (not dead, not gone). */
   async #elsewhere(consultId: string): Promise<ConsultEntries> {
-    const [entries, nodes] = await Promise.all([
-      this.directory.entries(consultId),
-      this.registry.list(),
-    ]);
+    const [entries, nodes] = await this.#read(consultId);
     const alive = new Set(nodes.filter((n) => n.alive).map((n) => n.id));
     const keep = (node: string) => node !== this.nodeId && alive.has(node);
     return {
@@ -97,10 +109,7 @@ export class ClusterPlacement implements MediaPlacement {
     resumeSecret: string | undefined,
   ): Promise<MovedSeat | undefined> {
     if (!resumeSecret) return undefined;
-    const [{ seats }, nodes] = await Promise.all([
-      this.directory.entries(consultId),
-      this.registry.list(),
-    ]);
+    const [{ seats }, nodes] = await this.#read(consultId);
     const found = [...seats].find(([, s]) => s.userId === userId && s.node !== this.nodeId);
     if (!found) return undefined;
     const [peerId, seat] = found;
