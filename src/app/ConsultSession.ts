@@ -30,7 +30,7 @@ const isRejoinReason = (r: LeaveReason): r is RejoinReason =>
 export class ConsultSession {
   /** Every connection whose grant is for this consult, joined, waiting or neither. */
   readonly connections = new Set<Connection>();
-  readonly #seats = new Seats();
+  readonly #seats: Seats;
   readonly #lobbyNotifier: LobbyNotifier;
   /** Connections whose join is under way (a second join meanwhile is a conflict). */
   readonly #joining = new WeakSet<Connection>();
@@ -41,7 +41,16 @@ export class ConsultSession {
     readonly consultId: string,
     private readonly deps: SessionDeps,
   ) {
+    this.#seats = new Seats(consultId, deps.grace);
     this.#lobbyNotifier = new LobbyNotifier(() => this.#sendLobby());
+  }
+
+  /** The grace period of seat `peerId` ran out: it is closed here unless taken back; false if not here. */
+  graceExpired(peerId: string): boolean {
+    const peer = this.deps.rooms.rooms.get(this.consultId)?.peers.get(peerId);
+    if (!peer || peer.closed) return false;
+    this.#seats.expired(peer);
+    return true;
   }
 
   connected(conn: Connection): void {

@@ -7,6 +7,7 @@ import type { JoinClaims } from '../auth/tokens.js';
 import type { ConsultService } from '../consults/ConsultService.js';
 import type { LobbyStore } from '../consults/Lobby.js';
 import type { Logger } from '../logger.js';
+import type { GracePeriods } from './gracePeriods.js';
 import type { ChatEntry, PeerInfo } from '../protocol/payloads.js';
 import type { ServerToClientEvents } from '../protocol/serverEvents.js';
 import type { types } from 'mediasoup';
@@ -130,6 +131,8 @@ export interface OtherNodes {
   lobbyChanged(consultId: string): void;
   /** Tells the consult's other participants, on every node, that a producer is gone. */
   producerClosed(consultId: string, peerId: string, producerId: string): void;
+  /** Tells the consult's participants, on every node, that a seat of a dead node left. */
+  peerLeft(consultId: string, peerId: string): void;
 }
 
 export interface SessionDeps {
@@ -142,6 +145,8 @@ export interface SessionDeps {
   chat: ChatPort;
   /** How long a seat whose connection dropped is kept (media and all) before it closes. */
   graceMs: number;
+  /** Cluster only: grace periods in Redis (one node: timers of the session's own). */
+  grace?: GracePeriods;
   /** Cluster only: whether this node is draining, and where to send joins instead. */
   drain?: DrainState;
   logger: Logger;

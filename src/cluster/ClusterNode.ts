@@ -41,7 +41,7 @@ export class ClusterNode {
     readonly bus: ClusterBus,
     readonly registry: NodeRegistry,
     readonly bridge: PipeBridge,
-    directory: ConsultDirectory,
+    readonly directory: ConsultDirectory,
     private readonly opts: ClusterNodeOptions,
   ) {
     this.placement = new ClusterPlacement(directory, registry, bridge, bus);
