@@ -10,6 +10,7 @@ import { AuditLog } from './audit/AuditLog.js';
 import { AuthService } from './auth/AuthService.js';
 import { ClusterNode } from './cluster/ClusterNode.js';
 import { ClusterRelay } from './cluster/ClusterRelay.js';
+import { RedisGracePeriods } from './cluster/RedisGracePeriods.js';
 import { RedisLoginThrottle } from './cluster/RedisLoginThrottle.js';
 import { RedisRateLimits } from './cluster/RedisRateLimits.js';
 import { RedisLobby } from './cluster/RedisLobby.js';
@@ -211,8 +212,12 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       draining: () => clusterNode.draining,
       target: async () => (await clusterNode.targets(1))[0],
     };
+    // A cluster keeps grace periods in Redis: a seat can be taken back through any node, and
+    // is released after its grace period even if the node it dropped from dies meanwhile.
+    const gracePeriods = cluster && new RedisGracePeriods(cluster.redis, logger, { leaseMs: 5000 });
     const live = attachSignalling(io, {
       rooms,
+      ...(gracePeriods ? { gracePeriods } : {}),
       ...(cluster ? { placement: cluster.placement } : {}),
       ...(drainState ? { drain: drainState } : {}),
       consults: services.consults,
@@ -238,6 +243,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
         sessions: services.auth.sessions,
         live,
         handoverMs: () => (cluster?.draining ? HANDOVER_MS : undefined),
+        ...(gracePeriods ? { grace: gracePeriods, directory: cluster.directory } : {}),
         logger,
       });
     if (relay) await recorder.recoverInterrupted(services.consults, (c) => relay.stillCarried(c));
@@ -271,6 +277,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
         // Other nodes stop counting on this one before its media goes.
         await node?.leave();
         sampler.stop();
+        gracePeriods?.close();
         clearInterval(retention);
         // Transports close before the workers (and their WebRtcServers) do.
         rooms.closeAll('gateway_shutdown');

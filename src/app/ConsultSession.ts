@@ -31,7 +31,7 @@ const isRejoinReason = (r: LeaveReason): r is RejoinReason =>
 export class ConsultSession {
   /** Every connection whose grant is for this consult, joined, waiting or neither. */
   readonly connections = new Set<Connection>();
-  readonly #seats = new Seats();
+  readonly #seats: Seats;
   readonly #lobbyNotifier: LobbyNotifier;
   /** Connections whose join is under way (a second join meanwhile is a conflict). */
   readonly #joining = new WeakSet<Connection>();
@@ -43,7 +43,16 @@ export class ConsultSession {
     readonly consultId: string,
     private readonly deps: SessionDeps,
   ) {
+    this.#seats = new Seats(consultId, deps.grace);
     this.#lobbyNotifier = new LobbyNotifier(() => this.#sendLobby());
+  }
+
+  /** The grace period of seat `peerId` ran out: it is closed here unless taken back; false if not here. */
+  graceExpired(peerId: string): boolean {
+    const peer = this.deps.rooms.rooms.get(this.consultId)?.peers.get(peerId);
+    if (!peer || peer.closed) return false;
+    this.#seats.expired(peer);
+    return true;
   }
 
   connected(conn: Connection): void {
@@ -181,6 +190,8 @@ export class ConsultSession {
   ): Promise<JoinResponse> {
     const { claims } = conn;
     const room = await this.deps.rooms.getOrCreate(this.consultId);
+    // The pipes from other nodes are negotiated while the seat is taken, not after the answer.
+    this.deps.placement.prepare?.(this.consultId);
     const seat = [...room.peers.values()].find(
       (p) => p.identity.userId === claims.sub && !p.closed,
     );

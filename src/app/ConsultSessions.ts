@@ -95,6 +95,16 @@ export class ConsultSessions {
     return session;
   }
 
+  /** A seat held by a node that died in its grace period is gone: everyone is told. */
+  seatLeftElsewhere(consultId: string, peerId: string): void {
+    this.deps.otherNodes?.peerLeft(consultId, peerId);
+  }
+
+  /** A seat's grace period ran out: it is closed if this node holds it (false: not here). */
+  graceExpired(consultId: string, peerId: string): boolean {
+    return this.#live.get(consultId)?.graceExpired(peerId) ?? false;
+  }
+
   /** The consult's live session on this node, if it has one. */
   find(consultId: string): ConsultSession | undefined {
     return this.#live.get(consultId);

@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Peer } from '../sfu/Peer.js';
+import type { GracePeriods, SeatRef } from './gracePeriods.js';
 import type { Connection } from './ports.js';
 
 const digest = (secret: string) => createHash('sha256').update(secret).digest();
@@ -14,6 +15,15 @@ export class Seats {
   readonly #graceTimers = new Map<string, NodeJS.Timeout>();
   /** peerId → sha256 of the secret its current holder was given. */
   readonly #secrets = new Map<string, Buffer>();
+
+  /**
+   * `grace` (a cluster): grace periods kept in Redis, so that they outlive this node and the
+   * seat can be taken back through any node; without it, timers of this process.
+   */
+  constructor(
+    private readonly consultId = '',
+    private readonly grace?: GracePeriods,
+  ) {}
 
   /** A new resume secret for the seat's current holder (the previous one stops working). */
   issueSecret(peerId: string): string {
@@ -38,6 +48,9 @@ export class Seats {
     clearTimeout(this.#graceTimers.get(peer.id));
     this.#graceTimers.delete(peer.id);
     this.#holders.set(peer.id, conn);
+    // Its grace period, started here or on the node it moved from, ends (an expiry that
+    // raced this finds the seat held: `expired` leaves it).
+    this.grace?.cancel(this.#ref(peer.id)).catch(() => undefined);
   }
 
   /** The holder dropped: keep the seat for `graceMs`, then close it unless someone took it. */
@@ -48,6 +61,25 @@ export class Seats {
       peer.close('disconnected');
       return;
     }
+    if (this.grace) {
+      // Redis unreachable: this node's own timer ends the seat instead.
+      this.grace.start(this.#ref(peer.id), graceMs).catch(() => this.#startTimer(peer, graceMs));
+      return;
+    }
+    this.#startTimer(peer, graceMs);
+  }
+
+  /** The seat's grace period ran out (in a cluster, on the node that holds it): closed unless taken back. */
+  expired(peer: Peer): void {
+    if (!this.#holders.has(peer.id) && !peer.closed) peer.close('disconnected');
+  }
+
+  #ref(seatId: string): SeatRef {
+    return { consultId: this.consultId, seatId };
+  }
+
+  #startTimer(peer: Peer, graceMs: number): void {
+    clearTimeout(this.#graceTimers.get(peer.id));
     const timer = setTimeout(() => {
       this.#graceTimers.delete(peer.id);
       if (!this.#holders.has(peer.id)) peer.close('disconnected');

@@ -7,6 +7,7 @@ import type { JoinClaims } from '../auth/tokens.js';
 import type { Admission, ConsultService } from '../consults/ConsultService.js';
 import type { LobbyStore } from '../consults/Lobby.js';
 import type { Logger } from '../logger.js';
+import type { GracePeriods } from './gracePeriods.js';
 import type { ChatEntry, PeerInfo } from '../protocol/payloads.js';
 import type { ServerToClientEvents } from '../protocol/serverEvents.js';
 import type { types } from 'mediasoup';
@@ -67,6 +68,11 @@ export type JoinChat = { chat: ChatEntry[]; chatHasMore: boolean };
 export interface MediaPlacement {
   /** The consult's participants seated on other nodes, with their producers. */
   remotePeers(consultId: string): Promise<PeerInfo[]>;
+  /**
+   * Starts bringing the consult's producers on other nodes here for a joiner about to consume
+   * them, without waiting (cluster only): the pipes are negotiated while the join goes on.
+   */
+  prepare?(consultId: string): void;
   /** Consumes producer `producerId` of the consult for `peer`, wherever the producer lives. */
   consume(
     room: Room,
@@ -130,6 +136,8 @@ export interface OtherNodes {
   lobbyChanged(consultId: string): void;
   /** Tells the consult's other participants, on every node, that a producer is gone. */
   producerClosed(consultId: string, peerId: string, producerId: string): void;
+  /** Tells the consult's participants, on every node, that a seat of a dead node left. */
+  peerLeft(consultId: string, peerId: string): void;
 }
 
 export interface SessionDeps {
@@ -142,6 +150,8 @@ export interface SessionDeps {
   chat: ChatPort;
   /** How long a seat whose connection dropped is kept (media and all) before it closes. */
   graceMs: number;
+  /** Cluster only: grace periods in Redis (one node: timers of the session's own). */
+  grace?: GracePeriods;
   /** Cluster only: whether this node is draining, and where to send joins instead. */
   drain?: DrainState;
   logger: Logger;

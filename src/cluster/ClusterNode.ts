@@ -41,7 +41,7 @@ export class ClusterNode {
     readonly bus: ClusterBus,
     readonly registry: NodeRegistry,
     readonly bridge: PipeBridge,
-    directory: ConsultDirectory,
+    readonly directory: ConsultDirectory,
     private readonly opts: ClusterNodeOptions,
   ) {
     this.placement = new ClusterPlacement(directory, registry, bridge, bus);
@@ -89,6 +89,7 @@ export class ClusterNode {
       const bridge = new PipeBridge({
         bus,
         listen: settings.pipe,
+        lingerMs: settings.pipeLingerMs,
         media: (consultId) => {
           const room = rooms.rooms.get(consultId);
           if (!room || room.closed) return undefined;

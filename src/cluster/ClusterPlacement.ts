@@ -14,7 +14,7 @@ import type { ConsumerAppData, Peer, ProducerAppData } from '../sfu/Peer.js';
 import type { Room } from '../sfu/Room.js';
 import type { ConsultDirectory, ConsultEntries } from './ConsultDirectory.js';
 import type { ClusterBus } from './ClusterBus.js';
-import type { NodeRegistry } from './NodeRegistry.js';
+import type { NodeRegistry, NodeStatus } from './NodeRegistry.js';
 import type { PipeBridge } from './PipeBridge.js';
 
 export class ClusterPlacement implements MediaPlacement {
@@ -29,12 +29,24 @@ export class ClusterPlacement implements MediaPlacement {
     return this.directory.nodeId;
   }
 
+  /** Reads of a consult's entries and the node list under way: a read asked meanwhile shares it. */
+  readonly #reading = new Map<string, Promise<[ConsultEntries, NodeStatus[]]>>();
+
+  /** The consult's entries and the registry's nodes, read now (or by a read under way). */
+  #read(consultId: string): Promise<[ConsultEntries, NodeStatus[]]> {
+    let reading = this.#reading.get(consultId);
+    if (!reading) {
+      reading = Promise.all([this.directory.entries(consultId), this.registry.list()]).finally(() =>
+        this.#reading.delete(consultId),
+      );
+      this.#reading.set(consultId, reading);
+    }
+    return reading;
+  }
+
   /** The consult's entries on other nodes that the registry shows alive (not dead, not gone). */
   async #elsewhere(consultId: string): Promise<ConsultEntries> {
-    const [entries, nodes] = await Promise.all([
-      this.directory.entries(consultId),
-      this.registry.list(),
-    ]);
+    const [entries, nodes] = await this.#read(consultId);
     const alive = new Set(nodes.filter((n) => n.alive).map((n) => n.id));
     const keep = (node: string) => node !== this.nodeId && alive.has(node);
     return {
@@ -43,12 +55,24 @@ export class ClusterPlacement implements MediaPlacement {
     };
   }
 
-  async remotePeers(consultId: string): Promise<PeerInfo[]> {
-    const { seats, producers } = await this.#elsewhere(consultId);
-    // The joiner consumes these next: their pipes are negotiated while it sets up transports.
+  prepare(consultId: string): void {
+    this.#elsewhere(consultId).then(
+      ({ producers }) => this.#prepare(consultId, producers),
+      () => undefined, // the join's own reads report an outage
+    );
+  }
+
+  /** Pipes `producers` here early (each once: a pipe already made or under way is reused). */
+  #prepare(consultId: string, producers: ConsultEntries['producers']): void {
     const byNode = new Map<string, string[]>();
     for (const [id, p] of producers) byNode.set(p.node, [...(byNode.get(p.node) ?? []), id]);
     for (const [node, ids] of byNode) this.bridge.prepare(consultId, node, ids);
+  }
+
+  async remotePeers(consultId: string): Promise<PeerInfo[]> {
+    const { seats, producers } = await this.#elsewhere(consultId);
+    // The joiner consumes these next: their pipes are negotiated while it sets up transports.
+    this.#prepare(consultId, producers);
     return [...seats].map(([peerId, seat]) => ({
       peerId,
       ...names(seat),
@@ -85,10 +109,7 @@ export class ClusterPlacement implements MediaPlacement {
     resumeSecret: string | undefined,
   ): Promise<MovedSeat | undefined> {
     if (!resumeSecret) return undefined;
-    const [{ seats }, nodes] = await Promise.all([
-      this.directory.entries(consultId),
-      this.registry.list(),
-    ]);
+    const [{ seats }, nodes] = await this.#read(consultId);
     const found = [...seats].find(([, s]) => s.userId === userId && s.node !== this.nodeId);
     if (!found) return undefined;
     const [peerId, seat] = found;

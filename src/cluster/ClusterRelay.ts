@@ -7,12 +7,14 @@
  */
 import { z } from 'zod';
 import type { ConsultSessions } from '../app/ConsultSessions.js';
+import type { GracePeriods, SeatRef } from '../app/gracePeriods.js';
 import type { RevocationReason, SessionRevocations } from '../auth/SessionRevocations.js';
 import type { ConsultService } from '../consults/ConsultService.js';
 import type { Logger } from '../logger.js';
 import type { EndReason } from '../protocol/vocabulary.js';
 import type { Consult } from '../store/repositories.js';
 import type { ClusterBus } from './ClusterBus.js';
+import type { ConsultDirectory } from './ConsultDirectory.js';
 import type { NodeRegistry } from './NodeRegistry.js';
 
 const id = z.string().min(1).max(200);
@@ -34,6 +36,7 @@ const sessionsRevoked = z.object({
   reason: z.enum(revocationReasons),
 });
 const seatMoved = z.object({ consultId: id, peerId: id, epoch: z.number().int().min(0) });
+const graceExpired = z.object({ consultId: id, seatId: id });
 const carriedRequest = z.object({ ids: z.array(id).max(10_000) });
 const carriedAnswer = z.object({ carried: z.array(id) });
 
@@ -46,6 +49,9 @@ export interface ClusterRelayDeps {
   live: ConsultSessions;
   /** While this node drains: how long a seat that moved away keeps its media here. */
   handoverMs?: () => number | undefined;
+  /** The cluster's grace periods (Redis): an expired one is ended by the node holding the seat. */
+  grace?: GracePeriods;
+  directory?: Pick<ConsultDirectory, 'seatNode' | 'removeDeadSeat'>;
   logger: Logger;
 }
 
@@ -78,6 +84,10 @@ export class ClusterRelay {
     bus.handle('seat.moved', seatMoved, (p) =>
       live.find(p.consultId)?.seatMovedAway(p.peerId, deps.handoverMs?.()),
     );
+    bus.handle('grace.expired', graceExpired, (p) => {
+      live.graceExpired(p.consultId, p.seatId);
+    });
+    deps.grace?.onExpired((seat) => this.#graceExpired(seat));
     bus.handle('consults.carried', carriedRequest, (p) => ({
       carried: p.ids.filter((consultId) => live.carries(consultId)),
     }));
@@ -92,6 +102,26 @@ export class ClusterRelay {
     sessions.on('sessionsRevoked', (r) => {
       if (!this.#applying) this.#tell('sessions.revoked', r);
     });
+  }
+
+  /**
+   * A seat's grace period ran out (this node claimed it in Redis): the node holding the seat
+   * closes it (peerLeft from there); a seat whose node died meanwhile is removed here and
+   * everyone told. A throw leaves it to be claimed again after its lease.
+   */
+  async #graceExpired(seat: SeatRef): Promise<void> {
+    const { live, directory, registry, bus, nodeId } = this.deps;
+    if (live.graceExpired(seat.consultId, seat.seatId) || !directory) return;
+    const node = await directory.seatNode(seat.consultId, seat.seatId);
+    if (!node || node === nodeId) return; // taken back and gone, or closed here already
+    if ((await registry.list()).some((n) => n.id === node && n.alive)) {
+      await bus.request(node, 'grace.expired', seat, z.unknown(), 2000);
+      return;
+    }
+    if (await directory.removeDeadSeat(seat.consultId, seat.seatId, node)) {
+      this.#log.info({ ...seat, node }, 'seat of a dead node released after its grace period');
+      live.seatLeftElsewhere(seat.consultId, seat.seatId);
+    }
   }
 
   /** Sends a note to every other listed node (at most once: lost while Redis is down). */

@@ -101,6 +101,23 @@ export class ConsultDirectory {
     };
   }
 
+  /** The node that holds seat `peerId` of the consult, if any. */
+  async seatNode(consultId: string, peerId: string): Promise<string | undefined> {
+    assertReady(this.redis);
+    const raw = await this.redis.hGet(seatsKey(consultId), peerId);
+    return raw ? parseOne(raw, seatEntrySchema)?.node : undefined;
+  }
+
+  /** Removes seat `peerId` if node `node` (dead) still holds it; true if it did. */
+  async removeDeadSeat(consultId: string, peerId: string, node: string): Promise<boolean> {
+    assertReady(this.redis);
+    const removed = await this.redis.eval(REMOVE_SEATS, {
+      keys: [seatsKey(consultId)],
+      arguments: [node, peerId],
+    });
+    return removed === 1;
+  }
+
   /** The entry of one producer, if any node has it. */
   async producer(consultId: string, producerId: string): Promise<ProducerEntry | undefined> {
     assertReady(this.redis);

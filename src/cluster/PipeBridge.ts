@@ -31,6 +31,11 @@ export interface PipeBridgeOptions {
   logger: Logger;
   /** How long a remote node may take to answer one step. */
   timeoutMs?: number;
+  /**
+   * How long a link that pipes nothing any more stays open for the next producer (0: closes
+   * at once). A later joiner's pipe then takes one round trip instead of three.
+   */
+  lingerMs?: number;
 }
 
 const id = z.string().min(1).max(200);
@@ -76,11 +81,17 @@ interface Link {
   consumers: Map<string, types.Consumer>;
   /** Receiving end: pipe producers by id, with how many local consumers use each. */
   producers: Map<string, PipedProducer>;
+  /** Receiving end: it carried a producer (a link opened for nothing closes at once). */
+  used?: boolean;
+  /** Receiving end: set while an unused link waits to be closed. */
+  linger?: NodeJS.Timeout;
 }
 
 const linkKey = (consultId: string, node: string) => `${consultId}\n${node}`;
 /** How a node refuses a link opened at the same time as its own. */
 const CROSSED = 'pipe opened from both nodes at once';
+/** How a node answers a producer request on a link it does not have. */
+const NO_LINK = 'no pipe to your node for this consult';
 
 export class PipeBridge {
   readonly #links = new Map<string, Link>();
@@ -227,10 +238,32 @@ export class PipeBridge {
     entry.producer.close();
   }
 
-  /** Receiving end: a link that pipes nothing any more is closed on both ends. */
-  #closeIfUnused(link: Link): void {
+  /** Receiving end: a link that pipes nothing any more is closed on both ends (after the linger). */
+  #closeIfUnused(link: Link, piping?: string): void {
     const key = linkKey(link.consultId, link.node);
     if (link.producers.size > 0 || this.#links.get(key) !== link) return;
+    if (this.#pipingOn(key, piping)) return;
+    const lingerMs = this.#opts.lingerMs ?? 0;
+    if (lingerMs > 0 && link.used && !link.transport.closed) {
+      if (link.linger) return;
+      link.linger = setTimeout(() => {
+        link.linger = undefined;
+        if (link.producers.size === 0 && !this.#pipingOn(key)) this.#closeUnused(link);
+      }, lingerMs);
+      link.linger.unref();
+      return;
+    }
+    this.#closeUnused(link);
+  }
+
+  /** Whether a producer (other than `except`) is being piped over the link `key`. */
+  #pipingOn(key: string, except?: string): boolean {
+    return [...this.#piping.keys()].some((k) => k !== except && k.startsWith(`${key}\n`));
+  }
+
+  #closeUnused(link: Link): void {
+    const key = linkKey(link.consultId, link.node);
+    if (this.#links.get(key) !== link) return;
     this.#links.delete(key);
     link.transport.close();
     void this.#opts.bus
@@ -262,34 +295,27 @@ export class PipeBridge {
     let piping = this.#piping.get(key);
     if (!piping) {
       piping = (async () => {
-        const link = await this.#open(consultId, node);
-        let produced: z.infer<typeof producedSchema>;
-        try {
-          produced = await this.#opts.bus.request(
-            node,
-            'pipe.produce',
-            { consultId, producerId },
-            producedSchema,
-            this.#opts.timeoutMs,
-          );
-        } catch (err) {
-          // A link opened for nothing (say, an unknown producer) does not stay open.
-          const prefix = `${linkKey(consultId, node)}\n`;
-          const busy = [...this.#piping.keys()].some((k) => k !== key && k.startsWith(prefix));
-          if (!busy) this.#closeIfUnused(link);
-          throw err;
-        }
-        if (this.#links.get(linkKey(consultId, node)) !== link) {
-          throw new GatewayError('conflict', 'the pipe closed meanwhile; ask again');
-        }
+        const opened = await this.#open(consultId, node);
+        const { link, answer } = await this.#askProduce(opened, producerId, key).catch(
+          async (err) => {
+            // A lingering link whose other half is gone (that node restarted, or its router
+            // closed): it is replaced once.
+            if (!(err instanceof GatewayError && err.message.includes(NO_LINK))) throw err;
+            this.#closeLink(consultId, node);
+            return this.#askProduce(await this.#open(consultId, node), producerId, key);
+          },
+        );
         const producer = await link.transport.produce({
           id: producerId,
-          kind: produced.kind,
-          rtpParameters: produced.rtpParameters as unknown as types.RtpParameters,
-          paused: produced.paused,
-          appData: { ...produced.appData, pipedFrom: node },
+          kind: answer.kind,
+          rtpParameters: answer.rtpParameters as unknown as types.RtpParameters,
+          paused: answer.paused,
+          appData: { ...answer.appData, pipedFrom: node },
         });
         link.producers.set(producerId, { producer, users: 0 });
+        link.used = true;
+        clearTimeout(link.linger);
+        link.linger = undefined;
         producer.observer.once('close', () => {
           if (link.producers.get(producerId)?.producer !== producer) return;
           link.producers.delete(producerId);
@@ -300,6 +326,29 @@ export class PipeBridge {
       this.#piping.set(key, piping);
     }
     return piping;
+  }
+
+  /** Receiving end: asks the other end of `link` to consume the producer into it. */
+  async #askProduce(link: Link, producerId: string, key: string) {
+    const { consultId, node } = link;
+    let answer: z.infer<typeof producedSchema>;
+    try {
+      answer = await this.#opts.bus.request(
+        node,
+        'pipe.produce',
+        { consultId, producerId },
+        producedSchema,
+        this.#opts.timeoutMs,
+      );
+    } catch (err) {
+      // A link opened for nothing (say, an unknown producer) does not stay open.
+      this.#closeIfUnused(link, key);
+      throw err;
+    }
+    if (this.#links.get(linkKey(consultId, node)) !== link) {
+      throw new GatewayError('conflict', 'the pipe closed meanwhile; ask again');
+    }
+    return { link, answer };
   }
 
   /** Receiving end: this node's pipe transport to `node` for the consult, connected both ways. */
@@ -402,8 +451,7 @@ export class PipeBridge {
   async #answerProduce(req: z.infer<typeof producerRequest>, from: string) {
     const { consultId, producerId } = req;
     const link = this.#links.get(linkKey(consultId, from));
-    if (!link)
-      throw new GatewayError('conflict', 'no pipe to your node for this consult; connect first');
+    if (!link) throw new GatewayError('conflict', `${NO_LINK}; connect first`);
     const media = this.#localMedia(consultId);
     let consumer = link.consumers.get(producerId);
     if (!consumer || consumer.closed) {

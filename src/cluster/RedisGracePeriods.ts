@@ -9,7 +9,7 @@
 import type { ExpiredHandler, GracePeriods, SeatRef } from '../app/gracePeriods.js';
 import { seatKey, seatOfKey } from '../app/gracePeriods.js';
 import type { Logger } from '../logger.js';
-import { KEY_PREFIX, type Redis } from './redis.js';
+import { assertReady, KEY_PREFIX, type Redis } from './redis.js';
 
 const PENDING = `${KEY_PREFIX}grace`;
 const CLAIMED = `${KEY_PREFIX}grace:claimed`;
@@ -65,6 +65,8 @@ export class RedisGracePeriods implements GracePeriods {
   }
 
   async start(seat: SeatRef, ms: number): Promise<void> {
+    // Not queued for after an outage: the caller keeps a timer of its own instead.
+    assertReady(this.redis);
     // A new grace period of a seat whose old one is being ended starts afresh.
     await this.redis.zRem(CLAIMED, seatKey(seat));
     await this.redis.eval(START, { keys: [PENDING], arguments: [seatKey(seat), String(ms)] });

@@ -68,6 +68,16 @@ export const clusterSchema = z.object({
   /** UDP port range of the pipe transports (one port per pipe; open it between the nodes). */
   PIPE_PORT_MIN: port(42000),
   PIPE_PORT_MAX: port(42999),
+  /** A pipe link to another node that carries nothing any more stays open this long for the next one. */
+  PIPE_LINGER_SECONDS: z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number({ error: 'must be an integer between 0 and 3600' })
+      .int({ error: 'must be an integer between 0 and 3600' })
+      .min(0, { error: 'must be an integer between 0 and 3600' })
+      .max(3600, { error: 'must be an integer between 0 and 3600' })
+      .default(30),
+  ),
 });
 
 export interface ClusterSettings {
@@ -77,6 +87,8 @@ export interface ClusterSettings {
   /** How long a draining node waits for its participants to move before it stops anyway. */
   drainTimeoutMs: number;
   pipe: { listenIp: string; announcedIp: string | undefined; portMin: number; portMax: number };
+  /** How long an unused pipe link stays open for the consult's next piped producer. */
+  pipeLingerMs: number;
 }
 
 /** What the cluster settings need from the media settings they default to. */
@@ -127,6 +139,7 @@ export function parseClusterSettings(
       deadAfterMs: c.NODE_DEAD_AFTER_SECONDS * 1000,
       drainTimeoutMs: c.DRAIN_TIMEOUT_SECONDS * 1000,
       pipe: { listenIp, announcedIp, portMin: c.PIPE_PORT_MIN, portMax: c.PIPE_PORT_MAX },
+      pipeLingerMs: c.PIPE_LINGER_SECONDS * 1000,
     },
     nodeId: c.NODE_ID,
     problems,

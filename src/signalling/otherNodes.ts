@@ -30,6 +30,8 @@ export function otherNodes(io: SignallingServer): OtherNodes & {
         .to(consultKey(consultId))
         .except(peerKey(peerId))
         .emit('producerClosed', { peerId, producerId }),
+    peerLeft: (consultId, peerId) =>
+      void io.to(consultKey(consultId)).except(peerKey(peerId)).emit('peerLeft', { peerId }),
     listen(live) {
       nodes.on(LOBBY_CHANGED, (consultId: unknown) => {
         const parsed = consultIdSchema.safeParse(consultId);

@@ -5,6 +5,7 @@
  */
 import type { Server, Socket } from 'socket.io';
 import { ConsultSessions } from '../app/ConsultSessions.js';
+import type { GracePeriods } from '../app/gracePeriods.js';
 import { localPlacement } from '../app/LocalPlacement.js';
 import type { DrainState, MediaPlacement } from '../app/ports.js';
 import type { AuditLog } from '../audit/AuditLog.js';
@@ -62,6 +63,8 @@ export interface SignallingDeps {
   jwtSecret: string;
   /** How long a peer whose socket dropped keeps its place (and media) before it is removed. */
   reconnectGraceMs: number;
+  /** Cluster only: where grace periods are kept (Redis), so they outlive this node. */
+  gracePeriods?: GracePeriods;
   /** Event and chat rate limits, chat history bounds. */
   limits: SignallingLimits;
   /** Where per-participant limits (chat, lobby messages) are counted; default: this process. */
@@ -99,6 +102,7 @@ export function attachSignalling(io: SignallingServer, deps: SignallingDeps): Co
     audit: deps.audit,
     chat,
     graceMs: deps.reconnectGraceMs,
+    ...(deps.gracePeriods ? { grace: deps.gracePeriods } : {}),
     ...(deps.drain ? { drain: deps.drain } : {}),
     logger: log,
   });

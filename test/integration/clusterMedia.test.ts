@@ -1,7 +1,8 @@
 /**
  * Media between two gateway nodes (separate processes) through SRTP pipe transports
  * negotiated over Redis: RTP sent to node a reaches a consumer on node b, each producer is
- * piped once per node, and the pipe closes on both ends when the last consumer on b goes.
+ * piped once per node, its pipe closes on both ends when the last consumer on b goes, and the
+ * link stays for PIPE_LINGER_SECONDS for the next producer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -29,9 +30,10 @@ const receivers: RtpReceiver[] = [];
 beforeAll(async () => {
   redis = await startRedis();
   // A narrow pipe range of each node's own, to see that the setting is what is used.
+  const linger = { PIPE_LINGER_SECONDS: '3' };
   [a, b] = await Promise.all([
-    startClusterNode('a', redis.url, { PIPE_PORT_MIN: '47100', PIPE_PORT_MAX: '47119' }),
-    startClusterNode('b', redis.url, { PIPE_PORT_MIN: '47120', PIPE_PORT_MAX: '47139' }),
+    startClusterNode('a', redis.url, { PIPE_PORT_MIN: '47100', PIPE_PORT_MAX: '47119', ...linger }),
+    startClusterNode('b', redis.url, { PIPE_PORT_MIN: '47120', PIPE_PORT_MAX: '47139', ...linger }),
   ]);
 }, 150_000);
 
@@ -107,20 +109,28 @@ describe('media between two nodes', () => {
     await timeUntil(() => second.receiver.packets() >= before + 10, 15_000, 'RTP after one left');
     expect(await pipes(b)).toEqual({ ...one, outgoing: 0 });
 
-    // The last consumer goes: both ends close the pipe, and no more RTP arrives.
+    // The last consumer goes: both ends close the producer's pipe, and no more RTP arrives.
+    // The link (transport pair) lingers for the consult's next piped producer.
     await b.call('closeConsumer', { consumerId: second.consumerId });
-    expect(await pipes(b)).toEqual(closed);
-    await timeUntil(async () => (await pipes(a)).links === 0, 10_000, 'pipe closed on node a');
-    expect(await pipes(a)).toEqual(closed);
+    const idle = { ...one, incoming: 0, outgoing: 0 };
+    expect(await pipes(b)).toEqual(idle);
+    await timeUntil(async () => (await pipes(a)).outgoing === 0, 10_000, 'pipe released on a');
+    expect(await pipes(a)).toEqual(idle);
     const stopped = second.receiver.packets();
     await new Promise((r) => setTimeout(r, 300));
     expect(second.receiver.packets()).toBe(stopped);
 
-    // Consuming again pipes it again.
+    // Consuming again pipes it again, over the lingering link (the same ports).
     const again = await consumeOnB('consult-1', producerId);
     await timeUntil(() => again.receiver.packets() >= 10, 15_000, 'RTP after re-piping');
+    expect(await b.call<number[]>('pipePorts')).toEqual([portB]);
+    expect(await a.call<number[]>('pipePorts')).toEqual([portA]);
     await b.call('closeConsumer', { consumerId: again.consumerId });
-    await timeUntil(async () => (await pipes(a)).links === 0, 10_000, 'pipe closed again on a');
+    // Unused for the linger, the link closes on both ends.
+    await timeUntil(async () => (await pipes(b)).links === 0, 10_000, 'link closed on b');
+    await timeUntil(async () => (await pipes(a)).links === 0, 10_000, 'link closed on a');
+    expect(await pipes(b)).toEqual(closed);
+    expect(await pipes(a)).toEqual(closed);
   });
 
   it('closes the piped copy and its consumers on b when the producer on a closes', async () => {
@@ -151,6 +161,22 @@ describe('media between two nodes', () => {
     await expect(ask('consult-5', producerId)).rejects.toThrow(/no producer/);
     expect(await pipes(b)).toEqual(closed);
     await timeUntil(async () => (await pipes(a)).links === 0, 10_000, 'no pipe left on a');
+  });
+
+  it('replaces a lingering link whose other end closed with the consult there', async () => {
+    const first = await produceOnA('consult-7', 7777);
+    const one = await consumeOnB('consult-7', first.producerId);
+    await timeUntil(() => one.receiver.packets() >= 10, 15_000, 'RTP on node b');
+    await b.call('closeConsumer', { consumerId: one.consumerId });
+    expect(await pipes(b)).toMatchObject({ links: 1, incoming: 0 });
+    // The consult's media on a ends and starts again: a's half of the link is gone, b's lingers.
+    await a.call('closeRoom', { consultId: 'consult-7' });
+    await timeUntil(async () => (await pipes(a)).links === 0, 10_000, 'link closed on a');
+    const second = await produceOnA('consult-7', 7778);
+    const two = await consumeOnB('consult-7', second.producerId);
+    await timeUntil(() => two.receiver.packets() >= 10, 15_000, 'RTP over a new link');
+    expect(await pipes(b)).toMatchObject({ links: 1, incoming: 1 });
+    await b.call('closeConsumer', { consumerId: two.consumerId });
   });
 
   it('negotiates new pipes after a Redis restart that lost everything', async () => {

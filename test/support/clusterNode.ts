@@ -17,6 +17,7 @@ type Command =
   | { cmd: 'consumeRemote'; consultId: string; node: string; producerId: string; port: number }
   | { cmd: 'closeConsumer'; consumerId: string }
   | { cmd: 'closeProducer'; producerId: string }
+  | { cmd: 'closeRoom'; consultId: string }
   | { cmd: 'consumerStats'; consumerId: string }
   | { cmd: 'pipes' }
   | { cmd: 'pipePorts' }
@@ -83,6 +84,10 @@ async function run(c: Command): Promise<unknown> {
     case 'closeProducer':
       producers.get(c.producerId)?.close();
       producers.delete(c.producerId);
+      return null;
+    case 'closeRoom':
+      // The consult's media here ends (its router closes, and the pipe links on it with it).
+      gateway.rooms.rooms.get(c.consultId)?.close('consult_ended');
       return null;
     case 'consumerStats': {
       const consumer = consumers.get(c.consumerId);

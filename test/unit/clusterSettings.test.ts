@@ -32,6 +32,7 @@ describe('cluster settings', () => {
       deadAfterMs: 15_000,
       drainTimeoutMs: 60_000,
       pipe: { listenIp: '127.0.0.1', announcedIp: undefined, portMin: 42000, portMax: 42999 },
+      pipeLingerMs: 30_000,
     });
   });
 
@@ -48,12 +49,14 @@ describe('cluster settings', () => {
       PIPE_ANNOUNCED_IP: '10.0.0.11',
       PIPE_PORT_MIN: '43000',
       PIPE_PORT_MAX: '43100',
+      PIPE_LINGER_SECONDS: '0',
     });
     expect(c.cluster).toMatchObject({
       nodeId: 'county-hospital-1',
       deadAfterMs: 5000,
       drainTimeoutMs: 0,
       pipe: { listenIp: '0.0.0.0', announcedIp: '10.0.0.11', portMin: 43000, portMax: 43100 },
+      pipeLingerMs: 0,
     });
     // Pipes on every address default to the browsers' announced address.
     const d = loadConfig({
