@@ -76,6 +76,7 @@ describe.skipIf(!process.env.MEASURE)('bandwidth recovery A/B', () => {
   it('recovery A/B', async () => {
     const names = Object.keys(VARIANTS);
     const results: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+    const healthy: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
     for (let i = 0; i < CYCLES; i++) {
       const name = names[i % names.length]!;
       receiver.bandwidth.configure({ ...DEFAULT_ADAPTER_OPTIONS, ...VARIANTS[name] });
@@ -87,9 +88,17 @@ describe.skipIf(!process.env.MEASURE)('bandwidth recovery A/B', () => {
       ).catch(() => undefined);
       const est: string[] = [];
       let t0 = Date.now();
+      // mediasoup's own view: the estimate's ceiling (1.35 × what the consumers could use).
+      const recv = [...receiver.transports.values()].find((t) => t.direction === 'recv')!.transport;
+      let ceiling = 0;
+      const onTrace = (trace: types.TransportTraceEventData) => {
+        if (trace.type === 'bwe')
+          ceiling = Number((trace.info as { maxBitrate?: number }).maxBitrate);
+      };
+      recv.on('trace', onTrace);
       const onEst = (e: EstimateEvent) =>
         est.push(
-          `${Date.now() - t0}:${Math.round(e.availableBitrate / 1000)}${e.queueBound === null ? '' : '/q'}→${Number.isFinite(e.videoBudget) ? Math.round(e.videoBudget / 1000) : 'any'}`,
+          `${Date.now() - t0}:${Math.round(e.availableBitrate / 1000)}/${Math.round(ceiling / 1000)}${e.queueBound === null ? '' : '/q'}→${Number.isFinite(e.videoBudget) ? Math.round(e.videoBudget / 1000) : 'any'}`,
         );
       const layers: string[] = [];
       const onLayers = () =>
@@ -97,6 +106,7 @@ describe.skipIf(!process.env.MEASURE)('bandwidth recovery A/B', () => {
       video.observer.on('layerschange', onLayers);
       receiver.bandwidth.on('estimate', onEst);
       const down = ufrag();
+      const start = relay.stats({ ufrag: down }).down;
       relay.set({ down: { rateBps: 300_000 } }, { ufrag: down });
       const dropMs = await timeUntil(
         () => receiver.bandwidth.isVideoPaused(video.id) || video.currentLayers?.spatialLayer === 0,
@@ -105,7 +115,12 @@ describe.skipIf(!process.env.MEASURE)('bandwidth recovery A/B', () => {
         200,
       ).catch(() => -1);
       await sleep(8000);
-      const capped = relay.stats({ ufrag: down }).down;
+      // The relay's counters are the flow's totals: what this cap did is the difference.
+      const total = relay.stats({ ufrag: down }).down;
+      const capped = {
+        packets: total.packets - start.packets,
+        droppedQueue: total.droppedQueue - start.droppedQueue,
+      };
       relay.reset({ ufrag: down });
       relay.lag();
       t0 = Date.now();
@@ -114,9 +129,12 @@ describe.skipIf(!process.env.MEASURE)('bandwidth recovery A/B', () => {
       layers.length = 0;
       const recover = await timeUntil(atFull, 30_000, 'full', 100).catch(() => 30_000);
       receiver.bandwidth.off('estimate', onEst);
+      recv.off('trace', onTrace);
       video.observer.off('layerschange', onLayers);
       results[name]!.push(recover);
       const lag = relay.lag();
+      // A relay thread the machine runs late looks like a queue to the estimator.
+      if (lag.max < 100) healthy[name]!.push(recover);
       console.log(
         `cycle ${i} ${name}: drop ${dropMs} ms, recovered ${recover} ms; capped ${JSON.stringify(capped)}; relay lag after lift ${lag.p99}/${lag.max}; capped est ${before}; est ${est.join(' ')}; layers ${layers.join(' ')}`,
       );
@@ -128,6 +146,12 @@ describe.skipIf(!process.env.MEASURE)('bandwidth recovery A/B', () => {
       return Math.round(s[lo]! + (s[Math.ceil(at)]! - s[lo]!) * (at - lo));
     };
     for (const n of names) {
+      const ok = healthy[n]!;
+      if (ok.length) {
+        console.log(
+          `RESULT ${n} with relay delay max < 100 ms: n=${ok.length} median ${q(ok, 0.5)} IQR ${q(ok, 0.25)}-${q(ok, 0.75)}; all ${ok.join(',')}`,
+        );
+      }
       const xs = results[n]!;
       console.log(
         `RESULT ${n} ${JSON.stringify(VARIANTS[n])}: n=${xs.length} median ${q(xs, 0.5)} IQR ${q(xs, 0.25)}-${q(xs, 0.75)} max ${Math.max(...xs)} <10s ${xs.filter((x) => x < 10_000).length}; all ${xs.join(',')}`,
