@@ -85,6 +85,14 @@ export interface PolicyOptions {
   downgradeAfterMs: number;
   /** How long a trial resume of paused video lasts before it may be paused again, ms (0: no trials). */
   resumeTrialMs: number;
+  /**
+   * Share of the estimate an upgrade may fill while the estimate alone holds video down (see
+   * probeRoom); `headroom` or more: off. Off by default until an A/B on a quiet machine shows
+   * it helps (test/measure/bandwidthRecovery.test.ts).
+   */
+  probeHeadroom: number;
+  /** probeRoom applies to every decision, downgrades and pauses too (true), or only to upgrades. */
+  probeRoomAlways: boolean;
 }
 
 export const DEFAULT_POLICY: Readonly<PolicyOptions> = Object.freeze({
@@ -98,6 +106,8 @@ export const DEFAULT_POLICY: Readonly<PolicyOptions> = Object.freeze({
   pauseAfterMs: 1000,
   downgradeAfterMs: 2000,
   resumeTrialMs: 3000,
+  probeHeadroom: 0.85,
+  probeRoomAlways: false,
 });
 
 /** What a consumer may be sent: up to these layers (FULL: whatever is best), or nothing (paused). */
@@ -233,6 +243,23 @@ export function trialFloor(
 }
 
 /**
+ * The options with which an estimate that alone holds video down leaves room for mediasoup's
+ * own probe. libwebrtc probes the link periodically (every 5 s, at twice the estimate) only
+ * while the sender is "application limited": sending under 65 % of the estimate. An adapter
+ * that fills 85 % of it never lets that probe run, and the estimate then climbs by its slow
+ * additive/multiplicative rule alone. Without loss or queue evidence, and below the estimate's
+ * ceiling (above it the link is not the limit anyway), video fills at most `probeHeadroom`.
+ */
+export function probeRoom(input: PolicyInput, options: PolicyOptions): PolicyOptions {
+  const ceiling = input.estimateCeiling;
+  const evidence = input.congested || input.overloaded === true;
+  if (evidence || ceiling === undefined || options.probeHeadroom >= options.headroom) {
+    return options;
+  }
+  return { ...options, headroom: options.probeHeadroom };
+}
+
+/**
  * Decides each consumer's cap from the measurements and what was decided before (updating
  * `memory`). A consumer seen for the first time starts uncapped and is lowered at once if
  * that does not fit. Consumers missing from the input are forgotten.
@@ -242,9 +269,11 @@ export function decide(
   memory: PolicyMemory,
   options: PolicyOptions = DEFAULT_POLICY,
 ): Decision {
-  const budget = videoBudget(input, options);
+  const roomy = probeRoom(input, options);
+  const budget = videoBudget(input, options.probeRoomAlways ? roomy : options);
   const fitsNow = allocate(budget, input.consumers);
-  const fitsWithMargin = allocate(budget / (1 + options.upMargin), input.consumers);
+  const upBudget = options.probeRoomAlways ? budget : videoBudget(input, roomy);
+  const fitsWithMargin = allocate(upBudget / (1 + options.upMargin), input.consumers);
   const caps = new Map<string, Cap>();
   const trials: string[] = [];
   const now = input.now;

@@ -434,7 +434,17 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
   it('a 60 kbit/s cap: video is paused for the receiver while audio continues, and resumes after', async () => {
     await settled();
     const decisions = recordDecisions();
+    const droppedBefore = relay.stats(downlinkNow()).down.droppedQueue;
     capDownlink({ down: { rateBps: 60_000 } });
+    // The clock starts when the relay enforces the cap (its queue first overflows, within a
+    // second on a healthy machine): a relay thread that a busy machine runs late has not yet
+    // narrowed the link, and mediasoup's estimate, fed no feedback meanwhile, stays where it was.
+    const enforcedMs = await decisions.until(
+      () => relay.stats(cap!.downlink).down.droppedQueue > droppedBefore,
+      10_000,
+      'the relay drops what exceeds the cap',
+    );
+    decisions.log('the relay enforces the cap');
     // Paused on the server: nothing is sent.
     const pauseMs = await decisions.until(
       () => receiver.bandwidth.isVideoPaused(video.id) && video.paused,
@@ -465,7 +475,7 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
       .catch(() => 'not yet at full quality 10 s after resuming');
     const log = decisions.stop();
     console.log(
-      `60 kbit/s cap: video paused after ${pauseMs} ms; audio while paused: ` +
+      `60 kbit/s cap: enforced by the relay after ${enforcedMs} ms, video paused ${pauseMs} ms later; audio while paused: ` +
         `${pausedAudio.packets} packets, longest gap ${pausedAudio.longestGapMs} ms; ` +
         `resumed ${resumeMs} ms after lifting the cap, ${full}; ${log}`,
     );

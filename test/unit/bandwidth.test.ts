@@ -339,6 +339,62 @@ describe('decide(): hysteresis over time', () => {
     expect(at(10_000, 1_215_000)).toBe(FULL);
   });
 
+  it("with probeHeadroom, climbs only as far as leaves room for mediasoup's own probe", () => {
+    // Below the estimate's ceiling, with no loss or queue evidence, an upgrade may fill 60 %
+    // of the estimate instead of 85 %, so the sender stays "application limited" and
+    // libwebrtc's periodic probe runs. What the camera already has is not taken away.
+    const options = { ...DEFAULT_POLICY, probeHeadroom: 0.6 };
+    const climb = (
+      profile: number[],
+      over: Partial<PolicyInput> = {},
+      memory: PolicyMemory = new Map(),
+    ) =>
+      profile.map((availableBitrate, second) =>
+        decide(
+          {
+            now: second * 1000,
+            availableBitrate,
+            estimateCeiling: 1_215_000,
+            audioBitrate: 40_000,
+            congested: false,
+            consumers: [camera('a')],
+            ...over,
+          },
+          memory,
+          options,
+        ).caps.get('a'),
+      );
+    // 600 k × 0.85 − 40 k = 470 k takes 320p (300 k) with margin; 600 k × 0.6 − 40 k = 320 k does not.
+    const capped = climb([300_000, ...Array(10).fill(600_000)]);
+    expect(capped[10]).toEqual({ spatialLayer: 0, temporalLayer: 2 });
+    expect(climb([300_000, ...Array(10).fill(600_000)], {}, new Map())).toEqual(capped);
+    // Loss or a queue is evidence about the link itself: the ordinary headroom applies.
+    const lossy = climb([300_000, ...Array(10).fill(600_000)], { overloaded: true });
+    expect(lossy[10]).toEqual({ spatialLayer: 1, temporalLayer: 2 });
+    // Off by default.
+    const memory: PolicyMemory = new Map();
+    const plain = [300_000, ...Array(10).fill(600_000)].map((availableBitrate, second) =>
+      decide(
+        {
+          now: second * 1000,
+          availableBitrate,
+          estimateCeiling: 1_215_000,
+          audioBitrate: 40_000,
+          congested: false,
+          consumers: [camera('a')],
+        },
+        memory,
+      ).caps.get('a'),
+    );
+    expect(plain[10]).toEqual({ spatialLayer: 1, temporalLayer: 2 });
+    // A camera at 320p on a 600 k estimate keeps it (only upgrades leave the room)...
+    const kept = climb([300_000, ...Array(10).fill(1_000_000), ...Array(5).fill(600_000)]);
+    expect(kept[10]).toEqual({ spatialLayer: 1, temporalLayer: 2 });
+    expect(kept[15]).toEqual({ spatialLayer: 1, temporalLayer: 2 });
+    // ... and the estimate at its ceiling still means full quality.
+    expect(climb([300_000, ...Array(10).fill(1_215_000)])[10]).toBe(FULL);
+  });
+
   it('serves screen share before the camera; a screen that cannot fit gives way', () => {
     const consumers = [camera('cam'), screen('scr', 400_000)];
     const caps = run([2_000_000, 500_000, 500_000, 500_000], consumers);
