@@ -364,16 +364,18 @@ describe('decide(): hysteresis over time', () => {
           options,
         ).caps.get('a'),
       );
+    // Three seconds at 300 k: lowered to 160p (an estimate-only drop needs 2 s).
+    const LOW = [300_000, 300_000, 300_000];
     // 600 k × 0.85 − 40 k = 470 k takes 320p (300 k) with margin; 600 k × 0.6 − 40 k = 320 k does not.
-    const capped = climb([300_000, ...Array(10).fill(600_000)]);
-    expect(capped[10]).toEqual({ spatialLayer: 0, temporalLayer: 2 });
-    expect(climb([300_000, ...Array(10).fill(600_000)], {}, new Map())).toEqual(capped);
+    const capped = climb([...LOW, ...Array(10).fill(600_000)]);
+    expect(capped[12]).toEqual({ spatialLayer: 0, temporalLayer: 2 });
+    expect(climb([...LOW, ...Array(10).fill(600_000)], {}, new Map())).toEqual(capped);
     // Loss or a queue is evidence about the link itself: the ordinary headroom applies.
-    const lossy = climb([300_000, ...Array(10).fill(600_000)], { overloaded: true });
-    expect(lossy[10]).toEqual({ spatialLayer: 1, temporalLayer: 2 });
+    const lossy = climb([...LOW, ...Array(10).fill(600_000)], { overloaded: true });
+    expect(lossy[12]).toEqual({ spatialLayer: 1, temporalLayer: 2 });
     // Off by default.
     const memory: PolicyMemory = new Map();
-    const plain = [300_000, ...Array(10).fill(600_000)].map((availableBitrate, second) =>
+    const plain = [...LOW, ...Array(10).fill(600_000)].map((availableBitrate, second) =>
       decide(
         {
           now: second * 1000,
@@ -386,13 +388,13 @@ describe('decide(): hysteresis over time', () => {
         memory,
       ).caps.get('a'),
     );
-    expect(plain[10]).toEqual({ spatialLayer: 1, temporalLayer: 2 });
+    expect(plain[12]).toEqual({ spatialLayer: 1, temporalLayer: 2 });
     // A camera at 320p on a 600 k estimate keeps it (only upgrades leave the room)...
-    const kept = climb([300_000, ...Array(10).fill(1_000_000), ...Array(5).fill(600_000)]);
-    expect(kept[10]).toEqual({ spatialLayer: 1, temporalLayer: 2 });
-    expect(kept[15]).toEqual({ spatialLayer: 1, temporalLayer: 2 });
+    const kept = climb([...LOW, ...Array(10).fill(1_000_000), ...Array(5).fill(600_000)]);
+    expect(kept[12]).toEqual({ spatialLayer: 1, temporalLayer: 2 });
+    expect(kept[17]).toEqual({ spatialLayer: 1, temporalLayer: 2 });
     // ... and the estimate at its ceiling still means full quality.
-    expect(climb([300_000, ...Array(10).fill(1_215_000)])[10]).toBe(FULL);
+    expect(climb([...LOW, ...Array(10).fill(1_215_000)])[12]).toBe(FULL);
   });
 
   it('serves screen share before the camera; a screen that cannot fit gives way', () => {
