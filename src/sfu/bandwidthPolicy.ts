@@ -20,7 +20,8 @@
  * about recovery. So once the hold has passed, a paused consumer is tried again at its
  * lowest level for `resumeTrialMs` while the link is probed (`trials`). The trial fails at
  * once if the receiver's reports show the link overloaded, and at its end unless the lowest
- * level now fits the estimate; a failed trial doubles the hold like a failed upgrade.
+ * level now fits the estimate; a failed trial doubles the hold like a failed upgrade. A
+ * resume the (stale) estimate allows while all video is paused is a trial as well.
  */
 
 export type VideoSource = 'camera' | 'screen';
@@ -354,6 +355,13 @@ export function decide(
         m.cap = capAt(c.levels, withMargin);
         m.lastUpgradeAt = now;
         m.upgradeFitsSince = null;
+        if (current < 0 && allPaused && options.resumeTrialMs > 0) {
+          // With all video paused the estimate has not seen the link since: a resume it
+          // allows is still a trial, judged by the receiver's reports like any other.
+          m.nothingFitsSince = null;
+          m.trialUntil = now + options.resumeTrialMs;
+          trials.push(c.id);
+        }
       }
     } else if (
       current < 0 &&

@@ -177,6 +177,33 @@ describe('decide(): hysteresis over time', () => {
     expect(caps.slice(6)).toEqual(Array(profile.length - 6).fill('full'));
   });
 
+  it('a resume that the estimate allows while all video is paused is a trial, which overload ends silently', () => {
+    // Paused under a cap; with only audio flowing the estimate stays at 120 k, where the
+    // lowest level (40 k) seems to fit with margin (120 k × 0.85 − 40 k = 62 k): the link was
+    // not seen since the pause, so the resume is on trial, and the queue it builds ends it.
+    const memory: PolicyMemory = new Map();
+    const at = (second: number, availableBitrate: number, overloaded = false) => {
+      const d = decide(
+        {
+          now: second * 1000,
+          availableBitrate,
+          audioBitrate: 40_000,
+          congested: false,
+          overloaded,
+          consumers: [camera('a')],
+        },
+        memory,
+      );
+      return { cap: spatial(d.caps.get('a')!), trial: d.trials.includes('a') };
+    };
+    at(0, 2_000_000);
+    at(1, 60_000, true);
+    expect(at(2, 60_000, true).cap).toBe('paused');
+    for (let t = 3; t < 6; t++) expect(at(t, 120_000).cap).toBe('paused');
+    expect(at(6, 120_000)).toEqual({ cap: { spatialLayer: 0, temporalLayer: 0 }, trial: true });
+    expect(at(7, 120_000, true)).toEqual({ cap: 'paused', trial: false });
+  });
+
   it('tries paused video again at its lowest level after the hold, and backs off when that fails', () => {
     const memory: PolicyMemory = new Map();
     const seen = Array.from({ length: 21 }, (_, second) => {
