@@ -155,8 +155,11 @@ async function settled(): Promise<void> {
   const quietMs = DEFAULT_ADAPTER_OPTIONS.failedUpgradeWindowMs;
   await timeUntil(
     () => atFullQuality() && Date.now() - lastDecisionAt >= quietMs,
-    // Full quality within 20 s (as in beforeAll), then the quiet window.
-    20_000 + quietMs,
+    // Full quality, then the quiet window. Not a bound of the product (the 300 kbit/s test
+    // bounds the return to full quality after a cap): after that test the estimate, climbing
+    // only with mediasoup's probes, has been seen to dip again and take over 25 s to come
+    // back (a fresh clone's run), and a test must not fail for where the one before left off.
+    40_000 + quietMs,
     `full quality, with no adapter decision for the last ${quietMs} ms`,
   ).catch((err: Error) => {
     throw new Error(`${err.message}; ${videoState()}`);
@@ -396,7 +399,7 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
     // receivers freeze for longer than that (2.4 s measured); with the watch it is ~0.4-1 s.
     expect(meanwhile.videoGapMs).toBeLessThan(1500);
     expect(meanwhile.video).toBeGreaterThan(5); // it kept playing (a starved CI browser decodes ~7 fps)
-  }, 90_000);
+  }, 110_000);
 
   it('a 300 kbit/s cap: lowest layer (or paused) within 10 s with audio flowing, full quality within 20 s of lifting it', async () => {
     await settled();
@@ -429,7 +432,7 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
     // ~50 packets/s of opus for ~10 s, never stalled.
     expect(capAudio.packets).toBeGreaterThan(300);
     expect(capAudio.longestGapMs).toBeLessThan(1500);
-  }, 90_000);
+  }, 110_000);
 
   it('a 60 kbit/s cap: video is paused for the receiver while audio continues, and resumes after', async () => {
     await settled();
@@ -484,5 +487,5 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
     expect(decisions.events.filter((e) => e.endsWith(' videoResumed'))).toHaveLength(1);
     expect(pausedAudio.packets).toBeGreaterThan(150);
     expect(pausedAudio.longestGapMs).toBeLessThan(1500);
-  }, 100_000);
+  }, 120_000);
 });
