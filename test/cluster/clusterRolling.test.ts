@@ -121,8 +121,14 @@ async function consume(p: Person, producerId: string, attempt = 0): Promise<void
   if (!res.ok && res.error.code === 'conflict' && attempt < 3) {
     return consume(p, producerId, attempt + 1);
   }
+  // The producer closed meanwhile: the other person moved too, and their new microphone
+  // comes as `newProducer` (the browser client ignores this case the same way).
+  if (!res.ok && res.error.code === 'not_found') return;
   if (!res.ok) throw new Error(`${p.name} could not consume: ${res.error.message}`);
-  await p.client.call('resumeConsumer', { consumerId: res.data.consumerId });
+  const resumed = await p.client.request('resumeConsumer', { consumerId: res.data.consumerId });
+  if (!resumed.ok && resumed.error.code !== 'not_found') {
+    throw new Error(`${p.name} could not resume: ${resumed.error.message}`);
+  }
 }
 
 /** What a client does with `migrate`: make the new seat and media, then break the old. */
