@@ -80,6 +80,12 @@ interface Person {
   moves: { from: string; to: string; ms: number }[];
 }
 const people: Person[] = [];
+/** What each person's harness did, printed when media stops flowing. */
+const trace: string[] = [];
+const started = performance.now();
+function note(p: Person, what: string): void {
+  trace.push(`${Math.round(performance.now() - started)} ms ${p.name}@${p.node}: ${what}`);
+}
 
 async function connect(node: ClusterNodeProcess, token: string) {
   const client = await connectClient(node.url, token);
@@ -103,6 +109,7 @@ async function produceMic(p: Person): Promise<void> {
   });
   senders.push(sendRtp(port, ssrc));
   p.micId = producerId;
+  note(p, `produced ${producerId.slice(0, 8)}`);
 }
 
 /** `p` consumes `producerId` on its node into its receiver. */
@@ -123,18 +130,23 @@ async function consume(p: Person, producerId: string, attempt = 0): Promise<void
   }
   // The producer closed meanwhile: the other person moved too, and their new microphone
   // comes as `newProducer` (the browser client ignores this case the same way).
-  if (!res.ok && res.error.code === 'not_found') return;
+  if (!res.ok && res.error.code === 'not_found') {
+    note(p, `skipped ${producerId.slice(0, 8)} (closed)`);
+    return;
+  }
   if (!res.ok) throw new Error(`${p.name} could not consume: ${res.error.message}`);
   const resumed = await p.client.request('resumeConsumer', { consumerId: res.data.consumerId });
   if (!resumed.ok && resumed.error.code !== 'not_found') {
     throw new Error(`${p.name} could not resume: ${resumed.error.message}`);
   }
+  note(p, `consumes ${producerId.slice(0, 8)}`);
 }
 
 /** What a client does with `migrate`: make the new seat and media, then break the old. */
 function followMigrations(p: Person, client: TestClient): void {
   client.socket.on('newProducer', (m) => {
     if (client !== p.client || m.peerId === p.join.peerId) return;
+    note(p, `newProducer ${m.producerId.slice(0, 8)}`);
     consume(p, m.producerId).catch((err: unknown) => console.error(err));
   });
   client.socket.on('migrate', ({ url }) => {
@@ -147,6 +159,8 @@ function followMigrations(p: Person, client: TestClient): void {
         consultId,
         resumeSecret: p.join.resumeSecret,
       });
+      const listed = join.peers.flatMap((peer) => peer.producers.map((pr) => pr.producerId));
+      note(p, `joined on ${to}, listed ${listed.map((id) => id.slice(0, 8)).join(' ')}`);
       const old = p.client;
       Object.assign(p, { client: next, join, node: to });
       p.clients.push(next);
@@ -155,6 +169,7 @@ function followMigrations(p: Person, client: TestClient): void {
       for (const peer of join.peers)
         for (const pr of peer.producers) await consume(p, pr.producerId);
       old.close();
+      note(p, `closed the connection on ${from}`);
       p.moves.push({ from, to, ms: performance.now() - started });
     })().catch((err: unknown) => console.error(`${p.name} could not move:`, err));
   });
@@ -186,8 +201,11 @@ async function mediaFlows(): Promise<void> {
   await timeUntil(
     () => people.every((p, i) => p.receiver.state.packets >= before[i]! + 10),
     30_000,
-    `RTP both ways (${people.map((p, i) => `${p.name} ${before[i]}→${p.receiver.state.packets}`).join(', ')})`,
-  );
+    `RTP both ways (${people.map((p, i) => `${p.name} ${before[i]}→`).join(', ')})`,
+  ).catch((err: Error) => {
+    const now = people.map((p) => `${p.name} now ${p.receiver.state.packets}`).join(', ');
+    throw new Error(`${err.message}; ${now}; what the harness did:\n${trace.join('\n')}`);
+  });
 }
 
 function nobodyLeft(): void {
