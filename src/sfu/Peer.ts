@@ -110,8 +110,11 @@ export class Peer extends TypedEmitter<PeerEvents> {
     return this.#router;
   }
 
-  /** Placed once; a failed placement is tried again at the next transport. */
-  async #place() {
+  /**
+   * The router (and WebRtcServer) for this peer's transports: placed at the first call, a
+   * failed placement tried again at the next.
+   */
+  async place(): Promise<{ router: types.Router; webRtcServer: types.WebRtcServer }> {
     this.#placing ??= this.placement.place();
     try {
       const placed = await this.#placing;
@@ -144,7 +147,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   async #createTransport(direction: Direction): Promise<types.WebRtcTransport> {
-    const { router, webRtcServer } = await this.#place();
+    const { router, webRtcServer } = await this.place();
     const transport = await router.createWebRtcTransport({
       webRtcServer,
       enableUdp: true,
@@ -297,17 +300,18 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const pending = this.#consuming.get(producer.id);
     if (pending) return pending;
     const transport = this.recvTransport();
-    const router = this.#router!;
     // On this peer's router: piped there first when the producer lives on another one.
-    const consuming = this.placement.consume(router, producer.id, async () => {
-      if (!router.canConsume({ producerId: producer.id, rtpCapabilities })) {
-        throw new GatewayError(
-          'cannot_consume',
-          `these RTP capabilities cannot receive producer ${producer.id} (${producer.kind})`,
-        );
-      }
-      return this.#consume(transport, producer, rtpCapabilities);
-    });
+    const consuming = this.place().then(({ router }) =>
+      this.placement.consume(router, producer.id, async () => {
+        if (!router.canConsume({ producerId: producer.id, rtpCapabilities })) {
+          throw new GatewayError(
+            'cannot_consume',
+            `these RTP capabilities cannot receive producer ${producer.id} (${producer.kind})`,
+          );
+        }
+        return this.#consume(transport, producer, rtpCapabilities);
+      }),
+    );
     this.#consuming.set(producer.id, consuming);
     try {
       return await consuming;

@@ -43,9 +43,6 @@ export interface RoomMedia {
   maxConsumersPerWorker: number;
 }
 
-/** A new participant is expected to consume at least this much (a camera and a microphone). */
-const MIN_EXPECTED_CONSUMERS = 2;
-
 export class Room extends TypedEmitter<RoomEvents> {
   readonly peers = new Map<string, Peer>();
   #closed = false;
@@ -148,10 +145,8 @@ export class Room extends TypedEmitter<RoomEvents> {
       place: () => {
         const placing = this.#placing.then(async () => {
           const others = [...this.peers.values()].filter((p) => p !== peer());
-          const expected = Math.max(
-            MIN_EXPECTED_CONSUMERS,
-            others.reduce((n, p) => n + p.producers.size, 0),
-          );
+          // What it will consume: everyone else's producers now.
+          const expected = others.reduce((n, p) => n + p.producers.size, 0);
           const router = await this.routers.placePeer(expected);
           const slot = this.routers.slotOf(router)!;
           if (!peer().closed && !reserved) {
