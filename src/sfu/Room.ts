@@ -180,7 +180,12 @@ export class Room extends TypedEmitter<RoomEvents> {
       throw new GatewayError('unavailable', 'this consult is restarting; join again');
     if (peerId !== undefined && this.peers.has(peerId))
       throw new GatewayError('conflict', `participant ${peerId} is already in this consult`);
-    const peer: Peer = new Peer(identity, this.#placementFor(() => peer), this.limits, peerId);
+    const peer: Peer = new Peer(
+      identity,
+      this.#placementFor(() => peer),
+      this.limits,
+      peerId,
+    );
     this.peers.set(peer.id, peer);
     peer.on('producerAdded', (producer) => {
       this.routers.addProducer(producer, peer.router ?? this.router);

@@ -14,7 +14,7 @@ import {
   producerRtpParameters,
   VIDEO_500K,
 } from '../../bench/lib/rtp.js';
-import type { ConsumeResponse, JoinResponse } from '../../src/protocol/index.js';
+import type { ConsumeResponse } from '../../src/protocol/index.js';
 import type { Room } from '../../src/sfu/Room.js';
 import type { Consult, User } from '../../src/store/repositories.js';
 import type { TestClient } from '../support/client.js';
