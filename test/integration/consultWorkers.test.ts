@@ -2,7 +2,8 @@
  * A real consult over Socket.IO on a node with two workers and a tiny consumer budget
  * (WORKER_MAX_CONSUMERS=4): the host's camera and microphone reach students placed on both
  * workers (piped once to the second), the copies close with the last student there, the
- * second worker's microphones are piped to the speaker observer's router, and bursts of
+ * second worker's microphones are piped to the speaker observer's router (and a loud one
+ * there becomes the consult's active speaker), and bursts of
  * joins and leaves leave no copy or reserved consumer behind.
  */
 import dgram from 'node:dgram';
@@ -184,7 +185,8 @@ describe('a consult spread over the workers of one node', () => {
     );
 
     // A student on the second worker speaks: their microphone is piped to the observer's router.
-    const { transportId } = await plainTransport(class_[3]!.join.peerId, 'send');
+    const speaker = class_[3]!.join.peerId;
+    const { transportId, port } = await plainTransport(speaker, 'send');
     await class_[3]!.client.call('produce', {
       transportId,
       kind: 'audio',
@@ -192,6 +194,33 @@ describe('a consult spread over the workers of one node', () => {
       appData: { source: 'mic' },
     });
     await timeUntil(() => gw.rooms.routerCounts().copies === 3, 5000, 'the mic piped');
+    // Louder (0 dBov) than the host (-30): the consult's one observer names them.
+    const mic = dgram.createSocket('udp4');
+    sockets.push(mic);
+    let seq = 0;
+    timers.push(
+      setInterval(() => {
+        if (++seq > 1500) return;
+        const packet = buildPacket(OPUS_32K, {
+          ssrc: 0x7000,
+          seq,
+          timestamp: seq * 960,
+          marker: false,
+          frameStart: true,
+          keyFrame: false,
+        });
+        packet[17] = 0x80;
+        mic.send(packet, port);
+      }, 20),
+    );
+    await timeUntil(
+      () =>
+        h.client
+          .received('activeSpeaker')
+          .some((m) => (m as { peerId: string }).peerId === speaker),
+      15_000,
+      'the student on the second worker named active speaker',
+    );
     await class_[3]!.client.call('closeProducer', {
       producerId: [...room().peers.get(class_[3]!.join.peerId)!.producers.keys()][0],
     });
