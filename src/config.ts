@@ -65,6 +65,8 @@ export const configSchema = z
     RTC_PORT_BASE: intIn(1024, 65000, 40000),
     /** Number of mediasoup workers; default one per core. */
     WORKERS: intIn(1, 64, os.availableParallelism()),
+    /** Consumers one worker carries before a consult's next participants go on another worker. */
+    WORKER_MAX_CONSUMERS: intIn(1, 100_000, 500),
     LOG_LEVEL: z.preprocess(
       emptyToUndefined,
       z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` }).default('info'),
@@ -236,6 +238,8 @@ export interface Config {
     initialOutgoingBitrate: number;
   };
   workers: number;
+  /** Consumers one worker carries before a consult spreads to another (WORKER_MAX_CONSUMERS). */
+  workerMaxConsumers: number;
   logLevel: RawConfig['LOG_LEVEL'];
   mediasoupLogLevel: RawConfig['MEDIASOUP_LOG_LEVEL'];
   clientDir: string;
@@ -373,6 +377,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       initialOutgoingBitrate: c.INITIAL_OUTGOING_BITRATE,
     },
     workers: c.WORKERS,
+    workerMaxConsumers: c.WORKER_MAX_CONSUMERS,
     logLevel: c.LOG_LEVEL,
     mediasoupLogLevel: c.MEDIASOUP_LOG_LEVEL,
     clientDir: path.resolve(c.CLIENT_DIR),

@@ -124,6 +124,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       },
       logger,
       config.routerWarmSeconds * 1000,
+      config.workerMaxConsumers,
     );
     const probes = new MediaProbes(pool, { ttlMs: config.netcheckProbeSeconds * 1000 });
     const denyCooldownMs = config.consults.lobbyDenyCooldownSeconds * 1000;

@@ -95,6 +95,8 @@ export class ClusterNode {
           if (!room || room.closed) return undefined;
           return {
             router: room.router,
+            hold: (id) => room.routers.hold(room.router, id),
+            adopt: (producer) => room.routers.addProducer(producer, room.router),
             appData: (id) => {
               for (const peer of room.peers.values()) {
                 const p = peer.producers.get(id);

@@ -18,9 +18,17 @@ import { createPipeTransport, type PipeListen } from './pipePorts.js';
 
 /** Where this node holds a consult's media. */
 export interface ConsultMedia {
+  /** The consult's router the pipes to other nodes are on (it may have more, on other workers). */
   router: types.Router;
   /** What a producer here says about itself (peer, source), passed on to the piped copy. */
   appData(producerId: string): Record<string, unknown> | undefined;
+  /**
+   * Makes a producer of this node available on `router` (piped from the worker it was made
+   * on) until the returned release; absent: every producer is on `router`.
+   */
+  hold?(producerId: string): Promise<() => void>;
+  /** A producer piped here from another node now lives on `router`. */
+  adopt?(producer: types.Producer): void;
 }
 
 export interface PipeBridgeOptions {
@@ -313,6 +321,7 @@ export class PipeBridge {
           appData: { ...answer.appData, pipedFrom: node },
         });
         link.producers.set(producerId, { producer, users: 0 });
+        this.#opts.media(consultId)?.adopt?.(producer);
         link.used = true;
         clearTimeout(link.linger);
         link.linger = undefined;
@@ -455,8 +464,11 @@ export class PipeBridge {
     const media = this.#localMedia(consultId);
     let consumer = link.consumers.get(producerId);
     if (!consumer || consumer.closed) {
+      // A producer made on another worker of this node is piped to the link's router first.
+      const release = (await media.hold?.(producerId)) ?? (() => undefined);
       // The router finds the producer among its own: another consult's id is not found.
       consumer = await link.transport.consume({ producerId }).catch((err: Error) => {
+        release();
         throw /not found/i.test(err.message)
           ? new GatewayError(
               'not_found',
@@ -467,6 +479,7 @@ export class PipeBridge {
       const made = consumer;
       link.consumers.set(producerId, made);
       made.observer.once('close', () => {
+        release();
         if (link.consumers.get(producerId) === made) link.consumers.delete(producerId);
       });
       const tell = (type: string) =>

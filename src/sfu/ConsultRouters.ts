@@ -36,7 +36,7 @@ export interface ConsultRoutersOptions {
   logger: Logger;
 }
 
-interface Placed {
+export interface Placed {
   router: types.Router;
   slot: WorkerSlot;
 }
@@ -48,6 +48,8 @@ export class ConsultRouters {
   /** Piped copies: `${producerId} ${routerId}` → the copy and its consumers there. */
   readonly #copies = new Map<string, Promise<{ producer: types.Producer; users: number }>>();
   readonly #opts: ConsultRoutersOptions;
+  /** Told of every router the consult gets (its first one included, once set). */
+  onRouter?: (placed: Placed) => void;
 
   private constructor(
     readonly consultId: string,
@@ -56,11 +58,33 @@ export class ConsultRouters {
     this.#opts = opts;
   }
 
-  /** Creates the consult's first router on the pool's least-loaded worker. */
-  static async create(consultId: string, opts: ConsultRoutersOptions): Promise<ConsultRouters> {
+  /**
+   * Creates the consult's first router on the pool's least-loaded worker, or starts from
+   * `first` (a router kept warm for it).
+   */
+  static async create(
+    consultId: string,
+    opts: ConsultRoutersOptions,
+    first?: Placed,
+  ): Promise<ConsultRouters> {
     const routers = new ConsultRouters(consultId, opts);
-    await routers.#addRouter(opts.pool.leastLoaded());
+    if (first) routers.placed.push(first);
+    else await routers.#addRouter(opts.pool.leastLoaded());
     return routers;
+  }
+
+  get pool(): WorkerPool {
+    return this.#opts.pool;
+  }
+
+  /** The pool's consumer count per worker, which placement reads. */
+  get load(): WorkerConsumers {
+    return this.#opts.load;
+  }
+
+  /** The worker slot a router of this consult is on. */
+  slotOf(router: types.Router): WorkerSlot | undefined {
+    return this.placed.find((p) => p.router === router)?.slot;
   }
 
   get primary(): types.Router {
@@ -95,34 +119,50 @@ export class ConsultRouters {
   }
 
   /**
-   * Consumes `producerId` on `router`: piped there first when it was made on another router
-   * of the consult; `create` makes the consumer on a transport of `router`. The copy closes
-   * when its last consumer does.
+   * Makes `producerId` available on `router` until the returned release is called: piped
+   * there when it was made on another router of the consult (one copy per router, closed with
+   * its last holder). A producer this consult does not know is left to `router` to refuse.
+   */
+  async hold(router: types.Router, producerId: string): Promise<() => void> {
+    const home = this.#home.get(producerId);
+    if (!home || home === router) return () => undefined;
+    let copy = await this.#pipe(producerId, home, router);
+    // Its last holder closed it while this one waited: pipe it again.
+    if (copy.producer.closed) copy = await this.#pipe(producerId, home, router);
+    copy.users++;
+    const held = copy;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#unuse(held);
+    };
+  }
+
+  /**
+   * Consumes `producerId` on `router` (held there, see `hold`); `create` makes the consumer
+   * on a transport of `router`. The consumer counts on its worker's load until it closes.
    */
   async consume<C extends types.Consumer>(
     router: types.Router,
     producerId: string,
     create: () => Promise<C>,
   ): Promise<C> {
-    const slot = this.placed.find((p) => p.router === router)?.slot;
+    const slot = this.slotOf(router);
     if (!slot) throw new Error('that router is not one of this consult');
-    const home = this.#home.get(producerId);
-    let copy = home && home !== router ? await this.#pipe(producerId, home, router) : undefined;
-    // Its last consumer closed it while this one waited: pipe it again.
-    if (copy?.producer.closed && home) copy = await this.#pipe(producerId, home, router);
-    if (copy) copy.users++;
+    const release = await this.hold(router, producerId);
     let consumer: C;
     try {
       consumer = await create();
     } catch (err) {
-      if (copy) this.#unuse(producerId, router, copy);
+      release();
       throw err;
     }
     const { load } = this.#opts;
     load.add(slot, 1);
     consumer.observer.once('close', () => {
       load.add(slot, -1);
-      if (copy) this.#unuse(producerId, router, copy);
+      release();
     });
     return consumer;
   }
@@ -132,8 +172,9 @@ export class ConsultRouters {
     return this.#copies.size;
   }
 
-  close(): void {
-    for (const p of this.placed) p.router.close();
+  /** Closes every router of the consult but `keep` (kept warm for its next join). */
+  close(keep?: types.Router): void {
+    for (const p of this.placed) if (p.router !== keep && !p.router.closed) p.router.close();
   }
 
   async #addRouter(slot: WorkerSlot): Promise<Placed> {
@@ -143,6 +184,7 @@ export class ConsultRouters {
     });
     const placed = { router, slot };
     this.placed.push(placed);
+    this.onRouter?.(placed);
     this.#opts.logger.info(
       { consultId: this.consultId, worker: slot.index, routers: this.placed.length },
       'consult router placed',
@@ -163,7 +205,7 @@ export class ConsultRouters {
         pipeProducer!.observer.once('close', () => {
           pipeConsumer?.close();
           if (homeSlot) this.#opts.load.add(homeSlot, -1);
-          this.#copies.delete(key);
+          if (this.#copies.get(key) === copy) this.#copies.delete(key);
         });
         return made;
       });
@@ -173,14 +215,10 @@ export class ConsultRouters {
     return copy;
   }
 
-  #unuse(
-    producerId: string,
-    router: types.Router,
-    copy: { producer: types.Producer; users: number },
-  ) {
+  #unuse(copy: { producer: types.Producer; users: number }) {
     copy.users--;
     if (copy.users > 0) return;
-    this.#copies.delete(`${producerId} ${router.id}`);
+    // Its close observer (above) forgets it.
     copy.producer.close();
   }
 }

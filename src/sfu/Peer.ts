@@ -37,6 +37,18 @@ export interface PeerIdentity {
   movedBy?: 'failover' | 'drain';
 }
 
+/** Where a peer's media goes in its consult (the Room answers; a peer never calls the Room). */
+export interface PeerPlacement {
+  /** The router (and its worker's WebRtcServer) for the peer's transports, chosen at its first. */
+  place(): Promise<{ router: types.Router; webRtcServer: types.WebRtcServer }>;
+  /** Consumes `producerId` on `router`, piped there first when it lives on another router. */
+  consume<C extends types.Consumer>(
+    router: types.Router,
+    producerId: string,
+    create: () => Promise<C>,
+  ): Promise<C>;
+}
+
 export interface TransportLimits {
   maxIncomingBitrate: number;
   initialOutgoingBitrate: number;
@@ -76,11 +88,12 @@ export class Peer extends TypedEmitter<PeerEvents> {
   readonly #creatingTransports = new Set<Direction>();
   readonly #producingSources = new Set<MediaSource>();
   readonly #consuming = new Map<string, Promise<types.Consumer<ConsumerAppData>>>();
+  #placing?: Promise<{ router: types.Router; webRtcServer: types.WebRtcServer }>;
+  #router?: types.Router;
 
   constructor(
     readonly identity: PeerIdentity,
-    private readonly router: types.Router,
-    private readonly webRtcServer: types.WebRtcServer,
+    private readonly placement: PeerPlacement,
     private readonly limits: TransportLimits,
     id: string = randomUUID(),
   ) {
@@ -90,6 +103,27 @@ export class Peer extends TypedEmitter<PeerEvents> {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** The router this peer's transports are on (undefined before its first transport). */
+  get router(): types.Router | undefined {
+    return this.#router;
+  }
+
+  /**
+   * The router (and WebRtcServer) for this peer's transports: placed at the first call, a
+   * failed placement tried again at the next.
+   */
+  async place(): Promise<{ router: types.Router; webRtcServer: types.WebRtcServer }> {
+    this.#placing ??= this.placement.place();
+    try {
+      const placed = await this.#placing;
+      this.#router = placed.router;
+      return placed;
+    } catch (err) {
+      this.#placing = undefined;
+      throw err;
+    }
   }
 
   /**
@@ -113,8 +147,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   async #createTransport(direction: Direction): Promise<types.WebRtcTransport> {
-    const transport = await this.router.createWebRtcTransport({
-      webRtcServer: this.webRtcServer,
+    const { router, webRtcServer } = await this.place();
+    const transport = await router.createWebRtcTransport({
+      webRtcServer,
       enableUdp: true,
       enableTcp: true,
       preferUdp: true,
@@ -264,14 +299,19 @@ export class Peer extends TypedEmitter<PeerEvents> {
     }
     const pending = this.#consuming.get(producer.id);
     if (pending) return pending;
-    if (!this.router.canConsume({ producerId: producer.id, rtpCapabilities })) {
-      throw new GatewayError(
-        'cannot_consume',
-        `these RTP capabilities cannot receive producer ${producer.id} (${producer.kind})`,
-      );
-    }
     const transport = this.recvTransport();
-    const consuming = this.#consume(transport, producer, rtpCapabilities);
+    // On this peer's router: piped there first when the producer lives on another one.
+    const consuming = this.place().then(({ router }) =>
+      this.placement.consume(router, producer.id, async () => {
+        if (!router.canConsume({ producerId: producer.id, rtpCapabilities })) {
+          throw new GatewayError(
+            'cannot_consume',
+            `these RTP capabilities cannot receive producer ${producer.id} (${producer.kind})`,
+          );
+        }
+        return this.#consume(transport, producer, rtpCapabilities);
+      }),
+    );
     this.#consuming.set(producer.id, consuming);
     try {
       return await consuming;

@@ -11,10 +11,13 @@ import {
 } from '../protocol/vocabulary.js';
 import { TypedEmitter } from '../util/TypedEmitter.js';
 import type { TransportLimits } from './Peer.js';
+import { WorkerConsumers } from './ConsultRouters.js';
 import { Room, type WarmMedia } from './Room.js';
 import type { WorkerPool } from './WorkerPool.js';
 
 const mediaSources = mediaSourceSchema.options;
+/** mediasoup's rule of thumb: about 500 consumers per worker (one CPU core). */
+export const DEFAULT_MAX_CONSUMERS_PER_WORKER = 500;
 
 type RegistryEvents = {
   roomCreated: [room: Room];
@@ -25,6 +28,8 @@ export class RoomRegistry extends TypedEmitter<RegistryEvents> {
   readonly #pending = new Map<string, Promise<Room>>();
   readonly #warm = new Map<string, { media: WarmMedia; timer: NodeJS.Timeout }>();
   #closing = false;
+  /** Consumers per worker over every consult here: where a consult's next participant fits. */
+  readonly load = new WorkerConsumers();
 
   constructor(
     private readonly pool: WorkerPool,
@@ -32,6 +37,8 @@ export class RoomRegistry extends TypedEmitter<RegistryEvents> {
     private readonly logger: Logger,
     /** How long an emptied consult's router is kept for the next join, ms (0: not kept). */
     private readonly warmMs = 0,
+    /** Consumers one worker carries before a consult's next participants go on another. */
+    private readonly maxConsumersPerWorker = DEFAULT_MAX_CONSUMERS_PER_WORKER,
   ) {
     super();
   }
@@ -84,9 +91,12 @@ export class RoomRegistry extends TypedEmitter<RegistryEvents> {
     if (pending) return pending;
     const creating = (async () => {
       const warm = this.#takeWarm(consultId);
-      const slot = warm?.slot ?? this.pool.leastLoaded();
-      const room = await Room.create(consultId, slot, this.limits, this.logger, warm);
-      this.pool.host(slot, room);
+      const media = {
+        pool: this.pool,
+        load: this.load,
+        maxConsumersPerWorker: this.maxConsumersPerWorker,
+      };
+      const room = await Room.create(consultId, media, this.limits, this.logger, warm);
       room.keepWarm = (media) => this.#keepWarm(consultId, media);
       this.rooms.set(consultId, room);
       room.once('close', () => {
@@ -101,6 +111,17 @@ export class RoomRegistry extends TypedEmitter<RegistryEvents> {
     } finally {
       this.#pending.delete(consultId);
     }
+  }
+
+  /** Routers of live consults, and piped copies between them (for tests and /metrics). */
+  routerCounts() {
+    let routers = 0;
+    let copies = 0;
+    for (const room of this.rooms.values()) {
+      routers += room.routers.placed.filter((p) => !p.router.closed).length;
+      copies += room.routers.copies;
+    }
+    return { routers, copies };
   }
 
   /** Totals for /healthz and /metrics. */

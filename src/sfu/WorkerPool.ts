@@ -24,6 +24,8 @@ export interface WorkerPoolOptions {
 /** What the pool needs of a room it placed on a worker: its peers, and when it closes. */
 export interface HostedRoom {
   readonly peers: { readonly size: number };
+  /** Its peers on worker `index`, when it spans several workers (else all count). */
+  peersOn?(index: number): number;
   once(event: 'close', listener: () => void): unknown;
 }
 
@@ -35,11 +37,11 @@ export class WorkerSlot {
   /** Peers currently placed on this worker (the placement load). */
   get peers(): number {
     let n = 0;
-    for (const room of this.rooms) n += room.peers.size;
+    for (const room of this.rooms) n += room.peersOn?.(this.index) ?? room.peers.size;
     return n;
   }
 
-  /** Routers (consults) currently on this worker. */
+  /** Consults with a router on this worker now. */
   get routers(): number {
     return this.rooms.size;
   }

@@ -142,7 +142,8 @@ async function run(c: Command): Promise<unknown> {
       const room = gateway.rooms.rooms.get(c.consultId);
       const peer = room?.peers.get(c.peerId);
       if (!room || !peer) throw new Error(`no peer ${c.peerId} on this node`);
-      const transport = await room.router.createPlainTransport({
+      const { router } = await peer.place();
+      const transport = await router.createPlainTransport({
         listenIp: '127.0.0.1',
         rtcpMux: true,
         comedia: c.direction === 'send',
