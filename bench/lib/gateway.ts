@@ -16,7 +16,10 @@ export interface BenchGateway {
   stop(): Promise<void>;
 }
 
-export async function startBenchGateway(): Promise<BenchGateway> {
+/** `clientDir`: the browser client it serves (default: this checkout's client/dist). */
+export async function startBenchGateway(
+  clientDir = path.join(BENCH_ROOT, 'client', 'dist'),
+): Promise<BenchGateway> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-bench-'));
   let lastError: unknown;
   for (let attempt = 0; attempt < 8; attempt++) {
@@ -29,7 +32,7 @@ export async function startBenchGateway(): Promise<BenchGateway> {
       RTC_PORT_BASE: String(20000 + Math.floor(Math.random() * 20000)),
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
       DEMO_CONSULT_ID: '',
-      CLIENT_DIR: path.join(BENCH_ROOT, 'client', 'dist'),
+      CLIENT_DIR: clientDir,
       // DATABASE_URL=postgres://… benches the gateway on PostgreSQL instead of SQLite.
       ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
     });

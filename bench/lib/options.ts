@@ -196,7 +196,8 @@ const USAGE = `usage: npm run bench -- [options]
   --max-load CORES         CPU other processes may use before a section (default 0.3)
   --load-wait S            how long to wait for a quiet machine per section (default 60)
   --allow-load             run on a busy machine anyway, flagging every figure
-  --joins N                browser joins per system
+  --joins N                browser joins per system (BENCH_JOIN_AB=DIR: a fourth system, the
+                           gateway serving the client built in DIR, e.g. the old client/dist)
   --fanout-video FROM,MAX  video fan-out limit search range (consumers)
   --fanout-audio FROM,MAX  audio fan-out limit search range (consumers)
   --fanout-webrtc FROM,MAX video fan-out to WebRTC subscribers: search range (subscribers)

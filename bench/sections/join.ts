@@ -9,6 +9,7 @@ import type { Page } from 'playwright-core';
 import { benchConsult } from '../lib/access.js';
 import { launchBrowser, type BenchBrowser } from '../lib/browser.js';
 import { FIRST_FRAME_HOOK, READ_JOIN } from '../lib/firstFrame.js';
+import { startBenchGateway, type BenchGateway } from '../lib/gateway.js';
 import { JanusApi } from '../lib/janus.js';
 import type { Measured, Section, Services } from '../lib/section.js';
 import { summarise, type Summary } from '../lib/stats.js';
@@ -133,10 +134,14 @@ async function measureInterleaved(s: Services, systems: System[]): Promise<Syste
   return out;
 }
 
-async function gatewaySystem(s: Services): Promise<System> {
+async function gatewaySystem(
+  s: Services,
+  gw: BenchGateway = s.gateway,
+  name = 'gateway',
+): Promise<System> {
   const consultId = `bench-join-${Date.now()}`;
   const [host, ...joiners] = await benchConsult(
-    s.gateway.gateway,
+    gw.gateway,
     consultId,
     s.opts.join.joins + WARMUP_JOINS,
     {
@@ -144,15 +149,27 @@ async function gatewaySystem(s: Services): Promise<System> {
     },
   );
   return {
-    name: 'gateway',
-    publisherUrl: `${s.gateway.url}/?token=${host!.token}`,
+    name,
+    publisherUrl: `${gw.url}/?token=${host!.token}`,
     async publishing() {
-      const room = s.gateway.gateway.rooms.rooms.get(consultId);
+      const room = gw.gateway.rooms.rooms.get(consultId);
       const producers = [...(room?.peers.values() ?? [])].flatMap((p) => [...p.producers.values()]);
       return producers.some((p) => p.kind === 'video' && p.score.some((x) => x.score > 0));
     },
-    joinerUrl: (i) => `${s.gateway.url}/?token=${joiners[i]!.token}`,
+    joinerUrl: (i) => `${gw.url}/?token=${joiners[i]!.token}`,
+    ...(gw === s.gateway ? {} : { cleanup: () => gw.stop() }),
   };
+}
+
+/**
+ * BENCH_JOIN_AB=DIR: a second gateway (same server code) serving the client built in DIR
+ * (e.g. the last release's client/dist) joins the same interleaved rounds as a fourth system,
+ * "gateway A"; its figures are in the details (`ab`) and the log, not in the table.
+ */
+async function abSystem(s: Services): Promise<System | null> {
+  const dir = process.env.BENCH_JOIN_AB;
+  if (!dir) return null;
+  return gatewaySystem(s, await startBenchGateway(dir), 'gateway A');
 }
 
 function bareSystem(s: Services): System {
@@ -232,7 +249,12 @@ export const joinSection: Section = {
         janusReason = `Janus room set-up failed: ${(err as Error).message}`;
       }
     }
-    const [ours, bare, janus = null] = await measureInterleaved(s, systems);
+    const ab = await abSystem(s);
+    if (ab) systems.push(ab);
+    const results = await measureInterleaved(s, systems);
+    const [ours, bare] = results;
+    const janus = (s.janus && systems[2]?.name === 'janus' ? results[2] : null) ?? null;
+    const abResult = ab ? results[systems.length - 1]! : null;
     if (janus && !janus.samples.length) {
       janusReason = `no Janus join succeeded: ${janus.failures[0] ?? '?'}`;
     }
@@ -278,6 +300,7 @@ export const joinSection: Section = {
         bare,
         janus,
         janusReason: janus?.samples.length ? null : janusReason,
+        ...(abResult ? { ab: { clientDir: process.env.BENCH_JOIN_AB, ...abResult } } : {}),
       },
     };
   },

@@ -205,8 +205,9 @@ export class RoomClient extends Emitter<RoomEvents> {
     this.socket = socket;
     this.bindSocket(socket);
     this.networkWatch.start();
-    // While the handshake and the join travel: the device then loads without the browser's probe.
-    readCapabilitiesAhead();
+    // While the server checks the grant and the join travels (not in this task, which would
+    // hold back the handshake): the device then loads without the browser's probe.
+    socket.io.once('open', () => readCapabilitiesAhead(claims.grants.publish));
   }
 
   /** Sends `leave`, disconnects and releases local media. */
@@ -783,7 +784,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     if (joined.lobby) this.emit('lobby', joined.lobby, joined.lobbyTotal ?? joined.lobby.length);
     // The first frame's path first (device, receive transport, consume requests); the page's
     // own updates (tiles, chat, lobby) while those requests travel.
-    const device = newDevice();
+    const device = newDevice(Boolean(this.tokenClaims?.grants.publish));
     await device.load({
       routerRtpCapabilities: joined.routerRtpCapabilities,
     });

@@ -1,8 +1,9 @@
 /**
  * mediasoup-client Devices whose browser capabilities are read ahead. Loading a Device asks
  * the browser what it can send and receive (a throw-away RTCPeerConnection and an offer for
- * each direction, tens of ms of a join's main thread); the answer does not depend on the
- * router, so it is read once, while the socket's handshake travels, and reused.
+ * each direction, tens of ms of a join's main thread each); the answer does not depend on the
+ * router, so it is read once, while the server checks the grant and the join travels, and
+ * reused. A Device that never sends reads only the receiving side.
  */
 import { Device } from 'mediasoup-client';
 import type { types as ms } from 'mediasoup-client';
@@ -40,17 +41,33 @@ function factory(): HandlerFactory | null {
   return (readAhead = { ...base, getNativeRtpCapabilities: native });
 }
 
-/** Starts reading the browser's capabilities now (call early: before the join answer). */
-export function readCapabilitiesAhead(): void {
+/**
+ * Starts reading the browser's capabilities now (call early: before the join answer); the
+ * sending side only when `send`, and only once the receiving side is read (a task of its own).
+ */
+export function readCapabilitiesAhead(send: boolean): void {
   const f = factory();
   if (!f) return;
-  for (const direction of ['recvonly', 'sendonly'] as const) {
-    f.getNativeRtpCapabilities({ direction }).catch(() => undefined);
-  }
+  const recv = f.getNativeRtpCapabilities({ direction: 'recvonly' }).catch(() => undefined);
+  if (send)
+    void recv.then(() =>
+      f.getNativeRtpCapabilities({ direction: 'sendonly' }).catch(() => undefined),
+    );
 }
 
-/** A new Device (one per session) that loads from the capabilities read ahead. */
-export function newDevice(): Device {
+/**
+ * A new Device (one per session) that loads from the capabilities read ahead. One that will
+ * never send (`send` false) loads the receiving side for both: its send capabilities are
+ * never used, and reading them would cost a join a second throw-away RTCPeerConnection.
+ */
+export function newDevice(send: boolean): Device {
   const f = factory();
-  return f ? new Device({ handlerFactory: f }) : new Device();
+  if (!f) return new Device();
+  if (send) return new Device({ handlerFactory: f });
+  return new Device({
+    handlerFactory: {
+      ...f,
+      getNativeRtpCapabilities: () => f.getNativeRtpCapabilities({ direction: 'recvonly' }),
+    },
+  });
 }

@@ -4,7 +4,9 @@
  * participant who may not publish opens no send transport, a viewer's consume requests
  * follow its join answer directly (the receive transport comes with it), and the consult page
  * is built only after the consumers' resume requests are sent (its building and drawing do not
- * hold up the consume answers or the consumers' set-up).
+ * hold up the consume answers or the consumers' set-up). A viewer probes the browser's
+ * capabilities once (receiving side only), after its socket opened, not in the task that
+ * created the socket.
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,6 +90,18 @@ const BUILT_WATCH = `(() => {
   }).observe(document, { subtree: true, childList: true });
 })();`;
 
+/** When each RTCPeerConnection of the page was created (`__pcs`, performance.now()). */
+const PC_WATCH = `(() => {
+  const Native = window.RTCPeerConnection;
+  window.__pcs = [];
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) {
+      window.__pcs.push(performance.now());
+      super(...args);
+    }
+  };
+})();`;
+
 type IoRecord = { at: number; id: number; name: string } | { at: number; ack: number };
 
 /** The Socket.IO requests and answers of the page before its first remote video frame. */
@@ -106,6 +120,7 @@ async function openViewer(user: User, blockWebSocket: boolean): Promise<Page> {
   await page.addInitScript({ content: WS_WATCH(blockWebSocket) });
   await page.addInitScript({ content: FIRST_FRAME_HOOK });
   await page.addInitScript({ content: BUILT_WATCH });
+  await page.addInitScript({ content: PC_WATCH });
   await page.goto(`${gw.url}/?token=${viewerToken(user)}`);
   return page;
 }
@@ -144,6 +159,14 @@ describe('joining', () => {
     const resumes = sent.filter((r) => r.name === 'resumeConsumer').map((r) => r.at);
     expect(resumes.length).toBe(2);
     expect(built).toBeGreaterThan(Math.max(...resumes));
+    // Two peer connections before the first frame: one capability probe (receiving side
+    // only: a viewer never sends) and the receive transport's; the probe after the socket's
+    // open was handled, so it did not hold up the handshake.
+    const pcs = (await viewer.evaluate(
+      '(() => { const s = window.__benchJoin; return { pcs: window.__pcs.filter((t) => t <= s.firstFrame), open: s.socketOpen }; })()',
+    )) as { pcs: number[]; open: number };
+    expect(pcs.pcs.length).toBe(2);
+    expect(pcs.pcs[0]).toBeGreaterThanOrEqual(pcs.open);
 
     expect((await transportStats(viewer)).map((t) => t.direction)).toEqual(['recv']);
     const room = gw.rooms.rooms.get(consult.id)!;

@@ -208,12 +208,10 @@ function buildConsultPage(
     toggleMic: () => void client.setMicMuted(!client.localState.micMuted),
     toggleCamera: () => void client.setCameraOff(!client.localState.cameraOff),
   });
-  const devices = new DeviceMenu({
-    switchDevice: (source, deviceId) => client.switchDevice(source, deviceId),
-    current: (source) => client.localTrack(source),
-    audioRoot: ui.tiles,
-  });
-  ui.screen.after(devices.el);
+  // Built after the first frame (mountPanels), with the side panels: the device menu and
+  // the waiting room's extras.
+  let devices: DeviceMenu | null = null;
+  let waitingExtras: WaitingRoomExtras | null = null;
   const stage = new Stage(ui.tiles, ui.spotlightExit);
   const tiles = new TileView(ui.tiles, {
     onChange: () => stage.schedule(),
@@ -321,7 +319,7 @@ function buildConsultPage(
     if (s.hasMic || s.hasCamera) hadMedia = true;
     const finished = FINISHED.has(client.connectionState);
     chrome.renderControls(s, { active: client.active, finished });
-    devices.setEnabled(s.joined && !finished && Boolean(claims?.grants.publish));
+    devices?.setEnabled(s.joined && !finished && Boolean(claims?.grants.publish));
     renderChat(s.joined);
     if (!s.joined) renderLocalQuality(null);
     ui.localMuted.hidden = !(s.micMuted && s.hasMic);
@@ -590,7 +588,10 @@ function buildConsultPage(
     ui.denied.hidden = false;
   });
 
-  /** The chat, the waiting room and (for logged-in hosts) notes and invites, after the first frame. */
+  /**
+   * The chat, the lobby, the device menu, the waiting room's extras and (for logged-in hosts)
+   * notes and invites, after the first frame: before it the page has only the stage.
+   */
   function mountPanels(): void {
     if (panelsMounted || !ctx.isCurrent()) return;
     panelsMounted = true;
@@ -609,6 +610,19 @@ function buildConsultPage(
       selfId: () => claims?.sub ?? null,
     });
     ui.chatSlot.append(chat.el);
+    devices = new DeviceMenu({
+      switchDevice: (source, deviceId) => client.switchDevice(source, deviceId),
+      current: (source) => client.localTrack(source),
+      audioRoot: ui.tiles,
+    });
+    ui.screen.after(devices.el);
+    // The waiting page: the pre-call check and the host's messages.
+    waitingExtras = new WaitingRoomExtras({
+      grant: () => (claims ? { token: currentToken(), consultId: claims.consultId } : null),
+      reopenMedia: () => client.reopenLocalMedia(),
+    });
+    ui.waiting.after(waitingExtras.el);
+    waitingExtras.setWaiting(client.connectionState === 'waiting');
     drawn = '';
     renderState(client.connectionState);
     renderLocal(client.localState);
@@ -674,14 +688,8 @@ function buildConsultPage(
     ui.notesSlot.replaceChildren(details);
   }
 
-  // The waiting page: the pre-call check and the host's messages.
-  const waitingExtras = new WaitingRoomExtras({
-    grant: () => (claims ? { token: currentToken(), consultId: claims.consultId } : null),
-    reopenMedia: () => client.reopenLocalMedia(),
-  });
-  ui.waiting.after(waitingExtras.el);
-  client.on('state', (state) => waitingExtras.setWaiting(state === 'waiting'));
-  client.on('hostMessage', (msg) => waitingExtras.hostMessage(msg));
+  client.on('state', (state) => waitingExtras?.setWaiting(state === 'waiting'));
+  client.on('hostMessage', (msg) => waitingExtras?.hostMessage(msg));
 
   // --- start ---
 
@@ -701,7 +709,7 @@ function buildConsultPage(
     if (panelTimer) clearTimeout(panelTimer);
     lobby?.destroy();
     chat?.destroy();
-    waitingExtras.destroy();
+    waitingExtras?.destroy();
     notes?.destroy();
     stage.destroy();
     chrome.destroy();
