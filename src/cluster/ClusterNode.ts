@@ -96,7 +96,7 @@ export class ClusterNode {
           return {
             router: room.router,
             hold: (id) => room.routers.hold(room.router, id),
-            adopt: (producer) => room.routers.addProducer(producer, room.router),
+            adopt: (producer) => room.adoptPiped(producer),
             appData: (id) => {
               for (const peer of room.peers.values()) {
                 const p = peer.producers.get(id);

@@ -213,6 +213,16 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   /**
+   * A producer piped in from another node (on the first router): consumable here, and a
+   * microphone is heard by this node's speaker observer, so the active speaker this node
+   * names to its participants is chosen among everyone they hear.
+   */
+  adoptPiped(producer: types.Producer): void {
+    this.routers.addProducer(producer, this.router);
+    if (producer.kind === 'audio') void this.#observeSpeaker(producer);
+  }
+
+  /**
    * One observer for the whole consult, on the first router: a microphone on another router
    * is piped there (one copy each), so the dominant speaker is chosen among everyone.
    */

@@ -215,7 +215,9 @@ function relayRoomEvents(io: SignallingServer, room: Room): void {
   room.on('producerResumed', (peer, producerId) =>
     others(peer).emit('producerResumed', { peerId: peer.id, producerId }),
   );
-  room.on('activeSpeaker', (peerId) => io.to(key).emit('activeSpeaker', { peerId }));
+  // Each node names the speaker among what its own participants hear (its microphones and
+  // those piped in from other nodes): only to its own sockets, or two nodes would contradict.
+  room.on('activeSpeaker', (peerId) => io.local.to(key).emit('activeSpeaker', { peerId }));
   watchPeerLinks(room, io.of('/').adapter, peerKey, (p, m) => others(p).emit('peerConnection', m));
   // Only this node's sockets: in a cluster the consult goes on with the sockets of other nodes.
   room.on('close', () => io.local.in(key).socketsLeave(key));

@@ -5,7 +5,9 @@
  * other's microphone through the SRTP pipe between the nodes and real RTP arrives; closing a
  * producer on a closes the consumer on b, and leaving on b is seen on a.
  */
+import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildPacket, OPUS_32K, producerRtpParameters } from '../../bench/lib/rtp.js';
 import type {
   ConsumeResponse,
   JoinResponse,
@@ -110,6 +112,50 @@ async function consume(
 
 const pipes = (node: ClusterNodeProcess) => node.call<Pipes>('pipes');
 
+/** A microphone whose packets carry an audio level (dBov, voice flag set), as browsers send. */
+async function produceSpeech(
+  node: ClusterNodeProcess,
+  client: TestClient,
+  consultId: string,
+  peerId: string,
+  ssrc: number,
+  dBov: number,
+) {
+  const { transportId, port } = await node.call<{ transportId: string; port: number }>(
+    'plainTransport',
+    { consultId, peerId, direction: 'send' },
+  );
+  const { producerId } = await client.call<{ producerId: string }>('produce', {
+    transportId,
+    kind: 'audio',
+    rtpParameters: producerRtpParameters(OPUS_32K, ssrc),
+    appData: { source: 'mic' },
+  });
+  const socket = dgram.createSocket('udp4');
+  let seq = 0;
+  const timer = setInterval(() => {
+    if (++seq > 3000) return;
+    const packet = buildPacket(OPUS_32K, {
+      ssrc,
+      seq,
+      timestamp: seq * 960,
+      marker: false,
+      frameStart: true,
+      keyFrame: false,
+    });
+    packet[17] = 0x80 | dBov;
+    socket.send(packet, port, '127.0.0.1');
+  }, 20);
+  senders.push({
+    sent: 0,
+    stop: () => {
+      clearInterval(timer);
+      socket.close();
+    },
+  });
+  return producerId;
+}
+
 describe('a consult spanning two nodes', () => {
   it('admits across nodes, shows each side the other, and carries media both ways through the pipe', async () => {
     const { consultId, hostToken, specialistToken } = await a.call<{
@@ -184,6 +230,51 @@ describe('a consult spanning two nodes', () => {
     expect(await peerLeft).toEqual({ peerId: specialistJoin.peerId });
     expect(hostAgain.received('consultEnded')).toEqual([]);
   }, 60_000);
+
+  it('names the same active speaker to everyone, wherever each one is connected', async () => {
+    const { consultId, hostToken, specialistToken } = await a.call<{
+      consultId: string;
+      hostToken: string;
+      specialistToken: string;
+    }>('seed');
+    const host = await connect(a, hostToken);
+    const hostJoin = await host.call<JoinResponse>('join', { consultId });
+    const specialist = await connect(b, specialistToken);
+    const waiting = await specialist.call<WaitingResponse>('join', { consultId });
+    const admitted = specialist.next('admitted');
+    await host.call('admit', { peerId: waiting.peerId });
+    await admitted;
+    const specialistJoin = await specialist.call<JoinResponse>('join', { consultId });
+    const named = (c: TestClient) =>
+      c.received('activeSpeaker').map((m) => (m as { peerId: string | null }).peerId);
+
+    // The specialist talks loudly on b; the host on a hears them through the pipe.
+    const loud = await produceSpeech(b, specialist, consultId, specialistJoin.peerId, 5551, 0);
+    await consume(a, host, hostJoin, consultId, loud);
+    await timeUntil(
+      () => [host, specialist].every((c) => named(c).includes(specialistJoin.peerId)),
+      15_000,
+      'the specialist named active speaker on both nodes',
+    );
+    // Then the host speaks quietly on a, and the specialist hears it. Node a's observer hears
+    // both microphones (the specialist's piped in), so it keeps naming the louder one: nobody
+    // is told the host is speaking, as they would be if a's observer heard only the host.
+    const quiet = await produceSpeech(a, host, consultId, hostJoin.peerId, 6661, 40);
+    await consume(b, specialist, specialistJoin, consultId, quiet);
+    const before = [host, specialist].map((c) => named(c).length);
+    // Ten observer intervals (300 ms each) with the host's voice flowing on both nodes.
+    await timeUntil(async () => (await pipes(b)).incoming === 1, 10_000, 'host mic piped to b');
+    await new Promise((r) => setTimeout(r, 3000));
+    for (const [i, c] of [host, specialist].entries()) {
+      expect(named(c).slice(before[i])).not.toContain(hostJoin.peerId);
+      expect(named(c).at(-1)).toBe(specialistJoin.peerId);
+    }
+    // Both leave: the microphones piped each way are released on both nodes.
+    await Promise.all([host.call('leave'), specialist.call('leave')]);
+    for (const node of [a, b]) {
+      await timeUntil(async () => (await pipes(node)).incoming === 0, 10_000, 'pipes released');
+    }
+  }, 40_000);
 
   it('a second wait of the same person through the other node takes the lobby entry over', async () => {
     const { consultId, hostToken, specialistToken } = await a.call<{
