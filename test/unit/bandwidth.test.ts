@@ -588,6 +588,8 @@ describe('probeDue(): asking the estimator to look above its estimate', () => {
           nothingFitsSince: null,
           lowerFitsSince: null,
           trialUntil: 0,
+          estimateAtDowngrade: 300_000,
+          estimateAtUpgrade: 0,
         },
       ],
     ]);
