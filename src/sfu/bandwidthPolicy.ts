@@ -21,7 +21,11 @@
  * lowest level for `resumeTrialMs` while the link is probed (`trials`). The trial fails at
  * once if the receiver's reports show the link overloaded, and at its end unless the lowest
  * level now fits the estimate; a failed trial doubles the hold like a failed upgrade. A
- * resume the (stale) estimate allows while all video is paused is a trial as well.
+ * resume the (stale) estimate allows while all video is paused is a trial as well. A trial
+ * that held was judged by the receiver's reports at the floor the adapter held for it; the
+ * estimate, fed little, may sink below that floor again once it is lifted, and would pause
+ * the video for nothing. So the floor stays (`floors`) while the video stays on its lowest
+ * level, until evidence (loss, a queue) lowers it: the reports, not the estimate, decide.
  *
  * A live estimate that opens up — full quality for every consumer fits it with `openMargin`
  * to spare, and it is at least twice what it was at the consumer's last downgrade — is fresh
@@ -157,6 +161,8 @@ export interface ConsumerMemory {
   estimateAtDowngrade: number;
   /** The estimate at the last upgrade or trial, bit/s. */
   estimateAtUpgrade: number;
+  /** A trial held since the last downgrade: the receiver's reports showed the link carries it. */
+  vouched: boolean;
 }
 
 /** What the policy remembers between decisions, per consumer id. */
@@ -169,6 +175,11 @@ export interface Decision {
   videoBudget: number;
   /** Consumers whose video is on trial at the lowest level now: probe the link. */
   trials: string[];
+  /**
+   * Consumers whose lowest level the transport's minimum outgoing bitrate is held for
+   * (`trialFloor`): those on trial, and those at their lowest level after a trial held.
+   */
+  floors: string[];
 }
 
 /** Total order on layers: spatial first, then temporal. */
@@ -328,6 +339,7 @@ export function decide(
         trialUntil: 0,
         estimateAtDowngrade: 0,
         estimateAtUpgrade: 0,
+        vouched: false,
       };
       memory.set(c.id, m);
     }
@@ -354,17 +366,20 @@ export function decide(
       mem.cap = cap;
       mem.lastDowngradeAt = now;
       mem.lowerFitsSince = null;
+      mem.vouched = false;
       if (cap === null) mem.trialUntil = 0; // a failed trial is over
     };
+    if (evidence) m.vouched = false; // the link spoke for itself: no floor forces traffic into it
     if (fits >= 0) m.nothingFitsSince = null;
     if (fits >= current) m.lowerFitsSince = null;
     if (m.trialUntil && opened) m.trialUntil = 0; // it holds: the link opened meanwhile
     if (m.trialUntil) {
       if (input.overloaded) lower(null);
       else if (now >= m.trialUntil) {
-        if (fits >= 0)
+        if (fits >= 0) {
           m.trialUntil = 0; // it held: normal rules from here
-        else lower(null);
+          m.vouched = true;
+        } else lower(null);
       }
       if (m.trialUntil) trials.push(c.id);
       caps.set(c.id, m.cap);
@@ -421,7 +436,14 @@ export function decide(
     }
     caps.set(c.id, m.cap);
   }
-  return { caps, videoBudget: budget, trials };
+  const floors = [
+    ...trials,
+    ...input.consumers
+      .filter((c) => !trials.includes(c.id))
+      .filter((c) => memory.get(c.id)!.vouched && levelIndex(c.levels, caps.get(c.id)!) === 0)
+      .map((c) => c.id),
+  ];
+  return { caps, videoBudget: budget, trials, floors };
 }
 
 /** Whether every consumer's full quality fits the budget (and its layers are known). */

@@ -294,6 +294,45 @@ describe('decide(): hysteresis over time', () => {
     expect(floor).toBe(0); // and the floor is gone once it has
   });
 
+  it('after a trial held, keeps its floor while the video stays on its lowest level, until evidence says otherwise', () => {
+    // As the adapter does: the estimate is the estimator's own (70 k: fed only the lowest
+    // level, it lags) or the floor held for the decision before, whichever is higher.
+    const memory: PolicyMemory = new Map();
+    let floor = 0;
+    const seen = Array.from({ length: 18 }, (_, second) => {
+      const own = second === 0 ? 2_000_000 : second < 3 ? 60_000 : 70_000;
+      const d = decide(
+        {
+          now: second * 1000,
+          // From 15 s a queue: the adapter's delay bound caps the estimate at what got through.
+          availableBitrate: second >= 15 ? 50_000 : Math.max(own, floor),
+          audioBitrate: 40_000,
+          congested: false,
+          overloaded: second === 1 || second === 2 || second >= 15,
+          consumers: [camera('a')],
+        },
+        memory,
+      );
+      floor = trialFloor(
+        { consumers: [camera('a')], audioBitrate: 40_000 },
+        d.floors,
+        DEFAULT_POLICY,
+      );
+      return { cap: spatial(d.caps.get('a')!), trial: d.trials.includes('a'), floor };
+    });
+    const lowest = { spatialLayer: 0, temporalLayer: 0 };
+    expect(seen[2]!.cap).toBe('paused');
+    expect(seen[6]).toMatchObject({ cap: lowest, trial: true });
+    expect(seen[9]).toMatchObject({ cap: lowest, trial: false }); // it held
+    // Without the floor the estimate (70 k × 0.85 − 40 k = 20 k) would pause it a second
+    // later, and the client would hear "paused" right after "resumed".
+    expect(seen.slice(9, 15).every((s) => s.cap !== 'paused' && s.floor > 0)).toBe(true);
+    // A queue is evidence about the link: the floor is gone at once, and the video paused
+    // once its lowest level has not fitted for pauseAfterMs.
+    expect(seen[15]).toEqual({ cap: lowest, trial: false, floor: 0 });
+    expect(seen[16]).toEqual({ cap: 'paused', trial: false, floor: 0 });
+  });
+
   it('does not try paused video while other video still flows (the estimate can see the link)', () => {
     const memory: PolicyMemory = new Map();
     const consumers = [camera('cam'), screen('scr', 300_000)];
@@ -590,6 +629,7 @@ describe('probeDue(): asking the estimator to look above its estimate', () => {
           trialUntil: 0,
           estimateAtDowngrade: 300_000,
           estimateAtUpgrade: 0,
+          vouched: false,
         },
       ],
     ]);
