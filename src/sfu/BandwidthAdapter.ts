@@ -480,7 +480,7 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     );
     // Video on trial lets the estimator probe: ask for a probe while the trial runs.
     if (decision.trials.length && bound === null) await this.#requestProbe(transport, available);
-    await this.#holdFloor(transport, trialFloor(input, decision.trials, opts));
+    await this.#holdFloor(transport, trialFloor(input, decision.floors, opts));
   }
 
   /**

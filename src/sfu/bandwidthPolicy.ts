@@ -21,7 +21,19 @@
  * lowest level for `resumeTrialMs` while the link is probed (`trials`). The trial fails at
  * once if the receiver's reports show the link overloaded, and at its end unless the lowest
  * level now fits the estimate; a failed trial doubles the hold like a failed upgrade. A
- * resume the (stale) estimate allows while all video is paused is a trial as well.
+ * resume the (stale) estimate allows while all video is paused is a trial as well. A trial
+ * that held was judged by the receiver's reports at the floor the adapter held for it; the
+ * estimate, fed little, may sink below that floor again once it is lifted, and would pause
+ * the video for nothing. So the floor stays (`floors`) while the video stays on its lowest
+ * level, until evidence (loss, a queue) lowers it: the reports, not the estimate, decide.
+ *
+ * A live estimate that opens up — full quality for every consumer fits it with `openMargin`
+ * to spare, and it is at least twice what it was at the consumer's last downgrade — is fresh
+ * evidence of a wider link (a probe's result: with video held down nothing else raises it so
+ * far). It ends the hold and the wait for `upgradeAfterMs`, resets a doubled hold, and a
+ * resume on it is no trial: the failures that set the hold predate the change in the link
+ * (e.g. a trial that a cap, lifted since, ended), and every second waited is a second of
+ * needlessly poor video.
  */
 
 export type VideoSource = 'camera' | 'screen';
@@ -94,6 +106,12 @@ export interface PolicyOptions {
   probeHeadroom: number;
   /** probeRoom applies to every decision, downgrades and pauses too (true), or only to upgrades. */
   probeRoomAlways: boolean;
+  /**
+   * The estimate "opened" when full quality fits it with this much to spare on top of
+   * `upMargin` (0.5: 50 %) and it has doubled since the last downgrade: then no hold
+   * applies (see the module comment). 0: off.
+   */
+  openMargin: number;
 }
 
 export const DEFAULT_POLICY: Readonly<PolicyOptions> = Object.freeze({
@@ -109,6 +127,7 @@ export const DEFAULT_POLICY: Readonly<PolicyOptions> = Object.freeze({
   resumeTrialMs: 3000,
   probeHeadroom: 0.85,
   probeRoomAlways: false,
+  openMargin: 0.5,
 });
 
 /** What a consumer may be sent: up to these layers (FULL: whatever is best), or nothing (paused). */
@@ -134,6 +153,16 @@ export interface ConsumerMemory {
   lowerFitsSince: number | null;
   /** A trial resume is on until then, when it is judged (0: none). */
   trialUntil: number;
+  /**
+   * The estimate at the last downgrade, bit/s (what an opened estimate is compared with); for
+   * a failed upgrade, at least the estimate it was made on, so the same estimate cannot
+   * open the way for it again.
+   */
+  estimateAtDowngrade: number;
+  /** The estimate at the last upgrade or trial, bit/s. */
+  estimateAtUpgrade: number;
+  /** A trial held since the last downgrade: the receiver's reports showed the link carries it. */
+  vouched: boolean;
 }
 
 /** What the policy remembers between decisions, per consumer id. */
@@ -146,6 +175,11 @@ export interface Decision {
   videoBudget: number;
   /** Consumers whose video is on trial at the lowest level now: probe the link. */
   trials: string[];
+  /**
+   * Consumers whose lowest level the transport's minimum outgoing bitrate is held for
+   * (`trialFloor`): those on trial, and those at their lowest level after a trial held.
+   */
+  floors: string[];
 }
 
 /** Total order on layers: spatial first, then temporal. */
@@ -275,6 +309,14 @@ export function decide(
   const fitsNow = allocate(budget, input.consumers);
   const upBudget = options.probeRoomAlways ? budget : videoBudget(input, roomy);
   const fitsWithMargin = allocate(upBudget / (1 + options.upMargin), input.consumers);
+  const evidence = input.congested || input.overloaded === true;
+  // Full quality for everyone fits a live estimate (a 'bwe' trace, which carries the
+  // ceiling, not an older stats reading) with the open margin: the link is wide.
+  const wide =
+    options.openMargin > 0 &&
+    !evidence &&
+    input.estimateCeiling !== undefined &&
+    fullFits(upBudget / ((1 + options.upMargin) * (1 + options.openMargin)), input.consumers);
   const caps = new Map<string, Cap>();
   const trials: string[] = [];
   const now = input.now;
@@ -295,6 +337,9 @@ export function decide(
         nothingFitsSince: null,
         lowerFitsSince: null,
         trialUntil: 0,
+        estimateAtDowngrade: 0,
+        estimateAtUpgrade: 0,
+        vouched: false,
       };
       memory.set(c.id, m);
     }
@@ -307,26 +352,34 @@ export function decide(
     const fits = fitsNow.get(c.id)!;
     const withMargin = fitsWithMargin.get(c.id)!;
     const mem = m;
+    // The estimate opened since this consumer's last downgrade: no hold applies.
+    const opened = wide && input.availableBitrate >= 2 * m.estimateAtDowngrade;
     const lower = (cap: Cap) => {
+      mem.estimateAtDowngrade = input.availableBitrate;
       if (now - mem.lastUpgradeAt < options.failedUpgradeWindowMs) {
         mem.holdMs = Math.min(options.maxHoldAfterDowngradeMs, mem.holdMs * 2);
         mem.lastUpgradeAt = -Infinity; // counted once
+        mem.estimateAtDowngrade = Math.max(input.availableBitrate, mem.estimateAtUpgrade);
       } else if (now - mem.lastDowngradeAt > options.maxHoldAfterDowngradeMs * 2) {
         mem.holdMs = options.holdAfterDowngradeMs; // calm for a while: start over
       }
       mem.cap = cap;
       mem.lastDowngradeAt = now;
       mem.lowerFitsSince = null;
+      mem.vouched = false;
       if (cap === null) mem.trialUntil = 0; // a failed trial is over
     };
+    if (evidence) m.vouched = false; // the link spoke for itself: no floor forces traffic into it
     if (fits >= 0) m.nothingFitsSince = null;
     if (fits >= current) m.lowerFitsSince = null;
+    if (m.trialUntil && opened) m.trialUntil = 0; // it holds: the link opened meanwhile
     if (m.trialUntil) {
       if (input.overloaded) lower(null);
       else if (now >= m.trialUntil) {
-        if (fits >= 0)
+        if (fits >= 0) {
           m.trialUntil = 0; // it held: normal rules from here
-        else lower(null);
+          m.vouched = true;
+        } else lower(null);
       }
       if (m.trialUntil) trials.push(c.id);
       caps.set(c.id, m.cap);
@@ -336,7 +389,6 @@ export function decide(
       m.upgradeFitsSince = null;
       if (fits >= 0) {
         m.lowerFitsSince ??= now;
-        const evidence = input.congested || input.overloaded === true;
         if (evidence || now - m.lowerFitsSince >= options.downgradeAfterMs) {
           lower(capAt(c.levels, fits));
         }
@@ -349,13 +401,16 @@ export function decide(
     } else if (withMargin > current) {
       m.upgradeFitsSince ??= now;
       if (
-        now - m.upgradeFitsSince >= options.upgradeAfterMs &&
-        now - m.lastDowngradeAt >= m.holdMs
+        opened ||
+        (now - m.upgradeFitsSince >= options.upgradeAfterMs && now - m.lastDowngradeAt >= m.holdMs)
       ) {
+        if (opened) m.holdMs = options.holdAfterDowngradeMs; // the failures predate the change
         m.cap = capAt(c.levels, withMargin);
         m.lastUpgradeAt = now;
+        m.estimateAtUpgrade = input.availableBitrate;
         m.upgradeFitsSince = null;
-        if (current < 0 && allPaused && options.resumeTrialMs > 0) {
+        m.nothingFitsSince = null;
+        if (current < 0 && allPaused && options.resumeTrialMs > 0 && !opened) {
           // With all video paused the estimate has not seen the link since: a resume it
           // allows is still a trial, judged by the receiver's reports like any other.
           m.nothingFitsSince = null;
@@ -371,6 +426,7 @@ export function decide(
     ) {
       m.cap = capAt(c.levels, 0);
       m.lastUpgradeAt = now;
+      m.estimateAtUpgrade = input.availableBitrate;
       m.upgradeFitsSince = null;
       m.nothingFitsSince = null;
       m.trialUntil = now + options.resumeTrialMs;
@@ -380,7 +436,20 @@ export function decide(
     }
     caps.set(c.id, m.cap);
   }
-  return { caps, videoBudget: budget, trials };
+  const floors = [
+    ...trials,
+    ...input.consumers
+      .filter((c) => !trials.includes(c.id))
+      .filter((c) => memory.get(c.id)!.vouched && levelIndex(c.levels, caps.get(c.id)!) === 0)
+      .map((c) => c.id),
+  ];
+  return { caps, videoBudget: budget, trials, floors };
+}
+
+/** Whether every consumer's full quality fits the budget (and its layers are known). */
+function fullFits(budget: number, consumers: readonly VideoConsumerInput[]): boolean {
+  const chosen = allocate(budget, consumers);
+  return consumers.every((c) => c.levels.length > 0 && chosen.get(c.id) === c.levels.length - 1);
 }
 
 /** The cap for a level: FULL for the top one, so the consumer keeps up with new layers. */

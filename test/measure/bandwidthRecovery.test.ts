@@ -20,6 +20,8 @@ let relay: ThreadedRelay;
 let receiver: Peer;
 let video: types.Consumer;
 let lastDecisionAt = 0;
+/** The adapter's decisions on the video consumer, with their wall-clock times (for the traces). */
+const decisions: { at: number; what: string }[] = [];
 const VARIANTS: Record<string, Partial<typeof DEFAULT_ADAPTER_OPTIONS>> = JSON.parse(
   process.env.VARIANTS ??
     '{"A":{"probeHeadroom":0.85},"B":{"probeHeadroom":0.6,"probeRoomAlways":false},"C":{"probeHeadroom":0.6,"probeRoomAlways":true}}',
@@ -63,7 +65,10 @@ describe.skipIf(!process.env.MEASURE)('bandwidth recovery A/B', () => {
     video = [...receiver.consumers.values()].find((c) => c.kind === 'video')!;
     for (const event of ['layersChanged', 'videoPaused', 'videoResumed'] as const) {
       receiver.bandwidth.on(event, (e) => {
-        if (e.consumerId === video.id) lastDecisionAt = Date.now();
+        if (e.consumerId !== video.id) return;
+        lastDecisionAt = Date.now();
+        const cap = 'maxLayers' in e ? (e.maxLayers?.spatialLayer ?? 'full') : '';
+        decisions.push({ at: lastDecisionAt, what: `${event}${cap === '' ? '' : `(${cap})`}` });
       });
     }
     await timeUntil(atFull, 120_000, 'full', 200);
@@ -105,6 +110,7 @@ describe.skipIf(!process.env.MEASURE)('bandwidth recovery A/B', () => {
         layers.push(`${Date.now() - t0}:${video.currentLayers?.spatialLayer ?? 'x'}`);
       video.observer.on('layerschange', onLayers);
       receiver.bandwidth.on('estimate', onEst);
+      decisions.length = 0;
       const down = ufrag();
       const start = relay.stats({ ufrag: down }).down;
       relay.set({ down: { rateBps: 300_000 } }, { ufrag: down });
@@ -123,7 +129,8 @@ describe.skipIf(!process.env.MEASURE)('bandwidth recovery A/B', () => {
       };
       relay.reset({ ufrag: down });
       relay.lag();
-      t0 = Date.now();
+      const liftedAt = Date.now();
+      t0 = liftedAt;
       const before = est.slice(-3).join(' ');
       est.length = 0;
       layers.length = 0;
@@ -135,8 +142,9 @@ describe.skipIf(!process.env.MEASURE)('bandwidth recovery A/B', () => {
       const lag = relay.lag();
       // A relay thread the machine runs late looks like a queue to the estimator.
       if (lag.max < 100) healthy[name]!.push(recover);
+      const decided = decisions.map((d) => `${d.at - liftedAt}:${d.what}`).join(' ');
       console.log(
-        `cycle ${i} ${name}: drop ${dropMs} ms, recovered ${recover} ms; capped ${JSON.stringify(capped)}; relay lag after lift ${lag.p99}/${lag.max}; capped est ${before}; est ${est.join(' ')}; layers ${layers.join(' ')}`,
+        `cycle ${i} ${name}: drop ${dropMs} ms, recovered ${recover} ms; capped ${JSON.stringify(capped)}; relay lag after lift ${lag.p99}/${lag.max}; capped est ${before}; est ${est.join(' ')}; layers ${layers.join(' ')}; decisions ${decided}`,
       );
     }
     const q = (xs: number[], p: number) => {

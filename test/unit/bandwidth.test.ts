@@ -294,6 +294,45 @@ describe('decide(): hysteresis over time', () => {
     expect(floor).toBe(0); // and the floor is gone once it has
   });
 
+  it('after a trial held, keeps its floor while the video stays on its lowest level, until evidence says otherwise', () => {
+    // As the adapter does: the estimate is the estimator's own (70 k: fed only the lowest
+    // level, it lags) or the floor held for the decision before, whichever is higher.
+    const memory: PolicyMemory = new Map();
+    let floor = 0;
+    const seen = Array.from({ length: 18 }, (_, second) => {
+      const own = second === 0 ? 2_000_000 : second < 3 ? 60_000 : 70_000;
+      const d = decide(
+        {
+          now: second * 1000,
+          // From 15 s a queue: the adapter's delay bound caps the estimate at what got through.
+          availableBitrate: second >= 15 ? 50_000 : Math.max(own, floor),
+          audioBitrate: 40_000,
+          congested: false,
+          overloaded: second === 1 || second === 2 || second >= 15,
+          consumers: [camera('a')],
+        },
+        memory,
+      );
+      floor = trialFloor(
+        { consumers: [camera('a')], audioBitrate: 40_000 },
+        d.floors,
+        DEFAULT_POLICY,
+      );
+      return { cap: spatial(d.caps.get('a')!), trial: d.trials.includes('a'), floor };
+    });
+    const lowest = { spatialLayer: 0, temporalLayer: 0 };
+    expect(seen[2]!.cap).toBe('paused');
+    expect(seen[6]).toMatchObject({ cap: lowest, trial: true });
+    expect(seen[9]).toMatchObject({ cap: lowest, trial: false }); // it held
+    // Without the floor the estimate (70 k × 0.85 − 40 k = 20 k) would pause it a second
+    // later, and the client would hear "paused" right after "resumed".
+    expect(seen.slice(9, 15).every((s) => s.cap !== 'paused' && s.floor > 0)).toBe(true);
+    // A queue is evidence about the link: the floor is gone at once, and the video paused
+    // once its lowest level has not fitted for pauseAfterMs.
+    expect(seen[15]).toEqual({ cap: lowest, trial: false, floor: 0 });
+    expect(seen[16]).toEqual({ cap: 'paused', trial: false, floor: 0 });
+  });
+
   it('does not try paused video while other video still flows (the estimate can see the link)', () => {
     const memory: PolicyMemory = new Map();
     const consumers = [camera('cam'), screen('scr', 300_000)];
@@ -364,6 +403,70 @@ describe('decide(): hysteresis over time', () => {
     expect(at(3000, 1_000_000)).toEqual({ spatialLayer: 1, temporalLayer: 2 });
     expect(at(8000, 1_215_000)).toEqual({ spatialLayer: 1, temporalLayer: 2 });
     expect(at(10_000, 1_215_000)).toBe(FULL);
+  });
+
+  describe('an estimate that opens up (a lifted cap)', () => {
+    /** Decisions with a live estimate (mediasoup's ceiling known: 1.35 × a 2.2 M camera). */
+    const live =
+      (memory: PolicyMemory) =>
+      (second: number, bps: number, overloaded = false) => {
+        const d = decide(
+          {
+            now: second * 1000,
+            availableBitrate: bps,
+            estimateCeiling: 3_000_000,
+            audioBitrate: 40_000,
+            congested: false,
+            overloaded,
+            consumers: [camera('a')],
+          },
+          memory,
+        );
+        return { cap: spatial(d.caps.get('a')!), trial: d.trials.includes('a') };
+      };
+
+    it('a trial that failed under a cap, lifted since, does not hold video back once the estimate opens', () => {
+      const at = live(new Map());
+      at(0, 2_000_000);
+      at(1, 60_000, true);
+      expect(at(2, 60_000, true).cap).toBe('paused');
+      for (let t = 3; t < 6; t++) expect(at(t, 60_000).cap).toBe('paused');
+      expect(at(6, 60_000).trial).toBe(true);
+      // The trial fails on the capped link: the hold doubles to 8 s.
+      expect(at(7, 100_000, true)).toEqual({ cap: 'paused', trial: false });
+      // The cap is lifted; a probe finds the link open (2 M × 0.85 − 40 k = 1.66 M: full
+      // quality, 900 k, fits with the upgrade and the open margin, 1.49 M). Full quality at
+      // once, announced (no trial): before, paused until 15 s and on trial until 18 s.
+      expect(at(8, 2_000_000)).toEqual({ cap: 'full', trial: false });
+      expect(at(9, 2_000_000)).toEqual({ cap: 'full', trial: false });
+    });
+
+    it('climbs to full quality at once, not after the hold, when the estimate opens; a narrower rise waits', () => {
+      const opened = live(new Map());
+      for (let t = 0; t < 3; t++) opened(t, 300_000);
+      expect(opened(2, 300_000).cap).toEqual({ spatialLayer: 0, temporalLayer: 2 });
+      expect(opened(3, 2_000_000).cap).toBe('full');
+      // 1.3 M × 0.85 − 40 k = 1.065 M: full quality fits with the upgrade margin, not the
+      // open margin. The ordinary rules apply: 2 s of fitting and the 4 s hold after the
+      // downgrade at 2 s.
+      const rose = live(new Map());
+      for (let t = 0; t < 3; t++) rose(t, 300_000);
+      const caps = [3, 4, 5, 6].map((t) => rose(t, 1_300_000).cap);
+      expect(caps.slice(0, 3)).not.toContain('full');
+      expect(caps[3]).toBe('full');
+    });
+
+    it('an upgrade the open estimate made that then fails is not made again on the same estimate', () => {
+      // Three seconds at 2 M, one with a queue at 600 k, for a minute: the wide estimate is
+      // wrong about the link. The back-off holds as on any link that cannot carry full quality.
+      const at = live(new Map());
+      const caps = Array.from({ length: 60 }, (_, t) =>
+        t % 4 === 3 ? at(t, 600_000, true).cap : at(t, 2_000_000).cap,
+      ).map((c) => JSON.stringify(c));
+      const ups = caps.flatMap((c, i) => (i > 0 && c === '"full"' && caps[i - 1] !== c ? [i] : []));
+      expect(ups.length).toBeGreaterThan(1);
+      expect(ups.length).toBeLessThanOrEqual(6);
+    });
   });
 
   it("with probeHeadroom, climbs only as far as leaves room for mediasoup's own probe", () => {
@@ -524,6 +627,9 @@ describe('probeDue(): asking the estimator to look above its estimate', () => {
           nothingFitsSince: null,
           lowerFitsSince: null,
           trialUntil: 0,
+          estimateAtDowngrade: 300_000,
+          estimateAtUpgrade: 0,
+          vouched: false,
         },
       ],
     ]);
