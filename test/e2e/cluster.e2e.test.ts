@@ -90,6 +90,19 @@ function freshMediaAt(page: Page, had: Set<string>, timeoutMs: number): Promise<
   );
 }
 
+/** The page client's set-up steps since `t0`, as "ms step" pairs: where a failover's time went. */
+async function stepsSince(page: Page, t0: number): Promise<string> {
+  const steps = await page.evaluate(
+    () =>
+      (globalThis as unknown as { __consult: { trace: { at: number; step: string }[] } }).__consult
+        .trace,
+  );
+  return steps
+    .filter((s) => s.at >= t0)
+    .map((s) => `${s.at - t0} ${s.step}`)
+    .join(', ');
+}
+
 /** Opens the consult page on a node with a join grant; it joins on its own. */
 async function openConsult(node: ClusterNodeProcess, name: string, token: string): Promise<Page> {
   const { page } = await openPage(browsers, name);
@@ -205,7 +218,8 @@ describe('a two-browser consult across two nodes', () => {
     const [specialistAt, doctorAt] = await back;
     const gapMs = Math.max(specialistAt ?? Infinity, doctorAt ?? Infinity) - killedAt;
     console.log(
-      `media both ways again ${gapMs} ms after the kill (specialist ${specialistAt! - killedAt} ms, doctor ${doctorAt! - killedAt} ms)`,
+      `media both ways again ${gapMs} ms after the kill (specialist ${specialistAt! - killedAt} ms, doctor ${doctorAt! - killedAt} ms)\n` +
+        `specialist: ${await stepsSince(specialistPage, killedAt)}\ndoctor: ${await stepsSince(doctorPage, killedAt)}`,
     );
     // Issue 14 wants media back within 5 s. Reconnects at 125–375 ms and 250–750 ms fail on
     // the dead node, the page joins through a with its seat, builds transports and produces
