@@ -221,11 +221,12 @@ describe('a two-browser consult across two nodes', () => {
       `media both ways again ${gapMs} ms after the kill (specialist ${specialistAt! - killedAt} ms, doctor ${doctorAt! - killedAt} ms)\n` +
         `specialist: ${await stepsSince(specialistPage, killedAt)}\ndoctor: ${await stepsSince(doctorPage, killedAt)}`,
     );
-    // Issue 14 wants media back within 5 s. Reconnects at 125–375 ms and 250–750 ms fail on
-    // the dead node, the page joins through a with its seat, builds transports and produces
-    // again, and the doctor consumes anew: 3.9–4.8 s here, and 5.6 s once in a fresh clone on
-    // 2 cores. Not yet reliably under 5 s, so measured (above, and by the bench's failover
-    // section), not asserted: the test asserts that media comes back at all, with the seat.
+    // Issue 14 wants media back within 5 s. The page's probe finds b gone (no backoff
+    // reconnects), it joins through a with its seat and both transports, produces again (the
+    // same Device), and the doctor consumes anew: 3.4 s at load 17, 5.7 s at load 33 (the
+    // printed steps: the join, produce and consume round trips stretch with the machine's
+    // load). Not reliably under 5 s on a loaded machine, so measured (above, and by the bench's
+    // failover section), not asserted: the test asserts that media comes back, with the seat.
     expect(Number.isFinite(gapMs)).toBe(true);
     // The doctor's page never lost the specialist's tile (no peerLeft), and has one video.
     expect(tiles).toBe(1);
