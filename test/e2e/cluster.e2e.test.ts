@@ -198,6 +198,9 @@ describe('a two-browser consult across two nodes', () => {
     const killedAt = Date.now();
     await b.crash();
     let tiles = 1;
+    // On a failure, the pages' steps say where it stopped.
+    const steps = async () =>
+      `specialist: ${await stepsSince(specialistPage, killedAt)}\ndoctor: ${await stepsSince(doctorPage, killedAt)}`;
     await expect
       .poll(
         async () => {
@@ -214,12 +217,15 @@ describe('a two-browser consult across two nodes', () => {
         },
         { timeout: 30_000, interval: 250 },
       )
-      .toBe(true);
+      .toBe(true)
+      .catch(async (err: unknown) => {
+        console.log(`no media both ways 30 s after the kill\n${await steps()}`);
+        throw err;
+      });
     const [specialistAt, doctorAt] = await back;
     const gapMs = Math.max(specialistAt ?? Infinity, doctorAt ?? Infinity) - killedAt;
     console.log(
-      `media both ways again ${gapMs} ms after the kill (specialist ${specialistAt! - killedAt} ms, doctor ${doctorAt! - killedAt} ms)\n` +
-        `specialist: ${await stepsSince(specialistPage, killedAt)}\ndoctor: ${await stepsSince(doctorPage, killedAt)}`,
+      `media both ways again ${gapMs} ms after the kill (specialist ${specialistAt! - killedAt} ms, doctor ${doctorAt! - killedAt} ms)\n${await steps()}`,
     );
     // Issue 14 wants media back within 5 s. The page's probe finds b gone (no backoff
     // reconnects), it joins through a with its seat and both transports, produces again (the
