@@ -6,8 +6,8 @@
  *   receives its first RTP packet, through the sender's node (same node) or another one (the
  *   producer is piped over on the first consume), interleaved, the order alternating per pair.
  * - Failover gap: a sender on a or b, its receiver on c. The sender's node is SIGKILLed; the
- *   sender's client (Socket.IO with the browser client's reconnection policy,
- *   client/src/failover.ts) fails its reconnects, moves to the other node, takes its seat with
+ *   sender's client (Socket.IO with the browser client's reconnection policy and probe,
+ *   client/src/failover.ts) finds the node gone, moves to the other node, takes its seat with
  *   its resume secret and produces again; the receiver consumes the new producer when told.
  *   The gap is the last packet received before the kill to the first one after. The killed
  *   node restarts meanwhile, for the next kill. Plain RTP stands in for WebRTC, so a
@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { io, type Socket } from 'socket.io-client';
-import { NODE_GONE_AFTER_FAILURES, RECONNECT } from '../../client/src/failover.js';
+import { NODE_GONE_AFTER_FAILURES, RECONNECT, nodeAnswers } from '../../client/src/failover.js';
 import { loadConfig } from '../../src/config.js';
 import { createServices, type Services as GatewayServices } from '../../src/gateway.js';
 import { createLogger } from '../../src/logger.js';
@@ -44,12 +44,8 @@ export const GAP_P50_TARGET_MS = 3000;
 export const GAP_MAX_TARGET_MS = 5000;
 export const JOIN_RATIO_TARGET = 1.15;
 
-/** Socket.IO's own backoff (0.5–1.5 s first): the policy before client/src/failover.ts. */
-const SOCKET_IO_DEFAULT = {
-  reconnectionDelay: 1000,
-  reconnectionDelayMax: 5000,
-  randomizationFactor: 0.5,
-};
+/** The A/B's old policy: the same backoff, but the node is left only after failed reconnects (no probe). */
+const NO_PROBE = { ...RECONNECT };
 
 interface TimedReceiver {
   port: number;
@@ -191,27 +187,45 @@ export const failoverSection: Section = {
       let ssrc = 7000;
       let carrier = 'a';
       // A/B: kill k's reconnects use the policy of the socket opened at the move before it.
-      const policyOf = (k: number) => (ab && k % 2 === 1 ? SOCKET_IO_DEFAULT : RECONNECT);
-      let policy: typeof RECONNECT | typeof SOCKET_IO_DEFAULT = policyOf(0);
+      const policyOf = (k: number) => (ab && k % 2 === 1 ? NO_PROBE : RECONNECT);
+      let policy: typeof RECONNECT | typeof NO_PROBE = policyOf(0);
       let resumeSecret: string | undefined;
       let producerId = '';
       let seated: () => void = () => undefined;
       const senderToken = await grant(sender);
       const open = (id: string) => {
+        const opened = policy;
         const socket = io(node(id).url, {
           auth: { token: senderToken },
           forceNew: true,
           transports: ['websocket'],
-          ...policy,
+          ...opened,
         });
         clients.push(socket);
         let failures = 0;
-        socket.on('connect_error', () => {
-          if (++failures < NODE_GONE_AFTER_FAILURES) return;
-          // Gone: the other of a and b (c carries the receiver and is never killed).
+        let moved = false;
+        // Gone: the other of a and b (c carries the receiver and is never killed).
+        const move = () => {
+          if (moved) return;
+          moved = true;
           socket.removeAllListeners();
           socket.disconnect();
           open(id === 'a' ? 'b' : 'a');
+        };
+        socket.on('connect_error', () => {
+          if (++failures >= NODE_GONE_AFTER_FAILURES) move();
+        });
+        // As the browser client does: a node that no longer answers at all is left at once
+        // (the A/B's old policy waits for the failed reconnects, as before the probe).
+        socket.on('disconnect', (reason) => {
+          if (
+            opened !== RECONNECT ||
+            (reason !== 'transport close' && reason !== 'transport error')
+          )
+            return;
+          void nodeAnswers(node(id).url).then((answers) => {
+            if (!answers && !socket.connected) move();
+          });
         });
         socket.on('connect', () => {
           failures = 0;

@@ -9,7 +9,7 @@ import type {
 } from '../../src/protocol';
 import { newDevice, readCapabilitiesAhead } from './device';
 import { Emitter } from './emitter';
-import { NODE_GONE_AFTER_FAILURES, RECONNECT } from './failover';
+import { NODE_GONE_AFTER_FAILURES, RECONNECT, nodeAnswers } from './failover';
 import {
   captureSize,
   getScreenTrack,
@@ -120,6 +120,12 @@ export class RoomClient extends Emitter<RoomEvents> {
   private serverDisconnects = 0;
   /** In a cluster: the other nodes' URLs from the last join (where to go if ours is gone). */
   private entryPoints: string[] = [];
+  /** The node our socket goes to (undefined: this page's server). */
+  private nodeUrl: string | undefined;
+  /** Moved to another node since the last join: none of our transports exist there. */
+  private moved = false;
+  /** The last loaded Device and the router capabilities it loaded (every node's are the same). */
+  private loaded: { caps: string; device: Device } | null = null;
   /** Failed reconnects to the current node in a row (moving to another one after a few). */
   private failedReconnects = 0;
   /**
@@ -138,6 +144,8 @@ export class RoomClient extends Emitter<RoomEvents> {
   private qualityTimer: ReturnType<typeof setInterval> | null = null;
   private lastState: ConnectionState = 'disconnected';
   private iceRestartCount = 0;
+  /** The last signalling steps, wall-clock: where a reconnect's or a failover's time goes. */
+  private readonly steps: { at: number; step: string }[] = [];
   /** Restarts ICE when the browser comes back online or changes network. */
   private readonly networkWatch = new NetworkWatch(() => {
     const s = this.session;
@@ -201,6 +209,8 @@ export class RoomClient extends Emitter<RoomEvents> {
     const epoch = ++this.mediaEpoch;
     this.mediaPromise = claims.grants.publish ? this.acquireLocalMedia(epoch) : Promise.resolve();
     this.entryPoints = [];
+    this.nodeUrl = undefined;
+    this.moved = false;
     const socket = openSocket(undefined, token);
     this.socket = socket;
     this.bindSocket(socket);
@@ -271,6 +281,16 @@ export class RoomClient extends Emitter<RoomEvents> {
   /** ICE restarts applied since this client was created. */
   get iceRestarts(): number {
     return this.iceRestartCount;
+  }
+
+  /** The last 100 signalling and media set-up steps with their times (Date.now()), for tests and drills. */
+  get trace(): readonly { at: number; step: string }[] {
+    return this.steps;
+  }
+
+  private mark(step: string): void {
+    this.steps.push({ at: Date.now(), step });
+    if (this.steps.length > 100) this.steps.shift();
   }
 
   /**
@@ -460,6 +480,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     const mine = (): boolean => socket === this.socket;
     socket.on('connect', () => {
       if (!mine()) return;
+      this.mark('connect');
       this.failedReconnects = 0;
       const s = this.session;
       if (s?.ready && !s.closed) {
@@ -477,11 +498,13 @@ export class RoomClient extends Emitter<RoomEvents> {
     });
     socket.on('disconnect', (reason) => {
       if (!mine() || !this.active) return;
+      this.mark(`disconnect (${reason})`);
       // A joined session keeps its media while the socket reconnects: the server keeps our
       // seat for a grace period and 'connect' takes it back. Anything less is rebuilt.
       const s = this.session;
       if (!s?.ready || s.closed) this.closeSession();
       this.setPhase('reconnecting');
+      if (reason === 'transport close' || reason === 'transport error') this.probeNode(socket);
       if (
         (reason === 'transport close' || reason === 'parse error') &&
         sentLargeMessageRecently(socket)
@@ -508,6 +531,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     });
     socket.on('connect_error', (err: Error & { data?: { message?: string } }) => {
       if (!mine() || !this.active) return;
+      this.mark('connect_error');
       const data = err.data as { code?: string; url?: string } | undefined;
       if (data?.code === 'node_draining' && data.url) {
         // That node is shutting down for a restart: it names another.
@@ -542,6 +566,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     socket.on('newProducer', (m) =>
       this.dispatch(socket, () => {
         if (m.peerId === this.ownPeerId) return;
+        this.mark(`newProducer ${m.appData.source}`);
         this.emitPeer(this.peers.addProducer(m.peerId, m.producerId, m.kind, m.appData.source));
         if (this.session) void this.consume(this.session, m.peerId, m.producerId);
       }),
@@ -677,9 +702,26 @@ export class RoomClient extends Emitter<RoomEvents> {
     this.moveTo(old, next);
   }
 
+  /**
+   * Our node's connection closed: if that node no longer answers at all (killed), move now
+   * rather than after the backoff's failed reconnects. Only with somewhere to go and a network.
+   */
+  private probeNode(socket: ConsultSocket): void {
+    if (this.entryPoints.length === 0 || navigator.onLine === false) return;
+    void nodeAnswers(this.nodeUrl ?? location.origin).then((answers) => {
+      this.mark(`probe: ${answers ? 'answers' : 'gone'}`);
+      if (!answers && socket === this.socket && this.active && !socket.connected) {
+        this.moveToAnotherNode(socket);
+      }
+    });
+  }
+
   /** Reconnects through `url` (another node of the cluster), dropping the old socket. */
   private moveTo(old: ConsultSocket, url: string): void {
     if (!this.token) return;
+    this.mark(`move to ${url}`);
+    this.nodeUrl = url;
+    this.moved = true;
     this.failedReconnects = 0;
     old.removeAllListeners();
     old.disconnect();
@@ -702,6 +744,7 @@ export class RoomClient extends Emitter<RoomEvents> {
       return;
     }
     console.info(`our server is restarting; moving to ${url}`);
+    this.nodeUrl = url;
     this.handover = { session: s, socket: old };
     // Its events no longer matter (the new node's do); its media flows until the handover.
     old.removeAllListeners();
@@ -752,6 +795,7 @@ export class RoomClient extends Emitter<RoomEvents> {
         await this.req(s, 'leave', {}).catch(() => undefined);
         res = await this.req(s, 'join', joinReq);
       }
+      this.moved = false;
       this.noteSeat(res);
       if (!live()) return;
       await this.setUp(s, res);
@@ -784,15 +828,21 @@ export class RoomClient extends Emitter<RoomEvents> {
     if (joined.lobby) this.emit('lobby', joined.lobby, joined.lobbyTotal ?? joined.lobby.length);
     // The first frame's path first (device, receive transport, consume requests); the page's
     // own updates (tiles, chat, lobby) while those requests travel.
-    const device = newDevice(Boolean(this.tokenClaims?.grants.publish));
-    await device.load({
-      routerRtpCapabilities: joined.routerRtpCapabilities,
-    });
-    if (!live()) return;
+    // The same capabilities (another session, another node of the cluster): the same Device.
+    const caps = JSON.stringify(joined.routerRtpCapabilities);
+    let device = this.loaded?.caps === caps ? this.loaded.device : undefined;
+    if (!device) {
+      device = newDevice(Boolean(this.tokenClaims?.grants.publish));
+      await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities });
+      if (!live()) return;
+      this.loaded = { caps, device };
+    }
     s.device = device;
+    this.mark('device loaded');
     const recvInfo =
       joined.recvTransport ?? (await this.req(s, 'createTransport', { direction: 'recv' }));
     if (!live()) return;
+    this.mark('recv transport');
     this.createTransport(s, device, 'recv', recvInfo);
     const consuming: Promise<void>[] = [];
     const requested: Promise<void>[] = [];
@@ -805,6 +855,7 @@ export class RoomClient extends Emitter<RoomEvents> {
       }
     }
     // A participant who may publish opens the send transport now; one who may not never does.
+    if (joined.sendTransport) this.createTransport(s, device, 'send', joined.sendTransport);
     const sending = this.tokenClaims?.grants.publish ? this.sendTransport(s) : null;
     sending?.catch(() => undefined); // reported when a produce needs it
     s.consuming = Promise.allSettled(consuming);
@@ -852,7 +903,18 @@ export class RoomClient extends Emitter<RoomEvents> {
     const live = (): boolean => this.session === s && !s.closed;
     let res: ResponseData<'join'>;
     try {
-      res = await this.req(s, 'join', this.joinPayload(this.tokenClaims.consultId));
+      // On another node none of our transports exist: both come with the join answer.
+      const moved = this.moved;
+      const transports = moved
+        ? { recvTransport: true, sendTransport: Boolean(this.tokenClaims.grants.publish) }
+        : {};
+      this.mark('join (resume)');
+      res = await this.req(s, 'join', {
+        ...this.joinPayload(this.tokenClaims.consultId),
+        ...transports,
+      });
+      this.mark('join ack');
+      if (socket === this.socket) this.moved = false;
       this.noteSeat(res);
     } catch (err) {
       // Dropped again: the next 'connect' tries again with the media still kept.
@@ -1139,6 +1201,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     });
     transport.on('connectionstatechange', (state) => {
       if (s.closed) return;
+      this.mark(`${direction} ${state}`);
       this.emit('transportState', { direction, state });
       this.updateState();
       recovery.onStateChange(state);
@@ -1242,6 +1305,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     if (!pending) {
       pending = this.req(s, 'createTransport', { direction: 'send' }).then((info) => {
         if (s.closed || !s.device) return undefined;
+        this.mark('send transport');
         this.createTransport(s, s.device, 'send', info);
         return s.transports.send;
       });
@@ -1279,7 +1343,9 @@ export class RoomClient extends Emitter<RoomEvents> {
     // mediasoup-client adds rids to these: keep what was asked for.
     const encodings = options.encodings?.map((e) => ({ ...e })) ?? [];
     try {
+      this.mark(`produce ${source}`);
       producer = await transport.produce(options);
+      this.mark(`produced ${source}`);
     } catch (err) {
       if (!s.closed) this.reportError(err, `Could not send your ${source}`);
       return;
@@ -1451,6 +1517,7 @@ export class RoomClient extends Emitter<RoomEvents> {
         rtpCapabilities: device.rtpCapabilities as RequestData<'consume'>['rtpCapabilities'],
       });
       if (s.closed) return;
+      this.mark(`consume ack ${res.kind}`);
       entry = {
         consumerId: res.consumerId,
         producerId,
@@ -1518,6 +1585,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     try {
       await this.req(s, 'resumeConsumer', { consumerId });
       const entry = s.consumers.get(consumerId);
+      this.mark(`resumed ${entry?.kind}`);
       if (entry) entry.resumed = true;
     } catch (err) {
       const gone = err instanceof RequestError && err.code === 'not_found';

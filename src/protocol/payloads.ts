@@ -110,6 +110,8 @@ export interface JoinResponse {
   nodes?: string[];
   /** When the join asked for it (`recvTransport: true`): the new receive transport, as `createTransport` answers. */
   recvTransport?: TransportResponse;
+  /** When the join asked for it (`sendTransport: true`): the new send transport. */
+  sendTransport?: TransportResponse;
 }
 
 export interface TransportResponse {

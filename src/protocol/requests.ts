@@ -57,6 +57,8 @@ export const joinRequest = z.object({
   precheck: precheckSchema.optional(),
   /** Create this participant's receive transport with the join: the answer's `recvTransport` (one round trip less). */
   recvTransport: z.boolean().optional(),
+  /** Create the send transport with the join too: the answer's `sendTransport` (a failover's rebuild, one round trip less). */
+  sendTransport: z.boolean().optional(),
 });
 export const CHAT_MAX_CHARS = 2000;
 export const chatMessageRequest = z.object({

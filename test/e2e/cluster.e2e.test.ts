@@ -90,6 +90,19 @@ function freshMediaAt(page: Page, had: Set<string>, timeoutMs: number): Promise<
   );
 }
 
+/** The page client's set-up steps since `t0`, as "ms step" pairs: where a failover's time went. */
+async function stepsSince(page: Page, t0: number): Promise<string> {
+  const steps = await page.evaluate(
+    () =>
+      (globalThis as unknown as { __consult: { trace: { at: number; step: string }[] } }).__consult
+        .trace,
+  );
+  return steps
+    .filter((s) => s.at >= t0)
+    .map((s) => `${s.at - t0} ${s.step}`)
+    .join(', ');
+}
+
 /** Opens the consult page on a node with a join grant; it joins on its own. */
 async function openConsult(node: ClusterNodeProcess, name: string, token: string): Promise<Page> {
   const { page } = await openPage(browsers, name);
@@ -185,6 +198,9 @@ describe('a two-browser consult across two nodes', () => {
     const killedAt = Date.now();
     await b.crash();
     let tiles = 1;
+    // On a failure, the pages' steps say where it stopped.
+    const steps = async () =>
+      `specialist: ${await stepsSince(specialistPage, killedAt)}\ndoctor: ${await stepsSince(doctorPage, killedAt)}`;
     await expect
       .poll(
         async () => {
@@ -201,17 +217,22 @@ describe('a two-browser consult across two nodes', () => {
         },
         { timeout: 30_000, interval: 250 },
       )
-      .toBe(true);
+      .toBe(true)
+      .catch(async (err: unknown) => {
+        console.log(`no media both ways 30 s after the kill\n${await steps()}`);
+        throw err;
+      });
     const [specialistAt, doctorAt] = await back;
     const gapMs = Math.max(specialistAt ?? Infinity, doctorAt ?? Infinity) - killedAt;
     console.log(
-      `media both ways again ${gapMs} ms after the kill (specialist ${specialistAt! - killedAt} ms, doctor ${doctorAt! - killedAt} ms)`,
+      `media both ways again ${gapMs} ms after the kill (specialist ${specialistAt! - killedAt} ms, doctor ${doctorAt! - killedAt} ms)\n${await steps()}`,
     );
-    // Issue 14 wants media back within 5 s. Reconnects at 125–375 ms and 250–750 ms fail on
-    // the dead node, the page joins through a with its seat, builds transports and produces
-    // again, and the doctor consumes anew: 3.9–4.8 s here, and 5.6 s once in a fresh clone on
-    // 2 cores. Not yet reliably under 5 s, so measured (above, and by the bench's failover
-    // section), not asserted: the test asserts that media comes back at all, with the seat.
+    // Issue 14 wants media back within 5 s. The page's probe finds b gone (no backoff
+    // reconnects), it joins through a with its seat and both transports, produces again (the
+    // same Device), and the doctor consumes anew: 3.4 s at load 17, 5.7 s at load 33 (the
+    // printed steps: the join, produce and consume round trips stretch with the machine's
+    // load). Not reliably under 5 s on a loaded machine, so measured (above, and by the bench's
+    // failover section), not asserted: the test asserts that media comes back, with the seat.
     expect(Number.isFinite(gapMs)).toBe(true);
     // The doctor's page never lost the specialist's tile (no peerLeft), and has one video.
     expect(tiles).toBe(1);

@@ -2,6 +2,7 @@
  * `join` with `recvTransport: true`: the answer brings the joiner's receive transport, so its
  * consume requests follow the join directly. Someone put in the lobby gets none, a malformed
  * flag is refused without a seat, and a second join does not leave a second transport behind.
+ * `sendTransport: true` (a failover's takeover join) brings the send transport the same way.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type {
@@ -99,6 +100,33 @@ describe('join with recvTransport', () => {
     const res = await hostClient.request('join', { consultId: consult.id, recvTransport: 'yes' });
     expect(res).toMatchObject({ ok: false, error: { code: 'bad_request' } });
     expect(gw.rooms.rooms.get(consult.id)?.peers.size ?? 0).toBe(0);
+  });
+
+  it('with sendTransport too, answers both; the send transport takes a produce and a repeat leaves one of each', async () => {
+    const hostClient = await connect(host);
+    const joined = await hostClient.call<JoinResponse>('join', {
+      consultId: consult.id,
+      recvTransport: true,
+      sendTransport: true,
+    });
+    const send = joined.sendTransport as TransportResponse;
+    expect(send.id).not.toBe(joined.recvTransport?.id);
+    expect(seatTransports(joined.peerId).sort()).toEqual(['recv', 'send']);
+    const produced = await hostClient.call<{ producerId: string }>('produce', {
+      transportId: send.id,
+      kind: 'audio',
+      rtpParameters: audioRtpParameters(4322),
+      appData: { source: 'mic' },
+    });
+    expect(produced.producerId).toEqual(expect.any(String));
+    await hostClient.request('join', {
+      consultId: consult.id,
+      recvTransport: true,
+      sendTransport: true,
+    });
+    expect(seatTransports(joined.peerId).sort()).toEqual(['recv', 'send']);
+    const bad = await hostClient.request('join', { consultId: consult.id, sendTransport: 1 });
+    expect(bad).toMatchObject({ ok: false, error: { code: 'bad_request' } });
   });
 
   it('a repeated join leaves at most one receive transport on the seat', async () => {

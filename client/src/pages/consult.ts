@@ -48,6 +48,8 @@ interface ConsultTestHook {
   readonly events: readonly PageEvent[];
   /** The local producers and the track each sends (a device switch keeps the producer). */
   readonly localProducers: { source: string; producerId: string; trackId: string | null }[];
+  /** The client's last signalling and media set-up steps (Date.now()). */
+  readonly trace: readonly { at: number; step: string }[];
 }
 
 declare global {
@@ -247,6 +249,9 @@ function buildConsultPage(
     events,
     get localProducers() {
       return client.localProducers;
+    },
+    get trace() {
+      return client.trace;
     },
   };
 

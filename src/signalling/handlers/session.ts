@@ -7,11 +7,17 @@ import type { HandlerContext } from './context.js';
 export function sessionHandlers({ socket, log, conn, session }: HandlerContext): void {
   handle(socket, log, clientEvents.join, async (req) => {
     const res = await session.join(conn, req);
-    if (!req.recvTransport || res.waiting) return res;
-    // The joiner's next step, done now: its first frame is one round trip closer.
+    if ((!req.recvTransport && !req.sendTransport) || res.waiting) return res;
+    // The joiner's next steps, done now: its first frame is one round trip closer.
+    const peer = session.seatOf(conn);
+    const [recv, send] = await Promise.all([
+      req.recvTransport ? peer.createTransport('recv') : undefined,
+      req.sendTransport ? peer.createTransport('send') : undefined,
+    ]);
     return {
       ...res,
-      recvTransport: transportInfo(await session.seatOf(conn).createTransport('recv')),
+      ...(recv ? { recvTransport: transportInfo(recv) } : {}),
+      ...(send ? { sendTransport: transportInfo(send) } : {}),
     };
   });
 
