@@ -347,14 +347,33 @@ export class ConsultSession {
     this.#lobbyChanged();
   }
 
-  /** The host removes a participant; `message` (their own words) is shown to them. */
+  /**
+   * The host removes a participant, on this node or (cluster) another; `message` (their own
+   * words) is shown to them. Their admission goes first, so no node lets them back in.
+   */
   async remove(host: Connection, peerId: string, message?: string): Promise<void> {
     if (peerId === this.seatOf(host).id) {
       throw new GatewayError('bad_request', 'use leave to leave yourself');
     }
-    const target = this.deps.rooms.rooms.get(this.consultId)?.peers.get(peerId);
-    if (!target) throw new GatewayError('not_found', `no participant ${peerId} in this consult`);
-    await this.deps.lobby.revokeAdmission(this.consultId, target.identity.userId);
+    let userId = this.#localSeat(peerId)?.identity.userId;
+    userId ??= (await this.deps.placement.remoteSeat?.(this.consultId, peerId))?.userId;
+    if (!userId) throw new GatewayError('not_found', `no participant ${peerId} in this consult`);
+    await this.deps.lobby.revokeAdmission(this.consultId, userId);
+    if (!this.removeSeat(peerId, message)) {
+      const outcome = await this.deps.placement.removeElsewhere?.(this.consultId, peerId, message);
+      if (outcome === 'here') this.removeSeat(peerId, message);
+      else if (outcome === 'dead') this.deps.otherNodes?.peerLeft(this.consultId, peerId);
+    }
+    await this.#audit(host, 'consult.remove', { peerId }, { type: 'participant', id: userId });
+  }
+
+  /**
+   * Closes seat `peerId` here as removed by the host: its holder is told (`message` shown) and
+   * disconnected, everyone sees `peerLeft`. False when this node does not hold it.
+   */
+  removeSeat(peerId: string, message?: string): boolean {
+    const target = this.#localSeat(peerId);
+    if (!target) return false;
     const holder = this.#seats.holderOf(peerId);
     holder?.send('consultEnded', {
       reason: 'removed_by_host',
@@ -362,12 +381,12 @@ export class ConsultSession {
     });
     target.close('removed');
     holder?.close();
-    await this.#audit(
-      host,
-      'consult.remove',
-      { peerId },
-      { type: 'participant', id: target.identity.userId },
-    );
+    return true;
+  }
+
+  #localSeat(peerId: string): Peer | undefined {
+    const peer = this.deps.rooms.rooms.get(this.consultId)?.peers.get(peerId);
+    return peer && !peer.closed ? peer : undefined;
   }
 
   /** The host ends the consult for everyone (`ended` follows from the consult service). */

@@ -100,7 +100,19 @@ export interface MediaPlacement {
   entryPoints?(): Promise<string[]>;
   /** Records the seat's new resume secret where other nodes can check it (its digest only). */
   seatSecret?(consultId: string, peerId: string, resumeSecret: string): Promise<void>;
+  /** Who holds seat `peerId` of the consult on another node, alive or dead (cluster only). */
+  remoteSeat?(consultId: string, peerId: string): Promise<{ userId: string } | undefined>;
+  /**
+   * Removes seat `peerId` of the consult held on another node, following it if it moves (cluster
+   * only): `removed` there (its holder told `consultEnded`, everyone `peerLeft`), `dead` (its
+   * node is down: its entry dropped here, nobody told yet), `here` (it moved to this node),
+   * `gone` (no such seat any more). `unavailable` when its node does not answer.
+   */
+  removeElsewhere?(consultId: string, peerId: string, message?: string): Promise<RemoteRemoval>;
 }
+
+/** What removing a seat held on another node came to. */
+export type RemoteRemoval = 'removed' | 'dead' | 'here' | 'gone';
 
 /** A seat that moved here from another node (failover). */
 export interface MovedSeat {

@@ -5,8 +5,9 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { types } from 'mediasoup';
+import { z } from 'zod';
 import { consumeLocal } from '../app/LocalPlacement.js';
-import type { MediaPlacement, MovedSeat } from '../app/ports.js';
+import type { MediaPlacement, MovedSeat, RemoteRemoval } from '../app/ports.js';
 import { names } from '../app/views.js';
 import { GatewayError } from '../errors.js';
 import type { PeerInfo } from '../protocol/payloads.js';
@@ -22,7 +23,7 @@ export class ClusterPlacement implements MediaPlacement {
     private readonly directory: ConsultDirectory,
     private readonly registry: Pick<NodeRegistry, 'list'>,
     private readonly bridge: Pick<PipeBridge, 'consume' | 'prepare'>,
-    private readonly bus?: Pick<ClusterBus, 'notify'>,
+    private readonly bus?: Pick<ClusterBus, 'notify' | 'request'>,
   ) {}
 
   get nodeId(): string {
@@ -146,6 +147,56 @@ export class ClusterPlacement implements MediaPlacement {
     await this.directory.setResume(consultId, peerId, digestOf(resumeSecret));
   }
 
+  async remoteSeat(consultId: string, peerId: string): Promise<{ userId: string } | undefined> {
+    const seat = (await this.directory.entries(consultId)).seats.get(peerId);
+    return seat && seat.node !== this.nodeId ? { userId: seat.userId } : undefined;
+  }
+
+  /**
+   * Asks the node holding the seat to close it; a seat that moved meanwhile (failover, drain)
+   * is followed to its new node, a few times at most.
+   */
+  async removeElsewhere(
+    consultId: string,
+    peerId: string,
+    message?: string,
+  ): Promise<RemoteRemoval> {
+    if (!this.bus) throw new GatewayError('unavailable', 'this node has no cluster bus');
+    for (let attempt = 0; attempt < REMOVE_ATTEMPTS; attempt++) {
+      const node = await this.directory.seatNode(consultId, peerId);
+      if (!node) return 'gone';
+      if (node === this.nodeId) return 'here';
+      const alive = (await this.registry.list()).some((n) => n.id === node && n.alive);
+      if (!alive) {
+        if (await this.directory.removeDeadSeat(consultId, peerId, node)) return 'dead';
+        continue; // taken over by a live node meanwhile
+      }
+      const answer = await this.bus
+        .request(
+          node,
+          SEAT_REMOVE,
+          { consultId, peerId, ...(message === undefined ? {} : { message }) },
+          seatRemoveAnswer,
+          REMOVE_TIMEOUT_MS,
+        )
+        .catch((err: unknown) => {
+          throw new GatewayError(
+            'unavailable',
+            `the server holding that participant did not answer (${(err as Error).message}): they cannot join again, and their seat closes once that server is declared down`,
+          );
+        });
+      if (answer.removed) return 'removed';
+      // Not there any more: it left, or moved to another node between the read and the request.
+    }
+    const node = await this.directory.seatNode(consultId, peerId);
+    if (!node) return 'gone';
+    if (node === this.nodeId) return 'here';
+    throw new GatewayError(
+      'conflict',
+      'that participant is moving between servers: they cannot join again; remove them again in a moment',
+    );
+  }
+
   /**
    * A producer of this node's room is consumed directly; one of another node is piped here
    * (once per node, released with its last consumer here) and consumed from the pipe.
@@ -171,6 +222,17 @@ export class ClusterPlacement implements MediaPlacement {
     );
   }
 }
+
+/** The bus request that asks a node to close one of its seats as removed by the host. */
+export const SEAT_REMOVE = 'seat.remove';
+export const seatRemoveRequest = z.object({
+  consultId: z.string().min(1).max(200),
+  peerId: z.string().min(1).max(200),
+  message: z.string().min(1).max(200).optional(),
+});
+const seatRemoveAnswer = z.object({ removed: z.boolean() });
+const REMOVE_ATTEMPTS = 3;
+const REMOVE_TIMEOUT_MS = 3000;
 
 const digestOf = (secret: string) => createHash('sha256').update(secret).digest('hex');
 

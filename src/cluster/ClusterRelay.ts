@@ -15,6 +15,7 @@ import type { EndReason } from '../protocol/vocabulary.js';
 import type { Consult } from '../store/repositories.js';
 import type { ClusterBus } from './ClusterBus.js';
 import type { ConsultDirectory } from './ConsultDirectory.js';
+import { SEAT_REMOVE, seatRemoveRequest } from './ClusterPlacement.js';
 import type { NodeRegistry } from './NodeRegistry.js';
 
 const id = z.string().min(1).max(200);
@@ -84,6 +85,11 @@ export class ClusterRelay {
     bus.handle('seat.moved', seatMoved, (p) =>
       live.find(p.consultId)?.seatMovedAway(p.peerId, deps.handoverMs?.()),
     );
+    // A host on another node removes a participant seated here (their admission is revoked
+    // there); only a seat of the consult named is looked for.
+    bus.handle(SEAT_REMOVE, seatRemoveRequest, (p) => ({
+      removed: live.find(p.consultId)?.removeSeat(p.peerId, p.message) ?? false,
+    }));
     bus.handle('grace.expired', graceExpired, (p) => {
       live.graceExpired(p.consultId, p.seatId);
     });

@@ -302,6 +302,55 @@ describe('a consult spanning two nodes', () => {
     expect((await onA.call<JoinResponse>('join', { consultId })).peerId).toBe(first.peerId);
   }, 30_000);
 
+  it('a host removes a participant seated on the other node, for good, and no seat of another consult', async () => {
+    type Seed = { consultId: string; hostToken: string; specialistToken: string };
+    const [first, other] = [await a.call<Seed>('seed'), await a.call<Seed>('seed')];
+    /** The host joins on a, the specialist waits on b and is admitted and seated there. */
+    const seatBoth = async ({ consultId, hostToken, specialistToken }: Seed) => {
+      const host = await connect(a, hostToken);
+      await host.call<JoinResponse>('join', { consultId });
+      const specialist = await connect(b, specialistToken);
+      const waiting = await specialist.call<WaitingResponse>('join', { consultId });
+      const admitted = specialist.next('admitted');
+      await host.call('admit', { peerId: waiting.peerId });
+      await admitted;
+      const join = await specialist.call<JoinResponse>('join', { consultId });
+      return { host, specialist, join };
+    };
+    const mine = await seatBoth(first);
+    const theirs = await seatBoth(other);
+
+    // A peer id of another consult, seated on b, is not this host's to remove.
+    expect(await mine.host.request('removePeer', { peerId: theirs.join.peerId })).toMatchObject({
+      ok: false,
+      error: { code: 'not_found' },
+    });
+
+    const ended = mine.specialist.next<{ reason: string; message?: string }>('consultEnded');
+    const gone = new Promise<void>((r) => mine.specialist.socket.once('disconnect', () => r()));
+    const left = mine.host.next<{ peerId: string }>('peerLeft');
+    await mine.host.call('removePeer', { peerId: mine.join.peerId, reason: 'wrong patient' });
+    expect(await ended).toEqual({ reason: 'removed_by_host', message: 'wrong patient' });
+    await gone;
+    expect(await left).toEqual({ peerId: mine.join.peerId });
+
+    // Back through either node, even with the seat's latest resume secret: the lobby again.
+    for (const node of [a, b]) {
+      const again = await connect(node, first.specialistToken);
+      const res = await again.call<WaitingResponse>('join', {
+        consultId: first.consultId,
+        resumeSecret: mine.join.resumeSecret,
+      });
+      expect(res).toMatchObject({ waiting: true });
+    }
+    expect(mine.host.received('peerLeft')).toEqual([{ peerId: mine.join.peerId }]);
+
+    // The other consult's seat on b was left alone.
+    expect(theirs.specialist.socket.connected).toBe(true);
+    expect(theirs.specialist.received('consultEnded')).toEqual([]);
+    expect(theirs.host.received('peerLeft')).toEqual([]);
+  }, 30_000);
+
   it('refuses to consume a producer id of another consult, or one that does not exist', async () => {
     const first = await a.call<{ consultId: string; hostToken: string }>('seed');
     const second = await a.call<{ consultId: string; hostToken: string; specialistToken: string }>(

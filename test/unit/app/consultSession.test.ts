@@ -180,6 +180,43 @@ describe('ConsultSession: live and ended', () => {
     expect(await session.join(again, join)).toMatchObject({ waiting: true });
   });
 
+  it('removing a guest seated on a dead node revokes their admission: no takeover with the resume secret', async () => {
+    const { session, connect, deps, calls } = setUp();
+    const told: string[] = [];
+    let claims_ = 0;
+    const host = connect(claims('doc', 'doctor', { host: true }));
+    await session.join(host, join);
+    const guest = connect(claims('g1', 'guest', { inviteId: 'inv' }));
+    const { peerId } = (await session.join(guest, join)) as WaitingResponse;
+    await session.admit(host, peerId);
+    // The guest took its seat on another node, which then died (its seat awaits a takeover).
+    deps.placement = {
+      ...deps.placement,
+      remoteSeat: async (_c, id) => (id === peerId ? { userId: 'g1' } : undefined),
+      removeElsewhere: async () => 'dead',
+      claimSeat: async () => {
+        claims_++;
+        return { peerId, fromNode: 'dead-node', producersGone: [] };
+      },
+    };
+    deps.otherNodes = {
+      send: () => undefined,
+      close: () => undefined,
+      lobbyChanged: () => undefined,
+      producerClosed: () => undefined,
+      peerLeft: (_c, id) => told.push(id),
+    };
+    await expect(session.remove(host, 'someone-else')).rejects.toMatchObject({ code: 'not_found' });
+    await session.remove(host, peerId, 'wrong patient');
+    expect(told).toEqual([peerId]);
+    expect(calls.audit.at(-1)).toBe('consult.remove');
+    const back = connect(claims('g1', 'guest', { inviteId: 'inv' }));
+    expect(await session.join(back, { ...join, resumeSecret: 'the-seat-secret' })).toMatchObject({
+      waiting: true,
+    });
+    expect(claims_).toBe(0);
+  });
+
   it('ending tells everyone, waiting or seated, closes the room, and a second end is a conflict', async () => {
     const { session, connect, room, calls } = setUp();
     const host = connect(claims('doc', 'doctor', { host: true }));
