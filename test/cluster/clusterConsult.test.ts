@@ -64,13 +64,17 @@ async function connect(node: ClusterNodeProcess, token: string): Promise<TestCli
   return client;
 }
 
-/** Produces a microphone through the protocol on a plain-RTP send transport, and sends RTP to it. */
+/**
+ * Produces a microphone through the protocol on a plain-RTP send transport, and sends RTP to
+ * it; with `dBov`, its packets carry that audio level (voice flag set), as browsers send.
+ */
 async function produceMic(
   node: ClusterNodeProcess,
   client: TestClient,
   consultId: string,
   peerId: string,
   ssrc: number,
+  dBov?: number,
 ) {
   const { transportId, port } = await node.call<{ transportId: string; port: number }>(
     'plainTransport',
@@ -79,11 +83,38 @@ async function produceMic(
   const { producerId } = await client.call<{ producerId: string }>('produce', {
     transportId,
     kind: 'audio',
-    rtpParameters: audioRtpParameters(ssrc),
+    rtpParameters:
+      dBov === undefined ? audioRtpParameters(ssrc) : producerRtpParameters(OPUS_32K, ssrc),
     appData: { source: 'mic' },
   });
-  senders.push(sendRtp(port, ssrc));
+  senders.push(dBov === undefined ? sendRtp(port, ssrc) : sendSpeech(port, ssrc, dBov));
   return producerId;
+}
+
+/** Opus packets with an audio level extension at `dBov`, every 20 ms, to `port`. */
+function sendSpeech(port: number, ssrc: number, dBov: number): RtpSender {
+  const socket = dgram.createSocket('udp4');
+  let seq = 0;
+  const timer = setInterval(() => {
+    if (++seq > 3000) return;
+    const packet = buildPacket(OPUS_32K, {
+      ssrc,
+      seq,
+      timestamp: seq * 960,
+      marker: false,
+      frameStart: true,
+      keyFrame: false,
+    });
+    packet[17] = 0x80 | dBov;
+    socket.send(packet, port, '127.0.0.1');
+  }, 20);
+  return {
+    sent: 0,
+    stop: () => {
+      clearInterval(timer);
+      socket.close();
+    },
+  };
 }
 
 /** Consumes through the protocol onto a plain-RTP receive transport that sends to a local UDP socket. */
@@ -112,48 +143,19 @@ async function consume(
 
 const pipes = (node: ClusterNodeProcess) => node.call<Pipes>('pipes');
 
-/** A microphone whose packets carry an audio level (dBov, voice flag set), as browsers send. */
-async function produceSpeech(
-  node: ClusterNodeProcess,
-  client: TestClient,
-  consultId: string,
-  peerId: string,
-  ssrc: number,
-  dBov: number,
-) {
-  const { transportId, port } = await node.call<{ transportId: string; port: number }>(
-    'plainTransport',
-    { consultId, peerId, direction: 'send' },
-  );
-  const { producerId } = await client.call<{ producerId: string }>('produce', {
-    transportId,
-    kind: 'audio',
-    rtpParameters: producerRtpParameters(OPUS_32K, ssrc),
-    appData: { source: 'mic' },
-  });
-  const socket = dgram.createSocket('udp4');
-  let seq = 0;
-  const timer = setInterval(() => {
-    if (++seq > 3000) return;
-    const packet = buildPacket(OPUS_32K, {
-      ssrc,
-      seq,
-      timestamp: seq * 960,
-      marker: false,
-      frameStart: true,
-      keyFrame: false,
-    });
-    packet[17] = 0x80 | dBov;
-    socket.send(packet, port, '127.0.0.1');
-  }, 20);
-  senders.push({
-    sent: 0,
-    stop: () => {
-      clearInterval(timer);
-      socket.close();
-    },
-  });
-  return producerId;
+type Seed = { consultId: string; hostToken: string; specialistToken: string };
+
+/** The host joins on a, the specialist waits on b and is admitted and seated there. */
+async function seatBoth({ consultId, hostToken, specialistToken }: Seed) {
+  const host = await connect(a, hostToken);
+  const hostJoin = await host.call<JoinResponse>('join', { consultId });
+  const specialist = await connect(b, specialistToken);
+  const waiting = await specialist.call<WaitingResponse>('join', { consultId });
+  const admitted = specialist.next('admitted');
+  await host.call('admit', { peerId: waiting.peerId });
+  await admitted;
+  const join = await specialist.call<JoinResponse>('join', { consultId });
+  return { host, hostJoin, specialist, join };
 }
 
 describe('a consult spanning two nodes', () => {
@@ -232,24 +234,14 @@ describe('a consult spanning two nodes', () => {
   }, 60_000);
 
   it('names the same active speaker to everyone, wherever each one is connected', async () => {
-    const { consultId, hostToken, specialistToken } = await a.call<{
-      consultId: string;
-      hostToken: string;
-      specialistToken: string;
-    }>('seed');
-    const host = await connect(a, hostToken);
-    const hostJoin = await host.call<JoinResponse>('join', { consultId });
-    const specialist = await connect(b, specialistToken);
-    const waiting = await specialist.call<WaitingResponse>('join', { consultId });
-    const admitted = specialist.next('admitted');
-    await host.call('admit', { peerId: waiting.peerId });
-    await admitted;
-    const specialistJoin = await specialist.call<JoinResponse>('join', { consultId });
+    const seed = await a.call<Seed>('seed');
+    const { consultId } = seed;
+    const { host, hostJoin, specialist, join: specialistJoin } = await seatBoth(seed);
     const named = (c: TestClient) =>
       c.received('activeSpeaker').map((m) => (m as { peerId: string | null }).peerId);
 
     // The specialist talks loudly on b; the host on a hears them through the pipe.
-    const loud = await produceSpeech(b, specialist, consultId, specialistJoin.peerId, 5551, 0);
+    const loud = await produceMic(b, specialist, consultId, specialistJoin.peerId, 5551, 0);
     await consume(a, host, hostJoin, consultId, loud);
     await timeUntil(
       () => [host, specialist].every((c) => named(c).includes(specialistJoin.peerId)),
@@ -259,7 +251,7 @@ describe('a consult spanning two nodes', () => {
     // Then the host speaks quietly on a, and the specialist hears it. Node a's observer hears
     // both microphones (the specialist's piped in), so it keeps naming the louder one: nobody
     // is told the host is speaking, as they would be if a's observer heard only the host.
-    const quiet = await produceSpeech(a, host, consultId, hostJoin.peerId, 6661, 40);
+    const quiet = await produceMic(a, host, consultId, hostJoin.peerId, 6661, 40);
     await consume(b, specialist, specialistJoin, consultId, quiet);
     const before = [host, specialist].map((c) => named(c).length);
     // Ten observer intervals (300 ms each) with the host's voice flowing on both nodes.
@@ -303,20 +295,7 @@ describe('a consult spanning two nodes', () => {
   }, 30_000);
 
   it('a host removes a participant seated on the other node, for good, and no seat of another consult', async () => {
-    type Seed = { consultId: string; hostToken: string; specialistToken: string };
     const [first, other] = [await a.call<Seed>('seed'), await a.call<Seed>('seed')];
-    /** The host joins on a, the specialist waits on b and is admitted and seated there. */
-    const seatBoth = async ({ consultId, hostToken, specialistToken }: Seed) => {
-      const host = await connect(a, hostToken);
-      await host.call<JoinResponse>('join', { consultId });
-      const specialist = await connect(b, specialistToken);
-      const waiting = await specialist.call<WaitingResponse>('join', { consultId });
-      const admitted = specialist.next('admitted');
-      await host.call('admit', { peerId: waiting.peerId });
-      await admitted;
-      const join = await specialist.call<JoinResponse>('join', { consultId });
-      return { host, specialist, join };
-    };
     const mine = await seatBoth(first);
     const theirs = await seatBoth(other);
 

@@ -132,6 +132,24 @@ describe('decide(): hysteresis over time', () => {
     });
   }
   const spatial = (cap: Cap) => (cap === null ? 'paused' : cap === FULL ? 'full' : cap);
+  /** Decisions for camera 'a' at given seconds (with `ceiling`: a live estimate of mediasoup's). */
+  const cameraAt =
+    (memory: PolicyMemory, ceiling?: number) =>
+    (second: number, availableBitrate: number, overloaded = false) => {
+      const d = decide(
+        {
+          now: second * 1000,
+          availableBitrate,
+          ...(ceiling === undefined ? {} : { estimateCeiling: ceiling }),
+          audioBitrate: 40_000,
+          congested: false,
+          overloaded,
+          consumers: [camera('a')],
+        },
+        memory,
+      );
+      return { cap: spatial(d.caps.get('a')!), trial: d.trials.includes('a') };
+    };
 
   it('starts at full quality and drops at once when the estimate falls with loss', () => {
     const profile = [2_000_000, 2_000_000, 430_000];
@@ -182,20 +200,7 @@ describe('decide(): hysteresis over time', () => {
     // lowest level (40 k) seems to fit with margin (120 k × 0.85 − 40 k = 62 k): the link was
     // not seen since the pause, so the resume is on trial, and the queue it builds ends it.
     const memory: PolicyMemory = new Map();
-    const at = (second: number, availableBitrate: number, overloaded = false) => {
-      const d = decide(
-        {
-          now: second * 1000,
-          availableBitrate,
-          audioBitrate: 40_000,
-          congested: false,
-          overloaded,
-          consumers: [camera('a')],
-        },
-        memory,
-      );
-      return { cap: spatial(d.caps.get('a')!), trial: d.trials.includes('a') };
-    };
+    const at = cameraAt(memory);
     at(0, 2_000_000);
     at(1, 60_000, true);
     expect(at(2, 60_000, true).cap).toBe('paused');
@@ -407,23 +412,7 @@ describe('decide(): hysteresis over time', () => {
 
   describe('an estimate that opens up (a lifted cap)', () => {
     /** Decisions with a live estimate (mediasoup's ceiling known: 1.35 × a 2.2 M camera). */
-    const live =
-      (memory: PolicyMemory) =>
-      (second: number, bps: number, overloaded = false) => {
-        const d = decide(
-          {
-            now: second * 1000,
-            availableBitrate: bps,
-            estimateCeiling: 3_000_000,
-            audioBitrate: 40_000,
-            congested: false,
-            overloaded,
-            consumers: [camera('a')],
-          },
-          memory,
-        );
-        return { cap: spatial(d.caps.get('a')!), trial: d.trials.includes('a') };
-      };
+    const live = (memory: PolicyMemory) => cameraAt(memory, 3_000_000);
 
     it('a trial that failed under a cap, lifted since, does not hold video back once the estimate opens', () => {
       const at = live(new Map());
