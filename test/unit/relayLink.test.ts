@@ -24,11 +24,13 @@ afterEach(() => {
 });
 
 /** A datagram link on the fake clock; records each delivery with its time. */
-function link(settings: Partial<LinkSettings>, seed = 1, cutUntil = () => 0) {
+function link(settings: Partial<LinkSettings>, seed = 1, cutUntil?: () => number) {
   const delivered: { at: number; packet: Buffer }[] = [];
+  // The link reads its settings per packet: built once unless a cut changes them.
+  const fixed = { ...DEFAULT_LINK, ...settings, cutUntil: 0, blocked: false };
   const l = new Link({
     mode: 'datagram',
-    settings: () => ({ ...DEFAULT_LINK, ...settings, cutUntil: cutUntil(), blocked: false }),
+    settings: cutUntil ? () => ({ ...fixed, cutUntil: cutUntil() }) : () => fixed,
     random: seededRandom(seed),
     jitterRandom: seededRandom(seed + 1_000_000),
     now: () => Date.now(),
@@ -79,7 +81,9 @@ const quantile = (xs: number[], q: number) => {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 };
 
-describe('Link: loss', () => {
+// Hundreds of thousands of draws: CPU only, no waiting, so a starved machine (a parallel
+// test file, a real-time relay thread) only makes them slower; the bound is not about time.
+describe('Link: loss', { timeout: 120_000 }, () => {
   it('random loss: the rate it was told, each packet on its own (runs as short as chance makes them)', () => {
     for (const seed of SEEDS) {
       // 20 000 draws at 10 %: standard error 0.21 %; the bounds are 4 of them.
