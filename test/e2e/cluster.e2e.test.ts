@@ -219,7 +219,9 @@ describe('a two-browser consult across two nodes', () => {
       )
       .toBe(true)
       .catch(async (err: unknown) => {
-        console.log(`no media both ways 30 s after the kill\n${await steps()}`);
+        console.log(
+          `no media both ways 30 s after the kill\n${await steps()}\nnode a:\n${a.output()}\nnode b:\n${b.output()}`,
+        );
         throw err;
       });
     const [specialistAt, doctorAt] = await back;
