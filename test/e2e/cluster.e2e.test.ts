@@ -8,7 +8,7 @@
  * (SIGTERM), the specialist's page moves to node a make-before-break before b exits.
  */
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import type { TestBrowser } from '../support/browser.js';
 import {
   startClusterNode,
@@ -157,6 +157,21 @@ describe('a two-browser consult across two nodes', () => {
   }, 90_000);
 
   it('SIGKILL of node b: the specialist page moves to node a with its seat; the doctor never loses the tile', async () => {
+    // On a failure (a poll's or the test's timeout), where the test and the pages stopped.
+    const startedAt = Date.now();
+    const reached: string[] = [];
+    const reach = (what: string) => reached.push(`${Date.now() - startedAt} ${what}`);
+    const seen: { pages?: { doctor: Page; specialist: Page }; killedAt?: number } = {};
+    onTestFailed(async () => {
+      const { pages, killedAt } = seen;
+      const since = killedAt ?? startedAt;
+      const steps = pages
+        ? `specialist: ${await stepsSince(pages.specialist, since)}\ndoctor: ${await stepsSince(pages.doctor, since)}`
+        : '';
+      console.log(
+        `failed after ${Date.now() - startedAt} ms; reached: ${reached.join(', ')}\npage steps since ${killedAt ? 'the kill' : 'the start'} (${since - startedAt} ms):\n${steps}\nnode a:\n${a.output()}\nnode b:\n${b.output()}`,
+      );
+    }, 20_000);
     const { hostToken, specialistToken } = await a.call<{
       hostToken: string;
       specialistToken: string;
@@ -165,14 +180,19 @@ describe('a two-browser consult across two nodes', () => {
       openConsult(a, 'doctor2@a', hostToken),
       openConsult(b, 'specialist2@b', specialistToken),
     ]);
+    seen.pages = { doctor: doctorPage, specialist: specialistPage };
+    reach('pages open');
     await waitConnected(doctorPage);
     const entry = doctorPage.getByTestId('lobby-entry');
     await entry.waitFor({ timeout: 15_000 });
     await entry.getByTestId('admit-button').click();
+    reach('admitted');
     await waitConnected(specialistPage);
+    reach('both connected');
     for (const page of [doctorPage, specialistPage]) {
       await expect.poll(() => receivesMedia(page), { timeout: 20_000, interval: 250 }).toBe(true);
     }
+    reach('media both ways');
     const consumersBefore = async (page: Page) =>
       new Set((await remoteStats(page)).map((s) => s.consumerId));
     const [doctorHad, specialistHad] = await Promise.all([
@@ -196,9 +216,10 @@ describe('a two-browser consult across two nodes', () => {
     ]);
     back.catch(() => undefined); // awaited below, unless the poll fails first
     const killedAt = Date.now();
+    seen.killedAt = killedAt;
+    reach('kill');
     await b.crash();
     let tiles = 1;
-    // On a failure, the pages' steps say where it stopped.
     const steps = async () =>
       `specialist: ${await stepsSince(specialistPage, killedAt)}\ndoctor: ${await stepsSince(doctorPage, killedAt)}`;
     await expect
@@ -217,11 +238,8 @@ describe('a two-browser consult across two nodes', () => {
         },
         { timeout: 30_000, interval: 250 },
       )
-      .toBe(true)
-      .catch(async (err: unknown) => {
-        console.log(`no media both ways 30 s after the kill\n${await steps()}`);
-        throw err;
-      });
+      .toBe(true);
+    reach('media both ways again');
     const [specialistAt, doctorAt] = await back;
     const gapMs = Math.max(specialistAt ?? Infinity, doctorAt ?? Infinity) - killedAt;
     console.log(
