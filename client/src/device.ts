@@ -3,10 +3,12 @@
  * the browser what it can send and receive (a throw-away RTCPeerConnection and an offer for
  * each direction, tens of ms of a join's main thread each); the answer does not depend on the
  * router, so it is read once, while the server checks the grant and the join travels, and
- * reused. A Device that never sends reads only the receiving side.
+ * reused, also by the next join in this tab (capabilityCache). A Device that never sends reads
+ * only the receiving side.
  */
 import { Device } from 'mediasoup-client';
 import type { types as ms } from 'mediasoup-client';
+import { cachedCapabilities, keepCapabilities } from './capabilityCache';
 
 type HandlerFactory = NonNullable<
   NonNullable<ConstructorParameters<typeof Device>[0]>['handlerFactory']
@@ -14,6 +16,15 @@ type HandlerFactory = NonNullable<
 type Direction = Parameters<HandlerFactory['getNativeRtpCapabilities']>[0]['direction'];
 
 let readAhead: HandlerFactory | null | undefined;
+
+/** This tab's sessionStorage, or null where storage is disabled. */
+function tabStore(): Storage | null {
+  try {
+    return window.sessionStorage;
+  } catch {
+    return null;
+  }
+}
 
 /** The browser's handler factory with its native capabilities memoised (null: not readable). */
 function factory(): HandlerFactory | null {
@@ -31,8 +42,18 @@ function factory(): HandlerFactory | null {
   const native = ({ direction }: { direction: Direction }): Promise<ms.RtpCapabilities> => {
     let p = caps.get(direction);
     if (!p) {
-      // One retry: a failed early read must not fail the join that needs it.
-      p = read({ direction }).catch(() => read({ direction }));
+      const store = tabStore();
+      const kept = store ? cachedCapabilities(store, navigator.userAgent, direction) : undefined;
+      if (kept) p = Promise.resolve(kept);
+      else {
+        // One retry: a failed early read must not fail the join that needs it.
+        p = read({ direction }).catch(() => read({ direction }));
+        if (store)
+          p.then(
+            (c) => keepCapabilities(store, navigator.userAgent, direction, c),
+            () => undefined,
+          );
+      }
       p.catch(() => caps.delete(direction));
       caps.set(direction, p);
     }

@@ -25,7 +25,14 @@ export class Stage {
   private screens: string[] = [];
   /** The screen share the user sent back to the grid ("Show all"). */
   private dismissedScreen: string | null = null;
-  private scheduled = false;
+  /** The pending animation frame's layout, if any. */
+  private frame: number | null = null;
+  /**
+   * The container's size as its ResizeObserver last reported it (null before the first report).
+   * Read there, never from the container's layout: that read would force the page's style and
+   * layout outside the rendering step (on a join, its first one, before the first frame).
+   */
+  private size: { width: number; height: number } | null = null;
   private readonly resize: ResizeObserver;
   private readonly onFullscreen = () => this.schedule();
 
@@ -33,7 +40,15 @@ export class Stage {
     private readonly container: HTMLElement,
     private readonly exit: HTMLButtonElement,
   ) {
-    this.resize = new ResizeObserver(() => this.schedule());
+    // Observations come in the rendering step, after layout and before paint: lay out there
+    // at once (the first one comes with the first rendering of the container).
+    this.resize = new ResizeObserver((entries) => {
+      const box = entries[entries.length - 1]?.contentRect;
+      if (!box) return;
+      this.size = { width: Math.round(box.width), height: Math.round(box.height) };
+      this.cancelFrame();
+      this.layout();
+    });
     this.resize.observe(container);
     exit.addEventListener('click', () => {
       if (this.pinned) this.pinned = null;
@@ -54,17 +69,26 @@ export class Stage {
     this.schedule();
   }
 
-  /** Lays out again once the current task is done (many changes, one layout). */
+  /**
+   * Lays out again in the next rendering step, before paint (many changes, one layout). Not
+   * before the container's first size report: that report lays out.
+   */
   schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    queueMicrotask(() => {
-      this.scheduled = false;
-      this.layout();
+    if (this.frame !== null) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = null;
+      if (this.size) this.layout();
     });
   }
 
+  private cancelFrame(): void {
+    if (this.frame === null) return;
+    cancelAnimationFrame(this.frame);
+    this.frame = null;
+  }
+
   destroy(): void {
+    this.cancelFrame();
     this.resize.disconnect();
     document.removeEventListener('fullscreenchange', this.onFullscreen);
   }
@@ -98,8 +122,7 @@ export class Stage {
     const tiles = this.tiles();
     for (const tile of tiles) this.decorate(tile);
     const spot = this.chooseSpotlight(tiles);
-    const width = this.container.clientWidth;
-    const height = this.container.clientHeight;
+    const { width, height } = this.size ?? { width: 0, height: 0 };
     this.container.dataset.layout = spot ? 'spotlight' : 'grid';
     this.container.dataset.spotlight = spot ? keyOf(spot) : '';
     this.exit.hidden = !spot;

@@ -6,7 +6,8 @@
  * is built only after the consumers' resume requests are sent (its building and drawing do not
  * hold up the consume answers or the consumers' set-up). A viewer probes the browser's
  * capabilities once (receiving side only), after its socket opened, not in the task that
- * created the socket.
+ * created the socket, and not again when it joins again in the same tab; and it reads no
+ * layout outside the rendering step before its first frame.
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -102,6 +103,44 @@ const PC_WATCH = `(() => {
   };
 })();`;
 
+/**
+ * Reads of the stage's layout (`__layoutReads`: the stage or a tile in it; when, and whether
+ * inside the rendering step: an animation frame or a ResizeObserver callback). A read outside
+ * it forces style and layout.
+ */
+const LAYOUT_WATCH = `(() => {
+  window.__layoutReads = [];
+  let inFrame = 0;
+  const framed = (cb) => function (...args) {
+    inFrame++;
+    try { return cb.apply(this, args); } finally { inFrame--; }
+  };
+  const raf = window.requestAnimationFrame;
+  window.requestAnimationFrame = (cb) => raf.call(window, framed(cb));
+  const NativeRO = window.ResizeObserver;
+  window.ResizeObserver = class extends NativeRO {
+    constructor(cb) { super(framed(cb)); }
+  };
+  const watch = (proto, names) => {
+    for (const name of names) {
+      const d = Object.getOwnPropertyDescriptor(proto, name);
+      if (!d) continue;
+      const record = (el) => {
+        if (el.closest('#tiles')) window.__layoutReads.push({ at: performance.now(), name, inFrame: inFrame > 0 });
+      };
+      if (d.get) {
+        const get = d.get;
+        Object.defineProperty(proto, name, { ...d, get() { record(this); return get.call(this); } });
+      } else if (typeof d.value === 'function') {
+        const fn = d.value;
+        Object.defineProperty(proto, name, { ...d, value: function (...a) { record(this); return fn.apply(this, a); } });
+      }
+    }
+  };
+  watch(Element.prototype, ['clientWidth', 'clientHeight', 'getBoundingClientRect', 'scrollHeight', 'scrollTop']);
+  watch(HTMLElement.prototype, ['offsetWidth', 'offsetHeight']);
+})();`;
+
 type IoRecord = { at: number; id: number; name: string } | { at: number; ack: number };
 
 /** The Socket.IO requests and answers of the page before its first remote video frame. */
@@ -121,6 +160,7 @@ async function openViewer(user: User, blockWebSocket: boolean): Promise<Page> {
   await page.addInitScript({ content: FIRST_FRAME_HOOK });
   await page.addInitScript({ content: BUILT_WATCH });
   await page.addInitScript({ content: PC_WATCH });
+  await page.addInitScript({ content: LAYOUT_WATCH });
   await page.goto(`${gw.url}/?token=${viewerToken(user)}`);
   return page;
 }
@@ -167,6 +207,12 @@ describe('joining', () => {
     )) as { pcs: number[]; open: number };
     expect(pcs.pcs.length).toBe(2);
     expect(pcs.pcs[0]).toBeGreaterThanOrEqual(pcs.open);
+    // The stage read no layout outside the rendering step before the first frame (it takes its
+    // size from its ResizeObserver): it did not force the page's first style and layout.
+    const forced = await viewer.evaluate(
+      '(() => window.__layoutReads.filter((r) => !r.inFrame && r.at <= window.__benchJoin.firstFrame))()',
+    );
+    expect(forced).toEqual([]);
 
     expect((await transportStats(viewer)).map((t) => t.direction)).toEqual(['recv']);
     const room = gw.rooms.rooms.get(consult.id)!;
@@ -174,6 +220,16 @@ describe('joining', () => {
     expect([...onServer!.transports.values()].map((t) => t.direction)).toEqual(['recv']);
     // The host, who publishes, has both.
     expect((await transportStats(host)).map((t) => t.direction).sort()).toEqual(['recv', 'send']);
+
+    // A second join in the same tab (a reload) loads its Device from the capabilities kept
+    // for the tab: its only peer connection before the first frame is the receive transport's.
+    await viewer.reload();
+    await waitConnected(viewer);
+    await beforeFirstFrame(viewer);
+    const again = (await viewer.evaluate(
+      'window.__pcs.filter((t) => t <= window.__benchJoin.firstFrame).length',
+    )) as number;
+    expect(again).toBe(1);
   }, 90_000);
 
   it('where WebSockets are blocked, the viewer falls back to long-polling and still joins', async () => {

@@ -1,0 +1,48 @@
+/**
+ * The browser's native RTP capabilities kept for this tab (sessionStorage), so a second join in
+ * it (a reload, a rejoin) loads its Device without a throw-away RTCPeerConnection. An entry is
+ * the browser's answer for one direction, keyed by navigator.userAgent: one that does not parse,
+ * does not validate as RTP capabilities, lists no codec, or came from another browser build is
+ * ignored (and the browser asked again).
+ */
+import { validateAndNormalizeRtpCapabilities } from 'mediasoup-client/ortc';
+import type { types as ms } from 'mediasoup-client';
+
+export type Direction = 'sendonly' | 'recvonly';
+
+type KeyValueStore = Pick<Storage, 'getItem' | 'setItem'>;
+
+const key = (direction: Direction) => `telemed.rtpCapabilities.${direction}`;
+
+/** The kept capabilities for `direction`, if valid and read by this same browser (`agent`). */
+export function cachedCapabilities(
+  store: KeyValueStore,
+  agent: string,
+  direction: Direction,
+): ms.RtpCapabilities | undefined {
+  try {
+    const raw = store.getItem(key(direction));
+    if (!raw) return undefined;
+    const entry = JSON.parse(raw) as { agent?: unknown; caps?: ms.RtpCapabilities };
+    if (entry?.agent !== agent || !Array.isArray(entry.caps?.codecs)) return undefined;
+    if (entry.caps.codecs.length === 0) return undefined;
+    validateAndNormalizeRtpCapabilities(entry.caps);
+    return entry.caps;
+  } catch {
+    return undefined; // malformed: read the browser's answer again
+  }
+}
+
+/** Keeps the browser's capabilities for `direction` (nothing when storage is unavailable). */
+export function keepCapabilities(
+  store: KeyValueStore,
+  agent: string,
+  direction: Direction,
+  caps: ms.RtpCapabilities,
+): void {
+  try {
+    store.setItem(key(direction), JSON.stringify({ agent, caps }));
+  } catch {
+    // Storage full or disabled: the next join asks the browser again.
+  }
+}
