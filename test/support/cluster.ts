@@ -94,11 +94,32 @@ export interface ClusterNodeProcess {
   stop(killAfterMs?: number): Promise<void>;
 }
 
-/** Starts a gateway node (test/support/clusterNode.ts) as its own process. */
+/**
+ * Starts a gateway node (test/support/clusterNode.ts) as its own process. Unless `env` names
+ * RTC_PORT_BASE, its media port is drawn below the kernel's ephemeral range (32768 up), where
+ * no outgoing connection takes it, and drawn again if something listens there (another file's
+ * node, in parallel).
+ */
 export async function startClusterNode(
   nodeId: string,
   redisUrl: string,
   env: Record<string, string> = {},
+): Promise<ClusterNodeProcess> {
+  for (let attempt = 1; ; attempt++) {
+    const rtc = env.RTC_PORT_BASE ?? String(20000 + Math.floor(Math.random() * 12000));
+    try {
+      return await startClusterNodeOnce(nodeId, redisUrl, { ...env, RTC_PORT_BASE: rtc });
+    } catch (err) {
+      const clash = /address already in use/.test((err as Error).message);
+      if (!clash || env.RTC_PORT_BASE !== undefined || attempt >= 5) throw err;
+    }
+  }
+}
+
+async function startClusterNodeOnce(
+  nodeId: string,
+  redisUrl: string,
+  env: Record<string, string>,
 ): Promise<ClusterNodeProcess> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `gw-node-${nodeId}-`));
   const child = fork(path.join(root, 'test/support/clusterNode.ts'), [], {
@@ -112,7 +133,6 @@ export async function startClusterNode(
       WORKERS: '1',
       JWT_SECRET: TEST_SECRET,
       DATA_DIR: dataDir,
-      RTC_PORT_BASE: String(20000 + Math.floor(Math.random() * 20000)),
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
       DEMO_CONSULT_ID: '',
       SCRYPT_COST: '1024',

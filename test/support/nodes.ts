@@ -36,7 +36,6 @@ export async function startNodes(
   for (const [i, name] of names.entries()) {
     settings.set(name, {
       PORT: String(await freePort()),
-      RTC_PORT_BASE: String(await freePort()),
       PIPE_PORT_MIN: String(pipeBase + i * 20),
       PIPE_PORT_MAX: String(pipeBase + i * 20 + 19),
       ...env,
