@@ -131,7 +131,7 @@ async function consume(p: Person, producerId: string, attempt = 0): Promise<void
   // The producer closed meanwhile: the other person moved too, and their new microphone
   // comes as `newProducer` (the browser client ignores this case the same way).
   if (!res.ok && res.error.code === 'not_found') {
-    note(p, `skipped ${producerId.slice(0, 8)} (closed)`);
+    note(p, `skipped ${producerId.slice(0, 8)}: ${res.error.message}`);
     return;
   }
   if (!res.ok) throw new Error(`${p.name} could not consume: ${res.error.message}`);
