@@ -4,10 +4,14 @@
  * and node pair), negotiated over the cluster bus. Each producer is piped once per remote node
  * and the pipe closes when the last consumer on the receiving node goes.
  *
- * Receiving side (`consume`): asks the producer's node to open the link and to consume the
- * producer into it, then produces it on this router under the same id, so local consumers
+ * Receiving side (`consume`): makes sure the link is up, asks the producer's node to consume
+ * the producer into it, then produces it on this router under the same id, so local consumers
  * consume it as if it were local. Sending side: answers those requests and forwards the
  * producer's close, pause and resume.
+ *
+ * Of two nodes, the one with the smaller id always opens their link for a consult (the other
+ * asks it to, `pipe.open`): two nodes that need each other's media at the same moment then
+ * make one link, never two halves that do not meet.
  */
 import type { types } from 'mediasoup';
 import { z } from 'zod';
@@ -61,9 +65,13 @@ const tupleSchema = z.object({
   port: z.number().int().min(1).max(65535),
   srtp: srtpSchema,
 });
-const connectRequest = z.object({ consultId: id }).extend(tupleSchema.shape);
+const connectRequest = z.object({ consultId: id, linkId: id }).extend(tupleSchema.shape);
+/** `stale`: the link the asking node was given last time and does not have (replace it). */
+const openRequest = z.object({ consultId: id, stale: id.optional() });
+const openAnswer = z.object({ linkId: id });
 const producerRequest = z.object({ consultId: id, producerId: id });
-const consultRequest = z.object({ consultId: id });
+/** `linkId`: only that link (a newer one between the same nodes stays). */
+const closeRequest = z.object({ consultId: id, linkId: id.optional() });
 const producedSchema = z.object({
   kind: z.enum(['audio', 'video']),
   // mediasoup checks the RTP parameters itself when the pipe producer is created.
@@ -82,6 +90,8 @@ interface PipedProducer {
 
 /** One end of the pipe between this node and another for one consult. */
 interface Link {
+  /** The same on both ends: the opening node's transport id. */
+  id: string;
   consultId: string;
   node: string;
   transport: types.PipeTransport;
@@ -89,15 +99,13 @@ interface Link {
   consumers: Map<string, types.Consumer>;
   /** Receiving end: pipe producers by id, with how many local consumers use each. */
   producers: Map<string, PipedProducer>;
-  /** Receiving end: it carried a producer (a link opened for nothing closes at once). */
+  /** It carried a producer either way (a link opened for nothing closes at once). */
   used?: boolean;
-  /** Receiving end: set while an unused link waits to be closed. */
+  /** Set while an unused link waits to be closed. */
   linger?: NodeJS.Timeout;
 }
 
 const linkKey = (consultId: string, node: string) => `${consultId}\n${node}`;
-/** How a node refuses a link opened at the same time as its own. */
-const CROSSED = 'pipe opened from both nodes at once';
 /** How a node answers a producer request on a link it does not have. */
 const NO_LINK = 'no pipe to your node for this consult';
 
@@ -113,12 +121,15 @@ export class PipeBridge {
     this.#opts = opts;
     this.#log = opts.logger.child({ component: 'pipe-bridge' });
     const { bus } = opts;
+    bus.handle('pipe.open', openRequest, (req, from) => this.#answerOpen(req, from));
     bus.handle('pipe.connect', connectRequest, (req, from) => this.#answerConnect(req, from));
     bus.handle('pipe.produce', producerRequest, (req, from) => this.#answerProduce(req, from));
     bus.handle('pipe.release', producerRequest, (req, from) => {
       this.#links.get(linkKey(req.consultId, from))?.consumers.get(req.producerId)?.close();
     });
-    bus.handle('pipe.close', consultRequest, (req, from) => this.#closeLink(req.consultId, from));
+    bus.handle('pipe.close', closeRequest, (req, from) =>
+      this.#closeLink(req.consultId, from, req.linkId),
+    );
     bus.handle('pipe.producerClosed', producerRequest, (req, from) => {
       this.#links
         .get(linkKey(req.consultId, from))
@@ -246,17 +257,21 @@ export class PipeBridge {
     entry.producer.close();
   }
 
-  /** Receiving end: a link that pipes nothing any more is closed on both ends (after the linger). */
+  /**
+   * A link that pipes nothing any more, either way, is closed on both ends (after the linger).
+   * This end sees both directions: its pipe producers, and its pipe consumers (the other
+   * end's producers).
+   */
   #closeIfUnused(link: Link, piping?: string): void {
     const key = linkKey(link.consultId, link.node);
-    if (link.producers.size > 0 || this.#links.get(key) !== link) return;
+    if (!unused(link) || this.#links.get(key) !== link) return;
     if (this.#pipingOn(key, piping)) return;
     const lingerMs = this.#opts.lingerMs ?? 0;
     if (lingerMs > 0 && link.used && !link.transport.closed) {
       if (link.linger) return;
       link.linger = setTimeout(() => {
         link.linger = undefined;
-        if (link.producers.size === 0 && !this.#pipingOn(key)) this.#closeUnused(link);
+        if (unused(link) && !this.#pipingOn(key)) this.#closeUnused(link);
       }, lingerMs);
       link.linger.unref();
       return;
@@ -275,14 +290,14 @@ export class PipeBridge {
     this.#links.delete(key);
     link.transport.close();
     void this.#opts.bus
-      .notify(link.node, 'pipe.close', { consultId: link.consultId })
+      .notify(link.node, 'pipe.close', { consultId: link.consultId, linkId: link.id })
       .catch(() => undefined);
   }
 
-  #closeLink(consultId: string, node: string): void {
+  #closeLink(consultId: string, node: string, linkId?: string): void {
     const key = linkKey(consultId, node);
     const link = this.#links.get(key);
-    if (!link) return;
+    if (!link || (linkId !== undefined && link.id !== linkId)) return;
     this.#links.delete(key);
     link.transport.close();
   }
@@ -360,49 +375,98 @@ export class PipeBridge {
     return { link, answer };
   }
 
-  /** Receiving end: this node's pipe transport to `node` for the consult, connected both ways. */
+  /**
+   * This node's end of the link to `node` for the consult, connected both ways: opened here
+   * if this node's id is the smaller, else opened by `node` when asked.
+   */
   #open(consultId: string, node: string): Promise<Link> {
     const key = linkKey(consultId, node);
     const existing = this.#links.get(key);
     if (existing && !existing.transport.closed) return Promise.resolve(existing);
     let opening = this.#opening.get(key);
     if (!opening) {
-      opening = (async () => {
-        const { router } = this.#localMedia(consultId);
-        const transport = await createPipeTransport(router, this.#opts.listen, { consultId, node });
-        let crossed = false;
-        try {
-          const remote = await this.#opts.bus.request(
-            node,
-            'pipe.connect',
-            { consultId, ...this.#tupleOf(transport) },
-            tupleSchema,
-            this.#opts.timeoutMs,
-          );
-          await transport.connect({
-            ip: remote.ip,
-            port: remote.port,
-            srtpParameters: remote.srtp,
-          });
-        } catch (err) {
-          transport.close();
-          crossed = err instanceof GatewayError && err.message.includes(CROSSED);
-          if (!crossed) throw err;
-        }
-        // Both nodes opened at once and the other one's link wins: it arrives here through
-        // its `pipe.connect`, and serves this direction too.
-        if (crossed) return this.#linkOpenedBy(key);
-        return this.#addLink(consultId, node, transport);
-      })().finally(() => this.#opening.delete(key));
+      opening = (
+        this.#opensTo(node) ? this.#connect(consultId, node) : this.#askOpen(consultId, node)
+      ).finally(() => this.#opening.delete(key));
       this.#opening.set(key, opening);
     }
     return opening;
   }
 
-  #addLink(consultId: string, node: string, transport: types.PipeTransport): Link {
+  /** Of this node and `node`, this one opens their links. */
+  #opensTo(node: string): boolean {
+    return this.#opts.bus.nodeId < node;
+  }
+
+  /** Opening end: a new transport, connected to one `node` makes for it. */
+  async #connect(consultId: string, node: string): Promise<Link> {
+    const { router } = this.#localMedia(consultId);
+    const transport = await createPipeTransport(router, this.#opts.listen, { consultId, node });
+    try {
+      const remote = await this.#opts.bus.request(
+        node,
+        'pipe.connect',
+        { consultId, linkId: transport.id, ...this.#tupleOf(transport) },
+        tupleSchema,
+        this.#opts.timeoutMs,
+      );
+      await transport.connect({ ip: remote.ip, port: remote.port, srtpParameters: remote.srtp });
+    } catch (err) {
+      transport.close();
+      throw err;
+    }
+    this.#log.debug({ consultId, node, linkId: transport.id }, 'pipe link opened');
+    return this.#addLink(transport.id, consultId, node, transport);
+  }
+
+  /**
+   * Other end: asks `node` to open the link (its `pipe.connect` arrives meanwhile). A link it
+   * names that this node does not have (this node restarted, or closed its end) is replaced.
+   */
+  async #askOpen(consultId: string, node: string): Promise<Link> {
+    const key = linkKey(consultId, node);
+    let stale: string | undefined;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const { linkId } = await this.#opts.bus.request(
+        node,
+        'pipe.open',
+        { consultId, ...(stale ? { stale } : {}) },
+        openAnswer,
+        this.#opts.timeoutMs,
+      );
+      const link = this.#links.get(key);
+      if (link && !link.transport.closed && link.id === linkId) return link;
+      stale = linkId;
+    }
+    throw new GatewayError('conflict', 'the pipe closed meanwhile; ask again');
+  }
+
+  /** Opening end: the link the other node asked for, opened now unless it has it already. */
+  async #answerOpen(req: z.infer<typeof openRequest>, from: string) {
+    if (!this.#opensTo(from)) {
+      throw new GatewayError('bad_request', `node ${from} opens the pipe between us, not this one`);
+    }
+    const key = linkKey(req.consultId, from);
+    await this.#opening.get(key)?.catch(() => undefined);
+    const existing = this.#links.get(key);
+    if (existing && !existing.transport.closed && existing.id !== req.stale) {
+      return { linkId: existing.id };
+    }
+    if (existing) this.#closeLink(req.consultId, from);
+    return { linkId: (await this.#open(req.consultId, from)).id };
+  }
+
+  #addLink(id: string, consultId: string, node: string, transport: types.PipeTransport): Link {
     const key = linkKey(consultId, node);
     this.#links.get(key)?.transport.close();
-    const link: Link = { consultId, node, transport, consumers: new Map(), producers: new Map() };
+    const link: Link = {
+      id,
+      consultId,
+      node,
+      transport,
+      consumers: new Map(),
+      producers: new Map(),
+    };
     this.#links.set(key, link);
     transport.observer.once('close', () => {
       if (this.#links.get(key) === link) this.#links.delete(key);
@@ -421,24 +485,10 @@ export class PipeBridge {
     };
   }
 
-  /** The link the other node is opening to this one (we yielded to it), once it is up. */
-  async #linkOpenedBy(key: string): Promise<Link> {
-    const deadline = Date.now() + (this.#opts.timeoutMs ?? 5000);
-    for (;;) {
-      const link = this.#links.get(key);
-      if (link && !link.transport.closed) return link;
-      if (Date.now() > deadline)
-        throw new GatewayError('conflict', 'the pipe closed meanwhile; ask again');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-
-  /** Sending end: opens this node's side of the link a receiving node asked for. */
+  /** Other end: makes this node's half of the link the opening node asked for. */
   async #answerConnect(req: z.infer<typeof connectRequest>, from: string) {
-    // Both nodes opening the link at once would each replace the other's transport and end
-    // with two halves that do not meet: the node with the smaller id keeps its own.
-    if (this.#opening.has(linkKey(req.consultId, from)) && this.#opts.bus.nodeId < from) {
-      throw new GatewayError('conflict', `${CROSSED}: use the link this node is opening`);
+    if (this.#opensTo(from)) {
+      throw new GatewayError('bad_request', `this node opens the pipe between us, not ${from}`);
     }
     const { router } = this.#localMedia(req.consultId);
     const transport = await createPipeTransport(router, this.#opts.listen, {
@@ -451,8 +501,8 @@ export class PipeBridge {
       transport.close();
       throw err;
     }
-    // A receiving node asks for a link only when it has none: any older one of ours is stale.
-    this.#addLink(req.consultId, from, transport);
+    // The opening node opens a link only when it has none: any older one of ours is stale.
+    this.#addLink(req.linkId, req.consultId, from, transport);
     return this.#tupleOf(transport);
   }
 
@@ -469,7 +519,11 @@ export class PipeBridge {
       // The router finds the producer among its own: another consult's id is not found.
       consumer = await link.transport.consume({ producerId }).catch((err: Error) => {
         release();
-        throw /not found/i.test(err.message)
+        // The link replaced or closed meanwhile: the other node asks again on the new one.
+        if (link.transport.closed || this.#links.get(linkKey(consultId, from)) !== link) {
+          throw new GatewayError('conflict', 'the pipe closed meanwhile; ask again');
+        }
+        throw /not found/i.test(err.message) && !media.appData(producerId)
           ? new GatewayError(
               'not_found',
               `no producer ${producerId} of consult ${consultId} on this node`,
@@ -478,9 +532,14 @@ export class PipeBridge {
       });
       const made = consumer;
       link.consumers.set(producerId, made);
+      link.used = true;
+      clearTimeout(link.linger);
+      link.linger = undefined;
       made.observer.once('close', () => {
         release();
-        if (link.consumers.get(producerId) === made) link.consumers.delete(producerId);
+        if (link.consumers.get(producerId) !== made) return;
+        link.consumers.delete(producerId);
+        this.#closeIfUnused(link);
       });
       const tell = (type: string) =>
         void this.#opts.bus.notify(from, type, { consultId, producerId }).catch(() => undefined);
@@ -496,3 +555,6 @@ export class PipeBridge {
     };
   }
 }
+
+/** A link that pipes nothing either way. */
+const unused = (link: Link) => link.producers.size === 0 && link.consumers.size === 0;
