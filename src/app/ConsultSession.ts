@@ -287,6 +287,11 @@ export class ConsultSession {
     };
   }
 
+  /** Resolves once every node can find producer `producerId` of this node (see MediaPlacement). */
+  async listed(producerId: string): Promise<void> {
+    await this.deps.placement.listed?.(producerId);
+  }
+
   /** Consumes another participant's producer, on this node or piped from the node it lives on. */
   async consume(
     conn: Connection,

@@ -73,6 +73,11 @@ export interface MediaPlacement {
    * them, without waiting (cluster only): the pipes are negotiated while the join goes on.
    */
   prepare?(consultId: string): void;
+  /**
+   * Resolves once other nodes can find this node's new producer `producerId` (cluster only), so
+   * whoever hears of it from the producing client can consume it through any node.
+   */
+  listed?(producerId: string): Promise<void>;
   /** Consumes producer `producerId` of the consult for `peer`, wherever the producer lives. */
   consume(
     room: Room,

@@ -133,6 +133,10 @@ export class ClusterPlacement implements MediaPlacement {
     return { peerId, fromNode: seat.node, producersGone: claim.producersGone, handover };
   }
 
+  listed(producerId: string): Promise<void> {
+    return this.directory.listed(producerId);
+  }
+
   async entryPoints(): Promise<string[]> {
     const up = (await this.registry.list()).filter((n) => n.alive && n.state === 'up');
     up.sort((x, y) => Number(y.id === this.nodeId) - Number(x.id === this.nodeId));

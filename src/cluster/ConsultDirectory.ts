@@ -57,6 +57,8 @@ export interface SeatClaim {
   producersGone: string[];
 }
 
+/** How long a `produce` answer waits for its producer's entry to be written. */
+const LISTED_WAIT_MS = 1000;
 const seatRef = (consultId: string, peerId: string) => `${consultId}\n${peerId}`;
 
 export class ConsultDirectory {
@@ -69,6 +71,8 @@ export class ConsultDirectory {
   readonly #resume = new Map<string, string>();
   /** Writes each tracked room's seats and producers again (by consult). */
   readonly #rewrites = new Map<string, () => void>();
+  /** Producer entries being written, by producer id (see `listed`). */
+  readonly #producerWrites = new Map<string, Promise<void>>();
 
   constructor(
     private readonly redis: Redis,
@@ -86,6 +90,19 @@ export class ConsultDirectory {
   /** Writes every seat and producer of this node's rooms again (idempotent; a moved seat stays moved). */
   rewrite(): void {
     for (const rewrite of this.#rewrites.values()) rewrite();
+  }
+
+  /**
+   * Resolves once the entry of producer `producerId` (of this node) is in Redis, so the answer
+   * to its `produce` means any node can find it; at most `LISTED_WAIT_MS` (Redis is down).
+   */
+  async listed(producerId: string): Promise<void> {
+    const writing = this.#producerWrites.get(producerId);
+    if (!writing) return;
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, LISTED_WAIT_MS)));
+    await Promise.race([writing, waited]);
+    clearTimeout(timer);
   }
 
   /** Every seat and producer of the consult, on any node (entries that do not parse are skipped). */
@@ -180,7 +197,12 @@ export class ConsultDirectory {
         source: producer.appData.source,
         paused: producer.paused,
       };
-      this.#write(producersKey(consultId), producerId, entry);
+      const writing = this.#write(producersKey(consultId), producerId, entry);
+      this.#producerWrites.set(producerId, writing);
+      void writing.then(() => {
+        if (this.#producerWrites.get(producerId) === writing)
+          this.#producerWrites.delete(producerId);
+      });
     };
     const writeSeat = (peer: Peer, epoch?: (ref: string) => number | undefined) => {
       const { userId, displayName, alias, role } = peer.identity;
@@ -244,12 +266,16 @@ export class ConsultDirectory {
     });
   }
 
-  #write(key: string, field: string, value: object): void {
+  /** Writes one entry; resolves when Redis has it (or the write failed, logged). */
+  #write(key: string, field: string, value: object): Promise<void> {
     // Two commands, not MULTI: a plain command is queued on the connection at once.
     const failed = (err: unknown) =>
       this.#log.warn({ err, key, field }, 'could not write the directory');
-    this.redis.hSet(key, field, JSON.stringify(value)).catch(failed);
+    const written = this.redis
+      .hSet(key, field, JSON.stringify(value))
+      .then(() => undefined, failed);
     this.redis.expire(key, TTL_SECONDS).catch(failed);
+    return written;
   }
 
   /** Writes a seat unless it has moved to another node meanwhile (then that node's entry stays). */

@@ -42,6 +42,9 @@ export function mediaHandlers(ctx: HandlerContext): void {
       fromClient.rtpParameters(req.rtpParameters),
       req.appData.source,
     );
+    // In a cluster, the answer waits for the producer's directory entry: a peer the client
+    // tells about it directly can consume it through any node.
+    await session.listed(producer.id);
     return { producerId: producer.id };
   });
 
