@@ -218,14 +218,7 @@ function nobodyLeft(): void {
 }
 
 describe('a rolling restart of three nodes during a consult', () => {
-  // SKIPPED, reason: it fails in about 1 run of 5 on a known, open cluster bug, found
-  // 2026-11-30 and not yet fixed. When both participants move off a draining node at the same
-  // moment, a consume of the other's new producer through a just-restarted node answers
-  // not_found (the producer is live), or a migrate names a node that is draining itself. Until
-  // that is fixed, this test would make every CI run a coin toss; the drain and failover
-  // paths stay covered by the next test, clusterFailover and cluster.e2e. Its trace prints
-  // the server's reason when re-enabled.
-  it.skip('moves every participant node to node and ends nothing', async () => {
+  it('moves every participant node to node and ends nothing', async () => {
     const seeded = await cluster.get('a').call<{
       consultId: string;
       hostToken: string;
@@ -260,12 +253,15 @@ describe('a rolling restart of three nodes during a consult', () => {
       expect(node.output()).not.toMatch(/drain timed out/);
       expect([node.child.exitCode, node.child.signalCode]).toEqual([0, null]);
       for (const p of onIt) expect(p.node).not.toBe(name);
+      const restarting = performance.now();
       await cluster.start(name);
+      const restartedMs = performance.now() - restarting;
       await mediaFlows();
       nobodyLeft();
       const gaps = people.map((p) => `${p.name} ${Math.round(p.receiver.takeGap())} ms`);
       console.log(
-        `node ${name}: drained ${onIt.length} participant(s) and exited in ${Math.round(drainedMs)} ms; ` +
+        `node ${name}: drained ${onIt.length} participant(s) and exited in ${Math.round(drainedMs)} ms, ` +
+          `started again in ${Math.round(restartedMs)} ms; ` +
           `longest silence heard: ${gaps.join(', ')}`,
       );
       // Still the same seats, and the consult was never ended.
@@ -282,7 +278,9 @@ describe('a rolling restart of three nodes during a consult', () => {
     console.log(
       `moves (migrate received → old socket closed): ${moves.map((m) => `${m.from}→${m.to} ${Math.round(m.ms)} ms`).join(', ')}`,
     );
-  }, 90_000);
+    // Three node restarts: on a loaded 2-core machine each took 25-50 s (tsx compiling the
+    // gateway), which is not what this test measures; its waits are bounded by the drain.
+  }, 240_000);
 });
 
 describe('draining, from the outside', () => {

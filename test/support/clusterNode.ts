@@ -173,4 +173,6 @@ process.on('message', (msg: { id: number } & Command) => {
 const stop = () => void gateway.shutdown().finally(() => process.exit(0));
 gateway.onDrainRequest = stop;
 process.on('SIGTERM', stop);
+// The test process died (or was killed): do not live on as an orphan eating the CPU.
+process.on('disconnect', () => process.exit(1));
 process.send!({ ready: true, nodeId: cluster.id, url: gateway.url });
