@@ -8,12 +8,7 @@
 import type { Page } from 'playwright-core';
 import { benchConsult } from '../lib/access.js';
 import { launchBrowser, type BenchBrowser } from '../lib/browser.js';
-import {
-  BREAKDOWN_HOOK,
-  FIRST_FRAME_HOOK,
-  READ_BREAKDOWN,
-  READ_JOIN,
-} from '../lib/firstFrame.js';
+import { BREAKDOWN_HOOK, FIRST_FRAME_HOOK, READ_BREAKDOWN, READ_JOIN } from '../lib/firstFrame.js';
 import { startBenchGateway, type BenchGateway } from '../lib/gateway.js';
 import { JanusApi } from '../lib/janus.js';
 import type { Measured, Section, Services } from '../lib/section.js';
@@ -127,7 +122,9 @@ async function measureInterleaved(s: Services, systems: System[]): Promise<Syste
         const k = (((round + slot) % systems.length) + systems.length) % systems.length;
         const r = await joinOnce(joiner, systems[k]!, round + WARMUP_JOINS, timeoutMs);
         if (BREAKDOWN && 'ms' in r) {
-          s.log(`breakdown ${systems[k]!.name} ${Math.round(r.ms)} ms ${JSON.stringify(r.breakdown)}`);
+          s.log(
+            `breakdown ${systems[k]!.name} ${Math.round(r.ms)} ms ${JSON.stringify(r.breakdown)}`,
+          );
         }
         if (round >= 0) {
           if ('ms' in r) out[k]!.samples.push({ ...r, round, slot });
