@@ -83,6 +83,11 @@ export const configSchema = z
      */
     MAX_INCOMING_BITRATE: intIn(100_000, 100_000_000, 5_000_000),
     INITIAL_OUTGOING_BITRATE: intIn(100_000, 100_000_000, 2_000_000),
+    /**
+     * Where a new simulcast video consumer starts: on its lowest layer until its first key
+     * frame (a small key frame, the first picture sooner), or straight on its preferred layer.
+     */
+    FIRST_FRAME_LAYER: z.enum(['lowest', 'preferred']).default('lowest'),
     /** SQLite database file; default DATA_DIR/gateway.db. */
     DATABASE_PATH: optionalString,
     /** postgres://user:password@host:port/db selects PostgreSQL instead of SQLite. */
@@ -236,6 +241,7 @@ export interface Config {
     portBase: number;
     maxIncomingBitrate: number;
     initialOutgoingBitrate: number;
+    firstFrameLayer: RawConfig['FIRST_FRAME_LAYER'];
   };
   workers: number;
   /** Consumers one worker carries before a consult spreads to another (WORKER_MAX_CONSUMERS). */
@@ -375,6 +381,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       portBase: c.RTC_PORT_BASE,
       maxIncomingBitrate: c.MAX_INCOMING_BITRATE,
       initialOutgoingBitrate: c.INITIAL_OUTGOING_BITRATE,
+      firstFrameLayer: c.FIRST_FRAME_LAYER,
     },
     workers: c.WORKERS,
     workerMaxConsumers: c.WORKER_MAX_CONSUMERS,

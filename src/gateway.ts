@@ -121,6 +121,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       {
         maxIncomingBitrate: config.rtc.maxIncomingBitrate,
         initialOutgoingBitrate: config.rtc.initialOutgoingBitrate,
+        firstFrameLayer: config.rtc.firstFrameLayer,
       },
       logger,
       config.routerWarmSeconds * 1000,

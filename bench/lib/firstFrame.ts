@@ -71,3 +71,80 @@ export const READ_JOIN = `(() => {
     creatorTailMs: creator ? creator.at + creator.ms - start : 0,
   };
 })()`;
+
+/**
+ * Optional (BENCH_JOIN_BREAKDOWN=1; it polls getStats, so it costs the page a little): where
+ * the time between a video consumer's start and its first frame goes. Records, on the page's
+ * clock, each peer connection's first remote video track and its "connected", then polls the
+ * inbound video stream every 20 ms for its first packet, first frame received, first key frame
+ * decoded and first frame decoded, with the key-frame requests (PLI, FIR) and NACKs the
+ * browser had sent by then, and when the first <video> entered the page; the gateway client's
+ * "resumed video" step is read from its trace.
+ */
+export const BREAKDOWN_HOOK = `(() => {
+  const b = { track: null, connected: null, firstPacket: null, firstFrameReceived: null,
+    firstKeyFrameDecoded: null, firstDecoded: null, atKeyFrame: null, videoAdded: null, polls: 0 };
+  window.__benchBreakdown = b;
+  new MutationObserver((_, obs) => {
+    if (!document.querySelector('video')) return;
+    b.videoAdded = performance.now();
+    obs.disconnect();
+  }).observe(document, { subtree: true, childList: true });
+  const Native = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) {
+      super(...args);
+      const pc = this;
+      pc.addEventListener('track', (e) => {
+        if (e.track.kind === 'video' && b.track === null) b.track = performance.now();
+      });
+      pc.addEventListener('connectionstatechange', () => {
+        if (pc.connectionState === 'connected' && b.connected === null) b.connected = performance.now();
+      });
+      const poll = async () => {
+        if (pc.connectionState === 'closed') return;
+        const stats = await pc.getStats().catch(() => null);
+        const now = performance.now();
+        b.polls++;
+        stats && stats.forEach((r) => {
+          if (r.type !== 'inbound-rtp' || r.kind !== 'video') return;
+          if (b.firstPacket === null && r.packetsReceived > 0) b.firstPacket = now;
+          if (b.firstFrameReceived === null && r.framesReceived > 0) b.firstFrameReceived = now;
+          if (b.firstKeyFrameDecoded === null && r.keyFramesDecoded > 0) {
+            b.firstKeyFrameDecoded = now;
+            b.atKeyFrame = { pli: r.pliCount, fir: r.firCount, nack: r.nackCount,
+              packets: r.packetsReceived, lost: r.packetsLost, frameWidth: r.frameWidth };
+          }
+          if (b.firstDecoded === null && r.framesDecoded > 0) b.firstDecoded = now;
+        });
+        const done = window.__benchJoin && window.__benchJoin.firstFrame !== null && b.firstDecoded !== null;
+        if (!done) setTimeout(poll, 20);
+      };
+      setTimeout(poll, 20);
+    }
+  };
+})();`;
+
+/** Evaluated in the page after its first frame: the breakdown's marks, relative to the join's start. */
+export const READ_BREAKDOWN = `(() => {
+  const b = window.__benchBreakdown;
+  const s = window.__benchJoin;
+  if (!b || !s) return null;
+  const io = performance.getEntriesByType('resource').find((e) => e.name.includes('/socket.io/'));
+  const start = Math.min(io ? io.startTime : Infinity, s.socketStart ?? Infinity);
+  const trace = window.__consult ? window.__consult.trace : [];
+  const resumed = trace.find((t) => t.step === 'resumed video');
+  const rel = (t) => (t === null || t === undefined ? null : Math.round(t - start));
+  return {
+    track: rel(b.track),
+    resumed: resumed ? rel(resumed.at - performance.timeOrigin) : null,
+    connected: rel(b.connected),
+    firstPacket: rel(b.firstPacket),
+    firstFrameReceived: rel(b.firstFrameReceived),
+    firstKeyFrameDecoded: rel(b.firstKeyFrameDecoded),
+    firstDecoded: rel(b.firstDecoded),
+    videoAdded: rel(b.videoAdded),
+    presented: rel(s.firstFrame),
+    atKeyFrame: b.atKeyFrame,
+  };
+})()`;

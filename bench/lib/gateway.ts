@@ -16,9 +16,13 @@ export interface BenchGateway {
   stop(): Promise<void>;
 }
 
-/** `clientDir`: the browser client it serves (default: this checkout's client/dist). */
+/**
+ * `clientDir`: the browser client it serves (default: this checkout's client/dist);
+ * `settings`: more settings (e.g. an A/B of a server setting).
+ */
 export async function startBenchGateway(
   clientDir = path.join(BENCH_ROOT, 'client', 'dist'),
+  settings: Record<string, string> = {},
 ): Promise<BenchGateway> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-bench-'));
   let lastError: unknown;
@@ -35,6 +39,7 @@ export async function startBenchGateway(
       CLIENT_DIR: clientDir,
       // DATABASE_URL=postgres://… benches the gateway on PostgreSQL instead of SQLite.
       ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+      ...settings,
     });
     try {
       const gateway = await startGateway(config, createLogger(config.logLevel, 'bench-gateway'));

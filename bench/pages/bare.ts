@@ -7,6 +7,7 @@
 import { Device } from 'mediasoup-client';
 import type { types } from 'mediasoup-client';
 import { io, type Socket } from 'socket.io-client';
+import { cameraEncodings } from '../../client/src/simulcast.js';
 import { attach } from './attach.js';
 
 const params = new URLSearchParams(location.search);
@@ -15,14 +16,11 @@ const consultId = params.get('consult') ?? 'join';
 const status = { published: false, error: null as string | null };
 (window as unknown as { __bare: typeof status }).__bare = status;
 
-// The same camera encodings and capture constraints as client/src/media.ts.
-const CAMERA_ENCODINGS: types.RtpEncodingParameters[] = [
-  { scaleResolutionDownBy: 4, maxBitrate: 100_000, scalabilityMode: 'L1T3' },
-  { scaleResolutionDownBy: 2, maxBitrate: 300_000, scalabilityMode: 'L1T3' },
-  { scaleResolutionDownBy: 1, maxBitrate: 900_000, scalabilityMode: 'L1T3' },
-];
+// The same capture constraints as client/src/media.ts (720p) and the same camera encodings
+// (client/src/simulcast.ts, from the size captured): a joiner's first key frame is as large
+// as on the gateway's page.
 const AUDIO = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
-const VIDEO = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } };
+const VIDEO = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } };
 
 type Ack<T> = { ok: true; data: T } | { ok: false; error: { message: string } };
 
@@ -69,10 +67,12 @@ async function main(): Promise<void> {
       track: stream.getAudioTracks()[0]!,
       codecOptions: { opusStereo: false, opusDtx: true, opusFec: true },
     });
+    const video = stream.getVideoTracks()[0]!;
+    const { width = 0, height = 0 } = video.getSettings();
     await t.produce({
-      track: stream.getVideoTracks()[0]!,
-      encodings: CAMERA_ENCODINGS.map((e) => ({ ...e })),
-      codecOptions: { videoGoogleStartBitrate: 1000 },
+      track: video,
+      encodings: cameraEncodings({ width, height }),
+      codecOptions: { videoGoogleStartBitrate: 1500 },
     });
     status.published = true;
     return;

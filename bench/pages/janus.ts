@@ -18,7 +18,8 @@ const status = { published: false, error: null as string | null };
 type Msg = Record<string, unknown> & { janus: string; transaction?: string };
 
 const AUDIO = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
-const VIDEO = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } };
+// The gateway client's capture size (client/src/media.ts).
+const VIDEO = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } };
 
 class Janus {
   #next = 0;

@@ -8,7 +8,7 @@
 import type { Page } from 'playwright-core';
 import { benchConsult } from '../lib/access.js';
 import { launchBrowser, type BenchBrowser } from '../lib/browser.js';
-import { FIRST_FRAME_HOOK, READ_JOIN } from '../lib/firstFrame.js';
+import { BREAKDOWN_HOOK, FIRST_FRAME_HOOK, READ_BREAKDOWN, READ_JOIN } from '../lib/firstFrame.js';
 import { startBenchGateway, type BenchGateway } from '../lib/gateway.js';
 import { JanusApi } from '../lib/janus.js';
 import type { Measured, Section, Services } from '../lib/section.js';
@@ -30,7 +30,11 @@ interface JoinSample {
   /** Round of the interleaved run and this system's place in it (0 = first). */
   round: number;
   slot: number;
+  /** BENCH_JOIN_BREAKDOWN=1: the video's marks (ms after the start), see READ_BREAKDOWN. */
+  breakdown?: unknown;
 }
+
+const BREAKDOWN = process.env.BENCH_JOIN_BREAKDOWN === '1';
 
 export interface SystemResult {
   samples: JoinSample[];
@@ -72,6 +76,10 @@ async function joinOnce(
       result = (await page.evaluate(READ_JOIN)) as typeof result;
       return result !== null;
     });
+    if (BREAKDOWN && result && 'ms' in result) {
+      await sleep(100); // the stats poll sees the first decoded frame too
+      (result as JoinSample).breakdown = await page.evaluate(READ_BREAKDOWN);
+    }
     return (result as JoinSample | { error: string } | null) ?? { error: 'no result' };
   } catch (err) {
     return { error: (err as Error).message };
@@ -107,11 +115,17 @@ async function measureInterleaved(s: Services, systems: System[]): Promise<Syste
     const joiner = await launchBrowser();
     browsers.push(joiner);
     await joiner.context.addInitScript({ content: FIRST_FRAME_HOOK });
+    if (BREAKDOWN) await joiner.context.addInitScript({ content: BREAKDOWN_HOOK });
     // One unmeasured round first: the joiner browser's first pages pay its own start-up.
     for (let round = -WARMUP_JOINS; round < joins; round++) {
       for (let slot = 0; slot < systems.length; slot++) {
         const k = (((round + slot) % systems.length) + systems.length) % systems.length;
         const r = await joinOnce(joiner, systems[k]!, round + WARMUP_JOINS, timeoutMs);
+        if (BREAKDOWN && 'ms' in r) {
+          s.log(
+            `breakdown ${systems[k]!.name} ${Math.round(r.ms)} ms ${JSON.stringify(r.breakdown)}`,
+          );
+        }
         if (round >= 0) {
           if ('ms' in r) out[k]!.samples.push({ ...r, round, slot });
           else out[k]!.failures.push(r.error);
@@ -165,11 +179,18 @@ async function gatewaySystem(
  * BENCH_JOIN_AB=DIR: a second gateway (same server code) serving the client built in DIR
  * (e.g. the last release's client/dist) joins the same interleaved rounds as a fourth system,
  * "gateway A"; its figures are in the details (`ab`) and the log, not in the table.
+ * BENCH_JOIN_AB_SETTINGS="NAME=value …" gives that gateway other settings (an A/B of a server setting).
  */
 async function abSystem(s: Services): Promise<System | null> {
   const dir = process.env.BENCH_JOIN_AB;
   if (!dir) return null;
-  return gatewaySystem(s, await startBenchGateway(dir), 'gateway A');
+  const settings = Object.fromEntries(
+    (process.env.BENCH_JOIN_AB_SETTINGS ?? '')
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+  return gatewaySystem(s, await startBenchGateway(dir, settings), 'gateway A');
 }
 
 function bareSystem(s: Services): System {

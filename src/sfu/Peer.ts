@@ -52,6 +52,8 @@ export interface PeerPlacement {
 export interface TransportLimits {
   maxIncomingBitrate: number;
   initialOutgoingBitrate: number;
+  /** Where a new simulcast video consumer starts (FIRST_FRAME_LAYER; default lowest). */
+  firstFrameLayer?: 'lowest' | 'preferred';
 }
 
 type PeerEvents = {
@@ -345,7 +347,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     // A lost key-frame request must not leave the new viewer a second without a picture.
     chaseFirstKeyFrame(
       consumer,
-      DEFAULT_FIRST_KEY_FRAME,
+      { ...DEFAULT_FIRST_KEY_FRAME, startLowest: this.limits.firstFrameLayer !== 'preferred' },
       (layer) => this.bandwidth.capFirstFrame(consumer.id, layer),
       transport,
     );

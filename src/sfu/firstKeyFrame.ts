@@ -1,13 +1,17 @@
 /**
- * The first picture of a new video consumer. mediasoup asks the sender for a key frame when
- * a consumer is resumed, but while that request is pending (1 s) it swallows further
- * requests for the same stream, so one lost request costs a second of black video. Until a
- * key frame has been forwarded, every `intervalMs` this asks again and, on a simulcast
- * consumer, lowers its spatial layer one step, so that a request for another stream goes out
- * at once; the cap is lifted as soon as a key frame is forwarded. With the consumer's WebRTC
- * transport given, the wait starts only once that transport is connected (DTLS): before, no
- * frame can flow, and asking (and lowering the layer) then only moves the consumer's target
- * away from the key frame mediasoup itself asks for when the transport connects.
+ * The first picture of a new video consumer. A simulcast consumer starts on its lowest
+ * spatial layer: that layer's key frame is the smallest to encode, send and decode (a 720p
+ * key frame is 30–70 packets, the lowest layer's a few), so the first picture comes sooner;
+ * the cap is lifted as soon as a key frame is forwarded, and mediasoup moves the consumer up
+ * to its preferred layer while the low one plays. mediasoup asks the sender for a key frame
+ * when a consumer is resumed, but while that request is pending (1 s) it swallows further
+ * requests for the same stream, so one lost request would cost a second of black video.
+ * Until a key frame has been forwarded, every `intervalMs` this asks again and, on a
+ * simulcast consumer, raises its layer cap one step, so that a request for another stream
+ * goes out at once. With the consumer's WebRTC transport given, the wait starts only once
+ * that transport is connected (DTLS): before, no frame can flow, and asking (and moving the
+ * layer) then only moves the consumer's target away from the key frame mediasoup itself asks
+ * for when the transport connects.
  */
 import type { types } from 'mediasoup';
 import { consumerMaxLayers } from './layers.js';
@@ -17,9 +21,15 @@ export interface FirstKeyFrameOptions {
   intervalMs: number;
   /** Ask again at most this many times. */
   maxRetries: number;
+  /** Start a simulcast consumer on its lowest layer (else on its preferred one, lowered on retries). */
+  startLowest: boolean;
 }
 
-export const DEFAULT_FIRST_KEY_FRAME: FirstKeyFrameOptions = { intervalMs: 300, maxRetries: 4 };
+export const DEFAULT_FIRST_KEY_FRAME: FirstKeyFrameOptions = {
+  intervalMs: 300,
+  maxRetries: 4,
+  startLowest: true,
+};
 
 /** Caps a simulcast consumer's spatial layer while its first key frame is awaited (null lifts it). */
 export type LayerCap = (spatialLayer: number | null) => Promise<void>;
@@ -40,6 +50,7 @@ export function chaseFirstKeyFrame(
   let capped = false;
   let done = false;
   const top = consumer.preferredLayers?.spatialLayer ?? consumerMaxLayers(consumer).spatialLayer;
+  const layered = Boolean(cap) && consumer.type === 'simulcast' && top > 0;
 
   const onTrace = (trace: types.ConsumerTraceEventData) => {
     if (trace.type === 'keyframe' && trace.direction === 'out') stop();
@@ -64,10 +75,11 @@ export function chaseFirstKeyFrame(
     }
     retries++;
     consumer.requestKeyFrame().catch(() => undefined);
-    const layer = top - retries;
-    if (cap && consumer.type === 'simulcast' && layer >= 0) {
+    // A layer not asked yet: its request is not swallowed by the pending one.
+    const layer = options.startLowest ? retries : top - retries;
+    if (layered && layer >= 0 && layer <= top) {
       capped = true;
-      void cap(layer).catch(() => undefined);
+      void cap!(layer).catch(() => undefined);
     }
     if (retries < options.maxRetries) timer = setTimeout(retry, options.intervalMs);
     else stop();
@@ -85,6 +97,11 @@ export function chaseFirstKeyFrame(
     }
   }
 
+  // Before the consumer is resumed, so that its first target is the lowest layer.
+  if (layered && options.startLowest) {
+    capped = true;
+    void cap!(0).catch(() => undefined);
+  }
   consumer.observer.on('resume', onResume);
   transport?.observer.on('dtlsstatechange', onDtlsState);
   consumer.observer.once('close', stop);

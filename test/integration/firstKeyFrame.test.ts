@@ -1,9 +1,10 @@
 /**
- * A new viewer's first picture when the sender misses the key-frame request made at resume.
- * A synthetic simulcast sender (three VP8 streams into a real mediasoup worker) answers every
- * key-frame request with a key frame, except the first one after the consumer is resumed.
- * mediasoup alone asks that stream again only after a second; with the first-key-frame
- * chase, a request for another layer goes out first and the viewer's video starts from it.
+ * A new viewer's first picture. A synthetic simulcast sender (three VP8 streams into a real
+ * mediasoup worker) answers every key-frame request with a key frame (except, where a test
+ * says so, the first one after the consumer is resumed). The consumer starts on the lowest
+ * layer, whose key frame is the smallest, and moves up once it has forwarded one. When the
+ * request is lost, mediasoup alone asks that stream again only after a second; with the
+ * first-key-frame chase, a request for another layer goes out first and the video starts from it.
  */
 import '../../src/sfu/workerBin.js';
 import dgram from 'node:dgram';
@@ -12,7 +13,7 @@ import type { types } from 'mediasoup';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildPacket, keyFrameRequests, parseRtp, type StreamShape } from '../../bench/lib/rtp.js';
 import { mediaCodecs } from '../../src/sfu/codecs.js';
-import { chaseFirstKeyFrame } from '../../src/sfu/firstKeyFrame.js';
+import { chaseFirstKeyFrame, DEFAULT_FIRST_KEY_FRAME } from '../../src/sfu/firstKeyFrame.js';
 
 const SHAPE: StreamShape = {
   kind: 'video',
@@ -25,6 +26,8 @@ const SHAPE: StreamShape = {
 const SSRCS = [0x5000, 0x5002, 0x5004];
 /** mediasoup's own wait before it repeats a key-frame request (KeyFrameRetransmissionWaitTime). */
 const MEDIASOUP_RETRY_MS = 1000;
+
+const CHASE = DEFAULT_FIRST_KEY_FRAME;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -175,9 +178,44 @@ async function joinWithLostRequest(x: Awaited<ReturnType<typeof setUp>>) {
 }
 
 describe('the first key frame of a new video consumer', () => {
+  it('is asked of the lowest layer first; the consumer moves up to its preferred layer after it', async () => {
+    const x = await setUp();
+    const layers: number[] = [];
+    x.consumer.observer.on('layerschange', (l) => {
+      if (l) layers.push(l.spatialLayer);
+    });
+    chaseFirstKeyFrame(x.consumer, CHASE, (layer) =>
+      x.consumer.setPreferredLayers({ spatialLayer: layer ?? 2 }),
+    );
+    const before = x.sender.requests.length;
+    await x.consumer.resume();
+    for (let i = 0; i < 150 && !x.received.length; i++) await sleep(20);
+    // The lowest stream's key frame starts the picture; then the top stream's is asked for.
+    for (let i = 0; i < 100 && layers.at(-1) !== 2; i++) await sleep(20);
+    x.sender.stop();
+    expect(x.received.length, 'the viewer got no packet').toBeGreaterThan(0);
+    const asked = x.sender.requests.slice(before).map((r) => r.ssrc);
+    expect(asked[0]).toBe(SSRCS[0]);
+    expect(asked).toContain(SSRCS[2]);
+    expect(layers[0]).toBe(0);
+    expect(layers.at(-1)).toBe(2);
+  }, 20_000);
+
+  it('starts on the preferred layer with startLowest off (FIRST_FRAME_LAYER=preferred)', async () => {
+    const x = await setUp();
+    chaseFirstKeyFrame(x.consumer, { ...CHASE, startLowest: false }, (layer) =>
+      x.consumer.setPreferredLayers({ spatialLayer: layer ?? 2 }),
+    );
+    const before = x.sender.requests.length;
+    await x.consumer.resume();
+    for (let i = 0; i < 150 && !x.received.length; i++) await sleep(20);
+    x.sender.stop();
+    expect(x.sender.requests.slice(before)[0]?.ssrc).toBe(SSRCS[2]);
+  }, 20_000);
+
   it('is asked for on another layer before mediasoup would repeat a lost request', async () => {
     const x = await setUp();
-    chaseFirstKeyFrame(x.consumer, { intervalMs: 300, maxRetries: 4 }, (layer) =>
+    chaseFirstKeyFrame(x.consumer, CHASE, (layer) =>
       x.consumer.setPreferredLayers({ spatialLayer: layer ?? 2 }),
     );
     const { requests, first } = await joinWithLostRequest(x);
@@ -199,7 +237,7 @@ describe('the first key frame of a new video consumer', () => {
   it('stops chasing once a key frame is forwarded, lifting its layer cap', async () => {
     const x = await setUp();
     const caps: (number | null)[] = [];
-    chaseFirstKeyFrame(x.consumer, { intervalMs: 300, maxRetries: 4 }, async (layer) => {
+    chaseFirstKeyFrame(x.consumer, CHASE, async (layer) => {
       caps.push(layer);
       await x.consumer.setPreferredLayers({ spatialLayer: layer ?? 2 });
     });
@@ -223,7 +261,7 @@ describe('the first key frame of a new video consumer', () => {
     const before = x.sender.requests.length;
     chaseFirstKeyFrame(
       consumer,
-      { intervalMs: 100, maxRetries: 4 },
+      { ...CHASE, intervalMs: 100 },
       async (layer) => {
         caps.push(layer);
       },
@@ -232,8 +270,9 @@ describe('the first key frame of a new video consumer', () => {
     await consumer.resume();
     await sleep(600); // every retry of the chase would have run by now
     x.sender.stop();
-    // Nothing asked, no layer lowered: the request mediasoup makes at connect stays the one.
-    expect(caps).toEqual([]);
+    // Nothing asked, no layer moved (only the lowest-layer start, set before the resume): the
+    // request mediasoup makes at connect stays the one.
+    expect(caps).toEqual([0]);
     expect(x.sender.requests.length - before).toBe(0);
   }, 20_000);
 });

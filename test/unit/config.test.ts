@@ -57,6 +57,14 @@ describe('loadConfig', () => {
     );
   });
 
+  it('starts new video consumers on their lowest layer unless FIRST_FRAME_LAYER says preferred', () => {
+    expect(loadConfig({ DATA_DIR: tmp() }).rtc.firstFrameLayer).toBe('lowest');
+    expect(
+      loadConfig({ DATA_DIR: tmp(), FIRST_FRAME_LAYER: 'preferred' }).rtc.firstFrameLayer,
+    ).toBe('preferred');
+    expect(() => loadConfig({ DATA_DIR: tmp(), FIRST_FRAME_LAYER: 'top' })).toThrow(ConfigError);
+  });
+
   it('listens for the LAN with a self-signed certificate and an announced address', () => {
     const c = loadConfig({ HOST: '0.0.0.0', ANNOUNCED_IP: '203.0.113.7', DATA_DIR: tmp() });
     expect(c.tls).toBe('self-signed');
