@@ -84,10 +84,11 @@ export const configSchema = z
     MAX_INCOMING_BITRATE: intIn(100_000, 100_000_000, 5_000_000),
     INITIAL_OUTGOING_BITRATE: intIn(100_000, 100_000_000, 2_000_000),
     /**
-     * Where a new simulcast video consumer starts: on its lowest layer until its first key
-     * frame (a small key frame, the first picture sooner), or straight on its preferred layer.
+     * Where a new simulcast video consumer starts: straight on its preferred layer, or on its
+     * lowest layer until its first key frame (a small key frame; no faster join measured on
+     * loopback, for slow downlinks to try).
      */
-    FIRST_FRAME_LAYER: z.enum(['lowest', 'preferred']).default('lowest'),
+    FIRST_FRAME_LAYER: z.enum(['lowest', 'preferred']).default('preferred'),
     /** SQLite database file; default DATA_DIR/gateway.db. */
     DATABASE_PATH: optionalString,
     /** postgres://user:password@host:port/db selects PostgreSQL instead of SQLite. */

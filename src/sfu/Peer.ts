@@ -52,7 +52,7 @@ export interface PeerPlacement {
 export interface TransportLimits {
   maxIncomingBitrate: number;
   initialOutgoingBitrate: number;
-  /** Where a new simulcast video consumer starts (FIRST_FRAME_LAYER; default lowest). */
+  /** Where a new simulcast video consumer starts (FIRST_FRAME_LAYER; default preferred). */
   firstFrameLayer?: 'lowest' | 'preferred';
 }
 
@@ -347,7 +347,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     // A lost key-frame request must not leave the new viewer a second without a picture.
     chaseFirstKeyFrame(
       consumer,
-      { ...DEFAULT_FIRST_KEY_FRAME, startLowest: this.limits.firstFrameLayer !== 'preferred' },
+      { ...DEFAULT_FIRST_KEY_FRAME, startLowest: this.limits.firstFrameLayer === 'lowest' },
       (layer) => this.bandwidth.capFirstFrame(consumer.id, layer),
       transport,
     );

@@ -57,8 +57,11 @@ describe('loadConfig', () => {
     );
   });
 
-  it('starts new video consumers on their lowest layer unless FIRST_FRAME_LAYER says preferred', () => {
-    expect(loadConfig({ DATA_DIR: tmp() }).rtc.firstFrameLayer).toBe('lowest');
+  it('starts new video consumers on their preferred layer unless FIRST_FRAME_LAYER says lowest', () => {
+    expect(loadConfig({ DATA_DIR: tmp() }).rtc.firstFrameLayer).toBe('preferred');
+    expect(loadConfig({ DATA_DIR: tmp(), FIRST_FRAME_LAYER: 'lowest' }).rtc.firstFrameLayer).toBe(
+      'lowest',
+    );
     expect(
       loadConfig({ DATA_DIR: tmp(), FIRST_FRAME_LAYER: 'preferred' }).rtc.firstFrameLayer,
     ).toBe('preferred');
