@@ -509,7 +509,11 @@ export class PipeBridge {
   /** Sending end: consumes the producer into the link and says how to produce it there. */
   async #answerProduce(req: z.infer<typeof producerRequest>, from: string) {
     const { consultId, producerId } = req;
-    const link = this.#links.get(linkKey(consultId, from));
+    const key = linkKey(consultId, from);
+    // The other end has its half as soon as it answered our `pipe.connect`, and may ask
+    // before this end has connected its own: wait for it rather than say there is none.
+    if (!this.#links.has(key)) await this.#opening.get(key)?.catch(() => undefined);
+    const link = this.#links.get(key);
     if (!link) throw new GatewayError('conflict', `${NO_LINK}; connect first`);
     const media = this.#localMedia(consultId);
     let consumer = link.consumers.get(producerId);
