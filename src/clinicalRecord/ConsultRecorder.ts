@@ -283,17 +283,21 @@ export class ConsultRecorder {
     for (const c of live) {
       if (kept.has(c.id)) continue;
       const lastSeen = (await this.store.records.lastActivity(c.id)) ?? c.startedAt ?? this.now();
-      await this.store.transaction(async (tx) => {
-        await tx.records.closeOpenParticipations(c.id, 'interrupted');
-        await tx.records.appendEvent({
-          consultId: c.id,
-          at: lastSeen,
-          type: 'consult.interrupted',
-          participantId: null,
-          displayName: null,
-          details: { detectedAt: this.now() },
-        });
-      });
+      // Only database statements: PostgreSQL may abort it as a deadlock with the last leaves'
+      // writes (seen once at a test gateway's stop); then it is run again.
+      await retryOnDeadlock(() =>
+        this.store.transaction(async (tx) => {
+          await tx.records.closeOpenParticipations(c.id, 'interrupted');
+          await tx.records.appendEvent({
+            consultId: c.id,
+            at: lastSeen,
+            type: 'consult.interrupted',
+            participantId: null,
+            displayName: null,
+            details: { detectedAt: this.now() },
+          });
+        }),
+      );
       await consults.interrupt(c.id, lastSeen);
       recovered.push(c.id);
     }
@@ -303,5 +307,16 @@ export class ConsultRecorder {
         'closed consults left live by a stopped gateway as interrupted',
       );
     return recovered;
+  }
+}
+
+/** Runs `fn` again (3 times in all) when PostgreSQL aborts it as a deadlock (SQLSTATE 40P01). */
+async function retryOnDeadlock<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= 3 || (err as { code?: unknown }).code !== '40P01') throw err;
+    }
   }
 }
