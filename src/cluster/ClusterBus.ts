@@ -100,6 +100,9 @@ export class ClusterBus {
       }, timeoutMs);
       this.#pending.set(id, { resolve, reject, timer });
     });
+    // The answer can come (on the subscriber connection) before Redis acknowledges the publish
+    // below: a refusal then must not count as an unhandled rejection, which ends the process.
+    answer.catch(() => undefined);
     try {
       await this.#send(nodeId, { kind: 'request', id, from: this.nodeId, type, payload });
     } catch (err) {

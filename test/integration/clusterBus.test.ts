@@ -84,6 +84,44 @@ describe('the cluster bus', () => {
     expect(await x.request('y', 'add', { a: 1, b: 1 }, sum)).toEqual({ sum: 2, from: 'x' });
   });
 
+  it('fails a request with its refusal when the answer comes before Redis acknowledged the request', async () => {
+    // Redis acknowledges a publish on one connection and delivers the answer on another: under
+    // load the answer can come first. A refusal then was an unhandled rejection that ended the
+    // node (a test cluster's node crashed so, mid-consult).
+    const seen = await connectRedis(redis.url, logger);
+    const answered = new Promise<void>((resolve) => {
+      void seen.subscribe('telemed:bus:z', (m) => {
+        if (m.includes('"response"')) resolve();
+      });
+    });
+    const raw = await connectRedis(redis.url, logger);
+    // z's publishes are acknowledged only once its answer is on z's channel, and a beat later.
+    const late = new Proxy(raw, {
+      get(target, prop) {
+        if (prop === 'publish') {
+          return async (...args: Parameters<Redis['publish']>) => {
+            const n = await target.publish(...args);
+            await answered;
+            await new Promise((r) => setTimeout(r, 50));
+            return n;
+          };
+        }
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const z3 = await ClusterBus.create(late, 'z', logger);
+    try {
+      await expect(z3.request('y', 'refuse', {}, sum)).rejects.toMatchObject({
+        code: 'forbidden',
+      });
+    } finally {
+      await z3.close();
+      seen.destroy();
+      raw.destroy();
+    }
+  });
+
   it('answers a burst of 200 concurrent requests, each with its own answer', async () => {
     const answers = await Promise.all(
       Array.from({ length: 200 }, (_, i) => x.request('y', 'add', { a: i, b: 1 }, sum)),

@@ -147,6 +147,13 @@ async function startClusterNodeOnce(
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
+  // For debugging a run: TEST_NODE_LOG_DIR=dir keeps each node's whole output in a file there.
+  const logDir = process.env.TEST_NODE_LOG_DIR;
+  if (logDir) {
+    const file = fs.createWriteStream(path.join(logDir, `${nodeId}-${child.pid}.log`));
+    child.stdout!.pipe(file, { end: false });
+    child.stderr!.pipe(file, { end: false });
+  }
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let seq = 0;
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
@@ -183,8 +190,13 @@ async function startClusterNodeOnce(
       },
     );
   });
-  child.once('exit', () => {
-    for (const p of pending.values()) p.reject(new Error(`node ${nodeId} exited`));
+  let stopping = false;
+  let gone: Error | undefined;
+  child.once('exit', (code, signal) => {
+    // An unexpected exit says why: the node's last output (a crash's stack) goes with the error.
+    gone = new Error(`node ${nodeId} exited (${code ?? signal}):\n${out.slice(-4000)}`);
+    if (!stopping) console.error(gone.message);
+    for (const p of pending.values()) p.reject(gone);
     pending.clear();
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
@@ -202,17 +214,23 @@ async function startClusterNodeOnce(
     call<T>(cmd: string, args: Record<string, unknown> = {}) {
       const id = ++seq;
       return new Promise<T>((resolve, reject) => {
+        if (gone) return reject(gone);
         pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-        child.send({ id, cmd, ...args });
+        child.send({ id, cmd, ...args }, (err) => {
+          if (!err || !pending.delete(id)) return;
+          reject(gone ?? err);
+        });
       });
     },
     output: () => out,
     async crash() {
+      stopping = true;
       child.kill('SIGKILL');
       await exited;
     },
     async stop(killAfterMs = 10_000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
+      stopping = true;
       child.kill('SIGTERM');
       const force = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
       await exited;
