@@ -51,7 +51,8 @@ async function produceOnA(consultId: string, ssrc: number) {
     consultId,
     ssrc,
   });
-  senders.push(sendRtp(port, ssrc));
+  // Up to 200 s of audio: the whole file on a loaded machine.
+  senders.push(sendRtp(port, ssrc, 10_000));
   return producerId;
 }
 
@@ -168,7 +169,7 @@ describe('pipe messages from a third party on the bus', () => {
     const linkIds = () =>
       bus.seen
         .filter((s) => s.channel === 'telemed:bus:b' && s.msg.type === 'pipe.connect')
-        .map((s) => (s.msg.payload as { consultId: string; linkId: string }))
+        .map((s) => s.msg.payload as { consultId: string; linkId: string })
         .filter((p) => p.consultId === 'replay')
         .map((p) => p.linkId);
     const captured = (type: string) =>
@@ -315,8 +316,7 @@ describe('pipe messages from a third party on the bus', () => {
     await b.call('closeConsumer', { consumerId: live.consumerId });
     const none = { links: 0, srtpLinks: 0, outgoing: 0, incoming: 0 };
     await timeUntil(
-      async () =>
-        JSON.stringify([await pipes(a), await pipes(b)]) === JSON.stringify([none, none]),
+      async () => JSON.stringify([await pipes(a), await pipes(b)]) === JSON.stringify([none, none]),
       CLEANUP_MS,
       'no pipes left',
     );
