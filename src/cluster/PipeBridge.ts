@@ -70,6 +70,8 @@ const connectRequest = z.object({ consultId: id, linkId: id }).extend(tupleSchem
 const openRequest = z.object({ consultId: id, stale: id.optional() });
 const openAnswer = z.object({ linkId: id });
 const producerRequest = z.object({ consultId: id, producerId: id });
+/** `pipeId`: the pipe consumer it releases (a replay from an earlier pipe of the producer names another). */
+const releaseRequest = producerRequest.extend({ pipeId: id.optional() });
 /** `linkId`: only that link (a newer one between the same nodes stays). */
 const closeRequest = z.object({ consultId: id, linkId: id.optional() });
 const producedSchema = z.object({
@@ -78,12 +80,16 @@ const producedSchema = z.object({
   rtpParameters: z.looseObject({ codecs: z.array(z.unknown()), encodings: z.array(z.unknown()) }),
   paused: z.boolean(),
   appData: z.record(z.string(), z.unknown()),
+  /** The sending end's pipe consumer, named again in `pipe.release`. */
+  pipeId: id.optional(),
 });
 
 /** A producer piped here: its consumers (and an early pipe's hold) count as users. */
 interface PipedProducer {
   producer: types.Producer;
   users: number;
+  /** The sending end's pipe consumer of it (absent from a node that does not say). */
+  pipeId?: string;
   /** Set while an early pipe (`prepare`) waits for its first consumer. */
   held?: NodeJS.Timeout;
 }
@@ -101,13 +107,15 @@ interface Link {
   producers: Map<string, PipedProducer>;
   /** It carried a producer either way (a link opened for nothing closes at once). */
   used?: boolean;
-  /** Set while an unused link waits to be closed. */
+  /** Set while an unused link waits to be closed (and from its making until it first carries something). */
   linger?: NodeJS.Timeout;
 }
 
 const linkKey = (consultId: string, node: string) => `${consultId}\n${node}`;
 /** How a node answers a producer request on a link it does not have. */
 const NO_LINK = 'no pipe to your node for this consult';
+/** ClusterBus's request timeout, which the bridge's requests use unless told otherwise. */
+const REQUEST_TIMEOUT_MS = 5000;
 
 export class PipeBridge {
   readonly #links = new Map<string, Link>();
@@ -124,8 +132,9 @@ export class PipeBridge {
     bus.handle('pipe.open', openRequest, (req, from) => this.#answerOpen(req, from));
     bus.handle('pipe.connect', connectRequest, (req, from) => this.#answerConnect(req, from));
     bus.handle('pipe.produce', producerRequest, (req, from) => this.#answerProduce(req, from));
-    bus.handle('pipe.release', producerRequest, (req, from) => {
-      this.#links.get(linkKey(req.consultId, from))?.consumers.get(req.producerId)?.close();
+    bus.handle('pipe.release', releaseRequest, (req, from) => {
+      const consumer = this.#links.get(linkKey(req.consultId, from))?.consumers.get(req.producerId);
+      if (req.pipeId === undefined || consumer?.id === req.pipeId) consumer?.close();
     });
     bus.handle('pipe.close', closeRequest, (req, from) =>
       this.#closeLink(req.consultId, from, req.linkId),
@@ -251,8 +260,9 @@ export class PipeBridge {
     entry.users--;
     if (entry.users > 0 || link.producers.get(producerId) !== entry) return;
     this.#log.debug({ consultId: link.consultId, node: link.node, producerId }, 'pipe released');
+    const { pipeId } = entry;
     void this.#opts.bus
-      .notify(link.node, 'pipe.release', { consultId: link.consultId, producerId })
+      .notify(link.node, 'pipe.release', { consultId: link.consultId, producerId, pipeId })
       .catch(() => undefined);
     entry.producer.close();
   }
@@ -335,7 +345,7 @@ export class PipeBridge {
           paused: answer.paused,
           appData: { ...answer.appData, pipedFrom: node },
         });
-        link.producers.set(producerId, { producer, users: 0 });
+        link.producers.set(producerId, { producer, users: 0, pipeId: answer.pipeId });
         this.#opts.media(consultId)?.adopt?.(producer);
         link.used = true;
         clearTimeout(link.linger);
@@ -469,8 +479,19 @@ export class PipeBridge {
     };
     this.#links.set(key, link);
     transport.observer.once('close', () => {
+      clearTimeout(link.linger);
       if (this.#links.get(key) === link) this.#links.delete(key);
     });
+    // A link is made for a producer, asked for within one request: one that has carried
+    // nothing by the linger after that (its other end vanished, or never meant it) closes.
+    link.linger = setTimeout(
+      () => {
+        link.linger = undefined;
+        if (unused(link) && !this.#pipingOn(key)) this.#closeUnused(link);
+      },
+      (this.#opts.lingerMs ?? 0) + (this.#opts.timeoutMs ?? REQUEST_TIMEOUT_MS),
+    );
+    link.linger.unref();
     // The router closing (the consult ended here) closes the transport and so the link.
     return link;
   }
@@ -556,6 +577,7 @@ export class PipeBridge {
       rtpParameters: consumer.rtpParameters,
       paused: consumer.producerPaused,
       appData: media.appData(producerId) ?? {},
+      pipeId: consumer.id,
     };
   }
 }
