@@ -31,7 +31,7 @@ import { IceRecovery, NetworkWatch, restartOnOwnPath, selectedPair } from './res
 import { canResume, planResume } from './resume';
 import type { LocalMedia } from './resume';
 import { keepResumeSecret, storedResumeSecret } from './seat';
-import { newSession, remoteStats, sampleQuality, transportState } from './session';
+import { mediaArrived, newSession, remoteStats, sampleQuality, transportState } from './session';
 import { refitCamera } from './simulcast';
 import { saveDevicePrefs } from './devicePrefs';
 import { openDevice } from './media';
@@ -69,6 +69,11 @@ const FATAL_CODES = new Set([
   'denied_recently',
 ]);
 const QUALITY_INTERVAL_MS = 2000;
+/**
+ * After a move off a draining node, how long the old session's media may overlap the new one's
+ * while the new consumers wait for their first packets and frames.
+ */
+const HANDOVER_MEDIA_WAIT_MS = 4000;
 const MAX_SERVER_DISCONNECTS = 5;
 
 /** The signalling socket, to this page's server or (in a cluster, after a failover) `url`. */
@@ -281,6 +286,11 @@ export class RoomClient extends Emitter<RoomEvents> {
   /** ICE restarts applied since this client was created. */
   get iceRestarts(): number {
     return this.iceRestartCount;
+  }
+
+  /** The gateway node this client's signalling goes to (another after a drain or a failover). */
+  get server(): string {
+    return this.nodeUrl ?? location.origin;
   }
 
   /** The last 100 signalling and media set-up steps with their times (Date.now()), for tests and drills. */
@@ -804,8 +814,23 @@ export class RoomClient extends Emitter<RoomEvents> {
       if (!live()) return;
       this.onSessionError(socket, err, attempt);
     } finally {
-      // After a move off a draining node: the new session is up (or failed), the old goes.
+      // After a move off a draining node: the new session is up (or failed), the old goes
+      // once the new one carries media, so the move leaves no silence (bounded: a producer
+      // that sends nothing must not keep the old node up).
+      if (this.handover && live()) await this.untilMediaArrives(s, live, HANDOVER_MEDIA_WAIT_MS);
       this.finishHandover();
+    }
+  }
+
+  /** Resolves once the session's consumers carry media, or after `timeoutMs`. */
+  private async untilMediaArrives(s: Session, live: () => boolean, timeoutMs: number) {
+    const end = Date.now() + timeoutMs;
+    while (live() && Date.now() < end) {
+      if (await mediaArrived(s).catch(() => true)) {
+        this.mark('new media flowing');
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
 

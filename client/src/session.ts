@@ -136,6 +136,20 @@ export function remoteStats(s: Session): Promise<RemoteStat[]> {
   );
 }
 
+/**
+ * Whether every consumer that should carry media does here yet (resumed, its producer sending):
+ * audio packets received, video frames decoded.
+ */
+export async function mediaArrived(s: Session): Promise<boolean> {
+  const expected = liveConsumers(s).filter((e) => e.resumed && !e.producerPaused);
+  const samples = await Promise.all(expected.map((e) => inbound(e.consumer)));
+  return expected.every((e, i) =>
+    e.kind === 'audio'
+      ? (samples[i]?.packetsReceived ?? 0) > 0
+      : (samples[i]?.framesDecoded ?? 0) > 0,
+  );
+}
+
 /** One quality reading per live consumer since its previous sample, grouped by peer. */
 export async function sampleQuality(s: Session): Promise<Map<string, QualityReading[]>> {
   const perPeer = new Map<string, QualityReading[]>();

@@ -50,6 +50,8 @@ interface ConsultTestHook {
   readonly localProducers: { source: string; producerId: string; trackId: string | null }[];
   /** The client's last signalling and media set-up steps (Date.now()). */
   readonly trace: readonly { at: number; step: string }[];
+  /** The gateway node the page's signalling goes to now. */
+  readonly server: string;
 }
 
 declare global {
@@ -252,6 +254,9 @@ function buildConsultPage(
     },
     get trace() {
       return client.trace;
+    },
+    get server() {
+      return client.server;
     },
   };
 
