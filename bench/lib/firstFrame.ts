@@ -85,6 +85,13 @@ export const BREAKDOWN_HOOK = `(() => {
   const b = { track: null, connected: null, firstPacket: null, firstFrameReceived: null,
     firstKeyFrameDecoded: null, firstDecoded: null, atKeyFrame: null, videoAdded: null, polls: 0 };
   window.__benchBreakdown = b;
+  // Long animation frames with their scripts: which work holds the main thread during a join.
+  b.frames = [];
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) b.frames.push(e);
+    }).observe({ type: 'long-animation-frame', buffered: true });
+  } catch {}
   new MutationObserver((_, obs) => {
     if (!document.querySelector('video')) return;
     b.videoAdded = performance.now();
@@ -146,5 +153,17 @@ export const READ_BREAKDOWN = `(() => {
     videoAdded: rel(b.videoAdded),
     presented: rel(s.firstFrame),
     atKeyFrame: b.atKeyFrame,
+    frames: (b.frames || [])
+      .filter((f) => f.startTime + f.duration > start && f.startTime < s.firstFrame)
+      .map((f) => ({
+        at: rel(f.startTime),
+        ms: Math.round(f.duration),
+        render: f.renderStart ? Math.round(f.startTime + f.duration - f.renderStart) : 0,
+        scripts: f.scripts
+          .filter((x) => x.duration >= 10)
+          .map((x) => x.invoker + ' ' + (x.sourceFunctionName || '') + '@' + x.sourceCharPosition + ' ' +
+            Math.round(x.duration) + (x.forcedStyleAndLayoutDuration ? '/layout ' + Math.round(x.forcedStyleAndLayoutDuration) : '')),
+      })),
+    steps: trace.map((t) => t.step + ' ' + rel(t.at - performance.timeOrigin)).join(', '),
   };
 })()`;
