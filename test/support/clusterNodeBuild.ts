@@ -1,14 +1,15 @@
 /**
- * Test cluster nodes run plain JavaScript: src/ and test/support/ compiled file by file with
+ * Test cluster nodes run plain JavaScript: src/ and test/support/ transformed file by file with
  * esbuild (the transform tsx applies, done once instead of at every node start) into
- * dist/test-node/<hash>/, where <hash> covers every input. An edit anywhere in src/ or
- * test/support/ gives a new hash, so a node never runs stale code; a build is published by
- * renaming a finished directory, so a node never runs half a build either.
+ * dist/test-node/<hash>/, where <hash> covers every input. Each file is transformed from the
+ * very text that was hashed, so an edit anywhere in src/ or test/support/ (even during a build)
+ * gives a new hash and a node never runs stale code; a build is published by renaming a finished
+ * directory, so a node never runs half a build either.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { build, version } from 'esbuild';
+import { transform, version, type TransformOptions } from 'esbuild';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const outRoot = path.join(root, 'dist/test-node');
@@ -16,14 +17,13 @@ const sourceDirs = ['src', 'test/support'];
 /** Builds unused this long are removed when a new one is published. */
 const keepUnusedMs = 60 * 60_000;
 
-const options = {
-  outbase: root,
+const options: TransformOptions = {
+  loader: 'ts',
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  sourcemap: true,
-  logLevel: 'silent',
-} as const;
+  sourcemap: 'inline',
+};
 
 let built: Promise<string> | undefined;
 
@@ -45,10 +45,13 @@ function sources(): string[] {
 }
 
 async function compile(): Promise<string> {
-  const files = sources();
-  const hash = createHash('sha256').update(JSON.stringify({ version, options }));
-  for (const file of ['tsconfig.json', ...files])
-    hash.update(`${file}\0`).update(fs.readFileSync(path.join(root, file))).update('\0');
+  const tsconfigRaw = fs.readFileSync(path.join(root, 'tsconfig.json'), 'utf8');
+  const files = sources().map((file) => ({
+    file,
+    text: fs.readFileSync(path.join(root, file), 'utf8'),
+  }));
+  const hash = createHash('sha256').update(JSON.stringify({ version, options, tsconfigRaw }));
+  for (const { file, text } of files) hash.update(JSON.stringify([file, text]));
   const dir = path.join(outRoot, hash.digest('hex').slice(0, 16));
   const script = path.join(dir, 'test/support/clusterNode.js');
   if (fs.existsSync(script)) {
@@ -59,7 +62,18 @@ async function compile(): Promise<string> {
   }
   const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
   try {
-    await build({ ...options, entryPoints: files.map((f) => path.join(root, f)), outdir: tmp });
+    await Promise.all(
+      files.map(async ({ file, text }) => {
+        const out = path.join(tmp, file.replace(/\.ts$/, '.js'));
+        const { code } = await transform(text, {
+          ...options,
+          sourcefile: path.join(root, file),
+          tsconfigRaw,
+        });
+        await fs.promises.mkdir(path.dirname(out), { recursive: true });
+        await fs.promises.writeFile(out, code);
+      }),
+    );
     fs.renameSync(tmp, dir);
   } catch (err) {
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -70,7 +84,6 @@ async function compile(): Promise<string> {
   prune(dir);
   return script;
 }
-
 function prune(keep: string) {
   for (const name of fs.readdirSync(outRoot)) {
     const dir = path.join(outRoot, name);
