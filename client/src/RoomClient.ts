@@ -5,6 +5,7 @@ import type {
   MediaSource,
   Precheck,
   ResumedState,
+  ServerToClientEvents,
   TransportResponse,
 } from '../../src/protocol';
 import { newDevice, readCapabilitiesAhead } from './device';
@@ -69,6 +70,8 @@ const FATAL_CODES = new Set([
   'denied_recently',
 ]);
 const QUALITY_INTERVAL_MS = 2000;
+/** What `newProducer` tells. */
+type ProducerNews = Parameters<ServerToClientEvents['newProducer']>[0];
 /**
  * After a move off a draining node, how long the old session's media may overlap the new one's
  * while the new consumers wait for their first packets and frames.
@@ -137,7 +140,12 @@ export class RoomClient extends Emitter<RoomEvents> {
    * Set while the session moves to another node (its node drains): the old session and socket
    * keep their media flowing until the new session is up, then close (make-before-break).
    */
-  private handover: { session: Session; socket: ConsultSocket } | null = null;
+  private handover: {
+    session: Session;
+    socket: ConsultSocket;
+    /** Producers announced to the old connection while the new one joins. */
+    announced: ProducerNews[];
+  } | null = null;
   private micMuted = false;
   private cameraOff = false;
   private screenPending = false;
@@ -755,9 +763,13 @@ export class RoomClient extends Emitter<RoomEvents> {
     }
     console.info(`our server is restarting; moving to ${url}`);
     this.nodeUrl = url;
-    this.handover = { session: s, socket: old };
+    const handover = { session: s, socket: old, announced: [] as ProducerNews[] };
+    this.handover = handover;
     // Its events no longer matter (the new node's do); its media flows until the handover.
     old.removeAllListeners();
+    // Except a producer announced to it alone: made while the new connection joined, it can
+    // miss both that connection's broadcast and its join answer.
+    old.on('newProducer', (m) => handover.announced.push(m));
     this.session = null;
     this.stopQualityPolling();
     const socket = openSocket(url, this.token);
@@ -810,6 +822,7 @@ export class RoomClient extends Emitter<RoomEvents> {
       if (!live()) return;
       await this.setUp(s, res);
       await s.consuming;
+      if (this.handover && live()) this.consumeAnnounced(s, this.handover.announced);
     } catch (err) {
       if (!live()) return;
       this.onSessionError(socket, err, attempt);
@@ -819,6 +832,15 @@ export class RoomClient extends Emitter<RoomEvents> {
       // that sends nothing must not keep the old node up).
       if (this.handover && live()) await this.untilMediaArrives(s, live, HANDOVER_MEDIA_WAIT_MS);
       this.finishHandover();
+    }
+  }
+
+  /** Consumes producers the old connection heard of during a move (unless consumed already). */
+  private consumeAnnounced(s: Session, announced: ProducerNews[]): void {
+    for (const m of announced) {
+      if (m.peerId === this.ownPeerId || !this.peers.has(m.peerId)) continue;
+      this.emitPeer(this.peers.addProducer(m.peerId, m.producerId, m.kind, m.appData.source));
+      void this.consume(s, m.peerId, m.producerId);
     }
   }
 

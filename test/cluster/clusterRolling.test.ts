@@ -113,17 +113,29 @@ async function produceMic(p: Person): Promise<void> {
 }
 
 /** `p` consumes `producerId` on its node into its receiver. */
+/** Producers asked for (or consumed) on each connection: each is consumed once per connection. */
+const asked = new WeakMap<TestClient, Set<string>>();
+
 async function consume(p: Person, producerId: string, attempt = 0): Promise<void> {
-  await cluster.get(p.node).call('plainTransport', {
+  // The connection as it is now: a move meanwhile must not split the transport and the consume.
+  const { node, client, join } = p;
+  const mine = asked.get(client) ?? new Set<string>();
+  asked.set(client, mine);
+  if (mine.has(producerId)) return;
+  mine.add(producerId);
+  await cluster.get(node).call('plainTransport', {
     consultId,
-    peerId: p.join.peerId,
+    peerId: join.peerId,
     direction: 'recv',
     port: p.receiver.port,
   });
-  const res = await p.client.request<{ consumerId: string }>('consume', {
+  const res = await client.request<{ consumerId: string }>('consume', {
     producerId,
-    rtpCapabilities: p.join.routerRtpCapabilities,
+    rtpCapabilities: join.routerRtpCapabilities,
   });
+  if (!res.ok) mine.delete(producerId);
+  // Moved meanwhile: consumed again on the new connection (the old one closes).
+  if (client !== p.client) return consume(p, producerId, attempt);
   // Two nodes opening the pipe between them at once: one is told to ask again.
   if (!res.ok && res.error.code === 'conflict' && attempt < 3) {
     return consume(p, producerId, attempt + 1);
@@ -135,7 +147,7 @@ async function consume(p: Person, producerId: string, attempt = 0): Promise<void
     return;
   }
   if (!res.ok) throw new Error(`${p.name} could not consume: ${res.error.message}`);
-  const resumed = await p.client.request('resumeConsumer', { consumerId: res.data.consumerId });
+  const resumed = await client.request('resumeConsumer', { consumerId: res.data.consumerId });
   if (!resumed.ok && resumed.error.code !== 'not_found') {
     throw new Error(`${p.name} could not resume: ${resumed.error.message}`);
   }
@@ -144,12 +156,21 @@ async function consume(p: Person, producerId: string, attempt = 0): Promise<void
 
 /** What a client does with `migrate`: make the new seat and media, then break the old. */
 function followMigrations(p: Person, client: TestClient): void {
+  // Producers announced to this connection once it is being left: as in the browser client,
+  // one made while the new connection joins may reach neither its broadcast nor its join answer.
+  let leaving = false;
+  const announced: string[] = [];
   client.socket.on('newProducer', (m) => {
-    if (client !== p.client || m.peerId === p.join.peerId) return;
+    if (m.peerId === p.join.peerId) return;
+    if (leaving || client !== p.client) {
+      announced.push(m.producerId);
+      return;
+    }
     note(p, `newProducer ${m.producerId.slice(0, 8)}`);
     consume(p, m.producerId).catch((err: unknown) => console.error(err));
   });
   client.socket.on('migrate', ({ url }) => {
+    leaving = true;
     void (async () => {
       const started = performance.now();
       const from = p.node;
@@ -168,6 +189,10 @@ function followMigrations(p: Person, client: TestClient): void {
       await produceMic(p);
       for (const peer of join.peers)
         for (const pr of peer.producers) await consume(p, pr.producerId);
+      for (const producerId of announced) {
+        note(p, `consumes ${producerId.slice(0, 8)}, announced to the old connection`);
+        await consume(p, producerId);
+      }
       old.close();
       note(p, `closed the connection on ${from}`);
       p.moves.push({ from, to, ms: performance.now() - started });
