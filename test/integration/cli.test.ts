@@ -8,6 +8,7 @@ import { verifyJoinToken } from '../../src/auth/tokens.js';
 import { loadConfig } from '../../src/config.js';
 import { createServices } from '../../src/gateway.js';
 import { createLogger } from '../../src/logger.js';
+import { mediaPortBase } from '../support/ports.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const children: ReturnType<typeof spawn>[] = [];
@@ -23,7 +24,7 @@ function env(extra: Record<string, string>) {
     PORT: '0',
     WORKERS: '1',
     LOG_LEVEL: 'warn',
-    RTC_PORT_BASE: String(20000 + Math.floor(Math.random() * 20000)),
+    RTC_PORT_BASE: String(mediaPortBase()),
     ...extra,
   };
 }

@@ -12,6 +12,7 @@ import { startGateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/logger.js';
 import { startTestGateway, TEST_PASSWORD, type TestGateway } from '../support/gateway.js';
 import { apiClient } from '../support/http.js';
+import { mediaPortBase } from '../support/ports.js';
 
 let gw: TestGateway | undefined;
 const dirs: string[] = [];
@@ -30,7 +31,7 @@ const ownSecretEnv = (dataDir: string) => ({
   PORT: '0',
   WORKERS: '1',
   DATA_DIR: dataDir,
-  RTC_PORT_BASE: String(20000 + Math.floor(Math.random() * 20000)),
+  RTC_PORT_BASE: String(mediaPortBase()),
   DEMO_CONSULT_ID: '',
   SCRYPT_COST: '1024',
 });

@@ -12,6 +12,7 @@ import { WorkerPool } from '../../src/sfu/WorkerPool.js';
 import { audioRtpParameters } from '../support/rtp.js';
 import { receiveRtp, sendRtp, type RtpReceiver, type RtpSender } from '../support/rtpSocket.js';
 import { timeUntil } from '../support/wait.js';
+import { mediaPortBase } from '../support/ports.js';
 
 const logger = createLogger('silent');
 let pool: WorkerPool;
@@ -24,7 +25,7 @@ beforeEach(async () => {
     count: 2,
     listenIp: '127.0.0.1',
     announcedIp: undefined,
-    portBase: 20000 + Math.floor(Math.random() * 20000),
+    portBase: mediaPortBase(),
     logLevel: 'warn',
     logger,
   });

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { createClient } from 'redis';
 import { clusterNodeScript } from './clusterNodeBuild.js';
 import { TEST_SECRET } from './gateway.js';
+import { mediaPortBase } from './ports.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -107,7 +108,7 @@ export async function startClusterNode(
   env: Record<string, string> = {},
 ): Promise<ClusterNodeProcess> {
   for (let attempt = 1; ; attempt++) {
-    const rtc = env.RTC_PORT_BASE ?? String(20000 + Math.floor(Math.random() * 12000));
+    const rtc = env.RTC_PORT_BASE ?? String(mediaPortBase());
     try {
       return await startClusterNodeOnce(nodeId, redisUrl, { ...env, RTC_PORT_BASE: rtc });
     } catch (err) {

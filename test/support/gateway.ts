@@ -9,6 +9,7 @@ import { startGateway, type Gateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, usePostgres, type TestDatabase } from './postgres.js';
 import { scheduledConsult } from './consultRow.js';
+import { mediaPortBase } from './ports.js';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef';
 
@@ -39,7 +40,7 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
     usePostgres && env.DATABASE_URL === undefined ? await createTestDatabase() : undefined;
   let lastError: unknown;
   for (let attempt = 0; attempt < 8; attempt++) {
-    const portBase = 20000 + Math.floor(Math.random() * 20000);
+    const portBase = mediaPortBase();
     const config = loadConfig({
       HOST: '127.0.0.1',
       PORT: '0',

@@ -1,6 +1,7 @@
 /** The built gateway (dist/main.js) as a separate process, so tests can kill it like a crash would. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { mediaPortBase } from './ports.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -14,6 +15,18 @@ export interface GatewayProcess {
 }
 
 export async function startGatewayProcess(env: Record<string, string>): Promise<GatewayProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce({ RTC_PORT_BASE: String(mediaPortBase()), ...env });
+    } catch (err) {
+      // Another test's gateway drew the same media port: draw again (unless the test chose it).
+      const clash = /address already in use/.test((err as Error).message);
+      if (!clash || env.RTC_PORT_BASE !== undefined || attempt >= 5) throw err;
+    }
+  }
+}
+
+async function startOnce(env: Record<string, string>): Promise<GatewayProcess> {
   const child = spawn(process.execPath, ['dist/main.js'], {
     cwd: root,
     env: {
@@ -23,7 +36,6 @@ export async function startGatewayProcess(env: Record<string, string>): Promise<
       WORKERS: '1',
       LOG_LEVEL: 'warn',
       DEMO_CONSULT_ID: '',
-      RTC_PORT_BASE: String(20000 + Math.floor(Math.random() * 20000)),
       ...env,
     },
   });
