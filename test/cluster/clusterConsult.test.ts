@@ -19,18 +19,12 @@ import {
   startClusterNode,
   startRedis,
   type ClusterNodeProcess,
+  type Pipes,
   type TestRedis,
 } from '../support/cluster.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { receiveRtp, sendRtp, type RtpReceiver, type RtpSender } from '../support/rtpSocket.js';
 import { timeUntil } from '../support/wait.js';
-
-interface Pipes {
-  links: number;
-  srtpLinks: number;
-  outgoing: number;
-  incoming: number;
-}
 
 let redis: TestRedis;
 let db: TestDatabase;

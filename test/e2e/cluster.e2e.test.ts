@@ -14,23 +14,19 @@ import {
   startClusterNode,
   startRedis,
   type ClusterNodeProcess,
+  type Pipes,
   type TestRedis,
 } from '../support/cluster.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import {
   connectionState,
-  openPage,
+  openConsultAt,
+  stepsSince,
   receivesMedia,
   remoteStats,
   transportStats,
   waitConnected,
 } from './helpers.js';
-
-interface Pipes {
-  links: number;
-  srtpLinks: number;
-  incoming: number;
-}
 
 let redis: TestRedis;
 let db: TestDatabase;
@@ -90,27 +86,8 @@ function freshMediaAt(page: Page, had: Set<string>, timeoutMs: number): Promise<
   );
 }
 
-/** The page client's set-up steps since `t0`, as "ms step" pairs: where a failover's time went. */
-async function stepsSince(page: Page, t0: number): Promise<string> {
-  const steps = await page.evaluate(
-    () =>
-      (globalThis as unknown as { __consult: { trace: { at: number; step: string }[] } }).__consult
-        .trace,
-  );
-  return steps
-    .filter((s) => s.at >= t0)
-    .map((s) => `${s.at - t0} ${s.step}`)
-    .join(', ');
-}
-
-/** Opens the consult page on a node with a join grant; it joins on its own. */
-async function openConsult(node: ClusterNodeProcess, name: string, token: string): Promise<Page> {
-  const { page } = await openPage(browsers, name);
-  await page.goto(`${node.url}/?token=${token}`);
-  const join = page.getByTestId('join-button');
-  if ((await join.isVisible()) && (await join.textContent()) === 'Join consult') await join.click();
-  return page;
-}
+const openConsult = (node: ClusterNodeProcess, name: string, token: string) =>
+  openConsultAt(browsers, node.url, name, token);
 
 describe('a two-browser consult across two nodes', () => {
   it('the doctor on node a admits the specialist waiting on node b; each decodes the other through the pipe', async () => {

@@ -17,7 +17,8 @@ import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import {
   connectionState,
   mediaCounter,
-  openPage,
+  openConsultAt,
+  stepsSince,
   receivesMedia,
   transportStats,
   watchMedia,
@@ -45,14 +46,8 @@ afterAll(async () => {
   await Promise.all([redis?.stop(), db?.drop()]);
 }, 60_000);
 
-/** Opens the consult page on a node with a join grant; it joins on its own. */
-async function openConsult(node: ClusterNodeProcess, name: string, token: string): Promise<Page> {
-  const { page } = await openPage(browsers, name);
-  await page.goto(`${node.url}/?token=${token}`);
-  const join = page.getByTestId('join-button');
-  if ((await join.isVisible()) && (await join.textContent()) === 'Join consult') await join.click();
-  return page;
-}
+const openConsult = (node: ClusterNodeProcess, name: string, token: string) =>
+  openConsultAt(browsers, node.url, name, token);
 
 /** The node (name) the page's signalling goes to now. */
 const nodeOf = async (page: Page) =>
@@ -61,19 +56,6 @@ const nodeOf = async (page: Page) =>
       () => (globalThis as unknown as { __consult: { server: string } }).__consult.server,
     ),
   );
-
-/** The page client's set-up steps since `t0`, as "ms step" pairs: where a move's time went. */
-async function stepsSince(page: Page, t0: number): Promise<string> {
-  const steps = await page.evaluate(
-    () =>
-      (globalThis as unknown as { __consult: { trace: { at: number; step: string }[] } }).__consult
-        .trace,
-  );
-  return steps
-    .filter((s) => s.at >= t0)
-    .map((s) => `${s.at - t0} ${s.step}`)
-    .join(', ');
-}
 
 const transportIds = async (page: Page) =>
   new Set((await transportStats(page)).map((t) => t.transportId));

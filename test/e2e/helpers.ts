@@ -155,3 +155,30 @@ export function localInput(date: Date): string {
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
 }
+
+/** Opens the consult page at `baseUrl` (a node) with a join grant; it joins on its own. */
+export async function openConsultAt(
+  browsers: TestBrowser[],
+  baseUrl: string,
+  name: string,
+  token: string,
+): Promise<Page> {
+  const { page } = await openPage(browsers, name);
+  await page.goto(`${baseUrl}/?token=${token}`);
+  const join = page.getByTestId('join-button');
+  if ((await join.isVisible()) && (await join.textContent()) === 'Join consult') await join.click();
+  return page;
+}
+
+/** The page client's set-up steps since `t0`, as "ms step" pairs: where a move's time went. */
+export async function stepsSince(page: Page, t0: number): Promise<string> {
+  const steps = await page.evaluate(
+    () =>
+      (globalThis as unknown as { __consult: { trace: { at: number; step: string }[] } }).__consult
+        .trace,
+  );
+  return steps
+    .filter((s) => s.at >= t0)
+    .map((s) => `${s.at - t0} ${s.step}`)
+    .join(', ');
+}

@@ -10,18 +10,12 @@ import {
   startClusterNode,
   startRedis,
   type ClusterNodeProcess,
+  type Pipes,
   type TestRedis,
 } from '../support/cluster.js';
 import { connectRawBus, type BusAnswer, type RawBus } from '../support/rawBus.js';
 import { receiveRtp, sendRtp, type RtpReceiver, type RtpSender } from '../support/rtpSocket.js';
 import { timeUntil } from '../support/wait.js';
-
-interface Pipes {
-  links: number;
-  srtpLinks: number;
-  outgoing: number;
-  incoming: number;
-}
 
 const LINGER_MS = 2000;
 /** The bus's request timeout (ClusterBus's default, which the bridge uses). */

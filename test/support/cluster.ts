@@ -20,6 +20,14 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** A node's pipe bridge stats (its `pipes` command): links, SRTP links, piped producers each way. */
+export interface Pipes {
+  links: number;
+  srtpLinks: number;
+  outgoing: number;
+  incoming: number;
+}
+
 export interface TestRedis {
   url: string;
   /** SIGKILLs Redis (everything in it is lost: no persistence) and starts a new one on the same port. */
