@@ -35,8 +35,42 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   logger.info({ url: gateway.url, workers: config.workers }, 'gateway listening');
+  // Signals are handled from here on: one that arrives while the demo is being seeded still
+  // stops the gateway cleanly.
+  let seeded: Promise<unknown> = Promise.resolve();
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    // SIGTERM drains a cluster node first: it waits (at most DRAIN_TIMEOUT_SECONDS) for its
+    // participants to move to other nodes. SIGINT (Ctrl-C) stops at once.
+    const drains = Boolean(gateway.cluster) && signal !== 'SIGINT';
+    logger.info({ signal }, drains ? 'draining, then shutting down' : 'shutting down');
+    const drainMs = drains ? gateway.cluster!.settings.drainTimeoutMs : 0;
+    // A signal during the demo seeding (scrypt hashes: seconds on a busy machine) stops once the
+    // seeding is done, so no half-written account or consult is left behind.
+    void seeded
+      .catch(() => undefined)
+      .then(() => {
+        const force = setTimeout(() => process.exit(1), drainMs + 10_000);
+        force.unref();
+        return drains ? gateway.shutdown() : gateway.close();
+      })
+      .then(
+        () => process.exit(0),
+        (err) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+  };
+  gateway.onDrainRequest = () => stop('drain command');
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
   console.log(`\nTelemedicine gateway listening on ${gateway.url}`);
-  const demo = await seedDemo(gateway, config, gateway.url);
+  const seeding = seedDemo(gateway, config, gateway.url);
+  seeded = seeding;
+  const demo = await seeding;
   if (demo.credentials.length) {
     console.log('\nThe database was empty: created one demo account per role (shown only now):');
     for (const c of demo.credentials) {
@@ -59,29 +93,6 @@ async function main(): Promise<void> {
     console.log(`  Specialist: ${demo.links.specialist}`);
     console.log('  (the specialist waits in the lobby until the doctor admits them)\n');
   }
-
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    // SIGTERM drains a cluster node first: it waits (at most DRAIN_TIMEOUT_SECONDS) for its
-    // participants to move to other nodes. SIGINT (Ctrl-C) stops at once.
-    const drains = Boolean(gateway.cluster) && signal !== 'SIGINT';
-    logger.info({ signal }, drains ? 'draining, then shutting down' : 'shutting down');
-    const drainMs = drains ? gateway.cluster!.settings.drainTimeoutMs : 0;
-    const force = setTimeout(() => process.exit(1), drainMs + 10_000);
-    force.unref();
-    (drains ? gateway.shutdown() : gateway.close()).then(
-      () => process.exit(0),
-      (err) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  gateway.onDrainRequest = () => stop('drain command');
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
 void main();

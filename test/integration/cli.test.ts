@@ -29,6 +29,44 @@ function env(extra: Record<string, string>) {
   };
 }
 
+/**
+ * The child's output once it matches `pattern`; fails when the child exits first. Start-up
+ * hashes the demo passwords (scrypt at its production cost), which a loaded machine stretches
+ * to many seconds: the bound is the child's own progress (or exit) and the test's timeout,
+ * not a guess at how long hashing takes.
+ */
+function printed(child: ReturnType<typeof spawn>, pattern: RegExp, what: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const read = (d: Buffer) => {
+      out += d;
+      if (pattern.test(out)) resolve(out);
+    };
+    child.stdout!.on('data', read);
+    child.stderr!.on('data', read);
+    child.once('exit', (code) => reject(new Error(`${what} (exit code ${code}):\n${out}`)));
+  });
+}
+
+const exitOf = (child: ReturnType<typeof spawn>) =>
+  new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+/** What a stopped gateway left in its data directory: accounts, and whether the demo consult exists. */
+async function storedDemo(dataDir: string) {
+  const services = await createServices(
+    loadConfig({ DATA_DIR: dataDir, SCRYPT_COST: '1024' }),
+    createLogger('silent'),
+  );
+  try {
+    return {
+      users: await services.store.users.count(),
+      demoConsult: (await services.consults.find('demo')) !== undefined,
+    };
+  } finally {
+    await services.store.close();
+  }
+}
+
 describe('npm start', () => {
   it('on an empty database prints demo credentials and doctor/specialist links, serves the client, stops cleanly', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-start-'));
@@ -37,15 +75,7 @@ describe('npm start', () => {
     const [cmd, ...args] = (pkg.scripts.start as string).split(' ');
     const child = spawn(cmd!, args, { cwd: root, env: env({ DATA_DIR: dataDir }) });
     children.push(child);
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
-    const deadline = Date.now() + 20_000;
-    while (!/Specialist: \S+/.test(out)) {
-      if (Date.now() > deadline || child.exitCode !== null)
-        throw new Error(`no links printed:\n${out}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const out = await printed(child, /Specialist: \S+/, 'no links printed');
     // One demo account per role, with its password, printed on the first start only.
     for (const role of ['admin', 'doctor', 'specialist']) {
       expect(out).toMatch(new RegExp(`${role} +${role}@demo\\.local +password: \\S{12}`));
@@ -68,12 +98,10 @@ describe('npm start', () => {
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
     expect(await page.text()).toMatch(/<script type="module"[^>]* src="\/assets\/[^"]+\.js"/);
 
-    const exited = new Promise<number | null>((resolve) =>
-      child.once('exit', (code) => resolve(code)),
-    );
+    const exited = exitOf(child);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
-  });
+  }, 90_000);
 
   it('outside demo mode creates no accounts and no links, and says how to create the first admin', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-start-'));
@@ -83,35 +111,28 @@ describe('npm start', () => {
       env: env({ DATA_DIR: dataDir, DEMO: '0', DEMO_CONSULT_ID: 'demo' }),
     });
     children.push(child);
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
-    const deadline = Date.now() + 20_000;
-    while (!/then log in at/.test(out)) {
-      if (Date.now() > deadline || child.exitCode !== null)
-        throw new Error(`no first-admin hint printed:\n${out}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const out = await printed(child, /then log in at/, 'no first-admin hint printed');
     expect(out).toContain('There are no accounts yet');
     expect(out).toContain('npm run user -- create --email');
     expect(out).toContain('--role admin');
     expect(out).not.toMatch(/password: \S|demo\.local|Doctor: |\?token=/);
-    const exited = new Promise<number | null>((resolve) =>
-      child.once('exit', (code) => resolve(code)),
-    );
+    const exited = exitOf(child);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
-    const services = await createServices(
-      loadConfig({ DATA_DIR: dataDir, SCRYPT_COST: '1024' }),
-      createLogger('silent'),
-    );
-    try {
-      expect(await services.store.users.count()).toBe(0);
-      expect(await services.consults.find('demo')).toBeUndefined();
-    } finally {
-      await services.store.close();
-    }
-  });
+    expect(await storedDemo(dataDir)).toEqual({ users: 0, demoConsult: false });
+  }, 90_000);
+
+  it('a SIGTERM while the demo is being seeded stops cleanly once the seeding is done: every demo account, nothing half-written', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-start-'));
+    const child = spawn('node', ['dist/main.js'], { cwd: root, env: env({ DATA_DIR: dataDir }) });
+    children.push(child);
+    const exited = exitOf(child);
+    // The listening line is printed just before the seeding starts (three scrypt hashes).
+    await printed(child, /gateway listening on/, 'no listening line printed');
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(await storedDemo(dataDir)).toEqual({ users: 3, demoConsult: true });
+  }, 90_000);
 
   it('refuses bad settings with one clear line per setting', () => {
     const res = spawnSync('node', ['dist/main.js'], {
