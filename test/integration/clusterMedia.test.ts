@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  consumeRemote,
   startClusterNode,
   startRedis,
   type ClusterNodeProcess,
@@ -48,17 +49,8 @@ async function produceOnA(consultId: string, ssrc: number) {
   return { producerId, sender };
 }
 
-async function consumeOnB(consultId: string, producerId: string) {
-  const receiver = await receiveRtp();
-  receivers.push(receiver);
-  const { consumerId } = await b.call<{ consumerId: string }>('consumeRemote', {
-    consultId,
-    node: 'a',
-    producerId,
-    port: receiver.port,
-  });
-  return { consumerId, receiver };
-}
+const consumeOnB = (consultId: string, producerId: string) =>
+  consumeRemote(b, 'a', consultId, producerId, { receivers });
 
 const pipes = (node: ClusterNodeProcess) => node.call<Pipes>('pipes');
 const closed = { links: 0, srtpLinks: 0, outgoing: 0, incoming: 0 };

@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  consumeRemote,
   startClusterNode,
   startRedis,
   type ClusterNodeProcess,
@@ -14,7 +15,7 @@ import {
   type TestRedis,
 } from '../support/cluster.js';
 import { connectRawBus, type BusAnswer, type RawBus } from '../support/rawBus.js';
-import { receiveRtp, sendRtp, type RtpReceiver, type RtpSender } from '../support/rtpSocket.js';
+import { sendRtp, type RtpReceiver, type RtpSender } from '../support/rtpSocket.js';
 import { timeUntil } from '../support/wait.js';
 
 const LINGER_MS = 2000;
@@ -50,18 +51,9 @@ async function produceOnA(consultId: string, ssrc: number) {
   return producerId;
 }
 
-async function consumeOnB(consultId: string, producerId: string) {
-  const receiver = await receiveRtp();
-  receivers.push(receiver);
-  const { consumerId } = await b.call<{ consumerId: string }>('consumeRemote', {
-    consultId,
-    node: 'a',
-    producerId,
-    port: receiver.port,
-  });
-  await timeUntil(() => receiver.packets() >= 10, 15_000, `RTP of ${consultId} on b`);
-  return { consumerId, receiver };
-}
+/** Consumes a producer of a on b; resolves once its RTP reaches b's consumer. */
+const consumeOnB = (consultId: string, producerId: string) =>
+  consumeRemote(b, 'a', consultId, producerId, { receivers, packets: 10 });
 
 /** RTP keeps reaching the receiver (10 more packets: 200 ms of audio). */
 async function flowing(receiver: RtpReceiver, what: string) {

@@ -8,6 +8,8 @@ import { createClient } from 'redis';
 import { clusterNodeScript } from './clusterNodeBuild.js';
 import { TEST_SECRET } from './gateway.js';
 import { mediaPortBase } from './ports.js';
+import { receiveRtp, type RtpReceiver } from './rtpSocket.js';
+import { timeUntil } from './wait.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -251,4 +253,35 @@ async function startClusterNodeOnce(
       clearTimeout(force);
     },
   };
+}
+
+/**
+ * Consumes producer `producerId` of node `from` on `node` (its pipe bridge pipes it over) into
+ * a new UDP receiver, added to `receivers` for the caller to close; with `packets`, resolves
+ * once that many RTP packets arrived.
+ */
+export async function consumeRemote(
+  node: ClusterNodeProcess,
+  from: string,
+  consultId: string,
+  producerId: string,
+  opts: { receivers: RtpReceiver[]; packets?: number },
+): Promise<{ consumerId: string; receiver: RtpReceiver }> {
+  const receiver = await receiveRtp();
+  opts.receivers.push(receiver);
+  const { consumerId } = await node.call<{ consumerId: string }>('consumeRemote', {
+    consultId,
+    node: from,
+    producerId,
+    port: receiver.port,
+  });
+  const { packets } = opts;
+  if (packets !== undefined) {
+    await timeUntil(
+      () => receiver.packets() >= packets,
+      15_000,
+      `RTP of ${consultId} on ${node.nodeId}`,
+    );
+  }
+  return { consumerId, receiver };
 }
