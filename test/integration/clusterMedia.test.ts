@@ -24,8 +24,9 @@ const receivers: RtpReceiver[] = [];
 
 beforeAll(async () => {
   redis = await startRedis();
-  // A narrow pipe range of each node's own, to see that the setting is what is used.
-  const linger = { PIPE_LINGER_SECONDS: '3' };
+  // A narrow pipe range of each node's own, to see that the setting is what is used. A piped
+  // producer is released with its last consumer here (no hold: clusterPrePipe.test.ts has it).
+  const linger = { PIPE_LINGER_SECONDS: '3', PIPE_HOLD_SECONDS: '0' };
   [a, b] = await Promise.all([
     startClusterNode('a', redis.url, { PIPE_PORT_MIN: '47100', PIPE_PORT_MAX: '47119', ...linger }),
     startClusterNode('b', redis.url, { PIPE_PORT_MIN: '47120', PIPE_PORT_MAX: '47139', ...linger }),

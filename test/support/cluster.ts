@@ -5,6 +5,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createClient } from 'redis';
+import type { JoinResponse } from '../../src/protocol/index.js';
+import type { TestClient } from './client.js';
 import { clusterNodeScript } from './clusterNodeBuild.js';
 import { TEST_SECRET } from './gateway.js';
 import { mediaPortBase } from './ports.js';
@@ -284,4 +286,33 @@ export async function consumeRemote(
     );
   }
   return { consumerId, receiver };
+}
+
+/**
+ * Consumes `producerId` through the signalling for `client`, joined on `node` (`join` its
+ * answer), over a plain-RTP receive transport (the node's `plainTransport`) into a new UDP
+ * receiver, added to `receivers` for the caller to close.
+ */
+export async function consumeAsJoined(
+  node: ClusterNodeProcess,
+  client: TestClient,
+  join: JoinResponse,
+  consultId: string,
+  producerId: string,
+  receivers: RtpReceiver[],
+): Promise<RtpReceiver> {
+  const receiver = await receiveRtp();
+  receivers.push(receiver);
+  await node.call('plainTransport', {
+    consultId,
+    peerId: join.peerId,
+    direction: 'recv',
+    port: receiver.port,
+  });
+  const { consumerId } = await client.call<{ consumerId: string }>('consume', {
+    producerId,
+    rtpCapabilities: join.routerRtpCapabilities,
+  });
+  await client.call('resumeConsumer', { consumerId });
+  return receiver;
 }
