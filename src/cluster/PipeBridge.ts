@@ -245,6 +245,20 @@ export class PipeBridge {
       .filter((p) => !p.closed);
   }
 
+  /**
+   * The node producer `producerId` of the consult is piped here from, and whose it is (its
+   * peer), while it is piped: a consume of it needs no directory read.
+   */
+  pipedFrom(consultId: string, producerId: string): { node: string; peerId?: string } | undefined {
+    for (const link of this.#links.values()) {
+      const entry = link.consultId === consultId ? link.producers.get(producerId) : undefined;
+      if (!entry || entry.producer.closed) continue;
+      const { peerId } = entry.producer.appData as { peerId?: unknown };
+      return { node: link.node, ...(typeof peerId === 'string' ? { peerId } : {}) };
+    }
+    return undefined;
+  }
+
   /** What is piped now, for tests and /metrics. */
   stats() {
     let outgoing = 0;
