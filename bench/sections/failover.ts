@@ -66,6 +66,17 @@ async function timedReceiver(): Promise<TimedReceiver> {
   return { port: socket.address().port, arrivals, close: () => socket.close() };
 }
 
+/** A timed join's steps, ms from its start: connected, join answered, receive transport made, consume answered, consumer resumed, first packet. */
+const JOIN_STEPS = ['connected', 'joined', 'transport', 'consumed', 'resumed', 'first'] as const;
+type JoinSteps = Record<(typeof JOIN_STEPS)[number], number>;
+
+/** The median of each step over the joins. */
+function stepMedians(joins: JoinSteps[]): Partial<JoinSteps> {
+  return Object.fromEntries(
+    JOIN_STEPS.map((k) => [k, summarise(joins.map((j) => j[k])).p50 ?? undefined]),
+  );
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function until(check: () => boolean | Promise<boolean>, ms: number, what: string) {
@@ -275,25 +286,42 @@ export const failoverSection: Section = {
 
       // Join time: the joiner consumes the sender's microphone through a (same) or b (other).
       const joinerToken = await grant(joiner);
+      /** Each join's steps, ms from its start (the breakdown in the details). */
+      const steps: Record<'same' | 'other', JoinSteps[]> = { same: [], other: [] };
       const timeJoin = async (id: string): Promise<number> => {
         const r = await timedReceiver();
         const t0 = performance.now();
+        const at = () => performance.now() - t0;
         const cl = await connectClient(node(id).url, joinerToken);
         try {
+          const connected = at();
           const join = await cl.call<JoinResponse>('join', { consultId });
+          const joined = at();
           await node(id).call('plainTransport', {
             consultId,
             peerId: join.peerId,
             direction: 'recv',
             port: r.port,
           });
+          const transport = at();
           const { consumerId } = await cl.call<{ consumerId: string }>('consume', {
             producerId,
             rtpCapabilities: join.routerRtpCapabilities,
           });
+          const consumed = at();
           await cl.call('resumeConsumer', { consumerId });
+          const resumed = at();
           await until(() => r.arrivals.length > 0, 10_000, 'joiner’s first packet');
-          return r.arrivals[0]! - t0;
+          const first = r.arrivals[0]! - t0;
+          steps[id === 'a' ? 'same' : 'other'].push({
+            connected,
+            joined,
+            transport,
+            consumed,
+            resumed,
+            first,
+          });
+          return first;
         } finally {
           await cl.request('leave', {}).catch(() => undefined);
           cl.close();
@@ -359,6 +387,13 @@ export const failoverSection: Section = {
       const gap = summarise(mine);
       const max = mine.length ? Math.max(...mine) : null;
       const j = { same: summarise(same), other: summarise(other) };
+      const breakdown = {
+        same: stepMedians(steps.same),
+        other: stepMedians(steps.other),
+      };
+      s.log(
+        `failover: join steps, p50 ms from the start (same node | other node): ${JOIN_STEPS.map((k) => `${k} ${breakdown.same[k]?.toFixed(1)} | ${breakdown.other[k]?.toFixed(1)}`).join(', ')}`,
+      );
       const ratio = j.other.p50 !== null && j.same.p50 ? j.other.p50 / j.same.p50 : null;
       const verdict = (ok: boolean) => (ok ? 'meets' : 'misses');
       return {
@@ -387,6 +422,7 @@ export const failoverSection: Section = {
             ? { oldPolicy: summarise(gaps.filter((g) => g.policy === 'old').map((g) => g.gapMs)) }
             : {}),
           join: j,
+          joinSteps: breakdown,
           ratio,
           note: 'three gateway processes on one machine, one Redis, PostgreSQL; plain RTP (no ICE/DTLS) stands in for the browser; the sender’s client uses client/src/failover.ts',
         },

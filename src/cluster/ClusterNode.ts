@@ -90,6 +90,7 @@ export class ClusterNode {
         bus,
         listen: settings.pipe,
         lingerMs: settings.pipeLingerMs,
+        holdMs: settings.pipeHoldMs,
         media: (consultId) => {
           const room = rooms.rooms.get(consultId);
           if (!room || room.closed) return undefined;
@@ -107,6 +108,13 @@ export class ClusterNode {
           };
         },
         logger,
+      });
+      // Producers held piped on a warm router are the new room's as if piped into it now (the
+      // speaker observer, warm too, still has the microphones).
+      rooms.on('roomCreated', (room) => {
+        for (const p of bridge.pipedInto(room.consultId, room.router)) {
+          room.routers.addProducer(p, room.router);
+        }
       });
       const made: { node?: ClusterNode } = {};
       const registry = new NodeRegistry({

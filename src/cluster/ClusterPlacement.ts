@@ -22,7 +22,7 @@ export class ClusterPlacement implements MediaPlacement {
   constructor(
     private readonly directory: ConsultDirectory,
     private readonly registry: Pick<NodeRegistry, 'list'>,
-    private readonly bridge: Pick<PipeBridge, 'consume' | 'prepare'>,
+    private readonly bridge: Pick<PipeBridge, 'consume' | 'prepare' | 'pipedFrom'>,
     private readonly bus?: Pick<ClusterBus, 'notify' | 'request'>,
   ) {}
 
@@ -214,7 +214,10 @@ export class ClusterPlacement implements MediaPlacement {
     if ([...room.peers.values()].some((p) => p.producers.has(producerId))) {
       return consumeLocal(room, peer, producerId, rtpCapabilities);
     }
-    const entry = await this.directory.producer(room.consultId, producerId);
+    // Piped here already (ahead of this join, or for someone else here): no directory read.
+    const entry =
+      this.bridge.pipedFrom(room.consultId, producerId) ??
+      (await this.directory.producer(room.consultId, producerId));
     if (!entry || entry.node === this.nodeId) {
       throw new GatewayError('not_found', `no producer ${producerId} in this consult`);
     }

@@ -9,6 +9,11 @@
  * consume it as if it were local. Sending side: answers those requests and forwards the
  * producer's close, pause and resume.
  *
+ * A piped producer nobody here consumes is held for `holdMs` before it is released: one piped
+ * ahead of a join (`prepare`), and one whose last consumer here just went (the participant
+ * rejoins, reloads, or the next one joins through this node). Either way the next consumer
+ * finds it ready and the join does not wait for the pipe's negotiation.
+ *
  * Of two nodes, the one with the smaller id always opens their link for a consult (the other
  * asks it to, `pipe.open`): two nodes that need each other's media at the same moment then
  * make one link, never two halves that do not meet.
@@ -48,6 +53,12 @@ export interface PipeBridgeOptions {
    * at once). A later joiner's pipe then takes one round trip instead of three.
    */
   lingerMs?: number;
+  /**
+   * How long a producer piped here that nobody here consumes stays piped for the next
+   * consumer: piped ahead of a join (`prepare`), or after its last consumer here went
+   * (default 10 s; 0: released with its last consumer, and nothing is piped ahead).
+   */
+  holdMs?: number;
 }
 
 const id = z.string().min(1).max(200);
@@ -84,13 +95,13 @@ const producedSchema = z.object({
   pipeId: id.optional(),
 });
 
-/** A producer piped here: its consumers (and an early pipe's hold) count as users. */
+/** A producer piped here: its consumers (and a hold) count as users. */
 interface PipedProducer {
   producer: types.Producer;
   users: number;
   /** The sending end's pipe consumer of it (absent from a node that does not say). */
   pipeId?: string;
-  /** Set while an early pipe (`prepare`) waits for its first consumer. */
+  /** Set while it is held with no consumer here (piped early, or its last consumer went). */
   held?: NodeJS.Timeout;
 }
 
@@ -100,6 +111,8 @@ interface Link {
   id: string;
   consultId: string;
   node: string;
+  /** This node's router of the consult the link's transport is on. */
+  router: types.Router;
   transport: types.PipeTransport;
   /** Sending end: pipe consumers by producer id. */
   consumers: Map<string, types.Consumer>;
@@ -116,6 +129,8 @@ const linkKey = (consultId: string, node: string) => `${consultId}\n${node}`;
 const NO_LINK = 'no pipe to your node for this consult';
 /** ClusterBus's request timeout, which the bridge's requests use unless told otherwise. */
 const REQUEST_TIMEOUT_MS = 5000;
+/** How long a piped producer with no consumer here is kept, unless told otherwise. */
+const HOLD_MS = 10_000;
 
 export class PipeBridge {
   readonly #links = new Map<string, Link>();
@@ -190,7 +205,7 @@ export class PipeBridge {
     }
     consumer.observer.once('close', () => this.#unuse(link, producerId, entry));
     if (entry.held) {
-      // The early pipe found its consumer: from now on it lives as long as its consumers.
+      // A held pipe found its consumer: from now on it lives as long as its consumers.
       clearTimeout(entry.held);
       entry.held = undefined;
       this.#unuse(link, producerId, entry);
@@ -203,26 +218,45 @@ export class PipeBridge {
    * client consumes them next, after setting up its transports), so the pipe negotiation
    * overlaps that set-up. Each is held for `holdMs`, then kept only if someone consumes it.
    */
-  prepare(consultId: string, node: string, producerIds: string[], holdMs = 10_000): void {
-    if (node === this.#opts.bus.nodeId) return;
+  prepare(consultId: string, node: string, producerIds: string[]): void {
+    if (node === this.#opts.bus.nodeId || this.#holdMs <= 0) return;
     for (const producerId of producerIds) {
       this.#pipe(consultId, node, producerId).then(
         (producer) => {
           const link = this.#links.get(linkKey(consultId, node));
           const entry = link?.producers.get(producerId);
           if (!link || !entry || entry.producer !== producer || producer.closed) return;
-          if (entry.held || entry.users > 0) return;
-          entry.users++;
-          entry.held = setTimeout(() => {
-            entry.held = undefined;
-            this.#unuse(link, producerId, entry);
-          }, holdMs);
-          entry.held.unref();
+          if (entry.users === 0) this.#hold(link, producerId, entry);
         },
         (err: Error) =>
           this.#log.debug({ consultId, node, producerId, err: err.message }, 'no early pipe'),
       );
     }
+  }
+
+  /**
+   * The producers piped here for the consult onto `router`: a room made again on its warm
+   * router (everyone here left, someone joins again) takes back those still held.
+   */
+  pipedInto(consultId: string, router: types.Router): types.Producer[] {
+    return [...this.#links.values()]
+      .filter((l) => l.consultId === consultId && l.router === router)
+      .flatMap((l) => [...l.producers.values()].map((p) => p.producer))
+      .filter((p) => !p.closed);
+  }
+
+  /**
+   * The node producer `producerId` of the consult is piped here from, and whose it is (its
+   * peer), while it is piped: a consume of it needs no directory read.
+   */
+  pipedFrom(consultId: string, producerId: string): { node: string; peerId?: string } | undefined {
+    for (const link of this.#links.values()) {
+      const entry = link.consultId === consultId ? link.producers.get(producerId) : undefined;
+      if (!entry || entry.producer.closed) continue;
+      const { peerId } = entry.producer.appData as { peerId?: unknown };
+      return { node: link.node, ...(typeof peerId === 'string' ? { peerId } : {}) };
+    }
+    return undefined;
   }
 
   /** What is piped now, for tests and /metrics. */
@@ -256,9 +290,31 @@ export class PipeBridge {
     this.#links.clear();
   }
 
-  #unuse(link: Link, producerId: string, entry: PipedProducer): void {
+  get #holdMs(): number {
+    return this.#opts.holdMs ?? HOLD_MS;
+  }
+
+  /** Keeps a piped producer nobody here consumes for `holdMs`, then releases it unless consumed. */
+  #hold(link: Link, producerId: string, entry: PipedProducer): void {
+    entry.users++;
+    entry.held = setTimeout(() => {
+      entry.held = undefined;
+      this.#unuse(link, producerId, entry, false);
+    }, this.#holdMs);
+    entry.held.unref();
+  }
+
+  /**
+   * One user of a piped producer is gone; with none left it is held (`hold`: the last consumer
+   * went) or released on both ends.
+   */
+  #unuse(link: Link, producerId: string, entry: PipedProducer, hold = true): void {
     entry.users--;
     if (entry.users > 0 || link.producers.get(producerId) !== entry) return;
+    if (hold && this.#holdMs > 0 && !entry.producer.closed && !link.transport.closed) {
+      this.#hold(link, producerId, entry);
+      return;
+    }
     this.#log.debug({ consultId: link.consultId, node: link.node, producerId }, 'pipe released');
     const { pipeId } = entry;
     void this.#opts.bus
@@ -351,7 +407,9 @@ export class PipeBridge {
         clearTimeout(link.linger);
         link.linger = undefined;
         producer.observer.once('close', () => {
-          if (link.producers.get(producerId)?.producer !== producer) return;
+          const entry = link.producers.get(producerId);
+          if (entry?.producer !== producer) return;
+          clearTimeout(entry.held);
           link.producers.delete(producerId);
           this.#closeIfUnused(link);
         });
@@ -426,7 +484,7 @@ export class PipeBridge {
       throw err;
     }
     this.#log.debug({ consultId, node, linkId: transport.id }, 'pipe link opened');
-    return this.#addLink(transport.id, consultId, node, transport);
+    return this.#addLink(transport.id, consultId, node, router, transport);
   }
 
   /**
@@ -466,13 +524,20 @@ export class PipeBridge {
     return { linkId: (await this.#open(req.consultId, from)).id };
   }
 
-  #addLink(id: string, consultId: string, node: string, transport: types.PipeTransport): Link {
+  #addLink(
+    id: string,
+    consultId: string,
+    node: string,
+    router: types.Router,
+    transport: types.PipeTransport,
+  ): Link {
     const key = linkKey(consultId, node);
     this.#links.get(key)?.transport.close();
     const link: Link = {
       id,
       consultId,
       node,
+      router,
       transport,
       consumers: new Map(),
       producers: new Map(),
@@ -523,7 +588,7 @@ export class PipeBridge {
       throw err;
     }
     // The opening node opens a link only when it has none: any older one of ours is stale.
-    this.#addLink(req.linkId, req.consultId, from, transport);
+    this.#addLink(req.linkId, req.consultId, from, router, transport);
     return this.#tupleOf(transport);
   }
 

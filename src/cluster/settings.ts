@@ -20,6 +20,20 @@ function port(fallback: number) {
   );
 }
 
+/** A whole number from `min` to `max`, `fallback` when unset. */
+function integer(min: number, max: number, fallback: number) {
+  const error = `must be an integer between ${min} and ${max}`;
+  return z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number({ error })
+      .int({ error })
+      .min(min, { error })
+      .max(max, { error })
+      .default(fallback),
+  );
+}
+
 export const clusterSchema = z.object({
   /** redis:// or rediss:// URL of the cluster's Redis; set, it turns cluster mode on. */
   REDIS_URL: z.preprocess(
@@ -42,25 +56,9 @@ export const clusterSchema = z.object({
       ),
   ),
   /** A node silent (no heartbeat) this long is dead; it heartbeats every third of it. */
-  NODE_DEAD_AFTER_SECONDS: z.preprocess(
-    emptyToUndefined,
-    z.coerce
-      .number({ error: 'must be an integer between 1 and 600' })
-      .int({ error: 'must be an integer between 1 and 600' })
-      .min(1, { error: 'must be an integer between 1 and 600' })
-      .max(600, { error: 'must be an integer between 1 and 600' })
-      .default(15),
-  ),
+  NODE_DEAD_AFTER_SECONDS: integer(1, 600, 15),
   /** SIGTERM or `npm run drain`: the node exits once its participants moved, or after this long. */
-  DRAIN_TIMEOUT_SECONDS: z.preprocess(
-    emptyToUndefined,
-    z.coerce
-      .number({ error: 'must be an integer between 0 and 3600' })
-      .int({ error: 'must be an integer between 0 and 3600' })
-      .min(0, { error: 'must be an integer between 0 and 3600' })
-      .max(3600, { error: 'must be an integer between 0 and 3600' })
-      .default(60),
-  ),
+  DRAIN_TIMEOUT_SECONDS: integer(0, 3600, 60),
   /** Address the pipe transports to other nodes bind to; default: RTC_LISTEN_IP. */
   PIPE_LISTEN_IP: z.preprocess(emptyToUndefined, ip.optional()),
   /** Address other nodes send pipe media to; default: ANNOUNCED_IP, else PIPE_LISTEN_IP. */
@@ -69,15 +67,12 @@ export const clusterSchema = z.object({
   PIPE_PORT_MIN: port(42000),
   PIPE_PORT_MAX: port(42999),
   /** A pipe link to another node that carries nothing any more stays open this long for the next one. */
-  PIPE_LINGER_SECONDS: z.preprocess(
-    emptyToUndefined,
-    z.coerce
-      .number({ error: 'must be an integer between 0 and 3600' })
-      .int({ error: 'must be an integer between 0 and 3600' })
-      .min(0, { error: 'must be an integer between 0 and 3600' })
-      .max(3600, { error: 'must be an integer between 0 and 3600' })
-      .default(30),
-  ),
+  PIPE_LINGER_SECONDS: integer(0, 3600, 30),
+  /**
+   * A producer piped from another node that nobody here consumes (piped ahead of a join, or
+   * its last consumer here went) stays piped this long for the next consumer.
+   */
+  PIPE_HOLD_SECONDS: integer(0, 600, 10),
 });
 
 export interface ClusterSettings {
@@ -89,6 +84,8 @@ export interface ClusterSettings {
   pipe: { listenIp: string; announcedIp: string | undefined; portMin: number; portMax: number };
   /** How long an unused pipe link stays open for the consult's next piped producer. */
   pipeLingerMs: number;
+  /** How long a producer piped here with no consumer here stays piped for the next one. */
+  pipeHoldMs: number;
 }
 
 /** What the cluster settings need from the media settings they default to. */
@@ -140,6 +137,7 @@ export function parseClusterSettings(
       drainTimeoutMs: c.DRAIN_TIMEOUT_SECONDS * 1000,
       pipe: { listenIp, announcedIp, portMin: c.PIPE_PORT_MIN, portMax: c.PIPE_PORT_MAX },
       pipeLingerMs: c.PIPE_LINGER_SECONDS * 1000,
+      pipeHoldMs: c.PIPE_HOLD_SECONDS * 1000,
     },
     nodeId: c.NODE_ID,
     problems,

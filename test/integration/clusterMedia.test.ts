@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  consumeRemote,
   startClusterNode,
   startRedis,
   type ClusterNodeProcess,
@@ -23,8 +24,9 @@ const receivers: RtpReceiver[] = [];
 
 beforeAll(async () => {
   redis = await startRedis();
-  // A narrow pipe range of each node's own, to see that the setting is what is used.
-  const linger = { PIPE_LINGER_SECONDS: '3' };
+  // A narrow pipe range of each node's own, to see that the setting is what is used. A piped
+  // producer is released with its last consumer here (no hold: clusterPrePipe.test.ts has it).
+  const linger = { PIPE_LINGER_SECONDS: '3', PIPE_HOLD_SECONDS: '0' };
   [a, b] = await Promise.all([
     startClusterNode('a', redis.url, { PIPE_PORT_MIN: '47100', PIPE_PORT_MAX: '47119', ...linger }),
     startClusterNode('b', redis.url, { PIPE_PORT_MIN: '47120', PIPE_PORT_MAX: '47139', ...linger }),
@@ -48,17 +50,8 @@ async function produceOnA(consultId: string, ssrc: number) {
   return { producerId, sender };
 }
 
-async function consumeOnB(consultId: string, producerId: string) {
-  const receiver = await receiveRtp();
-  receivers.push(receiver);
-  const { consumerId } = await b.call<{ consumerId: string }>('consumeRemote', {
-    consultId,
-    node: 'a',
-    producerId,
-    port: receiver.port,
-  });
-  return { consumerId, receiver };
-}
+const consumeOnB = (consultId: string, producerId: string) =>
+  consumeRemote(b, 'a', consultId, producerId, { receivers });
 
 const pipes = (node: ClusterNodeProcess) => node.call<Pipes>('pipes');
 const closed = { links: 0, srtpLinks: 0, outgoing: 0, incoming: 0 };

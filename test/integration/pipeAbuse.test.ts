@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  consumeRemote,
   startClusterNode,
   startRedis,
   type ClusterNodeProcess,
@@ -14,14 +15,16 @@ import {
   type TestRedis,
 } from '../support/cluster.js';
 import { connectRawBus, type BusAnswer, type RawBus } from '../support/rawBus.js';
-import { receiveRtp, sendRtp, type RtpReceiver, type RtpSender } from '../support/rtpSocket.js';
+import { sendRtp, type RtpReceiver, type RtpSender } from '../support/rtpSocket.js';
 import { timeUntil } from '../support/wait.js';
 
 const LINGER_MS = 2000;
+/** A piped producer nobody consumes is released after this (PIPE_HOLD_SECONDS). */
+const HOLD_MS = 1000;
 /** The bus's request timeout (ClusterBus's default, which the bridge uses). */
 const REQUEST_TIMEOUT_MS = 5000;
-/** A link made for nothing is gone within linger + timeout; the rest is polling on a loaded machine. */
-const CLEANUP_MS = LINGER_MS + REQUEST_TIMEOUT_MS + 8000;
+/** A link made for nothing is gone within hold + linger + timeout; the rest is polling on a loaded machine. */
+const CLEANUP_MS = HOLD_MS + LINGER_MS + REQUEST_TIMEOUT_MS + 8000;
 /** A well-formed SRTP key that is not the node's (AEAD_AES_256_GCM: 32-byte key, 12-byte salt). */
 const wrongKey = (n: number) => ({
   cryptoSuite: 'AEAD_AES_256_GCM',
@@ -50,18 +53,9 @@ async function produceOnA(consultId: string, ssrc: number) {
   return producerId;
 }
 
-async function consumeOnB(consultId: string, producerId: string) {
-  const receiver = await receiveRtp();
-  receivers.push(receiver);
-  const { consumerId } = await b.call<{ consumerId: string }>('consumeRemote', {
-    consultId,
-    node: 'a',
-    producerId,
-    port: receiver.port,
-  });
-  await timeUntil(() => receiver.packets() >= 10, 15_000, `RTP of ${consultId} on b`);
-  return { consumerId, receiver };
-}
+/** Consumes a producer of a on b; resolves once its RTP reaches b's consumer. */
+const consumeOnB = (consultId: string, producerId: string) =>
+  consumeRemote(b, 'a', consultId, producerId, { receivers, packets: 10 });
 
 /** RTP keeps reaching the receiver (10 more packets: 200 ms of audio). */
 async function flowing(receiver: RtpReceiver, what: string) {
@@ -110,7 +104,10 @@ const codes = (answers: BusAnswer[]) => {
 
 beforeAll(async () => {
   redis = await startRedis();
-  const linger = { PIPE_LINGER_SECONDS: String(LINGER_MS / 1000) };
+  const linger = {
+    PIPE_LINGER_SECONDS: String(LINGER_MS / 1000),
+    PIPE_HOLD_SECONDS: String(HOLD_MS / 1000),
+  };
   [a, b] = await Promise.all([
     startClusterNode('a', redis.url, { PIPE_PORT_MIN: '47600', PIPE_PORT_MAX: '47619', ...linger }),
     startClusterNode('b', redis.url, { PIPE_PORT_MIN: '47620', PIPE_PORT_MAX: '47639', ...linger }),
@@ -173,7 +170,11 @@ describe('pipe messages from a third party on the bus', () => {
       );
     const first = await consumeOnB('replay', producerId);
     await b.call('closeConsumer', { consumerId: first.consumerId });
-    await timeUntil(() => captured('pipe.release').length > 0, 5000, 'pipe.release captured');
+    await timeUntil(
+      () => captured('pipe.release').length > 0,
+      HOLD_MS + 5000,
+      'pipe.release captured',
+    );
     const replay = async () => {
       for (const s of [...captured('pipe.release'), ...captured('pipe.close')]) {
         await bus.publish(s.channel.slice('telemed:bus:'.length), s.raw);

@@ -5,9 +5,13 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createClient } from 'redis';
+import type { JoinResponse } from '../../src/protocol/index.js';
+import type { TestClient } from './client.js';
 import { clusterNodeScript } from './clusterNodeBuild.js';
 import { TEST_SECRET } from './gateway.js';
 import { mediaPortBase } from './ports.js';
+import { receiveRtp, type RtpReceiver } from './rtpSocket.js';
+import { timeUntil } from './wait.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -251,4 +255,64 @@ async function startClusterNodeOnce(
       clearTimeout(force);
     },
   };
+}
+
+/**
+ * Consumes producer `producerId` of node `from` on `node` (its pipe bridge pipes it over) into
+ * a new UDP receiver, added to `receivers` for the caller to close; with `packets`, resolves
+ * once that many RTP packets arrived.
+ */
+export async function consumeRemote(
+  node: ClusterNodeProcess,
+  from: string,
+  consultId: string,
+  producerId: string,
+  opts: { receivers: RtpReceiver[]; packets?: number },
+): Promise<{ consumerId: string; receiver: RtpReceiver }> {
+  const receiver = await receiveRtp();
+  opts.receivers.push(receiver);
+  const { consumerId } = await node.call<{ consumerId: string }>('consumeRemote', {
+    consultId,
+    node: from,
+    producerId,
+    port: receiver.port,
+  });
+  const { packets } = opts;
+  if (packets !== undefined) {
+    await timeUntil(
+      () => receiver.packets() >= packets,
+      15_000,
+      `RTP of ${consultId} on ${node.nodeId}`,
+    );
+  }
+  return { consumerId, receiver };
+}
+
+/**
+ * Consumes `producerId` through the signalling for `client`, joined on `node` (`join` its
+ * answer), over a plain-RTP receive transport (the node's `plainTransport`) into a new UDP
+ * receiver, added to `receivers` for the caller to close.
+ */
+export async function consumeAsJoined(
+  node: ClusterNodeProcess,
+  client: TestClient,
+  join: JoinResponse,
+  consultId: string,
+  producerId: string,
+  receivers: RtpReceiver[],
+): Promise<RtpReceiver> {
+  const receiver = await receiveRtp();
+  receivers.push(receiver);
+  await node.call('plainTransport', {
+    consultId,
+    peerId: join.peerId,
+    direction: 'recv',
+    port: receiver.port,
+  });
+  const { consumerId } = await client.call<{ consumerId: string }>('consume', {
+    producerId,
+    rtpCapabilities: join.routerRtpCapabilities,
+  });
+  await client.call('resumeConsumer', { consumerId });
+  return receiver;
 }

@@ -33,6 +33,7 @@ describe('cluster settings', () => {
       drainTimeoutMs: 60_000,
       pipe: { listenIp: '127.0.0.1', announcedIp: undefined, portMin: 42000, portMax: 42999 },
       pipeLingerMs: 30_000,
+      pipeHoldMs: 10_000,
     });
   });
 
@@ -50,6 +51,7 @@ describe('cluster settings', () => {
       PIPE_PORT_MIN: '43000',
       PIPE_PORT_MAX: '43100',
       PIPE_LINGER_SECONDS: '0',
+      PIPE_HOLD_SECONDS: '4',
     });
     expect(c.cluster).toMatchObject({
       nodeId: 'county-hospital-1',
@@ -57,6 +59,7 @@ describe('cluster settings', () => {
       drainTimeoutMs: 0,
       pipe: { listenIp: '0.0.0.0', announcedIp: '10.0.0.11', portMin: 43000, portMax: 43100 },
       pipeLingerMs: 0,
+      pipeHoldMs: 4000,
     });
     // Pipes on every address default to the browsers' announced address.
     const d = loadConfig({
