@@ -8,14 +8,10 @@
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPacket, OPUS_32K, producerRtpParameters } from '../../bench/lib/rtp.js';
-import type {
-  ConsumeResponse,
-  JoinResponse,
-  LobbyEntryInfo,
-  WaitingResponse,
-} from '../../src/protocol/index.js';
+import type { JoinResponse, LobbyEntryInfo, WaitingResponse } from '../../src/protocol/index.js';
 import { audioRtpParameters, connectClient, type TestClient } from '../support/client.js';
 import {
+  consumeAsJoined,
   startClusterNode,
   startRedis,
   type ClusterNodeProcess,
@@ -23,7 +19,7 @@ import {
   type TestRedis,
 } from '../support/cluster.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
-import { receiveRtp, sendRtp, type RtpReceiver, type RtpSender } from '../support/rtpSocket.js';
+import { sendRtp, type RtpReceiver, type RtpSender } from '../support/rtpSocket.js';
 import { timeUntil } from '../support/wait.js';
 
 let redis: TestRedis;
@@ -111,29 +107,8 @@ function sendSpeech(port: number, ssrc: number, dBov: number): RtpSender {
   };
 }
 
-/** Consumes through the protocol onto a plain-RTP receive transport that sends to a local UDP socket. */
-async function consume(
-  node: ClusterNodeProcess,
-  client: TestClient,
-  join: JoinResponse,
-  consultId: string,
-  producerId: string,
-) {
-  const receiver = await receiveRtp();
-  receivers.push(receiver);
-  await node.call('plainTransport', {
-    consultId,
-    peerId: join.peerId,
-    direction: 'recv',
-    port: receiver.port,
-  });
-  const consumed = await client.call<ConsumeResponse>('consume', {
-    producerId,
-    rtpCapabilities: join.routerRtpCapabilities,
-  });
-  await client.call('resumeConsumer', { consumerId: consumed.consumerId });
-  return { consumed, receiver };
-}
+const consume = (...args: [ClusterNodeProcess, TestClient, JoinResponse, string, string]) =>
+  consumeAsJoined(...args, receivers);
 
 const pipes = (node: ClusterNodeProcess) => node.call<Pipes>('pipes');
 

@@ -13,13 +13,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JoinResponse, WaitingResponse } from '../../src/protocol/index.js';
 import { audioRtpParameters, connectClient, type TestClient } from '../support/client.js';
 import {
+  consumeAsJoined,
   startClusterNode,
   startRedis,
   type ClusterNodeProcess,
   type TestRedis,
 } from '../support/cluster.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
-import { receiveRtp, sendRtp, type RtpReceiver, type RtpSender } from '../support/rtpSocket.js';
+import { sendRtp, type RtpReceiver, type RtpSender } from '../support/rtpSocket.js';
 import { sleep, timeUntil } from '../support/wait.js';
 
 const DEAD_AFTER_S = 5;
@@ -88,28 +89,8 @@ async function produceMic(
   return producerId;
 }
 
-async function consume(
-  node: ClusterNodeProcess,
-  client: TestClient,
-  join: JoinResponse,
-  consultId: string,
-  producerId: string,
-) {
-  const receiver = await receiveRtp();
-  receivers.push(receiver);
-  await node.call('plainTransport', {
-    consultId,
-    peerId: join.peerId,
-    direction: 'recv',
-    port: receiver.port,
-  });
-  const consumed = await client.call<{ consumerId: string }>('consume', {
-    producerId,
-    rtpCapabilities: join.routerRtpCapabilities,
-  });
-  await client.call('resumeConsumer', { consumerId: consumed.consumerId });
-  return receiver;
-}
+const consume = async (...args: [ClusterNodeProcess, TestClient, JoinResponse, string, string]) =>
+  (await consumeAsJoined(...args, receivers)).receiver;
 
 /** A node's port (its registered URL says localhost where the test's says 127.0.0.1). */
 const port = (url: string) => new URL(url).port;

@@ -16,10 +16,15 @@ import { createLogger } from '../../src/logger.js';
 import type { JoinResponse, WaitingResponse } from '../../src/protocol/index.js';
 import type { User } from '../../src/store/repositories.js';
 import { audioRtpParameters, connectClient, type TestClient } from '../support/client.js';
-import { startRedis, type ClusterNodeProcess, type TestRedis } from '../support/cluster.js';
+import {
+  consumeAsJoined,
+  startRedis,
+  type ClusterNodeProcess,
+  type TestRedis,
+} from '../support/cluster.js';
 import { TEST_PASSWORD, TEST_SECRET } from '../support/gateway.js';
 import { startNodes, startPrivatePostgres, type PrivatePostgres } from '../support/nodes.js';
-import { receiveRtp, sendRtp, type RtpReceiver, type RtpSender } from '../support/rtpSocket.js';
+import { sendRtp, type RtpReceiver, type RtpSender } from '../support/rtpSocket.js';
 import { sleep, timeUntil } from '../support/wait.js';
 import { scheduledConsult } from '../support/consultRow.js';
 
@@ -137,28 +142,8 @@ async function produceMic(
   return producerId;
 }
 
-async function consume(
-  node: ClusterNodeProcess,
-  client: TestClient,
-  join: JoinResponse,
-  consultId: string,
-  producerId: string,
-): Promise<RtpReceiver> {
-  const receiver = await receiveRtp();
-  receivers.push(receiver);
-  await node.call('plainTransport', {
-    consultId,
-    peerId: join.peerId,
-    direction: 'recv',
-    port: receiver.port,
-  });
-  const { consumerId } = await client.call<{ consumerId: string }>('consume', {
-    producerId,
-    rtpCapabilities: join.routerRtpCapabilities,
-  });
-  await client.call('resumeConsumer', { consumerId });
-  return receiver;
-}
+const consume = async (...args: [ClusterNodeProcess, TestClient, JoinResponse, string, string]) =>
+  (await consumeAsJoined(...args, receivers)).receiver;
 
 /**
  * Samples the receivers every 500 ms for `ms` and asserts each got RTP in every window (a

@@ -99,7 +99,7 @@ async function consumeOnB(
   producerId: string,
   { client, join }: { client: TestClient; join: JoinResponse },
 ): Promise<void> {
-  const receiver = await consumeAsJoined(b(), client, join, consultId, producerId, receivers);
+  const { receiver } = await consumeAsJoined(b(), client, join, consultId, producerId, receivers);
   await timeUntil(() => receiver.packets() >= 10, 15_000, `RTP of ${consultId} on b`);
 }
 

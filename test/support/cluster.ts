@@ -5,7 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createClient } from 'redis';
-import type { JoinResponse } from '../../src/protocol/index.js';
+import type { ConsumeResponse, JoinResponse } from '../../src/protocol/index.js';
 import type { TestClient } from './client.js';
 import { clusterNodeScript } from './clusterNodeBuild.js';
 import { TEST_SECRET } from './gateway.js';
@@ -291,7 +291,7 @@ export async function consumeRemote(
 /**
  * Consumes `producerId` through the signalling for `client`, joined on `node` (`join` its
  * answer), over a plain-RTP receive transport (the node's `plainTransport`) into a new UDP
- * receiver, added to `receivers` for the caller to close.
+ * receiver, added to `receivers` for the caller to close. Returns the consume's answer too.
  */
 export async function consumeAsJoined(
   node: ClusterNodeProcess,
@@ -300,7 +300,7 @@ export async function consumeAsJoined(
   consultId: string,
   producerId: string,
   receivers: RtpReceiver[],
-): Promise<RtpReceiver> {
+): Promise<{ consumed: ConsumeResponse; receiver: RtpReceiver }> {
   const receiver = await receiveRtp();
   receivers.push(receiver);
   await node.call('plainTransport', {
@@ -309,10 +309,10 @@ export async function consumeAsJoined(
     direction: 'recv',
     port: receiver.port,
   });
-  const { consumerId } = await client.call<{ consumerId: string }>('consume', {
+  const consumed = await client.call<ConsumeResponse>('consume', {
     producerId,
     rtpCapabilities: join.routerRtpCapabilities,
   });
-  await client.call('resumeConsumer', { consumerId });
-  return receiver;
+  await client.call('resumeConsumer', { consumerId: consumed.consumerId });
+  return { consumed, receiver };
 }
