@@ -480,7 +480,7 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     );
     // Video on trial lets the estimator probe: ask for a probe while the trial runs.
     if (decision.trials.length && bound === null) await this.#requestProbe(transport, available);
-    await this.#holdFloor(transport, trialFloor(input, decision.floors, opts));
+    await this.#holdFloor(transport, trialFloor(input, decision.floors, opts, decision.caps));
   }
 
   /**
@@ -490,7 +490,8 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
    * (audio alone is above such an estimate, so the link is not "application limited"). The
    * floor lets the trial's lowest layer flow for real: the receiver's own reports judge it
    * (loss or queueing ends it at once), and the estimate, fed by that traffic, is what the
-   * policy judges at its end.
+   * policy judges at its end. A climb is held the same way: mediasoup's own allocation
+   * follows the estimate and would not forward the step's layer otherwise.
    */
   async #holdFloor(transport: types.WebRtcTransport, bps: number): Promise<void> {
     const floor = bps > 0 ? Math.max(30_000, Math.round(bps)) : 0;
@@ -600,7 +601,7 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
       entry.bandwidthState = trial ? 'trial' : 'on';
       entry.flowingSince = Date.now();
       if (entry.wanted) await this.#own(entry, () => consumer.resume());
-    } else if (was === 'trial' && !this.#memory.get(consumer.id)?.trialUntil) {
+    } else if (was === 'trial' && !trial) {
       entry.bandwidthState = 'on';
     }
     if (was !== 'on' && entry.bandwidthState === 'on') {
