@@ -7,8 +7,11 @@
  * bitrates, and applies
  * `bandwidthPolicy.decide()`: it caps each video consumer's preferred layers, pauses video
  * on the server when even the lowest layer does not fit (audio is reserved first and never
- * touched), and resumes and raises it when the link recovers, probing the link while video
- * is held down (`bandwidthSignals`). Screen share is served first, also in mediasoup's own
+ * touched), and resumes and raises it when the link recovers: paused video on trial, and
+ * video the estimate alone holds down a step at a time, each with the transport's minimum
+ * outgoing bitrate held at what it needs (the estimate, fed little, lags the link), judged by
+ * the receiver's reports (`bandwidthSignals`; mediasoup's probes are left to run on their own).
+ * Screen share is served first, also in mediasoup's own
  * allocation (`setPriority`). Independently of the downlink, a consumer is never asked for a
  * simulcast layer its sender has stopped sending (`LayerWatch`): it is moved down as soon as
  * the layer goes silent, instead of after mediasoup's own 1.5 s inactivity timeout.

@@ -46,7 +46,7 @@
  * receiver's reports judge it like a resume trial: loss or a queue sends it back at once and
  * counts as a failed upgrade (the hold doubles, up to `maxHoldAfterDowngradeMs`); a climb
  * that held keeps its floor while the video stays on that level, until evidence, and the
- * next step may follow at once. Nothing tells a capped link from a lifted cap but such a
+ * next step may follow at once; one consumer climbs at a time. Nothing tells a capped link from a lifted cap but such a
  * try: on a link that stays capped it costs one short overload per maximum hold.
  */
 
@@ -370,6 +370,22 @@ export function decide(
   }
   // A live estimate (not an older stats reading) with no loss or queue reported: climbs may try.
   const mayClimb = options.climbAfterMs > 0 && !evidence && input.estimateCeiling !== undefined;
+  // One climb at a time for the receiver, so that loss or a queue is put down to the right
+  // one; the consumer that could climb soonest goes first, so each gets its turn.
+  const readyAt = (m: ConsumerMemory) =>
+    Math.max(m.steadySince + options.climbAfterMs, m.lastDowngradeAt + m.holdMs);
+  const waiting = input.consumers.flatMap((c) => {
+    const m = memory.get(c.id);
+    const at = m ? levelIndex(c.levels, m.cap) : -1;
+    return m && at >= 0 && at < c.levels.length - 1 && !m.trialUntil ? [readyAt(m)] : [];
+  });
+  const firstInLine = Math.min(...waiting);
+  const climbing = () =>
+    climbs.length > 0 ||
+    input.consumers.some((c) => {
+      const m = memory.get(c.id);
+      return m !== undefined && m.trialUntil > 0 && m.climbFrom !== null;
+    });
   // Trials only help when nothing else lets the estimator see the link.
   const allPaused = input.consumers.every((c) => memory.get(c.id)?.cap === null);
   for (const c of input.consumers) {
@@ -488,6 +504,8 @@ export function decide(
       }
     } else if (
       mayClimb &&
+      !climbing() &&
+      readyAt(m) <= firstInLine &&
       current >= 0 &&
       current < c.levels.length - 1 &&
       now - m.steadySince >= options.climbAfterMs &&

@@ -570,6 +570,29 @@ describe('decide(): hysteresis over time', () => {
       expect(seen[59]!.cap).toEqual({ spatialLayer: 0, temporalLayer: 2 });
     });
 
+    it('climbs one consumer at a time', () => {
+      const memory: PolicyMemory = new Map();
+      const consumers = [camera('a'), camera('b')];
+      const input = (second: number, availableBitrate: number, overloaded = false) => ({
+        now: second * 1000,
+        availableBitrate,
+        estimateCeiling: 2_500_000,
+        audioBitrate: 40_000,
+        congested: false,
+        overloaded,
+        consumers,
+      });
+      decide(input(-20, 2_000_000), memory);
+      decide(input(-19, 100_000, true), memory);
+      // Both held down by an estimate fed only their lowest levels: they take turns.
+      const climbs = Array.from(
+        { length: 8 },
+        (_, second) => decide(input(second, 250_000), memory).climbs,
+      );
+      expect(climbs.every((c) => c.length <= 1)).toBe(true);
+      expect(new Set(climbs.flat())).toEqual(new Set(['a', 'b']));
+    });
+
     it('climbs only on a live estimate, with no loss or queue, steady for climbAfterMs and past the hold', () => {
       const memory = lowered();
       memory.get('a')!.cap = { spatialLayer: 0, temporalLayer: 2 };
