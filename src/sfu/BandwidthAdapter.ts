@@ -7,8 +7,11 @@
  * bitrates, and applies
  * `bandwidthPolicy.decide()`: it caps each video consumer's preferred layers, pauses video
  * on the server when even the lowest layer does not fit (audio is reserved first and never
- * touched), and resumes and raises it when the link recovers, probing the link while video
- * is held down (`bandwidthSignals`). Screen share is served first, also in mediasoup's own
+ * touched), and resumes and raises it when the link recovers: paused video on trial, and
+ * video the estimate alone holds down a step at a time, each with the transport's minimum
+ * outgoing bitrate held at what it needs (the estimate, fed little, lags the link), judged by
+ * the receiver's reports (`bandwidthSignals`; mediasoup's probes are left to run on their own).
+ * Screen share is served first, also in mediasoup's own
  * allocation (`setPriority`). Independently of the downlink, a consumer is never asked for a
  * simulcast layer its sender has stopped sending (`LayerWatch`): it is moved down as soon as
  * the layer goes silent, instead of after mediasoup's own 1.5 s inactivity timeout.
@@ -480,7 +483,7 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
     );
     // Video on trial lets the estimator probe: ask for a probe while the trial runs.
     if (decision.trials.length && bound === null) await this.#requestProbe(transport, available);
-    await this.#holdFloor(transport, trialFloor(input, decision.floors, opts));
+    await this.#holdFloor(transport, trialFloor(input, decision.floors, opts, decision.caps));
   }
 
   /**
@@ -490,7 +493,8 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
    * (audio alone is above such an estimate, so the link is not "application limited"). The
    * floor lets the trial's lowest layer flow for real: the receiver's own reports judge it
    * (loss or queueing ends it at once), and the estimate, fed by that traffic, is what the
-   * policy judges at its end.
+   * policy judges at its end. A climb is held the same way: mediasoup's own allocation
+   * follows the estimate and would not forward the step's layer otherwise.
    */
   async #holdFloor(transport: types.WebRtcTransport, bps: number): Promise<void> {
     const floor = bps > 0 ? Math.max(30_000, Math.round(bps)) : 0;
@@ -600,7 +604,7 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
       entry.bandwidthState = trial ? 'trial' : 'on';
       entry.flowingSince = Date.now();
       if (entry.wanted) await this.#own(entry, () => consumer.resume());
-    } else if (was === 'trial' && !this.#memory.get(consumer.id)?.trialUntil) {
+    } else if (was === 'trial' && !trial) {
       entry.bandwidthState = 'on';
     }
     if (was !== 'on' && entry.bandwidthState === 'on') {

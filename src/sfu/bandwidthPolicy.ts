@@ -34,6 +34,20 @@
  * resume on it is no trial: the failures that set the hold predate the change in the link
  * (e.g. a trial that a cap, lifted since, ended), and every second waited is a second of
  * needlessly poor video.
+ *
+ * An estimate rarely opens by itself: the estimator cannot rise past about 1.5 times what it
+ * is fed (libwebrtc's rate control), and video held down feeds it little. Only its probes
+ * look further, and on a busy machine a probe is as likely to collapse the estimate (a
+ * burst read as overuse: 0.85 times the little being sent) as to raise it. So once a
+ * consumer that a live estimate alone holds below full quality has been steady for
+ * `climbAfterMs` with no loss or queue, past its hold, it climbs one step (to the top of its
+ * spatial layer, else the next layer) on trial for `climbTrialMs`, with the transport's
+ * minimum outgoing bitrate held at the step's need (`floors`) so mediasoup forwards it. The
+ * receiver's reports judge it like a resume trial: loss or a queue sends it back at once and
+ * counts as a failed upgrade (the hold doubles, up to `maxHoldAfterDowngradeMs`); a climb
+ * that held keeps its floor while the video stays on that level, until evidence, and the
+ * next step may follow at once; one consumer climbs at a time. Nothing tells a capped link from a lifted cap but such a
+ * try: on a link that stays capped it costs one short overload per maximum hold.
  */
 
 export type VideoSource = 'camera' | 'screen';
@@ -112,6 +126,10 @@ export interface PolicyOptions {
    * applies (see the module comment). 0: off.
    */
   openMargin: number;
+  /** A consumer held below full by the estimate alone climbs a step after being steady this long, ms (0: never). */
+  climbAfterMs: number;
+  /** How long a climb is on trial (its floor held, the receiver's reports watched), ms. */
+  climbTrialMs: number;
 }
 
 export const DEFAULT_POLICY: Readonly<PolicyOptions> = Object.freeze({
@@ -128,6 +146,8 @@ export const DEFAULT_POLICY: Readonly<PolicyOptions> = Object.freeze({
   probeHeadroom: 0.85,
   probeRoomAlways: false,
   openMargin: 0.5,
+  climbAfterMs: 1500,
+  climbTrialMs: 1500,
 });
 
 /** What a consumer may be sent: up to these layers (FULL: whatever is best), or nothing (paused). */
@@ -151,8 +171,12 @@ export interface ConsumerMemory {
   nothingFitsSince: number | null;
   /** Since when only a level below the cap has fitted (null: the cap fits). */
   lowerFitsSince: number | null;
-  /** A trial resume is on until then, when it is judged (0: none). */
+  /** A trial resume or climb is on until then, when it is judged (0: none). */
   trialUntil: number;
+  /** The level a climb on trial started from (null: the trial is a resume from a pause). */
+  climbFrom: number | null;
+  /** Since when the cap has not changed and no loss or queue was reported. */
+  steadySince: number;
   /**
    * The estimate at the last downgrade, bit/s (what an opened estimate is compared with); for
    * a failed upgrade, at least the estimate it was made on, so the same estimate cannot
@@ -161,7 +185,10 @@ export interface ConsumerMemory {
   estimateAtDowngrade: number;
   /** The estimate at the last upgrade or trial, bit/s. */
   estimateAtUpgrade: number;
-  /** A trial held since the last downgrade: the receiver's reports showed the link carries it. */
+  /**
+   * A trial (resume or climb) held at the current cap since the last change: the receiver's
+   * reports showed the link carries it.
+   */
   vouched: boolean;
 }
 
@@ -173,11 +200,13 @@ export interface Decision {
   caps: Map<string, Cap>;
   /** Bit/s available for video after audio and headroom. */
   videoBudget: number;
-  /** Consumers whose video is on trial at the lowest level now: probe the link. */
+  /** Consumers whose paused video is on trial at the lowest level now: probe the link. */
   trials: string[];
+  /** Consumers climbing a step on trial now (flowing: the client hears nothing of it). */
+  climbs: string[];
   /**
-   * Consumers whose lowest level the transport's minimum outgoing bitrate is held for
-   * (`trialFloor`): those on trial, and those at their lowest level after a trial held.
+   * Consumers whose level (their cap) the transport's minimum outgoing bitrate is held for
+   * (`trialFloor`): those on trial or climbing, and those whose trial or climb held.
    */
   floors: string[];
 }
@@ -269,12 +298,27 @@ export function trialFloor(
   input: Pick<PolicyInput, 'consumers' | 'audioBitrate'>,
   trials: readonly string[],
   options: PolicyOptions,
+  caps?: ReadonlyMap<string, Cap>,
 ): number {
-  const lowest = input.consumers
+  const need = input.consumers
     .filter((c) => trials.includes(c.id))
-    .reduce((sum, c) => sum + (c.levels[0]?.bitrate ?? 0), 0);
-  if (lowest === 0) return 0;
-  return ((lowest + input.audioBitrate) / options.headroom) * (1 + options.upMargin);
+    .reduce((sum, c) => sum + levelCost(c.levels, caps?.get(c.id)), 0);
+  if (need === 0) return 0;
+  return ((need + input.audioBitrate) / options.headroom) * (1 + options.upMargin);
+}
+
+/** What a consumer costs at a cap, bit/s (its lowest level when no cap is given; 0 when paused). */
+function levelCost(levels: readonly VideoLevel[], cap: Cap | undefined): number {
+  const index = cap === undefined ? 0 : levelIndex(levels, cap);
+  return index < 0 ? 0 : (costs(levels)[index] ?? 0);
+}
+
+/** The step a climb takes from a level: the top of its spatial layer, else the next level. */
+function climbTarget(levels: readonly VideoLevel[], from: number): number {
+  const spatial = levels[from]!.spatialLayer;
+  let top = from;
+  while (top + 1 < levels.length && levels[top + 1]!.spatialLayer === spatial) top++;
+  return top > from ? top : from + 1;
 }
 
 /**
@@ -319,10 +363,29 @@ export function decide(
     fullFits(upBudget / ((1 + options.upMargin) * (1 + options.openMargin)), input.consumers);
   const caps = new Map<string, Cap>();
   const trials: string[] = [];
+  const climbs: string[] = [];
   const now = input.now;
   for (const id of memory.keys()) {
     if (!input.consumers.some((c) => c.id === id)) memory.delete(id);
   }
+  // A live estimate (not an older stats reading) with no loss or queue reported: climbs may try.
+  const mayClimb = options.climbAfterMs > 0 && !evidence && input.estimateCeiling !== undefined;
+  // One climb at a time for the receiver, so that loss or a queue is put down to the right
+  // one; the consumer that could climb soonest goes first, so each gets its turn.
+  const readyAt = (m: ConsumerMemory) =>
+    Math.max(m.steadySince + options.climbAfterMs, m.lastDowngradeAt + m.holdMs);
+  const waiting = input.consumers.flatMap((c) => {
+    const m = memory.get(c.id);
+    const at = m ? levelIndex(c.levels, m.cap) : -1;
+    return m && at >= 0 && at < c.levels.length - 1 && !m.trialUntil ? [readyAt(m)] : [];
+  });
+  const firstInLine = Math.min(...waiting);
+  const climbing = () =>
+    climbs.length > 0 ||
+    input.consumers.some((c) => {
+      const m = memory.get(c.id);
+      return m !== undefined && m.trialUntil > 0 && m.climbFrom !== null;
+    });
   // Trials only help when nothing else lets the estimator see the link.
   const allPaused = input.consumers.every((c) => memory.get(c.id)?.cap === null);
   for (const c of input.consumers) {
@@ -337,6 +400,8 @@ export function decide(
         nothingFitsSince: null,
         lowerFitsSince: null,
         trialUntil: 0,
+        climbFrom: null,
+        steadySince: now,
         estimateAtDowngrade: 0,
         estimateAtUpgrade: 0,
         vouched: false,
@@ -354,7 +419,9 @@ export function decide(
     const mem = m;
     // The estimate opened since this consumer's last downgrade: no hold applies.
     const opened = wide && input.availableBitrate >= 2 * m.estimateAtDowngrade;
+    let lowered = false;
     const lower = (cap: Cap) => {
+      lowered = true;
       mem.estimateAtDowngrade = input.availableBitrate;
       if (now - mem.lastUpgradeAt < options.failedUpgradeWindowMs) {
         mem.holdMs = Math.min(options.maxHoldAfterDowngradeMs, mem.holdMs * 2);
@@ -365,15 +432,27 @@ export function decide(
       }
       mem.cap = cap;
       mem.lastDowngradeAt = now;
+      mem.steadySince = now;
       mem.lowerFitsSince = null;
       mem.vouched = false;
-      if (cap === null) mem.trialUntil = 0; // a failed trial is over
+      if (cap === null || mem.climbFrom !== null) mem.trialUntil = 0; // a failed trial is over
     };
-    if (evidence) m.vouched = false; // the link spoke for itself: no floor forces traffic into it
+    if (evidence) {
+      m.vouched = false; // the link spoke for itself: no floor forces traffic into it
+      m.steadySince = now;
+    }
     if (fits >= 0) m.nothingFitsSince = null;
     if (fits >= current) m.lowerFitsSince = null;
     if (m.trialUntil && opened) m.trialUntil = 0; // it holds: the link opened meanwhile
-    if (m.trialUntil) {
+    if (m.trialUntil && m.climbFrom !== null) {
+      // A climb: back to where it came from on loss or a queue (a failed upgrade).
+      if (evidence) lower(capAt(c.levels, Math.min(m.climbFrom, current)));
+      else if (now >= m.trialUntil) {
+        m.trialUntil = 0; // it held: normal rules from here, the next step included
+        m.vouched = true;
+      }
+      if (m.trialUntil) climbs.push(c.id);
+    } else if (m.trialUntil) {
       if (input.overloaded) lower(null);
       else if (now >= m.trialUntil) {
         if (fits >= 0) {
@@ -382,6 +461,8 @@ export function decide(
         } else lower(null);
       }
       if (m.trialUntil) trials.push(c.id);
+    }
+    if (m.trialUntil || lowered) {
       caps.set(c.id, m.cap);
       continue;
     }
@@ -410,14 +491,36 @@ export function decide(
         m.estimateAtUpgrade = input.availableBitrate;
         m.upgradeFitsSince = null;
         m.nothingFitsSince = null;
+        m.steadySince = now;
+        m.vouched = false; // the estimate carries this level, not a trial
         if (current < 0 && allPaused && options.resumeTrialMs > 0 && !opened) {
           // With all video paused the estimate has not seen the link since: a resume it
           // allows is still a trial, judged by the receiver's reports like any other.
           m.nothingFitsSince = null;
           m.trialUntil = now + options.resumeTrialMs;
+          m.climbFrom = null;
           trials.push(c.id);
         }
       }
+    } else if (
+      mayClimb &&
+      !climbing() &&
+      readyAt(m) <= firstInLine &&
+      current >= 0 &&
+      current < c.levels.length - 1 &&
+      now - m.steadySince >= options.climbAfterMs &&
+      now - m.lastDowngradeAt >= m.holdMs
+    ) {
+      // Held down by the estimate alone: climb a step on trial, its floor held (see the module comment).
+      m.climbFrom = current;
+      m.cap = capAt(c.levels, climbTarget(c.levels, current));
+      m.lastUpgradeAt = now;
+      m.estimateAtUpgrade = input.availableBitrate;
+      m.upgradeFitsSince = null;
+      m.trialUntil = now + options.climbTrialMs;
+      m.steadySince = now;
+      m.vouched = false;
+      climbs.push(c.id);
     } else if (
       current < 0 &&
       allPaused &&
@@ -430,20 +533,28 @@ export function decide(
       m.upgradeFitsSince = null;
       m.nothingFitsSince = null;
       m.trialUntil = now + options.resumeTrialMs;
+      m.climbFrom = null;
+      m.steadySince = now;
       trials.push(c.id);
     } else {
       m.upgradeFitsSince = null;
     }
     caps.set(c.id, m.cap);
   }
+  // A vouched level keeps its floor below full quality; at full quality the estimator is fed
+  // all there is to send, and sees the link for itself.
+  const vouched = (c: VideoConsumerInput) => {
+    const at = levelIndex(c.levels, caps.get(c.id)!);
+    return memory.get(c.id)!.vouched && at >= 0 && at < c.levels.length - 1;
+  };
   const floors = [
     ...trials,
+    ...climbs,
     ...input.consumers
-      .filter((c) => !trials.includes(c.id))
-      .filter((c) => memory.get(c.id)!.vouched && levelIndex(c.levels, caps.get(c.id)!) === 0)
+      .filter((c) => !trials.includes(c.id) && !climbs.includes(c.id) && vouched(c))
       .map((c) => c.id),
   ];
-  return { caps, videoBudget: budget, trials, floors };
+  return { caps, videoBudget: budget, trials, climbs, floors };
 }
 
 /** Whether every consumer's full quality fits the budget (and its layers are known). */

@@ -153,17 +153,21 @@ let lastDecisionAt = 0;
  */
 async function settled(): Promise<void> {
   const quietMs = DEFAULT_ADAPTER_OPTIONS.failedUpgradeWindowMs;
-  await timeUntil(
-    () => atFullQuality() && Date.now() - lastDecisionAt >= quietMs,
-    // Full quality, then the quiet window. Not a bound of the product (the 300 kbit/s test
-    // bounds the return to full quality after a cap): after that test the estimate, climbing
-    // only with mediasoup's probes, has been seen to dip again and take over 25 s to come
-    // back (a fresh clone's run), and a test must not fail for where the one before left off.
-    40_000 + quietMs,
-    `full quality, with no adapter decision for the last ${quietMs} ms`,
-  ).catch((err: Error) => {
-    throw new Error(`${err.message}; ${videoState()}`);
-  });
+  // A timeout names the adapter's decisions and estimates meanwhile.
+  const decisions = recordDecisions();
+  try {
+    await decisions.until(
+      () => atFullQuality() && Date.now() - lastDecisionAt >= quietMs,
+      // Full quality, then the quiet window. Not a bound of the product (the 300 kbit/s test
+      // bounds the return to full quality after a cap): a busy machine's sender may drop its
+      // own layers for a while, and the estimate has been seen to dip again and take over 25 s
+      // to come back (a fresh clone's run); a test must not fail for where the one before left off.
+      40_000 + quietMs,
+      `full quality, with no adapter decision for the last ${quietMs} ms`,
+    );
+  } finally {
+    decisions.stop();
+  }
 }
 
 /** The bandwidth tests poll more slowly: each poll reads stats from two browsers. */
@@ -413,9 +417,11 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
     const liftedAt = Date.now();
     decisions.log('cap lifted');
     const capAudio = await audio.stop();
-    // The estimate recovers by mediasoup's periodic ALR probes (every 5 s while the link is
-    // underused): 8-10 s after the lift as measured. Issue 10 asks for 10 s; until upward probing
-    // works the bound stays at 20 s (the log prints the figure).
+    // Held down by the estimate alone, the video climbs a step at a time (bandwidthPolicy), each
+    // step once the hold after its last downgrade has passed: up to 12 s after failed tries
+    // under the cap, then two or three 1.5 s steps. Measured with a core busy: 0-13 s, 6 of 7
+    // runs under issue 10's 10 s (the slow one: a climb under the cap failed just as it was
+    // lifted); the bound stays at 20 s for that worst case (the log prints the figure).
     await decisions.until(
       atFullQuality,
       20_000 - (Date.now() - liftedAt),

@@ -458,11 +458,173 @@ describe('decide(): hysteresis over time', () => {
     });
   });
 
+  describe('climbing when the estimate alone holds video down', () => {
+    /**
+     * The adapter's loop on a simulated link of `linkBps`: each second the estimator reads
+     * what libwebrtc's would (it cannot rise past 1.5 times what it is fed, nor past the
+     * link, nor sink below the floor the adapter holds), the receiver reports a queue while
+     * more is sent than the link carries, and the floor of each decision is held for the next.
+     */
+    function simulate(
+      seconds: number,
+      linkBps: (second: number) => number,
+      start: { estimate: number; memory?: PolicyMemory },
+    ) {
+      const memory = start.memory ?? new Map();
+      const audioBitrate = 40_000;
+      let floor = 0;
+      let own = start.estimate;
+      let sent = 0;
+      return Array.from({ length: seconds }, (_, second) => {
+        const input: PolicyInput = {
+          now: second * 1000,
+          availableBitrate: Math.max(own, floor),
+          estimateCeiling: 1.35 * (900_000 + audioBitrate),
+          audioBitrate,
+          congested: false,
+          overloaded: sent > linkBps(second),
+          consumers: [camera('a')],
+        };
+        const d = decide(input, memory);
+        floor = trialFloor(input, d.floors, DEFAULT_POLICY, d.caps);
+        const cap = d.caps.get('a')!;
+        const index =
+          cap === null
+            ? -1
+            : cap === FULL
+              ? 4
+              : cameraLevels.findIndex(
+                  (l) =>
+                    l.spatialLayer === cap.spatialLayer && l.temporalLayer === cap.temporalLayer,
+                );
+        sent = (index < 0 ? 0 : cameraLevels[index]!.bitrate) + audioBitrate;
+        own = Math.min(linkBps(second), 1.5 * sent);
+        return { cap: spatial(cap), climb: d.climbs.includes('a'), floor };
+      });
+    }
+    /** Camera 'a' lowered to its lowest level by a cap a while ago. */
+    const lowered = (): PolicyMemory => {
+      const memory: PolicyMemory = new Map();
+      decide(
+        {
+          now: -20_000,
+          availableBitrate: 2_000_000,
+          audioBitrate: 40_000,
+          congested: false,
+          consumers: [camera('a')],
+        },
+        memory,
+      );
+      decide(
+        {
+          now: -19_000,
+          availableBitrate: 60_000,
+          audioBitrate: 40_000,
+          congested: true,
+          overloaded: true,
+          consumers: [camera('a')],
+        },
+        memory,
+      );
+      expect(spatial(memory.get('a')!.cap)).toEqual({ spatialLayer: 0, temporalLayer: 0 });
+      return memory;
+    };
+
+    it('after a lifted cap, climbs a step at a time with its floor held, to full quality within 10 s', () => {
+      // Fed only 7.5 fps 160p (40 k) and audio, the estimator stops at 120 k: on the estimate
+      // alone the camera would stay there for good.
+      const seen = simulate(12, () => 10_000_000, { estimate: 120_000, memory: lowered() });
+      const full = seen.findIndex((s) => s.cap === 'full');
+      expect(full).toBeGreaterThan(0);
+      expect(full).toBeLessThanOrEqual(10);
+      // One step at a time: 160p at 30 fps, 320p, then full quality; each on trial with its floor.
+      const steps = seen.filter(
+        (s, i) => s.climb && JSON.stringify(s.cap) !== JSON.stringify(seen[i - 1]?.cap),
+      );
+      expect(steps.map((s) => s.cap)).toEqual([
+        { spatialLayer: 0, temporalLayer: 2 },
+        { spatialLayer: 1, temporalLayer: 2 },
+        'full',
+      ]);
+      expect(seen.filter((s) => s.climb).every((s) => s.floor > 0)).toBe(true);
+      // At full quality the estimator is fed all there is: no floor is held.
+      expect(seen[seen.length - 1]).toEqual({ cap: 'full', climb: false, floor: 0 });
+    });
+
+    it('on a link that stays capped, a climb the link cannot carry goes back and the next waits longer', () => {
+      // 300 k carries 160p at 30 fps (140 k with audio), not 320p (340 k).
+      const seen = simulate(60, () => 300_000, { estimate: 120_000, memory: lowered() });
+      const starts = seen.flatMap((s, i) =>
+        s.climb && JSON.stringify(s.cap) !== JSON.stringify(seen[i - 1]?.cap) ? [i] : [],
+      );
+      const to320 = starts.filter(
+        (i) => JSON.stringify(seen[i]!.cap) === '{"spatialLayer":1,"temporalLayer":2}',
+      );
+      // A minute of a capped link: a few tries, ever further apart (the hold grows to 12 s).
+      expect(to320.length).toBeGreaterThan(1);
+      expect(to320.length).toBeLessThanOrEqual(5);
+      expect(to320[to320.length - 1]! - to320[to320.length - 2]!).toBeGreaterThanOrEqual(12);
+      // Never paused, never above 320p, and back on 160p at 30 fps between tries.
+      expect(seen.map((s) => s.cap)).not.toContain('paused');
+      expect(seen.map((s) => s.cap)).not.toContain('full');
+      expect(seen[59]!.cap).toEqual({ spatialLayer: 0, temporalLayer: 2 });
+    });
+
+    it('climbs one consumer at a time', () => {
+      const memory: PolicyMemory = new Map();
+      const consumers = [camera('a'), camera('b')];
+      const input = (second: number, availableBitrate: number, overloaded = false) => ({
+        now: second * 1000,
+        availableBitrate,
+        estimateCeiling: 2_500_000,
+        audioBitrate: 40_000,
+        congested: false,
+        overloaded,
+        consumers,
+      });
+      decide(input(-20, 2_000_000), memory);
+      decide(input(-19, 100_000, true), memory);
+      // Both held down by an estimate fed only their lowest levels: they take turns.
+      const climbs = Array.from(
+        { length: 8 },
+        (_, second) => decide(input(second, 250_000), memory).climbs,
+      );
+      expect(climbs.every((c) => c.length <= 1)).toBe(true);
+      expect(new Set(climbs.flat())).toEqual(new Set(['a', 'b']));
+    });
+
+    it('climbs only on a live estimate, with no loss or queue, steady for climbAfterMs and past the hold', () => {
+      const memory = lowered();
+      memory.get('a')!.cap = { spatialLayer: 0, temporalLayer: 2 };
+      memory.get('a')!.steadySince = 0;
+      const at = (second: number, over: Partial<PolicyInput> = {}) =>
+        decide(
+          {
+            now: second * 1000,
+            availableBitrate: 200_000,
+            estimateCeiling: 1_269_000,
+            audioBitrate: 40_000,
+            congested: false,
+            consumers: [camera('a')],
+            ...over,
+          },
+          memory,
+        ).climbs;
+      expect(at(1)).toEqual([]); // steady for 1 s only
+      expect(at(2, { estimateCeiling: undefined })).toEqual([]); // an old stats reading
+      expect(at(3, { overloaded: true })).toEqual([]); // a queue: steady again from here
+      expect(at(4)).toEqual([]);
+      expect(at(5)).toEqual(['a']);
+    });
+  });
+
   it("with probeHeadroom, climbs only as far as leaves room for mediasoup's own probe", () => {
     // Below the estimate's ceiling, with no loss or queue evidence, an upgrade may fill 60 %
     // of the estimate instead of 85 %, so the sender stays "application limited" and
     // libwebrtc's periodic probe runs. What the camera already has is not taken away.
-    const options = { ...DEFAULT_POLICY, probeHeadroom: 0.6 };
+    // Climbs off: this is about how far the estimate alone takes a camera.
+    const noClimbs = { ...DEFAULT_POLICY, climbAfterMs: 0 };
+    const options = { ...noClimbs, probeHeadroom: 0.6 };
     const climb = (
       profile: number[],
       over: Partial<PolicyInput> = {},
@@ -505,6 +667,7 @@ describe('decide(): hysteresis over time', () => {
           consumers: [camera('a')],
         },
         memory,
+        noClimbs,
       ).caps.get('a'),
     );
     expect(plain[12]).toEqual({ spatialLayer: 1, temporalLayer: 2 });
@@ -616,6 +779,8 @@ describe('probeDue(): asking the estimator to look above its estimate', () => {
           nothingFitsSince: null,
           lowerFitsSince: null,
           trialUntil: 0,
+          climbFrom: null,
+          steadySince: 0,
           estimateAtDowngrade: 300_000,
           estimateAtUpgrade: 0,
           vouched: false,
