@@ -630,9 +630,11 @@ export class RoomClient extends Emitter<RoomEvents> {
       this.setPhase('ended');
       this.emit('ended', reason, message);
     });
-    socket.on('lobbyChanged', ({ waiting, total }) => {
-      if (mine() && this.active) this.emit('lobby', waiting, total);
-    });
+    // Through the join's buffer: a snapshot sent while our join was answered is newer than
+    // the answer's, which must not overwrite it.
+    socket.on('lobbyChanged', ({ waiting, total }) =>
+      this.dispatch(socket, () => this.emit('lobby', waiting, total)),
+    );
     socket.on('chatMessage', (m) => {
       if (mine() && this.active) this.emit('chatMessage', m);
     });
