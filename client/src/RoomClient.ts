@@ -549,7 +549,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     });
     socket.on('connect_error', (err: Error & { data?: { message?: string } }) => {
       if (!mine() || !this.active) return;
-      this.mark('connect_error');
+      this.mark(`connect_error (${err.message})`);
       const data = err.data as { code?: string; url?: string } | undefined;
       if (data?.code === 'node_draining' && data.url) {
         // That node is shutting down for a restart: it names another.
@@ -630,9 +630,11 @@ export class RoomClient extends Emitter<RoomEvents> {
       this.setPhase('ended');
       this.emit('ended', reason, message);
     });
-    socket.on('lobbyChanged', ({ waiting, total }) => {
-      if (mine() && this.active) this.emit('lobby', waiting, total);
-    });
+    // Through the join's buffer: a snapshot sent while our join was answered is newer than
+    // the answer's, which must not overwrite it.
+    socket.on('lobbyChanged', ({ waiting, total }) =>
+      this.dispatch(socket, () => this.emit('lobby', waiting, total)),
+    );
     socket.on('chatMessage', (m) => {
       if (mine() && this.active) this.emit('chatMessage', m);
     });
@@ -747,6 +749,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     this.socket = socket;
     if (this.session) this.session.socket = socket;
     this.bindSocket(socket);
+    socket.io.once('open', () => this.mark('engine open'));
   }
 
   /**
@@ -782,14 +785,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     const h = this.handover;
     if (!h) return;
     this.handover = null;
-    const old = h.session;
-    old.closed = true;
-    for (const recovery of Object.values(old.recovery)) recovery.close();
-    for (const id of [...old.consumers.keys()]) this.removeConsumer(old, id);
-    for (const p of old.producers.values()) p.close();
-    old.producers.clear();
-    old.transports.send?.close();
-    old.transports.recv?.close();
+    this.closeMedia(h.session);
     h.socket.disconnect();
   }
 
@@ -883,9 +879,9 @@ export class RoomClient extends Emitter<RoomEvents> {
       await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities });
       if (!live()) return;
       this.loaded = { caps, device };
-    }
+      this.mark('device loaded');
+    } else this.mark('device reused');
     s.device = device;
-    this.mark('device loaded');
     const recvInfo =
       joined.recvTransport ?? (await this.req(s, 'createTransport', { direction: 'recv' }));
     if (!live()) return;
@@ -926,10 +922,15 @@ export class RoomClient extends Emitter<RoomEvents> {
     this.updateState();
   }
 
-  /** Produces every live local track that has no producer yet. */
+  /**
+   * Produces every live local track that has no producer yet, the camera first: a video's
+   * first picture waits for a key frame after its producer exists, audio plays from its
+   * first packet, so the microphone's round trips overlap that wait (one transport produces
+   * one track at a time).
+   */
   private async produceLocal(s: Session): Promise<void> {
     await this.mediaPromise;
-    for (const source of ['mic', 'camera', 'screen'] as const) {
+    for (const source of ['camera', 'mic', 'screen'] as const) {
       if (this.session !== s || s.closed) return;
       const track = this.local[source];
       if (track && track.readyState === 'live' && !s.producers.has(source)) {
@@ -975,12 +976,21 @@ export class RoomClient extends Emitter<RoomEvents> {
       // Our media is gone on the server (grace period over, media worker restarted): rebuild.
       console.info('signalling back; the server did not keep our media, rebuilding it');
       const held = s.buffer ?? [];
-      this.closeSession();
+      if (res.waiting) this.closeSession();
+      else this.retireSession(s, res.peers);
       const fresh = newSession(socket);
       fresh.buffer = held;
       this.session = fresh;
+      const setting = this.setUp(fresh, res);
+      // The old media's teardown (its node forgot it: nothing flows on it) once the new
+      // session's requests are out, not before them: closing peer connections and tiles is
+      // main-thread work a failover would otherwise wait for.
+      setTimeout(() => {
+        this.closeMedia(s);
+        this.mark('old media closed');
+      }, 0);
       try {
-        await this.setUp(fresh, res);
+        await setting;
       } catch (err) {
         if (this.session === fresh && !fresh.closed) this.onSessionError(socket, err, 0);
       }
@@ -1106,20 +1116,39 @@ export class RoomClient extends Emitter<RoomEvents> {
     this.stopQualityPolling();
     const s = this.session;
     this.session = null;
-    if (s) {
-      s.closed = true;
-      for (const recovery of Object.values(s.recovery)) recovery.close();
-      for (const id of [...s.consumers.keys()]) this.removeConsumer(s, id);
-      for (const p of s.producers.values()) p.close();
-      s.producers.clear();
-      s.transports.send?.close();
-      s.transports.recv?.close();
-    }
+    if (s) this.closeMedia(s);
     for (const peerId of this.peers.ids()) this.removePeer(peerId);
     this.ownPeerId = null;
     this.emit('lobby', [], 0);
     this.emit('activeSpeaker', null);
     this.emit('localState', this.localState);
+  }
+
+  /** Closes a session's transports, producers and consumers (and its ICE recovery) locally. */
+  private closeMedia(s: Session): void {
+    s.closed = true;
+    for (const recovery of Object.values(s.recovery)) recovery.close();
+    for (const id of [...s.consumers.keys()]) this.removeConsumer(s, id);
+    for (const p of s.producers.values()) p.close();
+    s.producers.clear();
+    s.transports.send?.close();
+    s.transports.recv?.close();
+  }
+
+  /**
+   * A session being rebuilt from a join answer whose `peers` are everyone now: it stops (its
+   * media is closed by the caller, later), those who left are removed, the others stay on the
+   * page (no tile goes and comes back) with their producers as the answer lists them.
+   */
+  private retireSession(s: Session, peers: readonly { peerId: string }[]): void {
+    this.clearRetry();
+    this.stopQualityPolling();
+    s.closed = true;
+    const present = new Set(peers.map((p) => p.peerId));
+    for (const peerId of this.peers.ids()) {
+      if (present.has(peerId)) this.peers.delete(peerId);
+      else this.removePeer(peerId);
+    }
   }
 
   /** Ends everything: session, socket and local media. */
@@ -1210,6 +1239,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     });
     transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
       const source = appData.source as MediaSource;
+      this.mark(`produce req ${source}`);
       this.req(s, 'produce', {
         transportId: transport.id,
         kind,
@@ -1588,6 +1618,7 @@ export class RoomClient extends Emitter<RoomEvents> {
           rtpParameters: res.rtpParameters,
           appData: { peerId: entry.peerId, source: entry.source },
         });
+        this.mark(`consumer ${res.kind}`);
       }
       if (entry.closed || s.closed) {
         entry.consumer?.close();

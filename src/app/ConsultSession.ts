@@ -259,28 +259,35 @@ export class ConsultSession {
       const live = await this.deps.consults.markLive(this.consultId);
       if (live && conn.admission) conn.admission = { ...conn.admission, consult: live };
     }
-    await this.#audit(conn, seat || moved ? 'consult.resume' : 'consult.join', {
-      peerId: peer.id,
-      role: claims.role,
-      ...(moved ? { fromNode: moved.fromNode } : {}),
-    });
-    const lobby = host ? lobbySnapshot(await this.deps.lobby.list(this.consultId)) : undefined;
-    const nodes = await this.deps.placement.entryPoints?.().catch(() => undefined);
     const resumeSecret = this.#seats.issueSecret(peer.id);
-    await this.deps.placement
-      .seatSecret?.(this.consultId, peer.id, resumeSecret)
-      .catch((err: unknown) =>
-        this.deps.logger.warn({ err }, 'could not share the resume secret: no takeover elsewhere'),
-      );
+    // Independent reads and writes (the record, Redis, the chat): together, not one after
+    // another, since a failover's media waits for this answer.
+    const [, waiting, nodes, , remotePeers, chat] = await Promise.all([
+      this.#audit(conn, seat || moved ? 'consult.resume' : 'consult.join', {
+        peerId: peer.id,
+        role: claims.role,
+        ...(moved ? { fromNode: moved.fromNode } : {}),
+      }),
+      host ? this.deps.lobby.list(this.consultId) : undefined,
+      this.deps.placement.entryPoints?.().catch(() => undefined),
+      this.deps.placement
+        .seatSecret?.(this.consultId, peer.id, resumeSecret)
+        .catch((err: unknown) =>
+          this.deps.logger.warn(
+            { err },
+            'could not share the resume secret: no takeover elsewhere',
+          ),
+        ),
+      this.deps.placement.remotePeers(this.consultId),
+      this.deps.chat.onJoin(this.consultId),
+    ]);
+    const lobby = waiting ? lobbySnapshot(waiting) : undefined;
     return {
       peerId: peer.id,
       resumeSecret,
       routerRtpCapabilities: toClient.rtpCapabilities(room.router.rtpCapabilities),
-      peers: [
-        ...[...room.peers.values()].filter((p) => p !== peer).map(peerInfo),
-        ...(await this.deps.placement.remotePeers(this.consultId)),
-      ],
-      ...(await this.deps.chat.onJoin(this.consultId)),
+      peers: [...[...room.peers.values()].filter((p) => p !== peer).map(peerInfo), ...remotePeers],
+      ...chat,
       ...(lobby ? { lobby: lobby.waiting, lobbyTotal: lobby.total } : {}),
       ...(seat || moved ? { resumed: resumedState(peer) } : {}),
       ...(nodes?.length ? { nodes } : {}),

@@ -45,10 +45,7 @@ export class ClusterNode {
     private readonly opts: ClusterNodeOptions,
   ) {
     this.placement = new ClusterPlacement(directory, registry, bridge, bus);
-    registry.on('nodeUp', (n) => {
-      const origin = URL.canParse(n.url) ? new URL(n.url).origin : undefined;
-      if (origin) this.#origins.set(n.id, origin);
-    });
+    registry.on('nodeUp', (n) => this.#noteOrigin(n));
     registry.on('nodeDown', (id) => this.#origins.delete(id));
     registry.on('nodeLeft', (id) => this.#origins.delete(id));
   }
@@ -59,6 +56,28 @@ export class ClusterNode {
    */
   connectSources(): string[] {
     return [...new Set(this.#origins.values())].flatMap((o) => [o, o.replace(/^http/, 'ws')]);
+  }
+
+  /**
+   * Reads the live nodes now (not at the registry watch's next tick, up to a third of the
+   * silence limit away), so a page served now may move to a node that came up since: its
+   * CSP names every node its join answer can list. Bounded by `timeoutMs`; a failed read
+   * leaves the watch's view.
+   */
+  async refreshOrigins(timeoutMs = 500): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    const read = this.registry.alive().then(
+      (nodes) => nodes.forEach((n) => this.#noteOrigin(n)),
+      () => undefined,
+    );
+    await Promise.race([read, late]);
+    clearTimeout(timer);
+  }
+
+  #noteOrigin(n: { id: string; url: string }): void {
+    const origin = URL.canParse(n.url) ? new URL(n.url).origin : undefined;
+    if (origin) this.#origins.set(n.id, origin);
   }
 
   get id(): string {

@@ -74,6 +74,14 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   // Behind a hospital reverse proxy, req.ip is the client's (X-Forwarded-For from TRUST_PROXY only).
   app.set('trust proxy', deps.trustProxy ?? 'loopback');
+  // A page (a navigation) gets a CSP naming the nodes alive now: see ClusterNode.refreshOrigins.
+  app.use((req, _res, next) => {
+    const cluster = deps.cluster?.();
+    const page =
+      req.get('sec-fetch-dest') === 'document' || /text\/html/.test(req.get('accept') ?? '');
+    if (!cluster || req.method !== 'GET' || !page) return next();
+    void cluster.refreshOrigins().then(() => next());
+  });
   app.use(
     helmet({
       contentSecurityPolicy: {

@@ -222,13 +222,13 @@ describe('a two-browser consult across two nodes', () => {
     console.log(
       `media both ways again ${gapMs} ms after the kill (specialist ${specialistAt! - killedAt} ms, doctor ${doctorAt! - killedAt} ms)\n${await steps()}`,
     );
-    // Issue 14 wants media back within 5 s. The page's probe finds b gone (no backoff
-    // reconnects), it joins through a with its seat and both transports, produces again (the
-    // same Device), and the doctor consumes anew: 3.4 s at load 17, 5.7 s at load 33 (the
-    // printed steps: the join, produce and consume round trips stretch with the machine's
-    // load). Not reliably under 5 s on a loaded machine, so measured (above, and by the bench's
-    // failover section), not asserted: the test asserts that media comes back, with the seat.
-    expect(Number.isFinite(gapMs)).toBe(true);
+    // Issue 14: media back within 5 s of the kill, both ways (fresh consumers decode video and
+    // get audio; timed in the pages from before the SIGKILL). The page's probe finds b gone,
+    // it joins through a with its seat and both transports, sends its requests before it
+    // tears the dead session down, produces its camera first, and the doctor consumes anew:
+    // 1.4-3.3 s in 12 runs with a core busy at load 10-18, 4.0 s at most without it at load
+    // 16-18 (the printed steps say where the time went).
+    expect(gapMs).toBeLessThanOrEqual(5000);
     // The doctor's page never lost the specialist's tile (no peerLeft), and has one video.
     expect(tiles).toBe(1);
     expect(await doctorPage.getByTestId('remote-tile').count()).toBe(1);
