@@ -579,17 +579,34 @@ export function selectedPair(report: RTCStatsReport): SelectedPair | null {
 /**
  * Restarts on evidence about our own path, long before a stall: a sending transport hears the
  * gateway's RTCP feedback on what it sends, so its silence is ours (a remote sender's dropout
- * never silences it); the receiving transport joins in when it is silent too (a NAT rebinding
- * or handover silences both). A receiving transport silent alone waits for its stall: the
- * remote sender may have dropped. Call on either transport's 'quiet'.
+ * never silences it); the receiving transport joins in when it is silent together with it (a
+ * NAT rebinding or handover silences both). A receiving transport that falls silent only after
+ * the send side was heard again is no such evidence at first: a remote sender may have dropped
+ * just then (the gateway says so within about a second, and the transport then expects nothing
+ * of that sender). It restarts once it has heard nothing at all for `lateSilentMs`: by then the
+ * gateway's sender reports, sent about every second while the sender is silent, would have
+ * come. A receiving transport silent alone waits for its stall. Call on either transport's 'quiet'.
  */
 export function restartOnOwnPath(
   recovery: Partial<Record<'send' | 'recv', IceRecovery>>,
   partnerSilentMs = 250,
   ownPathWindowMs = 2000,
+  lateSilentMs = 1600,
 ): void {
   const { send, recv } = recovery;
   if (!send || !(send.quiet || send.quietWithin(ownPathWindowMs))) return;
-  if (send.quiet) send.restartNow();
-  if (recv && recv.silentMs >= partnerSilentMs) recv.restartNow();
+  if (send.quiet) {
+    send.restartNow();
+    if (recv && recv.silentMs >= partnerSilentMs) recv.restartNow();
+    return;
+  }
+  if (!recv) return;
+  const wait = lateSilentMs - recv.silentMs;
+  if (wait <= 0) recv.restartNow();
+  else if (recv.silentMs > 0) setTimeout(() => restartIfSilent(recv, lateSilentMs), wait);
+}
+
+/** Restarts `recv` if it has heard nothing (and expected something) for `ms` by now. */
+function restartIfSilent(recv: IceRecovery, ms: number): void {
+  if (recv.silentMs >= ms) recv.restartNow();
 }

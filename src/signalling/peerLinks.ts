@@ -6,7 +6,9 @@
  * A participant is 'reconnecting' while its signalling socket is gone (within the reconnect
  * grace), while its send transport's ICE or DTLS is broken, or while nothing at all arrives
  * on its send transport although it sends media (an uplink cut: media, RTCP and ICE checks
- * all stop). The gateway sees that within `stallMs`; ICE itself would take far longer.
+ * all stop). The gateway sees that within `stallMs`; ICE itself would take far longer. It is
+ * 'connected' again once its media arrives again (RTP, on whichever send transport it has
+ * now), or once it sends nothing.
  */
 import type { types } from 'mediasoup';
 import type { Peer } from '../sfu/Peer.js';
@@ -61,7 +63,10 @@ interface LinkState {
   socketDown: boolean;
   mediaDown: boolean;
   transportId: string | null;
+  /** Everything received on the send transport so far (media, RTCP, ICE checks). */
   bytes: number;
+  /** RTP received on it so far: once down, only media arriving again is a return. */
+  rtpBytes: number;
   grewAt: number;
   /** What the others were told last. */
   told: PeerConnectionMessage['state'];
@@ -87,6 +92,7 @@ export function watchPeerLinks(
         mediaDown: false,
         transportId: null,
         bytes: 0,
+        rtpBytes: 0,
         grewAt: Date.now(),
         told: 'connected',
       };
@@ -150,9 +156,15 @@ export function watchPeerLinks(
     const transport = sendTransport(peer);
     const now = Date.now();
     const sending = [...peer.producers.values()].some((p) => !p.closed && !p.paused);
+    const fresh = s.transportId !== (transport?.id ?? null);
+    if (fresh) {
+      // Another transport (the client re-created it): its counters start again.
+      s.transportId = transport?.id ?? null;
+      s.bytes = 0;
+      s.rtpBytes = 0;
+    }
     if (!transport || !sending) {
       // Nothing it sends: its uplink cannot be judged (its socket still can).
-      s.transportId = transport?.id ?? null;
       s.grewAt = now;
       s.mediaDown = false;
       return;
@@ -163,13 +175,22 @@ export function watchPeerLinks(
       transport.dtlsState === 'closed';
     const [stats] = await transport.getStats().catch(() => []);
     const bytes = stats?.bytesReceived ?? 0;
-    // Until DTLS is up the transport is still connecting: that is no drop.
-    if (s.transportId !== transport.id || bytes > s.bytes || transport.dtlsState !== 'connected') {
-      s.transportId = transport.id;
-      s.grewAt = now;
+    const rtpBytes = stats?.rtpBytesReceived ?? 0;
+    if (s.mediaDown) {
+      // Back only on evidence: media arriving again. ICE checks, DTLS or a new transport
+      // that is still connecting are no picture yet; saying "connected" on them would make
+      // the others expect media that does not come, and take the silence for their own.
+      if (rtpBytes > s.rtpBytes && !broken) {
+        s.grewAt = now;
+        s.mediaDown = false;
+      }
+    } else {
+      // Until DTLS is up the transport is still connecting: that is no drop.
+      if (fresh || bytes > s.bytes || transport.dtlsState !== 'connected') s.grewAt = now;
+      s.mediaDown = broken || now - s.grewAt >= options.stallMs;
     }
     s.bytes = bytes;
-    s.mediaDown = broken || now - s.grewAt >= options.stallMs;
+    s.rtpBytes = rtpBytes;
   };
   const timer = setInterval(() => void poll().catch(() => undefined), options.pollMs);
   timer.unref();

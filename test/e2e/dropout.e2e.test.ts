@@ -96,12 +96,22 @@ describe('a remote dropout', () => {
       if (connection !== 'reconnecting') changes.push(`+${Date.now() - cutAt} ${connection}`);
       await sleep(250);
     }
+    const since = async (page: Page, type: string) =>
+      (await pageEvents(page))
+        .filter((e) => e.at >= cutAt && e.type === type)
+        .map((e) => `+${e.at - cutAt} ${e.detail}`);
     const during = {
       changes,
       restarts: (await restarts(doctorPage)) - restartsBefore,
+      // Which transport and why, should there be any (the count alone does not say).
+      restartEvents: await since(doctorPage, 'iceRestart'),
       states: (await pageEvents(doctorPage))
         .filter((e) => e.at >= cutAt && e.type === 'state')
         .map((e) => e.detail),
+      specialist: {
+        restarts: await since(specialistPage, 'iceRestart'),
+        transports: await since(specialistPage, 'transportState'),
+      },
       warning: await doctorPage.getByTestId('error-message').isVisible(),
       tile: await tileState(doctorPage),
     };
@@ -121,9 +131,10 @@ describe('a remote dropout', () => {
     );
     console.log(
       `uplink cut: "reconnecting" on the tile after ${shownMs} ms; during the cut the doctor ` +
-        `restarted ICE ${during.restarts} times, its states ${JSON.stringify(during.states)}, ` +
+        `restarted ICE ${during.restarts} times ${JSON.stringify(during.restartEvents)}, its states ${JSON.stringify(during.states)}, ` +
         `own warning shown: ${during.warning}, tile not reconnecting at ${JSON.stringify(during.changes)}; "connected" again ${backMs} ms after the cut ` +
-        `was lifted (${Date.now() - liftedAt} ms to video)`,
+        `was lifted (${Date.now() - liftedAt} ms to video); the specialist's own ICE restarts ` +
+        `${JSON.stringify(during.specialist.restarts)}, transport states ${JSON.stringify(during.specialist.transports)}`,
     );
     expect(shownMs).toBeLessThan(2000);
     expect(during.changes).toEqual([]);

@@ -93,6 +93,7 @@ const elapsed = () => performance.now() - started;
 function side(
   options: Partial<IceRecoveryOptions> = {},
   onRestart: (t: ScriptedTransport) => void = () => undefined,
+  expectsTraffic: () => boolean = () => true,
 ): Side {
   const transport = new ScriptedTransport();
   const recovery = new IceRecovery(
@@ -102,7 +103,7 @@ function side(
       return Promise.resolve();
     },
     () => true,
-    () => true,
+    expectsTraffic,
     options,
   );
   const s: Side = { transport, recovery, restarts: [], quiet: [] };
@@ -179,10 +180,10 @@ describe('back to UDP', () => {
 
 describe('restarting early on evidence about our own path', () => {
   /** A participant who sends and receives; `linkUp` is the state of its path to the gateway. */
-  function participant() {
+  function participant(recvExpects: () => boolean = () => true) {
     let linkUp = true;
     const send = side();
-    const recv = side({ stallMs: 2500, quietNeedsOutbound: false });
+    const recv = side({ stallMs: 2500, quietNeedsOutbound: false }, undefined, recvExpects);
     const recoveries = { send: send.recovery, recv: recv.recovery };
     for (const s of [send, recv]) s.recovery.on('quiet', () => restartOnOwnPath(recoveries));
     return {
@@ -260,9 +261,55 @@ describe('restarting early on evidence about our own path', () => {
     // A moment later the receive side's path breaks too (its mapping expires later).
     const cutAt = elapsed();
     recvPathUp = false;
+    // Silent alone at first: that may be a remote sender's dropout (the next test); once it has
+    // heard nothing at all, not even the gateway's sender reports, it is our path.
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(p.recv.restarts).toEqual([]);
     await vi.advanceTimersByTimeAsync(1000);
     expect(p.recv.restarts.map((r) => r.reason)).toEqual(['quiet']);
-    expect(p.recv.restarts[0]!.at - cutAt).toBeLessThan(600);
+    expect(p.recv.restarts[0]!.at - cutAt).toBeLessThan(1800);
+    expect(p.recv.recovery.stalled).toBe(false); // long before its stall
+  });
+
+  /**
+   * A blip on our path (the send side goes quiet, restarts and hears again at once), then,
+   * 200 ms later, the remote sender's uplink drops: only its media stops arriving.
+   */
+  async function blipThenRemoteDropout(recvExpects?: () => boolean) {
+    const p = participant(recvExpects);
+    let remoteUp = true;
+    traffic(p.send, 50, p.linkUp);
+    traffic(p.recv, 20, () => remoteUp);
+    await vi.advanceTimersByTimeAsync(5000);
+    p.setLink(false);
+    await vi.advanceTimersByTimeAsync(400);
+    p.setLink(true);
+    expect(p.send.restarts.map((r) => r.reason)).toEqual(['quiet']);
+    await vi.advanceTimersByTimeAsync(200);
+    remoteUp = false;
+    return p;
+  }
+
+  it('a remote sender’s dropout just after the send side went quiet and heard again: no restart', async () => {
+    // The gateway tells of the sender's dropout (peerConnection) ~1 s after it: from then on
+    // the receive side expects nothing of it.
+    let toldDropped = false;
+    const p = await blipThenRemoteDropout(() => !toldDropped);
+    await vi.advanceTimersByTimeAsync(1000);
+    toldDropped = true;
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(p.recv.quiet.length).toBeGreaterThan(0); // it noticed…
+    expect(p.recv.restarts).toEqual([]); // …and waited for the gateway's word
+    expect(p.recv.recovery.stalled).toBe(false);
+  });
+
+  it('…nor while the gateway’s sender reports still arrive, however late its word comes', async () => {
+    const p = await blipThenRemoteDropout();
+    // RTCP sender reports for the silent stream, about once a second (mediasoup's video interval).
+    const reports = setInterval(() => (p.recv.transport.received += 60), 1000);
+    await vi.advanceTimersByTimeAsync(2400);
+    clearInterval(reports);
+    expect(p.recv.restarts).toEqual([]);
   });
 
   it('no early restart when our own packets stopped too (a starved encoder gets no feedback)', async () => {
