@@ -302,7 +302,7 @@ describe('a consult over an impaired network', () => {
     expect(await tile.getAttribute('data-video')).toBe('on');
   }, 20_000);
 
-  it('a handover (the gateway sees the specialist arrive from a new address): media flows again and nobody leaves', async () => {
+  it('a handover (the gateway sees the specialist arrive from a new address): audio back within 1 s, media flows again and nobody leaves', async () => {
     const ids = peerIds();
     await Promise.all([flowing(doctorPage), flowing(specialistPage)]);
     const restartsBefore = await restarts(specialistPage);
@@ -342,7 +342,10 @@ describe('a consult over an impaired network', () => {
     console.log(
       `handover: media flowing on both pages ${Math.max(toDoctor, toSpecialist)} ms after the 8 s watch`,
     );
-    for (const got of [atDoctor, atSpecialist]) expect(got.audioGapMs).toBeLessThan(10_000);
+    // Issue 10: a handover's audio gap under 1 s. The specialist's client restarts ICE once its
+    // own path falls quiet (~250 ms), so the gap is that plus one restart: measured 377–514 ms
+    // in fresh clones, quiet and with one core busy (sampled every 100 ms, an upper bound).
+    for (const got of [atDoctor, atSpecialist]) expect(got.audioGapMs).toBeLessThan(1000);
     await nobodyLeft(ids);
     // UDP works throughout: both browsers are on it again within 10 s of the move.
     const back = await udp.backAt(10_000);
