@@ -83,6 +83,15 @@ const openAnswer = z.object({ linkId: id });
 const producerRequest = z.object({ consultId: id, producerId: id });
 /** `pipeId`: the pipe consumer it releases (a replay from an earlier pipe of the producer names another). */
 const releaseRequest = producerRequest.extend({ pipeId: id.optional() });
+/**
+ * What the sending end says of a producer it pipes: `pipeId` its pipe consumer (a message from
+ * an earlier pipe of the producer names another), `seq` counting that pipe's messages (a
+ * replayed or late one is not newer than the last applied).
+ */
+const producerNews = producerRequest.extend({
+  pipeId: id.optional(),
+  seq: z.number().int().min(1).optional(),
+});
 /** `linkId`: only that link (a newer one between the same nodes stays). */
 const closeRequest = z.object({ consultId: id, linkId: id.optional() });
 const producedSchema = z.object({
@@ -103,6 +112,8 @@ interface PipedProducer {
   pipeId?: string;
   /** Set while it is held with no consumer here (piped early, or its last consumer went). */
   held?: NodeJS.Timeout;
+  /** The last `seq` of the sending end's news applied to it. */
+  seq?: number;
 }
 
 /** One end of the pipe between this node and another for one consult. */
@@ -154,23 +165,14 @@ export class PipeBridge {
     bus.handle('pipe.close', closeRequest, (req, from) =>
       this.#closeLink(req.consultId, from, req.linkId),
     );
-    bus.handle('pipe.producerClosed', producerRequest, (req, from) => {
-      this.#links
-        .get(linkKey(req.consultId, from))
-        ?.producers.get(req.producerId)
-        ?.producer.close();
+    bus.handle('pipe.producerClosed', producerNews, (req, from) => {
+      this.#newsFor(req, from)?.producer.close();
     });
-    bus.handle('pipe.producerPaused', producerRequest, async (req, from) => {
-      await this.#links
-        .get(linkKey(req.consultId, from))
-        ?.producers.get(req.producerId)
-        ?.producer.pause();
+    bus.handle('pipe.producerPaused', producerNews, async (req, from) => {
+      await this.#newsFor(req, from)?.producer.pause();
     });
-    bus.handle('pipe.producerResumed', producerRequest, async (req, from) => {
-      await this.#links
-        .get(linkKey(req.consultId, from))
-        ?.producers.get(req.producerId)
-        ?.producer.resume();
+    bus.handle('pipe.producerResumed', producerNews, async (req, from) => {
+      await this.#newsFor(req, from)?.producer.resume();
     });
   }
 
@@ -593,6 +595,24 @@ export class PipeBridge {
   }
 
   /** Sending end: consumes the producer into the link and says how to produce it there. */
+  /**
+   * The piped producer news from `from` is about, unless it is stale: from an earlier pipe of
+   * the producer (another `pipeId`) or not newer than the last applied (`seq`), as a replayed
+   * or late message is. A node that names neither is taken at its word.
+   */
+  #newsFor(req: z.infer<typeof producerNews>, from: string): PipedProducer | undefined {
+    const piped = this.#links.get(linkKey(req.consultId, from))?.producers.get(req.producerId);
+    if (!piped) return undefined;
+    if (req.pipeId !== undefined && piped.pipeId !== undefined && req.pipeId !== piped.pipeId) {
+      return undefined;
+    }
+    if (req.seq !== undefined) {
+      if (req.seq <= (piped.seq ?? 0)) return undefined;
+      piped.seq = req.seq;
+    }
+    return piped;
+  }
+
   async #answerProduce(req: z.infer<typeof producerRequest>, from: string) {
     const { consultId, producerId } = req;
     const key = linkKey(consultId, from);
@@ -631,8 +651,11 @@ export class PipeBridge {
         link.consumers.delete(producerId);
         this.#closeIfUnused(link);
       });
+      let seq = 0;
       const tell = (type: string) =>
-        void this.#opts.bus.notify(from, type, { consultId, producerId }).catch(() => undefined);
+        void this.#opts.bus
+          .notify(from, type, { consultId, producerId, pipeId: made.id, seq: ++seq })
+          .catch(() => undefined);
       made.on('producerclose', () => tell('pipe.producerClosed'));
       made.on('producerpause', () => tell('pipe.producerPaused'));
       made.on('producerresume', () => tell('pipe.producerResumed'));

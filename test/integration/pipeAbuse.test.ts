@@ -217,6 +217,71 @@ describe('pipe messages from a third party on the bus', () => {
     await onlyTheLiveLink();
   });
 
+  it('ignores replayed pipe.producerPaused, pipe.producerResumed and pipe.producerClosed, of the same pipe or an earlier one', async () => {
+    const producerId = await produceOnA('pause', 4000);
+    const captured = (type: string) =>
+      bus.seen.filter(
+        (s) =>
+          s.msg.type === type && (s.msg.payload as { consultId?: string }).consultId === 'pause',
+      );
+    const replay = async (...types: string[]) => {
+      for (const s of types.flatMap(captured)) {
+        await bus.publish(s.channel.slice('telemed:bus:'.length), s.raw);
+      }
+      await barrier();
+    };
+    const pausedOnB = async (consumerId: string) =>
+      (await b.call<{ producerPaused: boolean }>('consumerStats', { consumerId })).producerPaused;
+    const first = await consumeOnB('pause', producerId);
+    // Genuine news: a pauses its producer, then resumes it; b's consumer follows each.
+    await a.call('pauseProducer', { producerId, paused: true });
+    await timeUntil(() => pausedOnB(first.consumerId), 10_000, 'paused on b');
+    await a.call('pauseProducer', { producerId, paused: false });
+    await timeUntil(async () => !(await pausedOnB(first.consumerId)), 10_000, 'resumed on b');
+    expect(captured('pipe.producerPaused')).toHaveLength(1);
+    expect(captured('pipe.producerResumed')).toHaveLength(1);
+
+    // The same pipe: the old pause again, after the resume.
+    await replay('pipe.producerPaused');
+    expect(await pausedOnB(first.consumerId)).toBe(false);
+    await flowing(first.receiver, 'the producer after its pause was replayed');
+
+    // Released (hold) and piped again: a new pipe consumer on a, whose news the old ones are not.
+    await b.call('closeConsumer', { consumerId: first.consumerId });
+    await timeUntil(
+      () => captured('pipe.release').length > 0,
+      HOLD_MS + 5000,
+      'pipe.release captured',
+    );
+    const second = await consumeOnB('pause', producerId);
+    await replay('pipe.producerPaused', 'pipe.producerResumed', 'pipe.producerPaused');
+    expect(await pausedOnB(second.consumerId)).toBe(false);
+    await flowing(second.receiver, 'the re-piped producer after old pauses were replayed');
+
+    // Closed for good: a's producer goes, b's consumer with it; that close replayed on a new pipe.
+    await a.call('closeProducer', { producerId });
+    await timeUntil(
+      async () =>
+        (await b.call<{ closed: boolean }>('consumerStats', { consumerId: second.consumerId }))
+          .closed,
+      10_000,
+      "b's consumer closed with the producer",
+    );
+    expect(captured('pipe.producerClosed')).toHaveLength(1);
+    const again = await produceOnA('pause', 4001);
+    const third = await consumeOnB('pause', again);
+    for (const s of captured('pipe.producerClosed')) {
+      // The same message naming the new producer: an earlier pipe's close for this one.
+      const msg = JSON.parse(s.raw) as { payload: { producerId: string } };
+      msg.payload.producerId = again;
+      await bus.publish('b', JSON.stringify(msg));
+    }
+    await replay('pipe.producerClosed', 'pipe.producerPaused');
+    await flowing(third.receiver, 'the new producer after an old close and pause');
+    await b.call('closeConsumer', { consumerId: third.consumerId });
+    await onlyTheLiveLink();
+  });
+
   it('answers floods of pipe.open and pipe.connect with bogus tuples, and leaks no transport', async () => {
     // Three floods of 200 at once (each node's pipe ports are its own, so they do not meet).
     const flood = (make: (i: number) => Promise<BusAnswer>) =>

@@ -17,6 +17,7 @@ type Command =
   | { cmd: 'consumeRemote'; consultId: string; node: string; producerId: string; port: number }
   | { cmd: 'closeConsumer'; consumerId: string }
   | { cmd: 'closeProducer'; producerId: string }
+  | { cmd: 'pauseProducer'; producerId: string; paused: boolean }
   | { cmd: 'closeRoom'; consultId: string }
   | { cmd: 'consumerStats'; consumerId: string }
   | { cmd: 'pipes' }
@@ -85,13 +86,18 @@ async function run(c: Command): Promise<unknown> {
       producers.get(c.producerId)?.close();
       producers.delete(c.producerId);
       return null;
+    case 'pauseProducer': {
+      const producer = producers.get(c.producerId);
+      await (c.paused ? producer?.pause() : producer?.resume());
+      return null;
+    }
     case 'closeRoom':
       // The consult's media here ends (its router closes, and the pipe links on it with it).
       gateway.rooms.rooms.get(c.consultId)?.close('consult_ended');
       return null;
     case 'consumerStats': {
       const consumer = consumers.get(c.consumerId);
-      if (!consumer || consumer.closed) return { closed: true, packets: 0 };
+      if (!consumer || consumer.closed) return { closed: true, packets: 0, producerPaused: false };
       // It may close while the stats are on their way (the producer on the other node closed).
       // The worker may answer "not found" before its close notification reaches this object.
       let gone = false;
@@ -99,9 +105,14 @@ async function run(c: Command): Promise<unknown> {
         if (consumer.closed || /not found/.test(err.message)) return ((gone = true), []);
         throw err;
       });
-      if (gone || consumer.closed) return { closed: true, packets: 0 };
+      if (gone || consumer.closed) return { closed: true, packets: 0, producerPaused: false };
       const outbound = stats.find((s) => s.type === 'outbound-rtp');
-      return { closed: false, packets: outbound?.packetCount ?? 0 };
+      return {
+        closed: false,
+        packets: outbound?.packetCount ?? 0,
+        // Its producer here is the pipe's: paused when the node that has the source says so.
+        producerPaused: consumer.producerPaused,
+      };
     }
     case 'pipes':
       return cluster.bridge.stats();
