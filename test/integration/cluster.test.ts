@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeStatus } from '../../src/cluster/NodeRegistry.js';
 import { loadConfig } from '../../src/config.js';
@@ -91,6 +92,47 @@ describe('a three-node cluster', () => {
       ['b', true],
       ['c', true],
     ]);
+  });
+
+  it('serves a flood of page loads with every live node in their CSP, reading the registry a few times, not once a page', async () => {
+    const stats = createClient({ url: redis.url });
+    await stats.connect();
+    /** Script calls Redis has run (the registry's reads and heartbeats are scripts). */
+    const scripts = async () => {
+      const info = await stats.info('commandstats');
+      return [...info.matchAll(/cmdstat_(?:eval|evalsha):calls=(\d+)/g)].reduce(
+        (sum, m) => sum + Number(m[1]),
+        0,
+      );
+    };
+    try {
+      const before = await scripts();
+      const started = Date.now();
+      const pages = await Promise.all(
+        Array.from({ length: 400 }, () =>
+          fetch(`${nodes[0]!.url}/consult`, { headers: { accept: 'text/html' } }),
+        ),
+      );
+      const tookMs = Date.now() - started;
+      const read = (await scripts()) - before;
+      for (const page of pages) {
+        expect(page.status).toBe(200);
+        const csp = page.headers.get('content-security-policy') ?? '';
+        // Each node as it registered (localhost here), by its port.
+        for (const node of nodes) {
+          expect(csp).toMatch(
+            new RegExp(`connect-src [^;]*http://[^ ;]+:${new URL(node.url).port}\\b`),
+          );
+        }
+        await page.arrayBuffer();
+      }
+      console.log(`400 page loads in ${tookMs} ms: ${read} registry scripts run meanwhile`);
+      // One read a page would be 400 on top of the nodes' own heartbeats and watches (a few a
+      // second); one read a quarter second for the flood, far fewer.
+      expect(read).toBeLessThan(pages.length / 2);
+    } finally {
+      await stats.quit();
+    }
   });
 
   it('delivers a broadcast on one node to sockets connected to the others', async () => {
