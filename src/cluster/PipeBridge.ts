@@ -594,7 +594,6 @@ export class PipeBridge {
     return this.#tupleOf(transport);
   }
 
-  /** Sending end: consumes the producer into the link and says how to produce it there. */
   /**
    * The piped producer news from `from` is about, unless it is stale: from an earlier pipe of
    * the producer (another `pipeId`) or not newer than the last applied (`seq`), as a replayed
@@ -613,6 +612,7 @@ export class PipeBridge {
     return piped;
   }
 
+  /** Sending end: consumes the producer into the link and says how to produce it there. */
   async #answerProduce(req: z.infer<typeof producerRequest>, from: string) {
     const { consultId, producerId } = req;
     const key = linkKey(consultId, from);
