@@ -6,9 +6,9 @@
  * to its preferred layer while the low one plays. mediasoup asks the sender for a key frame
  * when a consumer is resumed, but while that request is pending (1 s) it swallows further
  * requests for the same stream, so one lost request would cost a second of black video.
- * Until a key frame has been forwarded, every `intervalMs` this asks again and, on a
- * simulcast consumer, raises its layer cap one step, so that a request for another stream
- * goes out at once. With the consumer's WebRTC transport given, the wait starts only once
+ * Until a key frame has been forwarded, after `intervalMs` (then twice as long each time)
+ * this asks again and, on a simulcast consumer, moves its layer cap one step, so that a
+ * request for another stream goes out at once. With the consumer's WebRTC transport given, the wait starts only once
  * that transport is connected (DTLS): before, no frame can flow, and asking (and moving the
  * layer) then only moves the consumer's target away from the key frame mediasoup itself asks
  * for when the transport connects.
@@ -17,7 +17,11 @@ import type { types } from 'mediasoup';
 import { consumerMaxLayers } from './layers.js';
 
 export interface FirstKeyFrameOptions {
-  /** How long to wait for a forwarded key frame before asking again, ms. */
+  /**
+   * How long to wait for a forwarded key frame before asking again, ms; each further wait is
+   * twice the one before: a sender that is merely slow (a busy CPU) is not made slower by
+   * a key frame on every stream at every request.
+   */
   intervalMs: number;
   /** Ask again at most this many times. */
   maxRetries: number;
@@ -91,7 +95,7 @@ export function chaseFirstKeyFrame(
       capped = true;
       void cap!(layer).catch(() => undefined);
     }
-    if (retries < options.maxRetries) timer = setTimeout(retry, options.intervalMs);
+    if (retries < options.maxRetries) timer = setTimeout(retry, options.intervalMs * 2 ** retries);
     else stop();
   };
   function stop(): void {

@@ -247,7 +247,7 @@ describe('the first key frame of a new video consumer', () => {
     });
     const { first } = await joinWithLostRequest(x);
     expect(first).toBeDefined();
-    await sleep(700); // longer than two more retries would take
+    await sleep(CHASE.intervalMs * 4); // longer than the next retry's wait (twice the first)
     expect(caps.at(-1)).toBeNull();
     expect(caps.filter((c) => c !== null).length).toBeLessThan(4);
   }, 20_000);
