@@ -152,6 +152,7 @@ export const READ_BREAKDOWN = `(() => {
     firstDecoded: rel(b.firstDecoded),
     videoAdded: rel(b.videoAdded),
     presented: rel(s.firstFrame),
+    originMs: Math.round(performance.timeOrigin + start),
     atKeyFrame: b.atKeyFrame,
     frames: (b.frames || [])
       .filter((f) => f.startTime + f.duration > start && f.startTime < s.firstFrame)
@@ -166,4 +167,34 @@ export const READ_BREAKDOWN = `(() => {
       })),
     steps: trace.map((t) => t.step + ' ' + rel(t.at - performance.timeOrigin)).join(', '),
   };
+})()`;
+
+/**
+ * Publisher pages (BENCH_JOIN_BREAKDOWN=1): keeps every peer connection so READ_PUBLISHER can
+ * tell how each system's sender answered the joins' key-frame requests (PLIs received against
+ * key frames encoded) and what its encoder was held to.
+ */
+export const PUBLISHER_HOOK = `(() => {
+  const pcs = [];
+  window.__benchPcs = pcs;
+  const Native = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) { super(...args); pcs.push(this); }
+  };
+})();`;
+
+/** Evaluated in a publisher page: its video senders' key-frame and encoder figures, per layer. */
+export const READ_PUBLISHER = `(async () => {
+  const out = [];
+  for (const pc of window.__benchPcs || []) {
+    const stats = await pc.getStats().catch(() => null);
+    stats && stats.forEach((r) => {
+      if (r.type !== 'outbound-rtp' || r.kind !== 'video') return;
+      out.push({ rid: r.rid, w: r.frameWidth, fps: r.framesPerSecond, pli: r.pliCount, fir: r.firCount,
+        keyFrames: r.keyFramesEncoded, limited: r.qualityLimitationReason,
+        encodeMs: r.framesEncoded ? Math.round((1000 * r.totalEncodeTime) / r.framesEncoded) : null,
+        active: r.active });
+    });
+  }
+  return out;
 })()`;

@@ -15,6 +15,10 @@ const role = params.get('role') ?? 'subscribe';
 const consultId = params.get('consult') ?? 'join';
 const status = { published: false, error: null as string | null };
 (window as unknown as { __bare: typeof status }).__bare = status;
+// The same step trace as the gateway's client (RoomClient.trace), read by the join breakdown.
+const trace: { at: number; step: string }[] = [];
+(window as unknown as { __consult: { trace: typeof trace } }).__consult = { trace };
+const mark = (step: string) => trace.push({ at: Date.now(), step });
 
 // The same capture constraints as client/src/media.ts (720p) and the same camera encodings
 // (client/src/simulcast.ts, from the size captured): a joiner's first key frame is as large
@@ -44,12 +48,15 @@ async function main(): Promise<void> {
   // WebSocket from the start, like the gateway's client: no long-polling phase to upgrade from.
   const socket = io({ forceNew: true, transports: ['websocket'] });
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  mark('connect');
   const join = await req<{
     routerRtpCapabilities: types.RtpCapabilities;
     producers: { producerId: string }[];
   }>(socket, 'join', { consultId });
   const device = new Device();
+  mark('join ack');
   await device.load({ routerRtpCapabilities: join.routerRtpCapabilities });
+  mark('device loaded');
   if (role === 'publish') {
     const t = device.createSendTransport(
       await req<TransportInfo>(socket, 'createTransport', { direction: 'send' }),
@@ -80,7 +87,9 @@ async function main(): Promise<void> {
   const t = device.createRecvTransport(
     await req<TransportInfo>(socket, 'createTransport', { direction: 'recv' }),
   );
+  mark('recv transport');
   wire(socket, t);
+  t.on('connectionstatechange', (state) => mark(`recv ${state}`));
   await Promise.all(
     join.producers.map(async ({ producerId }) => {
       const c = await req<{
@@ -89,12 +98,14 @@ async function main(): Promise<void> {
         kind: 'audio' | 'video';
         rtpParameters: types.RtpParameters;
       }>(socket, 'consume', { producerId, rtpCapabilities: device.rtpCapabilities });
+      mark(`consume ack ${c.kind}`);
       const consumer = await t.consume({
         id: c.consumerId,
         producerId: c.producerId,
         kind: c.kind,
         rtpParameters: c.rtpParameters,
       });
+      mark(`consumer ${c.kind}`);
       attach(consumer.track);
     }),
   );

@@ -8,9 +8,17 @@
 import type { Page } from 'playwright-core';
 import { benchConsult } from '../lib/access.js';
 import { launchBrowser, type BenchBrowser } from '../lib/browser.js';
-import { BREAKDOWN_HOOK, FIRST_FRAME_HOOK, READ_BREAKDOWN, READ_JOIN } from '../lib/firstFrame.js';
+import {
+  BREAKDOWN_HOOK,
+  FIRST_FRAME_HOOK,
+  PUBLISHER_HOOK,
+  READ_BREAKDOWN,
+  READ_JOIN,
+  READ_PUBLISHER,
+} from '../lib/firstFrame.js';
 import { startBenchGateway, type BenchGateway } from '../lib/gateway.js';
 import { JanusApi } from '../lib/janus.js';
+import { traceFirstKeyFrames, traceSince, type KeyFrameTrace } from '../lib/keyFrameTrace.js';
 import type { Measured, Section, Services } from '../lib/section.js';
 import { summarise, type Summary } from '../lib/stats.js';
 
@@ -21,6 +29,8 @@ interface System {
   publishing(page: Page): Promise<boolean>;
   joinerUrl(i: number): string;
   cleanup?(): Promise<void>;
+  /** BENCH_JOIN_BREAKDOWN=1: the SFU's first-key-frame traces (our gateway and bare mediasoup). */
+  sfuTraces?: KeyFrameTrace[];
 }
 
 interface JoinSample {
@@ -78,7 +88,12 @@ async function joinOnce(
     });
     if (BREAKDOWN && result && 'ms' in result) {
       await sleep(100); // the stats poll sees the first decoded frame too
-      (result as JoinSample).breakdown = await page.evaluate(READ_BREAKDOWN);
+      const breakdown = (await page.evaluate(READ_BREAKDOWN)) as { originMs?: number } | null;
+      const sfu =
+        sys.sfuTraces && breakdown?.originMs !== undefined
+          ? traceSince(sys.sfuTraces, breakdown.originMs)
+          : null;
+      (result as JoinSample).breakdown = sfu ? { ...breakdown, sfu } : breakdown;
     }
     return (result as JoinSample | { error: string } | null) ?? { error: 'no result' };
   } catch (err) {
@@ -101,11 +116,14 @@ async function measureInterleaved(s: Services, systems: System[]): Promise<Syste
     failures: [],
   }));
   const browsers: BenchBrowser[] = [];
+  const pubs: Page[] = [];
   try {
     const publisher = await launchBrowser();
     browsers.push(publisher);
+    if (BREAKDOWN) await publisher.context.addInitScript({ content: PUBLISHER_HOOK });
     for (const sys of systems) {
       const pub = await publisher.context.newPage();
+      pubs.push(pub);
       pub.on('pageerror', (err) => s.log(`[${sys.name} publisher] ${err.message}`));
       await pub.goto(sys.publisherUrl);
       await until(`${sys.name} publisher`, timeoutMs, () => sys.publishing(pub));
@@ -131,6 +149,13 @@ async function measureInterleaved(s: Services, systems: System[]): Promise<Syste
           else out[k]!.failures.push(r.error);
         }
         await sleep(300); // let the server see the leave
+      }
+    }
+    if (BREAKDOWN) {
+      for (const [k, pub] of pubs.entries()) {
+        s.log(
+          `publisher ${systems[k]!.name}: ${JSON.stringify(await pub.evaluate(READ_PUBLISHER))}`,
+        );
       }
     }
   } finally {
@@ -162,8 +187,12 @@ async function gatewaySystem(
       receiveOnly: true,
     },
   );
+  const sfuTraces: KeyFrameTrace[] = [];
+  if (BREAKDOWN)
+    for (const slot of gw.gateway.pool.slots) traceFirstKeyFrames(slot.worker, sfuTraces);
   return {
     name,
+    sfuTraces,
     publisherUrl: `${gw.url}/?token=${host!.token}`,
     async publishing() {
       const room = gw.gateway.rooms.rooms.get(consultId);
@@ -195,8 +224,11 @@ async function abSystem(s: Services): Promise<System | null> {
 
 function bareSystem(s: Services): System {
   const consult = `join-${Date.now()}`;
+  const sfuTraces: KeyFrameTrace[] = [];
+  if (BREAKDOWN) traceFirstKeyFrames(s.bare.worker, sfuTraces);
   return {
     name: 'bare',
+    sfuTraces,
     publisherUrl: `${s.bare.url}/bare.html?role=publish&consult=${consult}`,
     async publishing(page) {
       const ok = await page.evaluate('window.__bare && window.__bare.published');

@@ -230,7 +230,10 @@ export class RoomClient extends Emitter<RoomEvents> {
     this.networkWatch.start();
     // While the server checks the grant and the join travels (not in this task, which would
     // hold back the handshake): the device then loads without the browser's probe.
-    socket.io.once('open', () => readCapabilitiesAhead(claims.grants.publish));
+    socket.io.once('open', () => {
+      this.mark('engine open');
+      readCapabilitiesAhead(claims.grants.publish);
+    });
   }
 
   /** Sends `leave`, disconnects and releases local media. */
@@ -813,6 +816,7 @@ export class RoomClient extends Emitter<RoomEvents> {
         await this.req(s, 'leave', {}).catch(() => undefined);
         res = await this.req(s, 'join', joinReq);
       }
+      this.mark('join ack');
       this.moved = false;
       this.noteSeat(res);
       if (!live()) return;

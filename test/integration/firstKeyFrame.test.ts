@@ -13,7 +13,11 @@ import type { types } from 'mediasoup';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildPacket, keyFrameRequests, parseRtp, type StreamShape } from '../../bench/lib/rtp.js';
 import { mediaCodecs } from '../../src/sfu/codecs.js';
-import { chaseFirstKeyFrame, DEFAULT_FIRST_KEY_FRAME } from '../../src/sfu/firstKeyFrame.js';
+import {
+  chaseFirstKeyFrame,
+  DEFAULT_FIRST_KEY_FRAME,
+  SENDER_MIN_KEY_FRAME_INTERVAL_MS,
+} from '../../src/sfu/firstKeyFrame.js';
 
 const SHAPE: StreamShape = {
   kind: 'video',
@@ -243,10 +247,16 @@ describe('the first key frame of a new video consumer', () => {
     });
     const { first } = await joinWithLostRequest(x);
     expect(first).toBeDefined();
-    await sleep(700); // longer than two more retries would take
+    await sleep(CHASE.intervalMs * 4); // longer than the next retry's wait (twice the first)
     expect(caps.at(-1)).toBeNull();
     expect(caps.filter((c) => c !== null).length).toBeLessThan(4);
   }, 20_000);
+
+  it("asks again only after a browser sender's minimum key-frame interval has passed", () => {
+    // libwebrtc ignores a request within 300 ms of the last one it answered: a retry that
+    // reaches it sooner is lost as surely as the first request was. Room for jitter on top.
+    expect(CHASE.intervalMs - SENDER_MIN_KEY_FRAME_INTERVAL_MS).toBeGreaterThanOrEqual(50);
+  });
 
   it("waits for a WebRTC consumer's transport to connect before asking again", async () => {
     const x = await setUp();
