@@ -5,6 +5,10 @@
  * link is impaired: loss and delay, a 5-second cut, a handover to a new address, a dropped
  * signalling connection. Media must keep flowing or come back, and the doctor must never see
  * the specialist leave. A third participant whose UDP is blocked joins over ICE-TCP.
+ *
+ * The relay runs on its own thread: on the test's event loop, each of that loop's stalls
+ * (up to 790 ms with one core busy) held every packet, the doctor's too, and a browser's
+ * client reads such a silence as its own path going quiet.
  */
 import type { Page } from 'playwright-core';
 import type { types } from 'mediasoup';
@@ -17,7 +21,7 @@ import {
   startRelayedConsult,
   type RelayedConsult,
 } from '../support/relayedConsult.js';
-import type { FlowInfo, FlowScope, ImpairmentRelay } from '../support/relay/index.js';
+import type { ThreadedRelay, ThreadScope } from '../support/relay/index.js';
 import type { Consult, User } from '../../src/store/repositories.js';
 import type { Peer } from '../../src/sfu/Peer.js';
 import {
@@ -31,34 +35,20 @@ import {
 } from './helpers.js';
 import { sleep, timeUntil } from '../support/wait.js';
 
-let fixture: RelayedConsult;
+let fixture: RelayedConsult<ThreadedRelay>;
 let gw: TestGateway;
-let relay: ImpairmentRelay;
+let relay: ThreadedRelay;
 let doctor: User;
 let specialist: User;
 let consult: Consult;
 let doctorPage: Page;
 let specialistPage: Page;
 /** Every flow of the specialist's browser at the relay: "the specialist's link". */
-let specialistLink: FlowScope;
+let specialistLink: ThreadScope;
 
 const room = () => gw.rooms.rooms.get(consult.id);
 const peerOf = (user: User): Peer | undefined => fixture.peerOf(user);
 const peerIds = () => [...(room()?.peers.keys() ?? [])].sort();
-
-/**
- * The relay flows that carry ICE checks for any transport this user has had (ICE restarts
- * change the gateway's ufrag, so every ufrag seen is kept).
- */
-function linkOf(user: User): FlowScope {
-  const ufrags = new Set<string>();
-  return (flow: FlowInfo) => {
-    for (const { transport } of peerOf(user)?.transports.values() ?? []) {
-      ufrags.add(transport.iceParameters.usernameFragment);
-    }
-    return flow.ufrags.some((u) => ufrags.has(u));
-  };
-}
 
 /** Resolves once both counters of the page have risen (media flows now). */
 async function flowing(page: Page, timeoutMs = 10_000): Promise<number> {
@@ -202,9 +192,10 @@ beforeAll(
     fixture = await startRelayedConsult({
       env: { RECONNECT_GRACE_SECONDS: '30' },
       names: { doctor: 'Dr. Grey', specialist: 'Dr. Shepherd' },
+      relayThread: true,
     });
     ({ gw, relay, doctor, specialist, consult, doctorPage, specialistPage } = fixture);
-    specialistLink = linkOf(specialist);
+    specialistLink = fixture.linkOf(specialist);
     for (const page of [doctorPage, specialistPage]) {
       await timeUntil(() => receivesMedia(page), STEP_BOUND_MS, 'media flowing');
     }
@@ -498,7 +489,7 @@ describe('a consult over an impaired network', () => {
     'with UDP blocked, a third participant joins over ICE-TCP and media flows both ways',
     async () => {
       const admin = await gw.user('admin', 'Ada Admin');
-      const tcpOnly = linkOf(admin);
+      const tcpOnly = fixture.linkOf(admin);
       relay.set({ blockUdp: true }, tcpOnly);
       const started = Date.now();
       const page = await fixture.open(admin);

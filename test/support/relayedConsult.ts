@@ -5,6 +5,7 @@
  * lobby; both are connected when this resolves. The network and bandwidth tests start here.
  */
 import type { Page } from 'playwright-core';
+import type { types } from 'mediasoup';
 import type { Peer } from '../../src/sfu/Peer.js';
 import type { Consult, User } from '../../src/store/repositories.js';
 import { connectionState, openPage } from '../e2e/helpers.js';
@@ -22,9 +23,10 @@ export interface RelayedConsultOptions {
   /** A script every consult page runs before the client does (Playwright's addInitScript). */
   initScript?: string;
   /**
-   * Run the relay on a worker thread of its own (ThreadedRelay: scopes by ufrag only), so
+   * Run the relay on a worker thread of its own (ThreadedRelay: scopes by ufrag or party), so
    * the test's own event loop cannot hold its packets (bandwidth estimation reads every
-   * such stall as a queue).
+   * such stall as a queue; a client reads a stall of a few hundred ms as its path going
+   * quiet). Every gateway ufrag is filed under its user's party: `linkOf(user)`.
    */
   relayThread?: boolean;
 }
@@ -37,6 +39,11 @@ export interface RelayedConsult<Relay = ImpairmentRelay> {
   consult: Consult;
   doctorPage: Page;
   specialistPage: Page;
+  /**
+   * Every relay flow of this user's browser, across ICE restarts and new transports (a
+   * threaded relay only: ufrags are filed under the user's party as the gateway issues them).
+   */
+  linkOf(user: User): { party: string };
   /** This user's live peer in the consult, if any. */
   peerOf(user: User): Peer | undefined;
   /** Opens the consult page for another participant (it joins on its own). */
@@ -62,6 +69,42 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
     timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
   });
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Files each gateway ufrag under its user's id at the threaded relay when the gateway issues
+ * it (a new WebRTC transport, an ICE restart), before the answer reaches the browser: the
+ * relay thread cannot ask the gateway whose a flow is, and a scope told of a restart later
+ * would let the restarted browser's first checks through unimpaired.
+ */
+function fileUfrags(gw: TestGateway, relay: ThreadedRelay): void {
+  const userOf = (peerId: unknown) => {
+    for (const room of gw.rooms.rooms.values()) {
+      const peer = room.peers.get(String(peerId));
+      if (peer) return peer.identity.userId;
+    }
+    return undefined;
+  };
+  const file = (transport: types.WebRtcTransport) => {
+    const user = userOf(transport.appData.peerId);
+    if (user) relay.addToParty(user, [transport.iceParameters.usernameFragment]);
+  };
+  for (const slot of gw.pool.slots) {
+    slot.worker.observer.on('newrouter', (router) =>
+      router.observer.on('newtransport', (transport) => {
+        if (!('iceParameters' in transport)) return;
+        const webRtc = transport as types.WebRtcTransport;
+        file(webRtc);
+        // The gateway's handler answers the browser right after this resolves, on this loop.
+        const restartIce = webRtc.restartIce.bind(webRtc);
+        webRtc.restartIce = async () => {
+          const iceParameters = await restartIce();
+          file(webRtc);
+          return iceParameters;
+        };
+      }),
+    );
+  }
 }
 
 export const isConnected = async (page: Page) => (await connectionState(page)) === 'connected';
@@ -99,6 +142,7 @@ export async function startRelayedConsult(
       targetPort: port,
     };
     relay = await (options.relayThread ? ThreadedRelay.start(at) : ImpairmentRelay.start(at));
+    if (relay instanceof ThreadedRelay) fileUfrags(gw, relay);
     const doctor = await gw.user('doctor', options.names.doctor);
     const specialist = await gw.user('specialist', options.names.specialist);
     const consult = await gw.consult(doctor, [specialist]);
@@ -142,6 +186,7 @@ export async function startRelayedConsult(
         [...(gw.rooms.rooms.get(consult.id)?.peers.values() ?? [])].find(
           (p) => p.identity.userId === user.id && !p.closed,
         ),
+      linkOf: (user) => ({ party: user.id }),
       open,
       close,
     };

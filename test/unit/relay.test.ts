@@ -531,6 +531,36 @@ describe('ImpairmentRelay over TCP (RFC 4571 framing)', () => {
 });
 
 describe('ThreadedRelay (the relay on its own thread)', () => {
+  it('a party scope follows the ufrags filed under it, also on flows that appear later', async () => {
+    const { sink, relay } = await setup(false, true);
+    const a = await udpClient(relay);
+    const other = await udpClient(relay);
+    a.socket.send(stunBindingRequest('gatewayA:browser1'), relay.address.port, '127.0.0.2');
+    other.socket.send(stunBindingRequest('gatewayB:browser2'), relay.address.port, '127.0.0.2');
+    await expect.poll(() => sink.received.length).toBe(2);
+    const specialist = { party: 'specialist' };
+    relay.addToParty('specialist', ['gatewayA']).set({ up: { loss: 1 } }, specialist);
+    sink.received.length = 0;
+    await sendPaced(a.send, 10, 2);
+    await sendPaced(other.send, 10, 2);
+    await expect.poll(() => relay.stats(specialist).up.droppedLoss).toBe(10);
+    await expect.poll(() => sink.received.length).toBe(10);
+    // An ICE restart: a new ufrag, filed when the gateway issues it, on a new flow.
+    relay.addToParty('specialist', ['gatewayA2']);
+    const restarted = await udpClient(relay);
+    restarted.socket.send(
+      stunBindingRequest('gatewayA2:browser3'),
+      relay.address.port,
+      '127.0.0.2',
+    );
+    await sendPaced(restarted.send, 10, 2);
+    await expect.poll(() => relay.stats(specialist).up.droppedLoss).toBe(21);
+    expect(sink.received.length).toBe(10);
+    relay.reset(specialist);
+    await sendPaced(restarted.send, 5, 2);
+    await expect.poll(() => sink.received.length).toBe(15);
+  });
+
   it('impairs by ufrag scope, answers settings and counters synchronously, and cuts for its duration', async () => {
     const { sink, relay } = await setup(false, true);
     const a = await udpClient(relay);

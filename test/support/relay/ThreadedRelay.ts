@@ -6,8 +6,10 @@
  * controller reads each stall as a queue on the link (its estimate drops to what was acked).
  * On its own thread the relay waits only for the CPU.
  *
- * Same calls as ImpairmentRelay (synchronous where it is), but a scope must be `{ ufrag }`:
- * a function cannot cross to the thread.
+ * Same calls as ImpairmentRelay (synchronous where it is), but a scope must be `{ ufrag }`
+ * or `{ party }` (a function cannot cross to the thread): a party is a name the caller files
+ * gateway ufrags under (`addToParty`), so one scope follows a participant across ICE restarts
+ * and new transports.
  */
 import { performance } from 'node:perf_hooks';
 import {
@@ -20,7 +22,8 @@ import type { FlowStats, RelayOptions, RelayPatch } from './ImpairmentRelay.js';
 import { defaultSeed } from './settings.js';
 import type { LinkStats } from './link.js';
 
-type UfragScope = { ufrag: string };
+/** The flows of one gateway ufrag, or of every ufrag filed under a party. */
+export type ThreadScope = { ufrag: string } | { party: string };
 
 /** How long a call may wait for the relay thread, ms (it answers in well under one). */
 const CALL_BOUND_MS = 10_000;
@@ -74,34 +77,43 @@ export class ThreadedRelay {
   }
 
   /** Changes settings for every flow, or only for the flows of one gateway ufrag; returns this. */
-  set(patch: RelayPatch, scope?: UfragScope): this {
+  set(patch: RelayPatch, scope?: ThreadScope): this {
     this.#call('set', patch, scope);
     return this;
   }
 
   /** Back to no impairment (for every flow; with a scope, drops that scope's settings). */
-  reset(scope?: UfragScope): this {
+  reset(scope?: ThreadScope): this {
     this.#call('reset', scope);
     return this;
   }
 
   /** Cuts the link (both directions) for `ms`. Resolves when it is back. */
-  cut(ms: number, scope?: UfragScope): Promise<void> {
+  cut(ms: number, scope?: ThreadScope): Promise<void> {
     const until = performance.now() + ms;
     this.#call('cut', ms, scope);
     return new Promise((resolve) => setTimeout(resolve, until - performance.now()).unref());
   }
 
   /** A handover / NAT rebinding of the matching flows (see ImpairmentRelay.handover). */
-  handover(scope?: UfragScope): Promise<{ from: number; to: number }[]> {
+  handover(scope?: ThreadScope): Promise<{ from: number; to: number }[]> {
     return Promise.resolve(this.#call('handover', scope) as { from: number; to: number }[]);
+  }
+
+  /**
+   * Files gateway ufrags under `party`: its scope matches their flows from now on. Call when
+   * the gateway issues a ufrag, before the browser can send checks with it.
+   */
+  addToParty(party: string, ufrags: readonly string[]): this {
+    this.#call('addToParty', party, ufrags);
+    return this;
   }
 
   flows(): FlowStats[] {
     return this.#call('flows') as FlowStats[];
   }
 
-  stats(scope?: UfragScope): { up: LinkStats; down: LinkStats } {
+  stats(scope?: ThreadScope): { up: LinkStats; down: LinkStats } {
     return this.#call('stats', scope) as { up: LinkStats; down: LinkStats };
   }
 

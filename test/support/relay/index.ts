@@ -1,6 +1,6 @@
 /** The impairment relay: a userspace UDP/TCP proxy that degrades media links for tests and benchmarks. */
 export { ImpairmentRelay } from './ImpairmentRelay.js';
-export { ThreadedRelay } from './ThreadedRelay.js';
+export { ThreadedRelay, type ThreadScope } from './ThreadedRelay.js';
 export type {
   FlowInfo,
   FlowScope,

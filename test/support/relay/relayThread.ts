@@ -8,7 +8,13 @@ import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { ImpairmentRelay, type RelayOptions } from './ImpairmentRelay.js';
+import {
+  ImpairmentRelay,
+  type FlowInfo,
+  type FlowScope,
+  type RelayOptions,
+} from './ImpairmentRelay.js';
+import type { ThreadScope } from './ThreadedRelay.js';
 
 interface Call {
   method: string;
@@ -65,17 +71,37 @@ function reply(signal: Int32Array, message: { result?: unknown; error?: string }
   Atomics.notify(signal, 0);
 }
 
+/** Each party's gateway ufrags, and one matcher per party (the relay keys a scope by it). */
+const parties = new Map<string, { ufrags: Set<string>; matches: (flow: FlowInfo) => boolean }>();
+
+function party(name: string): { ufrags: Set<string>; matches: (flow: FlowInfo) => boolean } {
+  let p = parties.get(name);
+  if (!p) {
+    const ufrags = new Set<string>();
+    p = { ufrags, matches: (flow) => flow.ufrags.some((u) => ufrags.has(u)) };
+    parties.set(name, p);
+  }
+  return p;
+}
+
+/** The relay's scope for one from the main thread: a party stands for its ufrags' flows. */
+const scopeOf = (scope: ThreadScope | undefined): FlowScope | undefined =>
+  scope && 'party' in scope ? party(scope.party).matches : scope;
+
 try {
   const relay = await ImpairmentRelay.start(options);
   const methods: Record<string, (...args: never[]) => unknown> = {
     seed: () => relay.seed,
-    set: (patch: never, scope: never) => void relay.set(patch, scope),
-    reset: (scope: never) => void relay.reset(scope),
+    set: (patch: never, scope?: ThreadScope) => void relay.set(patch, scopeOf(scope)),
+    reset: (scope?: ThreadScope) => void relay.reset(scopeOf(scope)),
     // The caller keeps its own clock for the cut's end; reply at once.
-    cut: (ms: never, scope: never) => void relay.cut(ms, scope),
-    handover: (scope: never) => relay.handover(scope),
+    cut: (ms: never, scope?: ThreadScope) => void relay.cut(ms, scopeOf(scope)),
+    handover: (scope?: ThreadScope) => relay.handover(scopeOf(scope)),
     flows: () => relay.flows(),
-    stats: (scope: never) => relay.stats(scope),
+    stats: (scope?: ThreadScope) => relay.stats(scopeOf(scope)),
+    addToParty: (name: string, ufrags: string[]) => {
+      for (const u of ufrags) party(name).ufrags.add(u);
+    },
     lag: () => {
       const ms = (ns: number) => Math.round(ns / 1e5) / 10;
       const out = {
