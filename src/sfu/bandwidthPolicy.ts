@@ -47,7 +47,13 @@
  * counts as a failed upgrade (the hold doubles, up to `maxHoldAfterDowngradeMs`); a climb
  * that held keeps its floor while the video stays on that level, until evidence, and the
  * next step may follow at once; one consumer climbs at a time. Nothing tells a capped link from a lifted cap but such a
- * try: on a link that stays capped it costs one short overload per maximum hold.
+ * try: on a link that stays capped it costs one short overload per maximum hold. Or the
+ * estimate, when a probe of mediasoup's looks past the cap: a hold that failures doubled ends
+ * once a live estimate, with no loss or queue, reaches `riseAfterFailure` times the estimate
+ * at the last failure (at least what the failed step was tried on). Under a cap the estimate
+ * cannot pass what the link carries, which is below what the failed step needed; a cap lifted
+ * just after a failed climb (so the hold stood at 8-12 s) no longer delays the climb by that.
+ * A later failure raises the mark to the estimate it failed on, so one misread cannot repeat.
  *
  * At full quality the estimate alone is weak evidence the other way too: on a starved machine
  * a probe burst or late feedback reads as overuse and the estimate collapses (to 590 kbit/s
@@ -143,6 +149,11 @@ export interface PolicyOptions {
   /** How long a climb is on trial (its floor held, the receiver's reports watched), ms. */
   climbTrialMs: number;
   /**
+   * A hold that failed upgrades doubled ends when a live estimate with no loss or queue reaches
+   * this multiple of the estimate at the last failure (0: never; see the module comment).
+   */
+  riseAfterFailure: number;
+  /**
    * How long a consumer at full quality is held there, its floor held, when a live estimate
    * alone falls below it with no loss or queue reported, ms (0: never; see the module comment).
    */
@@ -165,6 +176,7 @@ export const DEFAULT_POLICY: Readonly<PolicyOptions> = Object.freeze({
   openMargin: 0.5,
   climbAfterMs: 1500,
   climbTrialMs: 1500,
+  riseAfterFailure: 1.5,
   fullHoldMs: 4000,
 });
 
@@ -453,6 +465,18 @@ export function decide(
     const mem = m;
     // The estimate opened since this consumer's last downgrade: no hold applies.
     const opened = wide && input.availableBitrate >= 2 * m.estimateAtDowngrade;
+    if (
+      options.riseAfterFailure > 0 &&
+      m.holdMs > options.holdAfterDowngradeMs &&
+      !evidence &&
+      input.estimateCeiling !== undefined &&
+      now - m.lastDowngradeAt < m.holdMs &&
+      input.availableBitrate >= options.riseAfterFailure * m.estimateAtDowngrade
+    ) {
+      // The link changed since the failures that doubled the hold: it is over.
+      m.holdMs = options.holdAfterDowngradeMs;
+      m.lastDowngradeAt = Math.min(m.lastDowngradeAt, now - m.holdMs);
+    }
     let lowered = false;
     const lower = (cap: Cap) => {
       lowered = true;

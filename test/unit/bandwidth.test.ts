@@ -552,17 +552,19 @@ describe('decide(): hysteresis over time', () => {
     function simulate(
       seconds: number,
       linkBps: (second: number) => number,
-      start: { estimate: number; memory?: PolicyMemory },
+      start: { estimate: number; memory?: PolicyMemory; probeEveryS?: number },
     ) {
       const memory = start.memory ?? new Map();
       const audioBitrate = 40_000;
       let floor = 0;
       let own = start.estimate;
       let sent = 0;
+      /** What the last probe found (the estimate keeps it while the link carries it). */
+      let probed = 0;
       return Array.from({ length: seconds }, (_, second) => {
         const input: PolicyInput = {
           now: second * 1000,
-          availableBitrate: Math.max(own, floor),
+          availableBitrate: Math.max(own, probed, floor),
           estimateCeiling: 1.35 * (900_000 + audioBitrate),
           audioBitrate,
           congested: false,
@@ -583,6 +585,11 @@ describe('decide(): hysteresis over time', () => {
                 );
         sent = (index < 0 ? 0 : cameraLevels[index]!.bitrate) + audioBitrate;
         own = Math.min(linkBps(second), 1.5 * sent);
+        // mediasoup's periodic probe (libwebrtc's ALR probe at twice the estimate) sees further.
+        const every = start.probeEveryS;
+        if (every && second % every === every - 1)
+          probed = Math.max(own, 2 * Math.max(own, probed));
+        probed = Math.min(probed, linkBps(second));
         return { cap: spatial(cap), climb: d.climbs.includes('a'), floor };
       });
     }
@@ -652,6 +659,38 @@ describe('decide(): hysteresis over time', () => {
       expect(seen.map((s) => s.cap)).not.toContain('paused');
       expect(seen.map((s) => s.cap)).not.toContain('full');
       expect(seen[59]!.cap).toEqual({ spatialLayer: 0, temporalLayer: 2 });
+    });
+
+    it('a cap lifted just after a failed climb: a probe that sees past the cap ends the doubled hold', () => {
+      // Under a 300 k cap the climbs to 320p fail, the hold grows to 8-12 s; mediasoup probes
+      // every 5 s. Find a failure, then lift the cap the second after it.
+      const capped = simulate(40, () => 300_000, {
+        estimate: 120_000,
+        memory: lowered(),
+        probeEveryS: 5,
+      });
+      const failedAt = capped.findIndex(
+        (s, i) =>
+          i > 10 &&
+          JSON.stringify(capped[i - 1]!.cap) === '{"spatialLayer":1,"temporalLayer":2}' &&
+          JSON.stringify(s.cap) !== JSON.stringify(capped[i - 1]!.cap),
+      );
+      expect(failedAt).toBeGreaterThan(10);
+      const liftAt = failedAt + 1;
+      const seen = simulate(liftAt + 15, (s) => (s < liftAt ? 300_000 : 10_000_000), {
+        estimate: 120_000,
+        memory: lowered(),
+        probeEveryS: 5,
+      });
+      const full = seen.findIndex((s, i) => i >= liftAt && s.cap === 'full');
+      // Before: the 8-12 s hold from the failure, then the climb: 12-16 s after the lift.
+      expect(full - liftAt).toBeLessThanOrEqual(10);
+      // On the capped link the probes never pass the cap: the hold stays (no more tries).
+      const starts = capped.filter(
+        (s, i) => s.climb && JSON.stringify(s.cap) !== JSON.stringify(capped[i - 1]?.cap),
+      );
+      expect(starts.length).toBeLessThanOrEqual(6);
+      expect(capped.map((s) => s.cap)).not.toContain('full');
     });
 
     it('climbs one consumer at a time', () => {
