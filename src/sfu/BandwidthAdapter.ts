@@ -319,6 +319,10 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
   snapshot() {
     return {
       availableBitrate: this.#available?.bitrate ?? null,
+      /** The bound the receiver's reports put on the link (a queue or loss), bit/s; null: none. */
+      queueBound: this.#delay.bound,
+      /** The transport's minimum outgoing bitrate held for trials, climbs and holds, bit/s. */
+      floor: this.#floor,
       consumers: [...this.#entries.values()].map((e) => ({
         consumerId: e.consumer.id,
         kind: e.consumer.kind,
