@@ -319,6 +319,10 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
   snapshot() {
     return {
       availableBitrate: this.#available?.bitrate ?? null,
+      /** The bound the receiver's reports put on the link (a queue or loss), bit/s; null: none. */
+      queueBound: this.#delay.bound,
+      /** The transport's minimum outgoing bitrate held for trials, climbs and holds, bit/s. */
+      floor: this.#floor,
       consumers: [...this.#entries.values()].map((e) => ({
         consumerId: e.consumer.id,
         kind: e.consumer.kind,
@@ -494,7 +498,9 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
    * floor lets the trial's lowest layer flow for real: the receiver's own reports judge it
    * (loss or queueing ends it at once), and the estimate, fed by that traffic, is what the
    * policy judges at its end. A climb is held the same way: mediasoup's own allocation
-   * follows the estimate and would not forward the step's layer otherwise.
+   * follows the estimate and would not forward the step's layer otherwise. So is full quality
+   * while a drop of the estimate alone is held against (`held`): fed the full stream, a
+   * starved machine's collapsed estimate recovers and the picture stays.
    */
   async #holdFloor(transport: types.WebRtcTransport, bps: number): Promise<void> {
     const floor = bps > 0 ? Math.max(30_000, Math.round(bps)) : 0;

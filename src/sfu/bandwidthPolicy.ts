@@ -47,7 +47,25 @@
  * counts as a failed upgrade (the hold doubles, up to `maxHoldAfterDowngradeMs`); a climb
  * that held keeps its floor while the video stays on that level, until evidence, and the
  * next step may follow at once; one consumer climbs at a time. Nothing tells a capped link from a lifted cap but such a
- * try: on a link that stays capped it costs one short overload per maximum hold.
+ * try: on a link that stays capped it costs one short overload per maximum hold. Or the
+ * estimate, when a probe of mediasoup's looks past the cap: a hold that failures doubled ends
+ * once a live estimate, with no loss or queue, reaches `riseAfterFailure` times the estimate
+ * at the last failure (at least what the failed step was tried on). Under a cap the estimate
+ * cannot pass what the link carries, which is below what the failed step needed; a cap lifted
+ * just after a failed climb (so the hold stood at 8-12 s) no longer delays the climb by that.
+ * A later failure raises the mark to the estimate it failed on, so one misread cannot repeat.
+ *
+ * At full quality the estimate alone is weak evidence the other way too: on a starved machine
+ * a probe burst or late feedback reads as overuse and the estimate collapses (to 590 kbit/s
+ * under a 714 kbit/s top layer on clean loopback), and mediasoup's own allocation follows it
+ * down at once. So a consumer at full quality whose live estimate alone no longer carries it
+ * (no loss, no queue) is held there (`held`), with the transport's minimum outgoing bitrate
+ * at its need (`floors`), for up to `fullHoldMs`: the estimator, floored and fed the full
+ * stream, recovers, and the picture does not drop. Loss or a queue ends the hold at once and
+ * the usual rules lower the cap; a real cap produces them within a second or two, as the
+ * floored stream overflows its queue. A hold is not taken again until the estimate has been
+ * left to itself for as long (the normal `downgradeAfterMs` then applies), so an estimate
+ * that stays low costs at most `fullHoldMs` + `downgradeAfterMs` at full quality.
  */
 
 export type VideoSource = 'camera' | 'screen';
@@ -130,6 +148,16 @@ export interface PolicyOptions {
   climbAfterMs: number;
   /** How long a climb is on trial (its floor held, the receiver's reports watched), ms. */
   climbTrialMs: number;
+  /**
+   * A hold that failed upgrades doubled ends when a live estimate with no loss or queue reaches
+   * this multiple of the estimate at the last failure (0: never; see the module comment).
+   */
+  riseAfterFailure: number;
+  /**
+   * How long a consumer at full quality is held there, its floor held, when a live estimate
+   * alone falls below it with no loss or queue reported, ms (0: never; see the module comment).
+   */
+  fullHoldMs: number;
 }
 
 export const DEFAULT_POLICY: Readonly<PolicyOptions> = Object.freeze({
@@ -148,6 +176,8 @@ export const DEFAULT_POLICY: Readonly<PolicyOptions> = Object.freeze({
   openMargin: 0.5,
   climbAfterMs: 1500,
   climbTrialMs: 1500,
+  riseAfterFailure: 1.5,
+  fullHoldMs: 4000,
 });
 
 /** What a consumer may be sent: up to these layers (FULL: whatever is best), or nothing (paused). */
@@ -190,6 +220,15 @@ export interface ConsumerMemory {
    * reports showed the link carries it.
    */
   vouched: boolean;
+  /** Full quality is held against the estimate, its floor held, until then (0: no hold). */
+  heldUntil: number;
+  /** When the last such hold ended (-Infinity: never). */
+  heldEndedAt: number;
+  /**
+   * The estimate has carried this consumer at full quality since it last got there: only
+   * then is a drop of the estimate held against (a new consumer on a low estimate is not).
+   */
+  carried: boolean;
 }
 
 /** What the policy remembers between decisions, per consumer id. */
@@ -204,9 +243,12 @@ export interface Decision {
   trials: string[];
   /** Consumers climbing a step on trial now (flowing: the client hears nothing of it). */
   climbs: string[];
+  /** Consumers held at full quality against an estimate that alone fell below it. */
+  held: string[];
   /**
    * Consumers whose level (their cap) the transport's minimum outgoing bitrate is held for
-   * (`trialFloor`): those on trial or climbing, and those whose trial or climb held.
+   * (`trialFloor`): those on trial or climbing, those whose trial or climb held, and those
+   * held at full quality.
    */
   floors: string[];
 }
@@ -364,6 +406,7 @@ export function decide(
   const caps = new Map<string, Cap>();
   const trials: string[] = [];
   const climbs: string[] = [];
+  const held: string[] = [];
   const now = input.now;
   for (const id of memory.keys()) {
     if (!input.consumers.some((c) => c.id === id)) memory.delete(id);
@@ -405,6 +448,9 @@ export function decide(
         estimateAtDowngrade: 0,
         estimateAtUpgrade: 0,
         vouched: false,
+        heldUntil: 0,
+        heldEndedAt: -Infinity,
+        carried: false,
       };
       memory.set(c.id, m);
     }
@@ -419,6 +465,18 @@ export function decide(
     const mem = m;
     // The estimate opened since this consumer's last downgrade: no hold applies.
     const opened = wide && input.availableBitrate >= 2 * m.estimateAtDowngrade;
+    if (
+      options.riseAfterFailure > 0 &&
+      m.holdMs > options.holdAfterDowngradeMs &&
+      !evidence &&
+      input.estimateCeiling !== undefined &&
+      now - m.lastDowngradeAt < m.holdMs &&
+      input.availableBitrate >= options.riseAfterFailure * m.estimateAtDowngrade
+    ) {
+      // The link changed since the failures that doubled the hold: it is over.
+      m.holdMs = options.holdAfterDowngradeMs;
+      m.lastDowngradeAt = Math.min(m.lastDowngradeAt, now - m.holdMs);
+    }
     let lowered = false;
     const lower = (cap: Cap) => {
       lowered = true;
@@ -443,6 +501,37 @@ export function decide(
     }
     if (fits >= 0) m.nothingFitsSince = null;
     if (fits >= current) m.lowerFitsSince = null;
+    const top = c.levels.length - 1;
+    if (current < top) m.carried = false;
+    else if (fits === top && !evidence && !m.trialUntil) m.carried = true;
+    if (m.heldUntil && (evidence || now >= m.heldUntil || current < top)) {
+      // Over: the reports spoke (the usual rules lower the cap now), or its time is up.
+      m.heldUntil = 0;
+      m.heldEndedAt = now;
+      m.lowerFitsSince = null;
+    }
+    if (
+      !m.heldUntil &&
+      m.carried &&
+      options.fullHoldMs > 0 &&
+      !evidence &&
+      input.estimateCeiling !== undefined &&
+      !m.trialUntil &&
+      current === top &&
+      fits < current &&
+      now - m.heldEndedAt >= options.fullHoldMs
+    ) {
+      m.heldUntil = now + options.fullHoldMs;
+    }
+    if (m.heldUntil) {
+      // Full quality held against the estimate alone, its floor held (see the module comment).
+      m.lowerFitsSince = null;
+      m.nothingFitsSince = null;
+      m.upgradeFitsSince = null;
+      held.push(c.id);
+      caps.set(c.id, m.cap);
+      continue;
+    }
     if (m.trialUntil && opened) m.trialUntil = 0; // it holds: the link opened meanwhile
     if (m.trialUntil && m.climbFrom !== null) {
       // A climb: back to where it came from on loss or a queue (a failed upgrade).
@@ -550,11 +639,12 @@ export function decide(
   const floors = [
     ...trials,
     ...climbs,
+    ...held,
     ...input.consumers
       .filter((c) => !trials.includes(c.id) && !climbs.includes(c.id) && vouched(c))
       .map((c) => c.id),
   ];
-  return { caps, videoBudget: budget, trials, climbs, floors };
+  return { caps, videoBudget: budget, trials, climbs, held, floors };
 }
 
 /** Whether every consumer's full quality fits the budget (and its layers are known). */

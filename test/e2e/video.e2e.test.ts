@@ -217,7 +217,7 @@ async function cameraLimits(page: Page, receiver: User) {
     (c) => !c.closed && c.kind === 'video' && c.appData.source === 'camera',
   );
   const layers = `current ${JSON.stringify(consumer?.currentLayers)} preferred ${JSON.stringify(consumer?.preferredLayers)}`;
-  return `sender ${sender}; receiver estimate ${snap?.availableBitrate} cap ${JSON.stringify(video?.maxLayers)} levels ${JSON.stringify(video?.levels.map((l) => l.bitrate))}; consumer ${layers}`;
+  return `sender ${sender}; receiver estimate ${snap?.availableBitrate} queue bound ${snap?.queueBound} floor ${snap?.floor} cap ${JSON.stringify(video?.maxLayers)} levels ${JSON.stringify(video?.levels.map((l) => l.bitrate))}; consumer ${layers}`;
 }
 
 /** Each simulcast layer the server receives from a user's camera: rid, bitrate and score. */

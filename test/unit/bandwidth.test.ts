@@ -390,6 +390,8 @@ describe('decide(): hysteresis over time', () => {
 
   it('treats an estimate at mediasoup\'s ceiling as "the link is not the limit"', () => {
     // mediasoup bounds the estimate at 1.35 × the 900 k the camera could use: 1.215 M.
+    // The hold at full quality is off: this is about the ceiling, not about drops.
+    const options = { ...DEFAULT_POLICY, fullHoldMs: 0 };
     const memory: PolicyMemory = new Map();
     const at = (now: number, availableBitrate: number) =>
       decide(
@@ -402,12 +404,94 @@ describe('decide(): hysteresis over time', () => {
           consumers: [camera('a')],
         },
         memory,
+        options,
       ).caps.get('a');
     expect(at(0, 1_215_000)).toBe(FULL);
     expect(at(1000, 1_000_000)).toBe(FULL); // not yet: no loss, and only just lower
     expect(at(3000, 1_000_000)).toEqual({ spatialLayer: 1, temporalLayer: 2 });
     expect(at(8000, 1_215_000)).toEqual({ spatialLayer: 1, temporalLayer: 2 });
     expect(at(10_000, 1_215_000)).toBe(FULL);
+  });
+
+  describe('full quality held through a drop of the estimate alone (a starved machine)', () => {
+    /** mediasoup's ceiling for the camera and audio: 1.35 × (900 k + 40 k). */
+    const CEILING = 1_269_000;
+    /**
+     * The adapter's loop: each second the estimate read is the estimator's own, but never
+     * below the floor the previous decision held (mediasoup's minimum outgoing bitrate); a
+     * queue, when reported, bounds it by what got through (`bound`).
+     */
+    function watch(
+      seconds: number,
+      own: (second: number) => number,
+      bound: (second: number) => number | null = () => null,
+      memory: PolicyMemory = new Map(),
+    ) {
+      let floor = 0;
+      return Array.from({ length: seconds }, (_, second) => {
+        const queue = bound(second);
+        const estimate = Math.max(own(second), floor);
+        const input: PolicyInput = {
+          now: second * 1000,
+          availableBitrate: queue === null ? estimate : Math.min(estimate, queue),
+          ...(queue === null ? { estimateCeiling: CEILING } : {}),
+          audioBitrate: 40_000,
+          congested: false,
+          overloaded: queue !== null,
+          consumers: [camera('a')],
+        };
+        const d = decide(input, memory);
+        floor = trialFloor(input, d.floors, DEFAULT_POLICY, d.caps);
+        return { cap: spatial(d.caps.get('a')!), held: d.held.includes('a'), floor };
+      });
+    }
+
+    it('keeps full quality on a clean link while the estimate alone collapses for 5 s, its floor held', () => {
+      // Under CPU load a probe burst read as overuse: 590 k, under full quality's 900 k.
+      const seen = watch(12, (s) => (s >= 2 && s < 7 ? 590_000 : CEILING));
+      expect(seen.map((s) => s.cap)).toEqual(Array(12).fill('full'));
+      // Held from the first low reading for fullHoldMs, the floor at full quality's need:
+      // (900 k + 40 k) / 0.85 × 1.1 = 1.216 M, so mediasoup keeps forwarding the top layer.
+      expect(seen.map((s) => s.held)).toEqual(
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((s) => s >= 2 && s < 6),
+      );
+      expect(seen[2]!.floor).toBeCloseTo(((900_000 + 40_000) / 0.85) * 1.1, -3);
+      expect(seen[11]!.floor).toBe(0);
+    });
+
+    it('a queue ends the hold at once: a real cap lowers the camera as before', () => {
+      // The cap lands at 2 s: the estimate falls first, the floored stream overflows the
+      // queue a second later and the reports bound the link at 400 k.
+      const seen = watch(
+        6,
+        (s) => (s < 2 ? CEILING : 590_000),
+        (s) => (s >= 3 ? 400_000 : null),
+      );
+      expect(seen[2]).toEqual({ cap: 'full', held: true, floor: expect.any(Number) as number });
+      // 400 k × 0.85 − 40 k = 300 k: 320p.
+      expect(seen[3]).toEqual({
+        cap: { spatialLayer: 1, temporalLayer: 2 },
+        held: false,
+        floor: 0,
+      });
+      expect(seen.slice(3).every((s) => !s.held && s.floor === 0)).toBe(true);
+    });
+
+    it('an estimate that stays low lowers the camera after the hold and downgradeAfterMs, and is not held again at once', () => {
+      const seen = watch(20, (s) => (s < 2 ? CEILING : 590_000));
+      const lowered = seen.findIndex((s) => s.cap !== 'full');
+      // Held 2-6 s; its floor is lifted at 6 s, the estimate read low from 7 s, 2 s more.
+      expect(lowered).toBe(9);
+      // 590 k × 0.85 − 40 k = 461 k: 320p.
+      expect(seen[lowered]!.cap).toEqual({ spatialLayer: 1, temporalLayer: 2 });
+      expect(seen.filter((s) => s.held)).toHaveLength(4);
+    });
+
+    it('holds only what the estimate carried at full quality: a new consumer on a low estimate is not held', () => {
+      const seen = watch(4, () => 590_000);
+      expect(seen.some((s) => s.held || s.floor > 0)).toBe(false);
+      expect(seen[2]!.cap).toEqual({ spatialLayer: 1, temporalLayer: 2 });
+    });
   });
 
   describe('an estimate that opens up (a lifted cap)', () => {
@@ -468,17 +552,19 @@ describe('decide(): hysteresis over time', () => {
     function simulate(
       seconds: number,
       linkBps: (second: number) => number,
-      start: { estimate: number; memory?: PolicyMemory },
+      start: { estimate: number; memory?: PolicyMemory; probeEveryS?: number },
     ) {
       const memory = start.memory ?? new Map();
       const audioBitrate = 40_000;
       let floor = 0;
       let own = start.estimate;
       let sent = 0;
+      /** What the last probe found (the estimate keeps it while the link carries it). */
+      let probed = 0;
       return Array.from({ length: seconds }, (_, second) => {
         const input: PolicyInput = {
           now: second * 1000,
-          availableBitrate: Math.max(own, floor),
+          availableBitrate: Math.max(own, probed, floor),
           estimateCeiling: 1.35 * (900_000 + audioBitrate),
           audioBitrate,
           congested: false,
@@ -499,6 +585,11 @@ describe('decide(): hysteresis over time', () => {
                 );
         sent = (index < 0 ? 0 : cameraLevels[index]!.bitrate) + audioBitrate;
         own = Math.min(linkBps(second), 1.5 * sent);
+        // mediasoup's periodic probe (libwebrtc's ALR probe at twice the estimate) sees further.
+        const every = start.probeEveryS;
+        if (every && second % every === every - 1)
+          probed = Math.max(own, 2 * Math.max(own, probed));
+        probed = Math.min(probed, linkBps(second));
         return { cap: spatial(cap), climb: d.climbs.includes('a'), floor };
       });
     }
@@ -568,6 +659,38 @@ describe('decide(): hysteresis over time', () => {
       expect(seen.map((s) => s.cap)).not.toContain('paused');
       expect(seen.map((s) => s.cap)).not.toContain('full');
       expect(seen[59]!.cap).toEqual({ spatialLayer: 0, temporalLayer: 2 });
+    });
+
+    it('a cap lifted just after a failed climb: a probe that sees past the cap ends the doubled hold', () => {
+      // Under a 300 k cap the climbs to 320p fail, the hold grows to 8-12 s; mediasoup probes
+      // every 5 s. Find a failure, then lift the cap the second after it.
+      const capped = simulate(40, () => 300_000, {
+        estimate: 120_000,
+        memory: lowered(),
+        probeEveryS: 5,
+      });
+      const failedAt = capped.findIndex(
+        (s, i) =>
+          i > 10 &&
+          JSON.stringify(capped[i - 1]!.cap) === '{"spatialLayer":1,"temporalLayer":2}' &&
+          JSON.stringify(s.cap) !== JSON.stringify(capped[i - 1]!.cap),
+      );
+      expect(failedAt).toBeGreaterThan(10);
+      const liftAt = failedAt + 1;
+      const seen = simulate(liftAt + 15, (s) => (s < liftAt ? 300_000 : 10_000_000), {
+        estimate: 120_000,
+        memory: lowered(),
+        probeEveryS: 5,
+      });
+      const full = seen.findIndex((s, i) => i >= liftAt && s.cap === 'full');
+      // Before: the 8-12 s hold from the failure, then the climb: 12-16 s after the lift.
+      expect(full - liftAt).toBeLessThanOrEqual(10);
+      // On the capped link the probes never pass the cap: the hold stays (no more tries).
+      const starts = capped.filter(
+        (s, i) => s.climb && JSON.stringify(s.cap) !== JSON.stringify(capped[i - 1]?.cap),
+      );
+      expect(starts.length).toBeLessThanOrEqual(6);
+      expect(capped.map((s) => s.cap)).not.toContain('full');
     });
 
     it('climbs one consumer at a time', () => {
@@ -784,6 +907,9 @@ describe('probeDue(): asking the estimator to look above its estimate', () => {
           estimateAtDowngrade: 300_000,
           estimateAtUpgrade: 0,
           vouched: false,
+          heldUntil: 0,
+          heldEndedAt: -Infinity,
+          carried: false,
         },
       ],
     ]);
