@@ -464,10 +464,12 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
     decisions.log('cap lifted');
     const capAudio = await audio.stop();
     // Held down by the estimate alone, the video climbs a step at a time (bandwidthPolicy), each
-    // step once the hold after its last downgrade has passed: up to 12 s after failed tries
-    // under the cap, then two or three 1.5 s steps. Measured with a core busy: 0-13 s, 6 of 7
-    // runs under issue 10's 10 s (the slow one: a climb under the cap failed just as it was
-    // lifted); the bound stays at 20 s for that worst case (the log prints the figure).
+    // step once the hold after its last downgrade has passed (up to 12 s after failed tries
+    // under the cap, ended early once the estimate passes 1.5 times where the last try failed),
+    // then two or three 1.5 s steps. Measured in busy fresh clones: 0.2-5.1 s; at load 14-18,
+    // 0.2, 8.1 and 19.4 s (the slow one: on a low layer right after the lift the estimate alone
+    // collapsed, 173 -> 41 kbit/s, so the video was paused and resumed on trial). Issue 10 asks
+    // for 10 s; the bound stays at 20 s until that path is held too (the log prints the figure).
     await decisions.until(
       atFullQuality,
       20_000 - (Date.now() - liftedAt),
