@@ -93,48 +93,97 @@ export function mediaCounter(page: Page) {
 export interface MediaWatch {
   /** Longest time (ms) each counter did not rise, and how much it rose in all. */
   stop(): Promise<{ audioGapMs: number; videoGapMs: number; audio: number; video: number }>;
-  /** ms after `since` (Date.now()) at which audio and video both rose again, or null. */
+  /** ms after `since` (Date.now()) at which audio and video each first rose, or null (after stop()). */
   resumedAfter(since: number): { audio: number | null; video: number | null };
 }
 
-/** Samples a page's received audio packets and decoded frames every `intervalMs`. */
+/**
+ * Samples a page's received audio packets and decoded frames every `intervalMs`, inside the
+ * page on its own timers: a busy test process (whose event loop stalls for hundreds of
+ * milliseconds on a loaded machine) does not lengthen the gaps it reports, so they are what
+ * the person at that page would notice. `resumedAfter` answers once `stop()` has resolved.
+ */
 export function watchMedia(page: Page, intervalMs = 250): MediaWatch {
-  const read = mediaCounter(page);
-  const rises: { kind: 'audio' | 'video'; at: number }[] = [];
-  let stopped = false;
-  const done = (async () => {
-    const start = await read();
-    let prev = start;
-    const lastRise = { audio: Date.now(), video: Date.now() };
-    const gap = { audio: 0, video: 0 };
-    while (!stopped) {
-      await new Promise((r) => setTimeout(r, intervalMs));
-      const now = await read().catch(() => prev);
-      const t = Date.now();
-      for (const kind of ['audio', 'video'] as const) {
-        if (now[kind] > prev[kind]) {
-          lastRise[kind] = t;
-          rises.push({ kind, at: t });
+  const key = `__mediaWatch${Math.random().toString(36).slice(2)}`;
+  type Result = {
+    audioGapMs: number;
+    videoGapMs: number;
+    audio: number;
+    video: number;
+    rises: { kind: 'audio' | 'video'; at: number }[];
+  };
+  const started = page.evaluate(
+    ({ key, intervalMs }) => {
+      type Stat = {
+        kind: 'audio' | 'video';
+        consumerId: string;
+        packetsReceived: number;
+        framesDecoded?: number;
+      };
+      const hook = (globalThis as unknown as { __consult: { getRemoteStats(): Promise<Stat[]> } })
+        .__consult;
+      const last = new Map<string, number>();
+      const read = async () => {
+        for (const s of await hook.getRemoteStats()) {
+          last.set(
+            `${s.kind}:${s.consumerId}`,
+            s.kind === 'audio' ? s.packetsReceived : (s.framesDecoded ?? 0),
+          );
         }
-        gap[kind] = Math.max(gap[kind], t - lastRise[kind]);
-      }
-      prev = now;
-    }
-    return {
-      audioGapMs: gap.audio,
-      videoGapMs: gap.video,
-      audio: prev.audio - start.audio,
-      video: prev.video - start.video,
-    };
-  })();
+        const sum = (kind: string) =>
+          [...last].filter(([k]) => k.startsWith(kind)).reduce((n, [, v]) => n + v, 0);
+        return { audio: sum('audio'), video: sum('video') };
+      };
+      const state: { stopped: boolean; done?: Promise<unknown> } = { stopped: false };
+      state.done = (async () => {
+        const start = await read();
+        let prev = start;
+        const lastRise = { audio: Date.now(), video: Date.now() };
+        const gap = { audio: 0, video: 0 };
+        const rises: { kind: 'audio' | 'video'; at: number }[] = [];
+        while (!state.stopped) {
+          await new Promise((r) => setTimeout(r, intervalMs));
+          const now = await read().catch(() => prev);
+          const t = Date.now();
+          for (const kind of ['audio', 'video'] as const) {
+            if (now[kind] > prev[kind]) {
+              lastRise[kind] = t;
+              rises.push({ kind, at: t });
+            }
+            gap[kind] = Math.max(gap[kind], t - lastRise[kind]);
+          }
+          prev = now;
+        }
+        return {
+          audioGapMs: gap.audio,
+          videoGapMs: gap.video,
+          audio: prev.audio - start.audio,
+          video: prev.video - start.video,
+          rises,
+        };
+      })();
+      (globalThis as unknown as Record<string, unknown>)[key] = state;
+    },
+    { key, intervalMs },
+  );
+  let result: Result | null = null;
   return {
-    stop: () => {
-      stopped = true;
-      return done;
+    stop: async () => {
+      await started;
+      result = await page.evaluate((key) => {
+        const state = (
+          globalThis as unknown as Record<string, { stopped: boolean; done: Promise<Result> }>
+        )[key]!;
+        state.stopped = true;
+        return state.done;
+      }, key);
+      const { rises: _, ...gaps } = result;
+      return gaps;
     },
     resumedAfter: (since) => {
+      if (!result) throw new Error('watchMedia: resumedAfter() before stop() resolved');
       const first = (kind: 'audio' | 'video') => {
-        const rise = rises.find((r) => r.kind === kind && r.at > since);
+        const rise = result!.rises.find((r) => r.kind === kind && r.at > since);
         return rise ? rise.at - since : null;
       };
       return { audio: first('audio'), video: first('video') };
