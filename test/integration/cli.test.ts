@@ -147,6 +147,9 @@ describe('npm start', () => {
   });
 });
 
+// Each test runs `npm run` (npm, then tsx compiling the command) in a child: seconds on a quiet
+// machine, but a loaded one stretched a single `npm run token` past the default 30 s, so these
+// have the same 90 s as the start-up tests above.
 describe('operator commands', () => {
   const secret = 'operator-secret-0123456789';
 
@@ -215,7 +218,7 @@ describe('operator commands', () => {
     );
     expect(weak.status).toBe(2);
     expect(weak.stderr).toContain('password: must be at least 12 characters');
-  });
+  }, 90_000);
 
   it("npm run user passwd sets a new password from stdin and ends the user's sessions", async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-passwd-'));
@@ -316,7 +319,7 @@ describe('operator commands', () => {
     const missing = run('--consult', 'no-such-consult', '--user', 'ops@h.example');
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain('no consult no-such-consult');
-  });
+  }, 90_000);
 
   it('npm run token explains a missing or wrong argument', () => {
     const res = spawnSync('npm', ['run', '--silent', 'token', '--', '--role', 'surgeon'], {
@@ -328,5 +331,5 @@ describe('operator commands', () => {
     expect(res.stderr).toContain('--consult');
     expect(res.stderr).toContain('--role');
     expect(res.stderr).toContain('usage: npm run token');
-  });
+  }, 90_000);
 });
