@@ -498,9 +498,9 @@ export class BandwidthAdapter extends TypedEmitter<BandwidthAdapterEvents> {
    * floor lets the trial's lowest layer flow for real: the receiver's own reports judge it
    * (loss or queueing ends it at once), and the estimate, fed by that traffic, is what the
    * policy judges at its end. A climb is held the same way: mediasoup's own allocation
-   * follows the estimate and would not forward the step's layer otherwise. So is full quality
-   * while a drop of the estimate alone is held against (`held`): fed the full stream, a
-   * starved machine's collapsed estimate recovers and the picture stays.
+   * follows the estimate and would not forward the step's layer otherwise. So is a level held
+   * against a drop of the estimate alone (`held`): fed what the consumer gets, a starved
+   * machine's collapsed estimate recovers and the picture neither drops nor pauses.
    */
   async #holdFloor(transport: types.WebRtcTransport, bps: number): Promise<void> {
     const floor = bps > 0 ? Math.max(30_000, Math.round(bps)) : 0;

@@ -55,17 +55,22 @@
  * just after a failed climb (so the hold stood at 8-12 s) no longer delays the climb by that.
  * A later failure raises the mark to the estimate it failed on, so one misread cannot repeat.
  *
- * At full quality the estimate alone is weak evidence the other way too: on a starved machine
- * a probe burst or late feedback reads as overuse and the estimate collapses (to 590 kbit/s
- * under a 714 kbit/s top layer on clean loopback), and mediasoup's own allocation follows it
- * down at once. So a consumer at full quality whose live estimate alone no longer carries it
- * (no loss, no queue) is held there (`held`), with the transport's minimum outgoing bitrate
- * at its need (`floors`), for up to `fullHoldMs`: the estimator, floored and fed the full
- * stream, recovers, and the picture does not drop. Loss or a queue ends the hold at once and
- * the usual rules lower the cap; a real cap produces them within a second or two, as the
- * floored stream overflows its queue. A hold is not taken again until the estimate has been
- * left to itself for as long (the normal `downgradeAfterMs` then applies), so an estimate
- * that stays low costs at most `fullHoldMs` + `downgradeAfterMs` at full quality.
+ * The estimate alone is weak evidence the other way too: on a starved machine a probe burst
+ * or late feedback reads as overuse and the estimate collapses (to 590 kbit/s under a 714
+ * kbit/s top layer on clean loopback; 173 -> 41 kbit/s under 160p right after a lifted cap),
+ * and mediasoup's own allocation follows it down at once. So a consumer whose level the live
+ * estimate has carried since it got there, and that the estimate alone no longer carries (no
+ * loss, no queue), is held at that level (`held`), with the transport's minimum outgoing
+ * bitrate at its need (`floors`), for up to `levelHoldMs`: the estimator, floored and fed
+ * what the consumer gets, recovers, and the picture neither drops nor pauses. (Held on a low
+ * level, it did: paused, resumed on trial after the hold, then climbing from the bottom,
+ * 19.4 s from a lifted cap to full quality.) A held consumer below full quality may still
+ * climb: the hold keeps it from falling, not from rising. Loss or a queue ends the hold at
+ * once and the usual rules lower the cap; a real cap produces them within a second or two, as
+ * the floored stream overflows its queue. A hold is not taken again until the estimate has
+ * been left to itself for as long (the normal `downgradeAfterMs` and `pauseAfterMs` then
+ * apply), so an estimate that stays low costs at most `levelHoldMs` + `downgradeAfterMs` at a
+ * level. `holdBelowFull` off holds full quality only (as before; for A/B runs).
  */
 
 export type VideoSource = 'camera' | 'screen';
@@ -154,10 +159,13 @@ export interface PolicyOptions {
    */
   riseAfterFailure: number;
   /**
-   * How long a consumer at full quality is held there, its floor held, when a live estimate
-   * alone falls below it with no loss or queue reported, ms (0: never; see the module comment).
+   * How long a consumer is held at a level the estimate carried, its floor held, when a live
+   * estimate alone falls below it with no loss or queue reported, ms (0: never; see the module
+   * comment).
    */
-  fullHoldMs: number;
+  levelHoldMs: number;
+  /** The hold applies at every level (true), or at full quality only (false: the old rule). */
+  holdBelowFull: boolean;
 }
 
 export const DEFAULT_POLICY: Readonly<PolicyOptions> = Object.freeze({
@@ -177,7 +185,8 @@ export const DEFAULT_POLICY: Readonly<PolicyOptions> = Object.freeze({
   climbAfterMs: 1500,
   climbTrialMs: 1500,
   riseAfterFailure: 1.5,
-  fullHoldMs: 4000,
+  levelHoldMs: 4000,
+  holdBelowFull: true,
 });
 
 /** What a consumer may be sent: up to these layers (FULL: whatever is best), or nothing (paused). */
@@ -220,15 +229,16 @@ export interface ConsumerMemory {
    * reports showed the link carries it.
    */
   vouched: boolean;
-  /** Full quality is held against the estimate, its floor held, until then (0: no hold). */
+  /** The level is held against the estimate, its floor held, until then (0: no hold). */
   heldUntil: number;
   /** When the last such hold ended (-Infinity: never). */
   heldEndedAt: number;
   /**
-   * The estimate has carried this consumer at full quality since it last got there: only
-   * then is a drop of the estimate held against (a new consumer on a low estimate is not).
+   * The level index the estimate has carried this consumer at since it last got there (-1:
+   * none): only that level is held against a drop of the estimate (a new consumer on a low
+   * estimate is not, nor a level that loss or a queue chose).
    */
-  carried: boolean;
+  carried: number;
 }
 
 /** What the policy remembers between decisions, per consumer id. */
@@ -243,12 +253,12 @@ export interface Decision {
   trials: string[];
   /** Consumers climbing a step on trial now (flowing: the client hears nothing of it). */
   climbs: string[];
-  /** Consumers held at full quality against an estimate that alone fell below it. */
+  /** Consumers held at their level against an estimate that alone fell below it. */
   held: string[];
   /**
    * Consumers whose level (their cap) the transport's minimum outgoing bitrate is held for
    * (`trialFloor`): those on trial or climbing, those whose trial or climb held, and those
-   * held at full quality.
+   * held at their level.
    */
   floors: string[];
 }
@@ -450,7 +460,7 @@ export function decide(
         vouched: false,
         heldUntil: 0,
         heldEndedAt: -Infinity,
-        carried: false,
+        carried: -1,
       };
       memory.set(c.id, m);
     }
@@ -501,38 +511,41 @@ export function decide(
     }
     if (fits >= 0) m.nothingFitsSince = null;
     if (fits >= current) m.lowerFitsSince = null;
+    if (m.trialUntil && opened) m.trialUntil = 0; // it holds: the link opened meanwhile
     const top = c.levels.length - 1;
-    if (current < top) m.carried = false;
-    else if (fits === top && !evidence && !m.trialUntil) m.carried = true;
-    if (m.heldUntil && (evidence || now >= m.heldUntil || current < top)) {
-      // Over: the reports spoke (the usual rules lower the cap now), or its time is up.
+    // A new level is not carried yet; a climb on trial keeps the level it started from (a
+    // failed climb returns to a level the estimate carried before it).
+    const climbingFromCarried = m.trialUntil > 0 && m.climbFrom === m.carried;
+    if (m.carried !== current && !climbingFromCarried) m.carried = -1;
+    // Carried: the estimate fits the level, or a trial of it held (the reports carried it).
+    if (current >= 0 && (fits >= current || m.vouched) && !evidence && !m.trialUntil) {
+      m.carried = current;
+    }
+    if (m.heldUntil && (evidence || now >= m.heldUntil || m.carried !== current)) {
+      // Over: the reports spoke (the usual rules lower the cap now), its time is up, or the
+      // level changed.
       m.heldUntil = 0;
       m.heldEndedAt = now;
       m.lowerFitsSince = null;
     }
     if (
       !m.heldUntil &&
-      m.carried &&
-      options.fullHoldMs > 0 &&
+      m.carried === current &&
+      (current === top || options.holdBelowFull) &&
+      options.levelHoldMs > 0 &&
       !evidence &&
       input.estimateCeiling !== undefined &&
       !m.trialUntil &&
-      current === top &&
       fits < current &&
-      now - m.heldEndedAt >= options.fullHoldMs
+      now - m.heldEndedAt >= options.levelHoldMs
     ) {
-      m.heldUntil = now + options.fullHoldMs;
+      m.heldUntil = now + options.levelHoldMs;
     }
     if (m.heldUntil) {
-      // Full quality held against the estimate alone, its floor held (see the module comment).
+      // The level held against the estimate alone, its floor held (see the module comment).
       m.lowerFitsSince = null;
       m.nothingFitsSince = null;
-      m.upgradeFitsSince = null;
-      held.push(c.id);
-      caps.set(c.id, m.cap);
-      continue;
     }
-    if (m.trialUntil && opened) m.trialUntil = 0; // it holds: the link opened meanwhile
     if (m.trialUntil && m.climbFrom !== null) {
       // A climb: back to where it came from on loss or a queue (a failed upgrade).
       if (evidence) lower(capAt(c.levels, Math.min(m.climbFrom, current)));
@@ -555,7 +568,8 @@ export function decide(
       caps.set(c.id, m.cap);
       continue;
     }
-    if (fits < current) {
+    // A held level counts as fitting: nothing lowers or pauses it, a climb may still start.
+    if ((m.heldUntil ? Math.max(fits, current) : fits) < current) {
       m.upgradeFitsSince = null;
       if (fits >= 0) {
         m.lowerFitsSince ??= now;
@@ -601,6 +615,9 @@ export function decide(
       now - m.lastDowngradeAt >= m.holdMs
     ) {
       // Held down by the estimate alone: climb a step on trial, its floor held (see the module comment).
+      // The climb's trial and floor take over from a hold (back from a failed climb, the
+      // level it left may be held again: the failure spoke of the step, not of that level).
+      m.heldUntil = 0;
       m.climbFrom = current;
       m.cap = capAt(c.levels, climbTarget(c.levels, current));
       m.lastUpgradeAt = now;
@@ -628,6 +645,7 @@ export function decide(
     } else {
       m.upgradeFitsSince = null;
     }
+    if (m.heldUntil) held.push(c.id);
     caps.set(c.id, m.cap);
   }
   // A vouched level keeps its floor below full quality; at full quality the estimator is fed

@@ -129,21 +129,24 @@ const framesEncoded = (spatialLayer: number) =>
 async function senderSendsLayer(spatialLayer: number, withinMs: number): Promise<number> {
   const start = Date.now();
   let last = await framesEncoded(spatialLayer);
+  let lastReadAt = Date.now();
+  /** Since when every read has found new frames (the read before the first of them). */
   let risingSince: number | null = null;
-  while (Date.now() - start < withinMs) {
-    await sleep(250);
-    const now = await framesEncoded(spatialLayer);
-    if (now > last) risingSince ??= Date.now() - 250;
-    else risingSince = null;
-    last = now;
-    if (risingSince !== null && Date.now() - risingSince >= DEFAULT_LAYER_WATCH.resumeMs) {
-      return Date.now() - start;
-    }
-  }
-  throw new Error(
-    `the sender's browser did not send its layer ${spatialLayer} again within ${withinMs} ms` +
-      ` (${last} frames encoded on it)`,
-  );
+  await waitUntil(
+    async () => {
+      const now = await framesEncoded(spatialLayer);
+      if (now > last) risingSince ??= lastReadAt;
+      else risingSince = null;
+      [last, lastReadAt] = [now, Date.now()];
+      return risingSince !== null && Date.now() - risingSince >= DEFAULT_LAYER_WATCH.resumeMs;
+    },
+    withinMs,
+    `the sender's browser sends its layer ${spatialLayer} again`,
+    250,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message} (${last} frames encoded on it)`);
+  });
+  return Date.now() - start;
 }
 
 /** Total audio packets the receiver page has received from the sender. */

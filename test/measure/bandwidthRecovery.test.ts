@@ -3,7 +3,9 @@
  * 300 kbit/s cap the receiver is back on the best layer, for adapter option variants run in
  * turn in one consult (A, B, C, A, …), so machine load falls on every variant alike. Each
  * cycle prints the estimates and forwarded layers after the lift and the relay thread's
- * delay; RESULT lines give median, IQR and max per variant. Run it under the browser lock:
+ * delay; RESULT lines give median, IQR and max per variant, and how often the receiver's
+ * reports bounded the link by a queue while it was not capped (after the capped queue had 3 s
+ * to drain): each such reading is a queue the relay did not make. Run it under the browser lock:
  *   npm run build && MEASURE=1 CYCLES=30 VARIANTS='{"A":{},"B":{"probeHeadroom":0.6}}' \
  *   flock /work/wt/browser.lock env SKIP_TEST_BUILD=1 npx vitest run test/measure
  */
@@ -80,10 +82,24 @@ describe.skipIf(!process.env.MEASURE)('bandwidth recovery A/B', () => {
 
   it('recovery A/B', async () => {
     const names = Object.keys(VARIANTS);
+    // Queue bounds while the link is open, per variant: readings, and readings with one.
+    let open = true;
+    let openSince = Date.now();
+    let variant = names[0]!;
+    const openQueue: Record<string, { readings: number; queued: number }> = Object.fromEntries(
+      names.map((n) => [n, { readings: 0, queued: 0 }]),
+    );
+    const onOpenEstimate = (e: EstimateEvent) => {
+      if (!open || Date.now() - openSince < 3000) return;
+      openQueue[variant]!.readings++;
+      if (e.queueBound !== null) openQueue[variant]!.queued++;
+    };
+    receiver.bandwidth.on('estimate', onOpenEstimate);
     const results: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
     const healthy: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
     for (let i = 0; i < CYCLES; i++) {
       const name = names[i % names.length]!;
+      variant = name;
       receiver.bandwidth.configure({ ...DEFAULT_ADAPTER_OPTIONS, ...VARIANTS[name] });
       await timeUntil(
         () => atFull() && Date.now() - lastDecisionAt >= 5000,
@@ -101,10 +117,15 @@ describe.skipIf(!process.env.MEASURE)('bandwidth recovery A/B', () => {
           ceiling = Number((trace.info as { maxBitrate?: number }).maxBitrate);
       };
       recv.on('trace', onTrace);
-      const onEst = (e: EstimateEvent) =>
+      // estimate/ceiling[/q: a queue bound][/f: the floor held], kbit/s → video budget, then
+      // the adapter's cap (spatial layer) and the best spatial layer the sender sends now.
+      const onEst = (e: EstimateEvent) => {
+        const { floor, consumers } = receiver.bandwidth.snapshot();
+        const cap = consumers.find((c) => c.consumerId === video.id)?.maxLayers;
         est.push(
-          `${Date.now() - t0}:${Math.round(e.availableBitrate / 1000)}/${Math.round(ceiling / 1000)}${e.queueBound === null ? '' : '/q'}→${Number.isFinite(e.videoBudget) ? Math.round(e.videoBudget / 1000) : 'any'}`,
+          `${Date.now() - t0}:${Math.round(e.availableBitrate / 1000)}/${Math.round(ceiling / 1000)}${e.queueBound === null ? '' : '/q'}${floor ? `/f${Math.round(floor / 1000)}` : ''}→${Number.isFinite(e.videoBudget) ? Math.round(e.videoBudget / 1000) : 'any'} c${cap ? cap.spatialLayer : 'full'}t${senderTop()}`,
         );
+      };
       const layers: string[] = [];
       const onLayers = () =>
         layers.push(`${Date.now() - t0}:${video.currentLayers?.spatialLayer ?? 'x'}`);
@@ -114,6 +135,7 @@ describe.skipIf(!process.env.MEASURE)('bandwidth recovery A/B', () => {
       const down = ufrag();
       const start = relay.stats({ ufrag: down }).down;
       relay.set({ down: { rateBps: 300_000 } }, { ufrag: down });
+      open = false;
       const dropMs = await timeUntil(
         () => receiver.bandwidth.isVideoPaused(video.id) || video.currentLayers?.spatialLayer === 0,
         15_000,
@@ -128,6 +150,7 @@ describe.skipIf(!process.env.MEASURE)('bandwidth recovery A/B', () => {
         droppedQueue: total.droppedQueue - start.droppedQueue,
       };
       relay.reset({ ufrag: down });
+      [open, openSince] = [true, Date.now()];
       relay.lag();
       const liftedAt = Date.now();
       t0 = liftedAt;
@@ -147,6 +170,7 @@ describe.skipIf(!process.env.MEASURE)('bandwidth recovery A/B', () => {
         `cycle ${i} ${name}: drop ${dropMs} ms, recovered ${recover} ms; capped ${JSON.stringify(capped)}; relay lag after lift ${lag.p99}/${lag.max}; capped est ${before}; est ${est.join(' ')}; layers ${layers.join(' ')}; decisions ${decided}`,
       );
     }
+    receiver.bandwidth.off('estimate', onOpenEstimate);
     const q = (xs: number[], p: number) => {
       const s = [...xs].sort((a, b) => a - b);
       const at = (s.length - 1) * p;
@@ -162,7 +186,7 @@ describe.skipIf(!process.env.MEASURE)('bandwidth recovery A/B', () => {
       }
       const xs = results[n]!;
       console.log(
-        `RESULT ${n} ${JSON.stringify(VARIANTS[n])}: n=${xs.length} median ${q(xs, 0.5)} IQR ${q(xs, 0.25)}-${q(xs, 0.75)} max ${Math.max(...xs)} <10s ${xs.filter((x) => x < 10_000).length}; all ${xs.join(',')}`,
+        `RESULT ${n} ${JSON.stringify(VARIANTS[n])}: n=${xs.length} median ${q(xs, 0.5)} IQR ${q(xs, 0.25)}-${q(xs, 0.75)} max ${Math.max(...xs)} <10s ${xs.filter((x) => x < 10_000).length}; all ${xs.join(',')}; queue bound on the open link in ${openQueue[n]!.queued} of ${openQueue[n]!.readings} readings`,
       );
     }
   }, 3_600_000);

@@ -10,6 +10,7 @@ import {
   type Cap,
   type PolicyInput,
   type PolicyMemory,
+  type PolicyOptions,
   type VideoConsumerInput,
   trialFloor,
   type VideoLevel,
@@ -390,8 +391,8 @@ describe('decide(): hysteresis over time', () => {
 
   it('treats an estimate at mediasoup\'s ceiling as "the link is not the limit"', () => {
     // mediasoup bounds the estimate at 1.35 × the 900 k the camera could use: 1.215 M.
-    // The hold at full quality is off: this is about the ceiling, not about drops.
-    const options = { ...DEFAULT_POLICY, fullHoldMs: 0 };
+    // The hold of a carried level is off: this is about the ceiling, not about drops.
+    const options = { ...DEFAULT_POLICY, levelHoldMs: 0 };
     const memory: PolicyMemory = new Map();
     const at = (now: number, availableBitrate: number) =>
       decide(
@@ -413,7 +414,7 @@ describe('decide(): hysteresis over time', () => {
     expect(at(10_000, 1_215_000)).toBe(FULL);
   });
 
-  describe('full quality held through a drop of the estimate alone (a starved machine)', () => {
+  describe('a level held through a drop of the estimate alone (a starved machine)', () => {
     /** mediasoup's ceiling for the camera and audio: 1.35 × (900 k + 40 k). */
     const CEILING = 1_269_000;
     /**
@@ -426,6 +427,7 @@ describe('decide(): hysteresis over time', () => {
       own: (second: number) => number,
       bound: (second: number) => number | null = () => null,
       memory: PolicyMemory = new Map(),
+      options: PolicyOptions = DEFAULT_POLICY,
     ) {
       let floor = 0;
       return Array.from({ length: seconds }, (_, second) => {
@@ -440,8 +442,8 @@ describe('decide(): hysteresis over time', () => {
           overloaded: queue !== null,
           consumers: [camera('a')],
         };
-        const d = decide(input, memory);
-        floor = trialFloor(input, d.floors, DEFAULT_POLICY, d.caps);
+        const d = decide(input, memory, options);
+        floor = trialFloor(input, d.floors, options, d.caps);
         return { cap: spatial(d.caps.get('a')!), held: d.held.includes('a'), floor };
       });
     }
@@ -478,7 +480,8 @@ describe('decide(): hysteresis over time', () => {
     });
 
     it('an estimate that stays low lowers the camera after the hold and downgradeAfterMs, and is not held again at once', () => {
-      const seen = watch(20, (s) => (s < 2 ? CEILING : 590_000));
+      // Up to 13 s: from then a climb tries full quality again, its floor held (see below).
+      const seen = watch(13, (s) => (s < 2 ? CEILING : 590_000));
       const lowered = seen.findIndex((s) => s.cap !== 'full');
       // Held 2-6 s; its floor is lifted at 6 s, the estimate read low from 7 s, 2 s more.
       expect(lowered).toBe(9);
@@ -491,6 +494,79 @@ describe('decide(): hysteresis over time', () => {
       const seen = watch(4, () => 590_000);
       expect(seen.some((s) => s.held || s.floor > 0)).toBe(false);
       expect(seen[2]!.cap).toEqual({ spatialLayer: 1, temporalLayer: 2 });
+    });
+
+    /** 160p at 30 fps: what a 300 kbit/s cap left the camera on. */
+    const LOW = { spatialLayer: 0, temporalLayer: 2 };
+    /** Camera 'a' lowered to 160p at 30 fps by a queue a second ago (so no climb for 3 s). */
+    const onLowLevel = (): PolicyMemory => {
+      const memory: PolicyMemory = new Map();
+      const input = (now: number, availableBitrate: number, overloaded: boolean) => ({
+        now,
+        availableBitrate,
+        audioBitrate: 40_000,
+        congested: false,
+        overloaded,
+        consumers: [camera('a')],
+      });
+      decide(input(-20_000, 2_000_000, false), memory);
+      // 173 k × 0.85 − 40 k = 107 k: 160p at 30 fps (100 k).
+      decide(input(-1000, 173_000, true), memory);
+      expect(memory.get('a')!.cap).toEqual(LOW);
+      return memory;
+    };
+
+    it('holds a low level the estimate carried when the estimate alone collapses, its floor held: no pause', () => {
+      // Right after a lifted cap on a loaded machine: 173 k, then 41 k for 3 s, clean reports.
+      const own = (s: number) => (s === 0 || s >= 4 ? 173_000 : 41_000);
+      const seen = watch(6, own, () => null, onLowLevel());
+      // Never paused, never below 160p at 30 fps (before: 160p at 7.5 fps at 1 s, paused at 2 s,
+      // tried again only after the hold, and climbing from the bottom after that).
+      expect(seen.map((s) => s.cap)).not.toContain('paused');
+      expect(seen.slice(0, 3).map((s) => s.cap)).toEqual([LOW, LOW, LOW]);
+      // Held from the first low reading, the floor at the level's need:
+      // (100 k + 40 k) / 0.85 × 1.1 = 181 k, so mediasoup keeps forwarding it.
+      expect(seen[0]!.held).toBe(false);
+      expect(seen[1]!.held).toBe(true);
+      expect(seen[1]!.floor).toBeCloseTo(((100_000 + 40_000) / 0.85) * 1.1, -3);
+      // With the old rule (full quality only) the same readings pause the video.
+      const old = watch(6, own, () => null, onLowLevel(), {
+        ...DEFAULT_POLICY,
+        holdBelowFull: false,
+      });
+      expect(old.map((s) => s.cap)).toContain('paused');
+    });
+
+    it('a queue ends the hold of a low level at once: a real cap still pauses the video', () => {
+      // A 60 k cap: the estimate falls first, the floored stream overflows the queue a second
+      // later, and the reports bound the link at 50 k, which not even 7.5 fps 160p fits.
+      const seen = watch(
+        6,
+        (s) => (s === 0 ? 173_000 : 41_000),
+        (s) => (s >= 2 ? 50_000 : null),
+        onLowLevel(),
+      );
+      expect(seen[1]).toEqual({ cap: LOW, held: true, floor: expect.any(Number) as number });
+      // Lowered at once, paused after pauseAfterMs (as without a hold), no floor from then on.
+      expect(seen[2]).toEqual({
+        cap: { spatialLayer: 0, temporalLayer: 0 },
+        held: false,
+        floor: 0,
+      });
+      expect(seen[3]!.cap).toBe('paused');
+      expect(seen.slice(2).every((s) => !s.held && s.floor === 0)).toBe(true);
+    });
+
+    it('holds no level that loss or a queue chose, until the estimate alone has carried it', () => {
+      // Lowered by a queue to 160p at 30 fps; the estimate never carried it since.
+      const seen = watch(
+        3,
+        () => 41_000,
+        () => null,
+        onLowLevel(),
+      );
+      expect(seen.some((s) => s.held || s.floor > 0)).toBe(false);
+      expect(seen[0]!.cap).toEqual({ spatialLayer: 0, temporalLayer: 0 });
     });
   });
 
@@ -552,7 +628,14 @@ describe('decide(): hysteresis over time', () => {
     function simulate(
       seconds: number,
       linkBps: (second: number) => number,
-      start: { estimate: number; memory?: PolicyMemory; probeEveryS?: number },
+      start: {
+        estimate: number;
+        memory?: PolicyMemory;
+        probeEveryS?: number;
+        /** A starved machine's misreading: what the estimator says that second (above any floor). */
+        misread?: (second: number) => number | undefined;
+        options?: PolicyOptions;
+      },
     ) {
       const memory = start.memory ?? new Map();
       const audioBitrate = 40_000;
@@ -561,18 +644,19 @@ describe('decide(): hysteresis over time', () => {
       let sent = 0;
       /** What the last probe found (the estimate keeps it while the link carries it). */
       let probed = 0;
+      const options = start.options ?? DEFAULT_POLICY;
       return Array.from({ length: seconds }, (_, second) => {
         const input: PolicyInput = {
           now: second * 1000,
-          availableBitrate: Math.max(own, probed, floor),
+          availableBitrate: Math.max(start.misread?.(second) ?? Math.max(own, probed), floor),
           estimateCeiling: 1.35 * (900_000 + audioBitrate),
           audioBitrate,
           congested: false,
           overloaded: sent > linkBps(second),
           consumers: [camera('a')],
         };
-        const d = decide(input, memory);
-        floor = trialFloor(input, d.floors, DEFAULT_POLICY, d.caps);
+        const d = decide(input, memory, options);
+        floor = trialFloor(input, d.floors, options, d.caps);
         const cap = d.caps.get('a')!;
         const index =
           cap === null
@@ -661,9 +745,11 @@ describe('decide(): hysteresis over time', () => {
       expect(seen[59]!.cap).toEqual({ spatialLayer: 0, temporalLayer: 2 });
     });
 
-    it('a cap lifted just after a failed climb: a probe that sees past the cap ends the doubled hold', () => {
-      // Under a 300 k cap the climbs to 320p fail, the hold grows to 8-12 s; mediasoup probes
-      // every 5 s. Find a failure, then lift the cap the second after it.
+    /**
+     * Under a 300 k cap the climbs to 320p fail, the hold grows to 8-12 s; mediasoup probes
+     * every 5 s. The run, and the second of a failure after the first 10 s.
+     */
+    const failedClimbUnderCap = () => {
       const capped = simulate(40, () => 300_000, {
         estimate: 120_000,
         memory: lowered(),
@@ -675,6 +761,12 @@ describe('decide(): hysteresis over time', () => {
           JSON.stringify(capped[i - 1]!.cap) === '{"spatialLayer":1,"temporalLayer":2}' &&
           JSON.stringify(s.cap) !== JSON.stringify(capped[i - 1]!.cap),
       );
+      return { capped, failedAt };
+    };
+
+    it('a cap lifted just after a failed climb: a probe that sees past the cap ends the doubled hold', () => {
+      // Lift the cap the second after a failure.
+      const { capped, failedAt } = failedClimbUnderCap();
       expect(failedAt).toBeGreaterThan(10);
       const liftAt = failedAt + 1;
       const seen = simulate(liftAt + 15, (s) => (s < liftAt ? 300_000 : 10_000_000), {
@@ -691,6 +783,44 @@ describe('decide(): hysteresis over time', () => {
       );
       expect(starts.length).toBeLessThanOrEqual(6);
       expect(capped.map((s) => s.cap)).not.toContain('full');
+    });
+
+    it('a cap lifted just after a failed climb, the estimate alone collapsing at the lift: full quality within 10 s, never paused', () => {
+      // As above, and for the 3 s after the lift a starved machine's estimator reads 41 k
+      // (a burst read as overuse); the receiver's reports stay clean.
+      const liftAt = failedClimbUnderCap().failedAt + 1;
+      const run = (options: PolicyOptions) =>
+        simulate(liftAt + 20, (s) => (s < liftAt ? 300_000 : 10_000_000), {
+          estimate: 120_000,
+          memory: lowered(),
+          probeEveryS: 5,
+          misread: (s) => (s >= liftAt && s < liftAt + 3 ? 41_000 : undefined),
+          options,
+        });
+      const seen = run(DEFAULT_POLICY);
+      // Back on 160p at 30 fps after the failed climb: the level the estimate carried before it.
+      expect(seen[liftAt]!.cap).toEqual({ spatialLayer: 0, temporalLayer: 2 });
+      expect(seen.slice(liftAt).map((s) => s.cap)).not.toContain('paused');
+      expect(seen[liftAt]!.floor).toBeGreaterThan(0); // held, its floor at 160p's need
+      const full = seen.findIndex((s, i) => i >= liftAt && s.cap === 'full');
+      expect(full - liftAt).toBeLessThanOrEqual(10);
+      // With the old rule the misreading pauses the video (the 19.4 s path of a loaded machine,
+      // where no probe runs while the video is paused).
+      const old = run({ ...DEFAULT_POLICY, holdBelowFull: false });
+      expect(old.slice(liftAt).map((s) => s.cap)).toContain('paused');
+    });
+
+    it('holds full quality that a climb reached on an estimate at its ceiling against a misreading the next second', () => {
+      // The climb to full quality ends at once when the estimate reaches mediasoup's ceiling
+      // (the link opened): the estimate carried it then, so a collapse a second later is held.
+      const seen = simulate(12, () => 10_000_000, {
+        estimate: 120_000,
+        memory: lowered(),
+        misread: (s) => (s === 6 || s === 7 ? 41_000 : undefined),
+      });
+      const full = seen.findIndex((s) => s.cap === 'full');
+      expect(full).toBeLessThan(6);
+      expect(seen.slice(full).every((s) => s.cap === 'full')).toBe(true);
     });
 
     it('climbs one consumer at a time', () => {
@@ -909,7 +1039,7 @@ describe('probeDue(): asking the estimator to look above its estimate', () => {
           vouched: false,
           heldUntil: 0,
           heldEndedAt: -Infinity,
-          carried: false,
+          carried: -1,
         },
       ],
     ]);
