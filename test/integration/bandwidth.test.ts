@@ -454,7 +454,7 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
     expect(meanwhile.video).toBeGreaterThan(5); // it kept playing (a starved CI browser decodes ~7 fps)
   }, 110_000);
 
-  it('a 300 kbit/s cap: lowest layer (or paused) within 10 s with audio flowing, full quality within 20 s of lifting it', async () => {
+  it('a 300 kbit/s cap: lowest layer (or paused) within 10 s with audio flowing, full quality within 10 s of lifting it', async () => {
     await settled();
     const decisions = recordDecisions();
     const audio = watchAudio();
@@ -469,14 +469,15 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
     // Held down by the estimate alone, the video climbs a step at a time (bandwidthPolicy), each
     // step once the hold after its last downgrade has passed (up to 12 s after failed tries
     // under the cap, ended early once the estimate passes 1.5 times where the last try failed),
-    // then two or three 1.5 s steps. Measured in busy fresh clones: 0.2-5.1 s; at load 14-18,
-    // 0.2, 8.1 and 19.4 s (the slow one: on a low layer right after the lift the estimate alone
-    // collapsed, 173 -> 41 kbit/s, so the video was paused and resumed on trial). Issue 10 asks
-    // for 10 s; the bound stays at 20 s until that path is held too (the log prints the figure).
+    // then two or three 1.5 s steps; an estimate that alone collapses after the lift no longer
+    // lowers or pauses the level the estimate carried (the level hold). Measured in busy fresh
+    // clones: 0.2-5.1 s; at load 14-24 with the level hold: 0.1 and 0.2 s (before it, 8.1 and
+    // 19.4 s: on a low layer right after the lift the estimate alone collapsed, 173 -> 41
+    // kbit/s, and the video was paused, then resumed on trial). Issue 10's bound: 10 s.
     await decisions.until(
       atFullQuality,
-      20_000 - (Date.now() - liftedAt),
-      'full quality within 20 s of lifting the cap',
+      10_000 - (Date.now() - liftedAt),
+      'full quality within 10 s of lifting the cap',
     );
     const recoverMs = Date.now() - liftedAt;
     console.log(
@@ -485,7 +486,7 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
         ` relay dropped ${capped.droppedQueue} of ${capped.packets} packets; ${decisions.stop()}`,
     );
     expect(dropMs).toBeLessThan(10_000);
-    expect(recoverMs).toBeLessThan(20_000);
+    expect(recoverMs).toBeLessThan(10_000);
     // ~50 packets/s of opus for ~10 s, never stalled.
     expect(capAudio.packets).toBeGreaterThan(300);
     expect(capAudio.longestGapMs).toBeLessThan(1500);
