@@ -46,3 +46,34 @@ export function keepCapabilities(
     // Storage full or disabled: the next join asks the browser again.
   }
 }
+
+const ROUTER_KEY = 'telemed.routerRtpCapabilities';
+
+/**
+ * The gateway's router capabilities from this browser's last join (every router of a gateway
+ * has the same): with them a Device loads before the join, and the join consumes at once
+ * (its `rtpCapabilities`). `json` is the answer's text, to tell whether a new answer differs.
+ * One that does not parse or lists no codec is ignored.
+ */
+export function keptRouterCapabilities(
+  store: KeyValueStore,
+): { caps: ms.RtpCapabilities; json: string } | undefined {
+  try {
+    const json = store.getItem(ROUTER_KEY);
+    if (!json) return undefined;
+    const caps = JSON.parse(json) as ms.RtpCapabilities;
+    if (!Array.isArray(caps?.codecs) || caps.codecs.length === 0) return undefined;
+    return { caps, json };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keeps a join answer's router capabilities (`json`: their JSON text) for the next join. */
+export function keepRouterCapabilities(store: KeyValueStore, json: string): void {
+  try {
+    store.setItem(ROUTER_KEY, json);
+  } catch {
+    // Storage full or disabled: the next join consumes after its answer.
+  }
+}

@@ -8,7 +8,12 @@
  */
 import { Device } from 'mediasoup-client';
 import type { types as ms } from 'mediasoup-client';
-import { cachedCapabilities, keepCapabilities } from './capabilityCache';
+import {
+  cachedCapabilities,
+  keepCapabilities,
+  keepRouterCapabilities,
+  keptRouterCapabilities,
+} from './capabilityCache';
 
 type HandlerFactory = NonNullable<
   NonNullable<ConstructorParameters<typeof Device>[0]>['handlerFactory']
@@ -24,6 +29,27 @@ function tabStore(): Storage | null {
   } catch {
     return null;
   }
+}
+
+/** This browser's localStorage (its tabs share it), or null where storage is disabled. */
+function browserStore(): Storage | null {
+  try {
+    return window.localStorage;
+  } catch {
+    return null;
+  }
+}
+
+/** The router capabilities of this browser's last join (and their JSON text), if kept. */
+export function routerCapabilitiesAhead(): ReturnType<typeof keptRouterCapabilities> {
+  const store = browserStore();
+  return store ? keptRouterCapabilities(store) : undefined;
+}
+
+/** Keeps a join answer's router capabilities (their JSON text) for the next join. */
+export function keepRouterCapabilitiesAhead(json: string): void {
+  const store = browserStore();
+  if (store) keepRouterCapabilities(store, json);
 }
 
 /** The browser's handler factory with its native capabilities memoised (null: not readable). */
