@@ -1,7 +1,8 @@
 /**
- * The browser's native RTP capabilities kept for this tab (sessionStorage), so a second join in
- * it (a reload, a rejoin) loads its Device without a throw-away RTCPeerConnection. An entry is
- * the browser's answer for one direction, keyed by navigator.userAgent: one that does not parse,
+ * The browser's native RTP capabilities kept in this browser (localStorage, shared by its
+ * tabs), so a later join (a reload, a rejoin, another tab) loads its Device without a throw-away
+ * RTCPeerConnection on the main thread while the socket's handshake is handled. An entry is the
+ * browser's answer for one direction, keyed by navigator.userAgent: one that does not parse,
  * does not validate as RTP capabilities, lists no codec, or came from another browser build is
  * ignored (and the browser asked again).
  */

@@ -3,7 +3,7 @@
  * the browser what it can send and receive (a throw-away RTCPeerConnection and an offer for
  * each direction, tens of ms of a join's main thread each); the answer does not depend on the
  * router, so it is read once, while the server checks the grant and the join travels, and
- * reused, also by the next join in this tab (capabilityCache). A Device that never sends reads
+ * reused, also by the next join in this browser (capabilityCache). A Device that never sends reads
  * only the receiving side.
  */
 import { Device } from 'mediasoup-client';
@@ -21,15 +21,6 @@ type HandlerFactory = NonNullable<
 type Direction = Parameters<HandlerFactory['getNativeRtpCapabilities']>[0]['direction'];
 
 let readAhead: HandlerFactory | null | undefined;
-
-/** This tab's sessionStorage, or null where storage is disabled. */
-function tabStore(): Storage | null {
-  try {
-    return window.sessionStorage;
-  } catch {
-    return null;
-  }
-}
 
 /** This browser's localStorage (its tabs share it), or null where storage is disabled. */
 function browserStore(): Storage | null {
@@ -68,7 +59,7 @@ function factory(): HandlerFactory | null {
   const native = ({ direction }: { direction: Direction }): Promise<ms.RtpCapabilities> => {
     let p = caps.get(direction);
     if (!p) {
-      const store = tabStore();
+      const store = browserStore();
       const kept = store ? cachedCapabilities(store, navigator.userAgent, direction) : undefined;
       if (kept) p = Promise.resolve(kept);
       else {

@@ -1,5 +1,5 @@
 /**
- * The tab's kept RTP capabilities: a second join reuses what the browser answered the first,
+ * The browser's kept RTP capabilities: a later join reuses what the browser answered the first,
  * and anything malformed, empty, or from another browser build is ignored (the browser is
  * asked again), so a bad entry can never break a join.
  */
