@@ -1,6 +1,7 @@
 import type { Device, types as ms } from 'mediasoup-client';
 import { io } from 'socket.io-client';
 import type {
+  ConsumeResponse,
   JoinResponse,
   MediaSource,
   Precheck,
@@ -8,7 +9,12 @@ import type {
   ServerToClientEvents,
   TransportResponse,
 } from '../../src/protocol';
-import { newDevice, readCapabilitiesAhead } from './device';
+import {
+  keepRouterCapabilitiesAhead,
+  newDevice,
+  readCapabilitiesAhead,
+  routerCapabilitiesAhead,
+} from './device';
 import { Emitter } from './emitter';
 import { NODE_GONE_AFTER_FAILURES, RECONNECT, nodeAnswers } from './failover';
 import {
@@ -805,8 +811,17 @@ export class RoomClient extends Emitter<RoomEvents> {
     this.session = s;
     const live = (): boolean => this.session === s && !s.closed;
     try {
-      // The receive transport comes with the join answer (one round trip less).
-      const joinReq = { ...this.joinPayload(this.tokenClaims.consultId), recvTransport: true };
+      // The receive transport comes with the join answer (one round trip less), and with a
+      // Device loaded before it, the consumers too (two more).
+      const ahead = this.tokenClaims.grants.subscribe ? await this.deviceAhead() : undefined;
+      if (!live() || !this.tokenClaims) return;
+      const joinReq: RequestData<'join'> = {
+        ...this.joinPayload(this.tokenClaims.consultId),
+        recvTransport: true,
+        ...(ahead
+          ? { rtpCapabilities: ahead.rtpCapabilities as RequestData<'join'>['rtpCapabilities'] }
+          : {}),
+      };
       let res: ResponseData<'join'>;
       try {
         res = await this.req(s, 'join', joinReq);
@@ -856,6 +871,27 @@ export class RoomClient extends Emitter<RoomEvents> {
     }
   }
 
+  /**
+   * A Device loaded with the router capabilities of this browser's last join (those of every
+   * router of the gateway), so the join can carry its RTP capabilities; undefined without
+   * them (a first visit) or when they do not load. A join answer with other capabilities
+   * replaces the Device (setUp compares them).
+   */
+  private async deviceAhead(): Promise<Device | undefined> {
+    const kept = routerCapabilitiesAhead();
+    if (!kept) return undefined;
+    if (this.loaded?.caps === kept.json) return this.loaded.device;
+    const device = newDevice(Boolean(this.tokenClaims?.grants.publish));
+    try {
+      await device.load({ routerRtpCapabilities: kept.caps });
+    } catch {
+      return undefined; // the join consumes after its answer, as without them
+    }
+    this.loaded = { caps: kept.json, device };
+    this.mark('device loaded ahead');
+    return device;
+  }
+
   /** Builds a session from join data: device, transports, consumers, then local media. */
   private async setUp(s: Session, res: ResponseData<'join'>): Promise<void> {
     const live = (): boolean => this.session === s && !s.closed;
@@ -893,14 +929,26 @@ export class RoomClient extends Emitter<RoomEvents> {
     this.createTransport(s, device, 'recv', recvInfo);
     const consuming: Promise<void>[] = [];
     const requested: Promise<void>[] = [];
+    // The consumers the join made (already resumed), video first: its first picture waits for
+    // a key frame, audio plays from its first packet. The rest are asked for.
+    const made = [...(joined.consumers ?? [])].sort(
+      (a, b) => Number(a.kind === 'audio') - Number(b.kind === 'audio'),
+    );
+    for (const c of made) {
+      requested.push(
+        new Promise((done) => consuming.push(this.consume(s, c.peerId, c.producerId, done, c))),
+      );
+    }
     for (const p of joined.peers) {
       if (p.peerId === this.ownPeerId) continue;
       for (const pr of p.producers) {
+        if (made.some((c) => c.producerId === pr.producerId)) continue;
         requested.push(
           new Promise((done) => consuming.push(this.consume(s, p.peerId, pr.producerId, done))),
         );
       }
     }
+    keepRouterCapabilitiesAhead(caps); // the next join (this tab's or another's) consumes at once
     // A participant who may publish opens the send transport now; one who may not never does.
     if (joined.sendTransport) this.createTransport(s, device, 'send', joined.sendTransport);
     const sending = this.tokenClaims?.grants.publish ? this.sendTransport(s) : null;
@@ -1566,15 +1614,19 @@ export class RoomClient extends Emitter<RoomEvents> {
     if (this.peers.delete(peerId)) this.emit('peerRemoved', peerId);
   }
 
-  /** Consumes a producer and resumes it; `requested` is called once its resume is on its way (or it failed). */
+  /**
+   * Consumes a producer and resumes it; `requested` is called once its resume is on its way
+   * (or it failed). `made`: the consumer the join answer brought, resumed already.
+   */
   private async consume(
     s: Session,
     peerId: string,
     producerId: string,
     requested?: () => void,
+    made?: ConsumeResponse,
   ): Promise<void> {
     try {
-      await this.consumeAndResume(s, peerId, producerId, requested);
+      await this.consumeAndResume(s, peerId, producerId, requested, made);
     } finally {
       requested?.();
     }
@@ -1585,6 +1637,7 @@ export class RoomClient extends Emitter<RoomEvents> {
     peerId: string,
     producerId: string,
     requested?: () => void,
+    made?: ConsumeResponse,
   ): Promise<void> {
     const device = s.device;
     const transport = s.transports.recv;
@@ -1593,12 +1646,14 @@ export class RoomClient extends Emitter<RoomEvents> {
     s.consumedProducers.add(producerId);
     let entry: ConsumerEntry | undefined;
     try {
-      const res = await this.req(s, 'consume', {
-        producerId,
-        rtpCapabilities: device.rtpCapabilities as RequestData<'consume'>['rtpCapabilities'],
-      });
+      const res =
+        made ??
+        (await this.req(s, 'consume', {
+          producerId,
+          rtpCapabilities: device.rtpCapabilities as RequestData<'consume'>['rtpCapabilities'],
+        }));
       if (s.closed) return;
-      this.mark(`consume ack ${res.kind}`);
+      this.mark(made ? `joined with ${res.kind}` : `consume ack ${res.kind}`);
       entry = {
         consumerId: res.consumerId,
         producerId,
@@ -1610,7 +1665,7 @@ export class RoomClient extends Emitter<RoomEvents> {
           s.closedConsumers.has(res.consumerId) ||
           s.closedProducers.has(producerId) ||
           !this.peers.has(res.peerId || peerId),
-        resumed: false,
+        resumed: Boolean(made),
         producerPaused: res.producerPaused,
       };
       s.consumers.set(entry.consumerId, entry);
@@ -1646,7 +1701,7 @@ export class RoomClient extends Emitter<RoomEvents> {
       // Bandwidth news about this consumer that came before it existed here.
       if (s.video.has(consumerId)) this.setRemoteVideo(consumerId, {});
       this.updateState();
-      const resuming = this.resumeConsumer(s, consumerId);
+      const resuming = made ? undefined : this.resumeConsumer(s, consumerId);
       requested?.();
       await resuming;
     } catch (err) {

@@ -3,12 +3,17 @@
  * the browser what it can send and receive (a throw-away RTCPeerConnection and an offer for
  * each direction, tens of ms of a join's main thread each); the answer does not depend on the
  * router, so it is read once, while the server checks the grant and the join travels, and
- * reused, also by the next join in this tab (capabilityCache). A Device that never sends reads
+ * reused, also by the next join in this browser (capabilityCache). A Device that never sends reads
  * only the receiving side.
  */
 import { Device } from 'mediasoup-client';
 import type { types as ms } from 'mediasoup-client';
-import { cachedCapabilities, keepCapabilities } from './capabilityCache';
+import {
+  cachedCapabilities,
+  keepCapabilities,
+  keepRouterCapabilities,
+  keptRouterCapabilities,
+} from './capabilityCache';
 
 type HandlerFactory = NonNullable<
   NonNullable<ConstructorParameters<typeof Device>[0]>['handlerFactory']
@@ -17,13 +22,25 @@ type Direction = Parameters<HandlerFactory['getNativeRtpCapabilities']>[0]['dire
 
 let readAhead: HandlerFactory | null | undefined;
 
-/** This tab's sessionStorage, or null where storage is disabled. */
-function tabStore(): Storage | null {
+/** This browser's localStorage (its tabs share it), or null where storage is disabled. */
+function browserStore(): Storage | null {
   try {
-    return window.sessionStorage;
+    return window.localStorage;
   } catch {
     return null;
   }
+}
+
+/** The router capabilities of this browser's last join (and their JSON text), if kept. */
+export function routerCapabilitiesAhead(): ReturnType<typeof keptRouterCapabilities> {
+  const store = browserStore();
+  return store ? keptRouterCapabilities(store) : undefined;
+}
+
+/** Keeps a join answer's router capabilities (their JSON text) for the next join. */
+export function keepRouterCapabilitiesAhead(json: string): void {
+  const store = browserStore();
+  if (store) keepRouterCapabilities(store, json);
 }
 
 /** The browser's handler factory with its native capabilities memoised (null: not readable). */
@@ -42,7 +59,7 @@ function factory(): HandlerFactory | null {
   const native = ({ direction }: { direction: Direction }): Promise<ms.RtpCapabilities> => {
     let p = caps.get(direction);
     if (!p) {
-      const store = tabStore();
+      const store = browserStore();
       const kept = store ? cachedCapabilities(store, navigator.userAgent, direction) : undefined;
       if (kept) p = Promise.resolve(kept);
       else {

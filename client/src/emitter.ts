@@ -1,15 +1,20 @@
+/** One event of map `E` as a tuple: its name, then its arguments. */
+export type EventTuple<E extends Record<string, unknown[]>> = {
+  [K in keyof E]: [K, ...E[K]];
+}[keyof E];
+
 /** A minimal typed event emitter: `E` maps event names to listener argument tuples. */
 export class Emitter<E extends Record<string, unknown[]>> {
   private readonly listeners: { [K in keyof E]?: Set<(...args: E[K]) => void> } = {};
   /** Events kept back since hold(), in order; null when not holding. */
   private held: (() => void)[] | null = null;
-  private onHeld: ((event: keyof E) => void) | null = null;
+  private onHeld: ((...event: EventTuple<E>) => void) | null = null;
 
   /**
    * Keeps events back until release(), so listeners added later (a page still being built)
-   * miss none; `onHeld` is told the name of each event kept back.
+   * miss none; `onHeld` is told each event kept back (its name and arguments).
    */
-  hold(onHeld?: (event: keyof E) => void): void {
+  hold(onHeld?: (...event: EventTuple<E>) => void): void {
     this.held ??= [];
     this.onHeld = onHeld ?? null;
   }
@@ -36,7 +41,7 @@ export class Emitter<E extends Record<string, unknown[]>> {
   protected emit<K extends keyof E>(event: K, ...args: E[K]): void {
     if (this.held) {
       this.held.push(() => this.emit(event, ...args));
-      this.onHeld?.(event);
+      this.onHeld?.(...([event, ...args] as EventTuple<E>));
       return;
     }
     for (const listener of [...(this.listeners[event] ?? [])]) {

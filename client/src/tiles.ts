@@ -77,6 +77,30 @@ export interface TileOptions {
   onChange?: () => void;
 }
 
+/** A muted, inline-playing <video> (or an autoplaying <audio>) for a remote track, not yet shown. */
+export function remoteMediaElement(t: RemoteTrack): HTMLMediaElement {
+  const stream = new MediaStream([t.track]);
+  if (t.kind === 'audio') {
+    const audio = el('audio');
+    audio.autoplay = true;
+    audio.setAttribute('autoplay', '');
+    audio.dataset.consumerId = t.consumerId;
+    audio.dataset.source = t.source;
+    audio.srcObject = stream;
+    return audio;
+  }
+  const video = el('video');
+  video.dataset.testid = 'remote-video';
+  video.dataset.consumerId = t.consumerId;
+  video.dataset.source = t.source;
+  video.autoplay = true;
+  video.playsInline = true;
+  video.muted = true;
+  for (const attr of ['autoplay', 'playsinline', 'muted']) video.setAttribute(attr, '');
+  video.srcObject = stream;
+  return video;
+}
+
 /** Renders one tile per remote participant into `container`. */
 export class TileView {
   private readonly tiles = new Map<string, Tile>();
@@ -117,33 +141,22 @@ export class TileView {
     this.options.onChange?.();
   }
 
-  addTrack(t: RemoteTrack): void {
+  /**
+   * Shows a remote track in its participant's tile: in `adopted` when given (the element that
+   * already plays it, made by remoteMediaElement before the page was built), else in a new one.
+   */
+  addTrack(t: RemoteTrack, adopted?: HTMLMediaElement): void {
     const tile = this.ensure(t.peerId);
-    const stream = new MediaStream([t.track]);
-    if (t.kind === 'audio') {
-      const audio = el('audio');
-      audio.autoplay = true;
-      audio.setAttribute('autoplay', '');
-      audio.dataset.consumerId = t.consumerId;
-      audio.dataset.source = t.source;
-      audio.srcObject = stream;
-      applySpeaker(audio); // the speaker chosen in the pre-call check
-      tile.audio.append(audio);
-      this.play(audio);
+    const media = adopted ?? remoteMediaElement(t);
+    if (media instanceof HTMLAudioElement) {
+      applySpeaker(media); // the speaker chosen in the pre-call check
+      tile.audio.append(media);
+      this.play(media);
       return;
     }
-    const video = el('video');
-    video.dataset.testid = 'remote-video';
-    video.dataset.consumerId = t.consumerId;
-    video.dataset.source = t.source;
-    video.autoplay = true;
-    video.playsInline = true;
-    video.muted = true;
-    for (const attr of ['autoplay', 'playsinline', 'muted']) video.setAttribute(attr, '');
-    video.srcObject = stream;
-    tile.media.append(video);
+    tile.media.append(media);
     this.updateLayout(tile);
-    video.play().catch(() => undefined);
+    media.play().catch(() => undefined);
   }
 
   removeTrack(peerId: string, consumerId: string): void {

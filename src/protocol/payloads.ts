@@ -112,6 +112,12 @@ export interface JoinResponse {
   recvTransport?: TransportResponse;
   /** When the join asked for it (`sendTransport: true`): the new send transport. */
   sendTransport?: TransportResponse;
+  /**
+   * When the join gave `rtpCapabilities`: the producers of `peers` consumed on `recvTransport`,
+   * already resumed (as `consume` answers each; no `resumeConsumer` needed). A producer missing
+   * here (closed meanwhile, or not receivable with those capabilities) is left to `consume`.
+   */
+  consumers?: ConsumeResponse[];
 }
 
 export interface TransportResponse {

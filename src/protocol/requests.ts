@@ -45,21 +45,32 @@ export const precheckSchema = z.strictObject({
 });
 export type Precheck = z.infer<typeof precheckSchema>;
 
-export const joinRequest = z.object({
-  consultId: id,
-  /** The name to show on this participant's tile; the record keeps the vouched name. */
-  displayName: personName.optional(),
-  /** The `resumeSecret` of an earlier `join` ack: proves this is the socket's session taking its seat back. */
-  resumeSecret: z.string().min(16).max(128).optional(),
-  /** What the browser knows of its network (navigator.connection.effectiveType / type), for the record. */
-  networkType: z.string().trim().max(32).optional(),
-  /** The pre-call check this participant ran before joining, for the record. */
-  precheck: precheckSchema.optional(),
-  /** Create this participant's receive transport with the join: the answer's `recvTransport` (one round trip less). */
-  recvTransport: z.boolean().optional(),
-  /** Create the send transport with the join too: the answer's `sendTransport` (a failover's rebuild, one round trip less). */
-  sendTransport: z.boolean().optional(),
-});
+export const joinRequest = z
+  .object({
+    consultId: id,
+    /** The name to show on this participant's tile; the record keeps the vouched name. */
+    displayName: personName.optional(),
+    /** The `resumeSecret` of an earlier `join` ack: proves this is the socket's session taking its seat back. */
+    resumeSecret: z.string().min(16).max(128).optional(),
+    /** What the browser knows of its network (navigator.connection.effectiveType / type), for the record. */
+    networkType: z.string().trim().max(32).optional(),
+    /** The pre-call check this participant ran before joining, for the record. */
+    precheck: precheckSchema.optional(),
+    /** Create this participant's receive transport with the join: the answer's `recvTransport` (one round trip less). */
+    recvTransport: z.boolean().optional(),
+    /** Create the send transport with the join too: the answer's `sendTransport` (a failover's rebuild, one round trip less). */
+    sendTransport: z.boolean().optional(),
+    /**
+     * With `recvTransport: true` and the `subscribe` grant: the Device's RTP capabilities (as
+     * `consume` takes them); every producer in the answer is then consumed and resumed on the
+     * new receive transport, answered as `consumers` (no `consume`/`resumeConsumer` round trips).
+     */
+    rtpCapabilities: rtpCapabilitiesSchema.optional(),
+  })
+  .refine((r) => r.rtpCapabilities === undefined || r.recvTransport === true, {
+    error: 'rtpCapabilities in join needs recvTransport: true (consumers need a receive transport)',
+    path: ['rtpCapabilities'],
+  });
 export const CHAT_MAX_CHARS = 2000;
 export const chatMessageRequest = z.object({
   text: z

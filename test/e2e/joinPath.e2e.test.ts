@@ -3,11 +3,12 @@
  * long-polling phase), long-polling still works where WebSockets are blocked, a
  * participant who may not publish opens no send transport, a viewer's consume requests
  * follow its join answer directly (the receive transport comes with it), and the consult page
- * is built only after the consumers' resume requests are sent (its building and drawing do not
- * hold up the consume answers or the consumers' set-up). A viewer probes the browser's
+ * is built only after the first remote frame (its building and drawing do not hold up the
+ * consume answers, the consumers' set-up or the frame). A viewer probes the browser's
  * capabilities once (receiving side only), after its socket opened, not in the task that
- * created the socket, and not again when it joins again in the same tab; and it reads no
- * layout outside the rendering step before its first frame.
+ * created the socket, and not again when it joins again; and it reads no layout outside the
+ * rendering step before its first frame. Joining again (a reload), it knows the router's
+ * capabilities: the join itself consumes, and nothing but the transport's connect follows it.
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -193,12 +194,14 @@ describe('joining', () => {
     expect(new Set(sent.slice(1).map((r) => r.name))).toEqual(
       new Set(['consume', 'connectTransport', 'resumeConsumer']),
     );
-    // The page was built after the resume requests had gone (the consumers' set-up is not
-    // held up by it), not before the join.
+    // The page was built after the first frame (played until then by the join's preview),
+    // so after the resume requests too: neither is held up by it.
     const built = (await viewer.evaluate('window.__built')) as number;
+    const firstFrame = (await viewer.evaluate('window.__benchJoin.firstFrame')) as number;
     const resumes = sent.filter((r) => r.name === 'resumeConsumer').map((r) => r.at);
     expect(resumes.length).toBe(2);
     expect(built).toBeGreaterThan(Math.max(...resumes));
+    expect(built).toBeGreaterThanOrEqual(firstFrame);
     // Two peer connections before the first frame: one capability probe (receiving side
     // only: a viewer never sends) and the receive transport's; the probe after the socket's
     // open was handled, so it did not hold up the handshake.
@@ -221,15 +224,19 @@ describe('joining', () => {
     // The host, who publishes, has both.
     expect((await transportStats(host)).map((t) => t.direction).sort()).toEqual(['recv', 'send']);
 
-    // A second join in the same tab (a reload) loads its Device from the capabilities kept
-    // for the tab: its only peer connection before the first frame is the receive transport's.
+    // A second join (a reload) loads its Device from the capabilities kept in the browser:
+    // its only peer connection before the first frame is the receive transport's. It loads
+    // it before the join, with the router's capabilities of the last join, so the join
+    // answer brings the consumers, resumed: only the transport's connect follows.
     await viewer.reload();
     await waitConnected(viewer);
-    await beforeFirstFrame(viewer);
+    const rejoin = (await beforeFirstFrame(viewer)).filter((r) => 'name' in r);
+    expect(rejoin.map((r) => r.name)).toEqual(['join', 'connectTransport']);
     const again = (await viewer.evaluate(
       'window.__pcs.filter((t) => t <= window.__benchJoin.firstFrame).length',
     )) as number;
     expect(again).toBe(1);
+    await expect.poll(() => receivesMedia(viewer), { timeout: 20_000 }).toBe(true);
   }, 90_000);
 
   it('where WebSockets are blocked, the viewer falls back to long-polling and still joins', async () => {

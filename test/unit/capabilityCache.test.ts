@@ -1,10 +1,15 @@
 /**
- * The tab's kept RTP capabilities: a second join reuses what the browser answered the first,
+ * The browser's kept RTP capabilities: a later join reuses what the browser answered the first,
  * and anything malformed, empty, or from another browser build is ignored (the browser is
  * asked again), so a bad entry can never break a join.
  */
 import { describe, expect, it } from 'vitest';
-import { cachedCapabilities, keepCapabilities } from '../../client/src/capabilityCache.js';
+import {
+  cachedCapabilities,
+  keepCapabilities,
+  keepRouterCapabilities,
+  keptRouterCapabilities,
+} from '../../client/src/capabilityCache.js';
 
 const AGENT = 'Mozilla/5.0 Chrome/131.0';
 const CAPS = {
@@ -78,5 +83,36 @@ describe('kept RTP capabilities', () => {
       keepCapabilities(broken, AGENT, 'recvonly', structuredClone(CAPS) as never),
     ).not.toThrow();
     expect(cachedCapabilities(broken, AGENT, 'recvonly')).toBeUndefined();
+  });
+});
+
+describe('kept router capabilities', () => {
+  it('gives back the kept answer and its exact text', () => {
+    const s = store();
+    const json = JSON.stringify(CAPS);
+    keepRouterCapabilities(s, json);
+    const kept = keptRouterCapabilities(s);
+    expect(kept?.json).toBe(json);
+    expect(kept?.caps.codecs?.length).toBe(2);
+  });
+
+  it('ignores nothing kept, text that does not parse, and capabilities without codecs', () => {
+    expect(keptRouterCapabilities(store())).toBeUndefined();
+    for (const bad of ['{', 'null', '"vp8"', '{"codecs":[]}', '{"codecs":"all"}']) {
+      expect(
+        keptRouterCapabilities(store({ 'telemed.routerRtpCapabilities': bad })),
+      ).toBeUndefined();
+    }
+  });
+
+  it('keeps nothing, and throws nothing, where storage refuses', () => {
+    const full = {
+      getItem: () => null,
+      setItem: () => {
+        throw new Error('QuotaExceededError');
+      },
+    };
+    expect(() => keepRouterCapabilities(full, JSON.stringify(CAPS))).not.toThrow();
+    expect(keptRouterCapabilities(full)).toBeUndefined();
   });
 });

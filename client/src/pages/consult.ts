@@ -27,6 +27,7 @@ import { ChatLog } from '../chat';
 import { ChatPanel } from '../components/chatPanel';
 import { NotesEditor } from '../components/notesEditor';
 import { QualityBoard } from '../liveQuality';
+import { JoinPreview } from '../joinPreview';
 import type { QualityView } from '../liveQuality';
 
 /** Something that happened on the page, for tests (e.g. that no participant ever left). */
@@ -114,8 +115,8 @@ const FINISHED: ReadonlySet<ConnectionState> = new Set(['left', 'ended', 'denied
 const BUILD_BY_MS = 3000;
 
 /**
- * Client events that come before the join's media is requested (`mediaRequested`): they do
- * not start the page's build.
+ * Client events that come with a join, before its first frame: they do not start the page's
+ * build (`mediaRequested` does, when no video is on its way).
  */
 const UNTIL_JOINED = new Set<string>([
   'state',
@@ -136,43 +137,65 @@ const UNTIL_JOINED = new Set<string>([
 ]);
 
 /**
- * Joining starts first, and the page is built only once the join's media is requested (its
- * consume and resume requests are on their way; what is left is the first frames' travel),
- * on a refusal, the lobby or an error, or after BUILD_BY_MS: the socket's handshake, the join
- * and the consumers' set-up are not kept waiting behind the page's building and drawing.
- * The client keeps its events back until the page listens.
+ * The longest the page waits, once the join's media is requested, for the first remote frame
+ * before it is built anyway (a video that does not come is not the page's to wait for).
+ */
+const FIRST_FRAME_WAIT_MS = 1500;
+
+/**
+ * Joining starts first, and the page is built only after the first remote frame (played by a
+ * JoinPreview until then), or once the join's media is requested when no video is on its way
+ * (alone, cameras off); on a refusal, the lobby or an error; or after BUILD_BY_MS. The
+ * socket's handshake, the join, the consumers' set-up and the first frame's presentation are
+ * not kept waiting behind the page's building and drawing. The client keeps its events back
+ * until the page listens; the page adopts the preview's media elements.
  */
 export function consultPage(ctx: AppContext, opts: ConsultPageOptions): Cleanup {
   const client = new RoomClient();
-  if (!opts.token) return buildConsultPage(ctx, opts, client, null);
+  if (!opts.token) return buildConsultPage(ctx, opts, client, null, null);
   const early = client.join(opts.token);
   early.catch(() => build()); // a bad token: nothing to wait for
+  const preview = new JoinPreview(() => build());
   ctx.root.replaceChildren(
     h('p', { class: 'muted', testid: 'consult-joining', role: 'status' }, 'Joining the consult…'),
+    preview.el,
   );
   let cleanup: Cleanup | null = null;
   let gone = false;
   let timer = setTimeout(() => build(), BUILD_BY_MS);
-  // In a task of its own: the client finishes what it was doing (the consume requests) first.
+  let frameTimer: ReturnType<typeof setTimeout> | undefined;
+  // In a task of its own: the client finishes what it was doing (the consume requests, the
+  // frame's presentation) first.
   let scheduled = false;
   function build(): void {
     if (scheduled) return;
     scheduled = true;
     clearTimeout(timer);
+    clearTimeout(frameTimer);
     timer = setTimeout(() => {
       if (gone || cleanup) return;
-      cleanup = buildConsultPage(ctx, opts, client, early);
+      cleanup = buildConsultPage(ctx, opts, client, early, preview);
       client.release();
+      preview.dispose();
     }, 0);
   }
-  client.hold((event) => {
-    if (!UNTIL_JOINED.has(event)) build();
+  client.hold((...event) => {
+    if (event[0] === 'peer') preview.peer(event[1]);
+    else if (event[0] === 'trackAdded') preview.add(event[1]);
+    else if (event[0] === 'mediaRequested') {
+      if (!preview.awaitingFrame) build();
+      else frameTimer ??= setTimeout(() => build(), FIRST_FRAME_WAIT_MS);
+    } else if (!UNTIL_JOINED.has(event[0])) build();
   });
   return () => {
     gone = true;
     clearTimeout(timer);
+    clearTimeout(frameTimer);
     if (cleanup) cleanup();
-    else client.close();
+    else {
+      client.close();
+      preview.dispose();
+    }
   };
 }
 
@@ -181,6 +204,7 @@ function buildConsultPage(
   opts: ConsultPageOptions,
   client: RoomClient,
   early: Promise<void> | null,
+  preview: JoinPreview | null,
 ): Cleanup {
   let claims: TokenClaims | null = null;
   if (opts.token) claims = safeDecode(opts.token);
@@ -542,7 +566,7 @@ function buildConsultPage(
     tiles.removePeer(peerId);
     quality.forget(peerId);
   });
-  client.on('trackAdded', (track) => tiles.addTrack(track));
+  client.on('trackAdded', (track) => tiles.addTrack(track, preview?.take(track.consumerId)));
   client.on('trackRemoved', ({ peerId, consumerId }) => tiles.removeTrack(peerId, consumerId));
   client.on('remoteVideo', (video) => {
     logEvent('remoteVideo', JSON.stringify(video));
@@ -713,6 +737,13 @@ function buildConsultPage(
   }
   renderState(client.connectionState);
   renderLocal(client.localState);
+  // The preview showed the first frame already (its 'playing' came before the page listened).
+  if (preview?.shown) {
+    setTimeout(() => {
+      mountPanels();
+      client.mediaShown();
+    }, 0);
+  }
 
   return () => {
     window.removeEventListener('pagehide', onPageHide);

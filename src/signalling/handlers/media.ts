@@ -1,7 +1,8 @@
 /** Media: transports, producers and consumers of the caller's own seat. */
 import type { types } from 'mediasoup';
 import { clientEvents } from '../../protocol/events.js';
-import type { TransportResponse } from '../../protocol/payloads.js';
+import type { ConsumeResponse, TransportResponse } from '../../protocol/payloads.js';
+import type { ConsumerAppData } from '../../sfu/Peer.js';
 import { GatewayError } from '../../errors.js';
 import { peerStats } from '../../sfu/peerStats.js';
 import { fromClient, toClient } from '../../sfu/wire.js';
@@ -16,6 +17,30 @@ export function transportInfo(transport: types.WebRtcTransport): TransportRespon
     iceCandidates: toClient.iceCandidates(transport.iceCandidates),
     dtlsParameters: toClient.dtlsParameters(transport.dtlsParameters),
   };
+}
+
+/** What the client needs of a new consumer (the `consume` answer). */
+export function consumerInfo(consumer: types.Consumer<ConsumerAppData>): ConsumeResponse {
+  return {
+    consumerId: consumer.id,
+    producerId: consumer.producerId,
+    peerId: consumer.appData.peerId,
+    kind: consumer.kind,
+    rtpParameters: toClient.rtpParameters(consumer.rtpParameters),
+    appData: { source: consumer.appData.source },
+    producerPaused: consumer.producerPaused,
+  };
+}
+
+/**
+ * Resumes a consumer of the caller's seat through its bandwidth adapter (so a client cannot
+ * undo a pause its bandwidth needs), telling the client when its video stays paused for that.
+ */
+export async function resumeConsumer(ctx: HandlerContext, consumerId: string): Promise<void> {
+  const peer = ctx.session.seatOf(ctx.conn);
+  peer.consumer(consumerId);
+  const { pausedForBandwidth } = await peer.bandwidth.resume(consumerId);
+  if (pausedForBandwidth) ctx.conn.send('videoPaused', { consumerId, reason: 'bandwidth' });
 }
 
 export function mediaHandlers(ctx: HandlerContext): void {
@@ -56,23 +81,11 @@ export function mediaHandlers(ctx: HandlerContext): void {
       req.producerId,
       fromClient.rtpCapabilities(req.rtpCapabilities),
     );
-    return {
-      consumerId: consumer.id,
-      producerId: consumer.producerId,
-      peerId: consumer.appData.peerId,
-      kind: consumer.kind,
-      rtpParameters: toClient.rtpParameters(consumer.rtpParameters),
-      appData: { source: consumer.appData.source },
-      producerPaused: consumer.producerPaused,
-    };
+    return consumerInfo(consumer);
   });
 
   handle(socket, log, clientEvents.resumeConsumer, async ({ consumerId }) => {
-    const peer = seat();
-    peer.consumer(consumerId);
-    // Through the adapter, so a client cannot undo a pause its bandwidth needs.
-    const { pausedForBandwidth } = await peer.bandwidth.resume(consumerId);
-    if (pausedForBandwidth) conn.send('videoPaused', { consumerId, reason: 'bandwidth' });
+    await resumeConsumer(ctx, consumerId);
     return {};
   });
 
