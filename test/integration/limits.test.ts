@@ -246,7 +246,13 @@ describe('per-socket event rate limit', () => {
 
 describe('chat limits', () => {
   it('rate-limits one participant with a plain message; the others can still write', async () => {
-    const { hostJoins, specialistJoins } = await setup();
+    // A burst of 10 that refills at one message an hour: the 15 sends take as long as a loaded
+    // machine makes them (over 2 s once, refilling two messages at the default rate), and
+    // exactly the burst still goes through.
+    const { hostJoins, specialistJoins } = await setup({
+      CHAT_MESSAGES_PER_WINDOW: '1',
+      CHAT_WINDOW_SECONDS: '3600',
+    });
     const host = await hostJoins();
     const specialist = await specialistJoins(host.client);
     const sent = [];

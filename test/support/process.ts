@@ -45,7 +45,10 @@ async function startOnce(env: Record<string, string>): Promise<GatewayProcess> {
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => resolve(code)),
   );
-  const deadline = Date.now() + 20_000;
+  // The bound is the child's own progress (its "listening" line, or its exit); the deadline only
+  // ends a hang. A fresh clone at load 20-30 took over 20 s to start one (node, the media
+  // worker, the database), so it is 45 s.
+  const deadline = Date.now() + 45_000;
   let match: RegExpMatchArray | null = null;
   while (!(match = out.match(/listening on (http\S+)/))) {
     if (Date.now() > deadline || child.exitCode !== null) {
