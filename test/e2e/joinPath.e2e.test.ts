@@ -195,13 +195,17 @@ describe('joining', () => {
       new Set(['consume', 'connectTransport', 'resumeConsumer']),
     );
     // The page was built after the first frame (played until then by the join's preview),
-    // so after the resume requests too: neither is held up by it.
+    // so after the camera's resume, which that frame needed: the build does not hold it up.
+    // The microphone's may go after the frame (audio waits for no key frame; on a busy
+    // machine its consumer is made later), and is sent all the same.
     const built = (await viewer.evaluate('window.__built')) as number;
     const firstFrame = (await viewer.evaluate('window.__benchJoin.firstFrame')) as number;
     const resumes = sent.filter((r) => r.name === 'resumeConsumer').map((r) => r.at);
-    expect(resumes.length).toBe(2);
+    expect(resumes.length).toBeGreaterThanOrEqual(1);
     expect(built).toBeGreaterThan(Math.max(...resumes));
     expect(built).toBeGreaterThanOrEqual(firstFrame);
+    const allSent = (await viewer.evaluate('window.__io')) as IoRecord[];
+    expect(allSent.filter((r) => 'name' in r && r.name === 'resumeConsumer')).toHaveLength(2);
     // Two peer connections before the first frame: one capability probe (receiving side
     // only: a viewer never sends) and the receive transport's; the probe after the socket's
     // open was handled, so it did not hold up the handshake.

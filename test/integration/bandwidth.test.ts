@@ -143,11 +143,32 @@ async function senderSendsLayer(spatialLayer: number, withinMs: number): Promise
     withinMs,
     `the sender's browser sends its layer ${spatialLayer} again`,
     250,
-  ).catch((err: Error) => {
-    throw new Error(`${err.message} (${last} frames encoded on it)`);
+  ).catch(async (err: Error) => {
+    throw new Error(`${err.message} (${last} frames encoded on it; ${await senderLimits()})`);
   });
   return Date.now() - start;
 }
+
+/**
+ * What holds the sender's browser back: each layer's quality limitation and frames, and its
+ * own estimate of its uplink (the selected candidate pair's availableOutgoingBitrate).
+ */
+const senderLimits = () =>
+  senderPage.evaluate(`(async () => {
+    const t = window.__transceivers.find((t) => t.sender.track && t.sender.track.kind === 'video');
+    const active = t.sender.getParameters().encodings.map((e) => e.rid + (e.active ? '' : ' off'));
+    const layers = [];
+    let estimate = 'none';
+    (await t.sender.getStats()).forEach((r) => {
+      if (r.type === 'outbound-rtp') {
+        layers.push(r.rid + ': ' + (r.frameWidth ?? 0) + ' px, ' + (r.framesEncoded ?? 0) + ' frames, limited by ' + r.qualityLimitationReason);
+      }
+      if (r.type === 'candidate-pair' && r.nominated && r.availableOutgoingBitrate !== undefined) {
+        estimate = Math.round(r.availableOutgoingBitrate / 1000) + ' kbit/s';
+      }
+    });
+    return 'encodings ' + active.join(', ') + '; ' + layers.join('; ') + '; uplink estimate ' + estimate;
+  })()`) as Promise<string>;
 
 /** Total audio packets the receiver page has received from the sender. */
 async function audioPackets(): Promise<number> {
@@ -422,7 +443,8 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
     const meanwhile = await frames.stop();
     await sendLayer(top, true);
     decisions.log('sender turned its best layer on again');
-    const restartMs = await senderSendsLayer(top, 30_000);
+    // Bounded by the test's own timeout; a browser that holds the layer back longer says why.
+    const restartMs = await senderSendsLayer(top, 45_000);
     decisions.log('sender sends its best layer again');
     // The gateway's clock starts when the sender's browser has been sending the layer for
     // resumeMs: its layer watch counts a layer that came back then (polled every intervalMs).
