@@ -67,6 +67,11 @@ export const configSchema = z
     WORKERS: intIn(1, 64, os.availableParallelism()),
     /** Consumers one worker carries before a consult's next participants go on another worker. */
     WORKER_MAX_CONSUMERS: intIn(1, 100_000, 500),
+    /**
+     * Scheduling priority (nice) of the mediasoup workers: below 0 they run before ordinary
+     * processes, so a busy machine delays media less. Needs root or CAP_SYS_NICE; 0 leaves it.
+     */
+    WORKER_NICE: intIn(-20, 19, -10),
     LOG_LEVEL: z.preprocess(
       emptyToUndefined,
       z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` }).default('info'),
@@ -247,6 +252,8 @@ export interface Config {
   workers: number;
   /** Consumers one worker carries before a consult spreads to another (WORKER_MAX_CONSUMERS). */
   workerMaxConsumers: number;
+  /** The media workers' nice value (WORKER_NICE); 0 leaves them at the inherited priority. */
+  workerNice: number;
   logLevel: RawConfig['LOG_LEVEL'];
   mediasoupLogLevel: RawConfig['MEDIASOUP_LOG_LEVEL'];
   clientDir: string;
@@ -386,6 +393,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     workers: c.WORKERS,
     workerMaxConsumers: c.WORKER_MAX_CONSUMERS,
+    workerNice: c.WORKER_NICE,
     logLevel: c.LOG_LEVEL,
     mediasoupLogLevel: c.MEDIASOUP_LOG_LEVEL,
     clientDir: path.resolve(c.CLIENT_DIR),

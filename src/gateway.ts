@@ -115,6 +115,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       portBase: config.rtc.portBase,
       logLevel: config.mediasoupLogLevel,
       logger,
+      nice: config.workerNice === 0 ? undefined : config.workerNice,
     });
     const rooms = new RoomRegistry(
       pool,

@@ -9,6 +9,8 @@ export interface WorkerStats {
   port: number;
   routers: number;
   peers: number;
+  /** Its nice value as set at its start (WORKER_NICE); null: inherited, or not permitted. */
+  nice: number | null;
   /** User + system CPU time used so far, seconds. */
   cpuSeconds: number | null;
   /** Resident memory now (from /proc), falling back to the peak; bytes. */
@@ -33,6 +35,7 @@ export async function workerStats(pool: WorkerPool): Promise<WorkerStats[]> {
         pid: slot.worker.pid,
         alive: slot.alive,
         port: slot.port,
+        nice: slot.nice,
         routers: slot.routers,
         peers: slot.peers,
       };

@@ -134,6 +134,37 @@ describe('npm start', () => {
     expect(await storedDemo(dataDir)).toEqual({ users: 3, demoConsult: true });
   }, 90_000);
 
+  it("without the right to raise the media workers' priority, says what to grant and starts with its workers at normal priority", async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-start-'));
+    // As root, setpriv drops CAP_SYS_NICE from the child (as a gateway run by an ordinary
+    // user, or in a container without that capability, has it); otherwise the child has none.
+    const asRoot = process.getuid?.() === 0;
+    const [cmd, ...args] = asRoot
+      ? ['setpriv', '--bounding-set=-sys_nice', '--inh-caps=-sys_nice', 'node', 'dist/main.js']
+      : ['node', 'dist/main.js'];
+    const child = spawn(cmd!, args, {
+      cwd: root,
+      env: env({ DATA_DIR: dataDir, DEMO: '0', WORKERS: '2' }),
+    });
+    children.push(child);
+    const out = await printed(child, /gateway listening on/, 'the gateway did not start');
+    expect(out).toContain("cannot set the media workers' priority to nice -10");
+    expect(out).toContain('CAP_SYS_NICE');
+    expect(out).toContain('WORKER_NICE=0');
+    // Said once, not once per worker.
+    expect(out.match(/cannot set the media workers' priority/g)).toHaveLength(1);
+    const url = /gateway listening on (\S+)/.exec(out)![1]!;
+    const health = (await (await fetch(`${url}/healthz`)).json()) as {
+      status: string;
+      workers: { nice: number | null }[];
+    };
+    expect(health.status).toBe('ok');
+    expect(health.workers.map((w) => w.nice)).toEqual([null, null]);
+    const exited = exitOf(child);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  }, 90_000);
+
   it('refuses bad settings with one clear line per setting', () => {
     const res = spawnSync('node', ['dist/main.js'], {
       cwd: root,

@@ -95,6 +95,7 @@ describe('loadConfig', () => {
       loadConfig({
         PORT: 'eighty',
         WORKERS: '0',
+        WORKER_NICE: '-25',
         LOG_LEVEL: 'loud',
         RTC_LISTEN_IP: 'not-an-ip',
         JWT_SECRET: 'short',
@@ -108,6 +109,7 @@ describe('loadConfig', () => {
     const problems = (error as ConfigError).problems.join('\n');
     expect(problems).toMatch(/PORT: must be an integer between 0 and 65535 \(got "eighty"\)/);
     expect(problems).toMatch(/WORKERS: must be an integer between 1 and 64 \(got "0"\)/);
+    expect(problems).toMatch(/WORKER_NICE: must be an integer between -20 and 19 \(got "-25"\)/);
     expect(problems).toMatch(/LOG_LEVEL: must be one of fatal, error, warn, info/);
     expect(problems).toMatch(/RTC_LISTEN_IP: must be an IPv4 or IPv6 address/);
     expect(problems).toMatch(/JWT_SECRET: must be at least 16 characters/);
