@@ -91,14 +91,17 @@ const KEEP_TRANSCEIVERS = `
     return transceiver;
   };`;
 
-/** Turns the sender's best camera layer off or on (RTCRtpSender.setParameters, as Chromium does). */
+/** In the sender's page: its camera's transceiver (an expression for the scripts below). */
+const VIDEO_SENDER =
+  "window.__transceivers.find((t) => t.sender.track && t.sender.track.kind === 'video')";
+
 /**
  * Stops or restarts the sender's encoding of one spatial layer. Chromium may not yet send all
  * three (its own estimate decides), so tests stop the best layer it sends now, not the last.
  */
 const sendLayer = (spatialLayer: number, active: boolean) =>
   senderPage.evaluate(`(async () => {
-    const t = window.__transceivers.find((t) => t.sender.track && t.sender.track.kind === 'video');
+    const t = ${VIDEO_SENDER};
     const params = t.sender.getParameters();
     params.encodings[${spatialLayer}].active = ${active};
     await t.sender.setParameters(params);
@@ -110,7 +113,7 @@ const sendLayer = (spatialLayer: number, active: boolean) =>
  */
 const framesEncoded = (spatialLayer: number) =>
   senderPage.evaluate(`(async () => {
-    const t = window.__transceivers.find((t) => t.sender.track && t.sender.track.kind === 'video');
+    const t = ${VIDEO_SENDER};
     const rid = t.sender.getParameters().encodings[${spatialLayer}].rid;
     let frames = -1;
     (await t.sender.getStats()).forEach((r) => {
@@ -155,7 +158,7 @@ async function senderSendsLayer(spatialLayer: number, withinMs: number): Promise
  */
 const senderLimits = () =>
   senderPage.evaluate(`(async () => {
-    const t = window.__transceivers.find((t) => t.sender.track && t.sender.track.kind === 'video');
+    const t = ${VIDEO_SENDER};
     const active = t.sender.getParameters().encodings.map((e) => e.rid + (e.active ? '' : ' off'));
     const layers = [];
     let estimate = 'none';
