@@ -221,13 +221,15 @@ export async function openConsultAt(
 
 /** The page client's set-up steps since `t0`, as "ms step" pairs: where a move's time went. */
 export async function stepsSince(page: Page, t0: number): Promise<string> {
+  return (await traceSince(page, t0)).map((s) => `${s.at - t0} ${s.step}`).join(', ');
+}
+
+/** The page's client steps (Date.now() and name) from `t0` on. */
+export async function traceSince(page: Page, t0: number): Promise<{ at: number; step: string }[]> {
   const steps = await page.evaluate(
     () =>
       (globalThis as unknown as { __consult: { trace: { at: number; step: string }[] } }).__consult
         .trace,
   );
-  return steps
-    .filter((s) => s.at >= t0)
-    .map((s) => `${s.at - t0} ${s.step}`)
-    .join(', ');
+  return steps.filter((s) => s.at >= t0);
 }
