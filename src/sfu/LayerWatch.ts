@@ -9,8 +9,11 @@
  * counters several times a second: a layer that has sent nothing for `stallMs` while a
  * lower layer kept sending is stopped, and `limit` drops to the highest layer still sent.
  * A layer counts again once it has been sent for `resumeMs`, so a flapping layer does not
- * make receivers flap with it. When every layer is silent (the sender is paused or cut
- * off) there is nothing better to switch to, and the watch sets no limit.
+ * make receivers flap with it. When every layer is silent at once (the sender is paused or
+ * cut off, or its encoder restarts, as Chromium's does when a layer is turned off) there is
+ * nothing better to switch to and nothing is learnt about any one layer: the watch keeps its
+ * limit and each layer's standing, so receivers are not sent after a layer that is not coming
+ * (each such switch waits for a key frame) and layers that were sent count again at once.
  *
  * One watch per producer, shared by all its consumers (`LayerWatch.for`), polling only
  * while someone holds it (`retain`).
@@ -151,14 +154,20 @@ export class LayerWatch extends TypedEmitter<LayerWatchEvents> {
 
   #update(now: number, counts: (number | undefined)[]): void {
     const { stallMs, resumeMs } = this.#options;
-    let top = -1;
     this.#layers.forEach((layer, i) => {
       const count = counts[i];
       if (count !== undefined && count > layer.packets) {
         layer.packets = count;
         layer.lastPacketAt = now;
       }
-      const sending = layer.lastPacketAt !== null && now - layer.lastPacketAt < stallMs;
+    });
+    const sends = (layer: LayerState) =>
+      layer.lastPacketAt !== null && now - layer.lastPacketAt < stallMs;
+    // Nothing sent at all (paused, cut off, an encoder restarting): nothing to learn.
+    if (!this.#layers.some(sends)) return;
+    let top = -1;
+    this.#layers.forEach((layer, i) => {
+      const sending = sends(layer);
       if (!sending) {
         if (layer.sendingSince !== null) layer.stalled = true;
         layer.sendingSince = null;
@@ -169,7 +178,7 @@ export class LayerWatch extends TypedEmitter<LayerWatchEvents> {
       if (layer.stalled && now - layer.sendingSince >= resumeMs) layer.stalled = false;
       if (!layer.stalled) top = i;
     });
-    // Nothing sent at all (paused, cut off), or the best layer is sent: no limit.
+    // The best layer is sent, or only layers still on probation: no limit.
     const limit = top < 0 || top === this.#layers.length - 1 ? null : top;
     if (limit !== this.#limit) {
       this.#limit = limit;

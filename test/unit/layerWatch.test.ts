@@ -45,6 +45,17 @@ function fakeProducer(layers: number) {
   };
 }
 
+/** A held watch of a sender with `layers` layers, all of them sent for a second; its changes. */
+async function watching(layers: number) {
+  const sender = fakeProducer(layers);
+  const watch = LayerWatch.for(sender.producer)!;
+  const changes: (number | null)[] = [];
+  watch.on('change', (limit) => changes.push(limit));
+  watch.retain();
+  await sender.run(1000);
+  return { sender, watch, changes };
+}
+
 beforeEach(() => {
   vi.useFakeTimers();
 });
@@ -54,12 +65,7 @@ afterEach(() => {
 
 describe('LayerWatch', () => {
   it('sets no limit while every layer is sent, and the highest layer still sent once the best one stops', async () => {
-    const sender = fakeProducer(3);
-    const watch = LayerWatch.for(sender.producer)!;
-    const changes: (number | null)[] = [];
-    watch.on('change', (limit) => changes.push(limit));
-    watch.retain();
-    await sender.run(1000);
+    const { sender, watch, changes } = await watching(3);
     expect(watch.limit).toBeNull();
 
     sender.sending[2] = false;
@@ -72,10 +78,7 @@ describe('LayerWatch', () => {
   });
 
   it('counts a layer that comes back only once it has been sent for a while', async () => {
-    const sender = fakeProducer(3);
-    const watch = LayerWatch.for(sender.producer)!;
-    watch.retain();
-    await sender.run(1000);
+    const { sender, watch } = await watching(3);
     sender.sending[2] = false;
     await sender.run(stallMs + 2 * intervalMs);
     expect(watch.limit).toBe(1);
@@ -88,17 +91,46 @@ describe('LayerWatch', () => {
   });
 
   it('sets no limit when the sender sends nothing at all (paused or cut off)', async () => {
-    const sender = fakeProducer(3);
-    const watch = LayerWatch.for(sender.producer)!;
-    watch.retain();
-    await sender.run(1000);
+    const { sender, watch, changes } = await watching(3);
     sender.sending.fill(false);
     await sender.run(stallMs + 2 * intervalMs);
     expect(watch.limit).toBeNull();
     // All back at once: nothing to recover from as far as receivers are concerned.
     sender.sending.fill(true);
-    await sender.run(resumeMs + 2 * intervalMs);
+    await sender.run(2 * intervalMs);
     expect(watch.limit).toBeNull();
+    expect(changes).toEqual([]);
+  });
+
+  it('keeps its limit while every layer is silent at once (an encoder restarting), and the layers that were sent count again at once', async () => {
+    const { sender, watch, changes } = await watching(3);
+    sender.sending[2] = false;
+    await sender.run(stallMs + 2 * intervalMs);
+    expect(watch.limit).toBe(1);
+    // Chromium restarts its encoder when a layer is turned off: nothing is sent for a while.
+    sender.sending[0] = sender.sending[1] = false;
+    await sender.run(stallMs + 3 * intervalMs);
+    expect(watch.limit).toBe(1);
+    sender.sending[0] = sender.sending[1] = true;
+    await sender.run(2 * intervalMs);
+    expect(watch.limit).toBe(1);
+    // The stopped layer still has to hold before it counts.
+    sender.sending[2] = true;
+    await sender.run(resumeMs / 2);
+    expect(watch.limit).toBe(1);
+    await sender.run(resumeMs / 2 + 2 * intervalMs);
+    expect(watch.limit).toBeNull();
+    expect(changes).toEqual([1, null]);
+  });
+
+  it('after a pause, a layer that does not come back with the others is limited at once', async () => {
+    const { sender, watch } = await watching(3);
+    sender.sending.fill(false);
+    await sender.run(3000);
+    expect(watch.limit).toBeNull();
+    sender.sending[0] = sender.sending[1] = true;
+    await sender.run(stallMs + 2 * intervalMs);
+    expect(watch.limit).toBe(1);
   });
 
   it('is shared per producer, polls only while held, and only for simulcast video', async () => {
