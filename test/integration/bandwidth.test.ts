@@ -492,7 +492,7 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
     decisions.log('cap lifted');
     const capAudio = await audio.stop();
     // Held down by the estimate alone, the video climbs a step at a time (bandwidthPolicy), each
-    // step once the hold after its last downgrade has passed (up to 12 s after failed tries
+    // step once the hold after its last downgrade has passed (up to 8 s after failed tries
     // under the cap, ended early once the estimate passes 1.5 times where the last try failed),
     // then two or three 1.5 s steps; an estimate that alone collapses after the lift no longer
     // lowers or pauses the level the estimate carried (the level hold). Measured in busy fresh
@@ -544,7 +544,7 @@ describe('bandwidth adaptation behind an impaired downlink', () => {
     liftCap();
     const liftedAt = Date.now();
     decisions.log('cap lifted');
-    // Paused video is tried again after a hold that grows while trials fail (up to 12 s).
+    // Paused video is tried again after a hold that grows while trials fail (up to 8 s).
     await decisions.until(
       () => !receiver.bandwidth.isVideoPaused(video.id) && !video.paused,
       25_000,

@@ -236,9 +236,9 @@ describe('decide(): hysteresis over time', () => {
       { cap: lowest, trial: true },
     ]);
     expect(seen[9]).toEqual({ cap: 'paused', trial: false });
-    // The failed trial doubled the hold: the next one comes 8 s after that pause.
-    expect(seen.slice(10, 17).every((s) => s.cap === 'paused' && !s.trial)).toBe(true);
-    expect(seen[17]).toEqual({ cap: lowest, trial: true });
+    // The failed trial grew the hold by half: the next one comes 6 s after that pause.
+    expect(seen.slice(10, 15).every((s) => s.cap === 'paused' && !s.trial)).toBe(true);
+    expect(seen[15]).toEqual({ cap: lowest, trial: true });
   });
 
   it('ends a trial at once when the receiver reports overload, and keeps one that fits', () => {
@@ -355,11 +355,11 @@ describe('decide(): hysteresis over time', () => {
       ),
     );
     // 430 k × 0.85 − 40 k ≈ 325 k: the screen (300 k) fits, then not 40 k for the camera.
-    expect(trials[14]!.caps).toEqual(
-      new Map<string, Cap>([
-        ['cam', null],
-        ['scr', FULL],
-      ]),
+    // (After each hold the camera is raised for a second or two: with the upgrade margin the
+    // screen does not fit, so the camera's levels do; the next decision lowers it again.)
+    expect(trials.every((d) => d.caps.get('scr') === FULL)).toBe(true);
+    expect(trials.slice(2).filter((d) => d.caps.get('cam') === null).length).toBeGreaterThanOrEqual(
+      9,
     );
     expect(trials.flatMap((d) => d.trials)).toEqual([]);
   });
@@ -382,7 +382,8 @@ describe('decide(): hysteresis over time', () => {
       JSON.stringify(spatial(c.a!)),
     );
     const ups = caps.flatMap((c, i) => (i > 0 && c === '"full"' && caps[i - 1] !== c ? [i] : []));
-    // Without back-off it would climb every 4 s (15 times); the hold grows to 12 s instead.
+    // Without back-off it would climb every 4 s (15 times); the hold grows to 8 s instead
+    // (and the next good stretch of this 4 s cycle comes after that).
     expect(ups.length).toBeGreaterThan(1);
     expect(ups.length).toBeLessThanOrEqual(6);
     const gaps = ups.slice(1).map((t, i) => t - ups[i]!);
@@ -735,10 +736,13 @@ describe('decide(): hysteresis over time', () => {
       const to320 = starts.filter(
         (i) => JSON.stringify(seen[i]!.cap) === '{"spatialLayer":1,"temporalLayer":2}',
       );
-      // A minute of a capped link: a few tries, ever further apart (the hold grows to 12 s).
+      // A minute of a capped link: tries ever further apart, then one per 8 s hold and more
+      // (each try is one short overload of the link, audio included).
       expect(to320.length).toBeGreaterThan(1);
-      expect(to320.length).toBeLessThanOrEqual(5);
-      expect(to320[to320.length - 1]! - to320[to320.length - 2]!).toBeGreaterThanOrEqual(12);
+      expect(to320.length).toBeLessThanOrEqual(7);
+      const gaps = to320.slice(1).map((at, i) => at - to320[i]!);
+      expect(gaps.every((gap, i) => i === 0 || gap >= gaps[i - 1]!)).toBe(true);
+      expect(gaps[gaps.length - 1]).toBeGreaterThanOrEqual(8);
       // Never paused, never above 320p, and back on 160p at 30 fps between tries.
       expect(seen.map((s) => s.cap)).not.toContain('paused');
       expect(seen.map((s) => s.cap)).not.toContain('full');
@@ -746,7 +750,7 @@ describe('decide(): hysteresis over time', () => {
     });
 
     /**
-     * Under a 300 k cap the climbs to 320p fail, the hold grows to 8-12 s; mediasoup probes
+     * Under a 300 k cap the climbs to 320p fail, the hold grows to 6-8 s; mediasoup probes
      * every 5 s. The run, and the second of a failure after the first 10 s.
      */
     const failedClimbUnderCap = () => {
@@ -776,6 +780,7 @@ describe('decide(): hysteresis over time', () => {
       });
       const full = seen.findIndex((s, i) => i >= liftAt && s.cap === 'full');
       // Before: the 8-12 s hold from the failure, then the climb: 12-16 s after the lift.
+      // (Lifted just after the third failure, with the hold at its 8 s maximum: 9 s.)
       expect(full - liftAt).toBeLessThanOrEqual(10);
       // On the capped link the probes never pass the cap: the hold stays (no more tries).
       const starts = capped.filter(
